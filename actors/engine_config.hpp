@@ -1,0 +1,25 @@
+// Everything the actor system needs to start: model, cache geometry, batching limits.
+// Plain data; the HTTP config loader and the CLI fill it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace kvactor {
+
+struct engine_config {
+  std::string model_path;         // .bin (llama2.c) or .gguf
+  std::string tokenizer_path;     // llama2.c tokenizer.bin; empty for GGUF (tokenizer in metadata)
+  std::string device = "cpu";     // cpu | hip
+  int page_size = 16;             // tokens per KV page
+  int num_pages = 4096;           // physical KV pages
+  int max_batch = 64;             // sequences per device step
+  int max_tokens_per_step = 2048; // token budget per step (prefill chunks + decode tokens)
+  int prefill_chunk = 512;        // longest prefill chunk for one sequence in one step
+  int queue_limit = 1024;         // waiting requests before QUEUE_FULL
+  int max_wait_steps = 64;        // bound on how long cache-aware ordering may pass a request over
+  int device_threads = 1;         // CPU backend worker threads
+  std::string eviction_policy = "lru";  // lru | lfu
+};
+
+}  // namespace kvactor

@@ -1,0 +1,84 @@
+// The gateway: how callers outside the actor system (CLI, HTTP sessions) submit
+// generation requests and receive their tokens as they are produced.
+//
+// This header deliberately includes no CAF: HTTP translation units stay light.
+// Callbacks run on actor threads and must not block; an HTTP session posts the
+// event onto its own executor and returns.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/engine_config.hpp"
+#include "device/sampling.hpp"
+
+namespace kvactor {
+
+class tokenizer;
+struct model_config;
+
+struct generation_request {
+  std::string rid;                   // caller's id; made unique by the gateway if empty
+  std::vector<int32_t> prompt;       // token ids, BOS included when wanted
+  int max_tokens = 16;               // generated tokens at most
+  sampling_params sampling;
+  bool stop_at_eos = true;           // stop when the model emits EOS (or BOS, as llama2.c)
+  std::chrono::milliseconds deadline{0};  // 0 = none; past it the request is cancelled
+};
+
+struct generation_usage {
+  int prompt_tokens = 0;
+  int cached_tokens = 0;      // prompt tokens whose K/V came from the prefix cache
+  int completion_tokens = 0;
+};
+
+struct generation_event {
+  enum class kind { token, finished, error };
+  kind type = kind::token;
+  std::string rid;
+  int32_t token = -1;              // kind::token
+  std::string finish_reason;       // kind::finished: "length" | "stop" | "cancelled"
+  std::string error_code;          // kind::error: QUEUE_FULL, BAD_REQUEST, DEVICE_ERROR, SHUTTING_DOWN, ...
+  std::string error_message;
+  generation_usage usage;          // filled on finished and error
+};
+
+// Exactly one finished-or-error event ends every submitted request.
+using generation_callback = std::function<void(const generation_event&)>;
+
+class gateway {
+ public:
+  // Loads the model and spawns pool, trie, scheduler and device actors.
+  // Throws std::runtime_error (naming the problem) if the model cannot be loaded.
+  explicit gateway(const engine_config& cfg);
+  ~gateway();  // drains (see shutdown) then stops the actor system
+  gateway(const gateway&) = delete;
+  gateway& operator=(const gateway&) = delete;
+
+  const tokenizer& tok() const;
+  const model_config& model() const;
+  const engine_config& config() const;
+
+  // Returns at once; events follow on `cb`. Returns the request's rid.
+  std::string submit(generation_request req, generation_callback cb);
+  // Cancels a running or queued request; its pages and locks are returned. No-op if unknown.
+  void cancel(const std::string& rid);
+
+  // JSON snapshots (serialised), as served by /v1/inspect/*: what = "actors" | "cache" |
+  // "requests" | "request:<rid>" | "metrics". Delivered on cb from an actor thread.
+  void inspect(const std::string& what, std::function<void(std::string json)> cb);
+
+  // Stops accepting (submit then fails with SHUTTING_DOWN), lets in-flight requests
+  // finish for up to `drain`, cancels the rest, and waits until every page is back.
+  void shutdown(std::chrono::milliseconds drain);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace kvactor

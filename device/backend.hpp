@@ -1,0 +1,61 @@
+// The one interface every device backend implements: a batched forward step over
+// sequences whose K/V live in a paged store addressed by block tables.
+//
+// KV memory is page-major, one contiguous run per (layer, page):
+//   [layer][page][k|v][kv_head][page_size][head_dim]
+// Position p of a sequence lives in page block_table[p / page_size], slot p % page_size.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "device/sampling.hpp"
+#include "model/model.hpp"
+
+namespace kvactor {
+
+// One sequence's share of a step: a prefill chunk (many tokens) or a decode token.
+struct sequence_step {
+  uint64_t seq_id = 0;
+  std::vector<int32_t> tokens;       // tokens to process now, at positions start_pos...
+  int32_t start_pos = 0;             // position of tokens[0]; K/V for [0, start_pos) already written
+  std::vector<int32_t> block_table;  // pages covering at least positions [0, start_pos + tokens.size())
+  bool sample = false;               // sample a token from the last position's logits
+  sampling_params sampling;
+  uint64_t sample_index = 0;         // index of the generated token (see sample_token)
+  bool return_logits = false;        // copy the last position's logits into the result
+};
+
+struct sequence_result {
+  uint64_t seq_id = 0;
+  int32_t token = -1;          // sampled token when sequence_step::sample
+  std::vector<float> logits;   // [vocab] when sequence_step::return_logits
+};
+
+// Raised for a step the backend cannot run: bad token id, block table too short,
+// position past the model's context, a device error. The message says which.
+struct backend_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct kv_layout {
+  int page_size = 16;  // tokens per page
+  int num_pages = 0;   // physical pages in the store
+};
+
+class backend {
+ public:
+  virtual ~backend() = default;
+  virtual std::string name() const = 0;
+  virtual const model_config& config() const = 0;
+  virtual kv_layout layout() const = 0;
+  // Runs one batched forward step. Results come back in batch order.
+  // Numerics are batch-invariant: a sequence's results do not depend on the other
+  // entries, its position in the batch, or how its prompt was chunked.
+  virtual std::vector<sequence_result> step(const std::vector<sequence_step>& batch) = 0;
+};
+
+}  // namespace kvactor

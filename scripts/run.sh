@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# One command on a fresh Debian 12 machine: install what is missing, build, and run
+# kvactor on the bundled model (../shared/models). Extra arguments go to kvactor.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install_deps.sh"
+"$root/scripts/build.sh"
+models=${KVACTOR_MODELS_DIR:-$root/../shared/models}
+if [[ $# -eq 0 ]]; then
+  set -- generate --model "$models/stories260K.bin" --tokenizer "$models/tok512.bin" \
+         --prompt "Once upon a time" --max-tokens 128
+fi
+exec "$root/build/kvactor" "$@"
