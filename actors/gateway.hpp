@@ -50,31 +50,47 @@ struct generation_event {
 // Exactly one finished-or-error event ends every submitted request.
 using generation_callback = std::function<void(const generation_event&)>;
 
-class gateway {
+// What a front end (HTTP, CLI) needs from the engine. `gateway` is the real one; HTTP
+// tests may substitute a scripted one to exercise error paths without a model.
+class generation_service {
+ public:
+  virtual ~generation_service() = default;
+
+  virtual const tokenizer& tok() const = 0;
+  virtual const model_config& model() const = 0;
+  virtual const engine_config& config() const = 0;
+
+  // Returns at once; events follow on `cb`. Returns the request's rid.
+  virtual std::string submit(generation_request req, generation_callback cb) = 0;
+  // Cancels a running or queued request; its pages and locks are returned. No-op if unknown.
+  virtual void cancel(const std::string& rid) = 0;
+
+  // JSON snapshots (serialised), as served by /v1/inspect/* (contract: http/API.md):
+  // what = "actors" | "cache" | "requests" | "request:<rid>" | "metrics".
+  // Delivered on cb from an actor thread.
+  virtual void inspect(const std::string& what, std::function<void(std::string json)> cb) = 0;
+
+  // Stops accepting (submit then fails with SHUTTING_DOWN), lets in-flight requests
+  // finish for up to `drain`, cancels the rest, and waits until every page is back.
+  virtual void shutdown(std::chrono::milliseconds drain) = 0;
+};
+
+class gateway final : public generation_service {
  public:
   // Loads the model and spawns pool, trie, scheduler and device actors.
   // Throws std::runtime_error (naming the problem) if the model cannot be loaded.
   explicit gateway(const engine_config& cfg);
-  ~gateway();  // drains (see shutdown) then stops the actor system
+  ~gateway() override;  // drains (see shutdown) then stops the actor system
   gateway(const gateway&) = delete;
   gateway& operator=(const gateway&) = delete;
 
-  const tokenizer& tok() const;
-  const model_config& model() const;
-  const engine_config& config() const;
-
-  // Returns at once; events follow on `cb`. Returns the request's rid.
-  std::string submit(generation_request req, generation_callback cb);
-  // Cancels a running or queued request; its pages and locks are returned. No-op if unknown.
-  void cancel(const std::string& rid);
-
-  // JSON snapshots (serialised), as served by /v1/inspect/*: what = "actors" | "cache" |
-  // "requests" | "request:<rid>" | "metrics". Delivered on cb from an actor thread.
-  void inspect(const std::string& what, std::function<void(std::string json)> cb);
-
-  // Stops accepting (submit then fails with SHUTTING_DOWN), lets in-flight requests
-  // finish for up to `drain`, cancels the rest, and waits until every page is back.
-  void shutdown(std::chrono::milliseconds drain);
+  const tokenizer& tok() const override;
+  const model_config& model() const override;
+  const engine_config& config() const override;
+  std::string submit(generation_request req, generation_callback cb) override;
+  void cancel(const std::string& rid) override;
+  void inspect(const std::string& what, std::function<void(std::string json)> cb) override;
+  void shutdown(std::chrono::milliseconds drain) override;
 
  private:
   struct impl;
