@@ -1,0 +1,337 @@
+// CPU forward pass. Batch invariance comes from one rule: every output value is a
+// function of its own token row only, computed by the same routine in the same
+// order whatever else is in the batch.
+//  - Matmuls loop weight rows outer, token rows inner, and compute each output with
+//    the one `dot` (fixed summation order for a given length). Threads split output
+//    rows, never a reduction.
+//  - A step first writes the K/V of every token of a layer into the paged store,
+//    then attention reads all keys 0..pos back from the store, in position order, with
+//    the same code for prefill and decode. So K/V computed earlier (by this sequence
+//    or another) is read exactly like K/V computed in this step.
+//  - Logits are computed only for the rows that need them; that choice changes which
+//    rows are computed, never how.
+#include "device/cpu_backend.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "device/cpu_dot.hpp"
+#include "device/step_validation.hpp"
+#include "device/thread_pool.hpp"
+#include "device/weight_rows.hpp"
+
+namespace kvactor {
+
+namespace {
+
+void check_weights(const model_weights& w) {
+  const model_config& c = w.config;
+  if (c.dim <= 0 || c.hidden_dim <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 ||
+      c.vocab_size <= 0 || c.max_seq_len <= 0)
+    throw backend_error("model config has a non-positive size (dim " + std::to_string(c.dim) + ", hidden " +
+                        std::to_string(c.hidden_dim) + ", layers " + std::to_string(c.n_layers) + ", heads " +
+                        std::to_string(c.n_heads) + ", kv heads " + std::to_string(c.n_kv_heads) + ", vocab " +
+                        std::to_string(c.vocab_size) + ", seq " + std::to_string(c.max_seq_len) + ")");
+  if (c.dim % c.n_heads != 0 || c.n_heads % c.n_kv_heads != 0 || c.head_dim() % 2 != 0)
+    throw backend_error("unsupported head shape: dim " + std::to_string(c.dim) + ", heads " +
+                        std::to_string(c.n_heads) + ", kv heads " + std::to_string(c.n_kv_heads) +
+                        " (need dim % heads == 0, heads % kv_heads == 0, even head_dim)");
+  if (!(c.norm_eps > 0.0f) || !(c.rope_theta > 0.0f))
+    throw backend_error("model config needs norm_eps > 0 and rope_theta > 0");
+  if (static_cast<int>(w.layers.size()) != c.n_layers)
+    throw backend_error("model has " + std::to_string(w.layers.size()) + " layers of weights, config says " +
+                        std::to_string(c.n_layers));
+  check_weight_shape(w.tok_embeddings, c.vocab_size, c.dim, "token_embd");
+  if (!w.shared_classifier) check_weight_shape(w.output, c.vocab_size, c.dim, "output");
+  if (static_cast<int>(w.final_norm.size()) != c.dim) throw backend_error("weight output_norm: wrong size");
+  for (int l = 0; l < c.n_layers; ++l) {
+    const layer_weights& L = w.layers[static_cast<std::size_t>(l)];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    if (static_cast<int>(L.attn_norm.size()) != c.dim || static_cast<int>(L.ffn_norm.size()) != c.dim)
+      throw backend_error("weight " + p + "attn_norm/ffn_norm: wrong size");
+    check_weight_shape(L.wq, c.dim, c.dim, (p + "attn_q").c_str());
+    check_weight_shape(L.wk, c.kv_dim(), c.dim, (p + "attn_k").c_str());
+    check_weight_shape(L.wv, c.kv_dim(), c.dim, (p + "attn_v").c_str());
+    check_weight_shape(L.wo, c.dim, c.dim, (p + "attn_output").c_str());
+    check_weight_shape(L.w1, c.hidden_dim, c.dim, (p + "ffn_gate").c_str());
+    check_weight_shape(L.w2, c.dim, c.hidden_dim, (p + "ffn_down").c_str());
+    check_weight_shape(L.w3, c.hidden_dim, c.dim, (p + "ffn_up").c_str());
+  }
+}
+
+// Where one token row of the flattened batch comes from.
+struct token_row {
+  int seq = 0;  // batch index
+  int pos = 0;  // position in its sequence
+};
+
+class cpu_backend final : public backend {
+ public:
+  cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout, int threads)
+      : weights_(std::move(weights)),
+        config_(weights_ ? weights_->config : model_config{}),
+        layout_(layout),
+        pool_(threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))) {
+    if (!weights_) throw backend_error("cpu backend: no model weights");
+    check_weights(*weights_);
+    if (layout_.page_size <= 0 || layout_.num_pages <= 0)
+      throw backend_error("kv layout needs page_size > 0 and num_pages > 0, got page_size " +
+                          std::to_string(layout_.page_size) + ", num_pages " + std::to_string(layout_.num_pages));
+    const int hd = config_.head_dim();
+    page_block_ = static_cast<std::size_t>(layout_.page_size) * hd;            // one kv head in one page
+    page_stride_ = 2 * static_cast<std::size_t>(config_.n_kv_heads) * page_block_;  // k and v of one page
+    layer_stride_ = page_stride_ * static_cast<std::size_t>(layout_.num_pages);
+    const double floats = static_cast<double>(layer_stride_) * config_.n_layers;
+    if (floats * sizeof(float) > static_cast<double>(std::numeric_limits<std::ptrdiff_t>::max()) / 2)
+      throw backend_error("kv layout of " + std::to_string(layout_.num_pages) + " pages is too large");
+    try {
+      kv_.assign(layer_stride_ * static_cast<std::size_t>(config_.n_layers), 0.0f);
+    } catch (const std::bad_alloc&) {
+      throw backend_error("cannot allocate the KV store: " + std::to_string(floats * 4 / (1 << 20)) + " MiB for " +
+                          std::to_string(layout_.num_pages) + " pages");
+    }
+    // RoPE as llama2.c computes it (float pow, cos, sin), once per (position, pair).
+    const int pairs = hd / 2;
+    rope_.resize(static_cast<std::size_t>(config_.max_seq_len) * pairs * 2);
+    for (int pos = 0; pos < config_.max_seq_len; ++pos)
+      for (int j = 0; j < pairs; ++j) {
+        const float freq = 1.0f / std::pow(config_.rope_theta, static_cast<float>(2 * j) / static_cast<float>(hd));
+        const float angle = static_cast<float>(pos) * freq;
+        rope_[(static_cast<std::size_t>(pos) * pairs + j) * 2] = std::cos(angle);
+        rope_[(static_cast<std::size_t>(pos) * pairs + j) * 2 + 1] = std::sin(angle);
+      }
+  }
+
+  std::string name() const override { return "cpu"; }
+  const model_config& config() const override { return config_; }
+  kv_layout layout() const override { return layout_; }
+
+  std::vector<sequence_result> step(const std::vector<sequence_step>& batch) override;
+
+ private:
+  // out[t * out_cols + r] = dot(row r of w, in[t * w.cols ...]) for every token row t.
+  void matmul(const weight_matrix& w, const float* in, int n_rows, float* out);
+  void rmsnorm(const float* x, const std::vector<float>& weight, float* out) const;
+  void rope(float* vec, int n_heads, int pos) const;
+  float* kv_slot(int layer, int page, int which, int kv_head, int slot) {
+    return kv_.data() + static_cast<std::size_t>(layer) * layer_stride_ + static_cast<std::size_t>(page) * page_stride_ +
+           (static_cast<std::size_t>(which) * config_.n_kv_heads + kv_head) * page_block_ +
+           static_cast<std::size_t>(slot) * config_.head_dim();
+  }
+  void attention(int layer, const std::vector<sequence_step>& batch);
+
+  std::shared_ptr<const model_weights> weights_;
+  model_config config_;
+  kv_layout layout_;
+  thread_pool pool_;
+  // [layer][page][k|v][kv_head][page_size][head_dim]
+  std::vector<float> kv_;
+  std::size_t page_block_ = 0, page_stride_ = 0, layer_stride_ = 0;
+  std::vector<float> rope_;  // [max_seq_len][head_dim / 2][cos, sin]
+
+  // Per-step scratch, grown as needed and reused.
+  std::vector<token_row> rows_;
+  std::vector<float> x_, xb_, q_, k_, v_, att_, h1_, h3_, logits_;
+};
+
+void cpu_backend::matmul(const weight_matrix& w, const float* in, int n_rows, float* out) {
+  const int64_t cols = w.cols, out_cols = w.rows;
+  // Rows are handed out in blocks of 8 so a dequantised block stays in L1 while
+  // every token row passes over it.
+  constexpr int64_t block = 8;
+  const int64_t blocks = (w.rows + block - 1) / block;
+  const int64_t work_per_block = block * cols * n_rows;
+  const int64_t min_blocks = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(work_per_block, 1));
+  pool_.parallel_for(blocks, min_blocks, [&](int64_t b0, int64_t b1) {
+    thread_local std::vector<float> expanded;
+    if (w.type != dtype::f32) expanded.resize(static_cast<std::size_t>(block * cols));
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t r0 = b * block, r1 = std::min(out_cols, r0 + block);
+      const float* rows_ptr[block];
+      for (int64_t r = r0; r < r1; ++r) {
+        if (w.type == dtype::f32) {
+          rows_ptr[r - r0] = f32_row(w, r);
+        } else {
+          float* dst = expanded.data() + (r - r0) * cols;
+          read_weight_row(w, r, dst);
+          rows_ptr[r - r0] = dst;
+        }
+      }
+      for (int t = 0; t < n_rows; ++t) {
+        const float* x = in + static_cast<int64_t>(t) * cols;
+        float* y = out + static_cast<int64_t>(t) * out_cols;
+        for (int64_t r = r0; r < r1; ++r) y[r] = dot(rows_ptr[r - r0], x, static_cast<int>(cols));
+      }
+    }
+  });
+}
+
+// llama2.c's rmsnorm: weight * (x / sqrt(mean(x^2) + eps)).
+void cpu_backend::rmsnorm(const float* x, const std::vector<float>& weight, float* out) const {
+  const int n = config_.dim;
+  float ss = dot(x, x, n);
+  ss /= static_cast<float>(n);
+  ss += config_.norm_eps;
+  ss = 1.0f / std::sqrt(ss);
+  for (int i = 0; i < n; ++i) out[i] = weight[static_cast<std::size_t>(i)] * (ss * x[i]);
+}
+
+// llama2.c rotates adjacent pairs (x[2j], x[2j+1]) within each head.
+void cpu_backend::rope(float* vec, int n_heads, int pos) const {
+  const int hd = config_.head_dim(), pairs = hd / 2;
+  const float* table = rope_.data() + static_cast<std::size_t>(pos) * pairs * 2;
+  for (int h = 0; h < n_heads; ++h) {
+    float* head = vec + static_cast<std::size_t>(h) * hd;
+    for (int j = 0; j < pairs; ++j) {
+      const float c = table[2 * j], s = table[2 * j + 1];
+      const float v0 = head[2 * j], v1 = head[2 * j + 1];
+      head[2 * j] = v0 * c - v1 * s;
+      head[2 * j + 1] = v0 * s + v1 * c;
+    }
+  }
+}
+
+// Each (token row, head) reads keys and values 0..pos from the paged store in
+// position order; xb_ receives the concatenated head outputs.
+void cpu_backend::attention(int layer, const std::vector<sequence_step>& batch) {
+  const int hd = config_.head_dim(), n_heads = config_.n_heads, dim = config_.dim;
+  const int group = config_.n_heads / config_.n_kv_heads;
+  const int ps = layout_.page_size;
+  const float scale = std::sqrt(static_cast<float>(hd));
+  const int64_t tasks = static_cast<int64_t>(rows_.size()) * n_heads;
+  pool_.parallel_for(tasks, 4, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> scores;
+    scores.resize(static_cast<std::size_t>(config_.max_seq_len));
+    for (int64_t task = begin; task < end; ++task) {
+      const auto t = static_cast<std::size_t>(task / n_heads);
+      const int h = static_cast<int>(task % n_heads), kvh = h / group;
+      const token_row& row = rows_[t];
+      const std::vector<int32_t>& table = batch[static_cast<std::size_t>(row.seq)].block_table;
+      const float* q = q_.data() + t * dim + static_cast<std::size_t>(h) * hd;
+      for (int p = 0; p <= row.pos; ++p) {
+        const float* k = kv_slot(layer, table[static_cast<std::size_t>(p / ps)], 0, kvh, p % ps);
+        scores[static_cast<std::size_t>(p)] = dot(q, k, hd) / scale;
+      }
+      float max_score = scores[0];
+      for (int p = 1; p <= row.pos; ++p) max_score = std::max(max_score, scores[static_cast<std::size_t>(p)]);
+      float sum = 0.0f;
+      for (int p = 0; p <= row.pos; ++p) {
+        float& s = scores[static_cast<std::size_t>(p)];
+        s = std::exp(s - max_score);
+        sum += s;
+      }
+      float* out = xb_.data() + t * dim + static_cast<std::size_t>(h) * hd;
+      std::fill(out, out + hd, 0.0f);
+      for (int p = 0; p <= row.pos; ++p) {
+        const float a = scores[static_cast<std::size_t>(p)] / sum;
+        const float* v = kv_slot(layer, table[static_cast<std::size_t>(p / ps)], 1, kvh, p % ps);
+        for (int i = 0; i < hd; ++i) out[i] += a * v[i];
+      }
+    }
+  });
+}
+
+std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>& batch) {
+  validate_step(batch, config_, layout_);
+  const model_weights& w = *weights_;
+  const int dim = config_.dim, kv_dim = config_.kv_dim(), hidden = config_.hidden_dim;
+  const int ps = layout_.page_size;
+
+  rows_.clear();
+  for (std::size_t s = 0; s < batch.size(); ++s)
+    for (std::size_t i = 0; i < batch[s].tokens.size(); ++i)
+      rows_.push_back({static_cast<int>(s), batch[s].start_pos + static_cast<int>(i)});
+  const int n = static_cast<int>(rows_.size());
+  const auto un = static_cast<std::size_t>(n);
+  x_.resize(un * dim);
+  xb_.resize(un * dim);
+  q_.resize(un * dim);
+  k_.resize(un * kv_dim);
+  v_.resize(un * kv_dim);
+  att_.resize(un * dim);
+  h1_.resize(un * hidden);
+  h3_.resize(un * hidden);
+
+  for (int t = 0; t < n; ++t) {
+    const token_row& r = rows_[static_cast<std::size_t>(t)];
+    const int32_t token = batch[static_cast<std::size_t>(r.seq)].tokens[static_cast<std::size_t>(r.pos - batch[static_cast<std::size_t>(r.seq)].start_pos)];
+    read_weight_row(w.tok_embeddings, token, x_.data() + static_cast<std::size_t>(t) * dim);
+  }
+
+  for (int l = 0; l < config_.n_layers; ++l) {
+    const layer_weights& L = w.layers[static_cast<std::size_t>(l)];
+    for (int t = 0; t < n; ++t)
+      rmsnorm(x_.data() + static_cast<std::size_t>(t) * dim, L.attn_norm, xb_.data() + static_cast<std::size_t>(t) * dim);
+    matmul(L.wq, xb_.data(), n, q_.data());
+    matmul(L.wk, xb_.data(), n, k_.data());
+    matmul(L.wv, xb_.data(), n, v_.data());
+    for (int t = 0; t < n; ++t) {
+      const token_row& r = rows_[static_cast<std::size_t>(t)];
+      float* k = k_.data() + static_cast<std::size_t>(t) * kv_dim;
+      const float* v = v_.data() + static_cast<std::size_t>(t) * kv_dim;
+      rope(q_.data() + static_cast<std::size_t>(t) * dim, config_.n_heads, r.pos);
+      rope(k, config_.n_kv_heads, r.pos);
+      const int page = batch[static_cast<std::size_t>(r.seq)].block_table[static_cast<std::size_t>(r.pos / ps)];
+      const int hd = config_.head_dim();
+      for (int h = 0; h < config_.n_kv_heads; ++h) {
+        std::copy(k + h * hd, k + (h + 1) * hd, kv_slot(l, page, 0, h, r.pos % ps));
+        std::copy(v + h * hd, v + (h + 1) * hd, kv_slot(l, page, 1, h, r.pos % ps));
+      }
+    }
+    attention(l, batch);
+    matmul(L.wo, xb_.data(), n, att_.data());
+    for (std::size_t i = 0; i < un * dim; ++i) x_[i] += att_[i];
+
+    for (int t = 0; t < n; ++t)
+      rmsnorm(x_.data() + static_cast<std::size_t>(t) * dim, L.ffn_norm, xb_.data() + static_cast<std::size_t>(t) * dim);
+    matmul(L.w1, xb_.data(), n, h1_.data());
+    matmul(L.w3, xb_.data(), n, h3_.data());
+    for (std::size_t i = 0; i < un * hidden; ++i) {
+      float g = h1_[i];
+      g *= 1.0f / (1.0f + std::exp(-g));  // SiLU
+      h1_[i] = g * h3_[i];
+    }
+    matmul(L.w2, h1_.data(), n, att_.data());
+    for (std::size_t i = 0; i < un * dim; ++i) x_[i] += att_[i];
+  }
+
+  // Final norm and classifier, only for the last row of sequences that want output.
+  std::vector<int> wanted;  // batch index per output row
+  std::size_t last_row = 0;
+  std::vector<std::size_t> last_rows;
+  for (std::size_t s = 0; s < batch.size(); ++s) {
+    last_row += batch[s].tokens.size();
+    if (batch[s].sample || batch[s].return_logits) {
+      wanted.push_back(static_cast<int>(s));
+      last_rows.push_back(last_row - 1);
+    }
+  }
+  const int vocab = config_.vocab_size;
+  for (std::size_t i = 0; i < wanted.size(); ++i)
+    rmsnorm(x_.data() + last_rows[i] * dim, w.final_norm, xb_.data() + i * dim);
+  logits_.resize(wanted.size() * static_cast<std::size_t>(vocab));
+  if (!wanted.empty()) matmul(w.classifier(), xb_.data(), static_cast<int>(wanted.size()), logits_.data());
+
+  std::vector<sequence_result> results(batch.size());
+  for (std::size_t s = 0; s < batch.size(); ++s) results[s].seq_id = batch[s].seq_id;
+  std::vector<std::pair<float, int32_t>> scratch;
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    const sequence_step& s = batch[static_cast<std::size_t>(wanted[i])];
+    sequence_result& out = results[static_cast<std::size_t>(wanted[i])];
+    const float* logits = logits_.data() + i * static_cast<std::size_t>(vocab);
+    if (s.return_logits) out.logits.assign(logits, logits + vocab);
+    if (s.sample) out.token = sample_token(logits, vocab, s.sampling, s.sample_index, scratch);
+  }
+  return results;
+}
+
+}  // namespace
+
+std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout,
+                                          int threads) {
+  return std::make_unique<cpu_backend>(std::move(weights), layout, threads);
+}
+
+}  // namespace kvactor

@@ -1,0 +1,47 @@
+// A fixed set of worker threads created once per backend. parallel_for splits an
+// index range into contiguous chunks, one per thread; the calling thread takes the
+// first chunk. Work is split over independent outputs only, never inside a
+// reduction, so results do not depend on the number of threads.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace kvactor {
+
+class thread_pool {
+ public:
+  explicit thread_pool(int threads);
+  ~thread_pool();
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls fn(begin, end) over disjoint chunks covering [0, n). Chunks smaller than
+  // min_chunk are merged so tiny jobs run on the caller alone. Rethrows the first
+  // exception a chunk raised, after every chunk has finished.
+  void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn);
+
+ private:
+  void worker_loop(int index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::condition_variable work_done_;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+  int pending_ = 0;
+  int active_chunks_ = 0;
+  int64_t range_ = 0;
+  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  std::exception_ptr error_;
+};
+
+}  // namespace kvactor
