@@ -29,6 +29,8 @@
 
 namespace kvactor {
 
+class edge_index;  // kvcache/edge_index.hpp, internal
+
 /// What match() found.
 struct match_result {
   std::vector<page_id> pages;  ///< cached pages, pages[i] holds tokens [i*page_size, (i+1)*page_size)
@@ -173,18 +175,19 @@ class prefix_trie {
 
  private:
   struct node;
-  struct edge_index;
   struct handle_slot {
     uint32_t generation = 1;  // bumped on unlock so stale handles are rejected
     int32_t node = -1;        // deepest locked node; -1 when the slot is free
     int32_t next_free = -1;
   };
 
-  int32_t find_child(int32_t parent, const int32_t* page_tokens, uint64_t hash) const;
-  int32_t new_node(int32_t parent, const int32_t* page_tokens, uint64_t hash, page_id page, uint64_t now);
+  int32_t find_child(int32_t parent, const int32_t* page_tokens) const;
+  int32_t new_node(int32_t parent, const int32_t* page_tokens, page_id page, uint64_t now);
+  int32_t new_root(uint64_t ns);
   void remove_leaf(int32_t index);
-  void lock_path(int32_t deepest, int32_t stop_before);
+  void lock_path(int32_t deepest, int32_t stop_at);
   void unlock_path(int32_t deepest);
+  bool next_scratch_epoch();
   void heap_push(int32_t index);
   void heap_erase(int32_t index);
   void heap_sift_up(int32_t pos);
@@ -210,6 +213,7 @@ class prefix_trie {
   int32_t free_handle_ = -1;
   std::vector<uint32_t> scratch_mark_;   // [num_pages] epoch marks for repeated-page checks
   uint32_t scratch_epoch_ = 0;
+  std::vector<int32_t> path_scratch_;    // publish(): existing nodes found by the validation pass
   int32_t cached_pages_ = 0;
   int32_t locked_pages_ = 0;
   int32_t live_handles_ = 0;

@@ -1,0 +1,236 @@
+// prefix_trie: match, publish, unlock, evict and handles.
+// Node storage, the edge index and the evictable heap are in prefix_trie_structure.cpp;
+// check_invariants and snapshots in prefix_trie_inspect.cpp.
+
+#include "kvcache/prefix_trie.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "kvcache/prefix_trie_node.hpp"
+
+namespace kvactor {
+
+prefix_trie::prefix_trie(int32_t page_size, int32_t num_pages, std::unique_ptr<eviction_policy> policy)
+    : page_size_(page_size), num_pages_(num_pages), policy_(std::move(policy)) {
+  if (page_size <= 0) throw std::invalid_argument("prefix_trie: page_size must be positive, got " + std::to_string(page_size));
+  if (num_pages < 0) throw std::invalid_argument("prefix_trie: negative num_pages " + std::to_string(num_pages));
+  if (!policy_) policy_ = std::make_unique<lru_policy>();
+  edges_ = std::make_unique<edge_index>();
+  page_node_.assign(static_cast<size_t>(num_pages), -1);
+  scratch_mark_.assign(static_cast<size_t>(num_pages), 0);
+  // Every node holds a distinct page, so num_pages (+ a few roots) bounds the node
+  // count; reserving up front keeps publish free of reallocations.
+  nodes_.reserve(static_cast<size_t>(num_pages) + 4);
+  tokens_.reserve((static_cast<size_t>(num_pages) + 4) * static_cast<size_t>(page_size));
+}
+
+prefix_trie::~prefix_trie() = default;
+
+match_result prefix_trie::match(uint64_t ns, const std::vector<int32_t>& tokens, uint64_t now) {
+  match_result result;
+  const int32_t root = root_of(ns);
+  if (root < 0 || tokens.size() <= 1) return result;
+  // At most (n - 1) / page_size pages: the last prompt token always stays uncached.
+  const size_t max_pages = (tokens.size() - 1) / static_cast<size_t>(page_size_);
+  result.pages.reserve(max_pages);
+  int32_t current = root;
+  for (size_t i = 0; i < max_pages; ++i) {
+    const int32_t child = find_child(current, tokens.data() + i * static_cast<size_t>(page_size_));
+    if (child < 0) break;
+    result.pages.push_back(nodes_[child].page);
+    current = child;
+  }
+  if (current == root) return result;
+  result.cached_tokens = static_cast<int32_t>(result.pages.size()) * page_size_;
+  for (int32_t n = current; !nodes_[n].is_root(); n = nodes_[n].parent) {
+    node& entry = nodes_[n];
+    entry.last_access = now;
+    ++entry.hit_count;
+  }
+  lock_path(current, root);
+  hit_pages_ += result.pages.size();
+  result.handle = new_handle(current);
+  return result;
+}
+
+kv_errc prefix_trie::unlock(uint64_t handle) {
+  const int32_t deepest = handle_node(handle);
+  if (deepest < 0) return kv_errc::unknown_handle;
+  unlock_path(deepest);
+  handle_slot& slot = handles_[static_cast<uint32_t>(handle)];
+  slot.node = -1;
+  if (++slot.generation == 0) slot.generation = 1;  // 0 would make handle 0 valid again
+  slot.next_free = free_handle_;
+  free_handle_ = static_cast<int32_t>(static_cast<uint32_t>(handle));
+  --live_handles_;
+  return kv_errc::ok;
+}
+
+publish_result prefix_trie::publish(uint64_t ns, const std::vector<int32_t>& tokens,
+                                    const std::vector<page_id>& pages, uint64_t handle, uint64_t now) {
+  publish_result result;
+  const size_t count = std::min(tokens.size() / static_cast<size_t>(page_size_), pages.size());
+  const int32_t handle_deepest = handle != 0 ? handle_node(handle) : -1;
+  if (handle != 0 && handle_deepest < 0) {
+    result.status = kv_errc::unknown_handle;
+    return result;
+  }
+
+  // Pass 1, read only: validate every page and find the existing part of the path.
+  int32_t existing_end = root_of(ns);  // deepest existing node on the path (-1: no tree yet)
+  size_t existing = 0;                 // pages of the path that already have nodes
+  bool on_existing_path = existing_end >= 0;
+  path_scratch_.clear();
+  if (!next_scratch_epoch()) std::fill(scratch_mark_.begin(), scratch_mark_.end(), 0u);
+  for (size_t i = 0; i < count; ++i) {
+    const page_id page = pages[i];
+    if (page < 0 || page >= num_pages_) {
+      result.status = kv_errc::unknown_page;
+      return result;
+    }
+    if (scratch_mark_[page] == scratch_epoch_) {
+      result.status = kv_errc::repeated_page;
+      return result;
+    }
+    scratch_mark_[page] = scratch_epoch_;
+    if (on_existing_path) {
+      const int32_t child = find_child(existing_end, tokens.data() + i * static_cast<size_t>(page_size_));
+      if (child >= 0) {
+        // Same page: the caller got it from match. Another page: a duplicate, unless
+        // the caller's page is cached elsewhere (then it does not own it).
+        if (nodes_[child].page != page && page_node_[page] >= 0) {
+          result.status = kv_errc::page_already_cached;
+          return result;
+        }
+        path_scratch_.push_back(child);
+        existing_end = child;
+        ++existing;
+        continue;
+      }
+      on_existing_path = false;
+    }
+    if (page_node_[page] >= 0) {
+      result.status = kv_errc::page_already_cached;
+      return result;
+    }
+  }
+  // The handle must lock a prefix of this path, or this path a prefix of its path.
+  if (handle_deepest >= 0) {
+    const int32_t handle_depth = nodes_[handle_deepest].depth;
+    bool consistent = false;
+    if (static_cast<size_t>(handle_depth) <= existing) {
+      consistent = handle_depth > 0 && path_scratch_[static_cast<size_t>(handle_depth) - 1] == handle_deepest;
+    } else if (existing == count && existing_end >= 0) {
+      int32_t ancestor = handle_deepest;
+      while (nodes_[ancestor].depth > static_cast<int32_t>(count)) ancestor = nodes_[ancestor].parent;
+      consistent = ancestor == existing_end;
+    }
+    if (!consistent) {
+      result.status = kv_errc::handle_mismatch;
+      return result;
+    }
+  }
+  if (count == 0) {
+    result.handle = handle;
+    return result;
+  }
+
+  // Pass 2: nothing can fail from here on.
+  result.pages.reserve(count);
+  for (size_t i = 0; i < existing; ++i) {
+    const page_id cached = nodes_[path_scratch_[i]].page;
+    result.pages.push_back(cached);
+    if (cached != pages[i]) result.duplicates.push_back(pages[i]);
+  }
+  int32_t deepest = existing > 0 ? path_scratch_[existing - 1] : root_for(ns);
+  for (size_t i = existing; i < count; ++i) {
+    deepest = new_node(deepest, tokens.data() + i * static_cast<size_t>(page_size_), pages[i], now);
+    result.pages.push_back(pages[i]);
+    ++result.inserted;
+  }
+  for (int32_t n = deepest; !nodes_[n].is_root(); n = nodes_[n].parent) nodes_[n].last_access = now;
+
+  if (handle_deepest >= 0) {
+    if (nodes_[handle_deepest].depth < nodes_[deepest].depth) {
+      lock_path(deepest, handle_deepest);
+      handles_[static_cast<uint32_t>(handle)].node = deepest;
+    }
+    result.handle = handle;
+  } else {
+    lock_path(deepest, -1);
+    result.handle = new_handle(deepest);
+  }
+  return result;
+}
+
+std::vector<page_id> prefix_trie::evict(int32_t n) {
+  std::vector<page_id> evicted;
+  if (n <= 0) return evicted;
+  evicted.reserve(static_cast<size_t>(std::min<int64_t>(n, static_cast<int64_t>(heap_.size()))));
+  while (static_cast<int32_t>(evicted.size()) < n && !heap_.empty()) {
+    const int32_t victim = heap_.front();
+    heap_erase(victim);
+    const int32_t parent = nodes_[victim].parent;
+    evicted.push_back(nodes_[victim].page);
+    remove_leaf(victim);
+    refresh_evictable(parent);  // a parent that lost its last child may now be evictable
+  }
+  evicted_pages_ += evicted.size();
+  return evicted;
+}
+
+cached_state prefix_trie::state_of(page_id page) const noexcept {
+  if (page < 0 || page >= num_pages_ || page_node_[page] < 0) return cached_state::not_cached;
+  return nodes_[page_node_[page]].lock_count > 0 ? cached_state::locked : cached_state::evictable;
+}
+
+// Locks every node from `deepest` up to, not including, `stop_at` (or the root).
+void prefix_trie::lock_path(int32_t deepest, int32_t stop_at) {
+  for (int32_t n = deepest; n != stop_at && !nodes_[n].is_root(); n = nodes_[n].parent) {
+    node& entry = nodes_[n];
+    if (entry.lock_count++ == 0) {
+      ++locked_pages_;
+      if (entry.heap_pos >= 0) heap_erase(n);
+    }
+  }
+}
+
+void prefix_trie::unlock_path(int32_t deepest) {
+  for (int32_t n = deepest; !nodes_[n].is_root(); n = nodes_[n].parent) {
+    node& entry = nodes_[n];
+    if (--entry.lock_count == 0) {
+      --locked_pages_;
+      if (entry.child_count == 0) heap_push(n);
+    }
+  }
+}
+
+uint64_t prefix_trie::new_handle(int32_t deepest) {
+  int32_t slot_index = free_handle_;
+  if (slot_index >= 0) {
+    free_handle_ = handles_[slot_index].next_free;
+  } else {
+    slot_index = static_cast<int32_t>(handles_.size());
+    handles_.emplace_back();
+  }
+  handle_slot& slot = handles_[slot_index];
+  slot.node = deepest;
+  slot.next_free = -1;
+  ++live_handles_;
+  return (static_cast<uint64_t>(slot.generation) << 32) | static_cast<uint32_t>(slot_index);
+}
+
+int32_t prefix_trie::handle_node(uint64_t handle) const noexcept {
+  const uint32_t slot_index = static_cast<uint32_t>(handle);
+  const uint32_t generation = static_cast<uint32_t>(handle >> 32);
+  if (generation == 0 || slot_index >= handles_.size()) return -1;
+  const handle_slot& slot = handles_[slot_index];
+  return slot.generation == generation ? slot.node : -1;
+}
+
+bool prefix_trie::next_scratch_epoch() {
+  return ++scratch_epoch_ != 0 || (scratch_epoch_ = 1, false);
+}
+
+}  // namespace kvactor
