@@ -10,9 +10,6 @@
 
 namespace kvactor {
 
-// Bytes of one row of `cols` elements stored as `type`.
-std::size_t weight_row_bytes(dtype type, int64_t cols);
-
 // Pointer to row r when the matrix is F32 (no copy needed), else nullptr.
 const float* f32_row(const weight_matrix& w, int64_t r);
 

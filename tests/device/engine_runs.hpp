@@ -27,3 +27,23 @@ std::vector<int32_t> greedy_generate(backend& b, const std::vector<int32_t>& pro
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b);
 
 }  // namespace kvactor::testing
+
+namespace kvactor::testing {
+
+// One sequence in a simulated continuous-batching run.
+struct scripted_sequence {
+  std::vector<int32_t> prompt;
+  int chunk = 0;            // prefill chunk size, 0 = whole prompt in one step
+  int join_step = 0;        // step at which it enters the batch
+  int decode_tokens = 8;    // greedy tokens generated after the prompt
+  std::vector<int32_t> block_table;
+};
+
+// Runs all sequences together the way a scheduler would: each step holds every
+// active sequence's next prefill chunk or decode token, in an order shuffled by
+// `order_seed`. Returns per sequence the logits of every output position (end of
+// prompt, then each decode step).
+std::vector<std::vector<std::vector<float>>> run_together(backend& b, const std::vector<scripted_sequence>& seqs,
+                                                          uint64_t order_seed);
+
+}  // namespace kvactor::testing

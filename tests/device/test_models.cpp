@@ -1,0 +1,38 @@
+#include "tests/device/test_models.hpp"
+
+namespace kvactor::testing {
+
+const loaded_model& stories260k() {
+  static const loaded_model model = load_model(std::string(KVACTOR_MODELS_DIR) + "/stories260K.bin",
+                                               std::string(KVACTOR_MODELS_DIR) + "/tok512.bin");
+  return model;
+}
+
+const std::vector<named_model>& invariance_models() {
+  static const std::vector<named_model> models = [] {
+    std::vector<named_model> out;
+    out.push_back({"stories260K", stories260k().weights});
+    random_model_shape gqa;
+    gqa.dim = 96;
+    gqa.hidden_dim = 224;
+    gqa.n_heads = 6;
+    gqa.n_kv_heads = 2;
+    gqa.n_layers = 2;
+    gqa.seed = 21;
+    out.push_back({"random gqa f32", make_random_model(gqa)});
+    random_model_shape mha;
+    mha.shared_classifier = false;
+    mha.type = dtype::f16;
+    mha.seed = 22;
+    out.push_back({"random mha f16 separate classifier", make_random_model(mha)});
+    random_model_shape q8;
+    q8.type = dtype::q8_0;
+    q8.n_kv_heads = 1;
+    q8.seed = 23;
+    out.push_back({"random mqa q8_0", make_random_model(q8)});
+    return out;
+  }();
+  return models;
+}
+
+}  // namespace kvactor::testing
