@@ -1,0 +1,186 @@
+#include "http/generation_exchange.hpp"
+
+#include <ctime>
+
+#include "model/tokenizer.hpp"
+
+namespace kvactor::http {
+
+generation_exchange::generation_exchange(generation_service& service, std::shared_ptr<reply_sink> sink,
+                                         server_metrics& metrics, exchange_spec spec, clock::time_point received)
+    : service_(service), sink_(std::move(sink)), metrics_(metrics), spec_(std::move(spec)), received_(received) {
+  runs_.resize(spec_.prompts.size());
+  identity_.model = spec_.model_name;
+  identity_.created = static_cast<int64_t>(std::time(nullptr));
+  ++metrics_.active_generations;
+}
+
+generation_exchange::~generation_exchange() { --metrics_.active_generations; }
+
+void generation_exchange::start() {
+  const tokenizer& tok = service_.tok();
+  const std::vector<int32_t> control = {tok.bos_id(), tok.eos_id()};
+  auto self = shared_from_this();
+  for (std::size_t i = 0; i < runs_.size(); ++i) {
+    const prompt_input& prompt = spec_.prompts[i];
+    runs_[i].text.emplace([&tok](int32_t prev, int32_t t) { return tok.decode_piece(prev, t); }, prompt.ids.back(),
+                          control, spec_.stop);
+    generation_request req;
+    req.rid = spec_.rids[i];
+    req.prompt = prompt.ids;
+    req.max_tokens = spec_.params[i].max_tokens;
+    req.sampling = spec_.params[i].sampling;
+    req.deadline = spec_.deadline;
+    // The engine calls back on an actor thread: hop onto the connection's executor.
+    auto on_engine_event = [self, i](const generation_event& ev) {
+      self->sink_->post([self, i, ev] { self->on_event(i, ev); });
+    };
+    try {
+      runs_[i].rid = service_.submit(std::move(req), on_engine_event);
+    } catch (const std::exception& e) {
+      generation_event ev;
+      ev.type = generation_event::kind::error;
+      ev.error_code = "ENGINE_ERROR";
+      ev.error_message = e.what();
+      on_event(i, ev);
+    }
+  }
+  identity_.id = "cmpl-" + runs_.front().rid;
+  if (failing_) cancel_running();  // a later prompt failed to submit: stop the earlier ones
+}
+
+void generation_exchange::client_gone() { cancel_running(); }
+
+void generation_exchange::cancel_running() {
+  for (const auto& run : runs_)
+    if (!run.finished && !run.rid.empty()) service_.cancel(run.rid);
+}
+
+void generation_exchange::on_event(std::size_t index, const generation_event& ev) {
+  prompt_run& run = runs_[index];
+  if (run.finished) return;  // exactly one end per request; anything later is ignored
+  switch (ev.type) {
+    case generation_event::kind::token: on_token(index, ev.token); break;
+    case generation_event::kind::finished: on_finished(index, ev); break;
+    case generation_event::kind::error: on_error(index, ev); break;
+  }
+}
+
+void generation_exchange::on_token(std::size_t index, int32_t token) {
+  prompt_run& run = runs_[index];
+  if (run.text->stopped() || failing_) return;  // cancel sent; tokens still in flight
+  const auto now = clock::now();
+  if (run.last_token)
+    metrics_.inter_token_latency.observe(std::chrono::duration<double>(now - *run.last_token).count());
+  else
+    metrics_.time_to_first_token.observe(std::chrono::duration<double>(now - received_).count());
+  run.last_token = now;
+  run.output_ids.push_back(token);
+  std::string delta;
+  try {
+    delta = run.text->push(token);
+  } catch (const std::exception& e) {  // a token id the tokenizer does not know: an engine fault
+    generation_event ev;
+    ev.type = generation_event::kind::error;
+    ev.error_code = "ENGINE_ERROR";
+    ev.error_message = std::string("undecodable token: ") + e.what();
+    service_.cancel(run.rid);
+    on_error(index, ev);
+    return;
+  }
+  // A stop string ends the request here: the engine stops spending steps on it.
+  if (run.text->stopped()) service_.cancel(run.rid);
+  if (spec_.stream && !delta.empty()) emit(index, delta, "");
+}
+
+void generation_exchange::on_finished(std::size_t index, const generation_event& ev) {
+  prompt_run& run = runs_[index];
+  run.finished = true;
+  ++finished_;
+  run.usage = ev.usage;
+  if (run.text->stopped()) {
+    run.finish_reason = "stop";
+    run.usage.completion_tokens = run.text->tokens();  // tokens after the stop were never shown
+  } else {
+    run.finish_reason = ev.finish_reason;
+  }
+  if (run.usage.prompt_tokens == 0) run.usage.prompt_tokens = static_cast<int>(spec_.prompts[index].ids.size());
+  metrics_.end_to_end_latency.observe(std::chrono::duration<double>(clock::now() - received_).count());
+  const std::string tail = run.text->finish();
+  if (spec_.stream && !failing_) emit(index, tail, run.finish_reason);
+  maybe_answer();
+}
+
+void generation_exchange::on_error(std::size_t index, const generation_event& ev) {
+  prompt_run& run = runs_[index];
+  run.finished = true;
+  ++finished_;
+  run.usage = ev.usage;
+  run.error = engine_error(ev.error_code, ev.error_message);
+  if (stream_begun_) {
+    sink_->stream(error_event(run.error->code, run.error->message));
+  } else if (!failing_) {
+    // Nothing sent yet: the whole call fails with this status; stop the others.
+    failing_ = true;
+    cancel_running();
+  }
+  maybe_answer();
+}
+
+void generation_exchange::emit(std::size_t index, const std::string& delta, const std::string& finish_reason) {
+  if (!stream_begun_) {
+    stream_begun_ = true;
+    sink_->begin_stream();
+  }
+  if (spec_.flavor == api_flavor::shortfin)
+    sink_->stream(shortfin_event(index, runs_[index].rid, delta, finish_reason));
+  else
+    sink_->stream(completion_event(identity_, index, delta, finish_reason));
+}
+
+std::vector<prompt_outcome> generation_exchange::outcomes() const {
+  std::vector<prompt_outcome> out;
+  out.reserve(runs_.size());
+  for (std::size_t i = 0; i < runs_.size(); ++i) {
+    const prompt_run& run = runs_[i];
+    prompt_outcome o;
+    o.rid = run.rid;
+    o.prompt_text = spec_.prompts[i].text;
+    o.prompt_ids = spec_.prompts[i].ids;
+    o.text = run.text ? run.text->text() : std::string();
+    o.output_ids = run.output_ids;
+    o.finish_reason = run.finish_reason;
+    o.usage = run.usage;
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+void generation_exchange::maybe_answer() {
+  if (finished_ < runs_.size() || answered_) return;
+  answered_ = true;
+  if (failing_ && !stream_begun_) {
+    for (const auto& run : runs_)
+      if (run.error) {
+        sink_->send(error_reply(*run.error));
+        return;
+      }
+  }
+  const auto all = outcomes();
+  if (spec_.stream) {
+    if (!stream_begun_) {
+      stream_begun_ = true;
+      sink_->begin_stream();
+    }
+    if (spec_.flavor == api_flavor::openai && spec_.stream_usage) sink_->stream(completion_usage_event(identity_, all));
+    sink_->stream(done_event);
+    sink_->end_stream();
+    return;
+  }
+  if (spec_.flavor == api_flavor::shortfin)
+    sink_->send(json_reply(200, shortfin_response(all, spec_.return_input_ids)));
+  else
+    sink_->send(json_reply(200, completion_response(identity_, all)));
+}
+
+}  // namespace kvactor::http

@@ -1,0 +1,179 @@
+#include "http/request_dispatch.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "http/inspect_bounds.hpp"
+#include "http/router.hpp"
+#include "http/static_files.hpp"
+#include "model/model.hpp"
+#include "model/tokenizer.hpp"
+
+namespace kvactor::http {
+namespace {
+
+using nlohmann::json;
+
+prompt_limits limits_for(const server_config& cfg, const generation_service& service) {
+  prompt_limits l;
+  const tokenizer& tok = service.tok();
+  l.vocab_size = service.model().vocab_size;
+  l.max_seq_len = service.model().max_seq_len;
+  l.default_max_tokens = cfg.default_max_tokens;
+  l.body_limit = cfg.body_limit_bytes;
+  l.encode = [&tok](const std::string& text) { return tok.encode(text, true, false); };
+  l.decode = [&tok](const std::vector<int32_t>& ids) { return tok.decode(ids); };
+  return l;
+}
+
+int query_int(const route& r, const char* key, int fallback, int min, int max) {
+  auto it = r.query.find(key);
+  if (it == r.query.end()) return fallback;
+  try {
+    std::size_t used = 0;
+    const long long v = std::stoll(it->second, &used);
+    if (used != it->second.size() || v < min || v > max) return -1;
+    return static_cast<int>(v);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// Engine snapshots arrive on an actor thread; the reply is sent from the connection.
+void answer_inspect(server_context& ctx, const std::string& what, const std::shared_ptr<reply_sink>& sink,
+                    std::function<http_reply(std::string)> render) {
+  ctx.service.inspect(what, [sink, render = std::move(render)](std::string snapshot) {
+    sink->post([sink, render, snapshot = std::move(snapshot)] { sink->send(render(snapshot)); });
+  });
+}
+
+http_reply snapshot_reply(const std::string& snapshot) {
+  const json doc = json::parse(snapshot, nullptr, false);
+  if (doc.is_object() && doc.contains("error") && doc["error"].is_object()) {
+    const std::string code = doc["error"].value("code", "ENGINE_ERROR");
+    return json_reply(code == "NOT_FOUND" ? 404 : 500, snapshot);
+  }
+  return json_reply(200, snapshot);
+}
+
+std::shared_ptr<generation_exchange> start_generation(server_context& ctx, const incoming_request& req,
+                                                      const std::shared_ptr<reply_sink>& sink, exchange_spec spec) {
+  if (ctx.draining) {
+    sink->send(error_reply(engine_error("SHUTTING_DOWN", "the server is shutting down")));
+    return nullptr;
+  }
+  spec.model_name = ctx.cfg.model_name;
+  spec.deadline = std::chrono::milliseconds(ctx.cfg.request_timeout_ms);
+  auto exchange = std::make_shared<generation_exchange>(ctx.service, sink, ctx.metrics, std::move(spec), req.received);
+  exchange->start();
+  return exchange;
+}
+
+}  // namespace
+
+server_context::server_context(server_config c, generation_service& s)
+    : cfg(std::move(c)), service(s), limits(limits_for(cfg, s)) {}
+
+std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incoming_request& req,
+                                              const std::shared_ptr<reply_sink>& sink) {
+  auto routed = route_request(req.method, req.target);
+  if (auto* err = std::get_if<api_error>(&routed)) {
+    sink->send(error_reply(*err));
+    return nullptr;
+  }
+  const route& r = std::get<route>(routed);
+  switch (r.target) {
+    case endpoint::generate: {
+      auto parsed = parse_generate(req.body, ctx.limits);
+      if (auto* err = std::get_if<api_error>(&parsed)) {
+        sink->send(error_reply(*err));
+        return nullptr;
+      }
+      auto& call = std::get<generate_call>(parsed);
+      exchange_spec spec;
+      spec.flavor = api_flavor::shortfin;
+      spec.prompts = std::move(call.prompts);
+      spec.params = std::move(call.params);
+      spec.rids = std::move(call.rids);
+      spec.stream = call.stream;
+      spec.return_input_ids = call.return_input_ids;
+      return start_generation(ctx, req, sink, std::move(spec));
+    }
+    case endpoint::completions: {
+      auto parsed = parse_completion(req.body, ctx.limits);
+      if (auto* err = std::get_if<api_error>(&parsed)) {
+        sink->send(error_reply(*err));
+        return nullptr;
+      }
+      auto& call = std::get<completion_call>(parsed);
+      exchange_spec spec;
+      spec.flavor = api_flavor::openai;
+      spec.params.assign(call.prompts.size(), call.params);
+      spec.rids.assign(call.prompts.size(), "");
+      spec.prompts = std::move(call.prompts);
+      spec.stop = std::move(call.stop);
+      spec.stream = call.stream;
+      spec.stream_usage = call.stream_usage;
+      return start_generation(ctx, req, sink, std::move(spec));
+    }
+    case endpoint::models: {
+      const json body = {{"object", "list"},
+                         {"data", json::array({{{"id", ctx.cfg.model_name},
+                                                {"object", "model"},
+                                                {"created", 0},
+                                                {"owned_by", "kvactor"},
+                                                {"max_model_len", ctx.limits.max_seq_len}}})}};
+      sink->send(json_reply(200, body.dump()));
+      return nullptr;
+    }
+    case endpoint::health:
+      if (ctx.draining)
+        sink->send(json_reply(503, R"({"status":"draining"})"));
+      else
+        sink->send(json_reply(200, R"({"status":"ok"})"));
+      return nullptr;
+    case endpoint::metrics: {
+      server_metrics* m = &ctx.metrics;
+      answer_inspect(ctx, "metrics", sink, [m](std::string snapshot) {
+        http_reply reply;
+        reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        reply.body = render_prometheus(snapshot, *m);
+        return reply;
+      });
+      return nullptr;
+    }
+    case endpoint::inspect_actors:
+      answer_inspect(ctx, "actors", sink, snapshot_reply);
+      return nullptr;
+    case endpoint::inspect_cache: {
+      const int depth = query_int(r, "depth", 8, 0, 1024), max_nodes = query_int(r, "max_nodes", 256, 1, 1 << 20);
+      if (depth < 0 || max_nodes < 0) {
+        sink->send(error_reply({400, "OUT_OF_RANGE", "depth must be in [0, 1024] and max_nodes in [1, 1048576]", 0, {}}));
+        return nullptr;
+      }
+      answer_inspect(ctx, "cache", sink, [depth, max_nodes](std::string snapshot) {
+        http_reply reply = snapshot_reply(snapshot);
+        if (reply.status == 200) reply.body = bound_cache_tree(reply.body, depth, max_nodes);
+        return reply;
+      });
+      return nullptr;
+    }
+    case endpoint::inspect_requests:
+      answer_inspect(ctx, "requests", sink, snapshot_reply);
+      return nullptr;
+    case endpoint::inspect_request:
+      answer_inspect(ctx, "request:" + r.argument, sink, snapshot_reply);
+      return nullptr;
+    case endpoint::console: {
+      auto file = console_file(ctx.cfg.console_dir, r.argument);
+      if (auto* err = std::get_if<api_error>(&file))
+        sink->send(error_reply(*err));
+      else
+        sink->send(std::move(std::get<http_reply>(file)));
+      return nullptr;
+    }
+  }
+  sink->send(error_reply({500, "INTERNAL", "unhandled endpoint", 0, {}}));
+  return nullptr;
+}
+
+}  // namespace kvactor::http

@@ -1,0 +1,43 @@
+// Routes one parsed HTTP request to its handler and answers through the
+// connection's reply_sink. Beast-free: session.cpp hands over method, target and
+// body; everything the endpoints do is decided here.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "actors/gateway.hpp"
+#include "http/generation_exchange.hpp"
+#include "http/reply.hpp"
+#include "http/request_parsing.hpp"
+#include "http/server_config.hpp"
+#include "http/server_metrics.hpp"
+
+namespace kvactor::http {
+
+// Shared by every connection of one server.
+struct server_context {
+  server_context(server_config c, generation_service& s);
+  server_config cfg;
+  generation_service& service;
+  prompt_limits limits;
+  server_metrics metrics;
+  std::atomic<bool> draining{false};  // shutting down: no new generations
+  std::atomic<int> answers_in_flight{0};  // requests read whose answer is not yet written
+};
+
+struct incoming_request {
+  std::string method;
+  std::string target;
+  std::string body;
+  std::chrono::steady_clock::time_point received;
+};
+
+// Answers `req` through `sink`, now or later. Returns the exchange when engine work
+// was started (the session tells it if the client goes away), else nullptr.
+std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incoming_request& req,
+                                              const std::shared_ptr<reply_sink>& sink);
+
+}  // namespace kvactor::http

@@ -1,0 +1,66 @@
+// Request bodies to typed calls: pure functions (body text in, typed call or typed
+// error out), so every validation rule is tested without a socket. Nothing here
+// touches the engine: a rejected request leaves no trace.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "device/sampling.hpp"
+#include "http/api_error.hpp"
+
+namespace kvactor::http {
+
+// What validation needs to know about the model, without depending on it.
+struct prompt_limits {
+  int vocab_size = 0;
+  int max_seq_len = 0;            // prompt + generated tokens must fit
+  int default_max_tokens = 16;
+  std::size_t body_limit = 1 << 20;
+  std::function<std::vector<int32_t>(const std::string&)> encode;  // text -> ids (BOS included)
+  std::function<std::string(const std::vector<int32_t>&)> decode;  // ids -> text
+};
+
+struct prompt_input {
+  std::vector<int32_t> ids;  // what the engine receives
+  std::string text;          // as sent, or decoded from ids when sent as ids
+  bool given_as_text = true;
+};
+
+struct generation_params {
+  int max_tokens = 16;
+  sampling_params sampling;
+};
+
+// POST /generate (shortfin's GenerateReqInput).
+struct generate_call {
+  std::vector<prompt_input> prompts;
+  std::vector<generation_params> params;  // one per prompt
+  std::vector<std::string> rids;          // one per prompt; "" = let the engine choose
+  bool batch = false;                     // text/input_ids was a list of prompts
+  bool stream = false;
+  bool return_input_ids = false;
+};
+
+// POST /v1/completions (OpenAI).
+struct completion_call {
+  std::string model;                      // as sent (may be empty)
+  std::vector<prompt_input> prompts;
+  generation_params params;
+  std::vector<std::string> stop;          // generation ends before any of these
+  bool stream = false;
+  bool stream_usage = false;              // stream_options.include_usage
+};
+
+template <class T>
+using parse_result = std::variant<T, api_error>;
+
+parse_result<generate_call> parse_generate(std::string_view body, const prompt_limits& limits);
+parse_result<completion_call> parse_completion(std::string_view body, const prompt_limits& limits);
+
+}  // namespace kvactor::http

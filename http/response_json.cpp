@@ -1,0 +1,86 @@
+#include "http/response_json.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace kvactor::http {
+namespace {
+
+using nlohmann::json;
+
+// Generated text may hold invalid UTF-8 (byte-fallback tokens); replace, never throw.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string sse(const json& j) { return "data: " + dump(j) + "\n\n"; }
+
+json usage_of(const std::vector<prompt_outcome>& outcomes) {
+  int prompt = 0, completion = 0, cached = 0;
+  for (const auto& o : outcomes) {
+    prompt += o.usage.prompt_tokens;
+    completion += o.usage.completion_tokens;
+    cached += o.usage.cached_tokens;
+  }
+  return {{"prompt_tokens", prompt},
+          {"completion_tokens", completion},
+          {"total_tokens", prompt + completion},
+          {"prompt_tokens_details", {{"cached_tokens", cached}}}};
+}
+
+json finish_value(const std::string& reason) { return reason.empty() ? json(nullptr) : json(reason); }
+
+}  // namespace
+
+std::string shortfin_response(const std::vector<prompt_outcome>& outcomes, bool return_input_ids) {
+  json list = json::array();
+  for (const auto& o : outcomes) {
+    json entry = {{"prompt", o.prompt_text}, {"rid", o.rid}, {"responses", json::array({{{"text", o.text}}})}};
+    if (return_input_ids) entry["input_ids"] = o.prompt_ids;
+    list.push_back(std::move(entry));
+  }
+  return dump({{"responses", list}});
+}
+
+std::string shortfin_event(std::size_t index, const std::string& rid, const std::string& delta,
+                           const std::string& finish_reason) {
+  json j = {{"index", index}, {"rid", rid}, {"text", delta}};
+  if (!finish_reason.empty()) j["finish_reason"] = finish_reason;
+  return sse(j);
+}
+
+std::string completion_response(const completion_identity& who, const std::vector<prompt_outcome>& outcomes) {
+  json choices = json::array();
+  for (std::size_t i = 0; i < outcomes.size(); ++i)
+    choices.push_back({{"index", i},
+                       {"text", outcomes[i].text},
+                       {"logprobs", nullptr},
+                       {"finish_reason", finish_value(outcomes[i].finish_reason)}});
+  return dump({{"id", who.id},
+               {"object", "text_completion"},
+               {"created", who.created},
+               {"model", who.model},
+               {"choices", choices},
+               {"usage", usage_of(outcomes)}});
+}
+
+std::string completion_event(const completion_identity& who, std::size_t index, const std::string& delta,
+                             const std::string& finish_reason) {
+  json choice = {{"index", index}, {"text", delta}, {"logprobs", nullptr}, {"finish_reason", finish_value(finish_reason)}};
+  return sse({{"id", who.id},
+              {"object", "text_completion"},
+              {"created", who.created},
+              {"model", who.model},
+              {"choices", json::array({choice})}});
+}
+
+std::string completion_usage_event(const completion_identity& who, const std::vector<prompt_outcome>& outcomes) {
+  return sse({{"id", who.id},
+              {"object", "text_completion"},
+              {"created", who.created},
+              {"model", who.model},
+              {"choices", json::array()},
+              {"usage", usage_of(outcomes)}});
+}
+
+std::string error_event(const std::string& code, const std::string& message) {
+  return sse({{"error", {{"code", code}, {"message", message}}}});
+}
+
+}  // namespace kvactor::http

@@ -1,0 +1,38 @@
+// Method + target to endpoint. Pure: unknown paths are 404, known paths with the
+// wrong method 405 (with Allow), query strings parsed into key/value pairs.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "http/api_error.hpp"
+
+namespace kvactor::http {
+
+enum class endpoint {
+  generate,          // POST /generate
+  completions,       // POST /v1/completions
+  models,            // GET /v1/models
+  health,            // GET /health
+  metrics,           // GET /metrics
+  inspect_actors,    // GET /v1/inspect/actors
+  inspect_cache,     // GET /v1/inspect/cache?depth=D&max_nodes=N
+  inspect_requests,  // GET /v1/inspect/requests
+  inspect_request,   // GET /v1/inspect/requests/{rid}
+  console,           // GET /console, /console/{file}
+};
+
+struct route {
+  endpoint target;
+  std::string argument;                      // rid, or the console file path ("" = index)
+  std::map<std::string, std::string> query;  // decoded query parameters
+};
+
+std::variant<route, api_error> route_request(std::string_view method, std::string_view target);
+
+// %XX and '+' decoding; nullopt-like empty result with ok=false on a bad escape.
+bool percent_decode(std::string_view in, std::string& out);
+
+}  // namespace kvactor::http

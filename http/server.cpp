@@ -1,0 +1,131 @@
+#include "http/server.hpp"
+
+#include <cstdio>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "http/session.hpp"
+
+namespace kvactor::http {
+
+namespace {
+
+// Accepts connections and gives each a session on its own strand.
+class listener : public std::enable_shared_from_this<listener> {
+ public:
+  listener(net::io_context& ioc, tcp::endpoint endpoint, server_context& ctx)
+      : ioc_(ioc), acceptor_(net::make_strand(ioc)), retry_(acceptor_.get_executor()), ctx_(ctx) {
+    beast::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+      throw std::runtime_error("cannot listen on " + endpoint.address().to_string() + ":" +
+                               std::to_string(endpoint.port()) + ": " + ec.message());
+  }
+
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  void run() { net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); }); }
+  void stop() {
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ec;
+      self->acceptor_.close(ec);
+      self->retry_.cancel();
+    });
+  }
+
+ private:
+  void do_accept() {
+    acceptor_.async_accept(net::make_strand(ioc_), beast::bind_front_handler(&listener::on_accept, shared_from_this()));
+  }
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (!acceptor_.is_open()) return;
+    if (ec) {
+      // Out of file descriptors and the like: wait a little instead of spinning.
+      std::fprintf(stderr, "kvactor http: accept: %s\n", ec.message().c_str());
+      retry_.expires_after(std::chrono::milliseconds(50));
+      retry_.async_wait([self = shared_from_this()](beast::error_code wec) {
+        if (!wec) self->do_accept();
+      });
+      return;
+    }
+    std::make_shared<session>(std::move(socket), ctx_)->run();
+    do_accept();
+  }
+
+  net::io_context& ioc_;
+  tcp::acceptor acceptor_;
+  net::steady_timer retry_;
+  server_context& ctx_;
+};
+
+}  // namespace
+
+struct http_server::impl {
+  impl(const server_config& cfg, generation_service& service)
+      : ctx(cfg, service), ioc(cfg.io_threads) {
+    beast::error_code ec;
+    const auto address = net::ip::make_address(cfg.host, ec);
+    if (ec) throw std::runtime_error("host: not an IP address: " + cfg.host);
+    accept = std::make_shared<listener>(ioc, tcp::endpoint{address, static_cast<unsigned short>(cfg.port)}, ctx);
+    accept->run();
+    threads.reserve(static_cast<std::size_t>(cfg.io_threads));
+    for (int i = 0; i < cfg.io_threads; ++i)
+      threads.emplace_back([this] {
+        for (;;) {
+          try {
+            ioc.run();
+            return;
+          } catch (const std::exception& e) {  // a handler threw: report it, keep serving
+            std::fprintf(stderr, "kvactor http: %s\n", e.what());
+          }
+        }
+      });
+  }
+
+  void stop_threads() {
+    ioc.stop();
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+    threads.clear();
+  }
+
+  server_context ctx;
+  net::io_context ioc;
+  std::shared_ptr<listener> accept;
+  std::vector<std::thread> threads;
+  bool shut_down = false;
+};
+
+http_server::http_server(const server_config& cfg, generation_service& service)
+    : impl_(std::make_unique<impl>(cfg, service)) {}
+
+http_server::~http_server() {
+  if (!impl_->shut_down) shutdown(std::chrono::milliseconds(0));
+}
+
+unsigned short http_server::port() const { return impl_->accept->port(); }
+
+const server_metrics& http_server::metrics() const { return impl_->ctx.metrics; }
+
+void http_server::shutdown(std::chrono::milliseconds drain) {
+  if (impl_->shut_down) return;
+  impl_->shut_down = true;
+  impl_->ctx.draining = true;
+  impl_->accept->stop();
+  // Finishes or cancels every engine request; their final events reach the sessions.
+  impl_->ctx.service.shutdown(drain);
+  // Let the sessions write those last answers (bounded: a stuck client cannot hold us).
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2) + drain;
+  while (impl_->ctx.answers_in_flight.load() > 0 && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  impl_->stop_threads();
+}
+
+}  // namespace kvactor::http

@@ -1,0 +1,195 @@
+#include "http/server_config.hpp"
+
+#include <climits>
+#include <filesystem>
+#include <functional>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace kvactor::http {
+namespace {
+
+using nlohmann::json;
+
+// One configuration key: how to read it, its bounds and where it goes. A table keeps
+// file keys, flags and --help in step.
+struct config_key {
+  const char* name;
+  enum { integer, text } type;
+  long long min, max;
+  std::function<void(server_config&, const json&)> set;
+  std::function<json(const server_config&)> get;
+  const char* help;
+};
+
+template <class T>
+config_key int_key(const char* name, T server_config::*field, long long min, long long max, const char* help) {
+  return {name, config_key::integer, min, max,
+          [field](server_config& c, const json& v) { c.*field = static_cast<T>(v.get<long long>()); },
+          [field](const server_config& c) { return json(static_cast<long long>(c.*field)); }, help};
+}
+config_key engine_int_key(const char* name, int engine_config::*field, long long min, long long max,
+                          const char* help) {
+  return {name, config_key::integer, min, max,
+          [field](server_config& c, const json& v) { c.engine.*field = static_cast<int>(v.get<long long>()); },
+          [field](const server_config& c) { return json(c.engine.*field); }, help};
+}
+config_key text_key(const char* name, std::string server_config::*field, const char* help) {
+  return {name, config_key::text, 0, 0, [field](server_config& c, const json& v) { c.*field = v.get<std::string>(); },
+          [field](const server_config& c) { return json(c.*field); }, help};
+}
+config_key engine_text_key(const char* name, std::string engine_config::*field, const char* help) {
+  return {name, config_key::text, 0, 0,
+          [field](server_config& c, const json& v) { c.engine.*field = v.get<std::string>(); },
+          [field](const server_config& c) { return json(c.engine.*field); }, help};
+}
+
+const std::vector<config_key>& keys() {
+  static const std::vector<config_key> table = {
+      engine_text_key("model", &engine_config::model_path, "model file (.bin llama2.c or .gguf)"),
+      engine_text_key("tokenizer", &engine_config::tokenizer_path, "llama2.c tokenizer.bin (empty for GGUF)"),
+      engine_text_key("device", &engine_config::device, "cpu | hip"),
+      engine_int_key("page_size", &engine_config::page_size, 1, 4096, "tokens per KV page"),
+      engine_int_key("num_pages", &engine_config::num_pages, 1, 1 << 24, "physical KV pages"),
+      engine_int_key("max_batch", &engine_config::max_batch, 1, 4096, "sequences per device step"),
+      engine_int_key("max_tokens_per_step", &engine_config::max_tokens_per_step, 1, 1 << 20,
+                     "token budget per device step"),
+      engine_int_key("prefill_chunk", &engine_config::prefill_chunk, 1, 1 << 20, "longest prefill chunk"),
+      engine_int_key("queue_limit", &engine_config::queue_limit, 0, 1 << 20,
+                     "waiting requests before 503 QUEUE_FULL"),
+      engine_int_key("max_wait_steps", &engine_config::max_wait_steps, 1, 1 << 20,
+                     "bound on how long cache-aware ordering may pass a request over"),
+      engine_int_key("device_threads", &engine_config::device_threads, 1, 1024, "CPU backend worker threads"),
+      engine_text_key("eviction_policy", &engine_config::eviction_policy, "lru | lfu"),
+      text_key("host", &server_config::host, "address to listen on"),
+      int_key("port", &server_config::port, 0, 65535, "TCP port (0 = ephemeral)"),
+      int_key("io_threads", &server_config::io_threads, 1, 256, "HTTP io threads"),
+      int_key("body_limit_bytes", &server_config::body_limit_bytes, 64, 1LL << 30, "largest request body (413 above)"),
+      int_key("idle_timeout_ms", &server_config::idle_timeout_ms, 10, INT_MAX, "keep-alive wait for the next request"),
+      int_key("read_timeout_ms", &server_config::read_timeout_ms, 10, INT_MAX, "time to receive a request body"),
+      int_key("write_timeout_ms", &server_config::write_timeout_ms, 10, INT_MAX, "time a client may take per write"),
+      int_key("request_timeout_ms", &server_config::request_timeout_ms, 0, INT_MAX,
+              "generation deadline (0 = none)"),
+      int_key("drain_timeout_ms", &server_config::drain_timeout_ms, 0, INT_MAX,
+              "shutdown: time in-flight requests may finish"),
+      int_key("default_max_tokens", &server_config::default_max_tokens, 1, 1 << 20,
+              "generated tokens when a request names no limit"),
+      text_key("model_name", &server_config::model_name, "name served by /v1/models (default: model file stem)"),
+      text_key("console_dir", &server_config::console_dir, "directory served at /console"),
+  };
+  return table;
+}
+
+const config_key* find_key(const std::string& name) {
+  for (const auto& k : keys())
+    if (name == k.name) return &k;
+  return nullptr;
+}
+
+void apply(server_config& cfg, const config_key& key, const json& value) {
+  const std::string name = key.name;
+  if (key.type == config_key::text) {
+    if (!value.is_string()) throw config_error(name + ": expected a string, got " + value.dump());
+  } else {
+    if (!value.is_number_integer()) throw config_error(name + ": expected an integer, got " + value.dump());
+    const bool negative = value.is_number_unsigned() ? false : value.get<long long>() < 0;
+    const long long v = value.is_number_unsigned() && value.get<unsigned long long>() > LLONG_MAX
+                            ? LLONG_MAX
+                            : value.get<long long>();
+    if ((negative && key.min >= 0) || v < key.min || v > key.max)
+      throw config_error(name + ": " + value.dump() + " is out of range [" + std::to_string(key.min) + ", " +
+                         std::to_string(key.max) + "]");
+  }
+  key.set(cfg, value);
+}
+
+json parse_flag_value(const config_key& key, const std::string& text) {
+  const std::string name = key.name;
+  if (key.type == config_key::text) return json(text);
+  std::size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    throw config_error(name + ": expected an integer, got '" + text + "'");
+  }
+  if (used != text.size()) throw config_error(name + ": expected an integer, got '" + text + "'");
+  return json(v);
+}
+
+std::string resolve(const std::string& path, const std::string& base_dir) {
+  if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+}  // namespace
+
+server_config load_server_config(const std::string& json_text,
+                                 const std::vector<std::pair<std::string, std::string>>& overrides,
+                                 const std::string& base_dir) {
+  json doc;
+  try {
+    doc = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    throw config_error(std::string("config: not valid JSON: ") + e.what());
+  }
+  if (!doc.is_object()) throw config_error("config: expected a JSON object at the top level");
+
+  server_config cfg;
+  for (const auto& [name, value] : doc.items()) {
+    const config_key* key = find_key(name);
+    if (!key) throw config_error(name + ": unknown configuration key");
+    apply(cfg, *key, value);
+  }
+  for (const auto& [name, text] : overrides) {
+    const config_key* key = find_key(name);
+    if (!key) throw config_error(name + ": unknown configuration key");
+    apply(cfg, *key, parse_flag_value(*key, text));
+  }
+
+  if (cfg.engine.model_path.empty()) throw config_error("model: required (path of a .bin or .gguf file)");
+  if (cfg.engine.device != "cpu" && cfg.engine.device != "hip")
+    throw config_error("device: must be \"cpu\" or \"hip\", got \"" + cfg.engine.device + "\"");
+  if (cfg.engine.eviction_policy != "lru" && cfg.engine.eviction_policy != "lfu")
+    throw config_error("eviction_policy: must be \"lru\" or \"lfu\", got \"" + cfg.engine.eviction_policy + "\"");
+  if (cfg.host.empty()) throw config_error("host: must not be empty");
+  if (cfg.engine.prefill_chunk > cfg.engine.max_tokens_per_step)
+    throw config_error("prefill_chunk: must not exceed max_tokens_per_step (" +
+                       std::to_string(cfg.engine.max_tokens_per_step) + ")");
+
+  cfg.engine.model_path = resolve(cfg.engine.model_path, base_dir);
+  cfg.engine.tokenizer_path = resolve(cfg.engine.tokenizer_path, base_dir);
+  cfg.console_dir = resolve(cfg.console_dir, base_dir);
+  if (cfg.model_name.empty()) cfg.model_name = std::filesystem::path(cfg.engine.model_path).stem().string();
+  return cfg;
+}
+
+void check_model_files(const server_config& cfg) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_regular_file(cfg.engine.model_path, ec))
+    throw config_error("model: file not found: " + cfg.engine.model_path);
+  if (!cfg.engine.tokenizer_path.empty() && !fs::is_regular_file(cfg.engine.tokenizer_path, ec))
+    throw config_error("tokenizer: file not found: " + cfg.engine.tokenizer_path);
+}
+
+std::string config_keys_help() {
+  const server_config defaults;
+  std::ostringstream out;
+  for (const auto& k : keys()) {
+    std::string flag = std::string("--") + k.name;
+    for (auto& ch : flag)
+      if (ch == '_') ch = '-';
+    flag += k.type == config_key::integer ? " N" : " S";
+    out << "  " << flag;
+    for (std::size_t pad = flag.size(); pad < 26; ++pad) out << ' ';
+    out << k.help;
+    const json d = k.get(defaults);
+    if (!(d.is_string() && d.get<std::string>().empty())) out << " (default " << d.dump() << ")";
+    out << '\n';
+  }
+  return out.str();
+}
+
+}  // namespace kvactor::http

@@ -1,0 +1,113 @@
+#include "http/server_metrics.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace kvactor::http {
+
+void latency_histogram::observe(double seconds) {
+  std::size_t i = 0;
+  while (i < bounds.size() && seconds > bounds[i]) ++i;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (i < bounds.size()) ++buckets_[i];
+  ++count_;
+  sum_ += seconds;
+}
+
+latency_histogram::snapshot latency_histogram::read() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  snapshot s;
+  uint64_t running = 0;
+  for (std::size_t i = 0; i < bounds.size(); ++i) s.cumulative[i] = running += buckets_[i];
+  s.count = count_;
+  s.sum = sum_;
+  return s;
+}
+
+void server_metrics::count_response(int status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++responses_[status];
+}
+
+std::map<int, uint64_t> server_metrics::responses() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return responses_;
+}
+
+namespace {
+
+using nlohmann::json;
+
+std::string number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// Writes one metric family from a JSON number, if present.
+void family(std::ostringstream& out, const json& j, const char* key, const char* name, const char* type,
+            const char* help) {
+  if (!j.contains(key) || !j.at(key).is_number()) return;
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+      << name << ' ' << number(j.at(key).get<double>()) << '\n';
+}
+
+// One family with a label per key of a JSON object: name{label="key"} value.
+void labelled(std::ostringstream& out, const json& j, const char* key, const char* name, const char* label,
+              const char* type, const char* help) {
+  if (!j.contains(key) || !j.at(key).is_object()) return;
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  for (const auto& [k, v] : j.at(key).items())
+    if (v.is_number()) out << name << '{' << label << "=\"" << k << "\"} " << number(v.get<double>()) << '\n';
+}
+
+void histogram(std::ostringstream& out, const latency_histogram& h, const char* name, const char* help) {
+  const auto s = h.read();
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " histogram\n";
+  for (std::size_t i = 0; i < latency_histogram::bounds.size(); ++i)
+    out << name << "_bucket{le=\"" << number(latency_histogram::bounds[i]) << "\"} " << s.cumulative[i] << '\n';
+  out << name << "_bucket{le=\"+Inf\"} " << s.count << '\n'
+      << name << "_sum " << number(s.sum) << '\n'
+      << name << "_count " << s.count << '\n';
+}
+
+}  // namespace
+
+std::string render_prometheus(const std::string& gateway_json, const server_metrics& m) {
+  std::ostringstream out;
+  const json g = json::parse(gateway_json, nullptr, false);
+  if (g.is_object()) {
+    labelled(out, g, "requests", "kvactor_requests_total", "outcome", "counter", "Engine requests by outcome.");
+    family(out, g, "queue_depth", "kvactor_queue_depth", "gauge", "Requests waiting for admission.");
+    family(out, g, "running", "kvactor_running_requests", "gauge", "Requests admitted and generating.");
+    family(out, g, "prompt_tokens", "kvactor_prompt_tokens_total", "counter", "Prompt tokens received.");
+    family(out, g, "generated_tokens", "kvactor_generated_tokens_total", "counter", "Tokens generated.");
+    family(out, g, "cache_queried_tokens", "kvactor_prefix_cache_queried_tokens_total", "counter",
+           "Prompt tokens looked up in the prefix cache.");
+    family(out, g, "cache_hit_tokens", "kvactor_prefix_cache_hit_tokens_total", "counter",
+           "Prompt tokens found in the prefix cache.");
+    labelled(out, g, "pages", "kvactor_pages", "state", "gauge",
+             "KV pages by state (total is the pool size; the others sum to it).");
+    family(out, g, "evictions", "kvactor_evictions_total", "counter", "Cached pages evicted.");
+    family(out, g, "preemptions", "kvactor_preemptions_total", "counter", "Requests preempted for pages.");
+  }
+  histogram(out, m.time_to_first_token, "kvactor_time_to_first_token_seconds",
+            "Time from receiving a request to its first token, as the HTTP layer sees it.");
+  histogram(out, m.inter_token_latency, "kvactor_inter_token_latency_seconds",
+            "Time between consecutive tokens of one request.");
+  histogram(out, m.end_to_end_latency, "kvactor_e2e_request_latency_seconds",
+            "Time from receiving a request to its last token.");
+  out << "# HELP kvactor_http_responses_total HTTP responses by status code.\n"
+         "# TYPE kvactor_http_responses_total counter\n";
+  for (const auto& [code, n] : m.responses()) out << "kvactor_http_responses_total{code=\"" << code << "\"} " << n << '\n';
+  out << "# HELP kvactor_http_open_connections Open HTTP connections.\n# TYPE kvactor_http_open_connections gauge\n"
+      << "kvactor_http_open_connections " << m.open_connections.load() << '\n';
+  out << "# HELP kvactor_http_active_generations HTTP requests with engine work in flight.\n"
+         "# TYPE kvactor_http_active_generations gauge\n"
+      << "kvactor_http_active_generations " << m.active_generations.load() << '\n';
+  return out.str();
+}
+
+}  // namespace kvactor::http

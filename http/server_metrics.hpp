@@ -1,0 +1,53 @@
+// What the HTTP layer measures itself (latencies as the client sees them, responses
+// by status, open connections) and the Prometheus text of /metrics, which merges
+// these with the gateway's "metrics" snapshot (http/API.md).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace kvactor::http {
+
+// A Prometheus histogram with fixed buckets (seconds). Thread-safe.
+class latency_histogram {
+ public:
+  static constexpr std::array<double, 15> bounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                    0.5,   1.0,    2.5,   5.0,  10.0,  30.0, 60.0};
+  void observe(double seconds);
+  struct snapshot {
+    std::array<uint64_t, bounds.size()> cumulative{};  // observations <= bounds[i]
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  snapshot read() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::array<uint64_t, bounds.size()> buckets_{};  // per bucket, not cumulative
+  uint64_t count_ = 0;
+  double sum_ = 0;
+};
+
+struct server_metrics {
+  latency_histogram time_to_first_token;
+  latency_histogram inter_token_latency;
+  latency_histogram end_to_end_latency;
+  std::atomic<int64_t> open_connections{0};
+  std::atomic<int64_t> active_generations{0};  // HTTP requests with engine work in flight
+
+  void count_response(int status);
+  std::map<int, uint64_t> responses() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<int, uint64_t> responses_;
+};
+
+// Prometheus text exposition format (version 0.0.4). `gateway_json` is the engine's
+// "metrics" snapshot; fields it lacks are left out rather than reported as zero.
+std::string render_prometheus(const std::string& gateway_json, const server_metrics& m);
+
+}  // namespace kvactor::http

@@ -1,0 +1,255 @@
+#include "http/session.hpp"
+
+#include <cstdio>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+namespace kvactor::http {
+
+namespace http = beast::http;
+
+namespace {
+constexpr std::size_t header_limit = 16 * 1024;
+// Bytes of a pipelined next request buffered while an answer is produced.
+constexpr std::size_t watch_limit = 64 * 1024;
+
+bool quiet_error(const beast::error_code& ec) {
+  return ec == net::error::operation_aborted || ec == beast::error::timeout || ec == http::error::end_of_stream ||
+         ec == net::error::eof || ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == net::error::not_connected || ec == net::error::bad_descriptor;
+}
+}  // namespace
+
+session::session(tcp::socket&& socket, server_context& ctx) : stream_(std::move(socket)), ctx_(ctx) {
+  ++ctx_.metrics.open_connections;
+}
+
+session::~session() {
+  --ctx_.metrics.open_connections;
+  if (answering_) --ctx_.answers_in_flight;
+  if (exchange_) exchange_->client_gone();
+}
+
+void session::run() {
+  // Start on the connection's strand: every handler of this session runs there.
+  net::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::do_read, shared_from_this()));
+}
+
+void session::fail(beast::error_code ec, const char* what) {
+  if (!quiet_error(ec)) std::fprintf(stderr, "kvactor http: %s: %s\n", what, ec.message().c_str());
+}
+
+void session::do_read() {
+  if (closed_) return;
+  parser_.emplace();
+  parser_->header_limit(header_limit);
+  parser_->body_limit(ctx_.cfg.body_limit_bytes);
+  // Keep-alive: an idle client is given idle_timeout_ms to start its next request.
+  stream_.expires_after(std::chrono::milliseconds(ctx_.cfg.idle_timeout_ms));
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&session::on_read_header, shared_from_this()));
+}
+
+void session::on_read_header(beast::error_code ec, std::size_t) {
+  if (ec == http::error::body_limit) return answer_and_close({413, "BODY_TOO_LARGE", "request body exceeds the limit of " + std::to_string(ctx_.cfg.body_limit_bytes) + " bytes", 0, {}});
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout || quiet_error(ec)) return do_close();
+  if (ec) return answer_and_close({400, "BAD_HTTP", "malformed HTTP request: " + ec.message(), 0, {}});
+  received_ = std::chrono::steady_clock::now();
+  auto& head = parser_->get();
+  // curl and others wait for this before sending a large body.
+  if (beast::iequals(head[http::field::expect], "100-continue") && !parser_->is_done()) {
+    auto self = shared_from_this();
+    static const std::string go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+    stream_.expires_after(std::chrono::milliseconds(ctx_.cfg.write_timeout_ms));
+    net::async_write(stream_, net::buffer(go_on), [self](beast::error_code wec, std::size_t) {
+      if (wec) return self->do_close();
+      self->do_read_body();
+    });
+    return;
+  }
+  do_read_body();
+}
+
+void session::do_read_body() {
+  // A slow client gets read_timeout_ms for the whole body.
+  stream_.expires_after(std::chrono::milliseconds(ctx_.cfg.read_timeout_ms));
+  http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&session::on_read, shared_from_this()));
+}
+
+void session::on_read(beast::error_code ec, std::size_t) {
+  if (ec == http::error::body_limit) return answer_and_close({413, "BODY_TOO_LARGE", "request body exceeds the limit of " + std::to_string(ctx_.cfg.body_limit_bytes) + " bytes", 0, {}});
+  if (ec == beast::error::timeout) return answer_and_close({408, "REQUEST_TIMEOUT", "request body not received in time", 0, {}});
+  if (quiet_error(ec)) return do_close();
+  if (ec) return answer_and_close({400, "BAD_HTTP", "malformed HTTP request: " + ec.message(), 0, {}});
+  handle_request();
+}
+
+void session::handle_request() {
+  auto req = parser_->release();
+  version_ = req.version();
+  keep_alive_ = req.keep_alive();
+  chunked_ = version_ >= 11;
+  answering_ = true;
+  ++ctx_.answers_in_flight;
+  stream_.expires_never();  // generation takes as long as it takes; writes carry their own timeout
+  incoming_request in{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), received_};
+  exchange_ = dispatch(ctx_, in, shared_from_this());
+  if (exchange_ && exchange_->done()) exchange_.reset();  // answered while starting
+  // Engine work in flight: keep reading so a disconnect cancels it at once.
+  if (answering_ && !closed_) do_watch();
+}
+
+void session::do_watch() {
+  if (watching_ || closed_) return;
+  watching_ = true;
+  stream_.async_read_some(buffer_.prepare(4096), beast::bind_front_handler(&session::on_watch, shared_from_this()));
+}
+
+void session::on_watch(beast::error_code ec, std::size_t n) {
+  watching_ = false;
+  if (closed_) return;
+  if (ec && ec != net::error::operation_aborted) return client_gone();
+  if (!ec) buffer_.commit(n);
+  if (!answering_) return do_read();  // answer written (the watch was cancelled or raced it)
+  if (!ec && buffer_.size() < watch_limit) do_watch();
+}
+
+void session::client_gone() {
+  closed_ = true;
+  queue_.clear();
+  if (exchange_) exchange_->client_gone();
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream_.socket().close(ec);
+}
+
+void session::post(std::function<void()> fn) { net::post(stream_.get_executor(), std::move(fn)); }
+
+void session::send(http_reply reply) {
+  ctx_.metrics.count_response(reply.status);
+  exchange_.reset();  // answered: drop the exchange (it holds this session)
+  if (closed_) return;
+  auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), version_);
+  res->set(http::field::server, "kvactor");
+  res->set(http::field::content_type, reply.content_type);
+  for (const auto& [name, value] : reply.headers) res->set(name, value);
+  const bool keep = keep_alive_ && !ctx_.draining;
+  res->keep_alive(keep);
+  res->body() = std::move(reply.body);
+  res->prepare_payload();
+  outgoing item;
+  item.full = std::move(res);
+  item.end_of_response = true;
+  item.close_after = !keep;
+  enqueue(std::move(item));
+}
+
+void session::begin_stream() {
+  ctx_.metrics.count_response(200);
+  if (closed_) return;
+  const bool keep = keep_alive_ && chunked_ && !ctx_.draining;
+  keep_alive_ = keep;
+  std::string head = version_ >= 11 ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.0 200 OK\r\n";
+  head += "Server: kvactor\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n";
+  if (chunked_) head += "Transfer-Encoding: chunked\r\n";
+  head += keep ? (version_ >= 11 ? "" : "Connection: keep-alive\r\n") : "Connection: close\r\n";
+  head += "\r\n";
+  outgoing item;
+  item.bytes = std::move(head);
+  enqueue(std::move(item));
+}
+
+void session::stream(std::string data) {
+  if (closed_ || data.empty()) return;
+  outgoing item;
+  if (chunked_) {
+    char size[20];
+    std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    item.bytes.reserve(data.size() + 24);
+    item.bytes.append(size).append(data).append("\r\n");
+  } else {
+    item.bytes = std::move(data);
+  }
+  enqueue(std::move(item));
+}
+
+void session::end_stream() {
+  exchange_.reset();
+  if (closed_) return;
+  outgoing item;
+  if (chunked_) item.bytes = "0\r\n\r\n";
+  item.end_of_response = true;
+  item.close_after = !keep_alive_;
+  enqueue(std::move(item));
+}
+
+void session::answer_and_close(const api_error& e) {
+  keep_alive_ = false;
+  answering_ = true;
+  ++ctx_.answers_in_flight;
+  send(error_reply(e));
+}
+
+void session::enqueue(outgoing item) {
+  queue_.push_back(std::move(item));
+  if (!writing_) do_write();
+}
+
+void session::do_write() {
+  if (queue_.empty() || closed_) {
+    writing_ = false;
+    return;
+  }
+  writing_ = true;
+  stream_.expires_after(std::chrono::milliseconds(ctx_.cfg.write_timeout_ms));
+  outgoing& front = queue_.front();
+  if (front.full) {
+    http::async_write(stream_, *front.full, beast::bind_front_handler(&session::on_write, shared_from_this()));
+    return;
+  }
+  // Coalesce queued chunks (tokens that arrived during the last write) into one write.
+  while (queue_.size() > 1 && !queue_[1].full && !front.end_of_response) {
+    front.bytes += queue_[1].bytes;
+    front.end_of_response = queue_[1].end_of_response;
+    front.close_after = queue_[1].close_after;
+    queue_.erase(queue_.begin() + 1);
+  }
+  net::async_write(stream_, net::buffer(front.bytes), beast::bind_front_handler(&session::on_write, shared_from_this()));
+}
+
+void session::on_write(beast::error_code ec, std::size_t) {
+  writing_ = false;
+  if (ec) {
+    fail(ec, "write");
+    return client_gone();
+  }
+  if (closed_ || queue_.empty()) return;
+  const outgoing done = std::move(queue_.front());
+  queue_.pop_front();
+  if (done.end_of_response) {
+    answering_ = false;
+    --ctx_.answers_in_flight;
+    if (done.close_after) return do_close();
+    if (watching_) {
+      beast::error_code cec;
+      stream_.socket().cancel(cec);  // on_watch resumes reading
+    }
+    else
+      do_read();
+    return;
+  }
+  do_write();
+}
+
+void session::do_close() {
+  if (closed_) return;
+  closed_ = true;
+  beast::error_code ec;
+  // Send what is written, then let the peer close; the socket goes with the session.
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (watching_) stream_.socket().cancel(ec);
+}
+
+}  // namespace kvactor::http
