@@ -45,7 +45,7 @@ tokenizer tokenizer::load_llama2c(const std::string& path, int32_t vocab_size) {
   if (vocab_size <= 0) throw model_error(path + ": vocabulary size " + std::to_string(vocab_size) + " is not positive");
   binary_file file(path);
   const auto max_len = file.read_value<int32_t>("max_token_length");
-  if (max_len <= 0 || static_cast<uint64_t>(max_len) > file.size())
+  if (max_len <= 0 || max_len > (1 << 20))
     file.fail("max_token_length " + std::to_string(max_len) + " is not a plausible length");
   tokenizer tok;
   tok.pieces_.reserve(static_cast<std::size_t>(std::min<uint64_t>(vocab_size, file.size() / 8)));

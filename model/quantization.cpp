@@ -1,0 +1,131 @@
+#include "model/quantization.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace kvactor {
+
+uint16_t fp32_to_fp16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const uint32_t abs = x & 0x7fffffffu;
+  if (abs >= 0x7f800000u)  // inf stays inf; NaN stays a (quiet) NaN
+    return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u | ((abs >> 13) & 0x3ffu) : 0u));
+  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520 rounds to inf
+  if (abs < 0x38800000u) {  // below 2^-14: a half subnormal, in units of 2^-24
+    float a;
+    std::memcpy(&a, &abs, 4);
+    const auto units = static_cast<uint32_t>(std::nearbyint(a * 16777216.0f));  // exact product, RNE
+    return static_cast<uint16_t>(sign | units);
+  }
+  const uint32_t mant = abs & 0x7fffffu;
+  const uint32_t exp = (abs >> 23) - 127 + 15;
+  uint32_t h = (exp << 10) | (mant >> 13);
+  const uint32_t rest = mant & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry into the exponent is correct
+  return static_cast<uint16_t>(sign | h);
+}
+
+float fp16_to_fp32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  const uint32_t mant = h & 0x3ffu;
+  uint32_t x;
+  if (exp == 0) {
+    const float v = std::ldexp(static_cast<float>(mant), -24);
+    std::memcpy(&x, &v, 4);
+    x |= sign;
+  } else if (exp == 31) {
+    x = sign | 0x7f800000u | (mant << 13);
+  } else {
+    x = sign | ((exp - 15 + 127) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
+void dequantize_row(dtype t, const uint8_t* src, float* dst, int64_t cols) {
+  switch (t) {
+    case dtype::f32:
+      std::memcpy(dst, src, static_cast<std::size_t>(cols) * 4);
+      return;
+    case dtype::f16:
+      for (int64_t c = 0; c < cols; ++c) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * c, 2);
+        dst[c] = fp16_to_fp32(h);
+      }
+      return;
+    case dtype::q8_0:
+      for (int64_t b = 0; b < cols / q8_0_block; ++b) {
+        const uint8_t* block = src + b * q8_0_block_bytes;
+        uint16_t dh;
+        std::memcpy(&dh, block, 2);
+        const float d = fp16_to_fp32(dh);
+        for (int j = 0; j < q8_0_block; ++j)
+          dst[b * q8_0_block + j] = d * static_cast<float>(static_cast<int8_t>(block[2 + j]));
+      }
+      return;
+  }
+}
+
+void quantize_row(dtype t, const float* src, uint8_t* dst, int64_t cols) {
+  switch (t) {
+    case dtype::f32:
+      std::memcpy(dst, src, static_cast<std::size_t>(cols) * 4);
+      return;
+    case dtype::f16:
+      for (int64_t c = 0; c < cols; ++c) {
+        const uint16_t h = fp32_to_fp16(src[c]);
+        std::memcpy(dst + 2 * c, &h, 2);
+      }
+      return;
+    case dtype::q8_0:
+      for (int64_t b = 0; b < cols / q8_0_block; ++b) {
+        const float* x = src + b * q8_0_block;
+        uint8_t* block = dst + b * q8_0_block_bytes;
+        float amax = 0.0f;
+        for (int j = 0; j < q8_0_block; ++j) amax = std::max(amax, std::fabs(x[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const uint16_t dh = fp32_to_fp16(d);
+        std::memcpy(block, &dh, 2);
+        for (int j = 0; j < q8_0_block; ++j)
+          block[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::round(x[j] * id)));
+      }
+      return;
+  }
+}
+
+std::vector<float> dequantize(const weight_matrix& m) {
+  std::vector<float> out(static_cast<std::size_t>(m.rows * m.cols));
+  const std::size_t rb = row_bytes(m.type, m.cols);
+  for (int64_t r = 0; r < m.rows; ++r)
+    dequantize_row(m.type, m.data.data() + static_cast<std::size_t>(r) * rb, out.data() + r * m.cols, m.cols);
+  return out;
+}
+
+weight_matrix convert(const weight_matrix& m, dtype t) {
+  if (t == dtype::q8_0 && m.cols % q8_0_block != 0)
+    throw model_error("cannot store a matrix of " + std::to_string(m.cols) + " columns as q8_0 (needs a multiple of " +
+                      std::to_string(q8_0_block) + ")");
+  weight_matrix out;
+  out.type = t;
+  out.rows = m.rows;
+  out.cols = m.cols;
+  const std::size_t rb = row_bytes(t, m.cols);
+  out.data.resize(rb * static_cast<std::size_t>(m.rows));
+  std::vector<float> row(static_cast<std::size_t>(m.cols));
+  const std::size_t src_rb = row_bytes(m.type, m.cols);
+  for (int64_t r = 0; r < m.rows; ++r) {
+    dequantize_row(m.type, m.data.data() + static_cast<std::size_t>(r) * src_rb, row.data(), m.cols);
+    quantize_row(t, row.data(), out.data.data() + static_cast<std::size_t>(r) * rb, m.cols);
+  }
+  return out;
+}
+
+}  // namespace kvactor
