@@ -54,6 +54,8 @@ class page_pool {
   void check_invariants() const;
 
  private:
+  // Lets tests corrupt internal state on purpose to prove check_invariants() notices.
+  friend struct kvcache_test_access;
   static constexpr page_id no_page = -1;
   std::vector<page_id> next_free_;  // [total] link of the intrusive free list
   std::vector<uint8_t> allocated_;  // [total] 1 = handed out, 0 = free; 2 briefly during release

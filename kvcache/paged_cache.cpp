@@ -14,11 +14,16 @@ kv_errc paged_cache::allocate(int32_t n, std::vector<page_id>& out) {
   if (shortfall > 0) {
     // Check before evicting: a failed allocation must not have thrown pages out.
     if (shortfall > trie_.evictable_pages()) return kv_errc::no_capacity;
-    const std::vector<page_id> evicted = trie_.evict(shortfall);
-    const kv_errc released = pool_.release(evicted);
-    if (released != kv_errc::ok) throw invariant_error("paged_cache: pool rejected evicted pages: " + std::string(to_string(released)));
+    evict(shortfall);
   }
   return pool_.allocate(n, out);
+}
+
+std::vector<page_id> paged_cache::evict(int32_t n) {
+  std::vector<page_id> evicted = trie_.evict(n);
+  const kv_errc released = pool_.release(evicted);
+  if (released != kv_errc::ok) throw invariant_error("paged_cache: pool rejected evicted pages: " + std::string(to_string(released)));
+  return evicted;
 }
 
 kv_errc paged_cache::release(const std::vector<page_id>& ids) {

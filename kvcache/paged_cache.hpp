@@ -46,6 +46,10 @@ class paged_cache {
   publish_result publish(uint64_t ns, const std::vector<int32_t>& tokens, const std::vector<page_id>& pages,
                          uint64_t handle, uint64_t now);
 
+  /// Evicts up to n unlocked trie pages (prefix_trie::evict order) and returns them
+  /// to the free list; returns their ids.
+  std::vector<page_id> evict(int32_t n);
+
   /// Counters, O(1).
   page_accounting accounting() const noexcept { return account_pages(pool_, trie_); }
   /// check_pool_and_trie(pool, trie).

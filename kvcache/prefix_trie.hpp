@@ -174,6 +174,8 @@ class prefix_trie {
   void check_invariants() const;
 
  private:
+  // Lets tests corrupt internal state on purpose to prove check_invariants() notices.
+  friend struct kvcache_test_access;
   struct node;
   struct handle_slot {
     uint32_t generation = 1;  // bumped on unlock so stale handles are rejected

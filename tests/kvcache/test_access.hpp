@@ -1,0 +1,32 @@
+#pragma once
+// Test-only access to kvcache internals, so tests can break state on purpose and
+// prove that check_invariants() notices. Declared a friend by page_pool and prefix_trie.
+
+#include <vector>
+
+#include "kvcache/page_pool.hpp"
+#include "kvcache/prefix_trie.hpp"
+#include "kvcache/prefix_trie_node.hpp"
+
+namespace kvactor {
+
+struct kvcache_test_access {
+  /// Pushes `page` onto the free list without clearing its allocated flag: the state
+  /// a "free twice" bug leaves behind.
+  static void push_on_free_list(page_pool& pool, page_id page) {
+    pool.next_free_[page] = pool.free_head_;
+    pool.free_head_ = page;
+    ++pool.free_count_;
+  }
+  /// Marks a free page allocated without taking it off the free list.
+  static void flag_allocated(page_pool& pool, page_id page) { pool.allocated_[page] = 1; }
+
+  /// The node holding `page` (it must be cached).
+  static prefix_trie::node& node_of(prefix_trie& trie, page_id page) { return trie.nodes_[trie.page_node_[page]]; }
+  static int32_t slot_of(const prefix_trie& trie, page_id page) { return trie.page_node_[page]; }
+  static void set_locked_counter(prefix_trie& trie, int32_t value) { trie.locked_pages_ = value; }
+  static void heap_push(prefix_trie& trie, page_id page) { trie.heap_push(trie.page_node_[page]); }
+  static void forget_page(prefix_trie& trie, page_id page) { trie.page_node_[page] = -1; }
+};
+
+}  // namespace kvactor
