@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <string>
 
@@ -60,6 +61,11 @@ void check_weights(const model_weights& w) {
     check_weight_shape(L.w3, c.hidden_dim, c.dim, (p + "ffn_up").c_str());
   }
 }
+
+// Multiply-adds below which a job is not worth handing to another thread (a
+// hand-off costs tens of microseconds, more on a busy machine). Only changes
+// which thread computes an output, never how.
+constexpr int64_t min_work_per_thread = 1 << 17;
 
 // Where one token row of the flattened batch comes from.
 struct token_row {
@@ -111,8 +117,13 @@ class cpu_backend final : public backend {
   std::vector<sequence_result> step(const std::vector<sequence_step>& batch) override;
 
  private:
-  // out[t * out_cols + r] = dot(row r of w, in[t * w.cols ...]) for every token row t.
-  void matmul(const weight_matrix& w, const float* in, int n_rows, float* out);
+  struct matmul_target {
+    const weight_matrix* w;
+    float* out;  // [n_rows, w->rows]
+  };
+  // out[t * w.rows + r] = dot(row r of w, in[t * w.cols ...]) for every token row t
+  // and every target (all targets share the input and its width).
+  void matmul(std::initializer_list<matmul_target> targets, const float* in, int n_rows);
   void rmsnorm(const float* x, const std::vector<float>& weight, float* out) const;
   void rope(float* vec, int n_heads, int pos) const;
   float* kv_slot(int layer, int page, int which, int kv_head, int slot) {
@@ -136,20 +147,32 @@ class cpu_backend final : public backend {
   std::vector<float> x_, xb_, q_, k_, v_, att_, h1_, h3_, logits_;
 };
 
-void cpu_backend::matmul(const weight_matrix& w, const float* in, int n_rows, float* out) {
-  const int64_t cols = w.cols, out_cols = w.rows;
+void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const float* in, int n_rows) {
   // Rows are handed out in blocks of 8 so a dequantised block stays in L1 while
-  // every token row passes over it.
+  // every token row passes over it. Matrices sharing an input run as one job.
   constexpr int64_t block = 8;
-  const int64_t blocks = (w.rows + block - 1) / block;
-  const int64_t work_per_block = block * cols * n_rows;
-  const int64_t min_blocks = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(work_per_block, 1));
+  int64_t blocks = 0, work = 0;
+  for (const matmul_target& m : targets) {
+    blocks += (m.w->rows + block - 1) / block;
+    work += m.w->rows * m.w->cols;
+  }
+  const int64_t work_per_block = std::max<int64_t>(1, work / blocks * n_rows * block);
+  const int64_t min_blocks = std::max<int64_t>(1, min_work_per_thread / work_per_block);
   pool_.parallel_for(blocks, min_blocks, [&](int64_t b0, int64_t b1) {
     thread_local std::vector<float> expanded;
-    if (w.type != dtype::f32) expanded.resize(static_cast<std::size_t>(block * cols));
+    const matmul_target* m = targets.begin();
+    int64_t first_block = 0;  // global index of m's first block
     for (int64_t b = b0; b < b1; ++b) {
-      const int64_t r0 = b * block, r1 = std::min(out_cols, r0 + block);
+      while (b - first_block >= (m->w->rows + block - 1) / block) {
+        first_block += (m->w->rows + block - 1) / block;
+        ++m;
+      }
+      const weight_matrix& w = *m->w;
+      const int64_t cols = w.cols;
+      const int64_t r0 = (b - first_block) * block, r1 = std::min(w.rows, r0 + block);
       const float* rows_ptr[block];
+      if (w.type != dtype::f32 && expanded.size() < static_cast<std::size_t>(block * cols))
+        expanded.resize(static_cast<std::size_t>(block * cols));
       for (int64_t r = r0; r < r1; ++r) {
         if (w.type == dtype::f32) {
           rows_ptr[r - r0] = f32_row(w, r);
@@ -161,7 +184,7 @@ void cpu_backend::matmul(const weight_matrix& w, const float* in, int n_rows, fl
       }
       for (int t = 0; t < n_rows; ++t) {
         const float* x = in + static_cast<int64_t>(t) * cols;
-        float* y = out + static_cast<int64_t>(t) * out_cols;
+        float* y = m->out + static_cast<int64_t>(t) * w.rows;
         for (int64_t r = r0; r < r1; ++r) y[r] = dot(rows_ptr[r - r0], x, static_cast<int>(cols));
       }
     }
@@ -201,7 +224,10 @@ void cpu_backend::attention(int layer, const std::vector<sequence_step>& batch) 
   const int ps = layout_.page_size;
   const float scale = std::sqrt(static_cast<float>(hd));
   const int64_t tasks = static_cast<int64_t>(rows_.size()) * n_heads;
-  pool_.parallel_for(tasks, 4, [&](int64_t begin, int64_t end) {
+  int64_t keys = 0;
+  for (const token_row& r : rows_) keys += r.pos + 1;
+  const int64_t work_per_task = std::max<int64_t>(1, keys / static_cast<int64_t>(rows_.size()) * hd * 2);
+  pool_.parallel_for(tasks, std::max<int64_t>(1, min_work_per_thread / work_per_task), [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scores;
     scores.resize(static_cast<std::size_t>(config_.max_seq_len));
     for (int64_t task = begin; task < end; ++task) {
@@ -264,9 +290,7 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
     const layer_weights& L = w.layers[static_cast<std::size_t>(l)];
     for (int t = 0; t < n; ++t)
       rmsnorm(x_.data() + static_cast<std::size_t>(t) * dim, L.attn_norm, xb_.data() + static_cast<std::size_t>(t) * dim);
-    matmul(L.wq, xb_.data(), n, q_.data());
-    matmul(L.wk, xb_.data(), n, k_.data());
-    matmul(L.wv, xb_.data(), n, v_.data());
+    matmul({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, xb_.data(), n);
     for (int t = 0; t < n; ++t) {
       const token_row& r = rows_[static_cast<std::size_t>(t)];
       float* k = k_.data() + static_cast<std::size_t>(t) * kv_dim;
@@ -281,19 +305,18 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
       }
     }
     attention(l, batch);
-    matmul(L.wo, xb_.data(), n, att_.data());
+    matmul({{&L.wo, att_.data()}}, xb_.data(), n);
     for (std::size_t i = 0; i < un * dim; ++i) x_[i] += att_[i];
 
     for (int t = 0; t < n; ++t)
       rmsnorm(x_.data() + static_cast<std::size_t>(t) * dim, L.ffn_norm, xb_.data() + static_cast<std::size_t>(t) * dim);
-    matmul(L.w1, xb_.data(), n, h1_.data());
-    matmul(L.w3, xb_.data(), n, h3_.data());
+    matmul({{&L.w1, h1_.data()}, {&L.w3, h3_.data()}}, xb_.data(), n);
     for (std::size_t i = 0; i < un * hidden; ++i) {
       float g = h1_[i];
       g *= 1.0f / (1.0f + std::exp(-g));  // SiLU
       h1_[i] = g * h3_[i];
     }
-    matmul(L.w2, h1_.data(), n, att_.data());
+    matmul({{&L.w2, att_.data()}}, h1_.data(), n);
     for (std::size_t i = 0; i < un * dim; ++i) x_[i] += att_[i];
   }
 
@@ -312,7 +335,7 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
   for (std::size_t i = 0; i < wanted.size(); ++i)
     rmsnorm(x_.data() + last_rows[i] * dim, w.final_norm, xb_.data() + i * dim);
   logits_.resize(wanted.size() * static_cast<std::size_t>(vocab));
-  if (!wanted.empty()) matmul(w.classifier(), xb_.data(), static_cast<int>(wanted.size()), logits_.data());
+  if (!wanted.empty()) matmul({{&w.classifier(), logits_.data()}}, xb_.data(), static_cast<int>(wanted.size()));
 
   std::vector<sequence_result> results(batch.size());
   for (std::size_t s = 0; s < batch.size(); ++s) results[s].seq_id = batch[s].seq_id;

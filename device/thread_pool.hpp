@@ -4,6 +4,7 @@
 // reduction, so results do not depend on the number of threads.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -32,12 +33,14 @@ class thread_pool {
   void worker_loop(int index);
 
   std::vector<std::thread> workers_;
+  // Waiting spins briefly before blocking: a step issues a few dozen short jobs and
+  // a condition-variable wake-up per job would cost more than the job itself.
   std::mutex mutex_;
   std::condition_variable work_ready_;
   std::condition_variable work_done_;
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
-  int pending_ = 0;
+  std::atomic<uint64_t> generation_{0};  // bumped (release) once a job's fields are set
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> pending_{0};          // chunks of the current job not yet finished by workers
   int active_chunks_ = 0;
   int64_t range_ = 0;
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
