@@ -1,0 +1,62 @@
+#include "actors/device_actor.hpp"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "actors/actor_snapshot.hpp"
+
+namespace kvactor {
+namespace {
+
+struct device_state {
+  static inline const char* name = "device";
+  std::shared_ptr<backend> be;
+  std::string id;
+  uint64_t steps = 0;
+  uint64_t tokens = 0;
+  double last_step_ms = 0;
+  uint64_t handled = 0;
+};
+
+using device_pointer = device_actor::stateful_pointer<device_state>;
+
+device_actor::behavior_type device_behavior(device_pointer self, std::shared_ptr<backend> be, std::string id) {
+  self->state.be = std::move(be);
+  self->state.id = std::move(id);
+  return {
+      // A backend exception escapes on purpose: the actor dies, the scheduler (which
+      // monitors it) fails the step's requests and restarts the device.
+      [self](step_atom, std::vector<sequence_step>& batch) -> std::vector<sequence_result> {
+        auto& st = self->state;
+        ++st.handled;
+        auto t0 = std::chrono::steady_clock::now();
+        auto out = st.be->step(batch);
+        st.last_step_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        ++st.steps;
+        for (auto& s : batch)
+          st.tokens += s.tokens.size();
+        return out;
+      },
+      [self](inspect_atom) -> std::string {
+        auto& st = self->state;
+        ++st.handled;
+        auto j = actor_snapshot("device", st.id, "idle", st.handled, self->mailbox().size());
+        j["details"] = {{"backend", st.be->name()},
+                        {"steps", st.steps},
+                        {"tokens", st.tokens},
+                        {"last_step_ms", st.last_step_ms}};
+        return j.dump();
+      },
+  };
+}
+
+}  // namespace
+
+device_actor spawn_device(caf::actor_system& sys, std::shared_ptr<backend> be, std::string id, bool detached) {
+  if (detached)
+    return sys.spawn<caf::detached>(device_behavior, std::move(be), std::move(id));
+  return sys.spawn(device_behavior, std::move(be), std::move(id));
+}
+
+}  // namespace kvactor

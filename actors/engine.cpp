@@ -1,0 +1,66 @@
+#include "actors/engine.hpp"
+
+#include <stdexcept>
+
+#include "actors/page_pool_actor.hpp"
+#include "actors/registry_actor.hpp"
+#include "actors/request_actor.hpp"
+#include "actors/scheduler_actor.hpp"
+#include "actors/trie_actor.hpp"
+#include "kvcache/eviction_policy.hpp"
+#include "model/model.hpp"
+
+namespace kvactor {
+
+engine_settings make_engine_settings(const engine_config& cfg, const model_config& model, int32_t bos_id,
+                                     int32_t eos_id) {
+  auto positive = [](int v, const char* name) {
+    if (v <= 0)
+      throw std::invalid_argument(std::string("engine config: ") + name + " must be positive (got " +
+                                  std::to_string(v) + ")");
+  };
+  positive(cfg.page_size, "page_size");
+  positive(cfg.num_pages, "num_pages");
+  positive(cfg.max_batch, "max_batch");
+  positive(cfg.max_tokens_per_step, "max_tokens_per_step");
+  positive(cfg.prefill_chunk, "prefill_chunk");
+  positive(cfg.queue_limit, "queue_limit");
+  positive(cfg.max_wait_steps, "max_wait_steps");
+  if (!make_eviction_policy(cfg.eviction_policy))
+    throw std::invalid_argument("engine config: eviction_policy must be lru or lfu (got '" + cfg.eviction_policy +
+                                "')");
+  if (cfg.max_tokens_per_step < cfg.max_batch)
+    throw std::invalid_argument("engine config: max_tokens_per_step must be at least max_batch");
+  engine_settings s;
+  s.page_size = cfg.page_size;
+  s.num_pages = cfg.num_pages;
+  s.max_batch = cfg.max_batch;
+  s.max_tokens_per_step = cfg.max_tokens_per_step;
+  s.prefill_chunk = cfg.prefill_chunk;
+  s.queue_limit = cfg.queue_limit;
+  s.max_wait_steps = cfg.max_wait_steps;
+  s.eviction_policy = cfg.eviction_policy;
+  s.max_seq_len = model.max_seq_len;
+  s.vocab_size = model.vocab_size;
+  s.bos_id = bos_id;
+  s.eos_id = eos_id;
+  return s;
+}
+
+void add_engine_types(caf::actor_system_config& cfg) { cfg.add_message_types<caf::id_block::kvactor>(); }
+
+engine_actors spawn_engine(caf::actor_system& sys, const engine_settings& settings, std::shared_ptr<backend> be) {
+  engine_actors e;
+  e.trie = spawn_trie(sys, settings.page_size, settings.num_pages, settings.eviction_policy);
+  e.pool = spawn_page_pool(sys, settings.num_pages, e.trie);
+  e.scheduler = spawn_scheduler(sys, settings, e.trie, std::move(be));
+  e.registry = spawn_registry(sys);
+  return e;
+}
+
+request_actor spawn_request(caf::actor_system& sys, const engine_actors& peers, const engine_settings& settings,
+                            uint64_t seq_id, generation_request req, generation_callback cb) {
+  return spawn_request_actor(sys, peers, settings, seq_id, std::move(req), std::move(cb));
+}
+
+}  // namespace kvactor

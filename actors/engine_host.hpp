@@ -1,0 +1,56 @@
+// engine_host: an actor system running one engine over a given backend, behind a
+// CAF-free interface. The gateway is an engine_host plus a loaded model; tests and
+// benchmarks build one over the null or a fault-injecting backend.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "actors/engine_config.hpp"
+#include "actors/gateway.hpp"
+#include "device/backend.hpp"
+
+namespace kvactor {
+
+struct page_totals {
+  int32_t total = 0;
+  int32_t free = 0;
+  int32_t private_pages = 0;
+  int32_t cached = 0;
+  int32_t locked = 0;      // cached pages with a lock
+  int32_t handles = 0;     // live trie handles
+  int32_t live_requests = 0;
+};
+
+class engine_host {
+ public:
+  // Throws std::invalid_argument for a bad config. `worker_threads` 0 = CAF default.
+  engine_host(const engine_config& cfg, const model_config& model, int32_t bos_id, int32_t eos_id,
+              std::shared_ptr<backend> be, int worker_threads = 0);
+  ~engine_host();  // shutdown(0) then stops every actor
+  engine_host(const engine_host&) = delete;
+  engine_host& operator=(const engine_host&) = delete;
+
+  std::string submit(generation_request req, generation_callback cb);
+  void cancel(const std::string& rid);
+  void inspect(const std::string& what, std::function<void(std::string json)> cb);
+  void shutdown(std::chrono::milliseconds drain);
+
+  // Blocking helpers (never call them from an actor thread).
+  std::string inspect_now(const std::string& what);
+  page_totals totals();
+  // Waits up to `timeout` until no request is live, free + cached == total and no
+  // lock is held; then runs the pool/trie cross-check. "" when all holds, else why.
+  std::string wait_until_quiet(std::chrono::milliseconds timeout);
+  // Running CAF actors (the engine's own plus live requests).
+  std::size_t running_actors() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace kvactor

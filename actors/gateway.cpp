@@ -1,0 +1,58 @@
+#include "actors/gateway.hpp"
+
+#include <stdexcept>
+
+#include "actors/engine_host.hpp"
+#include "device/cpu_backend.hpp"
+#include "model/loader.hpp"
+
+namespace kvactor {
+
+struct gateway::impl {
+  engine_config cfg;
+  loaded_model model;
+  std::unique_ptr<engine_host> host;
+};
+
+gateway::gateway(const engine_config& cfg) : impl_(std::make_unique<impl>()) {
+  impl_->cfg = cfg;
+  try {
+    impl_->model = load_model(cfg.model_path, cfg.tokenizer_path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("cannot load the model: ") + e.what());
+  }
+  if (cfg.device != "cpu")
+    throw std::runtime_error("device '" + cfg.device + "' is not available in this build (use cpu)");
+  std::shared_ptr<backend> be;
+  try {
+    be = make_cpu_backend(impl_->model.weights, kv_layout{cfg.page_size, cfg.num_pages}, cfg.device_threads);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("cannot start the CPU backend: ") + e.what());
+  }
+  try {
+    impl_->host = std::make_unique<engine_host>(cfg, impl_->model.weights->config, impl_->model.tok->bos_id(),
+                                                impl_->model.tok->eos_id(), std::move(be));
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(e.what());
+  }
+}
+
+gateway::~gateway() = default;
+
+const tokenizer& gateway::tok() const { return *impl_->model.tok; }
+const model_config& gateway::model() const { return impl_->model.weights->config; }
+const engine_config& gateway::config() const { return impl_->cfg; }
+
+std::string gateway::submit(generation_request req, generation_callback cb) {
+  return impl_->host->submit(std::move(req), std::move(cb));
+}
+
+void gateway::cancel(const std::string& rid) { impl_->host->cancel(rid); }
+
+void gateway::inspect(const std::string& what, std::function<void(std::string json)> cb) {
+  impl_->host->inspect(what, std::move(cb));
+}
+
+void gateway::shutdown(std::chrono::milliseconds drain) { impl_->host->shutdown(drain); }
+
+}  // namespace kvactor

@@ -1,0 +1,268 @@
+// The whole actor protocol in one file: every atom, every message struct, every
+// typed interface (CAF 0.17.6). Messages carry values only.
+//
+//   request ──enqueue──► scheduler ──admit──► request ──match──► trie
+//   request ──alloc / publish / drop──► page pool ──publish / drop / evict──► trie
+//   request ──ready(offer)──► scheduler ──step(batch)──► device ──results──► scheduler
+//   scheduler ──step(n, token) / preempt / fail──► request
+//
+// Ownership rules the protocol enforces (tests/actors check them):
+//  - the page pool is the authority on every page: free, private(owner), cached;
+//  - publish and drop go request → pool → trie, so the pool→trie FIFO orders a
+//    request's publish before its drop (or its death), and no page ends up in two
+//    places or nowhere;
+//  - pool and trie both monitor the requests they know: a dead request's private
+//    pages are released and its locks undone.
+#pragma once
+
+#include <caf/all.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "device/backend.hpp"
+#include "device/sampling.hpp"
+#include "kvcache/kv_errc.hpp"
+
+namespace kvactor {
+
+// Errors that travel in caf::error (category "kvactor"); wire names via error_code_name.
+enum class engine_errc : uint8_t {
+  ok = 0,
+  queue_full,         // scheduler queue over its limit
+  no_capacity,        // pool: not enough pages even after eviction
+  context_too_large,  // one request alone needs more pages than the cache has
+  device_error,       // the device actor failed mid-step
+  cancelled,          // an allocation was abandoned because its owner dropped
+  shutting_down,      // the gateway stopped accepting
+  bad_request,        // invalid prompt / parameters
+  not_owner,          // publish of pages the sender does not own
+  publish_rejected,   // the trie refused a publish (kv_errc in the context)
+};
+
+std::string to_string(engine_errc code);
+// Stable upper-case code for APIs: QUEUE_FULL, DEVICE_ERROR, ...
+const char* error_code_name(engine_errc code);
+
+// request → pool → trie: insert the full pages of `tokens` (pages[i] holds tokens
+// [i*ps, (i+1)*ps)); `handle` is the request's lock (0 = none yet).
+struct publish_request {
+  uint64_t ns = 0;
+  std::vector<int32_t> tokens;
+  std::vector<page_id> pages;
+  uint64_t handle = 0;
+};
+
+// Canonical page per published position, the duplicates (already freed by the
+// pool: the request must stop using them) and the handle now locking the path.
+struct publish_reply {
+  std::vector<page_id> pages;
+  std::vector<page_id> duplicates;
+  uint64_t handle = 0;
+  int32_t inserted = 0;
+};
+
+struct match_reply {
+  std::vector<page_id> pages;
+  int32_t cached_tokens = 0;
+  uint64_t handle = 0;
+};
+
+struct pool_counts {
+  int32_t total = 0;
+  int32_t free = 0;
+  int32_t private_pages = 0;
+  int32_t cached = 0;
+  int32_t publishing = 0;     // private pages on their way into the trie
+  int32_t owners = 0;         // requests holding private pages
+  int32_t waiting_allocs = 0;
+};
+
+struct trie_counts {
+  int32_t cached = 0;
+  int32_t locked = 0;
+  int32_t handles = 0;
+  int32_t owners = 0;
+  uint64_t hit_pages = 0;
+  uint64_t evicted_pages = 0;
+};
+
+struct enqueue_request {
+  uint64_t seq_id = 0;
+  std::string rid;
+  std::vector<int32_t> tokens;
+};
+
+struct scheduler_counts {
+  int32_t queued = 0;
+  int32_t running = 0;
+  uint64_t steps = 0;
+  uint64_t preemptions = 0;
+  uint64_t device_restarts = 0;
+  uint64_t batched_tokens = 0;
+};
+
+// What the scheduler answers a starving request (one that could not get a page).
+enum class starve_decision : int32_t { retry = 0, requeued = 1, fail = 2 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sampling_params& x) {
+  return f(caf::meta::type_name("sampling_params"), x.temperature, x.top_k, x.top_p, x.seed);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sequence_step& x) {
+  return f(caf::meta::type_name("sequence_step"), x.seq_id, x.tokens, x.start_pos, x.block_table, x.sample,
+           x.sampling, x.sample_index, x.return_logits);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sequence_result& x) {
+  return f(caf::meta::type_name("sequence_result"), x.seq_id, x.token, x.logits);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, publish_request& x) {
+  return f(caf::meta::type_name("publish_request"), x.ns, x.tokens, x.pages, x.handle);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, publish_reply& x) {
+  return f(caf::meta::type_name("publish_reply"), x.pages, x.duplicates, x.handle, x.inserted);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, match_reply& x) {
+  return f(caf::meta::type_name("match_reply"), x.pages, x.cached_tokens, x.handle);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_counts& x) {
+  return f(caf::meta::type_name("pool_counts"), x.total, x.free, x.private_pages, x.cached, x.publishing,
+           x.owners, x.waiting_allocs);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, trie_counts& x) {
+  return f(caf::meta::type_name("trie_counts"), x.cached, x.locked, x.handles, x.owners, x.hit_pages,
+           x.evicted_pages);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, enqueue_request& x) {
+  return f(caf::meta::type_name("enqueue_request"), x.seq_id, x.rid, x.tokens);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, scheduler_counts& x) {
+  return f(caf::meta::type_name("scheduler_counts"), x.queued, x.running, x.steps, x.preemptions,
+           x.device_restarts, x.batched_tokens);
+}
+
+}  // namespace kvactor
+
+CAF_BEGIN_TYPE_ID_BLOCK(kvactor, caf::first_custom_type_id)
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::sampling_params))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::sequence_step))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::sequence_result))
+  CAF_ADD_TYPE_ID(kvactor, (std::vector<kvactor::sequence_step>))
+  CAF_ADD_TYPE_ID(kvactor, (std::vector<kvactor::sequence_result>))
+  CAF_ADD_TYPE_ID(kvactor, (std::vector<int32_t>))
+  CAF_ADD_TYPE_ID(kvactor, (std::vector<std::vector<int32_t>>))
+  CAF_ADD_TYPE_ID(kvactor, (std::vector<float>))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::publish_request))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::publish_reply))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::match_reply))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::pool_counts))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::trie_counts))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::enqueue_request))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::scheduler_counts))
+
+  CAF_ADD_ATOM(kvactor, kvactor, alloc_atom, "alloc")
+  CAF_ADD_ATOM(kvactor, kvactor, drop_atom, "drop")
+  CAF_ADD_ATOM(kvactor, kvactor, publish_atom, "publish")
+  CAF_ADD_ATOM(kvactor, kvactor, match_atom, "match")
+  CAF_ADD_ATOM(kvactor, kvactor, unlock_atom, "unlock")
+  CAF_ADD_ATOM(kvactor, kvactor, evict_atom, "evict")
+  CAF_ADD_ATOM(kvactor, kvactor, peek_atom, "peek")
+  CAF_ADD_ATOM(kvactor, kvactor, inspect_atom, "inspect")
+  CAF_ADD_ATOM(kvactor, kvactor, counts_atom, "counts")
+  CAF_ADD_ATOM(kvactor, kvactor, cache_atom, "cache")
+  CAF_ADD_ATOM(kvactor, kvactor, check_atom, "check")
+  CAF_ADD_ATOM(kvactor, kvactor, enqueue_atom, "enqueue")
+  CAF_ADD_ATOM(kvactor, kvactor, admit_atom, "admit")
+  CAF_ADD_ATOM(kvactor, kvactor, ready_atom, "ready")
+  CAF_ADD_ATOM(kvactor, kvactor, step_atom, "step")
+  CAF_ADD_ATOM(kvactor, kvactor, leave_atom, "leave")
+  CAF_ADD_ATOM(kvactor, kvactor, starved_atom, "starved")
+  CAF_ADD_ATOM(kvactor, kvactor, preempt_atom, "preempt")
+  CAF_ADD_ATOM(kvactor, kvactor, fail_atom, "fail")
+  CAF_ADD_ATOM(kvactor, kvactor, cancel_atom, "cancel")
+  CAF_ADD_ATOM(kvactor, kvactor, register_atom, "register")
+  CAF_ADD_ATOM(kvactor, kvactor, done_atom, "done")
+  CAF_ADD_ATOM(kvactor, kvactor, list_atom, "list")
+  CAF_ADD_ATOM(kvactor, kvactor, metrics_atom, "metrics")
+  CAF_ADD_ATOM(kvactor, kvactor, history_atom, "history")
+CAF_END_TYPE_ID_BLOCK(kvactor)
+
+CAF_ERROR_CODE_ENUM(kvactor::engine_errc, "kvactor")
+
+namespace kvactor {
+
+using page_list = std::vector<page_id>;
+using token_list = std::vector<int32_t>;
+
+// Owns page_pool; the authority on page ownership. The sender of alloc/publish/drop
+// is the owner. alloc fails with no_capacity after asking the trie to evict.
+using pool_actor = caf::typed_actor<
+    caf::replies_to<alloc_atom, int32_t>::with<page_list>,
+    caf::replies_to<publish_atom, publish_request>::with<publish_reply>,
+    caf::replies_to<drop_atom>::with<int32_t>,  // releases all the sender holds (pages, locks)
+    caf::replies_to<counts_atom>::with<pool_counts>,
+    caf::replies_to<cache_atom, int32_t, int32_t>::with<std::string>,  // cache JSON (depth, max nodes)
+    caf::replies_to<check_atom>::with<std::string>,  // "" if every invariant holds, else the problem
+    caf::replies_to<inspect_atom>::with<std::string>>;
+
+// Owns prefix_trie. Handles belong to the request that matched/published; the trie
+// monitors those owners and unlocks a dead one's handles.
+using trie_actor = caf::typed_actor<
+    caf::replies_to<match_atom, uint64_t, token_list>::with<match_reply>,  // ns, tokens; sender = owner
+    caf::replies_to<unlock_atom, uint64_t>::with<int32_t>,
+    caf::replies_to<peek_atom, uint64_t, std::vector<token_list>>::with<token_list>,  // cached tokens, no lock
+    // From the pool only: publish for `owner`; drop every handle of `owner`.
+    caf::replies_to<publish_atom, caf::actor_addr, publish_request>::with<publish_reply>,
+    caf::replies_to<drop_atom, caf::actor_addr>::with<int32_t>,
+    caf::replies_to<evict_atom, int32_t>::with<page_list>,
+    caf::replies_to<counts_atom>::with<trie_counts>,
+    caf::replies_to<cache_atom, int32_t, int32_t>::with<std::string>,  // trie + tree JSON + "states"
+    caf::replies_to<check_atom>::with<std::string>,
+    caf::replies_to<inspect_atom>::with<std::string>>;
+
+// Runs one batched step at a time on its backend.
+using device_actor = caf::typed_actor<
+    caf::replies_to<step_atom, std::vector<sequence_step>>::with<std::vector<sequence_result>>,
+    caf::replies_to<inspect_atom>::with<std::string>>;
+
+// One per request; owns its tokens, block table, sampling state and output.
+using request_actor = caf::typed_actor<
+    caf::reacts_to<admit_atom>,                     // scheduler: you may start (match, allocate, offer)
+    caf::reacts_to<step_atom, int32_t, int32_t>,    // scheduler: step done (tokens processed, sampled token or -1)
+    caf::replies_to<preempt_atom>::with<token_list>,  // give back everything, wait for the next admit
+    caf::reacts_to<fail_atom, std::string, std::string>,  // code, message: end with an error
+    caf::reacts_to<cancel_atom, std::string>,       // reason: end as cancelled
+    caf::replies_to<inspect_atom>::with<std::string>>;
+
+// Waiting queue, running set, batch formation, preemption, device supervision.
+using scheduler_actor = caf::typed_actor<
+    caf::replies_to<enqueue_atom, enqueue_request>::with<int32_t>,  // queue position, or QUEUE_FULL
+    caf::reacts_to<ready_atom, sequence_step>,                      // a request's next offer
+    caf::replies_to<starved_atom>::with<int32_t>,                   // a starve_decision
+    caf::reacts_to<leave_atom>,                                     // the sender finished
+    caf::replies_to<counts_atom>::with<scheduler_counts>,
+    caf::replies_to<inspect_atom>::with<std::string>>;
+
+// The gateway's bookkeeping actor: rid -> live request, the last finished ones, counters.
+// outcome = finished | cancelled | failed | rejected.
+using registry_actor = caf::typed_actor<
+    caf::reacts_to<register_atom, std::string, caf::actor>,  // rid, request
+    caf::reacts_to<done_atom, std::string, std::string, std::string>,  // rid, outcome, snapshot JSON
+    caf::reacts_to<cancel_atom, std::string>,                 // rid
+    caf::replies_to<list_atom>::with<std::vector<caf::actor>>,  // live requests
+    caf::replies_to<history_atom>::with<std::string>,         // JSON array of finished snapshots, newest first
+    caf::replies_to<metrics_atom>::with<std::string>,         // counters JSON
+    caf::replies_to<counts_atom>::with<int32_t>,              // live requests
+    caf::replies_to<inspect_atom>::with<std::string>>;
+
+}  // namespace kvactor

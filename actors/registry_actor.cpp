@@ -1,0 +1,126 @@
+#include "actors/registry_actor.hpp"
+
+#include <deque>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "actors/actor_snapshot.hpp"
+
+namespace kvactor {
+namespace {
+
+constexpr std::size_t history_limit = 64;
+
+struct registry_state {
+  static inline const char* name = "registry";
+  std::map<std::string, caf::actor> live;
+  std::map<caf::actor_addr, std::string> rid_of;
+  std::deque<nlohmann::json> history;  // newest first
+  uint64_t finished = 0, cancelled = 0, failed = 0, rejected = 0;
+  uint64_t prompt_tokens = 0, generated_tokens = 0, cache_hit_tokens = 0;
+  uint64_t handled = 0;
+};
+
+using registry_pointer = registry_actor::stateful_pointer<registry_state>;
+
+void record(registry_pointer self, const std::string& rid, const std::string& outcome, nlohmann::json snap) {
+  auto& st = self->state;
+  auto it = st.live.find(rid);
+  if (it != st.live.end()) {
+    st.rid_of.erase(it->second.address());
+    self->demonitor(it->second);
+    st.live.erase(it);
+  }
+  if (outcome == "finished")
+    ++st.finished;
+  else if (outcome == "cancelled")
+    ++st.cancelled;
+  else if (outcome == "rejected")
+    ++st.rejected;
+  else
+    ++st.failed;
+  if (snap.is_object()) {
+    st.prompt_tokens += snap.value("prompt_tokens", 0);
+    st.generated_tokens += snap.value("generated_tokens", 0);
+    st.cache_hit_tokens += snap.value("cached_tokens", 0);
+  }
+  st.history.push_front(std::move(snap));
+  if (st.history.size() > history_limit)
+    st.history.pop_back();
+}
+
+registry_actor::behavior_type registry_behavior(registry_pointer self) {
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto it = self->state.rid_of.find(msg.source);
+    if (it == self->state.rid_of.end())
+      return;
+    auto rid = it->second;
+    record(self, rid, "failed",
+           {{"rid", rid}, {"phase", "failed"}, {"error", "request actor exited: " + to_string(msg.reason)}});
+  });
+  return {
+      [self](register_atom, std::string& rid, caf::actor& req) {
+        auto& st = self->state;
+        ++st.handled;
+        st.rid_of[req.address()] = rid;
+        self->monitor(req);
+        st.live[rid] = std::move(req);
+      },
+      [self](done_atom, std::string& rid, std::string& outcome, std::string& snapshot_json) {
+        ++self->state.handled;
+        auto snap = nlohmann::json::parse(snapshot_json, nullptr, false);
+        record(self, rid, outcome, std::move(snap));
+      },
+      [self](cancel_atom, std::string& rid) {
+        auto& st = self->state;
+        ++st.handled;
+        auto it = st.live.find(rid);
+        if (it != st.live.end())
+          self->send(caf::actor_cast<request_actor>(it->second), cancel_atom_v, std::string("cancelled"));
+      },
+      [self](list_atom) -> std::vector<caf::actor> {
+        ++self->state.handled;
+        std::vector<caf::actor> out;
+        for (auto& [rid, a] : self->state.live)
+          out.push_back(a);
+        return out;
+      },
+      [self](history_atom) -> std::string {
+        ++self->state.handled;
+        auto arr = nlohmann::json::array();
+        for (auto& h : self->state.history)
+          arr.push_back(h);
+        return arr.dump();
+      },
+      [self](metrics_atom) -> std::string {
+        auto& st = self->state;
+        ++st.handled;
+        nlohmann::json j = {
+            {"requests",
+             {{"finished", st.finished}, {"cancelled", st.cancelled}, {"failed", st.failed}, {"rejected", st.rejected}}},
+            {"prompt_tokens", st.prompt_tokens},
+            {"generated_tokens", st.generated_tokens},
+            {"cache_queried_tokens", st.prompt_tokens},
+            {"cache_hit_tokens", st.cache_hit_tokens},
+            {"live", st.live.size()}};
+        return j.dump();
+      },
+      [self](counts_atom) -> int32_t {
+        ++self->state.handled;
+        return static_cast<int32_t>(self->state.live.size());
+      },
+      [self](inspect_atom) -> std::string {
+        auto& st = self->state;
+        ++st.handled;
+        auto j = actor_snapshot("gateway", "gateway", "running", st.handled, self->mailbox().size());
+        j["details"] = {{"live_requests", st.live.size()}, {"finished_kept", st.history.size()}};
+        return j.dump();
+      },
+  };
+}
+
+}  // namespace
+
+registry_actor spawn_registry(caf::actor_system& sys) { return sys.spawn(registry_behavior); }
+
+}  // namespace kvactor

@@ -1,0 +1,404 @@
+#include "actors/request_actor.hpp"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "actors/actor_snapshot.hpp"
+
+namespace kvactor {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct request_state {
+  static inline const char* name = "request";
+  engine_actors peers;
+  engine_settings cfg;
+  uint64_t seq_id = 0;
+  generation_request req;
+  generation_callback cb;
+  std::shared_ptr<bool> ended = std::make_shared<bool>(false);
+
+  token_list tokens;            // prompt, then generated tokens
+  int32_t prompt_len = 0;
+  int32_t generated = 0;        // also the sample index of the next token
+  page_list block_table;        // page of positions [i*ps, (i+1)*ps)
+  int32_t kv_written = 0;       // positions whose K/V the device has written (or came cached)
+  uint64_t handle = 0;          // trie lock on the matched/published prefix
+  int32_t published_pages = 0;  // leading block-table pages that are cached (shared)
+  int32_t cached_tokens = -1;   // prompt tokens matched at the first admission
+  std::string phase = "queued"; // queued | prefill | decode | done | cancelled | failed
+  uint64_t epoch = 0;
+  int32_t preemptions = 0;
+  bool terminal = false;
+  clock_type::time_point start = clock_type::now();
+  double ttft_ms = -1;
+  uint64_t handled = 0;
+};
+
+using request_pointer = request_actor::stateful_pointer<request_state>;
+
+double ms_since(clock_type::time_point t) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - t).count();
+}
+
+nlohmann::json snapshot(request_pointer self) {
+  auto& st = self->state;
+  return {{"rid", st.req.rid},
+          {"phase", st.phase},
+          {"prompt_tokens", st.prompt_len},
+          {"generated_tokens", st.generated},
+          {"max_tokens", st.req.max_tokens},
+          {"cached_tokens", st.cached_tokens < 0 ? 0 : st.cached_tokens},
+          {"pages_held", st.block_table.size()},
+          {"locked_pages", st.published_pages},
+          {"ttft_ms", st.ttft_ms < 0 ? nlohmann::json(nullptr) : nlohmann::json(st.ttft_ms)},
+          {"age_ms", ms_since(st.start)},
+          {"preemptions", st.preemptions}};
+}
+
+generation_usage usage(request_pointer self) {
+  auto& st = self->state;
+  return generation_usage{st.prompt_len, st.cached_tokens < 0 ? 0 : st.cached_tokens, st.generated};
+}
+
+// Ends the request: leaves the scheduler, returns every page and lock (drop), then
+// emits the final event, reports to the registry and exits.
+void terminate(request_pointer self, generation_event final_event, const std::string& phase,
+               const std::string& outcome) {
+  auto& st = self->state;
+  if (st.terminal)
+    return;
+  st.terminal = true;
+  ++st.epoch;  // late replies of the running epoch are now stale
+  st.phase = phase;
+  self->send(st.peers.scheduler, leave_atom_v);
+  auto finish = [self, final_event, outcome]() mutable {
+    auto& s = self->state;
+    s.block_table.clear();
+    s.published_pages = 0;
+    s.handle = 0;
+    final_event.rid = s.req.rid;
+    final_event.usage = usage(self);
+    *s.ended = true;
+    if (s.cb)
+      s.cb(final_event);
+    self->send(s.peers.registry, done_atom_v, s.req.rid, outcome, snapshot(self).dump());
+    self->quit();
+  };
+  self->request(st.peers.pool, caf::infinite, drop_atom_v)
+      .then([finish](int32_t) mutable { finish(); }, [finish](caf::error&) mutable { finish(); });
+}
+
+void end_with_error(request_pointer self, const std::string& code, const std::string& message) {
+  generation_event ev;
+  ev.type = generation_event::kind::error;
+  ev.error_code = code;
+  ev.error_message = message;
+  terminate(self, ev, "failed", code == "QUEUE_FULL" ? "rejected" : "failed");
+}
+
+void end_finished(request_pointer self, const std::string& reason) {
+  generation_event ev;
+  ev.type = generation_event::kind::finished;
+  ev.finish_reason = reason;
+  terminate(self, ev, reason == "cancelled" ? "cancelled" : "done", reason == "cancelled" ? "cancelled" : "finished");
+}
+
+std::string error_text(request_pointer self, const caf::error& err) {
+  return self->system().render(err);
+}
+
+void offer(request_pointer self) {
+  auto& st = self->state;
+  sequence_step s;
+  s.seq_id = st.seq_id;
+  s.tokens.assign(st.tokens.begin() + st.kv_written, st.tokens.end());
+  s.start_pos = st.kv_written;
+  s.block_table = st.block_table;
+  s.sample = true;  // the scheduler clears it when it cuts a prefill chunk short
+  s.sampling = st.req.sampling;
+  s.sample_index = static_cast<uint64_t>(st.generated);
+  self->send(st.peers.scheduler, ready_atom_v, std::move(s));
+}
+
+void ensure_pages_then_offer(request_pointer self);
+
+void starve(request_pointer self) {
+  auto epoch = self->state.epoch;
+  self->request(self->state.peers.scheduler, caf::infinite, starved_atom_v)
+      .then(
+          [self, epoch](int32_t decision) {
+            if (epoch != self->state.epoch)
+              return;
+            switch (static_cast<starve_decision>(decision)) {
+              case starve_decision::retry: ensure_pages_then_offer(self); break;
+              case starve_decision::requeued: break;  // the preempt handler did the work
+              case starve_decision::fail:
+                end_with_error(self, "CONTEXT_TOO_LARGE_FOR_CACHE",
+                               "the request needs more KV pages than the cache can give it even alone (" +
+                                   std::to_string(self->state.tokens.size()) + " tokens, " +
+                                   std::to_string(self->state.cfg.num_pages) + " pages of " +
+                                   std::to_string(self->state.cfg.page_size) + ")");
+                break;
+            }
+          },
+          [self, epoch](caf::error& err) {
+            if (epoch == self->state.epoch)
+              end_with_error(self, "INTERNAL", "scheduler: " + error_text(self, err));
+          });
+}
+
+// Pages for every position up to tokens.size() (+1 for the token the step samples).
+void ensure_pages_then_offer(request_pointer self) {
+  auto& st = self->state;
+  auto positions = std::min<int32_t>(static_cast<int32_t>(st.tokens.size()) + 1, st.cfg.max_seq_len);
+  auto need = (positions + st.cfg.page_size - 1) / st.cfg.page_size - static_cast<int32_t>(st.block_table.size());
+  if (need <= 0) {
+    offer(self);
+    return;
+  }
+  auto epoch = st.epoch;
+  self->request(st.peers.pool, caf::infinite, alloc_atom_v, need)
+      .then(
+          [self, epoch](page_list& pages) {
+            // A stale epoch's pages were already returned by the drop that ended it.
+            if (epoch != self->state.epoch)
+              return;
+            auto& s = self->state;
+            s.block_table.insert(s.block_table.end(), pages.begin(), pages.end());
+            offer(self);
+          },
+          [self, epoch](caf::error& err) {
+            if (epoch != self->state.epoch)
+              return;
+            if (err == engine_errc::no_capacity)
+              starve(self);
+            else
+              end_with_error(self, "INTERNAL", "page pool: " + error_text(self, err));
+          });
+}
+
+// Publishes the full pages written so far that are not cached yet, then calls next.
+template <class Next>
+void publish_full_pages(request_pointer self, Next next) {
+  auto& st = self->state;
+  auto full = std::min<int32_t>(st.kv_written / st.cfg.page_size, static_cast<int32_t>(st.block_table.size()));
+  if (full <= st.published_pages) {
+    next();
+    return;
+  }
+  publish_request pr;
+  pr.ns = st.cfg.ns;
+  pr.tokens.assign(st.tokens.begin(), st.tokens.begin() + full * st.cfg.page_size);
+  pr.pages.assign(st.block_table.begin(), st.block_table.begin() + full);
+  pr.handle = st.handle;
+  auto epoch = st.epoch;
+  self->request(st.peers.pool, caf::infinite, publish_atom_v, std::move(pr))
+      .then(
+          [self, epoch, full, next](publish_reply& reply) mutable {
+            if (epoch != self->state.epoch)
+              return;
+            auto& s = self->state;
+            // Duplicates were freed by the pool; use the canonical pages from now on.
+            for (std::size_t i = 0; i < reply.pages.size() && i < s.block_table.size(); ++i)
+              s.block_table[i] = reply.pages[i];
+            s.handle = reply.handle;
+            s.published_pages = full;
+            next();
+          },
+          [self, epoch, full, next](caf::error&) mutable {
+            if (epoch != self->state.epoch)
+              return;
+            // Not fatal: the pages stay private and are released at the end.
+            self->state.published_pages = full;
+            next();
+          });
+}
+
+void on_token(request_pointer self, int32_t token) {
+  auto& st = self->state;
+  bool stop = st.req.stop_at_eos && (token == st.cfg.eos_id || token == st.cfg.bos_id);
+  if (stop) {
+    end_finished(self, "stop");
+    return;
+  }
+  st.tokens.push_back(token);
+  ++st.generated;
+  if (st.ttft_ms < 0)
+    st.ttft_ms = ms_since(st.start);
+  if (st.cb) {
+    generation_event ev;
+    ev.type = generation_event::kind::token;
+    ev.rid = st.req.rid;
+    ev.token = token;
+    st.cb(ev);
+  }
+  if (st.generated >= st.req.max_tokens || static_cast<int32_t>(st.tokens.size()) >= st.cfg.max_seq_len) {
+    // Publish what the device wrote before finishing so later prompts can share it.
+    publish_full_pages(self, [self] { end_finished(self, "length"); });
+    return;
+  }
+  st.phase = "decode";
+  publish_full_pages(self, [self] { ensure_pages_then_offer(self); });
+}
+
+std::string validate(const request_state& st) {
+  if (st.req.prompt.empty())
+    return "prompt is empty (at least one token, e.g. BOS, is needed)";
+  for (auto t : st.req.prompt)
+    if (t < 0 || t >= st.cfg.vocab_size)
+      return "prompt token " + std::to_string(t) + " is outside the vocabulary [0, " +
+             std::to_string(st.cfg.vocab_size) + ")";
+  if (static_cast<int32_t>(st.req.prompt.size()) >= st.cfg.max_seq_len)
+    return "prompt has " + std::to_string(st.req.prompt.size()) + " tokens; the model's context is " +
+           std::to_string(st.cfg.max_seq_len);
+  if (st.req.max_tokens < 1)
+    return "max_tokens must be at least 1";
+  if (st.req.sampling.top_p <= 0.0f || st.req.sampling.top_p > 1.0f || st.req.sampling.top_k < 0 ||
+      st.req.sampling.temperature < 0.0f)
+    return "sampling parameters out of range (temperature >= 0, top_k >= 0, 0 < top_p <= 1)";
+  return {};
+}
+
+void start(request_pointer self) {
+  auto& st = self->state;
+  if (st.req.deadline.count() > 0)
+    self->delayed_send(self, st.req.deadline, cancel_atom_v, std::string("deadline"));
+  self->request(st.peers.scheduler, caf::infinite, enqueue_atom_v,
+                enqueue_request{st.seq_id, st.req.rid, st.tokens})
+      .then([](int32_t) {},
+            [self](caf::error& err) {
+              if (err == engine_errc::queue_full)
+                end_with_error(self, "QUEUE_FULL", "the waiting queue is full; retry later");
+              else if (err == engine_errc::shutting_down)
+                end_with_error(self, "SHUTTING_DOWN", "the engine is shutting down");
+              else
+                end_with_error(self, "INTERNAL", "scheduler: " + error_text(self, err));
+            });
+}
+
+request_actor::behavior_type request_behavior(request_pointer self, engine_actors peers, engine_settings cfg,
+                                              uint64_t seq_id, generation_request req, generation_callback cb) {
+  auto& st = self->state;
+  st.peers = std::move(peers);
+  st.cfg = std::move(cfg);
+  st.seq_id = seq_id;
+  st.req = std::move(req);
+  st.cb = std::move(cb);
+  st.tokens = st.req.prompt;
+  st.prompt_len = static_cast<int32_t>(st.tokens.size());
+  // Exactly one final event even if the actor is killed: the functor runs at exit.
+  self->attach_functor([ended = st.ended, cb = st.cb, rid = st.req.rid](const caf::error& reason) {
+    if (*ended || !cb)
+      return;
+    generation_event ev;
+    ev.type = generation_event::kind::error;
+    ev.rid = rid;
+    ev.error_code = "ABORTED";
+    ev.error_message = "request actor exited: " + to_string(reason);
+    cb(ev);
+  });
+  if (auto problem = validate(st); !problem.empty()) {
+    *st.ended = true;
+    if (st.cb) {
+      generation_event ev;
+      ev.type = generation_event::kind::error;
+      ev.rid = st.req.rid;
+      ev.error_code = "BAD_REQUEST";
+      ev.error_message = problem;
+      ev.usage.prompt_tokens = st.prompt_len;
+      st.cb(ev);
+    }
+    st.phase = "failed";
+    st.terminal = true;
+    self->send(st.peers.registry, done_atom_v, st.req.rid, std::string("rejected"), snapshot(self).dump());
+    self->quit();
+  } else {
+    start(self);
+  }
+  return {
+      [self](admit_atom) {
+        auto& s = self->state;
+        ++s.handled;
+        if (s.terminal)
+          return;
+        auto epoch = ++s.epoch;
+        s.phase = "prefill";
+        self->request(s.peers.trie, caf::infinite, match_atom_v, s.cfg.ns, s.tokens)
+            .then(
+                [self, epoch](match_reply& m) {
+                  if (epoch != self->state.epoch)
+                    return;  // the drop that ended the epoch unlocked this handle too
+                  auto& r = self->state;
+                  r.handle = m.handle;
+                  r.block_table = std::move(m.pages);
+                  r.published_pages = static_cast<int32_t>(r.block_table.size());
+                  r.kv_written = m.cached_tokens;
+                  if (r.cached_tokens < 0)
+                    r.cached_tokens = std::min(m.cached_tokens, r.prompt_len);
+                  ensure_pages_then_offer(self);
+                },
+                [self, epoch](caf::error& err) {
+                  if (epoch == self->state.epoch)
+                    end_with_error(self, "INTERNAL", "trie: " + error_text(self, err));
+                });
+      },
+      [self](step_atom, int32_t processed, int32_t token) {
+        auto& s = self->state;
+        ++s.handled;
+        if (s.terminal)
+          return;
+        s.kv_written += processed;
+        if (token >= 0) {
+          on_token(self, token);
+          return;
+        }
+        publish_full_pages(self, [self] { ensure_pages_then_offer(self); });
+      },
+      [self](preempt_atom) -> caf::result<token_list> {
+        auto& s = self->state;
+        ++s.handled;
+        if (s.terminal)
+          return caf::make_error(engine_errc::cancelled, "request already ending");
+        ++s.epoch;
+        ++s.preemptions;
+        s.phase = "queued";
+        s.block_table.clear();
+        s.kv_written = 0;
+        s.handle = 0;
+        s.published_pages = 0;
+        auto promise = self->make_response_promise<token_list>();
+        self->request(s.peers.pool, caf::infinite, drop_atom_v)
+            .then([self, promise](int32_t) mutable { promise.deliver(self->state.tokens); },
+                  [self, promise](caf::error&) mutable { promise.deliver(self->state.tokens); });
+        return promise;
+      },
+      [self](fail_atom, std::string& code, std::string& message) {
+        ++self->state.handled;
+        end_with_error(self, code, message);
+      },
+      [self](cancel_atom, std::string& reason) {
+        ++self->state.handled;
+        (void)reason;
+        end_finished(self, "cancelled");
+      },
+      [self](inspect_atom) -> std::string {
+        auto& s = self->state;
+        ++s.handled;
+        auto j = actor_snapshot("request", s.req.rid, s.phase, s.handled, self->mailbox().size());
+        j["details"] = snapshot(self);
+        return j.dump();
+      },
+  };
+}
+
+}  // namespace
+
+request_actor spawn_request_actor(caf::actor_system& sys, const engine_actors& peers,
+                                  const engine_settings& settings, uint64_t seq_id, generation_request req,
+                                  generation_callback cb) {
+  return sys.spawn(request_behavior, peers, settings, seq_id, std::move(req), std::move(cb));
+}
+
+}  // namespace kvactor

@@ -1,0 +1,113 @@
+// The gateway end to end on the bundled model: submit, tokens, finished, inspection,
+// errors for bad input, shutdown.
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <future>
+
+#include "actors/gateway.hpp"
+#include "actors_test_support.hpp"
+#include "model/tokenizer.hpp"
+
+using namespace kvactor;
+using namespace kvactor::actors_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+engine_config stories_config() {
+  auto cfg = small_engine_config(256);
+  cfg.model_path = std::string(KVACTOR_MODELS_DIR) + "/stories260K.bin";
+  cfg.tokenizer_path = std::string(KVACTOR_MODELS_DIR) + "/tok512.bin";
+  return cfg;
+}
+
+std::string inspect_now(gateway& gw, const std::string& what) {
+  auto p = std::make_shared<std::promise<std::string>>();
+  auto f = p->get_future();
+  gw.inspect(what, [p](std::string j) { p->set_value(std::move(j)); });
+  return f.get();
+}
+
+}  // namespace
+
+TEST_CASE("gateway: a greedy request streams the reference tokens and finishes with usage") {
+  gateway gw(stories_config());
+  auto prompt = gw.tok().encode("Once upon a time", true, false);
+  event_log log;
+  generation_request req;
+  req.prompt = prompt;
+  req.max_tokens = 20;
+  auto rid = gw.submit(req, log.callback());
+  CHECK(!rid.empty());
+  REQUIRE(log.wait(1, 30s));
+  auto o = log.outcomes().at(rid);
+  CHECK(o.final_event.type == generation_event::kind::finished);
+  CHECK(o.final_event.finish_reason == "length");
+  CHECK(o.final_events == 1);
+  CHECK(o.tokens == reference_generate(stories260k(), prompt, 20, sampling_params{}));
+  CHECK(o.final_event.usage.prompt_tokens == static_cast<int>(prompt.size()));
+  CHECK(o.final_event.usage.completion_tokens == 20);
+  CHECK(gw.tok().decode(o.tokens).find("Lily") != std::string::npos);
+
+  // The same prompt again hits the cache for its full pages and gives the same tokens.
+  event_log again;
+  auto rid2 = gw.submit(req, again.callback());
+  REQUIRE(again.wait(1, 30s));
+  auto o2 = again.outcomes().at(rid2);
+  CHECK(o2.tokens == o.tokens);
+  CHECK(o2.final_event.usage.cached_tokens == (static_cast<int>(prompt.size()) - 1) / 16 * 16);
+
+  auto metrics = nlohmann::json::parse(inspect_now(gw, "metrics"));
+  CHECK(metrics["requests"]["finished"] == 2);
+  CHECK(metrics["generated_tokens"] == 40);
+  auto cache = nlohmann::json::parse(inspect_now(gw, "cache"));
+  CHECK(cache["invariants_ok"] == true);
+  CHECK(cache["pages"]["private"] == 0);
+  CHECK(cache["page_states"].get<std::string>().size() == 256);
+  auto actors = nlohmann::json::parse(inspect_now(gw, "actors"));
+  std::set<std::string> kinds;
+  for (auto& a : actors["actors"])
+    kinds.insert(a["kind"].get<std::string>());
+  CHECK(kinds == std::set<std::string>{"gateway", "page_pool", "trie", "scheduler", "device"});
+  auto one = nlohmann::json::parse(inspect_now(gw, "request:" + rid));
+  CHECK(one["rid"] == rid);
+  CHECK(one["phase"] == "done");
+  CHECK(one["generated_tokens"] == 20);
+  auto missing = nlohmann::json::parse(inspect_now(gw, "request:nope"));
+  CHECK(missing["error"]["code"] == "NOT_FOUND");
+  gw.shutdown(1s);
+}
+
+TEST_CASE("gateway: bad requests get BAD_REQUEST, shutdown gets SHUTTING_DOWN") {
+  gateway gw(stories_config());
+  event_log log;
+  generation_request empty;
+  auto r1 = gw.submit(empty, log.callback());
+  generation_request bad_token;
+  bad_token.prompt = {1, 9999};
+  auto r2 = gw.submit(bad_token, log.callback());
+  generation_request too_long;
+  too_long.prompt.assign(600, 5);
+  auto r3 = gw.submit(too_long, log.callback());
+  REQUIRE(log.wait(3, 10s));
+  auto out = log.outcomes();
+  for (auto& rid : {r1, r2, r3}) {
+    CHECK(out.at(rid).final_event.type == generation_event::kind::error);
+    CHECK(out.at(rid).final_event.error_code == "BAD_REQUEST");
+  }
+  gw.shutdown(0ms);
+  event_log late;
+  generation_request ok;
+  ok.prompt = {1, 20};
+  auto r4 = gw.submit(ok, late.callback());
+  REQUIRE(late.wait(1, 10s));
+  CHECK(late.outcomes().at(r4).final_event.error_code == "SHUTTING_DOWN");
+}
+
+TEST_CASE("gateway: an unloadable model is a runtime_error naming the file") {
+  engine_config cfg;
+  cfg.model_path = "/nonexistent/model.bin";
+  cfg.tokenizer_path = "/nonexistent/tok.bin";
+  CHECK_THROWS_WITH_AS(gateway{cfg}, doctest::Contains("/nonexistent/model.bin"), std::runtime_error);
+}
