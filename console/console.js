@@ -208,7 +208,7 @@
     }
     return {
       finished, generated: plain(/generated_tokens(_total)?$/),
-      running: plain(/(^|_)running$/), queue: plain(/queue_depth$/),
+      running: plain(/_running(_requests)?$/), queue: plain(/queue_depth$/),
       hit: plain(/cache_hit_tokens(_total)?$/), queried: plain(/cache_queried_tokens(_total)?$/),
       lat,
     };

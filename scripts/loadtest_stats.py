@@ -133,6 +133,8 @@ def timeline(records, bucket_s=1.0):
         if not r.get("error"):
             b = int((r["end"] - start) // bucket_s)
             buckets.setdefault(b, [0, 0])[1] += 1
+    if not buckets:  # every request failed before its first token
+        return []
     last = max(buckets)
     return [{"t_s": b * bucket_s, "tokens_per_s": buckets.get(b, [0, 0])[0] / bucket_s,
              "requests_per_s": buckets.get(b, [0, 0])[1] / bucket_s} for b in range(last + 1)]

@@ -301,18 +301,23 @@ class FakeEngine:
                 'kvactor_requests_total{outcome="failed"} %d' % c["failed"],
                 'kvactor_requests_total{outcome="rejected"} %d' % c["rejected"],
                 "# TYPE kvactor_queue_depth gauge", "kvactor_queue_depth 0",
-                "# TYPE kvactor_running gauge", "kvactor_running %d" % len(self.live),
+                "# TYPE kvactor_running_requests gauge",
+                "kvactor_running_requests %d" % len(self.live),
             ]
-            for name in ("prompt_tokens", "generated_tokens", "cache_queried_tokens",
-                         "cache_hit_tokens", "evictions"):
-                lines += ["# TYPE kvactor_%s_total counter" % name,
-                          "kvactor_%s_total %d" % (name, c[name])]
+            # Names as the real server's http/server_metrics.cpp writes them.
+            for name, metric in (("prompt_tokens", "prompt_tokens"),
+                                 ("generated_tokens", "generated_tokens"),
+                                 ("cache_queried_tokens", "prefix_cache_queried_tokens"),
+                                 ("cache_hit_tokens", "prefix_cache_hit_tokens"),
+                                 ("evictions", "evictions")):
+                lines += ["# TYPE kvactor_%s_total counter" % metric,
+                          "kvactor_%s_total %d" % (metric, c[name])]
             lines.append("# TYPE kvactor_pages gauge")
             for state in ("total", "free", "private", "cached_locked", "cached_evictable"):
                 lines.append('kvactor_pages{state="%s"} %d' % (state, pages[state]))
             for name, values in (("time_to_first_token", self.hist["ttft"]),
                                  ("inter_token_latency", self.hist["itl"]),
-                                 ("end_to_end_latency", self.hist["e2e"])):
+                                 ("e2e_request_latency", self.hist["e2e"])):
                 metric = "kvactor_%s_seconds" % name
                 lines.append("# TYPE %s histogram" % metric)
                 for le in (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5):
