@@ -80,7 +80,7 @@ void session::do_read_body() {
 
 void session::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::body_limit) return answer_and_close({413, "BODY_TOO_LARGE", "request body exceeds the limit of " + std::to_string(ctx_.cfg.body_limit_bytes) + " bytes", 0, {}});
-  if (ec == beast::error::timeout) return answer_and_close({408, "REQUEST_TIMEOUT", "request body not received in time", 0, {}});
+  // On timeout the stream has already closed the socket: nothing can be answered.
   if (quiet_error(ec)) return do_close();
   if (ec) return answer_and_close({400, "BAD_HTTP", "malformed HTTP request: " + ec.message(), 0, {}});
   handle_request();
@@ -118,7 +118,8 @@ void session::on_watch(beast::error_code ec, std::size_t n) {
 
 void session::client_gone() {
   closed_ = true;
-  queue_.clear();
+  // A write in progress still reads its buffers: keep the front item until on_write.
+  queue_.erase(queue_.begin() + (writing_ && !queue_.empty() ? 1 : 0), queue_.end());
   if (exchange_) exchange_->client_gone();
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -204,30 +205,35 @@ void session::do_write() {
   }
   writing_ = true;
   stream_.expires_after(std::chrono::milliseconds(ctx_.cfg.write_timeout_ms));
-  outgoing& front = queue_.front();
-  if (front.full) {
-    http::async_write(stream_, *front.full, beast::bind_front_handler(&session::on_write, shared_from_this()));
+  if (queue_.front().full) {
+    http::async_write(stream_, *queue_.front().full,
+                      beast::bind_front_handler(&session::on_write, shared_from_this()));
     return;
   }
   // Coalesce queued chunks (tokens that arrived during the last write) into one write.
-  while (queue_.size() > 1 && !queue_[1].full && !front.end_of_response) {
-    front.bytes += queue_[1].bytes;
-    front.end_of_response = queue_[1].end_of_response;
-    front.close_after = queue_[1].close_after;
-    queue_.erase(queue_.begin() + 1);
+  outgoing merged = std::move(queue_.front());
+  queue_.pop_front();
+  while (!queue_.empty() && !queue_.front().full && !merged.end_of_response) {
+    merged.bytes += queue_.front().bytes;
+    merged.end_of_response = queue_.front().end_of_response;
+    merged.close_after = queue_.front().close_after;
+    queue_.pop_front();
   }
-  net::async_write(stream_, net::buffer(front.bytes), beast::bind_front_handler(&session::on_write, shared_from_this()));
+  // push_front keeps references to the other elements valid (enqueue appends meanwhile).
+  queue_.push_front(std::move(merged));
+  net::async_write(stream_, net::buffer(queue_.front().bytes),
+                   beast::bind_front_handler(&session::on_write, shared_from_this()));
 }
 
 void session::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
+  const outgoing done = std::move(queue_.front());
+  queue_.pop_front();
   if (ec) {
     fail(ec, "write");
     return client_gone();
   }
-  if (closed_ || queue_.empty()) return;
-  const outgoing done = std::move(queue_.front());
-  queue_.pop_front();
+  if (closed_) return;
   if (done.end_of_response) {
     answering_ = false;
     --ctx_.answers_in_flight;

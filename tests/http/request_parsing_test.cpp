@@ -1,0 +1,173 @@
+// Body -> typed call or typed error, without a socket.
+#include <doctest/doctest.h>
+
+#include "http/request_parsing.hpp"
+#include "model/tokenizer.hpp"
+
+using namespace kvactor::http;
+
+namespace {
+
+const kvactor::tokenizer& tok512() {
+  static const auto t = kvactor::tokenizer::load_llama2c(std::string(KVACTOR_MODELS_DIR) + "/tok512.bin", 512);
+  return t;
+}
+
+prompt_limits limits() {
+  prompt_limits l;
+  l.vocab_size = 512;
+  l.max_seq_len = 64;
+  l.default_max_tokens = 8;
+  l.body_limit = 4096;
+  l.encode = [](const std::string& s) { return tok512().encode(s, true, false); };
+  l.decode = [](const std::vector<int32_t>& ids) { return tok512().decode(ids); };
+  return l;
+}
+
+template <class T>
+api_error error_of(const parse_result<T>& r) {
+  REQUIRE(std::holds_alternative<api_error>(r));
+  return std::get<api_error>(r);
+}
+
+api_error gen_error(const std::string& body) { return error_of(parse_generate(body, limits())); }
+api_error cmpl_error(const std::string& body) { return error_of(parse_completion(body, limits())); }
+
+}  // namespace
+
+TEST_CASE("generate: text prompt with sampling params") {
+  auto r = parse_generate(
+      R"({"text":"Once upon a time","sampling_params":{"max_completion_tokens":5,"temperature":0.5,"top_k":3,"top_p":0.9,"seed":7},"rid":"a","stream":true,"return_input_ids":true})",
+      limits());
+  REQUIRE(std::holds_alternative<generate_call>(r));
+  const auto& c = std::get<generate_call>(r);
+  CHECK_FALSE(c.batch);
+  REQUIRE(c.prompts.size() == 1);
+  CHECK(c.prompts[0].ids == std::vector<int32_t>{1, 403, 407, 261, 378});
+  CHECK(c.params[0].max_tokens == 5);
+  CHECK(c.params[0].sampling.temperature == doctest::Approx(0.5));
+  CHECK(c.params[0].sampling.top_k == 3);
+  CHECK(c.params[0].sampling.seed == 7);
+  CHECK(c.rids[0] == "a");
+  CHECK(c.stream);
+  CHECK(c.return_input_ids);
+}
+
+TEST_CASE("generate: batches of text and of input_ids") {
+  auto r = parse_generate(R"({"text":["a","b","c"],"rid":"x","sampling_params":[{"max_completion_tokens":1},{},{"seed":3}]})",
+                          limits());
+  REQUIRE(std::holds_alternative<generate_call>(r));
+  const auto& c = std::get<generate_call>(r);
+  CHECK(c.batch);
+  CHECK(c.prompts.size() == 3);
+  CHECK(c.rids == std::vector<std::string>{"x-0", "x-1", "x-2"});
+  CHECK(c.params[0].max_tokens == 1);
+  CHECK(c.params[1].max_tokens == 8);  // the default
+  CHECK(c.params[2].sampling.seed == 3);
+
+  auto ids = parse_generate(R"({"input_ids":[[1,403],[1,407,261]]})", limits());
+  REQUIRE(std::holds_alternative<generate_call>(ids));
+  CHECK(std::get<generate_call>(ids).prompts[1].ids == std::vector<int32_t>{1, 407, 261});
+  CHECK(std::get<generate_call>(ids).prompts[0].text == "Once");
+}
+
+TEST_CASE("generate: every bad input is a typed 4xx") {
+  CHECK(gen_error("{not json").code == "INVALID_JSON");
+  CHECK(gen_error("[1,2]").code == "INVALID_JSON");
+  CHECK(gen_error(R"({"text":"a","input_ids":[1]})").code == "CONFLICTING_FIELDS");
+  CHECK(gen_error(R"({"sampling_params":{}})").code == "MISSING_FIELD");
+  CHECK(gen_error(R"({"text":5})").code == "INVALID_TYPE");
+  CHECK(gen_error(R"({"text":["a",5]})").code == "INVALID_TYPE");
+  CHECK(gen_error(R"({"text":[]})").code == "OUT_OF_RANGE");
+  CHECK(gen_error(R"({"input_ids":[1,"x"]})").code == "INVALID_TYPE");
+  CHECK(gen_error(R"({"input_ids":[1,2.5]})").code == "INVALID_TYPE");
+  CHECK(gen_error(R"({"input_ids":[]})").code == "OUT_OF_RANGE");
+  CHECK(gen_error(R"({"input_ids":[1,512]})").code == "TOKEN_OUT_OF_VOCABULARY");
+  CHECK(gen_error(R"({"input_ids":[-1]})").code == "TOKEN_OUT_OF_VOCABULARY");
+  CHECK(gen_error(R"({"input_ids":[[1],[99999999999]]})").code == "TOKEN_OUT_OF_VOCABULARY");
+  CHECK(gen_error(R"({"text":"a","sampling_params":{"temperature":"hot"}})").code == "INVALID_TYPE");
+  CHECK(gen_error(R"({"text":"a","sampling_params":{"temperature":-1}})").code == "OUT_OF_RANGE");
+  CHECK(gen_error(R"({"text":"a","sampling_params":{"top_p":0}})").code == "OUT_OF_RANGE");
+  CHECK(gen_error(R"({"text":"a","sampling_params":{"top_p":1.5}})").code == "OUT_OF_RANGE");
+  CHECK(gen_error(R"({"text":"a","sampling_params":{"top_k":-2}})").code == "OUT_OF_RANGE");
+  CHECK(gen_error(R"({"text":"a","sampling_params":{"max_completion_tokens":0}})").code == "OUT_OF_RANGE");
+  CHECK(gen_error(R"({"text":"a","sampling_params":{"max_completion_tokens":1.5}})").code == "INVALID_TYPE");
+  CHECK(gen_error(R"({"text":"a","sampling_params":{"seed":-3}})").code == "OUT_OF_RANGE");
+  CHECK(gen_error(R"({"text":"a","sampling_params":5})").code == "INVALID_TYPE");
+  CHECK(gen_error(R"({"text":["a","b"],"sampling_params":[{}]})").code == "OUT_OF_RANGE");
+  CHECK(gen_error(R"({"text":"a","stream":"yes"})").code == "INVALID_TYPE");
+  CHECK(gen_error(R"({"text":"a","rid":7})").code == "INVALID_TYPE");
+  CHECK(gen_error(R"({"text":["a","b"],"rid":["x"]})").code == "OUT_OF_RANGE");
+  // Messages name the field.
+  CHECK(gen_error(R"({"text":"a","sampling_params":{"top_p":2}})").message.find("sampling_params.top_p") !=
+        std::string::npos);
+}
+
+TEST_CASE("generate: prompts must fit the context") {
+  std::string ids = "[1";
+  for (int i = 0; i < 63; ++i) ids += ",400";
+  ids += "]";
+  auto e = gen_error(R"({"input_ids":)" + ids + "}");  // 64 tokens, context 64
+  CHECK(e.code == "CONTEXT_LENGTH_EXCEEDED");
+  CHECK(e.status == 400);
+  // Prompt fits but not with the requested completion.
+  CHECK(gen_error(R"({"text":"a","sampling_params":{"max_completion_tokens":65}})").code == "OUT_OF_RANGE");
+  CHECK(gen_error(R"({"input_ids":[1,400],"sampling_params":{"max_completion_tokens":63}})").code ==
+        "CONTEXT_LENGTH_EXCEEDED");
+  CHECK(std::holds_alternative<generate_call>(
+      parse_generate(R"({"input_ids":[1,400],"sampling_params":{"max_completion_tokens":62}})", limits())));
+}
+
+TEST_CASE("body limit and invalid UTF-8") {
+  const std::string big = R"({"text":")" + std::string(5000, 'a') + R"("})";
+  auto e = gen_error(big);
+  CHECK(e.status == 413);
+  CHECK(e.code == "BODY_TOO_LARGE");
+  CHECK(gen_error("{\"text\":\"caf\xC3\"}").code == "INVALID_UTF8");
+  CHECK(cmpl_error("{\"prompt\":\"\xFF\xFE\"}").code == "INVALID_UTF8");
+  CHECK(gen_error("{\"text\":\"\xED\xA0\x80\"}").code == "INVALID_UTF8");  // a surrogate
+  // Escaped non-ASCII is fine.
+  CHECK(std::holds_alternative<generate_call>(parse_generate(R"({"text":"caf\u00e9"})", limits())));
+}
+
+TEST_CASE("completions: prompt forms, stop, and OpenAI defaults") {
+  auto r = parse_completion(R"({"model":"m","prompt":"Once","max_tokens":4,"temperature":0,"seed":1,"stop":["\n","."],"stream":true,"stream_options":{"include_usage":true}})",
+                            limits());
+  REQUIRE(std::holds_alternative<completion_call>(r));
+  const auto& c = std::get<completion_call>(r);
+  CHECK(c.model == "m");
+  CHECK(c.params.max_tokens == 4);
+  CHECK(c.params.sampling.greedy());
+  CHECK(c.stop == std::vector<std::string>{"\n", "."});
+  CHECK(c.stream);
+  CHECK(c.stream_usage);
+
+  auto ids = parse_completion(R"({"prompt":[1,403,407]})", limits());
+  REQUIRE(std::holds_alternative<completion_call>(ids));
+  CHECK(std::get<completion_call>(ids).prompts.size() == 1);
+  CHECK(std::get<completion_call>(ids).prompts[0].ids == std::vector<int32_t>{1, 403, 407});
+  CHECK(std::get<completion_call>(ids).params.sampling.temperature == doctest::Approx(1.0));  // OpenAI's default
+
+  auto list = parse_completion(R"({"prompt":["a","b",[1,2,3]],"stop":"x"})", limits());
+  REQUIRE(std::holds_alternative<completion_call>(list));
+  CHECK(std::get<completion_call>(list).prompts.size() == 3);
+  CHECK(std::get<completion_call>(list).stop == std::vector<std::string>{"x"});
+}
+
+TEST_CASE("completions: bad input") {
+  CHECK(cmpl_error(R"({})").code == "MISSING_FIELD");
+  CHECK(cmpl_error(R"({"prompt":5})").code == "INVALID_TYPE");
+  CHECK(cmpl_error(R"({"prompt":[]})").code == "OUT_OF_RANGE");
+  CHECK(cmpl_error(R"({"prompt":[1,600]})").code == "TOKEN_OUT_OF_VOCABULARY");
+  CHECK(cmpl_error(R"({"prompt":"a","model":3})").code == "INVALID_TYPE");
+  CHECK(cmpl_error(R"({"prompt":"a","max_tokens":0})").code == "OUT_OF_RANGE");
+  CHECK(cmpl_error(R"({"prompt":"a","max_tokens":"5"})").code == "INVALID_TYPE");
+  CHECK(cmpl_error(R"({"prompt":"a","temperature":3})").code == "OUT_OF_RANGE");
+  CHECK(cmpl_error(R"({"prompt":"a","stop":["a","b","c","d","e"]})").code == "OUT_OF_RANGE");
+  CHECK(cmpl_error(R"({"prompt":"a","stop":[""]})").code == "OUT_OF_RANGE");
+  CHECK(cmpl_error(R"({"prompt":"a","stop":[1]})").code == "INVALID_TYPE");
+  CHECK(cmpl_error(R"({"prompt":"a","n":2})").code == "OUT_OF_RANGE");
+  CHECK(cmpl_error(R"({"prompt":"a","echo":true})").code == "UNSUPPORTED");
+  CHECK(cmpl_error(R"({"prompt":"a","stream_options":1})").code == "INVALID_TYPE");
+  CHECK(cmpl_error(R"({"prompt":[1,2,3,4],"max_tokens":61})").code == "CONTEXT_LENGTH_EXCEEDED");
+}
