@@ -58,7 +58,8 @@ async function waitHealthy(base, child, ms) {
 
 function startProcess(cmd, args, logFile) {
   const out = fs.openSync(logFile, "w");
-  const child = spawn(cmd, args, { stdio: ["ignore", out, out] });
+  // From the repository root: the server finds console/ there.
+  const child = spawn(cmd, args, { cwd: REPO, stdio: ["ignore", out, out] });
   child.on("error", (e) => log("failed to start", cmd, e.message));
   return child;
 }
