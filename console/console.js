@@ -43,9 +43,11 @@
 
   // ---- actors ------------------------------------------------------------------------------
   function actorDetails(a) {
-    const d = Object.assign({}, a.details || {});
-    if (Array.isArray(d.batch)) d.batch = d.batch.length + " in batch";
-    return Object.entries(d).map(([k, v]) => k + " " + (typeof v === "object" ? JSON.stringify(v) : v)).join(", ");
+    // Lists (a scheduler's batch, running rids) are summarised by their length.
+    return Object.entries(a.details || {}).map(([k, v]) =>
+      k + " " + (Array.isArray(v) ? v.length + " items"
+        : typeof v === "number" && !Number.isInteger(v) ? v.toFixed(2)
+        : v !== null && typeof v === "object" ? JSON.stringify(v) : v)).join(", ");
   }
 
   function renderActors(snap) {
