@@ -90,14 +90,10 @@ std::vector<std::string> read_inputs(const std::string& path) {
   }
   return out;
 }
-}  // namespace
 
-// llama.cpp's SentencePiece tokenizer (bigram queue) and run.c's repeated
-// best-pair scan agree on all of llama.cpp's Llama 2 test vectors.
-TEST_CASE("llama.cpp tokenizer test vectors (ggml-vocab-llama-spm)") {
+// Encodes llama.cpp's test inputs with `tok` and counts exact matches.
+int check_llama_spm_vectors(const kvactor::tokenizer& tok) {
   const std::string vocab = models_dir + "/vocab/ggml-vocab-llama-spm.gguf";
-  const auto tok = kvactor::load_gguf_tokenizer(vocab);
-  CHECK(tok.vocab_size() == 32000);
   const auto inputs = read_inputs(vocab + ".inp");
   std::istringstream expected_lines(read_file(vocab + ".out"));
   std::string line;
@@ -115,5 +111,24 @@ TEST_CASE("llama.cpp tokenizer test vectors (ggml-vocab-llama-spm)") {
     CHECK(tok.decode(got) == (inputs[static_cast<std::size_t>(cases)].empty() ? "" : " ") + inputs[static_cast<std::size_t>(cases)]);
   }
   CHECK(cases == 46);
-  MESSAGE("llama.cpp SPM vectors matched: " << matches << "/" << cases);
+  return matches;
+}
+}  // namespace
+
+// llama.cpp's SentencePiece tokenizer (bigram queue) and run.c's repeated
+// best-pair scan agree on all of llama.cpp's Llama 2 test vectors, with the
+// vocabulary taken from GGUF metadata or from llama2.c's tokenizer.bin export.
+TEST_CASE("llama.cpp tokenizer test vectors (ggml-vocab-llama-spm)") {
+  const auto tok = kvactor::load_gguf_tokenizer(models_dir + "/vocab/ggml-vocab-llama-spm.gguf");
+  CHECK(tok.vocab_size() == 32000);
+  const int matches = check_llama_spm_vectors(tok);
+  CHECK(matches == 46);
+  MESSAGE("llama.cpp SPM vectors matched (GGUF vocabulary): " << matches << "/46");
+}
+
+TEST_CASE("llama.cpp tokenizer test vectors with llama2.c's llama2-tokenizer.bin") {
+  const auto tok = kvactor::tokenizer::load_llama2c(models_dir + "/llama2-tokenizer.bin", 32000);
+  const int matches = check_llama_spm_vectors(tok);
+  CHECK(matches == 46);
+  MESSAGE("llama.cpp SPM vectors matched (llama2-tokenizer.bin): " << matches << "/46");
 }
