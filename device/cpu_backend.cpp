@@ -151,6 +151,7 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
   // Rows are handed out in blocks of 8 so a dequantised block stays in L1 while
   // every token row passes over it. Matrices sharing an input run as one job.
   constexpr int64_t block = 8;
+  constexpr int token_tile = 64;
   int64_t blocks = 0, work = 0;
   for (const matmul_target& m : targets) {
     blocks += (m.w->rows + block - 1) / block;
@@ -160,32 +161,45 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
   const int64_t min_blocks = std::max<int64_t>(1, min_work_per_thread / work_per_block);
   pool_.parallel_for(blocks, min_blocks, [&](int64_t b0, int64_t b1) {
     thread_local std::vector<float> expanded;
-    const matmul_target* m = targets.begin();
-    int64_t first_block = 0;  // global index of m's first block
-    for (int64_t b = b0; b < b1; ++b) {
-      while (b - first_block >= (m->w->rows + block - 1) / block) {
-        first_block += (m->w->rows + block - 1) / block;
-        ++m;
-      }
-      const weight_matrix& w = *m->w;
-      const int64_t cols = w.cols;
-      const int64_t r0 = (b - first_block) * block, r1 = std::min(w.rows, r0 + block);
-      const float* rows_ptr[block];
-      if (w.type != dtype::f32 && expanded.size() < static_cast<std::size_t>(block * cols))
-        expanded.resize(static_cast<std::size_t>(block * cols));
-      for (int64_t r = r0; r < r1; ++r) {
-        if (w.type == dtype::f32) {
-          rows_ptr[r - r0] = f32_row(w, r);
-        } else {
-          float* dst = expanded.data() + (r - r0) * cols;
-          read_weight_row(w, r, dst);
-          rows_ptr[r - r0] = dst;
+    // Token rows in tiles, so a long prefill's activations stay in cache while this
+    // thread's weight rows pass over them.
+    for (int t0 = 0; t0 < n_rows; t0 += token_tile) {
+      const int t1 = std::min(n_rows, t0 + token_tile);
+      const matmul_target* m = targets.begin();
+      int64_t first_block = 0;  // global index of m's first block
+      for (int64_t b = b0; b < b1; ++b) {
+        while (b - first_block >= (m->w->rows + block - 1) / block) {
+          first_block += (m->w->rows + block - 1) / block;
+          ++m;
         }
-      }
-      for (int t = 0; t < n_rows; ++t) {
-        const float* x = in + static_cast<int64_t>(t) * cols;
-        float* y = m->out + static_cast<int64_t>(t) * w.rows;
-        for (int64_t r = r0; r < r1; ++r) y[r] = dot(rows_ptr[r - r0], x, static_cast<int>(cols));
+        const weight_matrix& w = *m->w;
+        const int64_t cols = w.cols;
+        const int64_t r0 = (b - first_block) * block, r1 = std::min(w.rows, r0 + block);
+        const float* rows_ptr[block];
+        if (w.type != dtype::f32 && expanded.size() < static_cast<std::size_t>(block * cols))
+          expanded.resize(static_cast<std::size_t>(block * cols));
+        for (int64_t r = r0; r < r1; ++r) {
+          if (w.type == dtype::f32) {
+            rows_ptr[r - r0] = f32_row(w, r);
+          } else {
+            float* dst = expanded.data() + (r - r0) * cols;
+            read_weight_row(w, r, dst);
+            rows_ptr[r - r0] = dst;
+          }
+        }
+        // Token rows in pairs share each weight load; dot2 gives exactly dot's bits.
+        int t = t0;
+        for (; t + 2 <= t1; t += 2) {
+          const float* x0 = in + static_cast<int64_t>(t) * cols;
+          float* y0 = m->out + static_cast<int64_t>(t) * w.rows;
+          for (int64_t r = r0; r < r1; ++r)
+            dot2(rows_ptr[r - r0], x0, x0 + cols, static_cast<int>(cols), y0 + r, y0 + w.rows + r);
+        }
+        for (; t < t1; ++t) {
+          const float* x = in + static_cast<int64_t>(t) * cols;
+          float* y = m->out + static_cast<int64_t>(t) * w.rows;
+          for (int64_t r = r0; r < r1; ++r) y[r] = dot(rows_ptr[r - r0], x, static_cast<int>(cols));
+        }
       }
     }
   });
@@ -261,6 +275,7 @@ void cpu_backend::attention(int layer, const std::vector<sequence_step>& batch) 
 
 std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>& batch) {
   validate_step(batch, config_, layout_);
+  if (batch.empty()) return {};
   const model_weights& w = *weights_;
   const int dim = config_.dim, kv_dim = config_.kv_dim(), hidden = config_.hidden_dim;
   const int ps = layout_.page_size;

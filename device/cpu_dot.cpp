@@ -2,6 +2,9 @@
 
 #include <immintrin.h>
 
+#include <cstdlib>
+#include <cstring>
+
 namespace kvactor {
 
 namespace {
@@ -18,6 +21,23 @@ float dot_portable(const float* a, const float* b, int n) {
   const float s0 = (lane[0] + lane[4]) + (lane[2] + lane[6]);
   const float s1 = (lane[1] + lane[5]) + (lane[3] + lane[7]);
   return (s0 + s1) + tail;
+}
+
+void dot2_portable(const float* a, const float* b0, const float* b1, int n, float* out0, float* out1) {
+  float lane0[8] = {0, 0, 0, 0, 0, 0, 0, 0}, lane1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      lane0[j] += a[i + j] * b0[i + j];
+      lane1[j] += a[i + j] * b1[i + j];
+    }
+  float tail0 = 0.0f, tail1 = 0.0f;
+  for (; i < n; ++i) {
+    tail0 += a[i] * b0[i];
+    tail1 += a[i] * b1[i];
+  }
+  *out0 = (((lane0[0] + lane0[4]) + (lane0[2] + lane0[6])) + ((lane0[1] + lane0[5]) + (lane0[3] + lane0[7]))) + tail0;
+  *out1 = (((lane1[0] + lane1[4]) + (lane1[2] + lane1[6])) + ((lane1[1] + lane1[5]) + (lane1[3] + lane1[7]))) + tail1;
 }
 
 // Four 8-wide accumulators over 32-element blocks, then 8-element blocks into the
@@ -44,6 +64,48 @@ __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* 
   return total + tail;
 }
 
+__attribute__((target("avx2,fma"))) inline float horizontal_sum(__m256 acc0, __m256 acc1, __m256 acc2,
+                                                                __m256 acc3) {
+  const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+  const __m128 half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+  const __m128 quarter = _mm_add_ps(half, _mm_movehl_ps(half, half));
+  const __m128 one = _mm_add_ss(quarter, _mm_shuffle_ps(quarter, quarter, 1));
+  return _mm_cvtss_f32(one);
+}
+
+// dot_avx2 for two right-hand sides at once: the same operations per output.
+__attribute__((target("avx2,fma"))) void dot2_avx2(const float* a, const float* b0, const float* b1, int n,
+                                                   float* out0, float* out1) {
+  __m256 p0 = _mm256_setzero_ps(), p1 = _mm256_setzero_ps(), p2 = _mm256_setzero_ps(), p3 = _mm256_setzero_ps();
+  __m256 q0 = _mm256_setzero_ps(), q1 = _mm256_setzero_ps(), q2 = _mm256_setzero_ps(), q3 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256 a0 = _mm256_loadu_ps(a + i), a1 = _mm256_loadu_ps(a + i + 8);
+    const __m256 a2 = _mm256_loadu_ps(a + i + 16), a3 = _mm256_loadu_ps(a + i + 24);
+    p0 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(b0 + i), p0);
+    q0 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(b1 + i), q0);
+    p1 = _mm256_fmadd_ps(a1, _mm256_loadu_ps(b0 + i + 8), p1);
+    q1 = _mm256_fmadd_ps(a1, _mm256_loadu_ps(b1 + i + 8), q1);
+    p2 = _mm256_fmadd_ps(a2, _mm256_loadu_ps(b0 + i + 16), p2);
+    q2 = _mm256_fmadd_ps(a2, _mm256_loadu_ps(b1 + i + 16), q2);
+    p3 = _mm256_fmadd_ps(a3, _mm256_loadu_ps(b0 + i + 24), p3);
+    q3 = _mm256_fmadd_ps(a3, _mm256_loadu_ps(b1 + i + 24), q3);
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m256 a0 = _mm256_loadu_ps(a + i);
+    p0 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(b0 + i), p0);
+    q0 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(b1 + i), q0);
+  }
+  const float total0 = horizontal_sum(p0, p1, p2, p3), total1 = horizontal_sum(q0, q1, q2, q3);
+  float tail0 = 0.0f, tail1 = 0.0f;
+  for (; i < n; ++i) {
+    tail0 = __builtin_fmaf(a[i], b0[i], tail0);
+    tail1 = __builtin_fmaf(a[i], b1[i], tail1);
+  }
+  *out0 = total0 + tail0;
+  *out1 = total1 + tail1;
+}
+
 using dot_fn = float (*)(const float*, const float*, int);
 
 bool cpu_has_avx2_fma() {
@@ -52,12 +114,23 @@ bool cpu_has_avx2_fma() {
 }
 
 // Decided once, before main's first step: every dot in the process takes one path.
-const bool use_avx2 = cpu_has_avx2_fma();
+// KVACTOR_DOT=portable forces the portable path (to test it on AVX2 machines).
+bool choose_avx2() {
+  const char* forced = std::getenv("KVACTOR_DOT");
+  if (forced && std::strcmp(forced, "portable") == 0) return false;
+  return cpu_has_avx2_fma();
+}
+const bool use_avx2 = choose_avx2();
 
 }  // namespace
 
 float dot(const float* a, const float* b, int n) {
   return use_avx2 ? dot_avx2(a, b, n) : dot_portable(a, b, n);
+}
+
+void dot2(const float* a, const float* b0, const float* b1, int n, float* out0, float* out1) {
+  if (use_avx2) dot2_avx2(a, b0, b1, n, out0, out1);
+  else dot2_portable(a, b0, b1, n, out0, out1);
 }
 
 const char* dot_implementation() { return use_avx2 ? "avx2-fma" : "portable"; }

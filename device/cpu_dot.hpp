@@ -2,13 +2,18 @@
 // scores alike). Its summation order depends only on the length n, never on the
 // caller, the batch or the thread, which is what makes the CPU backend
 // batch-invariant. The implementation (AVX2+FMA or portable) is chosen once per
-// process from the CPU's features and never changes afterwards.
+// process from the CPU's features (or KVACTOR_DOT=portable) and never changes
+// afterwards.
 #pragma once
 
 namespace kvactor {
 
 // sum_i a[i] * b[i], i in [0, n), in the process-wide fixed order.
 float dot(const float* a, const float* b, int n);
+
+// Two dots sharing `a`: *out0 == dot(a, b0, n) and *out1 == dot(a, b1, n), bit for
+// bit (the same operations per output, interleaved so `a` is loaded once).
+void dot2(const float* a, const float* b0, const float* b1, int n, float* out0, float* out1);
 
 // "avx2-fma" or "portable": which implementation this process uses.
 const char* dot_implementation();

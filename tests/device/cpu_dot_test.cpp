@@ -1,0 +1,34 @@
+// dot2 must reproduce dot bit for bit: the matmul pairs token rows with it, and a
+// row's result may not depend on whether it had a partner.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "device/cpu_dot.hpp"
+#include "tests/device/random_weights.hpp"
+
+using namespace kvactor;
+
+TEST_CASE("dot2 gives exactly the bits of two dot calls, for every length") {
+  testing::weight_rng rng(3);
+  for (int n = 0; n <= 200; ++n) {
+    std::vector<float> a(static_cast<std::size_t>(n)), b0(a.size()), b1(a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      a[i] = rng.next() * 3.0f;
+      b0[i] = rng.next();
+      b1[i] = rng.next() * 1e-3f;
+    }
+    float d0 = 0, d1 = 0;
+    dot2(a.data(), b0.data(), b1.data(), n, &d0, &d1);
+    const float s0 = dot(a.data(), b0.data(), n), s1 = dot(a.data(), b1.data(), n);
+    CAPTURE(n);
+    CHECK(std::memcmp(&d0, &s0, sizeof d0) == 0);
+    CHECK(std::memcmp(&d1, &s1, sizeof d1) == 0);
+    double exact = 0;
+    for (int i = 0; i < n; ++i) exact += static_cast<double>(a[static_cast<std::size_t>(i)]) * b0[static_cast<std::size_t>(i)];
+    CHECK(s0 == doctest::Approx(exact).epsilon(1e-4).scale(1.0));
+  }
+  CHECK((std::string(dot_implementation()) == "avx2-fma" || std::string(dot_implementation()) == "portable"));
+}
