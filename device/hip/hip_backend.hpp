@@ -1,0 +1,30 @@
+// The GPU backend (HIP kernels; built with hipcc for AMD or nvcc for NVIDIA).
+// This header compiles without any GPU toolchain: a build without one still
+// links make_hip_backend, which then raises a clear backend_error, so the engine
+// can offer `device: hip` in its config everywhere.
+#pragma once
+
+#include <memory>
+
+#include "device/backend.hpp"
+
+namespace kvactor {
+
+// Builds a GPU backend over `weights` with a KV store of `layout`: weights are
+// uploaded once and the KV store is allocated once, here, on the current device.
+// Same batched step API and batch-invariance guarantee as the CPU backend; greedy
+// tokens are chosen on the device, other sampling runs the CPU sampler on the
+// copied logits (same semantics, device/sampling.hpp).
+// Throws backend_error when the build has no GPU backend ("kvactor was built
+// without HIP ..."), when no GPU is usable (the runtime's reason), for weights
+// of an unsupported shape or type (naming it), and when memory runs out.
+std::unique_ptr<backend> make_hip_backend(std::shared_ptr<const model_weights> weights, kv_layout layout);
+
+// True when this build compiled the GPU backend.
+bool hip_backend_built();
+
+// What the GPU backend was compiled for, e.g. "nvidia: nvcc, sm_90a",
+// "amd: hipcc, gfx90a,gfx1030", or "none (KVACTOR_HIP=off)".
+const char* hip_build_target();
+
+}  // namespace kvactor

@@ -1,0 +1,99 @@
+// The HIP names the GPU backend uses, for both compilers that build it:
+//  - hipcc (AMD): the real <hip/hip_runtime.h>.
+//  - nvcc (NVIDIA): mapped onto the CUDA runtime here, because Debian's HIP 5.2
+//    headers for the NVIDIA platform do not compile against CUDA 13.
+// Only the names below are mapped; a new HIP call needs a line here first.
+// Also gives neutral device helpers (warp size, xor shuffle) and a checked-call
+// macro that reports file and line through backend_error.
+//
+// Included only by sources compiled with a GPU compiler (.hip files and
+// hip_backend.cpp); plain C++ code uses the launcher and backend headers instead.
+#pragma once
+
+#include <string>
+
+#include "device/backend.hpp"
+
+#if defined(__HIP_PLATFORM_AMD__) || defined(__HIP_PLATFORM_HCC__) || defined(__HIP__)
+#include <hip/hip_runtime.h>
+#define KVACTOR_GPU_AMD 1
+#elif defined(__CUDACC__)
+#include <cuda_runtime.h>
+#define KVACTOR_GPU_NVIDIA 1
+
+using hipError_t = cudaError_t;
+using hipStream_t = cudaStream_t;
+using hipDeviceProp_t = cudaDeviceProp;
+using hipEvent_t = cudaEvent_t;
+#define hipSuccess cudaSuccess
+#define hipMalloc cudaMalloc
+#define hipFree cudaFree
+#define hipMemcpy cudaMemcpy
+#define hipMemcpyAsync cudaMemcpyAsync
+#define hipMemset cudaMemset
+#define hipMemsetAsync cudaMemsetAsync
+#define hipMemcpyHostToDevice cudaMemcpyHostToDevice
+#define hipMemcpyDeviceToHost cudaMemcpyDeviceToHost
+#define hipMemcpyDeviceToDevice cudaMemcpyDeviceToDevice
+#define hipStreamCreate cudaStreamCreate
+#define hipStreamDestroy cudaStreamDestroy
+#define hipStreamSynchronize cudaStreamSynchronize
+#define hipEventCreate cudaEventCreate
+#define hipEventDestroy cudaEventDestroy
+#define hipEventRecord cudaEventRecord
+#define hipEventSynchronize cudaEventSynchronize
+#define hipEventElapsedTime cudaEventElapsedTime
+#define hipGetDeviceCount cudaGetDeviceCount
+#define hipGetDeviceProperties cudaGetDeviceProperties
+#define hipGetDevice cudaGetDevice
+#define hipSetDevice cudaSetDevice
+#define hipGetLastError cudaGetLastError
+#define hipGetErrorString cudaGetErrorString
+#define hipDeviceSynchronize cudaDeviceSynchronize
+#define hipMemGetInfo cudaMemGetInfo
+#else
+#error "device/hip/hip_compat.hpp needs hipcc (AMD) or nvcc (NVIDIA)"
+#endif
+
+namespace kvactor::hip {
+
+// Lanes per warp (NVIDIA) or wavefront (AMD) for the code being compiled. AMD's
+// device pass knows its target (64 on CDNA such as gfx90a, 32 on RDNA such as
+// gfx1030); the host pass never runs device code, so its value is only a
+// placeholder. Host code must not size anything by it: launchers use block sizes
+// that are multiples of 64, valid for every warp size.
+#if defined(KVACTOR_GPU_NVIDIA)
+inline constexpr int warp_size = 32;
+#elif defined(__AMDGCN_WAVEFRONT_SIZE)
+inline constexpr int warp_size = __AMDGCN_WAVEFRONT_SIZE;
+#else
+inline constexpr int warp_size = 64;
+#endif
+
+#if defined(__CUDACC__) || defined(__HIP__)
+// value of `v` in lane (this lane ^ mask) of the same warp; every lane must call it.
+template <class T>
+__device__ inline T shfl_xor(T v, int mask) {
+#if defined(KVACTOR_GPU_NVIDIA)
+  return __shfl_xor_sync(0xffffffffu, v, mask, warp_size);
+#else
+  return __shfl_xor(v, mask, warp_size);
+#endif
+}
+#endif
+
+// Raises backend_error naming the failed call, where it was made and the runtime's
+// description of the error.
+[[noreturn]] inline void throw_gpu_error(hipError_t error, const char* call, const char* file, int line) {
+  throw backend_error(std::string("GPU call failed at ") + file + ":" + std::to_string(line) + ": " + call + ": " +
+                      hipGetErrorString(error));
+}
+
+}  // namespace kvactor::hip
+
+#define KVACTOR_HIP_CHECK(call)                                                      \
+  do {                                                                               \
+    const hipError_t kvactor_hip_status = (call);                                    \
+    if (kvactor_hip_status != hipSuccess)                                            \
+      ::kvactor::hip::throw_gpu_error(kvactor_hip_status, #call, __FILE__, __LINE__); \
+  } while (0)
