@@ -30,6 +30,15 @@ struct measurement {
   double decode_ms_per_step = 0;
 };
 
+// The 1-minute load average: a busy machine (shared CI, parallel builds) slows
+// every number here, so the report states it.
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one;
+  in >> one;
+  return one.empty() ? "unknown" : one;
+}
+
 std::string cpu_model_name() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -116,6 +125,7 @@ int main(int argc, char** argv) {
   shape.max_seq_len = 256;
   shape.seed = 1;
 
+  const std::string load_before = load_average();
   std::vector<measurement> results;
   for (kvactor::dtype type : {kvactor::dtype::f32, kvactor::dtype::q8_0}) {
     shape.type = type;
@@ -137,6 +147,8 @@ int main(int argc, char** argv) {
      << "- Machine: " << cpu_model_name() << ", " << std::thread::hardware_concurrency()
      << " hardware threads; backend threads: " << threads << "; dot product: " << kvactor::dot_implementation()
      << "\n"
+     << "- 1-minute load average before / after the run: " << load_before << " / " << load_average()
+     << " (other jobs on the machine share its cores)\n"
      << "- Prefill: each of the batch's sequences prefills " << prompt_len
      << " tokens in one step (logits only for the last token). Decode: " << decode_steps
      << " steps of one token per sequence after the prompt, greedy; page size 16.\n"
