@@ -41,6 +41,11 @@ model_weights load_llama2c(const std::string& path) {
   binary_file f(path);
   int32_t header[7];
   f.read(header, sizeof header, "the 7-int header");
+  // llama2.c's newer exports (export.py --version 1/2) start with the magic "ak42".
+  if (static_cast<uint32_t>(header[0]) == 0x616b3432u)
+    f.fail("is a llama2.c version " + std::to_string(header[1]) +
+           " export (magic \"ak42\"); only the original (version 0) format is supported: "
+           "re-export with export.py --version 0");
   model_config c;
   c.dim = header[0];
   c.hidden_dim = header[1];

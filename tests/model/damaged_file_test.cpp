@@ -79,6 +79,11 @@ TEST_CASE("llama2.c header fields with nonsense values") {
     int32_t value;
     const char* expect;
   };
+  std::string v1 = original;
+  put<uint32_t>(v1, 0, 0x616b3432u);  // "ak42": llama2.c's version-1 export
+  put<int32_t>(v1, 4, 1);
+  write_file(path, v1);
+  check_message(load_error(path, tokenizer_file), path, "llama2.c version 1 export");
   for (const damage& d : {damage{0, 0, "dim = 0 is outside"}, damage{0, -64, "dim = -64"},
                           damage{1, 1 << 30, "hidden_dim = 1073741824 is outside"},
                           damage{2, 100000, "n_layers = 100000 is outside"}, damage{3, 7, "not a multiple of n_heads"},
