@@ -40,7 +40,7 @@ function(_kvactor_gpu_compiler_works compiler flags cache_name result log)
   else()
     set(${result} FALSE PARENT_SCOPE)
   endif()
-  set(${log} "${out}${err}" PARENT_SCOPE)
+  set(${log} "exit status: ${status}\n${out}${err}" PARENT_SCOPE)
 endfunction()
 
 # nvcc flags: CUDA language for .hip files, no contraction of a*b+c into fma (the
