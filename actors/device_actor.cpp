@@ -23,6 +23,16 @@ using device_pointer = device_actor::stateful_pointer<device_state>;
 device_actor::behavior_type device_behavior(device_pointer self, std::shared_ptr<backend> be, std::string id) {
   self->state.be = std::move(be);
   self->state.id = std::move(id);
+  // The actor still dies on a backend exception, but with an error that names it.
+  self->set_exception_handler([](std::exception_ptr& eptr) -> caf::error {
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& e) {
+      return caf::make_error(engine_errc::device_error, e.what());
+    } catch (...) {
+      return caf::make_error(engine_errc::device_error, "unknown exception");
+    }
+  });
   return {
       // A backend exception escapes on purpose: the actor dies, the scheduler (which
       // monitors it) fails the step's requests and restarts the device.

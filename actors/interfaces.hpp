@@ -250,6 +250,7 @@ using scheduler_actor = caf::typed_actor<
     caf::reacts_to<ready_atom, sequence_step>,                      // a request's next offer
     caf::replies_to<starved_atom>::with<int32_t>,                   // a starve_decision
     caf::reacts_to<leave_atom>,                                     // the sender finished
+    caf::reacts_to<check_atom>,                                     // timer: retry parked starving requests
     caf::replies_to<counts_atom>::with<scheduler_counts>,
     caf::replies_to<inspect_atom>::with<std::string>>;
 

@@ -266,8 +266,10 @@ pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_page
         [self](alloc_atom, int32_t n) -> caf::result<page_list> {
           auto& st = self->state;
           ++st.handled;
-          if (n < 0 || n > st.pool_ref().total())
-            return caf::make_error(engine_errc::bad_request, "alloc: page count out of range");
+          if (n < 0)
+            return caf::make_error(engine_errc::bad_request, "alloc: negative page count");
+          if (n > st.pool_ref().total())
+            return caf::make_error(engine_errc::no_capacity);
           auto owner = sender_of(self);
           watch(self, owner);
           if (st.waiting.empty() && n <= st.pool_ref().free_count())

@@ -158,6 +158,12 @@ void ensure_pages_then_offer(request_pointer self) {
     offer(self);
     return;
   }
+  if (positions > st.cfg.num_pages * st.cfg.page_size) {
+    end_with_error(self, "CONTEXT_TOO_LARGE_FOR_CACHE",
+                   "the request needs " + std::to_string(positions) + " positions of KV; the cache has " +
+                       std::to_string(st.cfg.num_pages) + " pages of " + std::to_string(st.cfg.page_size));
+    return;
+  }
   auto epoch = st.epoch;
   self->request(st.peers.pool, caf::infinite, alloc_atom_v, need)
       .then(

@@ -66,6 +66,10 @@ struct scheduler_state {
   std::deque<entry> waiting;
   std::vector<entry> running;  // admission order
   std::deque<starving> starved;
+  // Starving while alone: pages are on their way back (a leaving request's drop, a
+  // killed one's cleanup at the pool). Retried when a request goes or a timer fires.
+  std::vector<starving> parked;
+  bool recheck_pending = false;
   std::vector<caf::actor_addr> in_flight;
   uint64_t arrivals = 0;
   uint64_t admissions = 0;
@@ -129,8 +133,24 @@ void on_device_failure(scheduler_pointer self, const std::string& why) {
   try_step(self);
 }
 
+void release_parked(scheduler_pointer self) {
+  auto& st = self->state;
+  for (auto& p : st.parked)
+    p.promise.deliver(static_cast<int32_t>(starve_decision::retry));
+  st.parked.clear();
+}
+
 void remove_request(scheduler_pointer self, const caf::actor_addr& a) {
   auto& st = self->state;
+  for (auto it = st.parked.begin(); it != st.parked.end();) {
+    if (it->addr == a) {
+      it->promise.deliver(static_cast<int32_t>(starve_decision::requeued));
+      it = st.parked.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  release_parked(self);
   auto before = st.running.size();
   st.running.erase(
       std::remove_if(st.running.begin(), st.running.end(), [&](const entry& e) { return e.addr == a; }),
@@ -177,7 +197,7 @@ bool shares_uncached_prefix(scheduler_pointer self, const entry& w) {
 
 void admit(scheduler_pointer self) {
   auto& st = self->state;
-  if (st.admission_blocked || st.waiting.empty())
+  if (st.admission_blocked || !st.parked.empty() || st.waiting.empty())
     return;
   if (static_cast<int32_t>(st.running.size()) >= st.cfg.max_batch)
     return;
@@ -383,9 +403,15 @@ void resolve_starved(scheduler_pointer self) {
       if (e.status != run_status::preempting && (victim == nullptr || e.admitted_order > victim->admitted_order))
         victim = &e;
     if (st.running.size() == 1) {
-      // Alone and still short: no preemption can help.
-      s.promise.deliver(static_cast<int32_t>(starve_decision::fail));
+      // Alone and still short. The request fits the cache (it checks that itself),
+      // so the missing pages are on their way back from requests that just ended:
+      // park it and retry when one goes, or after a short timer.
+      st.parked.push_back(std::move(s));
       st.starved.pop_front();
+      if (!st.recheck_pending) {
+        st.recheck_pending = true;
+        self->delayed_send(self, std::chrono::milliseconds(1), check_atom_v);
+      }
       continue;
     }
     preempt(self, *victim, s.addr);
@@ -483,6 +509,12 @@ scheduler_actor::behavior_type scheduler_behavior(scheduler_pointer self, engine
       [self](leave_atom) {
         ++self->state.handled;
         remove_request(self, caf::actor_cast<caf::actor_addr>(self->current_sender()));
+        try_step(self);
+      },
+      [self](check_atom) {
+        ++self->state.handled;
+        self->state.recheck_pending = false;
+        release_parked(self);
         try_step(self);
       },
       [self](counts_atom) -> scheduler_counts {
