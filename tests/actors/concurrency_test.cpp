@@ -2,6 +2,8 @@
 // prefixes, greedy and seeded sampling) produce exactly each prompt's solo output.
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "actors_test_support.hpp"
 
 using namespace kvactor;
@@ -62,4 +64,38 @@ TEST_CASE("concurrent requests equal their solo outputs") {
       }
     }
   }
+}
+
+TEST_CASE("pool pressure on the real model: 4x demand, outputs equal solo outputs, preemption happened") {
+  // 16 requests x ~4 pages (prompt + 40 tokens, pages of 16) = ~64 pages on 16.
+  auto cfg = small_engine_config(16);
+  auto engine = stories_engine(cfg);
+  auto prompts = test_prompts(16, false);
+  event_log log;
+  std::map<std::string, std::pair<std::vector<int32_t>, sampling_params>> asked;
+  for (int i = 0; i < 16; ++i) {
+    generation_request req;
+    req.prompt = prompts[static_cast<std::size_t>(i)];
+    req.max_tokens = 40;
+    req.stop_at_eos = false;
+    if (i % 2 == 1) {
+      req.sampling.temperature = 1.0f;
+      req.sampling.top_k = 40;
+      req.sampling.seed = static_cast<uint64_t>(i);
+    }
+    auto rid = engine->submit(req, log.callback());
+    asked[rid] = {req.prompt, req.sampling};
+  }
+  REQUIRE(log.wait(16, 60s));
+  auto out = log.outcomes();
+  for (auto& [rid, what] : asked) {
+    CAPTURE(rid);
+    auto& o = out.at(rid);
+    CAPTURE(o.final_event.error_code);
+    CHECK(o.final_event.type == generation_event::kind::finished);
+    CHECK(o.tokens == reference_generate(stories260k(), what.first, 40, what.second, false));
+  }
+  auto metrics = nlohmann::json::parse(engine->inspect_now("metrics"));
+  CHECK(metrics["preemptions"].get<int>() > 0);
+  CHECK(engine->wait_until_quiet(10s) == "");
 }
