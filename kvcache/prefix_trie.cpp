@@ -20,9 +20,15 @@ prefix_trie::prefix_trie(int32_t page_size, int32_t num_pages, std::unique_ptr<e
   page_node_.assign(static_cast<size_t>(num_pages), -1);
   scratch_mark_.assign(static_cast<size_t>(num_pages), 0);
   // Every node holds a distinct page, so num_pages (+ a few roots) bounds the node
-  // count; reserving up front keeps publish free of reallocations.
-  nodes_.reserve(static_cast<size_t>(num_pages) + 4);
-  tokens_.reserve((static_cast<size_t>(num_pages) + 4) * static_cast<size_t>(page_size));
+  // count. All slots are created (and their memory touched) up front, so publish
+  // neither reallocates nor page-faults; more namespace roots than that still fit.
+  const size_t slots = static_cast<size_t>(num_pages) + 4;
+  nodes_.resize(slots);
+  tokens_.resize(slots * static_cast<size_t>(page_size));
+  for (size_t i = slots; i-- > 0;) {
+    nodes_[i].next_sibling = free_node_;
+    free_node_ = static_cast<int32_t>(i);
+  }
 }
 
 prefix_trie::~prefix_trie() = default;

@@ -147,9 +147,9 @@ void prefix_trie::check_invariants() const {
     ++live_nodes;
     if (entry.lock_count < 0) broken(node_name(index) + " has a negative lock count");
     if (entry.lock_count > 0) ++locked;
-    const node& parent_node = nodes_[entry.parent];
-    if (static_cast<size_t>(entry.parent) >= slots || !parent_node.live)
+    if (static_cast<size_t>(entry.parent) >= slots || !nodes_[entry.parent].live)
       broken(node_name(index) + " has a dead or out-of-range parent");
+    const node& parent_node = nodes_[entry.parent];
     if (entry.lock_count > parent_node.lock_count && !parent_node.is_root())
       broken(node_name(index) + " is locked more often than its parent");
     // Walk to the root: catches cycles and nodes hanging off unregistered trees.
@@ -166,10 +166,13 @@ void prefix_trie::check_invariants() const {
     const int32_t* tokens = &tokens_[i * static_cast<size_t>(page_size_)];
     if (entry.first_token != tokens[0]) broken(node_name(index) + " first_token is stale");
     if (entry.hash != page_token_hash(tokens, page_size_)) broken(node_name(index) + " hash is stale");
-    // The edge index finds exactly this node; no sibling has the same tokens.
-    const uint64_t key = edge_key(entry.parent, entry.hash);
-    const int32_t found = edges_->find(key, [&](int32_t candidate) { return candidate == index; });
-    if (found != index) broken(node_name(index) + " is missing from the edge index");
+    // An indexed parent's edge index finds exactly this node; either way a lookup
+    // from the parent does (so no sibling has the same tokens).
+    if (parent_node.children_indexed) {
+      const uint64_t key = edge_key(entry.parent, entry.hash);
+      const int32_t found = edges_->find(key, [&](int32_t candidate) { return candidate == index; });
+      if (found != index) broken(node_name(index) + " is missing from the edge index");
+    }
     if (find_child(entry.parent, tokens) != index)
       broken(node_name(index) + " is not what a lookup from its parent finds (duplicate sibling?)");
   }
@@ -179,10 +182,19 @@ void prefix_trie::check_invariants() const {
     broken("cached_pages counter " + std::to_string(cached_pages_) + " but " + std::to_string(live_nodes) + " nodes");
   if (locked != locked_pages_)
     broken("locked_pages counter " + std::to_string(locked_pages_) + " but " + std::to_string(locked) + " locked nodes");
-  if (edges_->size() != static_cast<size_t>(live_nodes)) broken("edge index size differs from the node count");
+  size_t indexed_edges = 0;
+  for (size_t i = 0; i < slots; ++i) {
+    if (!nodes_[i].live) continue;
+    if (nodes_[i].children_indexed) indexed_edges += static_cast<size_t>(nodes_[i].child_count);
+    if (nodes_[i].children_indexed && nodes_[i].child_count == 0) broken(node_name(static_cast<int32_t>(i)) + " indexed without children");
+    if (!nodes_[i].children_indexed && nodes_[i].child_count > sibling_scan_limit)
+      broken(node_name(static_cast<int32_t>(i)) + " has a wide fan-out but no edge index");
+  }
+  if (edges_->size() != indexed_edges) broken("edge index size differs from the indexed children");
   for (const auto& slot : edges_->slots())
-    if (slot.node >= 0 && (static_cast<size_t>(slot.node) >= slots || !nodes_[slot.node].live || nodes_[slot.node].is_root()))
-      broken("edge index points at a dead slot");
+    if (slot.node >= 0 && (static_cast<size_t>(slot.node) >= slots || !nodes_[slot.node].live || nodes_[slot.node].is_root() ||
+                           !nodes_[nodes_[slot.node].parent].children_indexed))
+      broken("edge index points at a dead slot or a child of an unindexed node");
   if (page_node_ != expected_page_node) broken("page -> node map disagrees with the nodes");
 
   // Lock counts == live handles whose path contains the node.

@@ -11,23 +11,30 @@
 
 namespace kvactor {
 
-struct prefix_trie::node {
-  uint64_t ns = 0;            // namespace of the tree
-  uint64_t hash = 0;          // page_token_hash of this node's tokens (0 for a root)
-  uint64_t last_access = 0;
-  uint64_t hit_count = 0;
-  eviction_key key;           // valid while heap_pos >= 0
-  int32_t parent = -1;        // -1 for a root
+// Up to this many children a sibling scan (first token, then memcmp) beats hashing
+// the page and a likely cache miss in the edge index; wider nodes index their children.
+constexpr int32_t sibling_scan_limit = 8;
+
+// Fields read on every match step come first, so one cache line serves the walk
+// (child scan, tokens' first entry, lock and touch); the rest is cold.
+struct alignas(64) prefix_trie::node {
   int32_t first_child = -1;
   int32_t next_sibling = -1;  // also the link of the free slot list
-  int32_t prev_sibling = -1;
   int32_t child_count = 0;
-  int32_t depth = 0;
+  int32_t first_token = 0;    // tokens[0], checked before a full compare
+  page_id page = -1;          // -1 for a root
+  int32_t parent = -1;        // -1 for a root
   int32_t lock_count = 0;     // roots are never locked
   int32_t heap_pos = -1;      // position in the evictable heap, -1 if not in it
-  page_id page = -1;          // -1 for a root
-  int32_t first_token = 0;    // tokens[0], checked before a full compare
+  uint64_t last_access = 0;
+  uint64_t hit_count = 0;
+  int32_t prev_sibling = -1;
+  int32_t depth = 0;
+  uint64_t ns = 0;            // namespace of the tree
+  uint64_t hash = 0;          // page_token_hash of this node's tokens (0 for a root)
+  eviction_key key;           // valid while heap_pos >= 0
   bool live = false;
+  bool children_indexed = false;  // children are in the edge index (set once fan-out grows past the scan limit)
   bool is_root() const noexcept { return parent < 0; }
 };
 

@@ -8,16 +8,10 @@
 
 namespace kvactor {
 
-namespace {
-// Up to this many children a sibling scan (first token, then memcmp) beats hashing
-// the page; wider nodes go through the edge index.
-constexpr int32_t sibling_scan_limit = 8;
-}  // namespace
-
 int32_t prefix_trie::find_child(int32_t parent, const int32_t* page_tokens) const {
   const node& parent_node = nodes_[parent];
   const size_t page_bytes = static_cast<size_t>(page_size_) * sizeof(int32_t);
-  if (parent_node.child_count <= sibling_scan_limit) {
+  if (!parent_node.children_indexed) {
     for (int32_t child = parent_node.first_child; child >= 0; child = nodes_[child].next_sibling) {
       if (nodes_[child].first_token == page_tokens[0] &&
           std::memcmp(&tokens_[static_cast<size_t>(child) * page_size_], page_tokens, page_bytes) == 0)
@@ -59,7 +53,15 @@ int32_t prefix_trie::new_node(int32_t parent, const int32_t* page_tokens, page_i
   if (parent_node.first_child >= 0) nodes_[parent_node.first_child].prev_sibling = index;
   parent_node.first_child = index;
   ++parent_node.child_count;
-  edges_->insert(edge_key(parent, entry.hash), index);
+  if (parent_node.children_indexed) {
+    edges_->insert(edge_key(parent, entry.hash), index);
+  } else if (parent_node.child_count > sibling_scan_limit) {
+    // Fan-out just outgrew the sibling scan: index all children from now on. The
+    // flag is cleared only when the node has no children left (hysteresis).
+    parent_node.children_indexed = true;
+    for (int32_t child = parent_node.first_child; child >= 0; child = nodes_[child].next_sibling)
+      edges_->insert(edge_key(parent, nodes_[child].hash), child);
+  }
   page_node_[page] = index;
   ++cached_pages_;
   return index;
@@ -83,11 +85,11 @@ int32_t prefix_trie::new_root(uint64_t ns) {
 void prefix_trie::remove_leaf(int32_t index) {
   node& entry = nodes_[index];
   node& parent_node = nodes_[entry.parent];
-  edges_->erase(edge_key(entry.parent, entry.hash), index);
+  if (parent_node.children_indexed) edges_->erase(edge_key(entry.parent, entry.hash), index);
   if (entry.prev_sibling >= 0) nodes_[entry.prev_sibling].next_sibling = entry.next_sibling;
   else parent_node.first_child = entry.next_sibling;
   if (entry.next_sibling >= 0) nodes_[entry.next_sibling].prev_sibling = entry.prev_sibling;
-  --parent_node.child_count;
+  if (--parent_node.child_count == 0) parent_node.children_indexed = false;
   page_node_[entry.page] = -1;
   --cached_pages_;
   entry = node{};
