@@ -24,6 +24,7 @@ using clock_type = std::chrono::steady_clock;
 
 struct measurement {
   std::string type;
+  int threads = 0;
   int batch = 0;
   double prefill_tokens_per_s = 0;
   double decode_tokens_per_s = 0;
@@ -79,6 +80,7 @@ measurement run_case(const std::shared_ptr<const kvactor::model_weights>& weight
   const double decode_s = std::chrono::duration<double>(t2 - t1).count();
   measurement m;
   m.type = type;
+  m.threads = threads;
   m.batch = batch;
   m.prefill_tokens_per_s = static_cast<double>(batch) * prompt_len / prefill_s;
   m.decode_tokens_per_s = static_cast<double>(batch) * decode_steps / decode_s;
@@ -127,16 +129,32 @@ int main(int argc, char** argv) {
 
   const std::string load_before = load_average();
   std::vector<measurement> results;
+  // Each case runs `repeats` times on a fresh backend and keeps its best prefill and
+  // best decode rate: on a shared machine the best run is the least disturbed one.
+  const int repeats = quick ? 1 : 3;
   for (kvactor::dtype type : {kvactor::dtype::f32, kvactor::dtype::q8_0}) {
     shape.type = type;
     const std::shared_ptr<const kvactor::model_weights> weights = kvactor::testing::make_random_model(shape);
-    for (int batch : {1, 8, 32}) {
-      results.push_back(run_case(weights, kvactor::dtype_name(type), batch, prompt_len, decode_steps, threads));
-      const measurement& m = results.back();
-      std::printf("%-5s batch %2d: prefill %8.1f tok/s, decode %8.1f tok/s (%.2f ms/step)\n", m.type.c_str(),
-                  m.batch, m.prefill_tokens_per_s, m.decode_tokens_per_s, m.decode_ms_per_step);
-      std::fflush(stdout);
-    }
+    std::vector<int> thread_counts = {threads};
+    if (threads > 1 && type == kvactor::dtype::f32) thread_counts.insert(thread_counts.begin(), 1);
+    for (int t : thread_counts)
+      for (int batch : {1, 8, 32}) {
+        measurement best;
+        for (int r = 0; r < repeats; ++r) {
+          const measurement m = run_case(weights, kvactor::dtype_name(type), batch, prompt_len, decode_steps, t);
+          if (r == 0) best = m;
+          best.prefill_tokens_per_s = std::max(best.prefill_tokens_per_s, m.prefill_tokens_per_s);
+          if (m.decode_tokens_per_s > best.decode_tokens_per_s) {
+            best.decode_tokens_per_s = m.decode_tokens_per_s;
+            best.decode_ms_per_step = m.decode_ms_per_step;
+          }
+        }
+        results.push_back(best);
+        std::printf("%-5s threads %d batch %2d: prefill %8.1f tok/s, decode %8.1f tok/s (%.2f ms/step)\n",
+                    best.type.c_str(), best.threads, best.batch, best.prefill_tokens_per_s, best.decode_tokens_per_s,
+                    best.decode_ms_per_step);
+        std::fflush(stdout);
+      }
   }
 
   std::ostringstream md;
@@ -153,13 +171,14 @@ int main(int argc, char** argv) {
      << " tokens in one step (logits only for the last token). Decode: " << decode_steps
      << " steps of one token per sequence after the prompt, greedy; page size 16.\n"
      << "- Numerics are batch-invariant (one fixed dot-product order per output), which rules out "
-        "activation quantisation and split reductions; q8_0 rows are dequantised exactly to f32.\n\n"
-     << "| weights | batch | prefill tokens/s | decode tokens/s | decode ms/step |\n"
-     << "| --- | ---: | ---: | ---: | ---: |\n";
+        "activation quantisation and split reductions; q8_0 rows are dequantised exactly to f32.\n"
+     << "- Each row is the best of " << repeats << " runs (fresh backend each).\n\n"
+     << "| weights | threads | batch | prefill tokens/s | decode tokens/s | decode ms/step |\n"
+     << "| --- | ---: | ---: | ---: | ---: | ---: |\n";
   md.setf(std::ios::fixed);
   md.precision(1);
   for (const measurement& m : results)
-    md << "| " << m.type << " | " << m.batch << " | " << m.prefill_tokens_per_s << " | " << m.decode_tokens_per_s
+    md << "| " << m.type << " | " << m.threads << " | " << m.batch << " | " << m.prefill_tokens_per_s << " | " << m.decode_tokens_per_s
        << " | " << m.decode_ms_per_step << " |\n";
   std::ofstream file(out);
   file << md.str();

@@ -1,5 +1,8 @@
 #include "device/cpu_dot.hpp"
 
+#include "device/half_float.hpp"
+#include "model/model.hpp"
+
 #include <immintrin.h>
 
 #include <cstdlib>
@@ -38,6 +41,25 @@ void dot2_portable(const float* a, const float* b0, const float* b1, int n, floa
   }
   *out0 = (((lane0[0] + lane0[4]) + (lane0[2] + lane0[6])) + ((lane0[1] + lane0[5]) + (lane0[3] + lane0[7]))) + tail0;
   *out1 = (((lane1[0] + lane1[4]) + (lane1[2] + lane1[6])) + ((lane1[1] + lane1[5]) + (lane1[3] + lane1[7]))) + tail1;
+}
+
+// dot_portable with the row expanded on the fly (value = scale * q, exact in fp32).
+float dot_q8_0_portable(const uint8_t* row, const float* b, int n) {
+  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int block = 0; block < n / q8_0_block; ++block) {
+    const uint8_t* bytes = row + block * q8_0_block_bytes;
+    uint16_t h;
+    std::memcpy(&h, bytes, 2);
+    const float scale = half_to_float(h);
+    const auto* q = reinterpret_cast<const int8_t*>(bytes + 2);
+    const float* x = b + block * q8_0_block;
+    for (int i = 0; i < q8_0_block; i += 8)
+      for (int j = 0; j < 8; ++j) lane[j] += (scale * static_cast<float>(q[i + j])) * x[i + j];
+  }
+  const float tail = 0.0f;  // n % 32 == 0: dot_portable's tail is empty
+  const float s0 = (lane[0] + lane[4]) + (lane[2] + lane[6]);
+  const float s1 = (lane[1] + lane[5]) + (lane[3] + lane[7]);
+  return (s0 + s1) + tail;
 }
 
 // Four 8-wide accumulators over 32-element blocks, then 8-element blocks into the
@@ -106,6 +128,32 @@ __attribute__((target("avx2,fma"))) void dot2_avx2(const float* a, const float* 
   *out1 = total1 + tail1;
 }
 
+// Eight int8 values times the block scale, as eight floats.
+__attribute__((target("avx2,fma"))) inline __m256 expand_q8(const uint8_t* q, __m256 scale) {
+  const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q));
+  return _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)));
+}
+
+// dot_avx2 with the Q8_0 row expanded in registers: one 32-value block is exactly
+// one iteration of dot_avx2's main loop, so the accumulators see the same values.
+__attribute__((target("avx2,fma"))) float dot_q8_0_avx2(const uint8_t* row, const float* b, int n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  for (int block = 0; block < n / q8_0_block; ++block) {
+    const uint8_t* bytes = row + block * q8_0_block_bytes;
+    uint16_t h;
+    std::memcpy(&h, bytes, 2);
+    const __m256 scale = _mm256_set1_ps(half_to_float(h));
+    const float* x = b + block * q8_0_block;
+    acc0 = _mm256_fmadd_ps(expand_q8(bytes + 2, scale), _mm256_loadu_ps(x), acc0);
+    acc1 = _mm256_fmadd_ps(expand_q8(bytes + 10, scale), _mm256_loadu_ps(x + 8), acc1);
+    acc2 = _mm256_fmadd_ps(expand_q8(bytes + 18, scale), _mm256_loadu_ps(x + 16), acc2);
+    acc3 = _mm256_fmadd_ps(expand_q8(bytes + 26, scale), _mm256_loadu_ps(x + 24), acc3);
+  }
+  const float tail = 0.0f;  // n % 32 == 0: dot_avx2's tail is empty
+  return horizontal_sum(acc0, acc1, acc2, acc3) + tail;
+}
+
 using dot_fn = float (*)(const float*, const float*, int);
 
 bool cpu_has_avx2_fma() {
@@ -131,6 +179,10 @@ float dot(const float* a, const float* b, int n) {
 void dot2(const float* a, const float* b0, const float* b1, int n, float* out0, float* out1) {
   if (use_avx2) dot2_avx2(a, b0, b1, n, out0, out1);
   else dot2_portable(a, b0, b1, n, out0, out1);
+}
+
+float dot_q8_0(const uint8_t* row, const float* b, int n) {
+  return use_avx2 ? dot_q8_0_avx2(row, b, n) : dot_q8_0_portable(row, b, n);
 }
 
 const char* dot_implementation() { return use_avx2 ? "avx2-fma" : "portable"; }

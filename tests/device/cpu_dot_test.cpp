@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "device/cpu_dot.hpp"
+#include "device/weight_rows.hpp"
 #include "tests/device/random_weights.hpp"
 
 using namespace kvactor;
@@ -31,4 +32,23 @@ TEST_CASE("dot2 gives exactly the bits of two dot calls, for every length") {
     CHECK(s0 == doctest::Approx(exact).epsilon(1e-4).scale(1.0));
   }
   CHECK((std::string(dot_implementation()) == "avx2-fma" || std::string(dot_implementation()) == "portable"));
+}
+
+TEST_CASE("dot_q8_0 gives exactly the bits of dot over the expanded row") {
+  testing::weight_rng rng(4);
+  for (int n : {32, 64, 96, 288, 768}) {
+    std::vector<float> values(static_cast<std::size_t>(n)), x(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      values[i] = rng.next() * (i % 64 < 32 ? 0.01f : 5.0f);  // blocks of very different scales
+      x[i] = rng.next();
+    }
+    const weight_matrix row = testing::encode_matrix(values, 1, n, dtype::q8_0);
+    std::vector<float> expanded(values.size());
+    read_weight_row(row, 0, expanded.data());
+    const float fused = dot_q8_0(row.data.data(), x.data(), n);
+    const float plain = dot(expanded.data(), x.data(), n);
+    CAPTURE(n);
+    CHECK(std::memcmp(&fused, &plain, sizeof fused) == 0);
+    CHECK(fused != 0.0f);
+  }
 }
