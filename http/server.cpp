@@ -28,9 +28,10 @@ class listener : public std::enable_shared_from_this<listener> {
     if (ec)
       throw std::runtime_error("cannot listen on " + endpoint.address().to_string() + ":" +
                                std::to_string(endpoint.port()) + ": " + ec.message());
+    port_ = acceptor_.local_endpoint().port();
   }
 
-  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  unsigned short port() const { return port_; }  // still known after the acceptor closes
   void run() { net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); }); }
   void stop() {
     net::post(acceptor_.get_executor(), [self = shared_from_this()] {
@@ -63,6 +64,7 @@ class listener : public std::enable_shared_from_this<listener> {
   tcp::acceptor acceptor_;
   net::steady_timer retry_;
   server_context& ctx_;
+  unsigned short port_ = 0;
 };
 
 }  // namespace

@@ -174,6 +174,8 @@ void check_model_files(const server_config& cfg) {
     throw config_error("tokenizer: file not found: " + cfg.engine.tokenizer_path);
 }
 
+std::string repository_dir() { return KVACTOR_REPOSITORY_DIR; }
+
 std::string config_keys_help() {
   const server_config defaults;
   std::ostringstream out;

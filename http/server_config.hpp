@@ -43,6 +43,9 @@ server_config load_server_config(const std::string& json_text,
 // Same, but also checks that the model (and tokenizer, when set) files exist.
 void check_model_files(const server_config& cfg);
 
+// The repository root (compiled in): relative paths in configs resolve against it.
+std::string repository_dir();
+
 // One line per key: "  --page-size N   tokens per KV page (default 16)".
 std::string config_keys_help();
 

@@ -1,0 +1,356 @@
+// The server over the real engine (gateway, actors, CPU backend) on stories260K:
+// concurrency never changes an answer, metrics and inspection agree, a disconnect
+// returns its pages, shutdown drains under load, and the `kvactor serve` binary
+// exits 0 on SIGTERM.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <future>
+#include <map>
+#include <regex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/gateway.hpp"
+#include "http/server.hpp"
+#include "tests/http/http_client.hpp"
+
+using namespace kvactor;
+using namespace kvactor::test;
+using nlohmann::json;
+
+namespace {
+
+http::server_config real_config() {
+  http::server_config cfg;
+  cfg.engine.model_path = std::string(KVACTOR_MODELS_DIR) + "/stories260K.bin";
+  cfg.engine.tokenizer_path = std::string(KVACTOR_MODELS_DIR) + "/tok512.bin";
+  cfg.engine.num_pages = 2048;
+  cfg.engine.max_batch = 64;
+  cfg.host = "127.0.0.1";
+  cfg.port = 0;
+  cfg.io_threads = 2;
+  cfg.model_name = "stories260K";
+  return cfg;
+}
+
+struct real_served {
+  real_served() : engine(real_config().engine), server(real_config(), engine) {}
+  unsigned short port() const { return server.port(); }
+  json snapshot(const std::string& what) {
+    std::promise<std::string> p;
+    auto f = p.get_future();
+    engine.inspect(what, [&p](std::string s) { p.set_value(std::move(s)); });
+    return json::parse(f.get());
+  }
+  gateway engine;
+  http::http_server server;
+};
+
+template <class F>
+bool eventually(F cond, std::chrono::milliseconds within = std::chrono::milliseconds(10000)) {
+  const auto end = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return cond();
+}
+
+// One sample of a Prometheus metric by its full name with labels.
+double metric(const std::string& text, const std::string& name) {
+  const auto pos = text.find("\n" + name + " ");
+  REQUIRE_MESSAGE(pos != std::string::npos, name);
+  return std::stod(text.substr(pos + name.size() + 2));
+}
+
+struct job {
+  std::string target;
+  json body;
+};
+
+// The generated text of an answer, streamed or not, in either API's shape.
+std::string answer_text(const http_result& r) {
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  if (r.header("content-type") == "text/event-stream") {
+    std::string text;
+    for (const auto& e : sse_data(r.body)) {
+      if (e == "[DONE]") break;
+      const json j = json::parse(e);
+      text += j.contains("choices") ? j["choices"][0]["text"].get<std::string>() : j["text"].get<std::string>();
+    }
+    return text;
+  }
+  const json j = json::parse(r.body);
+  return j.contains("choices") ? j["choices"][0]["text"].get<std::string>()
+                               : j["responses"][0]["responses"][0]["text"].get<std::string>();
+}
+
+std::vector<job> mixed_jobs() {
+  const char* openings[] = {"Once upon a time", "One day, a little girl named Lily", "Tom had a big red ball",
+                            "The sun was shining"};
+  const char* endings[] = {" and", " She", " He went to the park.", " they", ", there was", " The dog", " so", "."};
+  std::vector<job> jobs;
+  for (int i = 0; i < 64; ++i) {
+    const std::string prompt = std::string(openings[i % 4]) + endings[(i / 4) % 8];
+    const bool sampled = i % 3 == 0, stream = i % 2 == 1;
+    if (i % 4 < 2) {
+      json sp = {{"max_completion_tokens", 12 + i % 9}};
+      if (sampled) sp.update({{"temperature", 0.8}, {"top_k", 40}, {"seed", 1000 + i}});
+      jobs.push_back({"/generate", {{"text", prompt}, {"sampling_params", sp}, {"stream", stream}}});
+    } else {
+      json b = {{"prompt", prompt}, {"max_tokens", 12 + i % 9}, {"temperature", sampled ? 0.8 : 0.0}, {"stream", stream}};
+      if (sampled) b["seed"] = 2000 + i;
+      jobs.push_back({"/v1/completions", b});
+    }
+  }
+  return jobs;
+}
+
+}  // namespace
+
+TEST_CASE("real engine: 256 concurrent HTTP requests give exactly the answers sent one at a time") {
+  real_served s;
+  const auto jobs = mixed_jobs();
+  std::vector<std::string> alone;
+  for (const auto& j : jobs) alone.push_back(answer_text(http_call(s.port(), "POST", j.target, j.body.dump())));
+  CHECK(alone[0].size() > 10);
+  MESSAGE("e.g. '" << jobs[0].body.dump() << "' -> '" << alone[0] << "'");
+
+  std::vector<std::future<http_result>> together;
+  for (int copy = 0; copy < 4; ++copy)
+    for (const auto& j : jobs)
+      together.push_back(std::async(std::launch::async, [&s, j] { return http_call(s.port(), "POST", j.target, j.body.dump()); }));
+  int mismatches = 0;
+  for (std::size_t i = 0; i < together.size(); ++i) {
+    const std::string got = answer_text(together[i].get());
+    if (got != alone[i % jobs.size()]) {
+      ++mismatches;
+      MESSAGE("request " << i << ": '" << got << "' vs alone '" << alone[i % jobs.size()] << "'");
+    }
+  }
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("real engine: metrics and inspection agree, and usage reports cached prompt tokens") {
+  real_served s;
+  const std::string prompt =
+      "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her dog.";
+  const json body = {{"prompt", prompt}, {"max_tokens", 8}, {"temperature", 0}};
+  const auto before = http_call(s.port(), "GET", "/metrics").body;
+  const json first = json::parse(http_call(s.port(), "POST", "/v1/completions", body.dump()).body);
+  const json second = json::parse(http_call(s.port(), "POST", "/v1/completions", body.dump()).body);
+  CHECK(first["choices"][0]["text"] == second["choices"][0]["text"]);
+  const int cached = second["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>();
+  CHECK(cached > 0);  // the second request reuses the first one's full pages
+  CHECK(cached < second["usage"]["prompt_tokens"].get<int>());
+
+  // Quiet now: the same numbers through every door.
+  const std::string after = http_call(s.port(), "GET", "/metrics").body;
+  const json cache = json::parse(http_call(s.port(), "GET", "/v1/inspect/cache").body);
+  const json requests = json::parse(http_call(s.port(), "GET", "/v1/inspect/requests").body);
+  const json actors = json::parse(http_call(s.port(), "GET", "/v1/inspect/actors").body);
+  for (const char* state : {"total", "free", "private", "cached_locked", "cached_evictable"})
+    CHECK_MESSAGE(metric(after, std::string("kvactor_pages{state=\"") + state + "\"}") == cache["pages"][state].get<double>(), state);
+  CHECK(cache["invariants_ok"] == true);
+  CHECK(cache["pages"]["private"] == 0);
+  CHECK(cache["pages"]["cached_locked"] == 0);
+  CHECK(metric(after, "kvactor_pages{state=\"free\"}") + metric(after, "kvactor_pages{state=\"cached_evictable\"}") ==
+        metric(after, "kvactor_pages{state=\"total\"}"));
+  CHECK(metric(after, "kvactor_requests_total{outcome=\"finished\"}") -
+            metric(before, "kvactor_requests_total{outcome=\"finished\"}") == 2);
+  CHECK(metric(after, "kvactor_prefix_cache_hit_tokens_total") - metric(before, "kvactor_prefix_cache_hit_tokens_total") ==
+        cached + first["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>());
+  CHECK(metric(after, "kvactor_time_to_first_token_seconds_count") - metric(before, "kvactor_time_to_first_token_seconds_count") == 2);
+  CHECK(metric(after, "kvactor_running_requests") == 0);
+  CHECK(actors["actors"].is_array());
+  CHECK(actors["actors"].size() >= 3);
+
+  // Both requests are listed, and the single-request view matches the list entry.
+  const std::string rid = second["id"].get<std::string>().substr(5);  // "cmpl-<rid>"
+  const auto one = http_call(s.port(), "GET", "/v1/inspect/requests/" + rid);
+  REQUIRE(one.status == 200);
+  const json entry = json::parse(one.body);
+  CHECK(entry["rid"] == rid);
+  CHECK(entry["cached_tokens"] == cached);
+  bool listed = false;
+  for (const auto& r : requests["requests"])
+    if (r["rid"] == rid) listed = r["generated_tokens"] == entry["generated_tokens"];
+  CHECK(listed);
+}
+
+TEST_CASE("real engine: a client gone mid-stream is cancelled and every page comes back") {
+  real_served s;
+  http_connection c(s.port());
+  const std::string body = R"({"prompt":"Once upon a time","max_tokens":400,"temperature":0,"stream":true})";
+  c.send_raw("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+             body);
+  REQUIRE(c.read_raw(std::chrono::milliseconds(10000), "data: ").find("data: ") != std::string::npos);
+  c.close();
+  CHECK(eventually([&] {
+    const json m = s.snapshot("metrics");
+    return m["requests"]["cancelled"] == 1 && m["pages"]["private"] == 0 && m["pages"]["cached_locked"] == 0;
+  }));
+  const json cache = s.snapshot("cache");
+  CHECK(cache["invariants_ok"] == true);
+  CHECK(cache["pages"]["free"].get<int>() + cache["pages"]["cached_evictable"].get<int>() == cache["pages"]["total"].get<int>());
+}
+
+TEST_CASE("real engine: graceful shutdown under load finishes every request and returns every page") {
+  real_served s;
+  std::vector<std::future<http_result>> inflight;
+  for (int i = 0; i < 48; ++i)
+    inflight.push_back(std::async(std::launch::async, [&s, i] {
+      const json b = {{"prompt", "Lily and Tom " + std::to_string(i)}, {"max_tokens", 200}, {"temperature", 0},
+                      {"stream", i % 2 == 0}};
+      return http_call(s.port(), "POST", "/v1/completions", b.dump());
+    }));
+  // Requests the engine has accepted (queued or running) when the shutdown begins.
+  auto engine_live = [&s] {
+    const json m = s.snapshot("metrics");
+    return m["running"].get<int>() + m["queue_depth"].get<int>();
+  };
+  REQUIRE(eventually([&] { return engine_live() >= 8; }));
+  const int in_flight_at_signal = engine_live();
+  s.server.shutdown(std::chrono::seconds(60));
+  int finished = 0, refused = 0;
+  for (auto& f : inflight) {
+    const auto r = f.get();
+    if (r.status == 0 || (r.status == 503 && r.body.find("SHUTTING_DOWN") != std::string::npos)) {
+      ++refused;  // arrived after the listener closed: refused, never half-answered
+      continue;
+    }
+    REQUIRE(r.status == 200);
+    const bool streamed = r.header("content-type") == "text/event-stream";
+    const std::string reason = streamed ? (r.body.find("\"finish_reason\":\"length\"") != std::string::npos ? "length" : "stop")
+                                        : json::parse(r.body)["choices"][0]["finish_reason"].get<std::string>();
+    if (streamed) CHECK(sse_data(r.body).back() == "[DONE]");
+    CHECK((reason == "length" || reason == "stop"));  // drained to the end, not cancelled
+    ++finished;
+  }
+  CHECK(finished >= in_flight_at_signal);
+  CHECK(finished + refused == 48);
+  const json m = s.snapshot("metrics");
+  CHECK(m["requests"]["finished"].get<int>() == finished);
+  CHECK(m["requests"]["cancelled"] == 0);
+  const json cache = s.snapshot("cache");
+  CHECK(cache["invariants_ok"] == true);
+  CHECK(cache["pages"]["private"] == 0);
+  CHECK(cache["pages"]["cached_locked"] == 0);
+}
+
+#ifdef KVACTOR_BINARY
+namespace {
+
+struct child {
+  pid_t pid = -1;
+  int err_fd = -1;
+  std::string err;
+
+  explicit child(std::vector<std::string> args) {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      dup2(fds[1], 2);
+      close(fds[0]);
+      close(fds[1]);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    err_fd = fds[0];
+  }
+  ~child() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    if (err_fd >= 0) close(err_fd);
+  }
+  // Reads stderr until `pattern` matches or the time is up.
+  std::smatch wait_for(const std::regex& pattern, std::chrono::milliseconds within) {
+    std::smatch m;
+    const auto end = std::chrono::steady_clock::now() + within;
+    while (std::chrono::steady_clock::now() < end) {
+      if (std::regex_search(err, m, pattern)) return m;
+      pollfd p{err_fd, POLLIN, 0};
+      if (poll(&p, 1, 50) > 0) {
+        char buf[512];
+        const ssize_t n = read(err_fd, buf, sizeof buf);
+        if (n <= 0) break;
+        err.append(buf, static_cast<std::size_t>(n));
+      }
+    }
+    std::regex_search(err, m, pattern);
+    return m;
+  }
+  int wait_exit() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("kvactor serve: SIGTERM under load drains, answers everything, exits 0") {
+  child server({KVACTOR_BINARY, "serve", "--port", "0", "--io-threads", "2"});
+  const auto m = server.wait_for(std::regex("http://127\\.0\\.0\\.1:([0-9]+)"), std::chrono::seconds(30));
+  REQUIRE_MESSAGE(!m.empty(), server.err);
+  const auto port = static_cast<unsigned short>(std::stoi(m[1].str()));
+  CHECK(http_call(port, "GET", "/health").status == 200);
+  std::vector<std::future<http_result>> inflight;
+  for (int i = 0; i < 16; ++i)
+    inflight.push_back(std::async(std::launch::async, [port, i] {
+      const json b = {{"text", "Tom " + std::to_string(i)}, {"sampling_params", {{"max_completion_tokens", 60}}}};
+      return http_call(port, "POST", "/generate", b.dump());
+    }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  kill(server.pid, SIGTERM);
+  int answered = 0;
+  for (auto& f : inflight) {
+    const auto r = f.get();
+    if (r.status == 0) continue;  // connected after the listener closed: refused, fine
+    CHECK(r.status == 200);
+    answered += r.status == 200;
+  }
+  CHECK(answered >= 1);
+  CHECK(server.wait_exit() == 0);
+  server.wait_for(std::regex("stopped"), std::chrono::seconds(2));  // the rest of its stderr
+  CHECK(server.err.find("draining") != std::string::npos);
+  CHECK(server.err.find("stopped") != std::string::npos);
+}
+
+TEST_CASE("kvactor serve: an invalid configuration is refused naming the key") {
+  {
+    child bad({KVACTOR_BINARY, "serve", "--page-size", "0"});
+    CHECK(bad.wait_exit() == 2);
+    bad.wait_for(std::regex("page_size"), std::chrono::seconds(2));
+    CHECK(bad.err.find("page_size") != std::string::npos);
+  }
+  {
+    child missing({KVACTOR_BINARY, "serve", "--model", "/nonexistent/model.bin"});
+    CHECK(missing.wait_exit() == 2);
+    missing.wait_for(std::regex("model"), std::chrono::seconds(2));
+    CHECK(missing.err.find("model: file not found") != std::string::npos);
+  }
+  {
+    child unknown({KVACTOR_BINARY, "serve", "--colour", "blue"});
+    CHECK(unknown.wait_exit() == 2);
+    unknown.wait_for(std::regex("colour"), std::chrono::seconds(2));
+    CHECK(unknown.err.find("colour: unknown configuration key") != std::string::npos);
+  }
+}
+#endif
