@@ -12,9 +12,13 @@
 namespace kvactor {
 
 prefix_trie::prefix_trie(int32_t page_size, int32_t num_pages, std::unique_ptr<eviction_policy> policy)
-    : page_size_(page_size), num_pages_(num_pages), policy_(std::move(policy)) {
+    : page_size_(page_size),
+      num_pages_(num_pages),
+      policy_(std::move(policy)),
+      lines_per_slot_((static_cast<size_t>(page_size) + 15) / 16) {
   if (page_size <= 0) throw std::invalid_argument("prefix_trie: page_size must be positive, got " + std::to_string(page_size));
   if (num_pages < 0) throw std::invalid_argument("prefix_trie: negative num_pages " + std::to_string(num_pages));
+  static_assert(sizeof(node) == 64, "a trie node should fill exactly one cache line");
   if (!policy_) policy_ = std::make_unique<lru_policy>();
   edges_ = std::make_unique<edge_index>();
   page_node_.assign(static_cast<size_t>(num_pages), -1);
@@ -24,7 +28,7 @@ prefix_trie::prefix_trie(int32_t page_size, int32_t num_pages, std::unique_ptr<e
   // neither reallocates nor page-faults; more namespace roots than that still fit.
   const size_t slots = static_cast<size_t>(num_pages) + 4;
   nodes_.resize(slots);
-  tokens_.resize(slots * static_cast<size_t>(page_size));
+  tokens_.resize(slots * lines_per_slot_);
   for (size_t i = slots; i-- > 0;) {
     nodes_[i].next_sibling = free_node_;
     free_node_ = static_cast<int32_t>(i);
@@ -49,12 +53,7 @@ match_result prefix_trie::match(uint64_t ns, const std::vector<int32_t>& tokens,
   }
   if (current == root) return result;
   result.cached_tokens = static_cast<int32_t>(result.pages.size()) * page_size_;
-  for (int32_t n = current; !nodes_[n].is_root(); n = nodes_[n].parent) {
-    node& entry = nodes_[n];
-    entry.last_access = now;
-    ++entry.hit_count;
-  }
-  lock_path(current, root);
+  touch_and_lock(current, root, now, true);
   hit_pages_ += result.pages.size();
   result.handle = new_handle(current);
   return result;
@@ -155,16 +154,16 @@ publish_result prefix_trie::publish(uint64_t ns, const std::vector<int32_t>& tok
     result.pages.push_back(pages[i]);
     ++result.inserted;
   }
-  for (int32_t n = deepest; !nodes_[n].is_root(); n = nodes_[n].parent) nodes_[n].last_access = now;
-
   if (handle_deepest >= 0) {
     if (nodes_[handle_deepest].depth < nodes_[deepest].depth) {
-      lock_path(deepest, handle_deepest);
+      touch_and_lock(deepest, handle_deepest, now, false);
       handles_[static_cast<uint32_t>(handle)].node = deepest;
+    } else {
+      touch_and_lock(deepest, deepest, now, false);  // already locked by the handle: touch only
     }
     result.handle = handle;
   } else {
-    lock_path(deepest, -1);
+    touch_and_lock(deepest, -1, now, false);
     result.handle = new_handle(deepest);
   }
   return result;
@@ -175,7 +174,7 @@ std::vector<page_id> prefix_trie::evict(int32_t n) {
   if (n <= 0) return evicted;
   evicted.reserve(static_cast<size_t>(std::min<int64_t>(n, static_cast<int64_t>(heap_.size()))));
   while (static_cast<int32_t>(evicted.size()) < n && !heap_.empty()) {
-    const int32_t victim = heap_.front();
+    const int32_t victim = heap_.front().node;
     heap_erase(victim);
     const int32_t parent = nodes_[victim].parent;
     evicted.push_back(nodes_[victim].page);
@@ -191,11 +190,17 @@ cached_state prefix_trie::state_of(page_id page) const noexcept {
   return nodes_[page_node_[page]].lock_count > 0 ? cached_state::locked : cached_state::evictable;
 }
 
-// Locks every node from `deepest` up to, not including, `stop_at` (or the root).
-void prefix_trie::lock_path(int32_t deepest, int32_t stop_at) {
-  for (int32_t n = deepest; n != stop_at && !nodes_[n].is_root(); n = nodes_[n].parent) {
+// Walks from `deepest` to the root: every node gets last_access = now (and a hit if
+// count_hit); nodes below `lock_stop` (all of them if lock_stop is -1 or the root)
+// get one more lock. One pass, because the path is the hot part of match/publish.
+void prefix_trie::touch_and_lock(int32_t deepest, int32_t lock_stop, uint64_t now, bool count_hit) {
+  bool locking = deepest != lock_stop;
+  for (int32_t n = deepest; !nodes_[n].is_root(); n = nodes_[n].parent) {
+    if (n == lock_stop) locking = false;
     node& entry = nodes_[n];
-    if (entry.lock_count++ == 0) {
+    entry.last_access = now;
+    entry.hit_count += count_hit ? 1 : 0;
+    if (locking && entry.lock_count++ == 0) {
       ++locked_pages_;
       if (entry.heap_pos >= 0) heap_erase(n);
     }

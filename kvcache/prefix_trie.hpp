@@ -177,6 +177,11 @@ class prefix_trie {
   // Lets tests corrupt internal state on purpose to prove check_invariants() notices.
   friend struct kvcache_test_access;
   struct node;
+  struct heap_entry {
+    eviction_key key;  // policy key, fixed while the node is evictable
+    page_id page;      // tie-break
+    int32_t node;
+  };
   struct handle_slot {
     uint32_t generation = 1;  // bumped on unlock so stale handles are rejected
     int32_t node = -1;        // deepest locked node; -1 when the slot is free
@@ -187,14 +192,26 @@ class prefix_trie {
   int32_t new_node(int32_t parent, const int32_t* page_tokens, page_id page, uint64_t now);
   int32_t new_root(uint64_t ns);
   void remove_leaf(int32_t index);
-  void lock_path(int32_t deepest, int32_t stop_at);
   void unlock_path(int32_t deepest);
   bool next_scratch_epoch();
   void heap_push(int32_t index);
   void heap_erase(int32_t index);
   void heap_sift_up(int32_t pos);
   void heap_sift_down(int32_t pos);
-  bool heap_less(int32_t a, int32_t b) const noexcept;
+  static bool heap_less(const heap_entry& a, const heap_entry& b) noexcept;
+  void heap_place(int32_t pos, const heap_entry& entry);
+  struct alignas(64) token_line {
+    int32_t tokens[16];
+  };
+  const int32_t* tokens_of(int32_t slot) const noexcept {
+    return reinterpret_cast<const int32_t*>(tokens_.data() + static_cast<size_t>(slot) * lines_per_slot_);
+  }
+  int32_t* tokens_of(int32_t slot) noexcept {
+    return reinterpret_cast<int32_t*>(tokens_.data() + static_cast<size_t>(slot) * lines_per_slot_);
+  }
+  int32_t take_slot();
+  uint64_t slot_hash(int32_t slot) const noexcept;
+  void touch_and_lock(int32_t deepest, int32_t lock_stop, uint64_t now, bool count_hit);
   void refresh_evictable(int32_t index);
   uint64_t new_handle(int32_t deepest);
   int32_t handle_node(uint64_t handle) const noexcept;
@@ -205,12 +222,14 @@ class prefix_trie {
   int32_t num_pages_;
   std::unique_ptr<eviction_policy> policy_;
   std::vector<node> nodes_;              // node slots; freed slots are reused
-  std::vector<int32_t> tokens_;          // [node slot][page_size] tokens of each node
+  std::vector<token_line> tokens_;       // [node slot][lines_per_slot_] tokens of each node, cache-line aligned
+  size_t lines_per_slot_;
   int32_t free_node_ = -1;               // head of the free node-slot list
   std::unique_ptr<edge_index> edges_;    // (parent, page tokens) -> child, for wide fan-out
   std::unordered_map<uint64_t, int32_t> roots_;  // namespace -> root node slot
+  std::unordered_map<int32_t, uint64_t> root_ns_;  // root node slot -> namespace
   std::vector<int32_t> page_node_;       // [num_pages] node slot holding the page, -1 if none
-  std::vector<int32_t> heap_;            // evictable leaves, min-heap by eviction key
+  std::vector<heap_entry> heap_;         // evictable leaves, min-heap by (key, page)
   std::vector<handle_slot> handles_;
   int32_t free_handle_ = -1;
   std::vector<uint32_t> scratch_mark_;   // [num_pages] epoch marks for repeated-page checks

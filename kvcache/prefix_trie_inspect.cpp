@@ -57,10 +57,15 @@ trie_snapshot prefix_trie::snapshot(int32_t max_depth, int32_t max_nodes) const 
   // BFS from the roots, in namespace order so the output is deterministic.
   std::vector<std::pair<uint64_t, int32_t>> roots(roots_.begin(), roots_.end());
   std::sort(roots.begin(), roots.end());
-  std::vector<std::pair<int32_t, int32_t>> queue;  // (node slot, parent index in view.nodes)
-  for (const auto& root : roots) queue.emplace_back(root.second, -1);
+  struct queued {
+    int32_t slot;
+    int32_t parent_entry;  // index in view.nodes
+    uint64_t ns;
+  };
+  std::vector<queued> queue;
+  for (const auto& root : roots) queue.push_back({root.second, -1, root.first});
   for (size_t head = 0; head < queue.size(); ++head) {
-    const auto [index, parent_entry] = queue[head];
+    const auto [index, parent_entry, ns] = queue[head];
     const node& entry = nodes_[index];
     if (entry.depth > max_depth || static_cast<int32_t>(view.nodes.size()) >= max_nodes) {
       view.truncated = true;
@@ -68,13 +73,13 @@ trie_snapshot prefix_trie::snapshot(int32_t max_depth, int32_t max_nodes) const 
     }
     trie_snapshot_node out;
     out.parent = parent_entry;
-    out.ns = entry.ns;
+    out.ns = ns;
     out.page = entry.page;
     out.depth = entry.depth;
     out.token_count = entry.is_root() ? 0 : page_size_;
     if (!entry.is_root()) {
       const int32_t shown = std::min(page_size_, 8);
-      const int32_t* first = &tokens_[static_cast<size_t>(index) * page_size_];
+      const int32_t* first = tokens_of(index);
       out.first_tokens.assign(first, first + shown);
     }
     out.lock_count = entry.lock_count;
@@ -84,14 +89,15 @@ trie_snapshot prefix_trie::snapshot(int32_t max_depth, int32_t max_nodes) const 
     const int32_t self = static_cast<int32_t>(view.nodes.size());
     view.nodes.push_back(std::move(out));
     for (int32_t child = entry.first_child; child >= 0; child = nodes_[child].next_sibling)
-      queue.emplace_back(child, self);
+      queue.push_back({child, self, ns});
   }
   return view;
 }
 
 void prefix_trie::check_invariants() const {
   const size_t slots = nodes_.size();
-  if (tokens_.size() != slots * static_cast<size_t>(page_size_)) broken("token storage does not match node slots");
+  if (tokens_.size() != slots * lines_per_slot_) broken("token storage does not match node slots");
+  if (root_ns_.size() != roots_.size()) broken("namespace maps disagree in size");
 
   // Free slot list: every slot on it is dead, no cycle.
   std::vector<uint8_t> on_free_list(slots, 0);
@@ -109,7 +115,9 @@ void prefix_trie::check_invariants() const {
     if (root < 0 || static_cast<size_t>(root) >= slots || !nodes_[root].live || !nodes_[root].is_root())
       broken("namespace " + std::to_string(ns) + " maps to a slot that is not a live root");
     const node& entry = nodes_[root];
-    if (entry.ns != ns || entry.page != -1 || entry.depth != 0 || entry.lock_count != 0 || entry.heap_pos >= 0)
+    const auto back = root_ns_.find(root);
+    if (back == root_ns_.end() || back->second != ns) broken("root of namespace " + std::to_string(ns) + " maps back to another namespace");
+    if (entry.page != -1 || entry.depth != 0 || entry.lock_count != 0 || entry.heap_pos >= 0)
       broken("root of namespace " + std::to_string(ns) + " has page/depth/lock/heap state");
   }
 
@@ -134,14 +142,15 @@ void prefix_trie::check_invariants() const {
       if (nodes_[child].parent != index) broken(node_name(child) + " is in the child list of " + node_name(index) + " but names another parent");
       if (nodes_[child].prev_sibling != previous) broken(node_name(child) + " has a wrong prev_sibling link");
       if (nodes_[child].depth != entry.depth + 1) broken(node_name(child) + " has depth inconsistent with its parent");
-      if (nodes_[child].ns != entry.ns) broken(node_name(child) + " is in another namespace than its parent");
       previous = child;
       if (++children > entry.child_count) broken(node_name(index) + " has more children than child_count (or a cycle)");
     }
     if (children != entry.child_count) broken(node_name(index) + " child_count disagrees with its child list");
     if (entry.is_root()) {
       ++live_roots;
-      if (root_of(entry.ns) != index) broken("live root " + node_name(index) + " is not registered for its namespace");
+      const auto registered = root_ns_.find(index);
+      if (registered == root_ns_.end() || root_of(registered->second) != index)
+        broken("live root " + node_name(index) + " is not registered for its namespace");
       continue;
     }
     ++live_nodes;
@@ -158,18 +167,17 @@ void prefix_trie::check_invariants() const {
       if (steps > entry.depth) broken(node_name(index) + " does not reach a root");
       up = nodes_[up].parent;
     }
-    if (nodes_[up].depth != 0 || root_of(nodes_[up].ns) != up) broken(node_name(index) + " hangs off an unregistered root");
+    if (nodes_[up].depth != 0 || root_ns_.count(up) == 0) broken(node_name(index) + " hangs off an unregistered root");
     if (entry.page < 0 || entry.page >= num_pages_) broken(node_name(index) + " holds out-of-range page " + std::to_string(entry.page));
     if (expected_page_node[entry.page] >= 0)
       broken("page " + std::to_string(entry.page) + " is held by " + node_name(expected_page_node[entry.page]) + " and " + node_name(index));
     expected_page_node[entry.page] = index;
-    const int32_t* tokens = &tokens_[i * static_cast<size_t>(page_size_)];
+    const int32_t* tokens = tokens_of(index);
     if (entry.first_token != tokens[0]) broken(node_name(index) + " first_token is stale");
-    if (entry.hash != page_token_hash(tokens, page_size_)) broken(node_name(index) + " hash is stale");
     // An indexed parent's edge index finds exactly this node; either way a lookup
     // from the parent does (so no sibling has the same tokens).
     if (parent_node.children_indexed) {
-      const uint64_t key = edge_key(entry.parent, entry.hash);
+      const uint64_t key = edge_key(entry.parent, slot_hash(index));
       const int32_t found = edges_->find(key, [&](int32_t candidate) { return candidate == index; });
       if (found != index) broken(node_name(index) + " is missing from the edge index");
     }
@@ -233,12 +241,14 @@ void prefix_trie::check_invariants() const {
   }
   if (unlocked_leaves != static_cast<int32_t>(heap_.size())) broken("evictable heap size differs from unlocked leaves");
   for (size_t pos = 0; pos < heap_.size(); ++pos) {
-    const int32_t n = heap_[pos];
+    const heap_entry& item = heap_[pos];
+    const int32_t n = item.node;
+    if (n < 0 || static_cast<size_t>(n) >= slots || !nodes_[n].live) broken("evictable heap holds a dead slot");
     if (nodes_[n].heap_pos != static_cast<int32_t>(pos)) broken("heap position of " + node_name(n) + " is stale");
-    if (pos > 0 && heap_less(n, heap_[(pos - 1) / 2])) broken("evictable heap order violated at " + node_name(n));
+    if (pos > 0 && heap_less(item, heap_[(pos - 1) / 2])) broken("evictable heap order violated at " + node_name(n));
     const node& entry = nodes_[n];
     const eviction_key key = policy_->key(node_usage{entry.last_access, entry.hit_count, entry.depth});
-    if (key.primary != entry.key.primary || key.secondary != entry.key.secondary)
+    if (key.primary != item.key.primary || key.secondary != item.key.secondary || item.page != entry.page)
       broken(node_name(n) + " eviction key is stale");
   }
 }

@@ -15,8 +15,9 @@ namespace kvactor {
 // the page and a likely cache miss in the edge index; wider nodes index their children.
 constexpr int32_t sibling_scan_limit = 8;
 
-// Fields read on every match step come first, so one cache line serves the walk
-// (child scan, tokens' first entry, lock and touch); the rest is cold.
+// One cache line per node: everything a match step reads or writes (child scan,
+// first token, lock, touch) sits in it. The namespace of a root, the page hash and
+// the eviction key live elsewhere (roots_, recomputed, heap entries).
 struct alignas(64) prefix_trie::node {
   int32_t first_child = -1;
   int32_t next_sibling = -1;  // also the link of the free slot list
@@ -30,9 +31,6 @@ struct alignas(64) prefix_trie::node {
   uint64_t hit_count = 0;
   int32_t prev_sibling = -1;
   int32_t depth = 0;
-  uint64_t ns = 0;            // namespace of the tree
-  uint64_t hash = 0;          // page_token_hash of this node's tokens (0 for a root)
-  eviction_key key;           // valid while heap_pos >= 0
   bool live = false;
   bool children_indexed = false;  // children are in the edge index (set once fan-out grows past the scan limit)
   bool is_root() const noexcept { return parent < 0; }
