@@ -152,7 +152,7 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
   // every token row passes over it. Matrices sharing an input run as one job.
   constexpr int64_t block = 8;
   constexpr int token_tile = 64;
-  constexpr int fused_q8_0_below = 4;  // token rows per tile under which Q8_0 is expanded in the dot
+  constexpr int fused_below = 4;  // token rows per tile under which F16/Q8_0 rows are expanded inside the dot
   int64_t blocks = 0, work = 0;
   for (const matmul_target& m : targets) {
     blocks += (m.w->rows + block - 1) / block;
@@ -176,14 +176,23 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
         const weight_matrix& w = *m->w;
         const int64_t cols = w.cols;
         const int64_t r0 = (b - first_block) * block, r1 = std::min(w.rows, r0 + block);
-        if (w.type == dtype::q8_0 && t1 - t0 < fused_q8_0_below) {
-          // Few tokens: expand the Q8_0 rows inside the dot (same bits, no copy).
+        if (w.type == dtype::q8_0 && t1 - t0 < fused_below) {
+          // Few tokens: expand F16/Q8_0 rows inside the dot (same bits, no copy).
           const std::size_t stride = row_bytes(w.type, cols);
           for (int t = t0; t < t1; ++t) {
             const float* x = in + static_cast<int64_t>(t) * cols;
             float* y = m->out + static_cast<int64_t>(t) * w.rows;
             for (int64_t r = r0; r < r1; ++r)
               y[r] = dot_q8_0(w.data.data() + static_cast<std::size_t>(r) * stride, x, static_cast<int>(cols));
+          }
+          continue;
+        }
+        if (w.type == dtype::f16 && t1 - t0 < fused_below && fused_f16_available()) {
+          const auto* rows16 = reinterpret_cast<const uint16_t*>(w.data.data());
+          for (int t = t0; t < t1; ++t) {
+            const float* x = in + static_cast<int64_t>(t) * cols;
+            float* y = m->out + static_cast<int64_t>(t) * w.rows;
+            for (int64_t r = r0; r < r1; ++r) y[r] = dot_f16(rows16 + r * cols, x, static_cast<int>(cols));
           }
           continue;
         }

@@ -22,6 +22,12 @@ void dot2(const float* a, const float* b0, const float* b1, int n, float* out0, 
 // as the dot itself.
 float dot_q8_0(const uint8_t* row, const float* b, int n);
 
+// dot(row converted from fp16, b, n), bit for bit (fp16 -> fp32 is exact). Only
+// when fused_f16_available(): it needs F16C besides AVX2; otherwise callers expand
+// the row and use dot.
+bool fused_f16_available();
+float dot_f16(const uint16_t* row, const float* b, int n);
+
 // "avx2-fma" or "portable": which implementation this process uses.
 const char* dot_implementation();
 

@@ -52,3 +52,22 @@ TEST_CASE("dot_q8_0 gives exactly the bits of dot over the expanded row") {
     CHECK(fused != 0.0f);
   }
 }
+
+TEST_CASE("dot_f16 gives exactly the bits of dot over the converted row") {
+  if (!fused_f16_available()) return;  // callers expand the row instead; nothing to compare
+  testing::weight_rng rng(5);
+  for (int n : {1, 7, 8, 31, 32, 33, 100, 288, 770}) {
+    std::vector<float> values(static_cast<std::size_t>(n)), x(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      values[i] = rng.next() * 4.0f;
+      x[i] = rng.next();
+    }
+    const weight_matrix row = testing::encode_matrix(values, 1, n, dtype::f16);
+    std::vector<float> expanded(values.size());
+    read_weight_row(row, 0, expanded.data());
+    const float fused = dot_f16(reinterpret_cast<const uint16_t*>(row.data.data()), x.data(), n);
+    const float plain = dot(expanded.data(), x.data(), n);
+    CAPTURE(n);
+    CHECK(std::memcmp(&fused, &plain, sizeof fused) == 0);
+  }
+}
