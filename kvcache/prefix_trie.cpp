@@ -44,26 +44,28 @@ match_result prefix_trie::match(uint64_t ns, const std::vector<int32_t>& tokens,
   // At most (n - 1) / page_size pages: the last prompt token always stays uncached.
   const size_t max_pages = (tokens.size() - 1) / static_cast<size_t>(page_size_);
   result.pages.reserve(max_pages);
+  path_scratch_.clear();
   int32_t current = root;
   for (size_t i = 0; i < max_pages; ++i) {
     const int32_t child = find_child(current, tokens.data() + i * static_cast<size_t>(page_size_));
     if (child < 0) break;
     result.pages.push_back(nodes_[child].page);
+    path_scratch_.push_back(child);
     current = child;
   }
   if (current == root) return result;
   result.cached_tokens = static_cast<int32_t>(result.pages.size()) * page_size_;
-  touch_and_lock(current, root, now, true);
+  touch_and_lock(path_scratch_, 0, now, true);
   hit_pages_ += result.pages.size();
-  result.handle = new_handle(current);
+  result.handle = new_handle(path_scratch_);
   return result;
 }
 
 kv_errc prefix_trie::unlock(uint64_t handle) {
-  const int32_t deepest = handle_node(handle);
-  if (deepest < 0) return kv_errc::unknown_handle;
-  unlock_path(deepest);
+  if (handle_node(handle) < 0) return kv_errc::unknown_handle;
   handle_slot& slot = handles_[static_cast<uint32_t>(handle)];
+  unlock_path(slot.path);
+  slot.path.clear();  // keeps its capacity for the next holder of this slot
   slot.node = -1;
   if (++slot.generation == 0) slot.generation = 1;  // 0 would make handle 0 valid again
   slot.next_free = free_handle_;
@@ -151,20 +153,24 @@ publish_result prefix_trie::publish(uint64_t ns, const std::vector<int32_t>& tok
   int32_t deepest = existing > 0 ? path_scratch_[existing - 1] : root_for(ns);
   for (size_t i = existing; i < count; ++i) {
     deepest = new_node(deepest, tokens.data() + i * static_cast<size_t>(page_size_), pages[i], now);
+    path_scratch_.push_back(deepest);
     result.pages.push_back(pages[i]);
     ++result.inserted;
   }
   if (handle_deepest >= 0) {
-    if (nodes_[handle_deepest].depth < nodes_[deepest].depth) {
-      touch_and_lock(deepest, handle_deepest, now, false);
-      handles_[static_cast<uint32_t>(handle)].node = deepest;
+    handle_slot& slot = handles_[static_cast<uint32_t>(handle)];
+    if (slot.path.size() < count) {
+      // Extend: lock the part of the path below the handle's current end.
+      touch_and_lock(path_scratch_, slot.path.size(), now, false);
+      slot.path = path_scratch_;
+      slot.node = deepest;
     } else {
-      touch_and_lock(deepest, deepest, now, false);  // already locked by the handle: touch only
+      touch_and_lock(path_scratch_, count, now, false);  // all locked by the handle already: touch only
     }
     result.handle = handle;
   } else {
-    touch_and_lock(deepest, -1, now, false);
-    result.handle = new_handle(deepest);
+    touch_and_lock(path_scratch_, 0, now, false);
+    result.handle = new_handle(path_scratch_);
   }
   return result;
 }
@@ -190,34 +196,34 @@ cached_state prefix_trie::state_of(page_id page) const noexcept {
   return nodes_[page_node_[page]].lock_count > 0 ? cached_state::locked : cached_state::evictable;
 }
 
-// Walks from `deepest` to the root: every node gets last_access = now (and a hit if
-// count_hit); nodes below `lock_stop` (all of them if lock_stop is -1 or the root)
-// get one more lock. One pass, because the path is the hot part of match/publish.
-void prefix_trie::touch_and_lock(int32_t deepest, int32_t lock_stop, uint64_t now, bool count_hit) {
-  bool locking = deepest != lock_stop;
-  for (int32_t n = deepest; !nodes_[n].is_root(); n = nodes_[n].parent) {
-    if (n == lock_stop) locking = false;
-    node& entry = nodes_[n];
+// Touches every node of `path` (last_access = now, plus a hit if count_hit) and locks
+// path[lock_from..]. One pass over the path array: the nodes were just walked, so
+// they are in cache, and no parent pointers are chased.
+void prefix_trie::touch_and_lock(const std::vector<int32_t>& path, size_t lock_from, uint64_t now, bool count_hit) {
+  for (size_t i = 0; i < path.size(); ++i) {
+    node& entry = nodes_[path[i]];
     entry.last_access = now;
     entry.hit_count += count_hit ? 1 : 0;
-    if (locking && entry.lock_count++ == 0) {
+    if (i >= lock_from && entry.lock_count++ == 0) {
       ++locked_pages_;
-      if (entry.heap_pos >= 0) heap_erase(n);
+      if (entry.heap_pos >= 0) heap_erase(path[i]);
     }
   }
 }
 
-void prefix_trie::unlock_path(int32_t deepest) {
-  for (int32_t n = deepest; !nodes_[n].is_root(); n = nodes_[n].parent) {
-    node& entry = nodes_[n];
+// The loads are independent (indices come from the array), so a cold path costs
+// about one memory latency in total rather than one per page.
+void prefix_trie::unlock_path(const std::vector<int32_t>& path) {
+  for (size_t i = path.size(); i-- > 0;) {
+    node& entry = nodes_[path[i]];
     if (--entry.lock_count == 0) {
       --locked_pages_;
-      if (entry.child_count == 0) heap_push(n);
+      if (entry.child_count == 0) heap_push(path[i]);
     }
   }
 }
 
-uint64_t prefix_trie::new_handle(int32_t deepest) {
+uint64_t prefix_trie::new_handle(const std::vector<int32_t>& path) {
   int32_t slot_index = free_handle_;
   if (slot_index >= 0) {
     free_handle_ = handles_[slot_index].next_free;
@@ -226,7 +232,8 @@ uint64_t prefix_trie::new_handle(int32_t deepest) {
     handles_.emplace_back();
   }
   handle_slot& slot = handles_[slot_index];
-  slot.node = deepest;
+  slot.node = path.back();
+  slot.path = path;
   slot.next_free = -1;
   ++live_handles_;
   return (static_cast<uint64_t>(slot.generation) << 32) | static_cast<uint32_t>(slot_index);

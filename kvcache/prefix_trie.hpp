@@ -183,16 +183,18 @@ class prefix_trie {
     int32_t node;
   };
   struct handle_slot {
-    uint32_t generation = 1;  // bumped on unlock so stale handles are rejected
-    int32_t node = -1;        // deepest locked node; -1 when the slot is free
+    uint32_t generation = 1;    // bumped on unlock so stale handles are rejected
+    int32_t node = -1;          // deepest locked node; -1 when the slot is free
     int32_t next_free = -1;
+    std::vector<int32_t> path;  // locked nodes, root side first (path.back() == node); kept
+                                // so unlock reads them independently instead of chasing parents
   };
 
   int32_t find_child(int32_t parent, const int32_t* page_tokens) const;
   int32_t new_node(int32_t parent, const int32_t* page_tokens, page_id page, uint64_t now);
   int32_t new_root(uint64_t ns);
   void remove_leaf(int32_t index);
-  void unlock_path(int32_t deepest);
+  void unlock_path(const std::vector<int32_t>& path);
   bool next_scratch_epoch();
   void heap_push(int32_t index);
   void heap_erase(int32_t index);
@@ -211,9 +213,9 @@ class prefix_trie {
   }
   int32_t take_slot();
   uint64_t slot_hash(int32_t slot) const noexcept;
-  void touch_and_lock(int32_t deepest, int32_t lock_stop, uint64_t now, bool count_hit);
+  void touch_and_lock(const std::vector<int32_t>& path, size_t lock_from, uint64_t now, bool count_hit);
   void refresh_evictable(int32_t index);
-  uint64_t new_handle(int32_t deepest);
+  uint64_t new_handle(const std::vector<int32_t>& path);
   int32_t handle_node(uint64_t handle) const noexcept;
   int32_t root_of(uint64_t ns) const;
   int32_t root_for(uint64_t ns);
@@ -234,7 +236,7 @@ class prefix_trie {
   int32_t free_handle_ = -1;
   std::vector<uint32_t> scratch_mark_;   // [num_pages] epoch marks for repeated-page checks
   uint32_t scratch_epoch_ = 0;
-  std::vector<int32_t> path_scratch_;    // publish(): existing nodes found by the validation pass
+  std::vector<int32_t> path_scratch_;    // match/publish: the path being walked, root side first
   int32_t cached_pages_ = 0;
   int32_t locked_pages_ = 0;
   int32_t live_handles_ = 0;

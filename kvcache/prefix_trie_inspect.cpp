@@ -23,10 +23,8 @@ std::vector<uint8_t> prefix_trie::cached_states() const {
 
 std::vector<page_id> prefix_trie::handle_pages(uint64_t handle) const {
   std::vector<page_id> path;
-  const int32_t deepest = handle_node(handle);
-  if (deepest < 0) return path;
-  for (int32_t n = deepest; !nodes_[n].is_root(); n = nodes_[n].parent) path.push_back(nodes_[n].page);
-  std::reverse(path.begin(), path.end());
+  if (handle_node(handle) < 0) return path;
+  for (const int32_t n : handles_[static_cast<uint32_t>(handle)].path) path.push_back(nodes_[n].page);
   return path;
 }
 
@@ -215,12 +213,19 @@ void prefix_trie::check_invariants() const {
     ++handles_live;
     if (static_cast<size_t>(slot.node) >= slots || !nodes_[slot.node].live || nodes_[slot.node].is_root())
       broken("handle slot " + std::to_string(s) + " points at a dead node or a root");
-    for (int32_t n = slot.node; !nodes_[n].is_root(); n = nodes_[n].parent) ++expected_locks[n];
+    // The stored path is exactly the chain from the root down to slot.node.
+    size_t depth = static_cast<size_t>(nodes_[slot.node].depth);
+    if (slot.path.size() != depth || slot.path.back() != slot.node)
+      broken("handle slot " + std::to_string(s) + " path does not end at its node");
+    for (int32_t n = slot.node; !nodes_[n].is_root(); n = nodes_[n].parent) {
+      if (slot.path[--depth] != n) broken("handle slot " + std::to_string(s) + " path is not the node's chain to the root");
+      ++expected_locks[n];
+    }
   }
   if (handles_live != live_handles_) broken("live_handles counter disagrees with the handle slots");
   int32_t free_handles = 0;
   for (int32_t s = free_handle_; s >= 0; s = handles_[s].next_free) {
-    if (handles_[s].node >= 0) broken("live handle slot on the free handle list");
+    if (handles_[s].node >= 0 || !handles_[s].path.empty()) broken("live handle slot on the free handle list");
     if (++free_handles > static_cast<int32_t>(handles_.size())) broken("free handle list has a cycle");
   }
   if (free_handles + handles_live != static_cast<int32_t>(handles_.size())) broken("a handle slot leaked");
