@@ -70,7 +70,7 @@
         el("td", { "data-field": "mailbox_depth", class: "num" }, fmtInt(a.mailbox_depth)),
         el("td", { "data-field": "messages_handled", class: "num" }, fmtInt(a.messages_handled)),
         el("td", { "data-field": "messages_per_s", class: "num" }, rate === null ? "–" : rate.toFixed(1)),
-        el("td", { "data-field": "details", class: "details" }, actorDetails(a)));
+        el("td", { "data-field": "details", class: "details", title: actorDetails(a) }, actorDetails(a)));
       rows.push(tr);
     }
     tbody.replaceChildren(...rows);
@@ -273,10 +273,11 @@
     const x = (t) => L + pw * (1 - (nowMs - t) / windowMs);
     const y = (v) => T + ph - (v / ymax) * ph;
     const parts = [];
-    for (let i = 0; i <= 4; i++) {
-      const v = (ymax * i) / 4;
+    // Five bands: a nice maximum (1, 2, 2.5, 5 x 10^k) divides into round ticks.
+    for (let i = 0; i <= 5; i++) {
+      const v = (ymax * i) / 5;
       parts.push(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }));
-      parts.push(svg("text", { x: L - 4, y: y(v) + 3, "text-anchor": "end" }, v >= 10 ? v.toFixed(0) : v.toFixed(1)));
+      parts.push(svg("text", { x: L - 4, y: y(v) + 3, "text-anchor": "end" }, Number.isInteger(v) ? String(v) : v.toFixed(1)));
     }
     const tickMs = windowMs <= 60000 ? 10000 : 60000;
     for (let k = 0; k * tickMs <= windowMs; k++) {

@@ -221,7 +221,7 @@ async function main() {
     log("server up at", base);
 
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 1000 },
+      executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 1400 },
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
@@ -240,12 +240,13 @@ async function main() {
     await page.goto(base + "/console?interval=500");
     await page.waitForFunction(() => Number(document.body.dataset.renders) >= 2, null, { timeout: 15000 });
 
-    // Load that lasts long enough to be seen: shared prefixes, up to 8 concurrent.
+    // Load for a predictable time whatever the server's speed: Poisson arrivals of 320
+    // shared-prefix prompts at 40/s (about 8 s), after each prompt was sent alone once.
     const loadOut = path.join(outDir, "loadtest");
     const load = startProcess("python3", [path.join(REPO, "scripts", "loadtest.py"), "--url", base,
-      "--workload", "shared-prefix", "--groups", "4", "--prompts-per-group", "8", "--system-len", "60",
-      "--question-len", "12", "--output-len", args["output-len"] || "48", "--concurrency", "4,8,8,8",
-      "--max-duration", "90", "--max-requests", "600", "--out", loadOut], path.join(outDir, "loadtest.log"));
+      "--workload", "shared-prefix", "--groups", "8", "--prompts-per-group", "40", "--system-len", "60",
+      "--question-len", "12", "--output-len", "64", "--arrival", "poisson", "--rate", "40",
+      "--max-duration", "120", "--max-requests", "1000", "--out", loadOut], path.join(outDir, "loadtest.log"));
     children.push(load);
 
     const underLoad = new Checker("under load");
@@ -300,7 +301,7 @@ async function main() {
 
     const failures = [...underLoad.failures, ...quiet.failures];
     if (samples < 3) failures.push(`only ${samples} frozen views were compared under load (need 3)`);
-    if (busySamples < 1) failures.push("no frozen view showed a live request: the page was never seen under load");
+    if (busySamples < 3) failures.push(`only ${busySamples} frozen views showed live requests (need 3): the page was hardly seen under load`);
     if (loadStatus !== 0) failures.push("loadtest.py exited with " + loadStatus + " (see " + loadOut + ".html)");
     if (consoleErrors.length) failures.push("browser errors: " + consoleErrors.slice(0, 5).join(" | "));
     log("screenshot:", path.join(outDir, "console.png"));
