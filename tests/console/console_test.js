@@ -190,14 +190,6 @@ async function main() {
     log("SKIP: no chromium at " + CHROMIUM + " (apt-get install chromium)");
     return SKIP;
   }
-  if (!args.fake && args.kvactor) {
-    // Until the server command exists there is nothing real to test against.
-    const help = require("child_process").spawnSync(args.kvactor, ["--help"], { encoding: "utf8" });
-    if (!/^\s+serve\s/m.test(help.stdout || "")) {
-      log("SKIP: " + args.kvactor + " has no serve command yet");
-      return SKIP;
-    }
-  }
   const outDir = path.resolve(args.out || path.join(os.tmpdir(), "kvactor-console-test"));
   fs.mkdirSync(outDir, { recursive: true });
   const port = await freePort();

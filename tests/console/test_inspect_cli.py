@@ -27,7 +27,7 @@ class InspectCommandTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not os.access(BIN, os.X_OK):
-            raise unittest.SkipTest("no kvactor executable at " + BIN)
+            raise RuntimeError("no kvactor executable at " + BIN)
         cls.server = subprocess.Popen([sys.executable, FAKE, "--port", "0", "--max-lifetime", "120"],
                                       stdout=subprocess.PIPE, text=True)
         cls.url = cls.server.stdout.readline().split()[-1]
@@ -169,3 +169,42 @@ class InspectCommandTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class InspectRealServerTest(unittest.TestCase):
+    """The same tables from the real `kvactor serve` after a little traffic."""
+
+    def test_tables_match_the_real_servers_snapshots(self):
+        sys.path.insert(0, os.path.join(REPO, "tests", "scripts"))
+        import real_server  # noqa: E402  (shared with the load-test tests)
+        ok, why = real_server.serve_available()
+        self.assertTrue(ok, why)
+        log = os.path.join("/tmp", "inspect-cli-serve-%d.log" % os.getpid())
+        server = real_server.RealServer(log)
+        try:
+            subprocess.run([sys.executable, LOADTEST, "--url", server.url, "--workload", "shared-prefix",
+                            "--groups", "2", "--prompts-per-group", "2", "--output-len", "8",
+                            "--concurrency", "2", "--quiet", "--out", log + ".report"], check=True, timeout=120)
+            r = subprocess.run([BIN, "inspect", "--url", server.url], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            requests = json.load(urllib.request.urlopen(server.url + "/v1/inspect/requests", timeout=5))["requests"]
+            cache = json.load(urllib.request.urlopen(server.url + "/v1/inspect/cache", timeout=5))
+        finally:
+            server.close()
+            for suffix in ("", ".report.json", ".report.html"):
+                if os.path.exists(log + suffix):
+                    os.remove(log + suffix)
+        rows = {row[0]: row for row in InspectCommandTest.rows(r.stdout, "RID")}
+        self.assertEqual(len(rows), len(requests))
+        self.assertEqual(len(requests), 8)
+        for req in requests:
+            self.assertEqual(rows[req["rid"]][1:8],
+                             [req["phase"], str(req["prompt_tokens"]), str(req["generated_tokens"]),
+                              str(req["max_tokens"]), str(req["cached_tokens"]), str(req["pages_held"]),
+                              str(req["locked_pages"])])
+        pages = cache["pages"]
+        self.assertEqual(InspectCommandTest.rows(r.stdout, "PAGES")[0],
+                         [str(pages[k]) for k in ("total", "free", "private", "cached_locked", "cached_evictable")])
+        self.assertIn("invariants ok", r.stdout)
+        for kind in ("scheduler", "device", "trie", "page_pool", "gateway"):
+            self.assertIn(kind, r.stdout)
