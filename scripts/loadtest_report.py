@@ -27,8 +27,11 @@ def _nice_max(v):
     return 10 * magnitude
 
 
-def line_chart(title, series, x_label, y_label, width=560, height=260):
-    """series: [(name, [(x, y), ...])]. Points with y None are skipped."""
+def line_chart(title, series, x_label, y_label, width=560, height=260, log2_x=False):
+    """series: [(name, [(x, y), ...])]. Points with y None are skipped. log2_x spaces x
+    (concurrency 1, 2, 4, ...) evenly while labelling the original values."""
+    if log2_x:
+        series = [(name, [(math.log2(x), y) for x, y in pts if x > 0]) for name, pts in series]
     pad_l, pad_r, pad_t, pad_b = 56, 12, 28, 40
     xs = [x for _, pts in series for x, y in pts if y is not None]
     ys = [y for _, pts in series for x, y in pts if y is not None]
@@ -58,8 +61,9 @@ def line_chart(title, series, x_label, y_label, width=560, height=260):
         out.append('<text x="%d" y="%.1f" font-size="10" text-anchor="end">%s</text>'
                    % (pad_l - 4, py(yv) + 3, _fmt(yv, 1 if y1 < 10 else 0)))
     for xv in sorted(set(xs))[:: max(1, len(set(xs)) // 8)]:
+        shown = 2 ** xv if log2_x else xv
         out.append('<text x="%.1f" y="%d" font-size="10" text-anchor="middle">%s</text>'
-                   % (px(xv), height - pad_b + 14, _fmt(xv, 0 if float(xv).is_integer() else 1)))
+                   % (px(xv), height - pad_b + 14, _fmt(shown, 0 if float(shown).is_integer() else 1)))
     out.append('<text x="%d" y="%d" font-size="11" text-anchor="middle">%s</text>'
                % (pad_l + plot_w // 2, height - 6, html.escape(x_label)))
     out.append('<text x="12" y="%d" font-size="11" transform="rotate(-90 12 %d)" '
@@ -87,7 +91,8 @@ def _phase_x(phase, index):
 
 def render(report):
     phases = report["phases"]
-    x_label = "concurrency" if report["config"]["arrival"] == "sweep" else "phase"
+    sweep = report["config"]["arrival"] == "sweep"
+    x_label = "concurrency (log scale)" if sweep else "phase"
     rows = []
     for p in phases:
         s = p["summary"]
@@ -110,13 +115,13 @@ def render(report):
             ("output tokens/s", [(_phase_x(p, i), p["summary"]["output_token_throughput"])
                                  for i, p in enumerate(phases)]),
             ("requests/s ×10", [(_phase_x(p, i), p["summary"]["request_throughput"] * 10)
-                                for i, p in enumerate(phases)])], x_label, "per second"),
+                                for i, p in enumerate(phases)])], x_label, "per second", log2_x=sweep),
         line_chart("Latency (ms)", [
             ("TTFT p50", [(_phase_x(p, i), p["summary"]["ttft_ms"]["p50"]) for i, p in enumerate(phases)]),
             ("TTFT p99", [(_phase_x(p, i), p["summary"]["ttft_ms"]["p99"]) for i, p in enumerate(phases)]),
             ("E2E p50", [(_phase_x(p, i), p["summary"]["e2e_ms"]["p50"]) for i, p in enumerate(phases)]),
             ("E2E p99", [(_phase_x(p, i), p["summary"]["e2e_ms"]["p99"]) for i, p in enumerate(phases)]),
-        ], x_label, "ms"),
+        ], x_label, "ms", log2_x=sweep),
         line_chart("Output tokens/s over time", [
             (p["label"], [(t["t_s"], t["tokens_per_s"]) for t in p["timeline"]]) for p in phases],
             "seconds since phase start", "tokens/s"),

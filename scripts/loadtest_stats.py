@@ -120,11 +120,16 @@ def summarize(records, slo_ttft_s=None, slo_tpot_s=None):
     }
 
 
-def timeline(records, bucket_s=1.0):
-    """Output tokens and finished requests per time bucket from the phase start."""
+def timeline(records, bucket_s=None):
+    """Output tokens and finished requests per second, in time buckets from the phase start.
+    By default a bucket is 1/30 of the phase (0.1 s at least), so short phases still
+    show a shape."""
     if not records:
         return []
     start = min(r["send"] for r in records)
+    if bucket_s is None:
+        span = max(r["end"] for r in records) - start
+        bucket_s = max(0.1, round(span / 30.0, 1))
     buckets = {}
     for r in records:
         for t in r.get("token_times") or []:
@@ -136,5 +141,5 @@ def timeline(records, bucket_s=1.0):
     if not buckets:  # every request failed before its first token
         return []
     last = max(buckets)
-    return [{"t_s": b * bucket_s, "tokens_per_s": buckets.get(b, [0, 0])[0] / bucket_s,
+    return [{"t_s": round(b * bucket_s, 3), "tokens_per_s": buckets.get(b, [0, 0])[0] / bucket_s,
              "requests_per_s": buckets.get(b, [0, 0])[1] / bucket_s} for b in range(last + 1)]
