@@ -63,7 +63,7 @@ int32_t sample_token(const float* logits, int vocab, const sampling_params& para
   }
   float max_logit = -std::numeric_limits<float>::infinity();
   for (std::size_t i = 0; i < kept; ++i) max_logit = std::max(max_logit, scratch[i].first);
-  if (std::isinf(max_logit) && max_logit < 0) return argmax(logits, vocab);  // nothing usable
+  if (std::isinf(max_logit)) return argmax(logits, vocab);  // nothing usable, or an infinite logit wins outright
 
   // Unnormalised softmax weights of logits / temperature, in double.
   const double inv_t = 1.0 / static_cast<double>(params.temperature);

@@ -120,3 +120,19 @@ TEST_CASE("the draw depends only on (seed, sample index)") {
   for (uint64_t i = 0; i < 100; ++i) other_seed.push_back(sample_token(logits.data(), 64, p, i, scratch));
   CHECK(other_seed != forward);
 }
+
+TEST_CASE("degenerate logits still give a valid token") {
+  std::vector<std::pair<float, int32_t>> scratch;
+  sampling_params p;
+  p.temperature = 1.0f;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> plus_inf = {0.0f, inf, 1.0f, inf};
+  CHECK(sample_token(plus_inf.data(), 4, p, 3, scratch) == 1);
+  const std::vector<float> all_bad = {nan, -inf, nan};
+  const int32_t t = sample_token(all_bad.data(), 3, p, 3, scratch);
+  CHECK((t >= 0 && t < 3));
+  p.top_k = 100;  // larger than the vocabulary
+  const std::vector<float> small = {1.0f, 2.0f};
+  const int32_t s = sample_token(small.data(), 2, p, 0, scratch);
+  CHECK((s == 0 || s == 1));
+}
