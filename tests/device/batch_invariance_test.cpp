@@ -208,3 +208,25 @@ TEST_CASE("sampled tokens are reproducible and the same alone or batched") {
     CHECK(alone[0] != alone[1]);
   }
 }
+
+TEST_CASE("the page size does not change the logits") {
+  for (const named_model& m : invariance_models()) {
+    CAPTURE(m.name);
+    const std::vector<int32_t> prompt = make_prompt(21, m.weights->config.vocab_size, 17);
+    std::vector<std::vector<float>> want;
+    {
+      auto b = make_cpu_backend(m.weights, {16, 4}, 1);
+      greedy_generate(*b, prompt, 10, page_range(0, 4), 0, &want);
+    }
+    for (int ps : {1, 3, 64}) {
+      CAPTURE(ps);
+      const int pages = (31 + ps - 1) / ps;
+      auto b = make_cpu_backend(m.weights, {ps, pages + 2}, 2);
+      std::vector<int32_t> table = page_range(2, pages);
+      std::reverse(table.begin(), table.end());  // pages need not be in order
+      std::vector<std::vector<float>> got;
+      greedy_generate(*b, prompt, 10, table, 4, &got);
+      check_same(got, want);
+    }
+  }
+}
