@@ -111,3 +111,43 @@ TEST_CASE("gateway: an unloadable model is a runtime_error naming the file") {
   cfg.tokenizer_path = "/nonexistent/tok.bin";
   CHECK_THROWS_WITH_AS(gateway{cfg}, doctest::Contains("/nonexistent/model.bin"), std::runtime_error);
 }
+
+TEST_CASE("engine: cancel by rid, a deadline, and shutdown each return every page") {
+  auto engine = stories_engine(small_engine_config(256));
+  auto prompt = test_prompts(1, true)[0];
+  event_log log;
+  generation_request long_one;
+  long_one.prompt = prompt;
+  long_one.max_tokens = 400;
+  long_one.stop_at_eos = false;
+
+  auto cancelled = engine->submit(long_one, log.callback());
+  engine->cancel(cancelled);
+  auto timed = long_one;
+  timed.deadline = 2ms;
+  auto deadline = engine->submit(timed, log.callback());
+  REQUIRE(log.wait(2, 30s));
+  auto out = log.outcomes();
+  CHECK(out.at(cancelled).final_event.finish_reason == "cancelled");
+  CHECK(out.at(deadline).final_event.finish_reason == "cancelled");
+  CHECK(out.at(deadline).tokens.size() < 400);
+  CHECK(engine->wait_until_quiet(10s) == "");
+
+  // Shutdown with no drain time cancels whatever runs and waits for the pages.
+  std::vector<std::string> rids;
+  for (int i = 0; i < 4; ++i)
+    rids.push_back(engine->submit(long_one, log.callback()));
+  engine->shutdown(0ms);
+  REQUIRE(log.wait(6, 30s));
+  out = log.outcomes();
+  for (auto& rid : rids) {
+    CHECK(out.at(rid).final_events == 1);
+    auto& ev = out.at(rid).final_event;
+    CHECK((ev.finish_reason == "cancelled" || ev.error_code == "SHUTTING_DOWN"));
+  }
+  auto t = engine->totals();
+  CHECK(t.free + t.cached == t.total);
+  CHECK(t.locked == 0);
+  CHECK(t.live_requests == 0);
+  CHECK(engine->running_actors() == 5);
+}
