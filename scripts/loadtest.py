@@ -87,6 +87,9 @@ def parse_args(argv):
     ap.add_argument("--arrival", choices=("sweep", "poisson"), default="sweep")
     ap.add_argument("--concurrency", type=concurrency_list, default=[1, 2, 4, 8],
                     help="sweep: closed-loop concurrency levels, each runs the whole workload")
+    ap.add_argument("--phase-duration", type=positive_float, default=None,
+                    help="sweep: keep each level busy for this many seconds, repeating the "
+                         "workload (default: send the workload once per level)")
     ap.add_argument("--rate", type=positive_float, default=4.0,
                     help="poisson: conversations started per second")
     ap.add_argument("--reference", choices=("before", "after", "none"), default="before",
@@ -157,19 +160,25 @@ class Runner:
             out.extend(self.conversation(i, conv))
         return out
 
-    def closed_loop(self, conversations, concurrency):
-        """`concurrency` workers; each takes the next conversation as soon as it is done."""
+    def closed_loop(self, conversations, concurrency, duration_s=None):
+        """`concurrency` workers; each takes the next conversation as soon as it is done.
+        Without duration_s the workload runs once; with it, the workload repeats in order
+        until duration_s has passed (then running conversations finish)."""
         lock = threading.Lock()
-        todo = list(enumerate(conversations))
+        next_index = [0]
+        stop_at = None if duration_s is None else time.monotonic() + duration_s
         out = []
 
         def worker():
             while True:
                 with lock:
-                    if not todo:
+                    i = next_index[0]
+                    if stop_at is None and i >= len(conversations):
                         return
-                    i, conv = todo.pop(0)
-                recs = self.conversation(i, conv)
+                    if stop_at is not None and time.monotonic() >= stop_at:
+                        return
+                    next_index[0] += 1
+                recs = self.conversation(i % len(conversations), conversations[i % len(conversations)])
                 with lock:
                     out.extend(recs)
                 if not recs:
@@ -273,7 +282,7 @@ def run(args, out=sys.stdout):
             break
         before = client.scrape_metrics(host, port)
         if "concurrency" in params:
-            recs = runner.closed_loop(conversations, params["concurrency"])
+            recs = runner.closed_loop(conversations, params["concurrency"], args.phase_duration)
         else:
             recs = runner.poisson(conversations, params["rate"], rng)
         after = client.scrape_metrics(host, port)

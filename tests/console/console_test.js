@@ -232,13 +232,13 @@ async function main() {
     await page.goto(base + "/console?interval=500");
     await page.waitForFunction(() => Number(document.body.dataset.renders) >= 2, null, { timeout: 15000 });
 
-    // Load for a predictable time whatever the server's speed: Poisson arrivals of 320
-    // shared-prefix prompts at 40/s (about 8 s), after each prompt was sent alone once.
+    // Load that keeps 8 requests in flight for 15 s whatever the server's speed (after each
+    // of the 64 shared-prefix prompts was sent alone once, for the correctness check).
     const loadOut = path.join(outDir, "loadtest");
     const load = startProcess("python3", [path.join(REPO, "scripts", "loadtest.py"), "--url", base,
-      "--workload", "shared-prefix", "--groups", "8", "--prompts-per-group", "40", "--system-len", "60",
-      "--question-len", "12", "--output-len", "64", "--arrival", "poisson", "--rate", "40",
-      "--max-duration", "120", "--max-requests", "1000", "--out", loadOut], path.join(outDir, "loadtest.log"));
+      "--workload", "shared-prefix", "--groups", "8", "--prompts-per-group", "8", "--system-len", "60",
+      "--question-len", "12", "--output-len", "64", "--concurrency", "8", "--phase-duration", "15",
+      "--max-duration", "120", "--max-requests", "5000", "--out", loadOut], path.join(outDir, "loadtest.log"));
     children.push(load);
 
     const underLoad = new Checker("under load");
@@ -246,10 +246,11 @@ async function main() {
     const loadStop = Date.now() + 100000;
     while (load.exitCode === null && Date.now() < loadStop) {
       await page.click("#pause");
-      await sleep(400);   // let an in-flight poll land and render
+      await sleep(300);   // let an in-flight poll land and render
       const before = Number(await page.evaluate(() => document.body.dataset.renders));
-      await sleep(250);
+      await sleep(150);
       const shown = await readPage(page);
+      if (process.env.KVACTOR_CONSOLE_TEST_DEBUG) log("view", Date.now() % 100000, "renders", before, shown.renders);
       if (shown.renders === before && received.actors && received.cache && received.requests) {
         compare(underLoad, shown, { actors: received.actors.body, cache: received.cache.body, requests: received.requests.body }, false);
         samples++;
@@ -263,7 +264,7 @@ async function main() {
         }
       }
       await page.click("#pause");
-      await sleep(700);
+      await sleep(500);
     }
     const loadStatus = await new Promise((resolve) => {
       if (load.exitCode !== null) return resolve(load.exitCode);

@@ -138,6 +138,23 @@ class LoadTestAgainstFakeServer(unittest.TestCase):
         self.assertEqual(report["limits_hit"], "max-requests reached")
         self.assertIn("stopped early", text)
 
+    def test_phase_duration_repeats_the_workload_for_that_long(self):
+        server = FakeServer()
+        try:
+            t0 = time.monotonic()
+            report, text = self.run_loadtest(server, "--workload", "fixed", "--num-prompts", "2",
+                                             "--concurrency", "2", "--phase-duration", "1.0")
+            elapsed = time.monotonic() - t0
+        finally:
+            server.close()
+        self.assertTrue(report["ok"], text)
+        s = report["phases"][0]["summary"]
+        # Two prompts of 6 tokens take ~15 ms each on the fake: a second of it repeats many times.
+        self.assertGreater(s["requests"], 10)
+        self.assertGreaterEqual(s["duration_s"], 1.0)
+        self.assertLess(elapsed, 10)
+        self.assertEqual(report["correctness"]["checked"], s["requests"])
+
     def test_unreachable_server_is_a_failure_not_a_crash(self):
         args = loadtest.parse_args(["--url", "http://127.0.0.1:9", "--out", self.out, "--workload", "fixed",
                                     "--num-prompts", "2", "--concurrency", "1", "--quiet",
