@@ -248,7 +248,7 @@ def compact(rec):
             "ttft_ms": None if stats.ttft(rec) is None else round(stats.ttft(rec) * 1000, 3),
             "e2e_ms": round(stats.e2e(rec) * 1000, 3),
             "prompt_tokens": rec["prompt_tokens"], "completion_tokens": rec["completion_tokens"],
-            "cached_tokens": rec["cached_tokens"]}
+            "tokens_streamed": len(rec["token_times"]), "cached_tokens": rec["cached_tokens"]}
 
 
 def run(args, out=sys.stdout):

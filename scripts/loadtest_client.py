@@ -49,7 +49,7 @@ def stream_completion(host, port, prompt, max_tokens, timeout_s, extra=None):
     """POST /v1/completions with stream=true, greedy; returns one record (see loadtest_stats).
 
     Every streamed choice chunk counts as one token arrival (the server sends one event
-    per token). The usage chunk (stream_options.include_usage) gives the token counts;
+    per token), except the final empty one that only carries finish_reason. The usage chunk (stream_options.include_usage) gives the token counts;
     without one, completion tokens are the number of chunks.
     """
     body = {"prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "stream": True,
@@ -85,11 +85,15 @@ def stream_completion(host, port, prompt, max_tokens, timeout_s, extra=None):
                 rec["error"] = "stream error: " + error_text(json.dumps(event))
                 break
             for choice in event.get("choices") or []:
-                now = time.monotonic()
-                if rec["first"] is None:
-                    rec["first"] = now
-                rec["token_times"].append(now)
-                pieces.append(choice.get("text") or "")
+                text = choice.get("text") or ""
+                # The server ends with an empty-text chunk carrying finish_reason: that
+                # one is not a token (empty chunks before it may be held-back bytes: they are).
+                if text or not choice.get("finish_reason"):
+                    now = time.monotonic()
+                    if rec["first"] is None:
+                        rec["first"] = now
+                    rec["token_times"].append(now)
+                pieces.append(text)
                 if choice.get("finish_reason"):
                     rec["finish_reason"] = choice["finish_reason"]
             usage = event.get("usage")

@@ -426,13 +426,15 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
 
-        for i, w in enumerate(words):
+        for w in words:
             time.sleep(eng.token_delay_s)
             eng.token_emitted(rec)
-            last = i == len(words) - 1
             event({"id": rec["rid"], "object": "text_completion",
-                   "choices": [{"index": 0, "text": w, "finish_reason": "length" if last else None}]})
+                   "choices": [{"index": 0, "text": w, "finish_reason": None}]})
         eng.finish(rec)
+        # Like the real server: the finish reason comes in its own empty-text chunk.
+        event({"id": rec["rid"], "object": "text_completion",
+               "choices": [{"index": 0, "text": "", "finish_reason": "length"}]})
         event({"id": rec["rid"], "object": "text_completion", "choices": [], "usage": usage})
         event("[DONE]")
         self.wfile.write(b"0\r\n\r\n")

@@ -155,6 +155,23 @@ class LoadTestAgainstFakeServer(unittest.TestCase):
         self.assertLess(elapsed, 10)
         self.assertEqual(report["correctness"]["checked"], s["requests"])
 
+    def test_one_streamed_completion(self):
+        import loadtest_client as client
+        server = FakeServer()
+        try:
+            host, port = client.loopback_target(server.url)
+            rec = client.stream_completion(host, port, "Once upon a time", 6, 10.0)
+        finally:
+            server.close()
+        self.assertIsNone(rec["error"])
+        self.assertEqual(rec["completion_tokens"], 6)
+        self.assertEqual(len(rec["token_times"]), 6)   # the empty finish chunk is no token
+        self.assertEqual(len(rec["text"].split()), 6)
+        self.assertEqual(rec["finish_reason"], "length")
+        self.assertEqual(rec["prompt_tokens"], len("Once upon a time") + 1)
+        self.assertLessEqual(rec["send"], rec["first"])
+        self.assertLessEqual(rec["first"], rec["end"])
+
     def test_unreachable_server_is_a_failure_not_a_crash(self):
         args = loadtest.parse_args(["--url", "http://127.0.0.1:9", "--out", self.out, "--workload", "fixed",
                                     "--num-prompts", "2", "--concurrency", "1", "--quiet",

@@ -50,6 +50,9 @@ class LoadTestAgainstRealServer(unittest.TestCase):
         first = report["phases"][0]
         # Cold cache: prompts of a group share their system prompt's full pages.
         self.assertGreater(first["summary"]["usage_hit_rate"], 0.1, text)
+        # One streamed event per generated token, as usage counts them.
+        for r in report["records"]:
+            self.assertEqual(r["tokens_streamed"], r["completion_tokens"], r)
         for p in report["phases"]:
             self.assertGreater(p["summary"]["output_token_throughput"], 0)
             if p["metrics_hit_rate"] is not None:
