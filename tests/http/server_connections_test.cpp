@@ -49,8 +49,8 @@ TEST_CASE("a full queue answers 503 QUEUE_FULL with Retry-After") {
   CHECK(r.header("retry-after") == "1");
   CHECK(json::parse(r.body)["error"]["code"] == "QUEUE_FULL");
   s.service->pause(false);
-  CHECK(a.read_raw(std::chrono::milliseconds(3000), "}]}]}").rfind("HTTP/1.1 200", 0) == 0);
-  CHECK(b.read_raw(std::chrono::milliseconds(3000), "}]}]}").rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(a.read_raw(std::chrono::milliseconds(3000), "}]}").rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(b.read_raw(std::chrono::milliseconds(3000), "}]}").rfind("HTTP/1.1 200", 0) == 0);
 }
 
 TEST_CASE("a client that disconnects mid-stream cancels its request and its pages come back") {

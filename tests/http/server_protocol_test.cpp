@@ -238,5 +238,5 @@ TEST_CASE("Expect: 100-continue is honoured") {
              "\r\n\r\n");
   CHECK(c.read_raw(std::chrono::milliseconds(2000), "\r\n\r\n").rfind("HTTP/1.1 100 Continue", 0) == 0);
   c.send_raw(body);
-  CHECK(c.read_raw(std::chrono::milliseconds(2000), "}]}]}").rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(c.read_raw(std::chrono::milliseconds(2000), "}]}").rfind("HTTP/1.1 200", 0) == 0);
 }
