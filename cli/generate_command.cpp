@@ -33,7 +33,7 @@ const char* const usage_text =
     "  --top-p P         nucleus sampling: smallest set with mass >= P, 0 < P <= 1 (default 1)\n"
     "  --seed S          random seed for sampling, 0..2^64-1 (default 0); same seed, same text\n"
     "  --page-size N     tokens per KV page, N >= 1 (default 16)\n"
-    "  --threads N       CPU threads, 0 = one per hardware thread (default 1)\n"
+    "  --threads N       CPU threads, 0 = one per hardware thread (default 0)\n"
     "  --help            this text\n"
     "\n"
     "Flags take their value as the next argument or after '=' (--max-tokens=32).\n"
@@ -46,7 +46,7 @@ struct generate_options {
   long max_tokens = 128;
   kvactor::sampling_params sampling;
   long page_size = 16;
-  long threads = 1;
+  long threads = 0;
 };
 
 struct usage_error : std::runtime_error {
