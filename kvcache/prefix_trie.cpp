@@ -22,17 +22,14 @@ prefix_trie::prefix_trie(int32_t page_size, int32_t num_pages, std::unique_ptr<e
   if (!policy_) policy_ = std::make_unique<lru_policy>();
   edges_ = std::make_unique<edge_index>();
   page_node_.assign(static_cast<size_t>(num_pages), -1);
-  scratch_mark_.assign(static_cast<size_t>(num_pages), 0);
   // Every node holds a distinct page, so num_pages (+ a few roots) bounds the node
   // count. All slots are created (and their memory touched) up front, so publish
   // neither reallocates nor page-faults; more namespace roots than that still fit.
   const size_t slots = static_cast<size_t>(num_pages) + 4;
   nodes_.resize(slots);
   tokens_.resize(slots * lines_per_slot_);
-  for (size_t i = slots; i-- > 0;) {
-    nodes_[i].next_sibling = free_node_;
-    free_node_ = static_cast<int32_t>(i);
-  }
+  free_slots_.reserve(slots);
+  for (size_t i = slots; i-- > 0;) free_slots_.push_back(static_cast<int32_t>(i));  // slot 0 on top
 }
 
 prefix_trie::~prefix_trie() = default;
@@ -84,32 +81,41 @@ publish_result prefix_trie::publish(uint64_t ns, const std::vector<int32_t>& tok
     return result;
   }
 
-  // Pass 1, read only: validate every page and find the existing part of the path.
+  // Pass 1: validate every page and find the existing part of the path. A page the
+  // trie does not hold yet is claimed by setting page_node_[page] to claimed_page,
+  // which catches repeats in the same call without a separate mark array (one
+  // memory access per page fewer); any error undoes the claims.
+  constexpr int32_t claimed_page = -2;
   int32_t existing_end = root_of(ns);  // deepest existing node on the path (-1: no tree yet)
   size_t existing = 0;                 // pages of the path that already have nodes
   bool on_existing_path = existing_end >= 0;
   path_scratch_.clear();
-  if (!next_scratch_epoch()) std::fill(scratch_mark_.begin(), scratch_mark_.end(), 0u);
+  const auto fail = [&](kv_errc code) {
+    for (size_t k = 0; k < count; ++k)
+      if (pages[k] >= 0 && pages[k] < num_pages_ && page_node_[pages[k]] == claimed_page) page_node_[pages[k]] = -1;
+    path_scratch_.clear();
+    result.status = code;
+    return result;
+  };
   for (size_t i = 0; i < count; ++i) {
     const page_id page = pages[i];
-    if (page < 0 || page >= num_pages_) {
-      result.status = kv_errc::unknown_page;
-      return result;
+    if (page < 0 || page >= num_pages_) return fail(kv_errc::unknown_page);
+    const int32_t holder = page_node_[page];
+    if (holder == claimed_page) return fail(kv_errc::repeated_page);
+    if (holder >= 0) {
+      // Cached already: fine only as this position's own node (the caller got it
+      // from match); as an earlier position's node it is a repeat.
+      const auto depth = static_cast<size_t>(nodes_[holder].depth);
+      if (depth <= path_scratch_.size() && path_scratch_[depth - 1] == holder && pages[depth - 1] == page)
+        return fail(kv_errc::repeated_page);
     }
-    if (scratch_mark_[page] == scratch_epoch_) {
-      result.status = kv_errc::repeated_page;
-      return result;
-    }
-    scratch_mark_[page] = scratch_epoch_;
     if (on_existing_path) {
       const int32_t child = find_child(existing_end, tokens.data() + i * static_cast<size_t>(page_size_));
       if (child >= 0) {
         // Same page: the caller got it from match. Another page: a duplicate, unless
         // the caller's page is cached elsewhere (then it does not own it).
-        if (nodes_[child].page != page && page_node_[page] >= 0) {
-          result.status = kv_errc::page_already_cached;
-          return result;
-        }
+        if (holder >= 0 && holder != child) return fail(kv_errc::page_already_cached);
+        if (holder < 0) page_node_[page] = claimed_page;
         path_scratch_.push_back(child);
         existing_end = child;
         ++existing;
@@ -117,10 +123,8 @@ publish_result prefix_trie::publish(uint64_t ns, const std::vector<int32_t>& tok
       }
       on_existing_path = false;
     }
-    if (page_node_[page] >= 0) {
-      result.status = kv_errc::page_already_cached;
-      return result;
-    }
+    if (holder >= 0) return fail(kv_errc::page_already_cached);
+    page_node_[page] = claimed_page;
   }
   // The handle must lock a prefix of this path, or this path a prefix of its path.
   if (handle_deepest >= 0) {
@@ -133,10 +137,7 @@ publish_result prefix_trie::publish(uint64_t ns, const std::vector<int32_t>& tok
       while (nodes_[ancestor].depth > static_cast<int32_t>(count)) ancestor = nodes_[ancestor].parent;
       consistent = ancestor == existing_end;
     }
-    if (!consistent) {
-      result.status = kv_errc::handle_mismatch;
-      return result;
-    }
+    if (!consistent) return fail(kv_errc::handle_mismatch);
   }
   if (count == 0) {
     result.handle = handle;
@@ -148,7 +149,10 @@ publish_result prefix_trie::publish(uint64_t ns, const std::vector<int32_t>& tok
   for (size_t i = 0; i < existing; ++i) {
     const page_id cached = nodes_[path_scratch_[i]].page;
     result.pages.push_back(cached);
-    if (cached != pages[i]) result.duplicates.push_back(pages[i]);
+    if (cached != pages[i]) {
+      result.duplicates.push_back(pages[i]);
+      page_node_[pages[i]] = -1;  // release the claim: the caller keeps this page
+    }
   }
   int32_t deepest = existing > 0 ? path_scratch_[existing - 1] : root_for(ns);
   for (size_t i = existing; i < count; ++i) {
@@ -245,10 +249,6 @@ int32_t prefix_trie::handle_node(uint64_t handle) const noexcept {
   if (generation == 0 || slot_index >= handles_.size()) return -1;
   const handle_slot& slot = handles_[slot_index];
   return slot.generation == generation ? slot.node : -1;
-}
-
-bool prefix_trie::next_scratch_epoch() {
-  return ++scratch_epoch_ != 0 || (scratch_epoch_ = 1, false);
 }
 
 }  // namespace kvactor

@@ -195,7 +195,7 @@ class prefix_trie {
   int32_t new_root(uint64_t ns);
   void remove_leaf(int32_t index);
   void unlock_path(const std::vector<int32_t>& path);
-  bool next_scratch_epoch();
+
   void heap_push(int32_t index);
   void heap_erase(int32_t index);
   void heap_sift_up(int32_t pos);
@@ -226,16 +226,16 @@ class prefix_trie {
   std::vector<node> nodes_;              // node slots; freed slots are reused
   std::vector<token_line> tokens_;       // [node slot][lines_per_slot_] tokens of each node, cache-line aligned
   size_t lines_per_slot_;
-  int32_t free_node_ = -1;               // head of the free node-slot list
+  std::vector<int32_t> free_slots_;      // unused node slots, a stack (an array, not a list threaded
+                                         // through the nodes: popping never waits on a cold node)
   std::unique_ptr<edge_index> edges_;    // (parent, page tokens) -> child, for wide fan-out
   std::unordered_map<uint64_t, int32_t> roots_;  // namespace -> root node slot
   std::unordered_map<int32_t, uint64_t> root_ns_;  // root node slot -> namespace
   std::vector<int32_t> page_node_;       // [num_pages] node slot holding the page, -1 if none
+                                         // (-2 briefly inside publish: claimed by that call)
   std::vector<heap_entry> heap_;         // evictable leaves, min-heap by (key, page)
   std::vector<handle_slot> handles_;
   int32_t free_handle_ = -1;
-  std::vector<uint32_t> scratch_mark_;   // [num_pages] epoch marks for repeated-page checks
-  uint32_t scratch_epoch_ = 0;
   std::vector<int32_t> path_scratch_;    // match/publish: the path being walked, root side first
   int32_t cached_pages_ = 0;
   int32_t locked_pages_ = 0;

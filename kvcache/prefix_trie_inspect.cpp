@@ -97,15 +97,14 @@ void prefix_trie::check_invariants() const {
   if (tokens_.size() != slots * lines_per_slot_) broken("token storage does not match node slots");
   if (root_ns_.size() != roots_.size()) broken("namespace maps disagree in size");
 
-  // Free slot list: every slot on it is dead, no cycle.
+  // Free slot stack: every slot on it is dead and there once.
   std::vector<uint8_t> on_free_list(slots, 0);
-  size_t free_slots = 0;
-  for (int32_t n = free_node_; n >= 0; n = nodes_[n].next_sibling) {
-    if (static_cast<size_t>(n) >= slots) broken("free slot list holds out-of-range slot " + std::to_string(n));
-    if (on_free_list[n]) broken("free slot list has a cycle at slot " + std::to_string(n));
-    if (nodes_[n].live) broken("live " + node_name(n) + " is on the free slot list");
+  const size_t free_slots = free_slots_.size();
+  for (const int32_t n : free_slots_) {
+    if (n < 0 || static_cast<size_t>(n) >= slots) broken("free slot stack holds out-of-range slot " + std::to_string(n));
+    if (on_free_list[n]) broken("free slot stack holds slot " + std::to_string(n) + " twice");
+    if (nodes_[n].live) broken("live " + node_name(n) + " is on the free slot stack");
     on_free_list[n] = 1;
-    ++free_slots;
   }
 
   // Roots.

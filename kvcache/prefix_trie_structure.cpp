@@ -29,9 +29,9 @@ int32_t prefix_trie::find_child(int32_t parent, const int32_t* page_tokens) cons
 uint64_t prefix_trie::slot_hash(int32_t slot) const noexcept { return page_token_hash(tokens_of(slot), page_size_); }
 
 int32_t prefix_trie::take_slot() {
-  if (free_node_ >= 0) {
-    const int32_t index = free_node_;
-    free_node_ = nodes_[index].next_sibling;
+  if (!free_slots_.empty()) {
+    const int32_t index = free_slots_.back();
+    free_slots_.pop_back();
     return index;
   }
   // Only namespace roots beyond the pre-created spare slots get here.
@@ -90,8 +90,7 @@ void prefix_trie::remove_leaf(int32_t index) {
   page_node_[entry.page] = -1;
   --cached_pages_;
   entry = node{};
-  entry.next_sibling = free_node_;
-  free_node_ = index;
+  free_slots_.push_back(index);
 }
 
 void prefix_trie::refresh_evictable(int32_t index) {

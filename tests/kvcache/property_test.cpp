@@ -11,10 +11,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kvcache/paged_cache.hpp"
@@ -98,9 +100,27 @@ class mismatch : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-#define EXPECT_SAME(real, expected, what)                                                           \
-  do {                                                                                              \
-    if (!((real) == (expected))) throw mismatch(std::string("step disagrees with reference: ") + what); \
+// Printable forms of the values compared, for failure messages.
+std::string show(kv_errc code) { return to_string(code); }
+std::string show(bool value) { return value ? "true" : "false"; }
+template <class T>
+std::string show(const T& value) {
+  if constexpr (std::is_arithmetic_v<T>) {
+    return std::to_string(value);
+  } else {
+    std::string out = "[";
+    for (const auto& item : value) out += (out.size() > 1 ? " " : "") + show(item);
+    return out + "]";
+  }
+}
+
+#define EXPECT_SAME(real, expected, what)                                                                   \
+  do {                                                                                                      \
+    const auto& real_value = (real);                                                                        \
+    const auto& expected_value = (expected);                                                                \
+    if (!(real_value == expected_value))                                                                    \
+      throw mismatch(std::string("step disagrees with reference: ") + what + ": got " + show(real_value) + \
+                     ", expected " + show(expected_value));                                                 \
   } while (0)
 
 // How often the interesting things happened, summed over all seeds: the test
@@ -471,8 +491,14 @@ void run_seeds(uint64_t first_seed, int seeds, size_t length) {
 
 }  // namespace
 
+// KVCACHE_PROPERTY_SEEDS=N runs N seeds instead of the default (for a deeper soak).
+int seed_count(int default_count) {
+  const char* env = std::getenv("KVCACHE_PROPERTY_SEEDS");
+  return env && std::atoi(env) > 0 ? std::atoi(env) : default_count;
+}
+
 TEST_CASE("property: paged_cache agrees with the brute-force reference on random operation sequences") {
-  run_seeds(1, 3000, 150);
+  run_seeds(1, seed_count(3000), 150);
   MESSAGE("match hits " << totals.match_hits << ", inserted " << totals.publish_inserts << ", duplicates "
                         << totals.publish_duplicates << ", handle extensions " << totals.handle_extensions
                         << ", evicted " << totals.evictions << ", allocations that evicted " << totals.allocate_evictions
