@@ -41,7 +41,7 @@ http::server_config real_config() {
 }
 
 struct real_served {
-  real_served() : engine(real_config().engine), server(real_config(), engine) {}
+  explicit real_served(http::server_config cfg = real_config()) : engine(cfg.engine), server(cfg, engine) {}
   unsigned short port() const { return server.port(); }
   json snapshot(const std::string& what) {
     std::promise<std::string> p;
@@ -243,6 +243,55 @@ TEST_CASE("real engine: graceful shutdown under load finishes every request and 
   CHECK(cache["invariants_ok"] == true);
   CHECK(cache["pages"]["private"] == 0);
   CHECK(cache["pages"]["cached_locked"] == 0);
+}
+
+TEST_CASE("real engine: a full queue answers 503 QUEUE_FULL with Retry-After, and the rest still succeed") {
+  auto cfg = real_config();
+  cfg.engine.max_batch = 1;
+  cfg.engine.queue_limit = 1;
+  real_served s(cfg);
+  std::vector<std::future<http_result>> burst;
+  for (int i = 0; i < 12; ++i)
+    burst.push_back(std::async(std::launch::async, [&s, i] {
+      const json b = {{"prompt", "Tom " + std::to_string(i)}, {"max_tokens", 100}, {"temperature", 0}};
+      return http_call(s.port(), "POST", "/v1/completions", b.dump());
+    }));
+  int ok = 0, full = 0;
+  for (auto& f : burst) {
+    const auto r = f.get();
+    if (r.status == 200) {
+      ++ok;
+    } else {
+      CHECK(r.status == 503);
+      CHECK(r.header("retry-after") == "1");
+      CHECK(json::parse(r.body)["error"]["code"] == "QUEUE_FULL");
+      ++full;
+    }
+  }
+  CHECK(ok >= 1);
+  CHECK(full >= 1);
+  CHECK(ok + full == 12);
+  const json m = s.snapshot("metrics");
+  CHECK(m["requests"]["rejected"] == full);
+  CHECK(m["pages"]["private"] == 0);
+}
+
+TEST_CASE("real engine: a stop string trims the text, cancels generation, and frees its pages") {
+  real_served s;
+  const json plain = {{"prompt", "Once upon a time"}, {"max_tokens", 60}, {"temperature", 0}};
+  const std::string full = json::parse(http_call(s.port(), "POST", "/v1/completions", plain.dump()).body)["choices"][0]["text"];
+  REQUIRE(full.size() > 40);
+  const std::string stop = full.substr(25, 3);
+  json with_stop = plain;
+  with_stop["stop"] = stop;
+  const json r = json::parse(http_call(s.port(), "POST", "/v1/completions", with_stop.dump()).body);
+  CHECK(r["choices"][0]["text"] == full.substr(0, full.find(stop)));
+  CHECK(r["choices"][0]["finish_reason"] == "stop");
+  CHECK(r["usage"]["completion_tokens"].get<int>() < 60);
+  CHECK(eventually([&] {
+    const json m = s.snapshot("metrics");
+    return m["requests"]["cancelled"] == 1 && m["pages"]["private"] == 0 && m["pages"]["cached_locked"] == 0;
+  }));
 }
 
 #ifdef KVACTOR_BINARY
