@@ -58,6 +58,19 @@ match_result prefix_trie::match(uint64_t ns, const std::vector<int32_t>& tokens,
   return result;
 }
 
+int32_t prefix_trie::cached_prefix_pages(uint64_t ns, const std::vector<int32_t>& tokens) const {
+  const int32_t root = root_of(ns);
+  if (root < 0 || tokens.size() <= 1) return 0;
+  const size_t max_pages = (tokens.size() - 1) / static_cast<size_t>(page_size_);
+  int32_t current = root;
+  int32_t found = 0;
+  for (size_t i = 0; i < max_pages; ++i, ++found) {
+    current = find_child(current, tokens.data() + i * static_cast<size_t>(page_size_));
+    if (current < 0) break;
+  }
+  return found;
+}
+
 kv_errc prefix_trie::unlock(uint64_t handle) {
   if (handle_node(handle) < 0) return kv_errc::unknown_handle;
   handle_slot& slot = handles_[static_cast<uint32_t>(handle)];

@@ -106,6 +106,11 @@ class prefix_trie {
   /// non-decreasing) and counts a hit on each. Nothing matched: empty pages, handle 0.
   match_result match(uint64_t ns, const std::vector<int32_t>& tokens, uint64_t now);
 
+  /// Read-only match: the number of pages match() would return right now, without
+  /// locking, touching or counting a hit (a scheduling or routing hint; the answer
+  /// may change before the caller acts on it).
+  int32_t cached_prefix_pages(uint64_t ns, const std::vector<int32_t>& tokens) const;
+
   /// Ends the hold of `handle`: decrements the lock count of every node on its path;
   /// nodes that become unlocked leaves become evictable. unknown_handle for 0, a
   /// handle never issued, or one already unlocked (state unchanged).

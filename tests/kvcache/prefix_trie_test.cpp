@@ -76,6 +76,21 @@ TEST_CASE("prefix_trie: match returns whole pages and always leaves the last tok
     CHECK(trie.match(1, {}, 2).handle == 0);
   }
   SUBCASE("another namespace sees nothing") { CHECK(trie.match(2, tokens, 2).pages.empty()); }
+  SUBCASE("the read-only match agrees and changes nothing") {
+    const auto before = trie.snapshot(100, 100);
+    CHECK(trie.cached_prefix_pages(1, tokens) == 2);
+    CHECK(trie.cached_prefix_pages(1, {tokens.begin(), tokens.begin() + 7}) == 1);
+    CHECK(trie.cached_prefix_pages(2, tokens) == 0);
+    CHECK(trie.cached_prefix_pages(1, {}) == 0);
+    const auto after = trie.snapshot(100, 100);
+    REQUIRE(after.nodes.size() == before.nodes.size());
+    for (size_t i = 0; i < after.nodes.size(); ++i) {
+      CHECK(after.nodes[i].lock_count == before.nodes[i].lock_count);
+      CHECK(after.nodes[i].hit_count == before.nodes[i].hit_count);
+      CHECK(after.nodes[i].last_access == before.nodes[i].last_access);
+    }
+    CHECK(trie.live_handles() == 0);
+  }
   trie.check_invariants();
 }
 

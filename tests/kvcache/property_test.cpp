@@ -189,7 +189,9 @@ class simulation {
     sim_request r;
     r.ns = 1 + op.a % 2;
     r.tokens = prompt(op.b);
+    const int32_t peeked = cache_.trie().cached_prefix_pages(r.ns, r.tokens);
     const match_result real = cache_.match(r.ns, r.tokens, now_);
+    EXPECT_SAME(peeked, static_cast<int32_t>(real.pages.size()), "read-only match");
     const auto expected = reference_.match(r.ns, r.tokens, now_);
     EXPECT_SAME(real.pages, expected.pages, "match pages");
     EXPECT_SAME(real.cached_tokens, static_cast<int32_t>(expected.pages.size()) * s_.page_size, "cached_tokens");
