@@ -303,27 +303,27 @@
     state.timer = null;
     if (state.paused) return;
     const started = Date.now();
-    try {
-      const [actors, cache, requests, metricsText] = await Promise.all([
-        fetchJson("/v1/inspect/actors"), fetchJson(CACHE_QUERY), fetchJson("/v1/inspect/requests"),
-        fetchText("/metrics")]);
-      state.snapshots = { actors, cache, requests, metrics: metricsText };
-      renderActors(actors);
-      renderRequests(requests);
-      renderPool(cache);
-      renderTrie(cache);
-      renderMetrics(metricValues(parseMetrics(metricsText)), Date.now());
-      state.renders++;
-      document.body.dataset.renders = String(state.renders);
-      $("last-update").textContent = new Date().toLocaleTimeString();
-      $("status").dataset.state = "ok";
-      $("status").textContent = "live";
-      $("error").textContent = "";
-    } catch (err) {
-      $("status").dataset.state = "error";
-      $("status").textContent = "server unreachable";
-      $("error").textContent = String(err.message || err);
-    }
+    // Each source renders on its own: one failing endpoint does not blank the others.
+    const [actors, cache, requests, metricsText] = await Promise.allSettled([
+      fetchJson("/v1/inspect/actors"), fetchJson(CACHE_QUERY), fetchJson("/v1/inspect/requests"),
+      fetchText("/metrics")]);
+    const errors = [];
+    const use = (result, render) => {
+      if (result.status !== "fulfilled") { errors.push(String(result.reason && result.reason.message || result.reason)); return; }
+      try { render(result.value); } catch (err) { errors.push("render: " + (err.message || err)); }
+    };
+    use(actors, renderActors);
+    use(requests, renderRequests);
+    use(cache, (c) => { renderPool(c); renderTrie(c); });
+    use(metricsText, (t) => renderMetrics(metricValues(parseMetrics(t)), Date.now()));
+    state.snapshots = { actors: actors.value, cache: cache.value, requests: requests.value, metrics: metricsText.value };
+    state.renders++;
+    document.body.dataset.renders = String(state.renders);
+    const allFailed = errors.length === 4;
+    if (!allFailed) $("last-update").textContent = new Date().toLocaleTimeString();
+    $("status").dataset.state = errors.length ? "error" : "ok";
+    $("status").textContent = allFailed ? "server unreachable" : errors.length ? "partial data" : "live";
+    $("error").textContent = errors.join(" · ");
     schedule(Math.max(0, state.intervalMs - (Date.now() - started)));
   }
   function schedule(delay) {

@@ -292,11 +292,23 @@ async function main() {
       log("screenshot copied to", args["docs-screenshot"]);
     }
 
+    // The server goes away: the page says so and keeps the last numbers it had.
+    const browserErrors = consoleErrors.slice();   // after this, failed fetches are expected
+    const lastTotal = (await readPage(page)).values["pages-total"];
+    await page.click("#pause");   // resume polling
+    stopProcess(server);
+    let gone = true;
+    try {
+      await page.waitForFunction(() => document.getElementById("status").textContent === "server unreachable", null, { timeout: 10000 });
+    } catch (_) { gone = false; }
+    quiet.ok("the page reports an unreachable server", gone);
+    quiet.eq("numbers kept after the server left", (await readPage(page)).values["pages-total"], lastTotal);
+
     const failures = [...underLoad.failures, ...quiet.failures];
     if (samples < 3) failures.push(`only ${samples} frozen views were compared under load (need 3)`);
     if (busySamples < 3) failures.push(`only ${busySamples} frozen views showed live requests (need 3): the page was hardly seen under load`);
     if (loadStatus !== 0) failures.push("loadtest.py exited with " + loadStatus + " (see " + loadOut + ".html)");
-    if (consoleErrors.length) failures.push("browser errors: " + consoleErrors.slice(0, 5).join(" | "));
+    if (browserErrors.length) failures.push("browser errors: " + browserErrors.slice(0, 5).join(" | "));
     log("screenshot:", path.join(outDir, "console.png"));
     if (failures.length) {
       for (const f of failures.slice(0, 40)) log("FAIL:", f);
