@@ -24,6 +24,10 @@ bool quiet_error(const beast::error_code& ec) {
 
 session::session(tcp::socket&& socket, server_context& ctx) : stream_(std::move(socket)), ctx_(ctx) {
   ++ctx_.metrics.open_connections;
+  // Streamed tokens are small writes: without this, Nagle holds each one back until
+  // the previous is acknowledged (up to the client's delayed-ACK timeout).
+  beast::error_code ec;
+  stream_.socket().set_option(tcp::no_delay(true), ec);
 }
 
 session::~session() {

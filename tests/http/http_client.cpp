@@ -33,7 +33,10 @@ http_connection::http_connection(unsigned short port) : impl_(std::make_unique<i
   beast::error_code ec;
   impl_->socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
   impl_->ok = !ec;
-  if (impl_->ok) impl_->set_read_timeout(std::chrono::milliseconds(30000));
+  if (impl_->ok) {
+    impl_->socket.set_option(tcp::no_delay(true), ec);
+    impl_->set_read_timeout(std::chrono::milliseconds(30000));
+  }
 }
 http_connection::~http_connection() = default;
 http_connection::http_connection(http_connection&&) noexcept = default;
