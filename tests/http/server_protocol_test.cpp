@@ -240,3 +240,33 @@ TEST_CASE("Expect: 100-continue is honoured") {
   c.send_raw(body);
   CHECK(c.read_raw(std::chrono::milliseconds(2000), "}]}").rfind("HTTP/1.1 200", 0) == 0);
 }
+
+TEST_CASE("a chunked body that grows past the limit gets 413") {
+  served s;
+  http_connection c(s.port());
+  std::string chunk(3000, 'x');
+  c.send_raw("POST /generate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  for (int i = 0; i < 3; ++i) {
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
+    c.send_raw(size + chunk + "\r\n");
+  }
+  const std::string got = c.read_raw(std::chrono::milliseconds(2000), "}}");
+  CHECK(got.rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(s.service->submitted() == 0);
+}
+
+TEST_CASE("pipelined requests are answered in order") {
+  served s;
+  http_connection c(s.port());
+  const std::string body = R"({"text":"a","sampling_params":{"max_completion_tokens":2}})";
+  c.send_raw("POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body +
+             "GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string got = c.read_raw(std::chrono::milliseconds(3000), "owned_by");
+  const auto first = got.find("\"responses\""), second = got.find("\"status\":\"ok\""), third = got.find("owned_by");
+  REQUIRE(first != std::string::npos);
+  REQUIRE(second != std::string::npos);
+  REQUIRE(third != std::string::npos);
+  CHECK(first < second);
+  CHECK(second < third);
+}
