@@ -101,7 +101,8 @@ class prefix_trie {
   /// Longest cached full-page prefix of `tokens` in namespace `ns`. Considers at most
   /// (tokens.size() - 1) / page_size pages, so at least the last token is never
   /// cached and a full hit still leaves one token to compute logits for. Locks every
-  /// node on the path (root side included) under one new handle, sets their
+  /// node of the path, from the first page down to the last matched one, under one
+  /// new handle, sets their
   /// last_access to `now` (a logical clock or milliseconds; callers keep it
   /// non-decreasing) and counts a hit on each. Nothing matched: empty pages, handle 0.
   match_result match(uint64_t ns, const std::vector<int32_t>& tokens, uint64_t now);
@@ -132,9 +133,11 @@ class prefix_trie {
   /// fresh handle locks the published path. Either way result.handle must be
   /// unlocked by the caller eventually (right away for a finished sequence).
   /// Touches every node on the path (last_access = now); hit counts are unchanged.
-  /// Errors (status set, trie unchanged, nothing locked): unknown_page (id outside
-  /// [0, num_pages)), repeated_page, page_already_cached (pages[i] held by a node
-  /// at another position), unknown_handle, handle_mismatch.
+  /// Errors (status set, trie unchanged, nothing locked): unknown_handle (checked
+  /// first); then, position by position, unknown_page (id outside [0, num_pages)),
+  /// repeated_page, page_already_cached (pages[i] held by a node at another
+  /// position); then handle_mismatch. The trie never touches the pool: releasing
+  /// duplicates is the caller's job (paged_cache does it).
   publish_result publish(uint64_t ns, const std::vector<int32_t>& tokens, const std::vector<page_id>& pages,
                          uint64_t handle, uint64_t now);
 
