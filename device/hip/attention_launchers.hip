@@ -36,8 +36,8 @@ void kv_write(const device_kv_layer& layer, const float* k, const float* v, cons
                         ", head_dim " + std::to_string(layer.head_dim) + ", page_size " +
                         std::to_string(layer.page_size) + ")");
   if (n_rows <= 0) return;
-  kv_write_kernel<<<dim3(static_cast<unsigned>(n_rows)), dim3(128), 0, as_stream(stream)>>>(
-      layer.data, k, v, row_page, row_slot, layer.n_kv_heads, layer.page_size, layer.head_dim);
+  launch_kernel(kv_write_kernel, dim3(static_cast<unsigned>(n_rows)), dim3(128), as_stream(stream), layer.data, k, v,
+                row_page, row_slot, layer.n_kv_heads, layer.page_size, layer.head_dim);
   check_launch("kv_write_kernel");
 }
 
@@ -56,19 +56,19 @@ void paged_attention(const device_kv_layer& layer, const float* q, int n_heads, 
   if (layer.n_kv_heads > 65535)
     throw backend_error("paged_attention: " + head_text(n_heads, layer) + " unsupported: too many kv heads");
   if (rows.n_rows <= 0) return;
-  const attention_rows where{rows.row_pos, rows.row_table, rows.block_tables, rows.work_row, rows.work_chunk,
-                             rows.row_first_work};
+  const attention_rows where{rows.row_pos,  rows.row_table,  rows.block_tables,
+                             rows.work_row, rows.work_chunk, rows.row_first_work};
   const attention_heads shape{n_heads, layer.n_kv_heads, hd, layer.page_size};
   float* partial_out = scratch;
   float* partial_max = partial_out + static_cast<int64_t>(rows.n_work) * n_heads * hd;
   float* partial_sum = partial_max + static_cast<int64_t>(rows.n_work) * n_heads;
-  paged_attention_chunk_kernel<<<dim3(static_cast<unsigned>(rows.n_work), static_cast<unsigned>(layer.n_kv_heads)),
-                                 dim3(attention_threads), 0, as_stream(stream)>>>(layer.data, q, where, shape,
-                                                                                  partial_out, partial_max, partial_sum);
+  launch_kernel(
+      paged_attention_chunk_kernel, dim3(static_cast<unsigned>(rows.n_work), static_cast<unsigned>(layer.n_kv_heads)),
+      dim3(attention_threads), as_stream(stream), layer.data, q, where, shape, partial_out, partial_max, partial_sum);
   check_launch("paged_attention_chunk_kernel");
-  paged_attention_combine_kernel<<<dim3(static_cast<unsigned>(rows.n_rows), static_cast<unsigned>(n_heads)),
-                                   dim3(64), 0, as_stream(stream)>>>(partial_out, partial_max, partial_sum,
-                                                                     rows.row_first_work, n_heads, hd, out);
+  launch_kernel(paged_attention_combine_kernel,
+                dim3(static_cast<unsigned>(rows.n_rows), static_cast<unsigned>(n_heads)), dim3(64), as_stream(stream),
+                partial_out, partial_max, partial_sum, rows.row_first_work, n_heads, hd, out);
   check_launch("paged_attention_combine_kernel");
 }
 

@@ -25,8 +25,8 @@ void check_launch(const char* kernel) {
   if (status != hipSuccess) throw_gpu_error(status, kernel, __FILE__, __LINE__);
 }
 
-constexpr int row_threads = 256;         // rmsnorm, gather, argmax, kv write
-constexpr int matmul_threads = 256;      // warps of one matmul block, one weight row each
+constexpr int row_threads = 256;     // rmsnorm, gather, argmax, kv write
+constexpr int matmul_threads = 256;  // warps of one matmul block, one weight row each
 constexpr int elementwise_threads = 256;
 
 unsigned elementwise_blocks(int64_t count) {
@@ -36,8 +36,8 @@ unsigned elementwise_blocks(int64_t count) {
 
 template <weight_kind K>
 void embedding_gather_as(const device_matrix& table, const int32_t* tokens, int n_rows, float* out, hipStream_t s) {
-  embedding_gather_kernel<K><<<dim3(static_cast<unsigned>(n_rows)), dim3(row_threads), 0, s>>>(
-      static_cast<const uint8_t*>(table.data), tokens, static_cast<int>(table.cols), out);
+  launch_kernel(embedding_gather_kernel<K>, dim3(static_cast<unsigned>(n_rows)), dim3(row_threads), s,
+                static_cast<const uint8_t*>(table.data), tokens, static_cast<int>(table.cols), out);
 }
 
 template <weight_kind K, int Tile>
@@ -45,16 +45,19 @@ void matmul_tiled(const device_matrix& w, const float* x, int n_rows, float* y, 
   const int rows_per_block = matmul_threads / device_warp_size();
   const dim3 grid(static_cast<unsigned>((n_rows + Tile - 1) / Tile),
                   static_cast<unsigned>((w.rows + rows_per_block - 1) / rows_per_block));
-  matmul_kernel<K, Tile><<<grid, dim3(matmul_threads), 0, s>>>(static_cast<const uint8_t*>(w.data), w.rows, w.cols,
-                                                                 x, n_rows, y);
+  launch_kernel(matmul_kernel<K, Tile>, grid, dim3(matmul_threads), s, static_cast<const uint8_t*>(w.data), w.rows,
+                w.cols, x, n_rows, y);
 }
 
 template <weight_kind K>
 void matmul_as(const device_matrix& w, const float* x, int n_rows, float* y, hipStream_t s) {
   // The tile changes which blocks compute an output, never how (see matmul_kernels.hip).
-  if (n_rows == 1) matmul_tiled<K, 1>(w, x, n_rows, y, s);
-  else if (n_rows <= 4) matmul_tiled<K, 4>(w, x, n_rows, y, s);
-  else matmul_tiled<K, 16>(w, x, n_rows, y, s);
+  if (n_rows == 1)
+    matmul_tiled<K, 1>(w, x, n_rows, y, s);
+  else if (n_rows <= 4)
+    matmul_tiled<K, 4>(w, x, n_rows, y, s);
+  else
+    matmul_tiled<K, 16>(w, x, n_rows, y, s);
 }
 
 void check_matrix(const device_matrix& w, const char* what) {
@@ -85,8 +88,8 @@ void rmsnorm(const float* x, const int32_t* row_index, int n_rows, int dim, cons
              gpu_stream stream) {
   if (dim <= 0) throw backend_error("rmsnorm: dim " + std::to_string(dim) + " must be positive");
   if (n_rows <= 0) return;
-  rmsnorm_kernel<<<dim3(static_cast<unsigned>(n_rows)), dim3(row_threads), 0, as_stream(stream)>>>(
-      x, row_index, dim, weight, eps, out);
+  launch_kernel(rmsnorm_kernel, dim3(static_cast<unsigned>(n_rows)), dim3(row_threads), as_stream(stream), x, row_index,
+                dim, weight, eps, out);
   check_launch("rmsnorm_kernel");
 }
 
@@ -98,8 +101,8 @@ void rope(float* vec, const int32_t* positions, int n_rows, int n_heads, int hea
   const int64_t pairs = static_cast<int64_t>(n_rows) * n_heads * (head_dim / 2);
   if (pairs <= 0) return;
   const auto blocks = static_cast<unsigned>((pairs + elementwise_threads - 1) / elementwise_threads);
-  rope_kernel<<<dim3(blocks), dim3(elementwise_threads), 0, as_stream(stream)>>>(vec, positions, pairs, n_heads,
-                                                                                  head_dim, table);
+  launch_kernel(rope_kernel, dim3(blocks), dim3(elementwise_threads), as_stream(stream), vec, positions, pairs, n_heads,
+                head_dim, table);
   check_launch("rope_kernel");
 }
 
@@ -120,21 +123,23 @@ void matmul(const device_matrix& w, const float* x, int n_rows, float* y, gpu_st
 
 void swiglu(float* gate, const float* up, int64_t count, gpu_stream stream) {
   if (count <= 0) return;
-  swiglu_kernel<<<dim3(elementwise_blocks(count)), dim3(elementwise_threads), 0, as_stream(stream)>>>(gate, up, count);
+  launch_kernel(swiglu_kernel, dim3(elementwise_blocks(count)), dim3(elementwise_threads), as_stream(stream), gate, up,
+                count);
   check_launch("swiglu_kernel");
 }
 
 void residual_add(float* x, const float* delta, int64_t count, gpu_stream stream) {
   if (count <= 0) return;
-  residual_add_kernel<<<dim3(elementwise_blocks(count)), dim3(elementwise_threads), 0, as_stream(stream)>>>(
-      x, delta, count);
+  launch_kernel(residual_add_kernel, dim3(elementwise_blocks(count)), dim3(elementwise_threads), as_stream(stream), x,
+                delta, count);
   check_launch("residual_add_kernel");
 }
 
 void argmax(const float* logits, int n_rows, int vocab, int32_t* out, gpu_stream stream) {
   if (vocab <= 0) throw backend_error("argmax: vocab " + std::to_string(vocab) + " must be positive");
   if (n_rows <= 0) return;
-  argmax_kernel<<<dim3(static_cast<unsigned>(n_rows)), dim3(row_threads), 0, as_stream(stream)>>>(logits, vocab, out);
+  launch_kernel(argmax_kernel, dim3(static_cast<unsigned>(n_rows)), dim3(row_threads), as_stream(stream), logits, vocab,
+                out);
   check_launch("argmax_kernel");
 }
 

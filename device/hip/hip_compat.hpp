@@ -1,7 +1,9 @@
-// The HIP names the GPU backend uses, for both compilers that build it:
+// The HIP names the GPU backend uses, for each way it is built:
 //  - hipcc (AMD): the real <hip/hip_runtime.h>.
 //  - nvcc (NVIDIA): mapped onto the CUDA runtime here, because Debian's HIP 5.2
 //    headers for the NVIDIA platform do not compile against CUDA 13.
+//  - the host compiler with KVACTOR_GPU_EMULATION: a CPU stand-in used by the
+//    tests on machines without a GPU (tests/device_hip/emulation/).
 // Only the names below are mapped; a new HIP call needs a line here first.
 // Also gives neutral device helpers (warp size, xor shuffle) and a checked-call
 // macro that reports file and line through backend_error.
@@ -14,7 +16,9 @@
 
 #include "device/backend.hpp"
 
-#if defined(__HIP_PLATFORM_AMD__) || defined(__HIP_PLATFORM_HCC__) || defined(__HIP__)
+#if defined(KVACTOR_GPU_EMULATION)
+#include "tests/device_hip/emulation/gpu_emulation.hpp"
+#elif defined(__HIP_PLATFORM_AMD__) || defined(__HIP_PLATFORM_HCC__) || defined(__HIP__)
 #include <hip/hip_runtime.h>
 #define KVACTOR_GPU_AMD 1
 #elif defined(__CUDACC__)
@@ -62,7 +66,7 @@ namespace kvactor::hip {
 // gfx1030); the host pass never runs device code, so its value is only a
 // placeholder. Host code must not size anything by it: launchers use block sizes
 // that are multiples of 64, valid for every warp size.
-#if defined(KVACTOR_GPU_NVIDIA)
+#if defined(KVACTOR_GPU_NVIDIA) || defined(KVACTOR_GPU_EMULATION)
 inline constexpr int warp_size = 32;
 #elif defined(__AMDGCN_WAVEFRONT_SIZE)
 inline constexpr int warp_size = __AMDGCN_WAVEFRONT_SIZE;
@@ -70,17 +74,28 @@ inline constexpr int warp_size = __AMDGCN_WAVEFRONT_SIZE;
 inline constexpr int warp_size = 64;
 #endif
 
-#if defined(__CUDACC__) || defined(__HIP__)
-// value of `v` in lane (this lane ^ mask) of the same warp; every lane must call it.
-template <class T>
-__device__ inline T shfl_xor(T v, int mask) {
-#if defined(KVACTOR_GPU_NVIDIA)
+// Value of `v` in lane (this lane ^ mask) of the same warp; every lane must call it.
+__device__ inline float shfl_xor(float v, int mask) {
+#if defined(KVACTOR_GPU_EMULATION)
+  return ::kvactor::emulation::shuffle_xor(v, mask);
+#elif defined(KVACTOR_GPU_NVIDIA)
   return __shfl_xor_sync(0xffffffffu, v, mask, warp_size);
 #else
   return __shfl_xor(v, mask, warp_size);
 #endif
 }
+
+// Enqueues kernel<<<grid, block, 0, stream>>>(args...). A function rather than the
+// launch syntax so the host compiler can build the launchers for the emulation.
+template <class... Params, class... Args>
+void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, hipStream_t stream, Args... args) {
+#if defined(KVACTOR_GPU_EMULATION)
+  (void)stream;
+  ::kvactor::emulation::launch(grid, block, [&] { kernel(static_cast<Params>(args)...); });
+#else
+  kernel<<<grid, block, 0, stream>>>(static_cast<Params>(args)...);
 #endif
+}
 
 // Raises backend_error naming the failed call, where it was made and the runtime's
 // description of the error.
