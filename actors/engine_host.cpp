@@ -86,10 +86,14 @@ std::string engine_host::submit(generation_request req, generation_callback cb) 
     ev.error_message = "the engine is shutting down and accepts no new requests";
     ev.usage.prompt_tokens = static_cast<int>(req.prompt.size());
     // Delivered from a short-lived actor so the caller never sees its callback re-entered.
-    m.sys->spawn([wrapped, ev](caf::event_based_actor* self) {
-      wrapped(ev);
-      self->quit();
-    });
+    // (Spawn arguments rather than captures only: CAF 0.17's zero-argument spawn
+    // path dereferences an empty shared_ptr, which UBSan rejects.)
+    m.sys->spawn(
+        [](caf::event_based_actor* self, generation_callback deliver, generation_event event) {
+          deliver(event);
+          self->quit();
+        },
+        wrapped, ev);
     return rid;
   }
   auto seq = m.next_seq.fetch_add(1);

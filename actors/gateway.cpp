@@ -4,6 +4,7 @@
 
 #include "actors/engine_host.hpp"
 #include "device/cpu_backend.hpp"
+#include "device/hip/hip_backend.hpp"
 #include "model/loader.hpp"
 
 namespace kvactor {
@@ -21,13 +22,17 @@ gateway::gateway(const engine_config& cfg) : impl_(std::make_unique<impl>()) {
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("cannot load the model: ") + e.what());
   }
-  if (cfg.device != "cpu")
-    throw std::runtime_error("device '" + cfg.device + "' is not available in this build (use cpu)");
+  if (cfg.device != "cpu" && cfg.device != "hip")
+    throw std::runtime_error("device must be cpu or hip (got '" + cfg.device + "')");
   std::shared_ptr<backend> be;
   try {
-    be = make_cpu_backend(impl_->model.weights, kv_layout{cfg.page_size, cfg.num_pages}, cfg.device_threads);
+    kv_layout layout{cfg.page_size, cfg.num_pages};
+    if (cfg.device == "hip")
+      be = make_hip_backend(impl_->model.weights, layout);
+    else
+      be = make_cpu_backend(impl_->model.weights, layout, cfg.device_threads);
   } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("cannot start the CPU backend: ") + e.what());
+    throw std::runtime_error("cannot start the " + cfg.device + " backend: " + e.what());
   }
   try {
     impl_->host = std::make_unique<engine_host>(cfg, impl_->model.weights->config, impl_->model.tok->bos_id(),

@@ -218,7 +218,9 @@ std::pair<int32_t, int32_t> cache_bounds(const std::string& what) {
 
 void spawn_inspection(caf::actor_system& sys, const engine_actors& actors, const std::string& what,
                       std::function<void(std::string json)> cb) {
-  sys.spawn([actors, what, cb](caf::event_based_actor* self) {
+  // Arguments rather than captures: CAF 0.17's zero-argument spawn path trips UBSan.
+  sys.spawn([](caf::event_based_actor* self, engine_actors actors, std::string what,
+               std::function<void(std::string json)> cb) {
     auto reply = [self, cb](json j) {
       if (cb)
         cb(j.dump());
@@ -241,7 +243,7 @@ void spawn_inspection(caf::actor_system& sys, const engine_actors& actors, const
       reply(error_json("NOT_FOUND", "unknown inspection '" + what +
                                         "' (actors | cache | requests | request:<rid> | metrics)"));
     }
-  });
+  }, actors, what, std::move(cb));
 }
 
 }  // namespace kvactor

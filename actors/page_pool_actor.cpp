@@ -51,14 +51,15 @@ struct pool_state {
     counter(cur) += 1;
   }
   int32_t& counter(page_kind k) {
-    static int32_t free_dummy = 0;
     switch (k) {
       case page_kind::owned: return count_owned;
       case page_kind::publishing: return count_publishing;
       case page_kind::cached: return count_cached;
-      default: return free_dummy;
+      case page_kind::free: break;
     }
+    return count_free_unused;  // free pages are counted by page_pool itself
   }
+  int32_t count_free_unused = 0;
 };
 
 using pool_pointer = pool_actor::stateful_pointer<pool_state>;
@@ -157,7 +158,7 @@ void kick_eviction(pool_pointer self) {
 // fail, its in-flight publishes are orphaned (their duplicates will be freed), and
 // the trie drops its locks. The trie hears this after any publish the pool
 // forwarded for the owner (pool→trie messages are FIFO), so no lock survives.
-caf::response_promise drop_owner(pool_pointer self, const caf::actor_addr& owner, int32_t& released) {
+void drop_owner(pool_pointer self, const caf::actor_addr& owner, int32_t& released) {
   auto& st = self->state;
   released = 0;
   auto it = st.owned.find(owner);
@@ -184,7 +185,6 @@ caf::response_promise drop_owner(pool_pointer self, const caf::actor_addr& owner
   for (auto& [id, pending] : st.publishing)
     if (pending.owner == owner)
       pending.orphaned = true;
-  return {};
 }
 
 void finish_publish(pool_pointer self, uint64_t id, const publish_reply* ok) {
@@ -248,185 +248,183 @@ std::string check_state(pool_pointer self) {
   return {};
 }
 
-char trie_char(char trie_state) { return trie_state; }
-
 pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_pages, trie_actor trie) {
-    self->state.pool_ptr = std::make_unique<page_pool>(num_pages);
-    self->state.kind.assign(static_cast<std::size_t>(num_pages), page_kind::free);
-    self->state.trie = trie;
-    self->set_down_handler([self](caf::down_msg& msg) {
-      int32_t released = 0;
-      drop_owner(self, msg.source, released);
-      self->state.monitored.erase(msg.source);
-      self->request(self->state.trie, caf::infinite, drop_atom_v, msg.source)
-          .then([](int32_t) {}, [](caf::error&) {});
-      serve_waiting(self, false);
-    });
-    return {
-        [self](alloc_atom, int32_t n) -> caf::result<page_list> {
-          auto& st = self->state;
-          ++st.handled;
-          if (n < 0)
-            return caf::make_error(engine_errc::bad_request, "alloc: negative page count");
-          if (n > st.pool_ref().total())
-            return caf::make_error(engine_errc::no_capacity);
-          auto owner = sender_of(self);
-          watch(self, owner);
-          if (st.waiting.empty() && n <= st.pool_ref().free_count())
-            return take_pages(self, n, owner);
-          auto promise = self->make_response_promise<page_list>();
-          st.waiting.push_back({promise, n, owner});
-          kick_eviction(self);
-          return promise;
-        },
-        [self](publish_atom, publish_request& req) -> caf::result<publish_reply> {
-          auto& st = self->state;
-          ++st.handled;
-          auto owner = sender_of(self);
-          auto it = st.owned.find(owner);
-          // Every page must be the sender's private page or already cached (a
-          // canonical page it matched or published before).
-          std::vector<page_id> mine;
-          for (auto p : req.pages) {
-            if (p < 0 || p >= st.pool_ref().total())
-              return caf::make_error(engine_errc::not_owner, "publish: unknown page " + std::to_string(p));
-            auto k = st.kind[static_cast<std::size_t>(p)];
-            if (k == page_kind::cached)
-              continue;
-            if (k != page_kind::owned || it == st.owned.end() || it->second.count(p) == 0)
-              return caf::make_error(engine_errc::not_owner,
-                                     "publish: page " + std::to_string(p) + " is not the sender's");
-            mine.push_back(p);
-          }
-          auto id = st.next_publish++;
-          for (auto p : mine)
-            st.set_kind(p, page_kind::publishing);
-          st.publishing[id] = pending_publish{owner, mine, false};
-          auto promise = self->make_response_promise<publish_reply>();
-          self->request(st.trie, caf::infinite, publish_atom_v, owner, std::move(req))
-              .then(
-                  [self, id, promise](publish_reply& reply) mutable {
-                    finish_publish(self, id, &reply);
-                    promise.deliver(std::move(reply));
-                  },
-                  [self, id, promise](caf::error& err) mutable {
-                    finish_publish(self, id, nullptr);
-                    promise.deliver(std::move(err));
-                  });
-          return promise;
-        },
-        [self](drop_atom) -> caf::result<int32_t> {
-          ++self->state.handled;
-          auto owner = sender_of(self);
-          int32_t released = 0;
-          drop_owner(self, owner, released);
-          auto promise = self->make_response_promise<int32_t>();
-          self->request(self->state.trie, caf::infinite, drop_atom_v, owner)
-              .then([promise, released](int32_t) mutable { promise.deliver(released); },
-                    [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
-          serve_waiting(self, false);
-          return promise;
-        },
-        [self](counts_atom) -> pool_counts {
-          auto& st = self->state;
-          ++st.handled;
-          return pool_counts{st.pool_ref().total(),         st.pool_ref().free_count(),
-                             st.count_owned + st.count_publishing, st.count_cached,
-                             st.count_publishing,      static_cast<int32_t>(st.owned.size()),
-                             static_cast<int32_t>(st.waiting.size())};
-        },
-        [self](cache_atom, int32_t depth, int32_t max_nodes) -> caf::result<std::string> {
-          ++self->state.handled;
-          auto promise = self->make_response_promise<std::string>();
-          self->request(self->state.trie, caf::infinite, cache_atom_v, depth, max_nodes)
-              .then(
-                  [self, promise](std::string& trie_json) mutable {
-                    auto& st = self->state;
-                    auto t = nlohmann::json::parse(trie_json);
-                    auto states = t["states"].get<std::string>();
-                    std::string map(st.kind.size(), 'f');
-                    int32_t locked = 0, evictable = 0;
-                    bool ok = states.size() == st.kind.size();
-                    for (std::size_t p = 0; p < st.kind.size(); ++p) {
-                      char ts = p < states.size() ? states[p] : '.';
-                      switch (st.kind[p]) {
-                        case page_kind::free: map[p] = ts == '.' ? 'f' : '!'; break;
-                        case page_kind::owned:
-                        case page_kind::publishing: map[p] = ts == '.' ? 'p' : '!'; break;
-                        case page_kind::cached: map[p] = ts == '.' ? '!' : trie_char(ts); break;
-                      }
-                      if (map[p] == '!')
-                        ok = false;
-                      locked += map[p] == 'L';
-                      evictable += map[p] == 'e';
-                    }
-                    auto problem = check_state(self);
-                    nlohmann::json out;
-                    out["page_size"] = t["page_size"];
-                    out["pages"] = {{"total", st.pool_ref().total()},
-                                    {"free", st.pool_ref().free_count()},
-                                    {"private", st.count_owned + st.count_publishing},
-                                    {"cached_locked", locked},
-                                    {"cached_evictable", evictable}};
-                    out["page_states"] = map;
-                    out["trie"] = t["trie"];
-                    out["invariants_ok"] = ok && problem.empty() && t["trie_ok"].get<bool>();
-                    out["tree"] = t["tree"];
-                    promise.deliver(out.dump());
-                  },
+  self->state.pool_ptr = std::make_unique<page_pool>(num_pages);
+  self->state.kind.assign(static_cast<std::size_t>(num_pages), page_kind::free);
+  self->state.trie = trie;
+  self->set_down_handler([self](caf::down_msg& msg) {
+    int32_t released = 0;
+    drop_owner(self, msg.source, released);
+    self->state.monitored.erase(msg.source);
+    self->request(self->state.trie, caf::infinite, drop_atom_v, msg.source)
+        .then([](int32_t) {}, [](caf::error&) {});
+    serve_waiting(self, false);
+  });
+  return {
+      [self](alloc_atom, int32_t n) -> caf::result<page_list> {
+        auto& st = self->state;
+        ++st.handled;
+        if (n < 0)
+          return caf::make_error(engine_errc::bad_request, "alloc: negative page count");
+        if (n > st.pool_ref().total())
+          return caf::make_error(engine_errc::no_capacity);
+        auto owner = sender_of(self);
+        watch(self, owner);
+        if (st.waiting.empty() && n <= st.pool_ref().free_count())
+          return take_pages(self, n, owner);
+        auto promise = self->make_response_promise<page_list>();
+        st.waiting.push_back({promise, n, owner});
+        kick_eviction(self);
+        return promise;
+      },
+      [self](publish_atom, publish_request& req) -> caf::result<publish_reply> {
+        auto& st = self->state;
+        ++st.handled;
+        auto owner = sender_of(self);
+        auto it = st.owned.find(owner);
+        // Every page must be the sender's private page or already cached (a
+        // canonical page it matched or published before).
+        std::vector<page_id> mine;
+        for (auto p : req.pages) {
+          if (p < 0 || p >= st.pool_ref().total())
+            return caf::make_error(engine_errc::not_owner, "publish: unknown page " + std::to_string(p));
+          auto k = st.kind[static_cast<std::size_t>(p)];
+          if (k == page_kind::cached)
+            continue;
+          if (k != page_kind::owned || it == st.owned.end() || it->second.count(p) == 0)
+            return caf::make_error(engine_errc::not_owner,
+                                   "publish: page " + std::to_string(p) + " is not the sender's");
+          mine.push_back(p);
+        }
+        auto id = st.next_publish++;
+        for (auto p : mine)
+          st.set_kind(p, page_kind::publishing);
+        st.publishing[id] = pending_publish{owner, mine, false};
+        auto promise = self->make_response_promise<publish_reply>();
+        self->request(st.trie, caf::infinite, publish_atom_v, owner, std::move(req))
+            .then(
+                [self, id, promise](publish_reply& reply) mutable {
+                  finish_publish(self, id, &reply);
+                  promise.deliver(std::move(reply));
+                },
+                [self, id, promise](caf::error& err) mutable {
+                  finish_publish(self, id, nullptr);
+                  promise.deliver(std::move(err));
+                });
+        return promise;
+      },
+      [self](drop_atom) -> caf::result<int32_t> {
+        ++self->state.handled;
+        auto owner = sender_of(self);
+        int32_t released = 0;
+        drop_owner(self, owner, released);
+        auto promise = self->make_response_promise<int32_t>();
+        self->request(self->state.trie, caf::infinite, drop_atom_v, owner)
+            .then([promise, released](int32_t) mutable { promise.deliver(released); },
                   [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
-          return promise;
-        },
-        [self](check_atom) -> caf::result<std::string> {
-          ++self->state.handled;
-          auto local = check_state(self);
-          if (!local.empty())
-            return local;
-          auto promise = self->make_response_promise<std::string>();
-          self->request(self->state.trie, caf::infinite, cache_atom_v, 0, 0)
-              .then(
-                  [self, promise](std::string& trie_json) mutable {
-                    auto t = nlohmann::json::parse(trie_json);
-                    if (!t["trie_ok"].get<bool>()) {
-                      promise.deliver(t["trie_problem"].get<std::string>());
+        serve_waiting(self, false);
+        return promise;
+      },
+      [self](counts_atom) -> pool_counts {
+        auto& st = self->state;
+        ++st.handled;
+        return pool_counts{st.pool_ref().total(),         st.pool_ref().free_count(),
+                           st.count_owned + st.count_publishing, st.count_cached,
+                           st.count_publishing,      static_cast<int32_t>(st.owned.size()),
+                           static_cast<int32_t>(st.waiting.size())};
+      },
+      [self](cache_atom, int32_t depth, int32_t max_nodes) -> caf::result<std::string> {
+        ++self->state.handled;
+        auto promise = self->make_response_promise<std::string>();
+        self->request(self->state.trie, caf::infinite, cache_atom_v, depth, max_nodes)
+            .then(
+                [self, promise](std::string& trie_json) mutable {
+                  auto& st = self->state;
+                  auto t = nlohmann::json::parse(trie_json);
+                  auto states = t["states"].get<std::string>();
+                  std::string map(st.kind.size(), 'f');
+                  int32_t locked = 0, evictable = 0;
+                  bool ok = states.size() == st.kind.size();
+                  for (std::size_t p = 0; p < st.kind.size(); ++p) {
+                    char ts = p < states.size() ? states[p] : '.';
+                    switch (st.kind[p]) {
+                      case page_kind::free: map[p] = ts == '.' ? 'f' : '!'; break;
+                      case page_kind::owned:
+                      case page_kind::publishing: map[p] = ts == '.' ? 'p' : '!'; break;
+                      case page_kind::cached: map[p] = ts == '.' ? '!' : ts; break;
+                    }
+                    if (map[p] == '!')
+                      ok = false;
+                    locked += map[p] == 'L';
+                    evictable += map[p] == 'e';
+                  }
+                  auto problem = check_state(self);
+                  nlohmann::json out;
+                  out["page_size"] = t["page_size"];
+                  out["pages"] = {{"total", st.pool_ref().total()},
+                                  {"free", st.pool_ref().free_count()},
+                                  {"private", st.count_owned + st.count_publishing},
+                                  {"cached_locked", locked},
+                                  {"cached_evictable", evictable}};
+                  out["page_states"] = map;
+                  out["trie"] = t["trie"];
+                  out["invariants_ok"] = ok && problem.empty() && t["trie_ok"].get<bool>();
+                  out["tree"] = t["tree"];
+                  promise.deliver(out.dump());
+                },
+                [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+        return promise;
+      },
+      [self](check_atom) -> caf::result<std::string> {
+        ++self->state.handled;
+        auto local = check_state(self);
+        if (!local.empty())
+          return local;
+        auto promise = self->make_response_promise<std::string>();
+        self->request(self->state.trie, caf::infinite, cache_atom_v, 0, 0)
+            .then(
+                [self, promise](std::string& trie_json) mutable {
+                  auto t = nlohmann::json::parse(trie_json);
+                  if (!t["trie_ok"].get<bool>()) {
+                    promise.deliver(t["trie_problem"].get<std::string>());
+                    return;
+                  }
+                  auto states = t["states"].get<std::string>();
+                  auto& st = self->state;
+                  if (states.size() != st.kind.size()) {
+                    promise.deliver(std::string("trie and pool disagree on the page count"));
+                    return;
+                  }
+                  for (std::size_t p = 0; p < states.size(); ++p) {
+                    bool cached_in_pool = st.kind[p] == page_kind::cached;
+                    if (cached_in_pool != (states[p] != '.')) {
+                      promise.deliver("page " + std::to_string(p) + ": pool says " +
+                                      (cached_in_pool ? "cached" : "not cached") + ", trie disagrees");
                       return;
                     }
-                    auto states = t["states"].get<std::string>();
-                    auto& st = self->state;
-                    if (states.size() != st.kind.size()) {
-                      promise.deliver(std::string("trie and pool disagree on the page count"));
-                      return;
-                    }
-                    for (std::size_t p = 0; p < states.size(); ++p) {
-                      bool cached_in_pool = st.kind[p] == page_kind::cached;
-                      if (cached_in_pool != (states[p] != '.')) {
-                        promise.deliver("page " + std::to_string(p) + ": pool says " +
-                                        (cached_in_pool ? "cached" : "not cached") + ", trie disagrees");
-                        return;
-                      }
-                    }
-                    promise.deliver(std::string());
-                  },
-                  [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
-          return promise;
-        },
-        [self](inspect_atom) -> std::string {
-          auto& st = self->state;
-          ++st.handled;
-          auto j = actor_snapshot("page_pool", "page_pool", st.evicting ? "evicting" : "running", st.handled,
-                                  self->mailbox().size());
-          j["details"] = {{"total", st.pool_ref().total()},
-                          {"free", st.pool_ref().free_count()},
-                          {"allocated", st.pool_ref().allocated_count()},
-                          {"private", st.count_owned + st.count_publishing},
-                          {"publishing", st.count_publishing},
-                          {"cached", st.count_cached},
-                          {"owners", st.owned.size()},
-                          {"waiting_allocs", st.waiting.size()},
-                          {"evicted_pages", st.evicted}};
-          return j.dump();
-        },
-    };
+                  }
+                  promise.deliver(std::string());
+                },
+                [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+        return promise;
+      },
+      [self](inspect_atom) -> std::string {
+        auto& st = self->state;
+        ++st.handled;
+        auto j = actor_snapshot("page_pool", "page_pool", st.evicting ? "evicting" : "running", st.handled,
+                                self->mailbox().size());
+        j["details"] = {{"total", st.pool_ref().total()},
+                        {"free", st.pool_ref().free_count()},
+                        {"allocated", st.pool_ref().allocated_count()},
+                        {"private", st.count_owned + st.count_publishing},
+                        {"publishing", st.count_publishing},
+                        {"cached", st.count_cached},
+                        {"owners", st.owned.size()},
+                        {"waiting_allocs", st.waiting.size()},
+                        {"evicted_pages", st.evicted}};
+        return j.dump();
+      },
+  };
 }
 
 }  // namespace

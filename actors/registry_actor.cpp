@@ -9,8 +9,6 @@
 namespace kvactor {
 namespace {
 
-constexpr std::size_t history_limit = 64;
-
 struct registry_state {
   static inline const char* name = "registry";
   std::map<std::string, caf::actor> live;
@@ -19,6 +17,7 @@ struct registry_state {
   uint64_t finished = 0, cancelled = 0, failed = 0, rejected = 0;
   uint64_t prompt_tokens = 0, generated_tokens = 0, cache_hit_tokens = 0;
   uint64_t handled = 0;
+  std::size_t history_limit = 64;
 };
 
 using registry_pointer = registry_actor::stateful_pointer<registry_state>;
@@ -45,11 +44,12 @@ void record(registry_pointer self, const std::string& rid, const std::string& ou
     st.cache_hit_tokens += snap.value("cached_tokens", 0);
   }
   st.history.push_front(std::move(snap));
-  if (st.history.size() > history_limit)
+  if (st.history.size() > st.history_limit)
     st.history.pop_back();
 }
 
-registry_actor::behavior_type registry_behavior(registry_pointer self) {
+registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t history_limit) {
+  self->state.history_limit = static_cast<std::size_t>(history_limit);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto it = self->state.rid_of.find(msg.source);
     if (it == self->state.rid_of.end())
@@ -121,6 +121,8 @@ registry_actor::behavior_type registry_behavior(registry_pointer self) {
 
 }  // namespace
 
-registry_actor spawn_registry(caf::actor_system& sys) { return sys.spawn(registry_behavior); }
+registry_actor spawn_registry(caf::actor_system& sys, int32_t history_limit) {
+  return sys.spawn(registry_behavior, history_limit);
+}
 
 }  // namespace kvactor

@@ -7,6 +7,7 @@
 
 namespace kvactor {
 
-registry_actor spawn_registry(caf::actor_system& sys);
+// Keeps the snapshots of the last `history_limit` finished requests.
+registry_actor spawn_registry(caf::actor_system& sys, int32_t history_limit = 64);
 
 }  // namespace kvactor

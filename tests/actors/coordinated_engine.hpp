@@ -54,10 +54,7 @@ class coordinated_engine {
   template <class T, class Handle, class... Ts>
   std::optional<T> ask_isolated(const Handle& whom, Ts... xs) {
     auto result = std::make_shared<std::optional<T>>();
-    auto probe = sys_->spawn([=](caf::event_based_actor* self) {
-      self->request(whom, caf::infinite, xs...)
-          .then([=](T& x) { *result = std::move(x); }, [](caf::error&) {});
-    });
+    auto probe = spawn_probe<T>(whom, result, xs...);
     auto* a = dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(probe));
     auto* b = dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(whom));
     sched_->run_jobs_filtered([&](caf::resumable* r) { return r == a || r == b; });
@@ -68,10 +65,7 @@ class coordinated_engine {
   template <class T, class Handle, class... Ts>
   std::optional<T> ask(const Handle& whom, Ts... xs) {
     auto result = std::make_shared<std::optional<T>>();
-    sys_->spawn([=](caf::event_based_actor* self) {
-      self->request(whom, caf::infinite, xs...)
-          .then([=](T& x) { *result = std::move(x); }, [](caf::error&) {});
-    });
+    spawn_probe<T>(whom, result, xs...);
     run_fifo();
     return *result;
   }
@@ -90,6 +84,18 @@ class coordinated_engine {
   scheduler_counts scheduler_stats();
 
  private:
+  // An actor that asks `whom` once and stores the answer. (The handle travels as a
+  // spawn argument: CAF 0.17's zero-argument spawn path trips UBSan.)
+  template <class T, class Handle, class... Ts>
+  caf::actor spawn_probe(const Handle& whom, std::shared_ptr<std::optional<T>> result, Ts... xs) {
+    return sys_->spawn(
+        [=](caf::event_based_actor* self, Handle target) {
+          self->request(target, caf::infinite, xs...)
+              .then([=](T& x) { *result = std::move(x); }, [](caf::error&) {});
+        },
+        whom);
+  }
+
   caf::actor_system_config cfg_;
   std::unique_ptr<caf::actor_system> sys_;
   caf::scheduler::test_coordinator* sched_ = nullptr;

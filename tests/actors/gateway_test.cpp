@@ -61,6 +61,10 @@ TEST_CASE("gateway: a greedy request streams the reference tokens and finishes w
   auto metrics = nlohmann::json::parse(inspect_now(gw, "metrics"));
   CHECK(metrics["requests"]["finished"] == 2);
   CHECK(metrics["generated_tokens"] == 40);
+  CHECK(metrics["pages"]["total"] == 256);
+  CHECK(metrics["pages"]["private"] == 0);
+  CHECK(metrics["queue_depth"] == 0);
+  CHECK(metrics["cache_hit_tokens"] == o2.final_event.usage.cached_tokens);
   auto cache = nlohmann::json::parse(inspect_now(gw, "cache"));
   CHECK(cache["invariants_ok"] == true);
   CHECK(cache["pages"]["private"] == 0);
@@ -135,19 +139,40 @@ TEST_CASE("engine: cancel by rid, a deadline, and shutdown each return every pag
 
   // Shutdown with no drain time cancels whatever runs and waits for the pages.
   std::vector<std::string> rids;
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < 64; ++i)
     rids.push_back(engine->submit(long_one, log.callback()));
+  // While they run, inspection sees them as request actors with a live phase.
+  auto live = nlohmann::json::parse(engine->inspect_now("requests"));
+  int live_seen = 0;
+  for (auto& r : live["requests"])
+    if (r["phase"] == "queued" || r["phase"] == "prefill" || r["phase"] == "decode")
+      ++live_seen;
+  CHECK(live_seen >= 1);
+  auto actors = nlohmann::json::parse(engine->inspect_now("actors"));
+  int request_actors = 0;
+  for (auto& a : actors["actors"])
+    request_actors += a["kind"] == "request";
+  CHECK(request_actors >= 1);
   engine->shutdown(0ms);
-  REQUIRE(log.wait(6, 30s));
+  REQUIRE(log.wait(66, 30s));
   out = log.outcomes();
+  int cancelled_by_shutdown = 0;
   for (auto& rid : rids) {
     CHECK(out.at(rid).final_events == 1);
     auto& ev = out.at(rid).final_event;
-    CHECK((ev.finish_reason == "cancelled" || ev.error_code == "SHUTTING_DOWN"));
+    CHECK((ev.finish_reason == "cancelled" || ev.finish_reason == "length"));
+    cancelled_by_shutdown += ev.finish_reason == "cancelled";
   }
+  CHECK(cancelled_by_shutdown > 0);
   auto t = engine->totals();
   CHECK(t.free + t.cached == t.total);
   CHECK(t.locked == 0);
   CHECK(t.live_requests == 0);
   CHECK(engine->running_actors() == 5);
+}
+
+TEST_CASE("gateway: an unknown device is a runtime_error naming it") {
+  auto cfg = stories_config();
+  cfg.device = "tpu";
+  CHECK_THROWS_WITH_AS(gateway{cfg}, doctest::Contains("tpu"), std::runtime_error);
 }

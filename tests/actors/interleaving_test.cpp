@@ -150,10 +150,12 @@ TEST_CASE("interleavings: eviction cannot take pages a reader holds") {
   auto grabbed = std::make_shared<std::optional<bool>>();
   auto pool = e.actors().pool;
   auto trie = e.actors().trie;
-  auto competitor = e.system().spawn([=](caf::event_based_actor* self) {
-    self->request(pool, caf::infinite, alloc_atom_v, int32_t{8})
-        .then([=](page_list&) { *grabbed = true; }, [=](caf::error&) { *grabbed = false; });
-  });
+  auto competitor = e.system().spawn(
+      [](caf::event_based_actor* self, pool_actor pool, std::shared_ptr<std::optional<bool>> grabbed) {
+        self->request(pool, caf::infinite, alloc_atom_v, int32_t{8})
+            .then([=](page_list&) { *grabbed = true; }, [=](caf::error&) { *grabbed = false; });
+      },
+      pool, grabbed);
   e.run_only(competitor, pool, trie);
   REQUIRE(grabbed->has_value());
   CHECK(**grabbed == false);
