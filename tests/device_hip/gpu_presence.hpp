@@ -8,6 +8,15 @@ namespace kvactor::testing {
 
 inline constexpr int skip_exit_code = 77;
 
+// True in device_hip_emulated_tests, where the kernels run on the CPU emulation
+// (tests/device_hip/emulation/): the tests then use shorter runs that still cross
+// the same boundaries (a context past one 256-key attention chunk, a batch of 64).
+#if defined(KVACTOR_GPU_EMULATION)
+inline constexpr bool emulated_gpu = true;
+#else
+inline constexpr bool emulated_gpu = false;
+#endif
+
 // Returns when a GPU is usable; otherwise prints "SKIPPED: no GPU ..." and exits 77.
 void require_gpu();
 
