@@ -313,8 +313,9 @@ std::vector<sequence_result> hip_backend::step(const std::vector<sequence_step>&
   sp.tokens = take(static_cast<std::size_t>(n_out) * 4);
   sp.total = at;
   if (scratch_.size() < sp.total) {
+    const std::size_t grown = std::max(sp.total, scratch_.size() * 2);
     scratch_ = device_buffer();  // free first: the old and new buffers need not fit together
-    scratch_ = device_buffer(std::max(sp.total, scratch_.size() * 2), "step activations");
+    scratch_ = device_buffer(grown, "step activations");
   }
 
   void* s = stream_->handle();
