@@ -52,6 +52,7 @@ using hipEvent_t = cudaEvent_t;
 #define hipGetDevice cudaGetDevice
 #define hipSetDevice cudaSetDevice
 #define hipGetLastError cudaGetLastError
+#define hipLaunchKernel cudaLaunchKernel
 #define hipGetErrorString cudaGetErrorString
 #define hipDeviceSynchronize cudaDeviceSynchronize
 #define hipMemGetInfo cudaMemGetInfo
@@ -74,6 +75,13 @@ inline constexpr int warp_size = __AMDGCN_WAVEFRONT_SIZE;
 inline constexpr int warp_size = 64;
 #endif
 
+// Raises backend_error naming the failed call, where it was made and the runtime's
+// description of the error.
+[[noreturn]] inline void throw_gpu_error(hipError_t error, const char* call, const char* file, int line) {
+  throw backend_error(std::string("GPU call failed at ") + file + ":" + std::to_string(line) + ": " + call + ": " +
+                      hipGetErrorString(error));
+}
+
 // Value of `v` in lane (this lane ^ mask) of the same warp; every lane must call it.
 __device__ inline float shfl_xor(float v, int mask) {
 #if defined(KVACTOR_GPU_EMULATION)
@@ -85,23 +93,25 @@ __device__ inline float shfl_xor(float v, int mask) {
 #endif
 }
 
-// Enqueues kernel<<<grid, block, 0, stream>>>(args...). A function rather than the
-// launch syntax so the host compiler can build the launchers for the emulation.
-template <class... Params, class... Args>
-void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, hipStream_t stream, Args... args) {
+// Enqueues kernel(args...) on `stream` through the runtime's launch call, which
+// takes the kernel by address (so it also works for a kernel passed as a pointer,
+// on both compilers) and lets the host compiler build the launchers for the CPU
+// emulation. Arguments are first converted to the kernel's parameter types.
+template <class... Params>
+void launch_converted(void (*kernel)(Params...), dim3 grid, dim3 block, hipStream_t stream, Params... params) {
 #if defined(KVACTOR_GPU_EMULATION)
   (void)stream;
-  ::kvactor::emulation::launch(grid, block, [&] { kernel(static_cast<Params>(args)...); });
+  ::kvactor::emulation::launch(grid, block, [&] { kernel(params...); });
 #else
-  kernel<<<grid, block, 0, stream>>>(static_cast<Params>(args)...);
+  void* arguments[] = {static_cast<void*>(&params)...};
+  const hipError_t status = hipLaunchKernel(reinterpret_cast<const void*>(kernel), grid, block, arguments, 0, stream);
+  if (status != hipSuccess) throw_gpu_error(status, "hipLaunchKernel", __FILE__, __LINE__);
 #endif
 }
 
-// Raises backend_error naming the failed call, where it was made and the runtime's
-// description of the error.
-[[noreturn]] inline void throw_gpu_error(hipError_t error, const char* call, const char* file, int line) {
-  throw backend_error(std::string("GPU call failed at ") + file + ":" + std::to_string(line) + ": " + call + ": " +
-                      hipGetErrorString(error));
+template <class... Params, class... Args>
+void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, hipStream_t stream, Args... args) {
+  launch_converted<Params...>(kernel, grid, block, stream, static_cast<Params>(args)...);
 }
 
 }  // namespace kvactor::hip
