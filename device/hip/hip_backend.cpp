@@ -19,6 +19,7 @@
 #include "device/hip/attention_plan.hpp"
 #include "device/hip/device_memory.hpp"
 #include "device/hip/kernel_launchers.hpp"
+#include "device/model_validation.hpp"
 #include "device/step_validation.hpp"
 #include "device/weight_rows.hpp"
 
@@ -37,15 +38,11 @@ constexpr std::size_t alignment = 256;  // every sub-buffer starts on this many 
 
 std::size_t aligned(std::size_t bytes) { return (bytes + alignment - 1) / alignment * alignment; }
 
+// validate_model's checks, shared with the CPU backend, then the GPU kernels' own
+// limits.
 void check_gpu_shapes(const model_weights& w) {
+  validate_model(w);
   const model_config& c = w.config;
-  if (c.dim <= 0 || c.hidden_dim <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 ||
-      c.vocab_size <= 0 || c.max_seq_len <= 0 || c.dim % c.n_heads != 0 || c.n_heads % c.n_kv_heads != 0)
-    throw backend_error("hip backend: model config of dim " + std::to_string(c.dim) + ", hidden " +
-                        std::to_string(c.hidden_dim) + ", " + std::to_string(c.n_heads) + " heads, " +
-                        std::to_string(c.n_kv_heads) + " kv heads is not a valid Llama shape");
-  if (!(c.norm_eps > 0.0f) || !(c.rope_theta > 0.0f))
-    throw backend_error("hip backend: model config needs norm_eps > 0 and rope_theta > 0");
   const int hd = c.head_dim(), group = c.n_heads / c.n_kv_heads;
   if (c.dim % 4 != 0 || c.hidden_dim % 4 != 0 || hd % 4 != 0 || hd > 256 || group > 8)
     throw backend_error("hip backend: unsupported shape dim " + std::to_string(c.dim) + ", hidden " +
@@ -53,25 +50,6 @@ void check_gpu_shapes(const model_weights& w) {
                         std::to_string(group) +
                         " query heads per kv head (the kernels need dim, hidden and head_dim divisible by 4, "
                         "head_dim <= 256, at most 8 query heads per kv head)");
-  if (static_cast<int>(w.layers.size()) != c.n_layers)
-    throw backend_error("hip backend: model has " + std::to_string(w.layers.size()) + " layers of weights, config says " +
-                        std::to_string(c.n_layers));
-  check_weight_shape(w.tok_embeddings, c.vocab_size, c.dim, "token_embd");
-  if (!w.shared_classifier) check_weight_shape(w.output, c.vocab_size, c.dim, "output");
-  if (static_cast<int>(w.final_norm.size()) != c.dim) throw backend_error("weight output_norm: wrong size");
-  for (int l = 0; l < c.n_layers; ++l) {
-    const layer_weights& L = w.layers[static_cast<std::size_t>(l)];
-    const std::string p = "blk." + std::to_string(l) + ".";
-    if (static_cast<int>(L.attn_norm.size()) != c.dim || static_cast<int>(L.ffn_norm.size()) != c.dim)
-      throw backend_error("weight " + p + "attn_norm/ffn_norm: wrong size");
-    check_weight_shape(L.wq, c.dim, c.dim, (p + "attn_q").c_str());
-    check_weight_shape(L.wk, c.kv_dim(), c.dim, (p + "attn_k").c_str());
-    check_weight_shape(L.wv, c.kv_dim(), c.dim, (p + "attn_v").c_str());
-    check_weight_shape(L.wo, c.dim, c.dim, (p + "attn_output").c_str());
-    check_weight_shape(L.w1, c.hidden_dim, c.dim, (p + "ffn_gate").c_str());
-    check_weight_shape(L.w2, c.dim, c.hidden_dim, (p + "ffn_down").c_str());
-    check_weight_shape(L.w3, c.hidden_dim, c.dim, (p + "ffn_up").c_str());
-  }
 }
 
 // Lays host tensors out in one device allocation, then uploads them.

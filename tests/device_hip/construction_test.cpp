@@ -45,6 +45,11 @@ TEST_CASE("hip backend: unsupported model shapes and layouts are refused by name
   wide_group.n_kv_heads = 1;
   CHECK_THROWS_WITH_AS(make_hip_backend(make_random_model(wide_group), {16, 8}),
                        doctest::Contains("16 query heads per kv head"), backend_error);
+  random_model_shape uneven_heads;  // 5 heads do not divide dim 64: refused by the check the CPU backend shares
+  uneven_heads.n_heads = 5;
+  uneven_heads.n_kv_heads = 5;
+  CHECK_THROWS_WITH_AS(make_hip_backend(make_random_model(uneven_heads), {16, 8}),
+                       doctest::Contains("unsupported head shape"), backend_error);
   CHECK_THROWS_WITH_AS(make_hip_backend(nullptr, {16, 8}), doctest::Contains("no model weights"), backend_error);
   CHECK_THROWS_WITH_AS(make_hip_backend(stories260k().weights, {16, 0}), doctest::Contains("num_pages 0"),
                        backend_error);
