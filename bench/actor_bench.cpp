@@ -195,15 +195,7 @@ int main(int argc, char** argv) {
 
   // 2. The stories15M shape at batch 32 on the CPU backend.
   {
-    testing::random_model_shape shape;
-    shape.dim = 288;
-    shape.hidden_dim = 768;
-    shape.n_layers = 6;
-    shape.n_heads = 6;
-    shape.n_kv_heads = 6;
-    shape.vocab_size = 32000;
-    shape.max_seq_len = 256;
-    shape.seed = 15;
+    testing::random_model_shape shape = testing::stories15m_shape(15);
     std::shared_ptr<const model_weights> weights = testing::make_random_model(shape);
     const int batch = 32, prompt_len = 16, max_tokens = 48;
     auto cfg = bench_config(1024, batch);

@@ -117,15 +117,7 @@ int main(int argc, char** argv) {
   const int prompt_len = quick ? 16 : 64;
   const int decode_steps = quick ? 4 : 32;
 
-  kvactor::testing::random_model_shape shape;
-  shape.dim = 288;
-  shape.hidden_dim = 768;
-  shape.n_layers = 6;
-  shape.n_heads = 6;
-  shape.n_kv_heads = 6;
-  shape.vocab_size = 32000;
-  shape.max_seq_len = 256;
-  shape.seed = 1;
+  kvactor::testing::random_model_shape shape = kvactor::testing::stories15m_shape(1);
 
   const std::string load_before = load_average();
   std::vector<measurement> results;

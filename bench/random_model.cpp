@@ -42,14 +42,7 @@ long parse_positive(const std::string& flag, const char* text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  kvactor::testing::random_model_shape shape;
-  shape.dim = 288;
-  shape.hidden_dim = 768;
-  shape.n_layers = 6;
-  shape.n_heads = 6;
-  shape.n_kv_heads = 6;
-  shape.vocab_size = 32000;
-  shape.max_seq_len = 256;
+  kvactor::testing::random_model_shape shape = kvactor::testing::stories15m_shape(1);
   std::string out, tokenizer_path = std::string(KVACTOR_MODELS_DIR) + "/llama2-tokenizer.bin";
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];

@@ -27,6 +27,21 @@ struct random_model_shape {
   uint64_t seed = 1;
 };
 
+// The shape of llama2.c's stories15M (dim 288, 6 layers of 6 heads, vocab 32000):
+// the size the benchmarks measure.
+inline random_model_shape stories15m_shape(uint64_t seed) {
+  random_model_shape s;
+  s.dim = 288;
+  s.hidden_dim = 768;
+  s.n_layers = 6;
+  s.n_heads = 6;
+  s.n_kv_heads = 6;
+  s.vocab_size = 32000;
+  s.max_seq_len = 256;
+  s.seed = seed;
+  return s;
+}
+
 // xorshift64* : small, fast, and the same on every platform.
 class weight_rng {
  public:
