@@ -16,16 +16,6 @@ namespace {
 
 constexpr int page_size = 8;
 
-std::vector<int32_t> make_prompt(int length, int vocab, uint64_t seed) {
-  std::vector<int32_t> p{1};
-  uint64_t x = seed;
-  while (static_cast<int>(p.size()) < length) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    p.push_back(static_cast<int32_t>(3 + (x >> 33) % static_cast<uint64_t>(vocab - 3)));
-  }
-  return p;
-}
-
 // Logits of every output position when `s` runs alone in fresh pages.
 std::vector<std::vector<float>> solo_trace(const named_model& m, scripted_sequence s) {
   auto b = make_cpu_backend(m.weights, {page_size, 64}, 1);

@@ -51,6 +51,16 @@ std::vector<int32_t> greedy_generate(backend& b, const std::vector<int32_t>& pro
   return out;
 }
 
+std::vector<int32_t> make_prompt(int length, int vocab, uint64_t seed) {
+  std::vector<int32_t> p{1};
+  uint64_t x = seed;
+  while (static_cast<int>(p.size()) < length) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    p.push_back(static_cast<int32_t>(3 + (x >> 33) % static_cast<uint64_t>(vocab - 3)));
+  }
+  return p;
+}
+
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }

@@ -23,6 +23,9 @@ std::vector<int32_t> greedy_generate(backend& b, const std::vector<int32_t>& pro
                                      const std::vector<int32_t>& table, int chunk = 0,
                                      std::vector<std::vector<float>>* all_logits = nullptr);
 
+// A seeded prompt of `length` tokens: BOS (1), then ids drawn from [3, vocab).
+std::vector<int32_t> make_prompt(int length, int vocab, uint64_t seed);
+
 // True when both logit vectors hold exactly the same bits.
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b);
 

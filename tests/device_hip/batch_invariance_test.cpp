@@ -13,20 +13,6 @@
 using namespace kvactor;
 using namespace kvactor::testing;
 
-namespace {
-
-std::vector<int32_t> make_prompt(int length, int vocab, uint64_t seed) {
-  std::vector<int32_t> p{1};
-  uint64_t x = seed;
-  while (static_cast<int>(p.size()) < length) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    p.push_back(static_cast<int32_t>(3 + (x >> 33) % static_cast<uint64_t>(vocab - 3)));
-  }
-  return p;
-}
-
-}  // namespace
-
 TEST_CASE("hip backend: logits are identical alone and in a batch of 64") {
   require_gpu();
   for (const named_model& m : invariance_models()) {
