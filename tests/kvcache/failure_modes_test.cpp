@@ -21,12 +21,6 @@ std::vector<int32_t> prompt(int32_t pages, int32_t page_size, int32_t salt) {
   return tokens;
 }
 
-int32_t lock_of(const prefix_trie& trie, page_id page) {
-  for (const auto& n : trie.snapshot(1 << 30, 1 << 30).nodes)
-    if (n.page == page) return n.lock_count;
-  return -1;
-}
-
 }  // namespace
 
 TEST_CASE("duplicate allocation") {

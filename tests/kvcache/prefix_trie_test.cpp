@@ -5,6 +5,7 @@
 
 #include "kvcache/cache_accounting.hpp"
 #include "kvcache/prefix_trie.hpp"
+#include "tests/kvcache/test_access.hpp"
 
 namespace kvactor {
 namespace {
@@ -13,13 +14,6 @@ std::vector<int32_t> iota_tokens(int32_t count, int32_t first = 100) {
   std::vector<int32_t> tokens(static_cast<size_t>(count));
   std::iota(tokens.begin(), tokens.end(), first);
   return tokens;
-}
-
-// Lock count of the node holding `page`, read through the public snapshot.
-int32_t lock_of(const prefix_trie& trie, page_id page) {
-  for (const auto& n : trie.snapshot(1 << 30, 1 << 30).nodes)
-    if (n.page == page) return n.lock_count;
-  return -1;
 }
 
 }  // namespace

@@ -29,4 +29,12 @@ struct kvcache_test_access {
   static void forget_page(prefix_trie& trie, page_id page) { trie.page_node_[page] = -1; }
 };
 
+// Lock count of the node holding `page` (-1 when it is not cached), read through
+// the public snapshot: no internals needed.
+inline int32_t lock_of(const prefix_trie& trie, page_id page) {
+  for (const auto& n : trie.snapshot(1 << 30, 1 << 30).nodes)
+    if (n.page == page) return n.lock_count;
+  return -1;
+}
+
 }  // namespace kvactor
