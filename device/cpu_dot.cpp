@@ -62,6 +62,17 @@ float dot_q8_0_portable(const uint8_t* row, const float* b, int n) {
   return (s0 + s1) + tail;
 }
 
+// The four accumulators reduced in one fixed tree; every AVX2 dot ends with it, so
+// f32, f16 and q8_0 rows of the same values give the same bits.
+__attribute__((target("avx2,fma"))) inline float horizontal_sum(__m256 acc0, __m256 acc1, __m256 acc2,
+                                                                __m256 acc3) {
+  const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+  const __m128 half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+  const __m128 quarter = _mm_add_ps(half, _mm_movehl_ps(half, half));
+  const __m128 one = _mm_add_ss(quarter, _mm_shuffle_ps(quarter, quarter, 1));
+  return _mm_cvtss_f32(one);
+}
+
 // Four 8-wide accumulators over 32-element blocks, then 8-element blocks into the
 // first, then a scalar tail; reduced in a fixed tree.
 __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, int n) {
@@ -76,23 +87,10 @@ __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* 
   }
   for (; i + 8 <= n; i += 8)
     acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-  const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
-  const __m128 half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-  const __m128 quarter = _mm_add_ps(half, _mm_movehl_ps(half, half));
-  const __m128 one = _mm_add_ss(quarter, _mm_shuffle_ps(quarter, quarter, 1));
-  float total = _mm_cvtss_f32(one);
+  const float total = horizontal_sum(acc0, acc1, acc2, acc3);
   float tail = 0.0f;
   for (; i < n; ++i) tail = __builtin_fmaf(a[i], b[i], tail);
   return total + tail;
-}
-
-__attribute__((target("avx2,fma"))) inline float horizontal_sum(__m256 acc0, __m256 acc1, __m256 acc2,
-                                                                __m256 acc3) {
-  const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
-  const __m128 half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-  const __m128 quarter = _mm_add_ps(half, _mm_movehl_ps(half, half));
-  const __m128 one = _mm_add_ss(quarter, _mm_shuffle_ps(quarter, quarter, 1));
-  return _mm_cvtss_f32(one);
 }
 
 // dot_avx2 for two right-hand sides at once: the same operations per output.
