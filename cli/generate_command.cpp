@@ -77,7 +77,9 @@ uint64_t parse_seed(const std::string& text) {
   char* end = nullptr;
   errno = 0;
   const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
-  if (text.empty() || text[0] == '-' || *end != '\0' || errno == ERANGE)
+  // strtoull skips leading space and accepts a sign, negating "-1" (or " -1") to
+  // 2^64-1: only plain digits are a seed.
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || *end != '\0' || errno == ERANGE)
     throw usage_error("--seed needs an integer in [0, 2^64), got '" + text + "'");
   return value;
 }
