@@ -56,9 +56,9 @@ std::vector<float> load_vector(gguf::reader& r, const std::string& name, int64_t
 }
 
 tokenizer load_vocab(const gguf::reader& r) {
-  if (const auto* m = r.find("tokenizer.ggml.model")) {
-    if (m->type != gguf::value_type::string || m->string_value != "llama")
-      r.fail("tokenizer model '" + m->string_value + "' is not supported (only SentencePiece 'llama')");
+  if (r.find("tokenizer.ggml.model")) {
+    const std::string model = r.get_string("tokenizer.ggml.model");  // a non-string is named as such
+    if (model != "llama") r.fail("tokenizer model '" + model + "' is not supported (only SentencePiece 'llama')");
   }
   auto pieces = r.get_string_array("tokenizer.ggml.tokens");
   std::vector<float> scores;
@@ -81,10 +81,8 @@ tokenizer load_gguf_tokenizer(const std::string& path) {
 
 gguf_model load_gguf(const std::string& path) {
   gguf::reader r(path);
-  const auto* arch = r.find("general.architecture");
-  if (!arch) r.fail("metadata key 'general.architecture' is missing");
-  if (arch->type != gguf::value_type::string || arch->string_value != "llama")
-    r.fail("architecture '" + arch->string_value + "' is not supported (only 'llama')");
+  const std::string arch = r.get_string("general.architecture");  // missing or not a string: named as such
+  if (arch != "llama") r.fail("architecture '" + arch + "' is not supported (only 'llama')");
 
   model_config c;
   c.dim = checked_param(r, "llama.embedding_length", 1, max_width, r.get_uint("llama.embedding_length"));

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 
+#include "model/gguf_format.hpp"
 #include "model/gguf_loader.hpp"
 #include "model/llama2c_loader.hpp"
 #include "model/loader.hpp"
@@ -207,6 +208,41 @@ TEST_CASE("GGUF hyper-parameters, architecture and tensors that do not fit toget
   b = original, put<uint64_t>(b, up_at + 4 + 16 + 4, uint64_t{1} << 62), expect(b, "extends past the end of the file");
   const auto q_at = after(original, "blk.0.attn_q.weight");
   b = original, put<uint64_t>(b, q_at + 4 + 8, 32), expect(b, "tensor 'blk.0.attn_q.weight' has shape {64, 32}");
+}
+
+// A GGUF holding only the given metadata entries (already encoded) and no tensors.
+std::string metadata_only_gguf(uint64_t n_kv, const std::string& entries) {
+  std::string b(24, '\0');
+  put<uint32_t>(b, 0, kvactor::gguf::magic);
+  put<uint32_t>(b, 4, 3);
+  put<uint64_t>(b, 8, 0);
+  put<uint64_t>(b, 16, n_kv);
+  return b + entries;
+}
+
+// One metadata entry whose value is a uint32.
+std::string uint32_entry(const std::string& key, uint32_t value) {
+  std::string b(8 + key.size() + 8, '\0');
+  put<uint64_t>(b, 0, key.size());
+  std::memcpy(&b[8], key.data(), key.size());
+  put<uint32_t>(b, 8 + key.size(), static_cast<uint32_t>(kvactor::gguf::value_type::uint32));
+  put<uint32_t>(b, 8 + key.size() + 4, value);
+  return b;
+}
+
+TEST_CASE("GGUF architecture and tokenizer model that are not strings are named as such") {
+  scratch_dir dir;
+  const auto path = dir.file("typed.gguf");
+  write_file(path, metadata_only_gguf(1, uint32_entry("general.architecture", 7)));
+  check_message(load_error(path), path, "metadata key 'general.architecture' should be a string but is uint32");
+  write_file(path, metadata_only_gguf(1, uint32_entry("tokenizer.ggml.model", 7)));
+  std::string message = "(loaded without error)";
+  try {
+    (void)kvactor::load_gguf_tokenizer(path);
+  } catch (const kvactor::model_error& e) {
+    message = e.what();
+  }
+  check_message(message, path, "metadata key 'tokenizer.ggml.model' should be a string but is uint32");
 }
 
 // Random byte flips in the header and directory: whatever the damage, the result
