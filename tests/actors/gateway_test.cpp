@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <future>
+#include <set>
 
 #include "actors/gateway.hpp"
 #include "actors_test_support.hpp"
@@ -69,6 +70,13 @@ TEST_CASE("gateway: a greedy request streams the reference tokens and finishes w
   CHECK(cache["invariants_ok"] == true);
   CHECK(cache["pages"]["private"] == 0);
   CHECK(cache["page_states"].get<std::string>().size() == 256);
+  auto full_tree = nlohmann::json::parse(inspect_now(gw, "cache"));
+  CHECK(full_tree["tree"]["truncated"] == false);
+  CHECK(full_tree["tree"]["children"].size() == 1);  // one cached page: tokens 0..15 of the prompt + output
+  // max_nodes counts the namespace root: 1 leaves the page out and says so.
+  auto bounded = nlohmann::json::parse(inspect_now(gw, "cache?depth=8&max_nodes=1"));
+  CHECK(bounded["tree"]["truncated"] == true);
+  CHECK(bounded["tree"]["children"].empty());
   auto actors = nlohmann::json::parse(inspect_now(gw, "actors"));
   std::set<std::string> kinds;
   for (auto& a : actors["actors"])
