@@ -100,14 +100,7 @@ result measure(const options& o, int context, double copy_gb_per_s) {
   return res;
 }
 
-int positive(const char* flag, const char* value) {
-  const int v = std::atoi(value);
-  if (v <= 0) {
-    std::fprintf(stderr, "attention_bench: %s needs a positive integer, got '%s'\n", flag, value);
-    std::exit(2);
-  }
-  return v;
-}
+int positive(const char* flag, const char* value) { return bench::parse_positive_int("attention_bench", flag, value); }
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_arguments.hpp"
 #include "device/cpu_backend.hpp"
 #include "device/cpu_dot.hpp"
 #include "tests/device/random_weights.hpp"
@@ -99,11 +100,7 @@ int main(int argc, char** argv) {
     if (flag == "--quick") {
       quick = true;
     } else if (flag == "--threads" && i + 1 < argc) {
-      threads = std::atoi(argv[++i]);
-      if (threads <= 0) {
-        std::fprintf(stderr, "engine_bench: --threads needs a positive integer\n");
-        return 2;
-      }
+      threads = kvactor::bench::parse_positive_int("engine_bench", flag, argv[++i], 1024);
     } else if (flag == "--out" && i + 1 < argc) {
       out = argv[++i];
     } else if (flag == "--help" || flag == "-h") {

@@ -1,5 +1,5 @@
-// Shared by the GPU benchmarks: the no-GPU exit, the device's measured copy
-// bandwidth, and small argument parsing.
+// Shared by the GPU benchmarks: the no-GPU exit and the device's measured copy
+// bandwidth. (Argument parsing: bench/bench_arguments.hpp.)
 #pragma once
 
 #include <cstdio>
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_arguments.hpp"
 #include "device/hip/device_memory.hpp"
 
 namespace kvactor::bench {
@@ -39,27 +40,6 @@ inline double measure_copy_bandwidth(std::size_t bytes) {
     if (i > 0 && ms < best_ms) best_ms = ms;  // the first copy warms up
   }
   return 2.0 * static_cast<double>(bytes) / (best_ms * 1e-3) / 1e9;
-}
-
-// "1,2,4" -> {1, 2, 4}; exits with status 2 on anything else.
-inline std::vector<int> parse_int_list(const char* tool, const std::string& flag, const std::string& text) {
-  std::vector<int> out;
-  std::size_t at = 0;
-  while (at <= text.size()) {
-    const std::size_t comma = text.find(',', at);
-    const std::string item = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-    char* end = nullptr;
-    const long v = std::strtol(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || v <= 0 || v > (1 << 24)) {
-      std::fprintf(stderr, "%s: %s needs positive integers separated by commas, got '%s'\n", tool, flag.c_str(),
-                   text.c_str());
-      std::exit(2);
-    }
-    out.push_back(static_cast<int>(v));
-    if (comma == std::string::npos) break;
-    at = comma + 1;
-  }
-  return out;
 }
 
 }  // namespace kvactor::bench

@@ -132,12 +132,7 @@ int main(int argc, char** argv) {
         return 2;
       }
     } else if (flag == "--prompt" || flag == "--decode") {
-      const int v = std::atoi(value.c_str());
-      if (v <= 0) {
-        std::fprintf(stderr, "hip_e2e_bench: %s needs a positive integer\n", flag.c_str());
-        return 2;
-      }
-      (flag == "--prompt" ? prompt : decode) = v;
+      (flag == "--prompt" ? prompt : decode) = bench::parse_positive_int("hip_e2e_bench", flag, value);
     } else if (flag == "--out") {
       out = value;
     } else {

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/gateway.hpp"
+#include "bench/bench_arguments.hpp"
 #include "http/server.hpp"
 #include "model/tokenizer.hpp"
 #include "tests/http/http_client.hpp"
@@ -84,7 +85,7 @@ int main(int argc, char** argv) {
   double seconds = 3.0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--seconds" && i + 1 < argc) seconds = std::stod(argv[++i]);
+    if (a == "--seconds" && i + 1 < argc) seconds = kvactor::bench::parse_positive_number("http_bench", a, argv[++i]);
     else out_path = a;
   }
 

@@ -7,13 +7,13 @@
 //
 // Produces DIR/model.bin, DIR/tokenizer.bin, DIR/model-f32.gguf, DIR/model-f16.gguf,
 // DIR/model-q8_0.gguf.
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <string>
 
+#include "bench/bench_arguments.hpp"
 #include "model/gguf_writer.hpp"
 #include "model/llama2c_writer.hpp"
 #include "model/tokenizer.hpp"
@@ -28,15 +28,8 @@ const char* const usage_text =
     "vocab 32000, seq 256), seed 1, tokenizer " KVACTOR_MODELS_DIR "/llama2-tokenizer.bin\n"
     "(its vocabulary size must equal --vocab).\n";
 
-long parse_positive(const std::string& flag, const char* text) {
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(text, &end, 10);
-  if (*text == '\0' || *end != '\0' || errno == ERANGE || v <= 0 || v > (1L << 30)) {
-    std::fprintf(stderr, "random_model: %s needs a positive integer, got '%s'\n", flag.c_str(), text);
-    std::exit(2);
-  }
-  return v;
+int parse_positive(const std::string& flag, const char* text) {
+  return kvactor::bench::parse_positive_int("random_model", flag, text);
 }
 
 }  // namespace
@@ -57,13 +50,13 @@ int main(int argc, char** argv) {
     const char* value = argv[++i];
     if (flag == "--out") out = value;
     else if (flag == "--tokenizer") tokenizer_path = value;
-    else if (flag == "--dim") shape.dim = static_cast<int>(parse_positive(flag, value));
-    else if (flag == "--hidden") shape.hidden_dim = static_cast<int>(parse_positive(flag, value));
-    else if (flag == "--layers") shape.n_layers = static_cast<int>(parse_positive(flag, value));
-    else if (flag == "--heads") shape.n_heads = static_cast<int>(parse_positive(flag, value));
-    else if (flag == "--kv-heads") shape.n_kv_heads = static_cast<int>(parse_positive(flag, value));
-    else if (flag == "--vocab") shape.vocab_size = static_cast<int>(parse_positive(flag, value));
-    else if (flag == "--seq") shape.max_seq_len = static_cast<int>(parse_positive(flag, value));
+    else if (flag == "--dim") shape.dim = parse_positive(flag, value);
+    else if (flag == "--hidden") shape.hidden_dim = parse_positive(flag, value);
+    else if (flag == "--layers") shape.n_layers = parse_positive(flag, value);
+    else if (flag == "--heads") shape.n_heads = parse_positive(flag, value);
+    else if (flag == "--kv-heads") shape.n_kv_heads = parse_positive(flag, value);
+    else if (flag == "--vocab") shape.vocab_size = parse_positive(flag, value);
+    else if (flag == "--seq") shape.max_seq_len = parse_positive(flag, value);
     else if (flag == "--seed") shape.seed = static_cast<uint64_t>(parse_positive(flag, value));
     else {
       std::fprintf(stderr, "random_model: unknown flag '%s'\n%s", flag.c_str(), usage_text);
