@@ -48,9 +48,7 @@ class cpu_backend final : public backend {
         pool_(threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))) {
     if (!weights_) throw backend_error("cpu backend: no model weights");
     validate_model(*weights_);
-    if (layout_.page_size <= 0 || layout_.num_pages <= 0)
-      throw backend_error("kv layout needs page_size > 0 and num_pages > 0, got page_size " +
-                          std::to_string(layout_.page_size) + ", num_pages " + std::to_string(layout_.num_pages));
+    validate_layout(layout_);
     const int hd = config_.head_dim();
     page_block_ = static_cast<std::size_t>(layout_.page_size) * hd;            // one kv head in one page
     page_stride_ = 2 * static_cast<std::size_t>(config_.n_kv_heads) * page_block_;  // k and v of one page

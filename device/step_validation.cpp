@@ -24,6 +24,12 @@ void validate_sampling(std::size_t index, const sequence_step& s) {
 
 }  // namespace
 
+void validate_layout(const kv_layout& layout) {
+  if (layout.page_size <= 0 || layout.num_pages <= 0)
+    throw backend_error("kv layout needs page_size > 0 and num_pages > 0, got page_size " +
+                        std::to_string(layout.page_size) + ", num_pages " + std::to_string(layout.num_pages));
+}
+
 void validate_step(const std::vector<sequence_step>& batch, const model_config& config, const kv_layout& layout) {
   std::vector<int64_t> written_slots;  // page * page_size + slot, for every token of the step
   for (std::size_t i = 0; i < batch.size(); ++i) {

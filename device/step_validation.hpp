@@ -8,6 +8,10 @@
 
 namespace kvactor {
 
+// Throws backend_error unless page_size > 0 and num_pages > 0; every backend checks
+// its layout with this before allocating the store.
+void validate_layout(const kv_layout& layout);
+
 // Throws backend_error naming the sequence (batch index and seq_id) and the problem:
 // empty token list, token id out of range, negative start, positions past the
 // model's context, block table too short, page id outside the store, two writes to

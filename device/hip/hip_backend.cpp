@@ -128,9 +128,7 @@ hip_backend::hip_backend(std::shared_ptr<const model_weights> weights, kv_layout
     : weights_(std::move(weights)), config_(weights_ ? weights_->config : model_config{}), layout_(layout) {
   if (!weights_) throw backend_error("hip backend: no model weights");
   check_gpu_shapes(*weights_);
-  if (layout_.page_size <= 0 || layout_.num_pages <= 0)
-    throw backend_error("kv layout needs page_size > 0 and num_pages > 0, got page_size " +
-                        std::to_string(layout_.page_size) + ", num_pages " + std::to_string(layout_.num_pages));
+  validate_layout(layout_);
   upload_weights();
   allocate_kv();
   upload_rope_table();

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "device/cpu_backend.hpp"
+#include "device/step_validation.hpp"
 #include "tests/device/engine_runs.hpp"
 #include "tests/device/random_weights.hpp"
 
@@ -159,4 +160,11 @@ TEST_CASE("an empty batch is a no-op and sampling in a step is reproducible") {
   CHECK(first_run == second_run);
   std::sort(first_run.begin(), first_run.end());
   CHECK(std::unique(first_run.begin(), first_run.end()) - first_run.begin() > 1);  // it really samples
+}
+
+TEST_CASE("a kv layout without pages or with empty pages is refused before anything is allocated") {
+  CHECK_THROWS_WITH_AS(make_cpu_backend(small_model(), {0, 8}, 1), doctest::Contains("page_size 0"), backend_error);
+  CHECK_THROWS_WITH_AS(make_cpu_backend(small_model(), {16, 0}, 1), doctest::Contains("num_pages 0"), backend_error);
+  CHECK_THROWS_WITH_AS(validate_layout({16, -3}), doctest::Contains("num_pages -3"), backend_error);
+  CHECK_NOTHROW(validate_layout({1, 1}));
 }
