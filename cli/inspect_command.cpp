@@ -242,8 +242,16 @@ json get_json(const inspect_options& o, const server_address& a, const std::stri
   json doc = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
   if (r.status != 200) {
     std::string detail = r.body.substr(0, 200);
-    if (doc.is_object() && doc.contains("error") && doc["error"].is_object())
-      detail = doc["error"].value("code", std::string("?")) + ": " + doc["error"].value("message", std::string());
+    if (doc.is_object() && doc.contains("error") && doc["error"].is_object()) {
+      // Not json::value(key, string): it throws a json type_error when another server
+      // sends a numeric code, and that would replace this message.
+      const json& e = doc["error"];
+      const auto text = [&](const char* key, const char* absent) {
+        if (!e.contains(key)) return std::string(absent);
+        return e[key].is_string() ? e[key].get<std::string>() : e[key].dump();
+      };
+      detail = text("code", "?") + ": " + text("message", "");
+    }
     throw server_error("GET " + target + " answered HTTP " + std::to_string(r.status) + ": " + detail);
   }
   if (doc.is_discarded() || !doc.is_object()) throw server_error("GET " + target + " did not return a JSON object");

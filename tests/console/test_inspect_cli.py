@@ -2,11 +2,13 @@
 tables carry the same numbers as /v1/inspect/*, and bad flags or an unreachable server give
 clear messages with exit status 2 and 1. KVACTOR_BIN names the built kvactor executable."""
 
+import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import unittest
 import urllib.request
 
@@ -156,6 +158,31 @@ class InspectCommandTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot reach http://127.0.0.1:", r.stderr)
         self.assertIn("refused", r.stderr)
+
+    def test_error_reply_with_a_numeric_code_is_reported(self):
+        # Another server's error body: the code is a number, not a string.
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = json.dumps({"error": {"code": 503, "message": "warming up"}}).encode()
+                self.send_response(503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            r = self.inspect("--url", "http://127.0.0.1:%d" % server.server_address[1], "actors", timeout=10)
+        finally:
+            server.shutdown()
+            server.server_close()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("answered HTTP 503: 503: warming up", r.stderr)
 
     def test_silent_server_times_out(self):
         with socket.socket() as listener:   # accepts connections but never answers
