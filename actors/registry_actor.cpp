@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "actors/actor_snapshot.hpp"
@@ -13,6 +14,9 @@ struct registry_state {
   static inline const char* name = "registry";
   std::map<std::string, caf::actor> live;
   std::map<caf::actor_addr, std::string> rid_of;
+  // Requests that ended before their registration arrived (the gateway registers
+  // after spawning, so a request rejected at once can be first): not live.
+  std::set<caf::actor_addr> ended_unregistered;
   std::deque<nlohmann::json> history;  // newest first
   uint64_t finished = 0, cancelled = 0, failed = 0, rejected = 0;
   uint64_t prompt_tokens = 0, generated_tokens = 0, cache_hit_tokens = 0;
@@ -62,12 +66,18 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
       [self](register_atom, std::string& rid, caf::actor& req) {
         auto& st = self->state;
         ++st.handled;
+        if (st.ended_unregistered.erase(req.address()) > 0)
+          return;
         st.rid_of[req.address()] = rid;
         self->monitor(req);
         st.live[rid] = std::move(req);
       },
       [self](done_atom, std::string& rid, std::string& outcome, std::string& snapshot_json) {
-        ++self->state.handled;
+        auto& st = self->state;
+        ++st.handled;
+        auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+        if (st.rid_of.count(sender) == 0)
+          st.ended_unregistered.insert(sender);
         auto snap = nlohmann::json::parse(snapshot_json, nullptr, false);
         record(self, rid, outcome, std::move(snap));
       },

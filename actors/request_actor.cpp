@@ -81,9 +81,11 @@ void terminate(request_pointer self, generation_event final_event, const std::st
     final_event.rid = s.req.rid;
     final_event.usage = usage(self);
     *s.ended = true;
+    // The registry hears first: a caller reacting to the final event (reading
+    // metrics, say) then finds this request already counted.
+    self->send(s.peers.registry, done_atom_v, s.req.rid, outcome, snapshot(self).dump());
     if (s.cb)
       s.cb(final_event);
-    self->send(s.peers.registry, done_atom_v, s.req.rid, outcome, snapshot(self).dump());
     self->quit();
   };
   self->request(st.peers.pool, caf::infinite, drop_atom_v)
@@ -307,6 +309,9 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
   });
   if (auto problem = validate(st); !problem.empty()) {
     *st.ended = true;
+    st.phase = "failed";
+    st.terminal = true;
+    self->send(st.peers.registry, done_atom_v, st.req.rid, std::string("rejected"), snapshot(self).dump());
     if (st.cb) {
       generation_event ev;
       ev.type = generation_event::kind::error;
@@ -316,9 +321,6 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
       ev.usage.prompt_tokens = st.prompt_len;
       st.cb(ev);
     }
-    st.phase = "failed";
-    st.terminal = true;
-    self->send(st.peers.registry, done_atom_v, st.req.rid, std::string("rejected"), snapshot(self).dump());
     self->quit();
   } else {
     start(self);
