@@ -20,6 +20,7 @@ Example:
 import argparse
 import datetime
 import json
+import math
 import os
 import random
 import sys
@@ -53,8 +54,10 @@ def non_negative_int(text):
 
 def positive_float(text):
     v = float(text)
-    if not v > 0:
-        raise argparse.ArgumentTypeError("must be > 0, got %s" % text)
+    # "inf" is no limit at all: as a timeout it overflows socket.settimeout inside a
+    # request thread instead of failing here.
+    if not (v > 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError("must be a finite number > 0, got %s" % text)
     return v
 
 

@@ -185,7 +185,8 @@ class LoopbackGuardTest(unittest.TestCase):
 class ArgumentTest(unittest.TestCase):
     def test_bad_values_are_usage_errors(self):
         for argv in (["--concurrency", "0"], ["--concurrency", "a,b"], ["--rate", "0"],
-                     ["--max-requests", "0"], ["--workload", "nope"], ["--max-duration", "-1"]):
+                     ["--max-requests", "0"], ["--workload", "nope"], ["--max-duration", "-1"],
+                     ["--request-timeout", "inf"], ["--max-duration", "inf"], ["--rate", "nan"]):
             with self.assertRaises(SystemExit, msg=argv) as ctx, \
                     contextlib.redirect_stderr(io.StringIO()):
                 loadtest.parse_args(argv)
