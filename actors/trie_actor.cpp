@@ -149,19 +149,13 @@ trie_actor::behavior_type trie_behavior(trie_pointer self, int32_t page_size, in
         return 0;
       },
       [self](peek_atom, uint64_t ns, std::vector<token_list>& prompts) -> token_list {
-        // prefix_trie has no read-only match: match then unlock at once. That touches
-        // LRU clocks and hit counts of the peeked paths, which is acceptable for a
-        // scheduling hint (the request matches the same path moments later).
+        // A read-only match: a scheduling hint must not lock, touch LRU clocks or count hits.
         auto& st = self->state;
         ++st.handled;
         token_list out;
         out.reserve(prompts.size());
-        for (auto& p : prompts) {
-          auto r = st.trie->match(ns, p, st.now());
-          out.push_back(r.cached_tokens);
-          if (r.handle != 0)
-            st.trie->unlock(r.handle);
-        }
+        for (auto& p : prompts)
+          out.push_back(st.trie->cached_prefix_pages(ns, p) * st.trie->page_size());
         return out;
       },
       [self](publish_atom, caf::actor_addr owner, publish_request& req) -> caf::result<publish_reply> {
