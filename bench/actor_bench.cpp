@@ -4,7 +4,7 @@
 //  2. The stories15M shape (random weights, dim 288, hidden 768, 6 layers, 6 heads,
 //     vocab 32000) on the CPU backend at batch 32: the share of each decode step
 //     spent outside the device (between one step's end and the next one's start).
-// Writes Markdown to bench/results/actors.md (or the path given as argv[1]).
+// Writes Markdown to bench/results/actors.md (or the path given with --out).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -155,7 +155,19 @@ decode_split split_decode(const std::vector<step_record>& recs, std::size_t batc
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string out_path = argc > 1 ? argv[1] : "bench/results/actors.md";
+  std::string out_path = "bench/results/actors.md";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--out" && i + 1 < argc) {
+      out_path = argv[++i];
+    } else if (a == "--help" || a == "-h") {
+      std::printf("usage: actor_bench [--out FILE]   (default bench/results/actors.md)\n");
+      return 0;
+    } else {
+      std::fprintf(stderr, "actor_bench: unknown argument '%s' (try --help)\n", a.c_str());
+      return 2;
+    }
+  }
   std::ostringstream md;
   md << "# Actor pipeline benchmark (`bench/actor_bench.cpp`)\n\n"
      << "Machine: " << cpu_model_name() << ", " << std::thread::hardware_concurrency()

@@ -1,6 +1,6 @@
 // HTTP overhead on the real engine (stories260K, CPU): requests per second with
 // max_tokens 1 through HTTP versus submitting to the in-process gateway, and the
-// streaming cost per token. Writes Markdown to bench/results/http.md (or argv[1]).
+// streaming cost per token. Writes Markdown to bench/results/http.md (or --out FILE).
 //
 //   build/bench/http_bench [OUT.md] [--seconds S]
 #include <atomic>
@@ -85,8 +85,17 @@ int main(int argc, char** argv) {
   double seconds = 3.0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--seconds" && i + 1 < argc) seconds = kvactor::bench::parse_positive_number("http_bench", a, argv[++i]);
-    else out_path = a;
+    if (a == "--seconds" && i + 1 < argc) {
+      seconds = kvactor::bench::parse_positive_number("http_bench", a, argv[++i]);
+    } else if (a == "--out" && i + 1 < argc) {
+      out_path = argv[++i];
+    } else if (a == "--help" || a == "-h") {
+      std::printf("usage: http_bench [--seconds S] [--out FILE]   (default bench/results/http.md)\n");
+      return 0;
+    } else {
+      std::fprintf(stderr, "http_bench: unknown argument '%s' (try --help)\n", a.c_str());
+      return 2;
+    }
   }
 
   kvactor::http::server_config cfg;
