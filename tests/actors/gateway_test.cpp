@@ -184,3 +184,30 @@ TEST_CASE("gateway: an unknown device is a runtime_error naming it") {
   cfg.device = "tpu";
   CHECK_THROWS_WITH_AS(gateway{cfg}, doctest::Contains("tpu"), std::runtime_error);
 }
+
+// Request ids are caller data: bytes that are not UTF-8 (an HTTP path's %FF, say)
+// must not break the JSON the actors write about them.
+TEST_CASE("engine: a request id that is not UTF-8 finishes normally and can be inspected") {
+  auto engine = stories_engine(small_engine_config(64));
+  event_log log;
+  generation_request req;
+  req.rid = "odd-\xff-id";
+  req.prompt = test_prompts(1, false)[0];
+  req.max_tokens = 3;
+  req.stop_at_eos = false;
+  auto rid = engine->submit(req, log.callback());
+  REQUIRE(log.wait(1, 30s));
+  auto ended = log.outcomes().at(rid).final_event;
+  CHECK(ended.type == generation_event::kind::finished);
+  CHECK(ended.finish_reason == "length");
+
+  // Answered (not lost with a crashed inspection actor) for a known and an unknown id.
+  for (const std::string& what : {"request:" + rid, std::string("request:\xfe"), std::string("requests")}) {
+    auto answer = std::make_shared<std::promise<std::string>>();
+    auto got = answer->get_future();
+    engine->inspect(what, [answer](std::string j) { answer->set_value(std::move(j)); });
+    REQUIRE(got.wait_for(10s) == std::future_status::ready);
+    CHECK(nlohmann::json::parse(got.get(), nullptr, false).is_object());
+  }
+  CHECK(engine->wait_until_quiet(10s) == "");
+}
