@@ -18,4 +18,10 @@ inline nlohmann::json actor_snapshot(const std::string& kind, const std::string&
                         {"details", nlohmann::json::object()}};
 }
 
+// Snapshots carry caller data (request ids) that need not be UTF-8; a strict dump
+// would throw inside the actor and lose the request's end or the inspection reply.
+inline std::string snapshot_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace kvactor

@@ -56,7 +56,7 @@ device_actor::behavior_type device_behavior(device_pointer self, std::shared_ptr
                         {"steps", st.steps},
                         {"tokens", st.tokens},
                         {"last_step_ms", st.last_step_ms}};
-        return j.dump();
+        return snapshot_text(j);
       },
   };
 }

@@ -5,6 +5,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "actors/actor_snapshot.hpp"
+
 namespace kvactor {
 namespace {
 
@@ -223,7 +225,7 @@ void spawn_inspection(caf::actor_system& sys, const engine_actors& actors, const
                std::function<void(std::string json)> cb) {
     auto reply = [self, cb](json j) {
       if (cb)
-        cb(j.dump());
+        cb(snapshot_text(j));
       self->quit();
     };
     if (what == "actors") {

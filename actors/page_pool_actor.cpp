@@ -370,7 +370,7 @@ pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_page
                   out["trie"] = t["trie"];
                   out["invariants_ok"] = ok && problem.empty() && t["trie_ok"].get<bool>();
                   out["tree"] = t["tree"];
-                  promise.deliver(out.dump());
+                  promise.deliver(snapshot_text(out));
                 },
                 [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
         return promise;
@@ -422,7 +422,7 @@ pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_page
                         {"owners", st.owned.size()},
                         {"waiting_allocs", st.waiting.size()},
                         {"evicted_pages", st.evicted}};
-        return j.dump();
+        return snapshot_text(j);
       },
   };
 }

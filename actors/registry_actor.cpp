@@ -100,7 +100,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
         auto arr = nlohmann::json::array();
         for (auto& h : self->state.history)
           arr.push_back(h);
-        return arr.dump();
+        return snapshot_text(arr);
       },
       [self](metrics_atom) -> std::string {
         auto& st = self->state;
@@ -113,7 +113,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
             {"cache_queried_tokens", st.prompt_tokens},
             {"cache_hit_tokens", st.cache_hit_tokens},
             {"live", st.live.size()}};
-        return j.dump();
+        return snapshot_text(j);
       },
       [self](counts_atom) -> int32_t {
         ++self->state.handled;
@@ -124,7 +124,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
         ++st.handled;
         auto j = actor_snapshot("gateway", "gateway", "running", st.handled, self->mailbox().size());
         j["details"] = {{"live_requests", st.live.size()}, {"finished_kept", st.history.size()}};
-        return j.dump();
+        return snapshot_text(j);
       },
   };
 }

@@ -83,7 +83,7 @@ void terminate(request_pointer self, generation_event final_event, const std::st
     *s.ended = true;
     // The registry hears first: a caller reacting to the final event (reading
     // metrics, say) then finds this request already counted.
-    self->send(s.peers.registry, done_atom_v, s.req.rid, outcome, snapshot(self).dump());
+    self->send(s.peers.registry, done_atom_v, s.req.rid, outcome, snapshot_text(snapshot(self)));
     if (s.cb)
       s.cb(final_event);
     self->quit();
@@ -311,7 +311,7 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
     *st.ended = true;
     st.phase = "failed";
     st.terminal = true;
-    self->send(st.peers.registry, done_atom_v, st.req.rid, std::string("rejected"), snapshot(self).dump());
+    self->send(st.peers.registry, done_atom_v, st.req.rid, std::string("rejected"), snapshot_text(snapshot(self)));
     if (st.cb) {
       generation_event ev;
       ev.type = generation_event::kind::error;
@@ -396,7 +396,7 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
         ++s.handled;
         auto j = actor_snapshot("request", s.req.rid, s.phase, s.handled, self->mailbox().size());
         j["details"] = snapshot(self);
-        return j.dump();
+        return snapshot_text(j);
       },
   };
 }

@@ -549,7 +549,7 @@ scheduler_actor::behavior_type scheduler_behavior(scheduler_pointer self, engine
                           {"last_step_ms", s.last_step_ms},
                           {"restarts", s.counts.device_restarts}};
         j["device_snapshot"] = dev;
-        return j.dump();
+        return snapshot_text(j);
       },
   };
 }

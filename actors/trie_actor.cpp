@@ -211,7 +211,7 @@ trie_actor::behavior_type trie_behavior(trie_pointer self, int32_t page_size, in
                      {"hits", snap.hits},                  {"evictions", snap.evictions},
                      {"policy", snap.policy},              {"live_handles", snap.live_handles}};
         j["tree"] = depth > 0 || max_nodes > 0 ? tree_json(snap, st.now()) : nlohmann::json::object();
-        return j.dump();
+        return snapshot_text(j);
       },
       [self](check_atom) -> std::string {
         ++self->state.handled;
@@ -227,7 +227,7 @@ trie_actor::behavior_type trie_behavior(trie_pointer self, int32_t page_size, in
                         {"live_handles", st.trie->live_handles()},
                         {"owners", st.handles.size()},
                         {"policy", st.trie->policy_name()}};
-        return j.dump();
+        return snapshot_text(j);
       },
   };
 }
