@@ -276,6 +276,31 @@ TEST_CASE("real engine: a full queue answers 503 QUEUE_FULL with Retry-After, an
   CHECK(m["pages"]["private"] == 0);
 }
 
+namespace {
+int tree_depth(const json& node) {
+  int deepest = 0;
+  if (node.contains("children"))
+    for (const auto& c : node["children"]) deepest = std::max(deepest, 1 + tree_depth(c));
+  return deepest;
+}
+}  // namespace
+
+TEST_CASE("real engine: /v1/inspect/cache?depth=D shows more than the gateway's default 8 levels") {
+  real_served s;
+  // 14 full pages of 16 tokens: a chain 14 levels deep once published.
+  std::vector<int> ids{1};
+  for (int i = 1; i < 14 * 16 + 5; ++i) ids.push_back(3 + (i * 7) % 500);
+  const json body = {{"input_ids", ids}, {"sampling_params", {{"max_completion_tokens", 1}}}};
+  REQUIRE(http_call(s.port(), "POST", "/generate", body.dump()).status == 200);
+
+  const json deep = json::parse(http_call(s.port(), "GET", "/v1/inspect/cache?depth=20&max_nodes=1000").body);
+  CHECK(tree_depth(deep["tree"]) == 14);
+  CHECK(deep["tree"]["truncated"] == false);
+  const json shallow = json::parse(http_call(s.port(), "GET", "/v1/inspect/cache?depth=3").body);
+  CHECK(tree_depth(shallow["tree"]) == 3);
+  CHECK(shallow["tree"]["truncated"] == true);
+}
+
 TEST_CASE("real engine: a stop string trims the text, cancels generation, and frees its pages") {
   real_served s;
   const json plain = {{"prompt", "Once upon a time"}, {"max_tokens", 60}, {"temperature", 0}};
