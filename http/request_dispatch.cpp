@@ -150,7 +150,10 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
         sink->send(error_reply({400, "OUT_OF_RANGE", "depth must be in [0, 1024] and max_nodes in [1, 1048576]", 0, {}}));
         return nullptr;
       }
-      answer_inspect(ctx, "cache", sink, [depth, max_nodes](std::string snapshot) {
+      // The gateway cuts the tree itself (plain "cache" means 8 levels / 256 nodes):
+      // pass the caller's bounds on, then apply them here too.
+      const std::string what = "cache?depth=" + std::to_string(depth) + "&max_nodes=" + std::to_string(max_nodes);
+      answer_inspect(ctx, what, sink, [depth, max_nodes](std::string snapshot) {
         http_reply reply = snapshot_reply(snapshot);
         if (reply.status == 200) reply.body = bound_cache_tree(reply.body, depth, max_nodes);
         return reply;

@@ -157,7 +157,7 @@ void scripted_service::inspect(const std::string& what, std::function<void(std::
       doc = {{"error", {{"code", "NOT_FOUND"}, {"message", "no request " + what.substr(8)}}}};
       for (const auto& r : requests)
         if (r["rid"] == what.substr(8)) doc = r;
-    } else if (what == "cache") {
+    } else if (what == "cache" || what.rfind("cache?", 0) == 0) {
       json leaf = {{"page", 3}, {"tokens", 16}, {"lock_count", 0}, {"hit_count", 1}, {"age_ms", 5},
                    {"pages_below", 1}, {"children", json::array()}};
       json mid = {{"page", 2}, {"tokens", 16}, {"lock_count", 0}, {"hit_count", 1}, {"age_ms", 5},
