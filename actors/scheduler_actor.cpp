@@ -87,6 +87,15 @@ struct scheduler_state {
 
 using scheduler_pointer = scheduler_actor::stateful_pointer<scheduler_state>;
 
+// Removes a's entries from running or waiting; returns how many went.
+template <class Entries>
+std::size_t erase_entries_of(Entries& entries, const caf::actor_addr& a) {
+  auto before = entries.size();
+  entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const entry& e) { return e.addr == a; }),
+                entries.end());
+  return before - entries.size();
+}
+
 entry* find_running(scheduler_pointer self, const caf::actor_addr& a) {
   for (auto& e : self->state.running)
     if (e.addr == a)
@@ -120,9 +129,7 @@ void on_device_failure(scheduler_pointer self, const std::string& why) {
     if (auto* e = find_running(self, a)) {
       self->send(e->req, fail_atom_v, std::string("DEVICE_ERROR"), "the device failed during a step: " + why);
       auto addr = e->addr;
-      st.running.erase(std::remove_if(st.running.begin(), st.running.end(),
-                                      [&](const entry& x) { return x.addr == addr; }),
-                       st.running.end());
+      erase_entries_of(st.running, addr);
     }
   }
   st.in_flight.clear();
@@ -140,34 +147,27 @@ void release_parked(scheduler_pointer self) {
   st.parked.clear();
 }
 
+// Tells a's starve calls waiting in `queue` (parked or starved) that it left.
+template <class Queue>
+void answer_requeued(Queue& queue, const caf::actor_addr& a) {
+  for (auto it = queue.begin(); it != queue.end();) {
+    if (it->addr == a) {
+      it->promise.deliver(static_cast<int32_t>(starve_decision::requeued));
+      it = queue.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void remove_request(scheduler_pointer self, const caf::actor_addr& a) {
   auto& st = self->state;
-  for (auto it = st.parked.begin(); it != st.parked.end();) {
-    if (it->addr == a) {
-      it->promise.deliver(static_cast<int32_t>(starve_decision::requeued));
-      it = st.parked.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  answer_requeued(st.parked, a);
   release_parked(self);
-  auto before = st.running.size();
-  st.running.erase(
-      std::remove_if(st.running.begin(), st.running.end(), [&](const entry& e) { return e.addr == a; }),
-      st.running.end());
-  if (st.running.size() != before)
+  if (erase_entries_of(st.running, a) > 0)
     st.admission_blocked = false;
-  st.waiting.erase(
-      std::remove_if(st.waiting.begin(), st.waiting.end(), [&](const entry& e) { return e.addr == a; }),
-      st.waiting.end());
-  for (auto it = st.starved.begin(); it != st.starved.end();) {
-    if (it->addr == a) {
-      it->promise.deliver(static_cast<int32_t>(starve_decision::requeued));
-      it = st.starved.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  erase_entries_of(st.waiting, a);
+  answer_requeued(st.starved, a);
 }
 
 int32_t common_full_pages(const token_list& a, const token_list& b, int32_t page_size) {
