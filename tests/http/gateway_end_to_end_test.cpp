@@ -301,6 +301,13 @@ TEST_CASE("real engine: /v1/inspect/cache?depth=D shows more than the gateway's 
   CHECK(shallow["tree"]["truncated"] == true);
 }
 
+TEST_CASE("real engine: an inspected request id that is not UTF-8 gets a 404, not silence") {
+  real_served s;
+  const auto reply = http_call(s.port(), "GET", "/v1/inspect/requests/%FF%FE");
+  CHECK(reply.status == 404);
+  CHECK(json::parse(reply.body, nullptr, false)["error"]["code"] == "NOT_FOUND");
+}
+
 TEST_CASE("real engine: a stop string trims the text, cancels generation, and frees its pages") {
   real_served s;
   const json plain = {{"prompt", "Once upon a time"}, {"max_tokens", 60}, {"temperature", 0}};
