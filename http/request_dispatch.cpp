@@ -166,6 +166,9 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
     case endpoint::inspect_request:
       answer_inspect(ctx, "request:" + r.argument, sink, snapshot_reply);
       return nullptr;
+    case endpoint::inspect_cluster:
+      answer_inspect(ctx, "cluster", sink, snapshot_reply);
+      return nullptr;
     case endpoint::console: {
       auto file = console_file(ctx.cfg.console_dir, r.argument);
       if (auto* err = std::get_if<api_error>(&file))

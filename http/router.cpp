@@ -79,6 +79,7 @@ std::variant<route, api_error> route_request(std::string_view method, std::strin
   if (path == "/metrics") return get_only(endpoint::metrics);
   if (path == "/v1/inspect/actors") return get_only(endpoint::inspect_actors);
   if (path == "/v1/inspect/cache") return get_only(endpoint::inspect_cache);
+  if (path == "/v1/inspect/cluster") return get_only(endpoint::inspect_cluster);
   if (path == "/v1/inspect/requests" || path == "/v1/inspect/requests/") return get_only(endpoint::inspect_requests);
   constexpr std::string_view request_prefix = "/v1/inspect/requests/";
   if (path.substr(0, request_prefix.size()) == request_prefix) {

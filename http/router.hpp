@@ -21,6 +21,7 @@ enum class endpoint {
   inspect_cache,     // GET /v1/inspect/cache?depth=D&max_nodes=N
   inspect_requests,  // GET /v1/inspect/requests
   inspect_request,   // GET /v1/inspect/requests/{rid}
+  inspect_cluster,   // GET /v1/inspect/cluster (served by `kvactor route`; 404 on a single node)
   console,           // GET /console, /console/{file}
 };
 
