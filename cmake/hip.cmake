@@ -31,7 +31,9 @@ function(_kvactor_gpu_compiler_works compiler flags cache_name result log)
   endif()
   set(dir ${CMAKE_BINARY_DIR}/CMakeFiles/kvactor_gpu_probe)
   file(MAKE_DIRECTORY ${dir})
-  file(WRITE ${dir}/probe.hip "__global__ void kvactor_probe(float* x) { x[threadIdx.x] = 1.0f; }\nint main() { return 0; }\n")
+  # hipcc needs the HIP runtime header for threadIdx; nvcc gets it from the CUDA language.
+  file(WRITE ${dir}/probe.hip "#if defined(__HIP__)\n#include <hip/hip_runtime.h>\n#endif\n"
+       "__global__ void kvactor_probe(float* x) { x[threadIdx.x] = 1.0f; }\nint main() { return 0; }\n")
   execute_process(COMMAND ${compiler} ${flags} -c ${dir}/probe.hip -o ${dir}/probe.o
                   RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(status EQUAL 0)
