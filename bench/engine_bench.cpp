@@ -16,7 +16,7 @@
 
 #include "bench/bench_arguments.hpp"
 #include "device/cpu_backend.hpp"
-#include "device/cpu_dot.hpp"
+#include "device/cpu_isa.hpp"
 #include "tests/device/random_weights.hpp"
 
 namespace {
@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
         "vocab 32000, seq 256), seed 1, built in memory. `bench/engine_bench"
      << (quick ? " --quick" : "") << "`.\n\n"
      << "- Machine: " << cpu_model_name() << ", " << std::thread::hardware_concurrency()
-     << " hardware threads; backend threads: " << threads << "; dot product: " << kvactor::dot_implementation()
+     << " hardware threads; backend threads: " << threads << "; kernels: " << kvactor::cpu_isa_name(kvactor::cpu_isa_in_use())
      << "\n"
      << "- 1-minute load average before / after the run: " << load_before << " / " << load_average()
      << " (other jobs on the machine share its cores)\n"

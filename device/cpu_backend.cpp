@@ -1,9 +1,10 @@
 // CPU forward pass. Batch invariance comes from one rule: every output value is a
 // function of its own token row only, computed by the same routine in the same
 // order whatever else is in the batch.
-//  - Matmuls loop weight rows outer, token rows inner, and compute each output with
-//    the one `dot` (fixed summation order for a given length). Threads split output
-//    rows, never a reduction.
+//  - Matmuls (cpu_matmul.hpp) compute each output as one dot product whose
+//    summation order depends only on its length and the process's ISA, whatever
+//    register tile, token count or thread computes it. Threads split output rows,
+//    never a reduction.
 //  - A step first writes the K/V of every token of a layer into the paged store,
 //    then attention reads all keys 0..pos back from the store, in position order, with
 //    the same code for prefill and decode. So K/V computed earlier (by this sequence
@@ -19,6 +20,8 @@
 #include <string>
 
 #include "device/cpu_dot.hpp"
+#include "device/cpu_isa.hpp"
+#include "device/cpu_matmul.hpp"
 #include "device/model_validation.hpp"
 #include "device/step_validation.hpp"
 #include "device/thread_pool.hpp"
@@ -46,6 +49,7 @@ class cpu_backend final : public backend {
         config_(weights_ ? weights_->config : model_config{}),
         layout_(layout),
         pool_(threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))) {
+    cpu_isa_in_use();  // a bad KVACTOR_CPU_ISA is reported here, not in the middle of a step
     if (!weights_) throw backend_error("cpu backend: no model weights");
     validate_model(*weights_);
     validate_layout(layout_);
@@ -112,24 +116,21 @@ class cpu_backend final : public backend {
 };
 
 void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const float* in, int n_rows) {
-  // Rows are handed out in blocks of 8 so a dequantised block stays in L1 while
-  // every token row passes over it. Matrices sharing an input run as one job.
-  constexpr int64_t block = 8;
+  // Rows are handed out in blocks of 24 (a multiple of every ISA's row tile);
+  // matrices sharing an input run as one job. Token rows go in tiles of 64, so a
+  // long prefill's activations stay in L2 while the weight rows pass over them.
+  constexpr int64_t block = 24;
   constexpr int token_tile = 64;
-  constexpr int fused_below = 4;  // token rows per tile under which F16/Q8_0 rows are expanded inside the dot
   int64_t blocks = 0, work = 0;
   for (const matmul_target& m : targets) {
     blocks += (m.w->rows + block - 1) / block;
     work += m.w->rows * m.w->cols;
   }
-  const int64_t work_per_block = std::max<int64_t>(1, work / blocks * n_rows * block);
+  const int64_t work_per_block = std::max<int64_t>(1, work / blocks * n_rows);
   const int64_t min_blocks = std::max<int64_t>(1, min_work_per_thread / work_per_block);
   pool_.parallel_for(blocks, min_blocks, [&](int64_t b0, int64_t b1) {
-    thread_local std::vector<float> expanded;
-    // Token rows in tiles, so a long prefill's activations stay in cache while this
-    // thread's weight rows pass over them.
     for (int t0 = 0; t0 < n_rows; t0 += token_tile) {
-      const int t1 = std::min(n_rows, t0 + token_tile);
+      const int tokens = std::min(n_rows - t0, token_tile);
       const matmul_target* m = targets.begin();
       int64_t first_block = 0;  // global index of m's first block
       for (int64_t b = b0; b < b1; ++b) {
@@ -138,53 +139,9 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
           ++m;
         }
         const weight_matrix& w = *m->w;
-        const int64_t cols = w.cols;
         const int64_t r0 = (b - first_block) * block, r1 = std::min(w.rows, r0 + block);
-        if (w.type == dtype::q8_0 && t1 - t0 < fused_below) {
-          // Few tokens: expand F16/Q8_0 rows inside the dot (same bits, no copy).
-          const std::size_t stride = row_bytes(w.type, cols);
-          for (int t = t0; t < t1; ++t) {
-            const float* x = in + static_cast<int64_t>(t) * cols;
-            float* y = m->out + static_cast<int64_t>(t) * w.rows;
-            for (int64_t r = r0; r < r1; ++r)
-              y[r] = dot_q8_0(w.data.data() + static_cast<std::size_t>(r) * stride, x, static_cast<int>(cols));
-          }
-          continue;
-        }
-        if (w.type == dtype::f16 && t1 - t0 < fused_below && fused_f16_available()) {
-          const auto* rows16 = reinterpret_cast<const uint16_t*>(w.data.data());
-          for (int t = t0; t < t1; ++t) {
-            const float* x = in + static_cast<int64_t>(t) * cols;
-            float* y = m->out + static_cast<int64_t>(t) * w.rows;
-            for (int64_t r = r0; r < r1; ++r) y[r] = dot_f16(rows16 + r * cols, x, static_cast<int>(cols));
-          }
-          continue;
-        }
-        const float* rows_ptr[block];
-        if (w.type != dtype::f32 && expanded.size() < static_cast<std::size_t>(block * cols))
-          expanded.resize(static_cast<std::size_t>(block * cols));
-        for (int64_t r = r0; r < r1; ++r) {
-          if (w.type == dtype::f32) {
-            rows_ptr[r - r0] = f32_row(w, r);
-          } else {
-            float* dst = expanded.data() + (r - r0) * cols;
-            read_weight_row(w, r, dst);
-            rows_ptr[r - r0] = dst;
-          }
-        }
-        // Token rows in pairs share each weight load; dot2 gives exactly dot's bits.
-        int t = t0;
-        for (; t + 2 <= t1; t += 2) {
-          const float* x0 = in + static_cast<int64_t>(t) * cols;
-          float* y0 = m->out + static_cast<int64_t>(t) * w.rows;
-          for (int64_t r = r0; r < r1; ++r)
-            dot2(rows_ptr[r - r0], x0, x0 + cols, static_cast<int>(cols), y0 + r, y0 + w.rows + r);
-        }
-        for (; t < t1; ++t) {
-          const float* x = in + static_cast<int64_t>(t) * cols;
-          float* y = m->out + static_cast<int64_t>(t) * w.rows;
-          for (int64_t r = r0; r < r1; ++r) y[r] = dot(rows_ptr[r - r0], x, static_cast<int>(cols));
-        }
+        matmul_rows(w, r0, r1, in + static_cast<int64_t>(t0) * w.cols, tokens, m->out + static_cast<int64_t>(t0) * w.rows,
+                    w.rows);
       }
     }
   });

@@ -1,0 +1,30 @@
+// The CPU backend's matrix product: y = W x for a block of weight rows and a block
+// of token rows, with each weight row loaded once per register tile and multiplied
+// against several token rows.
+//
+// Batch invariance: every output y[t][r] is one dot product reduced in the same
+// order whatever the tile, the token count, the row block or the thread: one
+// SIMD accumulator of the ISA's width over the full vectors of k, a fixed lane
+// tree at the end, then a scalar tail for k % width. The order depends only on k
+// and the ISA in use (cpu_isa.hpp). F16 and Q8_0 rows are converted exactly in
+// registers, so they give the bits an F32 matrix of the same values gives.
+#pragma once
+
+#include <cstdint>
+
+#include "device/cpu_isa.hpp"
+#include "model/model.hpp"
+
+namespace kvactor {
+
+// y[t * y_stride + r] = sum_k row r of w [k] * x[t * w.cols + k]
+// for r in [r0, r1) and t in [0, tokens), using the process-wide ISA.
+//   x: [tokens, w.cols]   y: [tokens, y_stride], y_stride >= r1
+void matmul_rows(const weight_matrix& w, int64_t r0, int64_t r1, const float* x, int tokens, float* y,
+                 int64_t y_stride);
+
+// The same with an explicit ISA (which the CPU must support): tests compare paths.
+void matmul_rows(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, const float* x, int tokens, float* y,
+                 int64_t y_stride);
+
+}  // namespace kvactor

@@ -1,0 +1,28 @@
+// Entry points of the per-ISA matmul translation units. Each unit is compiled with
+// its own -m flags, so this header (which they include) holds plain declarations
+// only: no inline code that a unit built for AVX-512 could emit for everyone.
+#pragma once
+
+#include <cstdint>
+
+namespace kvactor {
+
+enum class weight_encoding { f32, f16, q8_0 };
+
+// A weight matrix as raw rows: `row_bytes` apart, `cols` values each.
+struct raw_weight_rows {
+  weight_encoding encoding;
+  const uint8_t* data;
+  int64_t cols;
+  int64_t row_bytes;
+};
+
+// y[t * y_stride + r] = dot(row r, x[t * cols ...]) for r in [r0, r1), t in [0, tokens).
+void matmul_rows_portable(const raw_weight_rows& w, int64_t r0, int64_t r1, const float* x, int tokens, float* y,
+                          int64_t y_stride);
+void matmul_rows_avx2(const raw_weight_rows& w, int64_t r0, int64_t r1, const float* x, int tokens, float* y,
+                      int64_t y_stride);
+void matmul_rows_avx512(const raw_weight_rows& w, int64_t r0, int64_t r1, const float* x, int tokens, float* y,
+                        int64_t y_stride);
+
+}  // namespace kvactor

@@ -1,0 +1,53 @@
+// The matmul tile in plain C++ (any CPU): eight lanes written out, no fused
+// multiply-add (the build uses -ffp-contract=off), the AVX2 path's lane tree.
+#include "device/cpu_matmul_tile.hpp"
+#include "device/half_float.hpp"
+
+namespace kvactor {
+
+namespace {
+
+struct portable_ops {
+  struct vec {
+    float lane[8];
+  };
+  static constexpr int width = 8;
+  static constexpr int rows_single = 4;
+  static constexpr int rows_multi = 2;
+  static constexpr int tokens_multi = 2;
+  static vec zero() { return vec{{0, 0, 0, 0, 0, 0, 0, 0}}; }
+  static vec load(const float* p) {
+    vec v;
+    for (int j = 0; j < 8; ++j) v.lane[j] = p[j];
+    return v;
+  }
+  static vec fma(vec a, vec b, vec acc) {
+    for (int j = 0; j < 8; ++j) acc.lane[j] += a.lane[j] * b.lane[j];
+    return acc;
+  }
+  static vec load_f16(const uint16_t* p) {
+    vec v;
+    for (int j = 0; j < 8; ++j) v.lane[j] = half_to_float(p[j]);
+    return v;
+  }
+  static vec load_q8(const int8_t* q, float scale) {
+    vec v;
+    for (int j = 0; j < 8; ++j) v.lane[j] = scale * static_cast<float>(q[j]);
+    return v;
+  }
+  static float reduce(vec v) {
+    const float* l = v.lane;
+    return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+  }
+  static float half(uint16_t h) { return half_to_float(h); }
+  static float scalar_fma(float a, float b, float acc) { return acc + a * b; }
+};
+
+}  // namespace
+
+void matmul_rows_portable(const raw_weight_rows& w, int64_t r0, int64_t r1, const float* x, int tokens, float* y,
+                          int64_t y_stride) {
+  matmul_rows_with<portable_ops>(w, r0, r1, x, tokens, y, y_stride);
+}
+
+}  // namespace kvactor

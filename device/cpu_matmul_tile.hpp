@@ -1,0 +1,143 @@
+// The register-tiled matmul shared by the per-ISA units (cpu_matmul_*.cpp), written
+// once over an `Ops` struct that supplies the ISA's vector type and operations:
+//   vec, width, zero(), load(const float*), fma(a, b, acc), reduce(vec) -> float,
+//   load_f16(const uint16_t*), load_q8(const int8_t*, float scale),
+//   half(uint16_t) -> float, scalar_fma(a, b, acc), rows_single, rows_multi, tokens_multi.
+// Everything here has internal linkage: each unit gets its own copy, compiled for
+// its own ISA.
+//
+// One output, whatever the tile it is computed in:
+//   acc = 0 (width lanes); for i in steps of width while i + width <= k: acc = fma(w[i..], x[i..], acc)
+//   total = reduce(acc) (a fixed lane tree); tail = fma chain over k % width; y = total + tail
+// A tile of R weight rows x T token rows runs R*T such chains side by side: each
+// weight vector is loaded once for T tokens and each token vector once for R rows.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "device/cpu_matmul_kernels.hpp"
+
+namespace kvactor {
+namespace {
+
+constexpr int q8_block_values = 32;
+constexpr int q8_block_size = 2 + q8_block_values;  // fp16 scale, then 32 int8
+
+template <class Ops>
+struct f32_source {
+  const float* base;  // [rows, stride]
+  int64_t stride;
+  typename Ops::vec load(int64_t r, int i) const { return Ops::load(base + r * stride + i); }
+  float scalar(int64_t r, int i) const { return base[r * stride + i]; }
+};
+
+template <class Ops>
+struct f16_source {
+  const uint16_t* base;  // [rows, stride] fp16
+  int64_t stride;
+  typename Ops::vec load(int64_t r, int i) const { return Ops::load_f16(base + r * stride + i); }
+  float scalar(int64_t r, int i) const { return Ops::half(base[r * stride + i]); }
+};
+
+// A vector never straddles two Q8_0 blocks: the widths (8, 16) divide 32.
+template <class Ops>
+struct q8_0_source {
+  const uint8_t* base;  // rows of row_bytes: [cols / 32][scale fp16, int8 x 32]
+  int64_t row_bytes;
+  float scale(const uint8_t* block) const {
+    uint16_t h;
+    std::memcpy(&h, block, 2);
+    return Ops::half(h);
+  }
+  typename Ops::vec load(int64_t r, int i) const {
+    const uint8_t* block = base + r * row_bytes + (i / q8_block_values) * q8_block_size;
+    return Ops::load_q8(reinterpret_cast<const int8_t*>(block + 2 + i % q8_block_values), scale(block));
+  }
+  float scalar(int64_t r, int i) const {
+    const uint8_t* block = base + r * row_bytes + (i / q8_block_values) * q8_block_size;
+    return scale(block) * static_cast<float>(static_cast<int8_t>(block[2 + i % q8_block_values]));
+  }
+};
+
+// R weight rows from r0 times T token rows.
+//   x: [T, x_stride]   y: [T, y_stride]
+template <class Ops, int R, int T, class Source>
+inline void matmul_tile(const Source& w, int64_t r0, const float* x, int64_t x_stride, int k, float* y,
+                        int64_t y_stride) {
+  using vec = typename Ops::vec;
+  vec acc[R][T];
+#pragma GCC unroll 32
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 32
+    for (int t = 0; t < T; ++t) acc[r][t] = Ops::zero();
+  int i = 0;
+  for (; i + Ops::width <= k; i += Ops::width) {
+    vec xv[T];
+#pragma GCC unroll 32
+    for (int t = 0; t < T; ++t) xv[t] = Ops::load(x + t * x_stride + i);
+#pragma GCC unroll 32
+    for (int r = 0; r < R; ++r) {
+      const vec wv = w.load(r0 + r, i);
+#pragma GCC unroll 32
+      for (int t = 0; t < T; ++t) acc[r][t] = Ops::fma(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) {
+      const float total = Ops::reduce(acc[r][t]);
+      float tail = 0.0f;
+      for (int j = i; j < k; ++j) tail = Ops::scalar_fma(w.scalar(r0 + r, j), x[t * x_stride + j], tail);
+      y[t * y_stride + r0 + r] = total + tail;
+    }
+}
+
+// R rows from r0 over `tokens` token rows: tiles of T, the remainder with T - 1, ...
+template <class Ops, int R, int T, class Source>
+void matmul_row_group(const Source& w, int64_t r0, const float* x, int64_t x_stride, int tokens, int k, float* y,
+                      int64_t y_stride) {
+  int t = 0;
+  for (; t + T <= tokens; t += T) matmul_tile<Ops, R, T>(w, r0, x + t * x_stride, x_stride, k, y + t * y_stride, y_stride);
+  if constexpr (T > 1)
+    if (t < tokens)
+      matmul_row_group<Ops, R, T - 1>(w, r0, x + t * x_stride, x_stride, tokens - t, k, y + t * y_stride, y_stride);
+}
+
+// Rows [r0, r1) over all tokens. One token (decode at batch 1): a tall tile keeps
+// enough independent FMA chains in flight. Several: a tile that reuses both loads.
+template <class Ops, class Source>
+void matmul_rows_from(const Source& w, int64_t r0, int64_t r1, const float* x, int tokens, int k, float* y,
+                      int64_t y_stride) {
+  int64_t r = r0;
+  if (tokens == 1) {
+    for (; r + Ops::rows_single <= r1; r += Ops::rows_single)
+      matmul_tile<Ops, Ops::rows_single, 1>(w, r, x, k, k, y, y_stride);
+    for (; r < r1; ++r) matmul_tile<Ops, 1, 1>(w, r, x, k, k, y, y_stride);
+    return;
+  }
+  for (; r + Ops::rows_multi <= r1; r += Ops::rows_multi)
+    matmul_row_group<Ops, Ops::rows_multi, Ops::tokens_multi>(w, r, x, k, tokens, k, y, y_stride);
+  for (; r < r1; ++r) matmul_row_group<Ops, 1, Ops::tokens_multi>(w, r, x, k, tokens, k, y, y_stride);
+}
+
+template <class Ops>
+void matmul_rows_with(const raw_weight_rows& w, int64_t r0, int64_t r1, const float* x, int tokens, float* y,
+                      int64_t y_stride) {
+  const int k = static_cast<int>(w.cols);
+  switch (w.encoding) {
+    case weight_encoding::f32:
+      matmul_rows_from<Ops>(f32_source<Ops>{reinterpret_cast<const float*>(w.data), w.cols}, r0, r1, x, tokens, k, y,
+                            y_stride);
+      return;
+    case weight_encoding::f16:
+      matmul_rows_from<Ops>(f16_source<Ops>{reinterpret_cast<const uint16_t*>(w.data), w.cols}, r0, r1, x, tokens, k,
+                            y, y_stride);
+      return;
+    case weight_encoding::q8_0:
+      matmul_rows_from<Ops>(q8_0_source<Ops>{w.data, w.row_bytes}, r0, r1, x, tokens, k, y, y_stride);
+      return;
+  }
+}
+
+}  // namespace
+}  // namespace kvactor

@@ -1,0 +1,114 @@
+// The tiled matmul must give every output the same bits whatever tile, token count,
+// token position or row block computes it (that is what keeps the backend
+// batch-invariant), on every instruction set this CPU supports.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "device/cpu_dot.hpp"
+#include "device/cpu_isa.hpp"
+#include "device/cpu_matmul.hpp"
+#include "device/weight_rows.hpp"
+#include "tests/device/random_weights.hpp"
+
+using namespace kvactor;
+
+namespace {
+
+std::vector<cpu_isa> supported_isas() {
+  std::vector<cpu_isa> isas;
+  for (cpu_isa isa : {cpu_isa::portable, cpu_isa::avx2, cpu_isa::avx512})
+    if (cpu_supports(isa)) isas.push_back(isa);
+  return isas;
+}
+
+std::vector<float> random_values(testing::weight_rng& rng, std::size_t n, float scale) {
+  std::vector<float> v(n);
+  for (float& x : v) x = rng.next() * scale;
+  return v;
+}
+
+bool same_bits(const float* a, const float* b, std::size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
+
+}  // namespace
+
+TEST_CASE("matmul outputs do not depend on the token count, the token's position or the row block") {
+  testing::weight_rng rng(11);
+  const int rows = 21, tokens = 15;
+  for (cpu_isa isa : supported_isas())
+    for (int k : {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 64, 100, 172, 288}) {
+      CAPTURE(cpu_isa_name(isa));
+      CAPTURE(k);
+      const std::vector<float> values = random_values(rng, static_cast<std::size_t>(rows) * k, 2.0f);
+      const weight_matrix w = testing::encode_matrix(values, rows, k, dtype::f32);
+      const std::vector<float> x = random_values(rng, static_cast<std::size_t>(tokens) * k, 1.0f);
+      std::vector<float> all(static_cast<std::size_t>(tokens) * rows, -1.0f);
+      matmul_rows(isa, w, 0, rows, x.data(), tokens, all.data(), rows);
+      for (int t = 0; t < tokens; ++t) {
+        // Alone (decode at batch 1 takes the one-token tile).
+        std::vector<float> one(static_cast<std::size_t>(rows), -1.0f);
+        matmul_rows(isa, w, 0, rows, x.data() + static_cast<std::size_t>(t) * k, 1, one.data(), rows);
+        CHECK(same_bits(one.data(), all.data() + static_cast<std::size_t>(t) * rows, static_cast<std::size_t>(rows)));
+        for (int r = 0; r < rows; ++r) {
+          double exact = 0;
+          for (int i = 0; i < k; ++i)
+            exact += static_cast<double>(values[static_cast<std::size_t>(r) * k + i]) * x[static_cast<std::size_t>(t) * k + i];
+          CHECK(all[static_cast<std::size_t>(t) * rows + r] == doctest::Approx(exact).epsilon(1e-4).scale(1.0));
+        }
+      }
+      // A row window and a token window land in other tiles and remainders.
+      for (auto [r0, r1] : {std::pair<int, int>{5, 6}, {3, 17}, {0, 13}, {20, 21}})
+        for (int t0 : {1, 2, 4}) {
+          std::vector<float> part(static_cast<std::size_t>(tokens) * rows, -1.0f);
+          matmul_rows(isa, w, r0, r1, x.data() + static_cast<std::size_t>(t0) * k, tokens - t0, part.data(), rows);
+          for (int t = t0; t < tokens; ++t)
+            CHECK(same_bits(part.data() + static_cast<std::size_t>(t - t0) * rows + r0,
+                            all.data() + static_cast<std::size_t>(t) * rows + r0, static_cast<std::size_t>(r1 - r0)));
+        }
+    }
+}
+
+TEST_CASE("f16 and q8_0 rows give exactly the bits of f32 rows holding the same values") {
+  testing::weight_rng rng(12);
+  const int rows = 19;
+  for (cpu_isa isa : supported_isas())
+    for (dtype type : {dtype::f16, dtype::q8_0})
+      for (int k : {32, 64, 96, 288, 7, 33, 100, 172}) {
+        if (type == dtype::q8_0 && k % 32 != 0) continue;
+        CAPTURE(cpu_isa_name(isa));
+        CAPTURE(dtype_name(type));
+        CAPTURE(k);
+        std::vector<float> values = random_values(rng, static_cast<std::size_t>(rows) * k, 1.0f);
+        for (std::size_t i = 0; i < values.size(); ++i)
+          if (i % 64 < 32) values[i] *= 0.01f;  // blocks of very different scales
+        const weight_matrix encoded = testing::encode_matrix(values, rows, k, type);
+        std::vector<float> expanded(values.size());
+        for (int r = 0; r < rows; ++r) read_weight_row(encoded, r, expanded.data() + static_cast<std::size_t>(r) * k);
+        const weight_matrix plain = testing::encode_matrix(expanded, rows, k, dtype::f32);
+        for (int tokens : {1, 2, 7}) {
+          const std::vector<float> x = random_values(rng, static_cast<std::size_t>(tokens) * k, 1.0f);
+          std::vector<float> a(static_cast<std::size_t>(tokens) * rows), b(a.size());
+          matmul_rows(isa, encoded, 0, rows, x.data(), tokens, a.data(), rows);
+          matmul_rows(isa, plain, 0, rows, x.data(), tokens, b.data(), rows);
+          CHECK(same_bits(a.data(), b.data(), a.size()));
+          CHECK(a[0] != 0.0f);
+        }
+      }
+}
+
+TEST_CASE("KVACTOR_CPU_ISA chooses the instruction set; without it the best supported one runs") {
+  CHECK(cpu_supports(cpu_isa::portable));
+  const char* forced = std::getenv("KVACTOR_CPU_ISA");
+  const cpu_isa chosen = cpu_isa_in_use();
+  CHECK(cpu_supports(chosen));
+  if (forced && *forced) {
+    CHECK(std::string(cpu_isa_name(chosen)) == forced);
+  } else {
+    CHECK(chosen == supported_isas().back());
+  }
+  std::vector<float> w(288, 0.0f), x(288, 0.0f);
+  CHECK(dot(w.data(), x.data(), 288) == 0.0f);
+}
