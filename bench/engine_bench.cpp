@@ -1,9 +1,15 @@
-// CPU engine throughput: prefill and decode tokens/s at batch 1, 8 and 32 for a
-// random-weight model of the stories15M shape (dim 288, hidden 768, 6 layers,
-// 6 heads, vocab 32000, seq 256), f32 and q8_0. Writes Markdown (default
-// bench/results/engine.md) describing the machine.
+// CPU engine throughput, straight on the backend (no actors, no HTTP):
+//  - decode tokens/s at batch 1, 8, 32, 64 (64-token prompts, then 32 greedy steps);
+//  - prefill tokens/s of one 128- and one 1,024-token prompt (one step each);
+//  - the GFLOP/s those steps achieve in the matrix products (FLOPs of the products
+//    divided by the whole step's time, so a lower bound on the kernels' own rate).
+// Models: a random-weight model of the stories15M shape (dim 288, hidden 768, 6 layers,
+// 6 heads, vocab 32000; max seq raised to 2048 for the long prompt) in f32, f16 and
+// q8_0, and the real stories260K (its max seq raised likewise). Writes Markdown
+// (default bench/results/engine-backend.md) describing the machine. The kernels'
+// instruction set is the process's (KVACTOR_CPU_ISA to choose).
 //
-//   engine_bench [--quick] [--threads N] [--out FILE]
+//   engine_bench [--quick] [--threads N] [--repeats N] [--out FILE]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,9 +20,12 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include "bench/bench_arguments.hpp"
 #include "device/cpu_backend.hpp"
 #include "device/cpu_isa.hpp"
+#include "model/loader.hpp"
 #include "tests/device/random_weights.hpp"
 
 namespace {
@@ -24,16 +33,24 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 struct measurement {
-  std::string type;
-  int threads = 0;
-  int batch = 0;
-  double prefill_tokens_per_s = 0;
-  double decode_tokens_per_s = 0;
-  double decode_ms_per_step = 0;
+  std::string model;
+  std::string what;  // "decode" or "prefill"
+  int batch = 0;     // sequences (decode) or prompt tokens (prefill)
+  double tokens_per_s = 0;
+  double ms_per_step = 0;
+  double gflops = 0;  // matrix-product GFLOP/s over the whole step time
+  double tokens_per_cpu_s = 0;  // per CPU second of the whole process (all its threads)
 };
 
-// The 1-minute load average: a busy machine (shared CI, parallel builds) slows
-// every number here, so the report states it.
+// CPU seconds of this process, all threads: on a machine shared with other jobs the
+// wall-clock rate falls with the load, the rate per CPU second much less so.
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 std::string load_average() {
   std::ifstream in("/proc/loadavg");
   std::string one;
@@ -49,13 +66,20 @@ std::string cpu_model_name() {
   return "unknown";
 }
 
-// B sequences, each prefilled with `prompt_len` tokens in one step, then decoded
-// `decode_steps` times together (greedy), each in its own pages.
-measurement run_case(const std::shared_ptr<const kvactor::model_weights>& weights, const char* type, int batch,
-                     int prompt_len, int decode_steps, int threads) {
-  const int page_size = 16;
-  const int pages_per_seq = (prompt_len + decode_steps + page_size - 1) / page_size;
-  auto engine = kvactor::make_cpu_backend(weights, {page_size, pages_per_seq * batch}, threads);
+// Multiply-adds of the per-layer products for one token (wq, wk, wv, wo, w1, w2, w3).
+double layer_macs_per_token(const kvactor::model_config& c) {
+  const double dim = c.dim, kv = c.kv_dim(), hidden = c.hidden_dim;
+  return c.n_layers * (dim * dim * 2 + dim * kv * 2 + dim * hidden * 3);
+}
+
+double classifier_macs(const kvactor::model_config& c) { return static_cast<double>(c.dim) * c.vocab_size; }
+
+struct engine_case {
+  kvactor::backend& engine;
+  std::vector<kvactor::sequence_step> steps;
+};
+
+std::vector<kvactor::sequence_step> make_prompts(int batch, int prompt_len, int pages_per_seq, int vocab) {
   std::vector<kvactor::sequence_step> steps(static_cast<std::size_t>(batch));
   for (int s = 0; s < batch; ++s) {
     auto& st = steps[static_cast<std::size_t>(s)];
@@ -63,11 +87,23 @@ measurement run_case(const std::shared_ptr<const kvactor::model_weights>& weight
     st.sample = true;
     for (int p = 0; p < pages_per_seq; ++p) st.block_table.push_back(s * pages_per_seq + p);
     st.tokens.push_back(1);
-    for (int t = 1; t < prompt_len; ++t) st.tokens.push_back(3 + (s * 977 + t * 131) % 31000);
+    for (int t = 1; t < prompt_len; ++t) st.tokens.push_back(3 + (s * 977 + t * 131) % (vocab - 3));
   }
-  const auto t0 = clock_type::now();
+  return steps;
+}
+
+// `batch` sequences prefilled with `prompt_len` tokens each, then `decode_steps`
+// greedy steps of one token per sequence, together.
+measurement decode_case(const std::shared_ptr<const kvactor::model_weights>& weights, const std::string& model,
+                        int batch, int prompt_len, int decode_steps, int threads) {
+  const int page_size = 16;
+  const int pages_per_seq = (prompt_len + decode_steps + page_size - 1) / page_size;
+  auto engine = kvactor::make_cpu_backend(weights, {page_size, pages_per_seq * batch}, threads);
+  const kvactor::model_config& c = weights->config;
+  std::vector<kvactor::sequence_step> steps = make_prompts(batch, prompt_len, pages_per_seq, c.vocab_size);
   std::vector<kvactor::sequence_result> results = engine->step(steps);
-  const auto t1 = clock_type::now();
+  const auto t0 = clock_type::now();
+  const double cpu0 = process_cpu_seconds();
   for (int d = 0; d < decode_steps; ++d) {
     for (int s = 0; s < batch; ++s) {
       auto& st = steps[static_cast<std::size_t>(s)];
@@ -76,17 +112,44 @@ measurement run_case(const std::shared_ptr<const kvactor::model_weights>& weight
     }
     results = engine->step(steps);
   }
-  const auto t2 = clock_type::now();
-  const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
-  const double decode_s = std::chrono::duration<double>(t2 - t1).count();
-  measurement m;
-  m.type = type;
-  m.threads = threads;
-  m.batch = batch;
-  m.prefill_tokens_per_s = static_cast<double>(batch) * prompt_len / prefill_s;
-  m.decode_tokens_per_s = static_cast<double>(batch) * decode_steps / decode_s;
-  m.decode_ms_per_step = decode_s * 1e3 / decode_steps;
+  const double seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  const double cpu = process_cpu_seconds() - cpu0;
+  const double tokens = static_cast<double>(batch) * decode_steps;
+  measurement m{model, "decode", batch, tokens / seconds, seconds * 1e3 / decode_steps, 0, tokens / cpu};
+  m.gflops = 2 * tokens * (layer_macs_per_token(c) + classifier_macs(c)) / seconds / 1e9;
   return m;
+}
+
+// One sequence prefilling `prompt_len` tokens in one step (logits for the last only).
+measurement prefill_case(const std::shared_ptr<const kvactor::model_weights>& weights, const std::string& model,
+                         int prompt_len, int threads) {
+  const int page_size = 16;
+  const int pages = (prompt_len + page_size - 1) / page_size;
+  auto engine = kvactor::make_cpu_backend(weights, {page_size, pages}, threads);
+  const kvactor::model_config& c = weights->config;
+  const std::vector<kvactor::sequence_step> steps = make_prompts(1, prompt_len, pages, c.vocab_size);
+  const auto t0 = clock_type::now();
+  const double cpu0 = process_cpu_seconds();
+  engine->step(steps);
+  const double seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  const double cpu = process_cpu_seconds() - cpu0;
+  measurement m{model, "prefill", prompt_len, prompt_len / seconds, seconds * 1e3, 0, prompt_len / cpu};
+  m.gflops = 2 * (prompt_len * layer_macs_per_token(c) + classifier_macs(c)) / seconds / 1e9;
+  return m;
+}
+
+// Keeps the best of `repeats` runs: on a shared machine the best run is the least disturbed.
+template <class Run>
+measurement best_of(int repeats, Run run) {
+  measurement best = run();
+  for (int r = 1; r < repeats; ++r) {
+    const measurement m = run();
+    if (m.tokens_per_s > best.tokens_per_s) best = m;
+  }
+  std::printf("%-15s %-7s %5d: %9.1f tok/s  %8.2f ms/step  %6.1f GFLOP/s  %9.1f tok/CPU-s\n", best.model.c_str(),
+              best.what.c_str(), best.batch, best.tokens_per_s, best.ms_per_step, best.gflops, best.tokens_per_cpu_s);
+  std::fflush(stdout);
+  return best;
 }
 
 }  // namespace
@@ -94,17 +157,20 @@ measurement run_case(const std::shared_ptr<const kvactor::model_weights>& weight
 int main(int argc, char** argv) {
   bool quick = false;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::string out = std::string(KVACTOR_SOURCE_DIR) + "/bench/results/engine.md";
+  int repeats = 2;
+  std::string out = std::string(KVACTOR_SOURCE_DIR) + "/bench/results/engine-backend.md";
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--quick") {
       quick = true;
     } else if (flag == "--threads" && i + 1 < argc) {
       threads = kvactor::bench::parse_positive_int("engine_bench", flag, argv[++i], 1024);
+    } else if (flag == "--repeats" && i + 1 < argc) {
+      repeats = kvactor::bench::parse_positive_int("engine_bench", flag, argv[++i], 100);
     } else if (flag == "--out" && i + 1 < argc) {
       out = argv[++i];
     } else if (flag == "--help" || flag == "-h") {
-      std::printf("usage: engine_bench [--quick] [--threads N] [--out FILE]\n");
+      std::printf("usage: engine_bench [--quick] [--threads N] [--repeats N] [--out FILE]\n");
       return 0;
     } else {
       std::fprintf(stderr, "engine_bench: unknown or incomplete argument '%s'\n", flag.c_str());
@@ -113,62 +179,67 @@ int main(int argc, char** argv) {
   }
   const int prompt_len = quick ? 16 : 64;
   const int decode_steps = quick ? 4 : 32;
+  if (quick) repeats = 1;
+  const std::vector<int> batches = quick ? std::vector<int>{1, 8} : std::vector<int>{1, 8, 32, 64};
+  const std::vector<int> prefills = quick ? std::vector<int>{128} : std::vector<int>{128, 1024};
 
+  struct model_entry {
+    std::string name;
+    std::shared_ptr<const kvactor::model_weights> weights;
+  };
+  std::vector<model_entry> models;
   kvactor::testing::random_model_shape shape = kvactor::testing::stories15m_shape(1);
+  shape.max_seq_len = 2048;
+  for (kvactor::dtype type : {kvactor::dtype::f32, kvactor::dtype::f16, kvactor::dtype::q8_0}) {
+    if (quick && type == kvactor::dtype::f16) continue;
+    shape.type = type;
+    models.push_back({std::string("15M-shape ") + kvactor::dtype_name(type), kvactor::testing::make_random_model(shape)});
+  }
+  try {
+    kvactor::load_options options;
+    options.max_seq_len = 2048;
+    models.push_back({"stories260K f32", kvactor::load_model(std::string(KVACTOR_MODELS_DIR) + "/stories260K.bin",
+                                                             std::string(KVACTOR_MODELS_DIR) + "/tok512.bin", options)
+                                             .weights});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "engine_bench: stories260K not measured: %s\n", e.what());
+  }
 
   const std::string load_before = load_average();
   std::vector<measurement> results;
-  // Each case runs `repeats` times on a fresh backend and keeps its best prefill and
-  // best decode rate: on a shared machine the best run is the least disturbed one.
-  const int repeats = quick ? 1 : 3;
-  for (kvactor::dtype type : {kvactor::dtype::f32, kvactor::dtype::q8_0}) {
-    shape.type = type;
-    const std::shared_ptr<const kvactor::model_weights> weights = kvactor::testing::make_random_model(shape);
-    std::vector<int> thread_counts = {threads};
-    if (threads > 1 && type == kvactor::dtype::f32) thread_counts.insert(thread_counts.begin(), 1);
-    for (int t : thread_counts)
-      for (int batch : {1, 8, 32}) {
-        measurement best;
-        for (int r = 0; r < repeats; ++r) {
-          const measurement m = run_case(weights, kvactor::dtype_name(type), batch, prompt_len, decode_steps, t);
-          if (r == 0) best = m;
-          best.prefill_tokens_per_s = std::max(best.prefill_tokens_per_s, m.prefill_tokens_per_s);
-          if (m.decode_tokens_per_s > best.decode_tokens_per_s) {
-            best.decode_tokens_per_s = m.decode_tokens_per_s;
-            best.decode_ms_per_step = m.decode_ms_per_step;
-          }
-        }
-        results.push_back(best);
-        std::printf("%-5s threads %d batch %2d: prefill %8.1f tok/s, decode %8.1f tok/s (%.2f ms/step)\n",
-                    best.type.c_str(), best.threads, best.batch, best.prefill_tokens_per_s, best.decode_tokens_per_s,
-                    best.decode_ms_per_step);
-        std::fflush(stdout);
-      }
+  for (const model_entry& m : models) {
+    for (int batch : batches)
+      results.push_back(best_of(repeats, [&] { return decode_case(m.weights, m.name, batch, prompt_len, decode_steps, threads); }));
+    for (int len : prefills)
+      results.push_back(best_of(repeats, [&] { return prefill_case(m.weights, m.name, len, threads); }));
   }
 
   std::ostringstream md;
-  md << "# CPU engine benchmark\n\n"
-     << "Random-weight model of the stories15M shape (dim 288, hidden 768, 6 layers, 6 heads, 6 KV heads, "
-        "vocab 32000, seq 256), seed 1, built in memory. `bench/engine_bench"
-     << (quick ? " --quick" : "") << "`.\n\n"
+  md << "# CPU backend benchmark\n\n"
+     << "`build-perf/bench/engine_bench" << (quick ? " --quick" : "") << " --threads " << threads << " --repeats "
+     << repeats << "`\n\n"
      << "- Machine: " << cpu_model_name() << ", " << std::thread::hardware_concurrency()
-     << " hardware threads; backend threads: " << threads << "; kernels: " << kvactor::cpu_isa_name(kvactor::cpu_isa_in_use())
-     << "\n"
-     << "- 1-minute load average before / after the run: " << load_before << " / " << load_average()
-     << " (other jobs on the machine share its cores)\n"
-     << "- Prefill: each of the batch's sequences prefills " << prompt_len
-     << " tokens in one step (logits only for the last token). Decode: " << decode_steps
-     << " steps of one token per sequence after the prompt, greedy; page size 16.\n"
-     << "- Numerics are batch-invariant (one fixed dot-product order per output), which rules out "
-        "activation quantisation and split reductions; q8_0 rows are dequantised exactly to f32.\n"
-     << "- Each row is the best of " << repeats << " runs (fresh backend each).\n\n"
-     << "| weights | threads | batch | prefill tokens/s | decode tokens/s | decode ms/step |\n"
-     << "| --- | ---: | ---: | ---: | ---: | ---: |\n";
+     << " hardware threads; backend threads: " << threads << "; kernels: "
+     << kvactor::cpu_isa_name(kvactor::cpu_isa_in_use()) << "\n"
+     << "- 1-minute load average before / after the run: " << load_before << " / " << load_average() << "\n"
+     << "- Decode: B sequences with " << prompt_len << "-token prompts, then " << decode_steps
+     << " greedy steps of one token each, together; page size 16. Prefill: one prompt in one step.\n"
+     << "- GFLOP/s counts the matrix products only (2 x multiply-adds of the 7 layer matrices per token and the "
+        "classifier per sampled row) over the whole step's time.\n"
+     << "- Each row is the best of " << repeats << " runs (fresh backend each). tokens/CPU-s: tokens per CPU "
+        "second of the process (all threads, spinning included); on a loaded machine, times the thread count, it "
+        "bounds what the same run would reach with the cores to itself.\n\n"
+     << "| model | phase | batch / prompt tokens | tokens/s | ms/step | GFLOP/s | tokens/CPU-s |\n"
+     << "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n";
   md.setf(std::ios::fixed);
-  md.precision(1);
-  for (const measurement& m : results)
-    md << "| " << m.type << " | " << m.threads << " | " << m.batch << " | " << m.prefill_tokens_per_s << " | " << m.decode_tokens_per_s
-       << " | " << m.decode_ms_per_step << " |\n";
+  for (const measurement& m : results) {
+    md.precision(1);
+    md << "| " << m.model << " | " << m.what << " | " << m.batch << " | " << m.tokens_per_s << " | ";
+    md.precision(2);
+    md << m.ms_per_step << " | ";
+    md.precision(1);
+    md << m.gflops << " | " << m.tokens_per_cpu_s << " |\n";
+  }
   std::ofstream file(out);
   file << md.str();
   if (!file) {
