@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <initializer_list>
 #include <limits>
 #include <string>
@@ -60,12 +61,13 @@ class cpu_backend final : public backend {
     const double floats = static_cast<double>(layer_stride_) * config_.n_layers;
     if (floats * sizeof(float) > static_cast<double>(std::numeric_limits<std::ptrdiff_t>::max()) / 2)
       throw backend_error("kv layout of " + std::to_string(layout_.num_pages) + " pages is too large");
-    try {
-      kv_.assign(layer_stride_ * static_cast<std::size_t>(config_.n_layers), 0.0f);
-    } catch (const std::bad_alloc&) {
+    // calloc: large blocks come straight from mmap as zero pages, so the store costs
+    // resident memory only as pages are first written (memory grows with the cache's
+    // use, not its capacity). Reads of never-written slots would see zeros.
+    kv_.reset(static_cast<float*>(std::calloc(layer_stride_ * static_cast<std::size_t>(config_.n_layers), sizeof(float))));
+    if (!kv_)
       throw backend_error("cannot allocate the KV store: " + std::to_string(floats * 4 / (1 << 20)) + " MiB for " +
                           std::to_string(layout_.num_pages) + " pages");
-    }
     // RoPE as llama2.c computes it (float pow, cos, sin), once per (position, pair).
     const int pairs = hd / 2;
     rope_.resize(static_cast<std::size_t>(config_.max_seq_len) * pairs * 2);
@@ -95,7 +97,7 @@ class cpu_backend final : public backend {
   void rmsnorm(const float* x, const std::vector<float>& weight, float* out) const;
   void rope(float* vec, int n_heads, int pos) const;
   float* kv_slot(int layer, int page, int which, int kv_head, int slot) {
-    return kv_.data() + static_cast<std::size_t>(layer) * layer_stride_ + static_cast<std::size_t>(page) * page_stride_ +
+    return kv_.get() + static_cast<std::size_t>(layer) * layer_stride_ + static_cast<std::size_t>(page) * page_stride_ +
            (static_cast<std::size_t>(which) * config_.n_kv_heads + kv_head) * page_block_ +
            static_cast<std::size_t>(slot) * config_.head_dim();
   }
@@ -106,13 +108,20 @@ class cpu_backend final : public backend {
   kv_layout layout_;
   thread_pool pool_;
   // [layer][page][k|v][kv_head][page_size][head_dim]
-  std::vector<float> kv_;
+  struct free_deleter {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float[], free_deleter> kv_;
   std::size_t page_block_ = 0, page_stride_ = 0, layer_stride_ = 0;
   std::vector<float> rope_;  // [max_seq_len][head_dim / 2][cos, sin]
 
-  // Per-step scratch, grown as needed and reused.
+  // Per-step scratch, grown as needed and reused: after the first steps of the
+  // largest batch a step allocates nothing but its result vector.
   std::vector<token_row> rows_;
   std::vector<float> x_, xb_, q_, k_, v_, att_, h1_, h3_, logits_;
+  std::vector<int> wanted_;
+  std::vector<std::size_t> last_rows_;
+  std::vector<std::pair<float, int32_t>> sampling_scratch_;
 };
 
 void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const float* in, int n_rows) {
@@ -278,9 +287,11 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
   }
 
   // Final norm and classifier, only for the last row of sequences that want output.
-  std::vector<int> wanted;  // batch index per output row
+  std::vector<int>& wanted = wanted_;  // batch index per output row
+  std::vector<std::size_t>& last_rows = last_rows_;
+  wanted.clear();
+  last_rows.clear();
   std::size_t last_row = 0;
-  std::vector<std::size_t> last_rows;
   for (std::size_t s = 0; s < batch.size(); ++s) {
     last_row += batch[s].tokens.size();
     if (batch[s].sample || batch[s].return_logits) {
@@ -296,7 +307,7 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
 
   std::vector<sequence_result> results(batch.size());
   for (std::size_t s = 0; s < batch.size(); ++s) results[s].seq_id = batch[s].seq_id;
-  std::vector<std::pair<float, int32_t>> scratch;
+  std::vector<std::pair<float, int32_t>>& scratch = sampling_scratch_;
   for (std::size_t i = 0; i < wanted.size(); ++i) {
     const sequence_step& s = batch[static_cast<std::size_t>(wanted[i])];
     sequence_result& out = results[static_cast<std::size_t>(wanted[i])];

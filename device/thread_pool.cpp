@@ -47,8 +47,7 @@ thread_pool::~thread_pool() {
   for (auto& w : workers_) w.join();
 }
 
-void thread_pool::parallel_for(int64_t n, int64_t min_chunk,
-                               const std::function<void(int64_t, int64_t)>& fn) {
+void thread_pool::run(int64_t n, int64_t min_chunk, job_ref fn) {
   if (n <= 0) return;
   const int64_t by_size = std::max<int64_t>(1, n / std::max<int64_t>(min_chunk, 1));
   const int chunks = static_cast<int>(std::min<int64_t>(size(), by_size));
@@ -58,7 +57,7 @@ void thread_pool::parallel_for(int64_t n, int64_t min_chunk,
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    job_ = &fn;
+    job_ = fn;
     range_ = n;
     active_chunks_ = chunks;
     error_ = nullptr;
@@ -79,7 +78,7 @@ void thread_pool::parallel_for(int64_t n, int64_t min_chunk,
     work_done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  job_ = nullptr;
+  job_ = {nullptr, nullptr};
   if (own_error) std::rethrow_exception(own_error);
   if (error_) std::rethrow_exception(error_);
 }
@@ -104,7 +103,7 @@ void thread_pool::worker_loop(int index) {
     if (index < active_chunks_) {
       auto [begin, end] = chunk_bounds(range_, active_chunks_, index);
       try {
-        (*job_)(begin, end);
+        job_(begin, end);
       } catch (...) {
         failure = std::current_exception();
       }

@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -26,10 +25,20 @@ class thread_pool {
 
   // Calls fn(begin, end) over disjoint chunks covering [0, n). Chunks smaller than
   // min_chunk are merged so tiny jobs run on the caller alone. Rethrows the first
-  // exception a chunk raised, after every chunk has finished.
-  void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn);
+  // exception a chunk raised, after every chunk has finished. fn is passed by
+  // reference (no std::function, so a call never allocates).
+  template <class Fn>
+  void parallel_for(int64_t n, int64_t min_chunk, const Fn& fn) {
+    run(n, min_chunk, {&fn, [](const void* f, int64_t begin, int64_t end) { (*static_cast<const Fn*>(f))(begin, end); }});
+  }
 
  private:
+  struct job_ref {
+    const void* fn;
+    void (*call)(const void* fn, int64_t begin, int64_t end);
+    void operator()(int64_t begin, int64_t end) const { call(fn, begin, end); }
+  };
+  void run(int64_t n, int64_t min_chunk, job_ref job);
   void worker_loop(int index);
 
   std::vector<std::thread> workers_;
@@ -43,7 +52,7 @@ class thread_pool {
   std::atomic<int> pending_{0};          // chunks of the current job not yet finished by workers
   int active_chunks_ = 0;
   int64_t range_ = 0;
-  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  job_ref job_{nullptr, nullptr};
   std::exception_ptr error_;
 };
 
