@@ -31,7 +31,10 @@ engine_settings make_engine_settings(const engine_config& cfg, const model_confi
                                 "')");
   if (cfg.max_tokens_per_step < cfg.max_batch)
     throw std::invalid_argument("engine config: max_tokens_per_step must be at least max_batch");
+  if (cfg.prefix_cache != 0 && cfg.prefix_cache != 1)
+    throw std::invalid_argument("engine config: prefix_cache must be 0 or 1");
   engine_settings s;
+  s.prefix_cache = cfg.prefix_cache == 1;
   s.page_size = cfg.page_size;
   s.num_pages = cfg.num_pages;
   s.max_batch = cfg.max_batch;

@@ -27,6 +27,7 @@ struct engine_settings {
   int32_t bos_id = 1;
   int32_t eos_id = 2;
   uint64_t ns = 0;               // trie namespace (one model per engine)
+  bool prefix_cache = true;      // false: requests match nothing (pages are still published)
   bool detached_device = true;   // false under the test coordinator (deterministic)
 };
 

@@ -20,6 +20,7 @@ struct engine_config {
   int max_wait_steps = 64;        // bound on how long cache-aware ordering may pass a request over
   int device_threads = 1;         // CPU backend worker threads
   std::string eviction_policy = "lru";  // lru | lfu
+  int prefix_cache = 1;           // 1: requests reuse cached prompt prefixes; 0: never (the uncached baseline)
 };
 
 }  // namespace kvactor

@@ -333,7 +333,8 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
           return;
         auto epoch = ++s.epoch;
         s.phase = "prefill";
-        self->request(s.peers.trie, caf::infinite, match_atom_v, s.cfg.ns, s.tokens)
+        // With the prefix cache off an empty match (a miss) stands in for the real one.
+        self->request(s.peers.trie, caf::infinite, match_atom_v, s.cfg.ns, s.cfg.prefix_cache ? s.tokens : token_list{})
             .then(
                 [self, epoch](match_reply& m) {
                   if (epoch != self->state.epoch)

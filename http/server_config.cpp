@@ -62,6 +62,8 @@ const std::vector<config_key>& keys() {
                      "bound on how long cache-aware ordering may pass a request over"),
       engine_int_key("device_threads", &engine_config::device_threads, 1, 1024, "CPU backend worker threads"),
       engine_text_key("eviction_policy", &engine_config::eviction_policy, "lru | lfu"),
+      engine_int_key("prefix_cache", &engine_config::prefix_cache, 0, 1,
+                     "1 = reuse cached prompt prefixes, 0 = never (uncached baseline for benchmarks)"),
       text_key("host", &server_config::host, "address to listen on"),
       int_key("port", &server_config::port, 0, 65535, "TCP port (0 = ephemeral)"),
       int_key("io_threads", &server_config::io_threads, 1, 256, "HTTP io threads"),

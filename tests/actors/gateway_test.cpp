@@ -32,6 +32,30 @@ std::string inspect_now(gateway& gw, const std::string& what) {
 
 }  // namespace
 
+TEST_CASE("gateway: with prefix_cache 0 a repeated prompt matches nothing and gives the same tokens") {
+  auto cfg = stories_config();
+  cfg.prefix_cache = 0;
+  gateway gw(cfg);
+  generation_request req;
+  req.prompt = gw.tok().encode("Once upon a time there was a big dog who liked to run", true, false);
+  req.max_tokens = 8;
+  REQUIRE(req.prompt.size() > 16);  // at least one full page that could have been shared
+  std::vector<std::vector<int32_t>> outputs;
+  for (int i = 0; i < 2; ++i) {
+    event_log log;
+    auto rid = gw.submit(req, log.callback());
+    REQUIRE(log.wait(1, 30s));
+    auto o = log.outcomes().at(rid);
+    CHECK(o.final_event.type == generation_event::kind::finished);
+    CHECK(o.final_event.usage.cached_tokens == 0);
+    outputs.push_back(o.tokens);
+  }
+  CHECK(outputs[0] == outputs[1]);
+  auto metrics = nlohmann::json::parse(inspect_now(gw, "metrics"));
+  CHECK(metrics["cache_hit_tokens"] == 0);
+  CHECK(metrics["pages"]["private"] == 0);
+}
+
 TEST_CASE("gateway: a greedy request streams the reference tokens and finishes with usage") {
   gateway gw(stories_config());
   auto prompt = gw.tok().encode("Once upon a time", true, false);
