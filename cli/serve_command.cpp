@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -18,6 +19,9 @@
 #include "cli/command.hpp"
 #include "http/server.hpp"
 #include "http/server_config.hpp"
+#ifdef KVACTOR_HAVE_CLUSTER
+#include "cluster/cluster_node.hpp"
+#endif
 
 namespace {
 
@@ -30,6 +34,9 @@ void print_usage(FILE* out) {
                "\n"
                "  --config FILE             JSON configuration (default configs/default.json; a relative\n"
                "                            FILE is looked up in the current directory, then the repository)\n"
+               "  --node-port P             also publish this node's actor for `kvactor route` (CAF\n"
+               "                            middleman) on port P (0 = ephemeral; the port is logged)\n"
+               "  --node-host H             interface for --node-port (default: the HTTP --host)\n"
                "  --help                    this text\n"
                "\n"
                "Every configuration key is also a flag (underscores or dashes), overriding the file.\n"
@@ -68,6 +75,7 @@ void raise_descriptor_limit() {
 int serve(int argc, char** argv) {
   std::string config_path = "configs/default.json";
   std::vector<std::pair<std::string, std::string>> overrides;
+  std::string node_port_text, node_host;  // cluster node mode (docs/cluster.md)
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -93,9 +101,30 @@ int serve(int argc, char** argv) {
       if (c == '-') c = '_';
     if (key == "config")
       config_path = value;
+    else if (key == "node_port")
+      node_port_text = value;
+    else if (key == "node_host")
+      node_host = value;
     else
       overrides.emplace_back(key, value);
   }
+
+  int node_port = -1;
+  if (!node_port_text.empty()) {
+    if (node_port_text.size() > 5 || node_port_text.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(node_port_text) > 65535) {
+      std::fprintf(stderr, "kvactor serve: --node-port must be a port number (0..65535), got '%s'\n",
+                   node_port_text.c_str());
+      return 2;
+    }
+    node_port = std::stoi(node_port_text);
+  }
+#ifndef KVACTOR_HAVE_CLUSTER
+  if (node_port >= 0) {
+    std::fprintf(stderr, "kvactor serve: --node-port: this build has no cluster support (libcaf_io missing)\n");
+    return 2;
+  }
+#endif
 
   kvactor::http::server_config cfg;
   try {
@@ -122,12 +151,28 @@ int serve(int argc, char** argv) {
   kvactor::http::http_server server(cfg, engine);
   std::fprintf(stderr, "kvactor serve: model %s on http://%s:%u (console at /console)\n", cfg.model_name.c_str(),
                cfg.host.c_str(), static_cast<unsigned>(server.port()));
+#ifdef KVACTOR_HAVE_CLUSTER
+  std::unique_ptr<kvactor::cluster::cluster_node> node;
+  if (node_port >= 0) {
+    const std::string host = node_host.empty() ? cfg.host : node_host;
+    try {
+      node = std::make_unique<kvactor::cluster::cluster_node>(engine, host, static_cast<uint16_t>(node_port));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "kvactor serve: %s\n", e.what());
+      return 1;
+    }
+    std::fprintf(stderr, "kvactor serve: cluster node on %s:%u\n", host.c_str(), static_cast<unsigned>(node->port()));
+  }
+#endif
   std::fflush(stderr);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   std::fprintf(stderr, "kvactor serve: %s: draining (up to %d ms)\n", strsignal(signal_number), cfg.drain_timeout_ms);
   server.shutdown(std::chrono::milliseconds(cfg.drain_timeout_ms));
+#ifdef KVACTOR_HAVE_CLUSTER
+  node.reset();  // after the drain: routers' requests here have ended
+#endif
   std::fprintf(stderr, "kvactor serve: stopped\n");
   return 0;
 }

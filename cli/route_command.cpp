@@ -1,0 +1,203 @@
+// `kvactor route`: serves the HTTP API of `kvactor serve` in front of several nodes
+// (`kvactor serve --node-port P`), routing each request by cached prefix (docs/cluster.md).
+// The HTTP layer is the same; only the generation_service behind it differs.
+// Compiled empty where the cluster library is not built (no libcaf_io).
+#ifdef KVACTOR_HAVE_CLUSTER
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cli/command.hpp"
+#include "cluster/cluster_router.hpp"
+#include "cluster/router_settings.hpp"
+#include "http/server.hpp"
+#include "http/server_config.hpp"
+
+namespace {
+
+using kvactor::cluster::router_settings;
+
+void print_usage(FILE* out) {
+  std::fprintf(out,
+               "usage: kvactor route --nodes HOST:PORT[,HOST:PORT...] [--policy P] [--config FILE] [--KEY VALUE ...]\n"
+               "\n"
+               "Serves the HTTP API of `kvactor serve` and runs every generation on one of the nodes\n"
+               "(each started with `kvactor serve --node-port PORT`), until SIGTERM or SIGINT.\n"
+               "The router loads the tokenizer and model header only to tokenize and validate.\n"
+               "\n"
+               "  --nodes LIST              the nodes' --node-port addresses, comma-separated\n"
+               "  --policy P                prefix (default) | least-loaded | random | round-robin\n"
+               "  --balance-margin N        prefix: the best-matching node may carry at most N more\n"
+               "                            requests than the least-loaded one (default 4)\n"
+               "  --min-match-tokens N      prefix: shorter cached matches count as none (default 1)\n"
+               "  --tree-tokens N           tokens remembered per node (approximate prefix tree; default 65536)\n"
+               "  --max-attempts N          nodes tried for a request whose node is lost before its first\n"
+               "                            token (default 3)\n"
+               "  --reconnect-ms N          delay between reconnection attempts (default 500)\n"
+               "  --seed N                  random policy seed (default 1)\n"
+               "  --config FILE             JSON configuration, as for serve (host, port, model, tokenizer, ...)\n"
+               "  --help                    this text\n"
+               "\n"
+               "Other flags are serve's configuration keys (see kvactor serve --help); engine keys\n"
+               "(num_pages, max_batch, ...) configure the nodes, not the router, and are ignored here.\n"
+               "GET /v1/inspect/cluster shows the nodes, their load, cache size and hit rate.\n"
+               "\n"
+               "Exit status: 0 after a clean shutdown, 1 the router could not start, 2 bad flags.\n");
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw kvactor::http::config_error("config: cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string find_config(const std::string& given) {
+  namespace fs = std::filesystem;
+  if (fs::path(given).is_absolute() || fs::exists(given)) return given;
+  const auto in_repo = fs::path(kvactor::http::repository_dir()) / given;
+  if (fs::exists(in_repo)) return in_repo.string();
+  throw kvactor::http::config_error("config: file not found: " + given);
+}
+
+// Plain non-negative decimal within [lo, hi]; false otherwise.
+bool parse_count(const std::string& text, long lo, long hi, long& out) {
+  if (text.empty() || text.size() > 12 || text.find_first_not_of("0123456789") != std::string::npos) return false;
+  out = std::stol(text);
+  return out >= lo && out <= hi;
+}
+
+// Applies one router flag; "" when done, else the complaint.
+std::string apply_router_flag(router_settings& s, const std::string& key, const std::string& value) {
+  long n = 0;
+  if (key == "nodes") {
+    auto parsed = kvactor::cluster::parse_node_list(value);
+    if (auto* err = std::get_if<std::string>(&parsed)) return "--nodes: " + *err;
+    s.nodes = std::get<std::vector<kvactor::cluster::node_address>>(parsed);
+  } else if (key == "policy") {
+    auto kind = kvactor::cluster::parse_routing_policy(value);
+    if (!kind) return "--policy must be prefix, least-loaded, random or round-robin (got '" + value + "')";
+    s.routing.kind = *kind;
+  } else if (key == "balance_margin") {
+    if (!parse_count(value, 0, 1000000, n)) return "--balance-margin must be a number in 0..1000000";
+    s.routing.balance_margin = static_cast<int>(n);
+  } else if (key == "min_match_tokens") {
+    if (!parse_count(value, 1, 1000000, n)) return "--min-match-tokens must be a number in 1..1000000";
+    s.routing.min_match_tokens = static_cast<std::size_t>(n);
+  } else if (key == "tree_tokens") {
+    if (!parse_count(value, 1, 100000000, n)) return "--tree-tokens must be a number in 1..100000000";
+    s.tree_tokens = static_cast<std::size_t>(n);
+  } else if (key == "max_attempts") {
+    if (!parse_count(value, 1, 100, n)) return "--max-attempts must be a number in 1..100";
+    s.max_attempts = static_cast<int>(n);
+  } else if (key == "reconnect_ms") {
+    if (!parse_count(value, 10, 3600000, n)) return "--reconnect-ms must be a number in 10..3600000";
+    s.reconnect_interval = std::chrono::milliseconds(n);
+  } else if (key == "seed") {
+    if (!parse_count(value, 0, 999999999999L, n)) return "--seed must be plain digits";
+    s.routing.seed = static_cast<uint64_t>(n);
+  } else {
+    return "?";  // not a router flag
+  }
+  return "";
+}
+
+int route(int argc, char** argv) {
+  std::string config_path = "configs/default.json";
+  std::vector<std::pair<std::string, std::string>> overrides;
+  router_settings settings;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      print_usage(stdout);
+      return 0;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      std::fprintf(stderr, "kvactor route: unexpected argument '%s' (see --help)\n", arg.c_str());
+      return 2;
+    }
+    std::string key = arg.substr(2), value;
+    const auto eq = key.find('=');
+    if (eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key.resize(eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      std::fprintf(stderr, "kvactor route: %s needs a value\n", arg.c_str());
+      return 2;
+    }
+    for (auto& c : key)
+      if (c == '-') c = '_';
+    if (key == "config") {
+      config_path = value;
+      continue;
+    }
+    const std::string complaint = apply_router_flag(settings, key, value);
+    if (complaint == "?")
+      overrides.emplace_back(key, value);
+    else if (!complaint.empty()) {
+      std::fprintf(stderr, "kvactor route: %s\n", complaint.c_str());
+      return 2;
+    }
+  }
+  if (settings.nodes.empty()) {
+    std::fprintf(stderr, "kvactor route: --nodes HOST:PORT[,HOST:PORT...] is required (see --help)\n");
+    return 2;
+  }
+
+  kvactor::http::server_config cfg;
+  try {
+    cfg = kvactor::http::load_server_config(read_file(find_config(config_path)), overrides,
+                                            kvactor::http::repository_dir());
+    kvactor::http::check_model_files(cfg);
+  } catch (const kvactor::http::config_error& e) {
+    std::fprintf(stderr, "kvactor route: invalid configuration: %s\n", e.what());
+    return 2;
+  }
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<kvactor::cluster::cluster_router> router;
+  std::unique_ptr<kvactor::http::http_server> server;
+  try {
+    router = std::make_unique<kvactor::cluster::cluster_router>(cfg.engine, settings);
+    server = std::make_unique<kvactor::http::http_server>(cfg, *router);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kvactor route: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr, "kvactor route: %zu node(s), policy %s, on http://%s:%u\n", settings.nodes.size(),
+               kvactor::cluster::routing_policy_name(settings.routing.kind), cfg.host.c_str(),
+               static_cast<unsigned>(server->port()));
+  std::fflush(stderr);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::fprintf(stderr, "kvactor route: %s: draining (up to %d ms)\n", strsignal(signal_number), cfg.drain_timeout_ms);
+  server->shutdown(std::chrono::milliseconds(cfg.drain_timeout_ms));
+  server.reset();
+  router.reset();
+  std::fprintf(stderr, "kvactor route: stopped\n");
+  return 0;
+}
+
+const kvactor::cli::register_command reg("route",
+                                         {"serve the HTTP API in front of several `serve --node-port` nodes", route});
+
+}  // namespace
+#endif  // KVACTOR_HAVE_CLUSTER

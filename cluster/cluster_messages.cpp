@@ -1,0 +1,67 @@
+#include "cluster/cluster_messages.hpp"
+
+#include <caf/io/all.hpp>
+
+namespace kvactor::cluster {
+
+node_request to_node_request(const generation_request& req) {
+  node_request out;
+  out.rid = req.rid;
+  out.prompt = req.prompt;
+  out.max_tokens = req.max_tokens;
+  out.sampling = req.sampling;
+  out.stop_at_eos = req.stop_at_eos;
+  out.deadline_ms = req.deadline.count();
+  return out;
+}
+
+generation_request from_node_request(const node_request& req) {
+  generation_request out;
+  out.rid = req.rid;
+  out.prompt = req.prompt;
+  out.max_tokens = req.max_tokens;
+  out.sampling = req.sampling;
+  out.stop_at_eos = req.stop_at_eos;
+  out.deadline = std::chrono::milliseconds(req.deadline_ms);
+  return out;
+}
+
+node_event to_node_event(const generation_event& ev) {
+  node_event out;
+  out.type = static_cast<int32_t>(ev.type);
+  out.rid = ev.rid;
+  out.token = ev.token;
+  out.finish_reason = ev.finish_reason;
+  out.error_code = ev.error_code;
+  out.error_message = ev.error_message;
+  out.prompt_tokens = ev.usage.prompt_tokens;
+  out.cached_tokens = ev.usage.cached_tokens;
+  out.completion_tokens = ev.usage.completion_tokens;
+  return out;
+}
+
+generation_event from_node_event(const node_event& ev) {
+  generation_event out;
+  switch (ev.type) {
+    case 0: out.type = generation_event::kind::token; break;
+    case 1: out.type = generation_event::kind::finished; break;
+    default: out.type = generation_event::kind::error; break;
+  }
+  out.rid = ev.rid;
+  out.token = ev.token;
+  out.finish_reason = ev.finish_reason;
+  out.error_code = ev.error_code;
+  out.error_message = ev.error_message;
+  out.usage.prompt_tokens = ev.prompt_tokens;
+  out.usage.cached_tokens = ev.cached_tokens;
+  out.usage.completion_tokens = ev.completion_tokens;
+  return out;
+}
+
+void add_cluster_types(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::kvactor>();
+  cfg.add_message_types<caf::id_block::kvactor_cluster>();
+  cfg.load<caf::io::middleman>();
+}
+
+}  // namespace kvactor::cluster

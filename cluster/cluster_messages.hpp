@@ -1,0 +1,103 @@
+// Everything that crosses a node boundary, and the node actor's interface (CAF 0.17.6).
+// Only the value types below (plus strings, token lists and sampling_params from the
+// engine's block) travel between router and node; no callback, pointer or handle into
+// another process's state does. Both sides register this block (add_cluster_types).
+//
+//   router request actor ──(node_submit, node_request)──► node actor ──► local gateway
+//   router request actor ◄──(node_event_atom, node_event)── gateway callback (token,
+//                                                           finished, error)
+//   router request actor ──(cancel, rid)──► node actor       (events then end it)
+//   router actor ──(inspect, what)──► node actor ──► JSON snapshot (metrics, cache, ...)
+//   router actor ──(node_prompts)──► node actor ──► recent prompts (rebuilds the router's
+//                                                   view of that node's cache)
+// The node monitors every router request actor that submitted to it: a router that dies
+// (or a lost connection) cancels its requests there, so their pages come back.
+#pragma once
+
+#include <caf/all.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "actors/gateway.hpp"
+#include "actors/interfaces.hpp"
+
+namespace kvactor::cluster {
+
+// generation_request without the callback; the deadline in milliseconds (0 = none).
+struct node_request {
+  std::string rid;
+  std::vector<int32_t> prompt;
+  int32_t max_tokens = 16;
+  sampling_params sampling;
+  bool stop_at_eos = true;
+  int64_t deadline_ms = 0;
+};
+
+// generation_event flattened; type: 0 token, 1 finished, 2 error.
+struct node_event {
+  int32_t type = 0;
+  std::string rid;
+  int32_t token = -1;
+  std::string finish_reason;
+  std::string error_code;
+  std::string error_message;
+  int32_t prompt_tokens = 0;
+  int32_t cached_tokens = 0;
+  int32_t completion_tokens = 0;
+};
+
+node_request to_node_request(const generation_request& req);
+generation_request from_node_request(const node_request& req);
+node_event to_node_event(const generation_event& ev);
+generation_event from_node_event(const node_event& ev);
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_request& x) {
+  return f(caf::meta::type_name("node_request"), x.rid, x.prompt, x.max_tokens, x.sampling, x.stop_at_eos,
+           x.deadline_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_event& x) {
+  return f(caf::meta::type_name("node_event"), x.type, x.rid, x.token, x.finish_reason, x.error_code,
+           x.error_message, x.prompt_tokens, x.cached_tokens, x.completion_tokens);
+}
+
+}  // namespace kvactor::cluster
+
+// Follows the engine's block (caf::id_block::kvactor), so the two never overlap.
+CAF_BEGIN_TYPE_ID_BLOCK(kvactor_cluster, caf::id_block::kvactor::end)
+  CAF_ADD_TYPE_ID(kvactor_cluster, (kvactor::cluster::node_request))
+  CAF_ADD_TYPE_ID(kvactor_cluster, (kvactor::cluster::node_event))
+
+  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_submit_atom, "nsubmit")
+  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_event_atom, "nevent")
+  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_prompts_atom, "nprompts")
+  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_answer_atom, "nanswer")
+  // Inside the router process only (router actor, its request actors, its connectors).
+  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, route_atom, "route")
+  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, release_atom, "release")
+  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, connect_atom, "connect")
+  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_up_atom, "nodeup")
+  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, unreachable_atom, "unreach")
+CAF_END_TYPE_ID_BLOCK(kvactor_cluster)
+
+namespace kvactor::cluster {
+
+using token_lists = std::vector<std::vector<int32_t>>;
+
+// The actor a node publishes. Events of a submitted request go to its sender.
+using node_actor = caf::typed_actor<
+    caf::reacts_to<node_submit_atom, node_request>,
+    caf::reacts_to<cancel_atom, std::string>,                           // rid as the router sent it
+    caf::replies_to<inspect_atom, std::string>::with<std::string>,      // the gateway's inspect(what)
+    caf::replies_to<node_prompts_atom>::with<token_lists>,              // recent prompts, oldest first
+    // From the node's own gateway callbacks (other threads): an inspection answer, a request's end.
+    caf::reacts_to<node_answer_atom, uint64_t, std::string>,
+    caf::reacts_to<done_atom, std::string>>;
+
+// Registers the engine's and the cluster's message types (both sides call it).
+void add_cluster_types(caf::actor_system_config& cfg);
+
+}  // namespace kvactor::cluster

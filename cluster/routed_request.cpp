@@ -1,0 +1,163 @@
+#include "cluster/routed_request.hpp"
+
+#include "cluster/cluster_messages.hpp"
+
+namespace kvactor::cluster {
+namespace {
+
+struct routed_state {
+  caf::actor router;
+  node_request wire;
+  generation_callback cb;
+  int max_attempts = 3;
+  int attempts = 0;
+  int32_t node_index = -1;  // -1: not on a node (routing, or between nodes)
+  caf::actor node;
+  std::string node_address;
+  int streamed = 0;  // tokens relayed so far
+  bool cancelled = false;
+  bool ended = false;
+  std::vector<int32_t> excluded;  // nodes already tried
+  static inline const char* name = "routed_request";
+};
+
+using routed_pointer = caf::stateful_actor<routed_state>*;
+
+void emit_end(routed_pointer self, generation_event ev) {
+  auto& st = self->state;
+  if (st.ended) return;
+  st.ended = true;
+  ev.rid = st.wire.rid;
+  if (ev.usage.prompt_tokens == 0) ev.usage.prompt_tokens = static_cast<int>(st.wire.prompt.size());
+  if (st.cb) st.cb(ev);
+  self->quit();
+}
+
+void end_with_error(routed_pointer self, const std::string& code, const std::string& message) {
+  generation_event ev;
+  ev.type = generation_event::kind::error;
+  ev.error_code = code;
+  ev.error_message = message;
+  ev.usage.completion_tokens = self->state.streamed;
+  emit_end(self, std::move(ev));
+}
+
+void end_cancelled(routed_pointer self) {
+  generation_event ev;
+  ev.type = generation_event::kind::finished;
+  ev.finish_reason = "cancelled";
+  ev.usage.completion_tokens = self->state.streamed;
+  emit_end(self, std::move(ev));
+}
+
+// Leaves the current node: the router's load count drops (outcome as in router_actor.hpp).
+void leave_node(routed_pointer self, int32_t outcome) {
+  auto& st = self->state;
+  if (st.node_index < 0) return;
+  self->send(st.router, release_atom_v, st.node_index, outcome);
+  if (st.node) self->demonitor(st.node);
+  st.node_index = -1;
+  st.node = nullptr;
+}
+
+void route(routed_pointer self) {
+  auto& st = self->state;
+  ++st.attempts;
+  self->request(st.router, caf::infinite, route_atom_v, st.wire.prompt, st.excluded)
+      .then(
+          [self](int32_t index, caf::actor node, std::string& address) {
+            auto& st = self->state;
+            if (index < 0) {
+              end_with_error(self, "NO_NODE",
+                             st.excluded.empty() ? "no node of the cluster is reachable"
+                                                 : "no other node of the cluster is reachable after losing " +
+                                                       st.node_address);
+              return;
+            }
+            st.node_index = index;
+            st.node = node;
+            st.node_address = address;
+            if (st.cancelled) {
+              leave_node(self, 0);
+              end_cancelled(self);
+              return;
+            }
+            self->monitor(node);
+            self->send(caf::actor_cast<node_actor>(node), node_submit_atom_v, st.wire);
+          },
+          [self](caf::error& err) { end_with_error(self, "ROUTER_ERROR", self->system().render(err)); });
+}
+
+// Before any token was streamed the request can start over on another node.
+bool may_retry(routed_pointer self) {
+  auto& st = self->state;
+  return st.streamed == 0 && !st.cancelled && st.attempts < st.max_attempts;
+}
+
+caf::behavior routed_behavior(routed_pointer self, caf::actor router, generation_request req, generation_callback cb,
+                              int max_attempts) {
+  auto& st = self->state;
+  st.router = std::move(router);
+  st.wire = to_node_request(req);
+  st.cb = std::move(cb);
+  st.max_attempts = std::max(1, max_attempts);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    if (st.ended || !st.node || msg.source != st.node.address()) return;
+    const std::string lost = st.node_address;
+    if (st.cancelled) {
+      leave_node(self, 0);
+      end_cancelled(self);
+    } else if (may_retry(self)) {
+      st.excluded.push_back(st.node_index);
+      leave_node(self, 1);
+      route(self);
+    } else {
+      leave_node(self, 2);
+      end_with_error(self, "NODE_LOST",
+                     "node " + lost + " was lost after streaming " + std::to_string(st.streamed) +
+                         " token(s) of this request; the rest cannot be delivered");
+    }
+  });
+  route(self);
+  return {
+      [self](node_event_atom, node_event& wire) {
+        auto& st = self->state;
+        if (st.ended) return;
+        generation_event ev = from_node_event(wire);
+        ev.rid = st.wire.rid;
+        if (ev.type == generation_event::kind::token) {
+          ++st.streamed;
+          if (st.cb) st.cb(ev);
+          return;
+        }
+        // A node that is full or draining did no work for us: another one may.
+        if (ev.type == generation_event::kind::error && (ev.error_code == "QUEUE_FULL" || ev.error_code == "SHUTTING_DOWN") &&
+            may_retry(self)) {
+          st.excluded.push_back(st.node_index);
+          leave_node(self, 0);
+          route(self);
+          return;
+        }
+        leave_node(self, 0);
+        emit_end(self, std::move(ev));
+      },
+      [self](cancel_atom, const std::string&) {
+        auto& st = self->state;
+        if (st.ended || st.cancelled) return;
+        st.cancelled = true;
+        // On a node: it ends the request and its finished(cancelled) event ends ours.
+        // Still routing: the route answer sees the flag.
+        if (st.node) self->send(caf::actor_cast<node_actor>(st.node), cancel_atom_v, st.wire.rid);
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_routed_request(caf::actor_system& sys, caf::actor router, generation_request req,
+                                generation_callback cb, int max_attempts) {
+  return sys.spawn(routed_behavior, std::move(router), std::move(req), std::move(cb), max_attempts);
+}
+
+}  // namespace kvactor::cluster

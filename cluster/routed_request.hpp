@@ -1,0 +1,20 @@
+// One actor per request the router serves. It asks the router actor for a node, submits
+// there, relays the node's events to the caller's callback, and handles the node's loss:
+// a request that has not streamed a token yet is routed again (at most max_attempts
+// nodes in all); one that has fails with NODE_LOST, since its tokens cannot be resumed
+// elsewhere without the caller seeing a restart. Local messages:
+//   (nevent, node_event)   from the node (through the middleman)
+//   (cancel, reason)       from cluster_router::cancel / shutdown
+#pragma once
+
+#include <caf/all.hpp>
+
+#include "actors/gateway.hpp"
+
+namespace kvactor::cluster {
+
+// `cb` gets every event; exactly one finished-or-error event ends the request.
+caf::actor spawn_routed_request(caf::actor_system& sys, caf::actor router, generation_request req,
+                                generation_callback cb, int max_attempts);
+
+}  // namespace kvactor::cluster
