@@ -1,0 +1,79 @@
+// What crosses a node boundary survives CAF's binary serialization unchanged, and the
+// conversions to and from the engine's types lose nothing.
+#include <doctest/doctest.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "cluster/cluster_messages.hpp"
+
+using namespace kvactor;
+using namespace kvactor::cluster;
+
+namespace {
+template <class T>
+T round_trip(caf::actor_system& sys, T value) {
+  std::vector<char> buf;
+  caf::binary_serializer sink(sys, buf);
+  REQUIRE_FALSE(sink(value));
+  T out;
+  caf::binary_deserializer source(sys, buf);
+  REQUIRE_FALSE(source(out));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("node_request and node_event round-trip through the binary serializer") {
+  caf::actor_system_config cfg;
+  add_cluster_types(cfg);
+  caf::actor_system sys(cfg);
+
+  generation_request req;
+  req.rid = "r\xc3\xa9-1";
+  req.prompt = {1, 400, 7, 511};
+  req.max_tokens = 33;
+  req.sampling.temperature = 0.7f;
+  req.sampling.top_k = 5;
+  req.sampling.top_p = 0.9f;
+  req.sampling.seed = 1234567890123ULL;
+  req.stop_at_eos = false;
+  req.deadline = std::chrono::milliseconds(2500);
+  const auto back = from_node_request(round_trip(sys, to_node_request(req)));
+  CHECK(back.rid == req.rid);
+  CHECK(back.prompt == req.prompt);
+  CHECK(back.max_tokens == 33);
+  CHECK(back.sampling.temperature == doctest::Approx(0.7f));
+  CHECK(back.sampling.top_k == 5);
+  CHECK(back.sampling.top_p == doctest::Approx(0.9f));
+  CHECK(back.sampling.seed == 1234567890123ULL);
+  CHECK_FALSE(back.stop_at_eos);
+  CHECK(back.deadline == std::chrono::milliseconds(2500));
+
+  for (auto kind : {generation_event::kind::token, generation_event::kind::finished, generation_event::kind::error}) {
+    generation_event ev;
+    ev.type = kind;
+    ev.rid = "x";
+    ev.token = 42;
+    ev.finish_reason = "length";
+    ev.error_code = "DEVICE_ERROR";
+    ev.error_message = "boom";
+    ev.usage = {10, 8, 3};
+    const auto got = from_node_event(round_trip(sys, to_node_event(ev)));
+    CHECK(got.type == kind);
+    CHECK(got.rid == "x");
+    CHECK(got.token == 42);
+    CHECK(got.finish_reason == "length");
+    CHECK(got.error_code == "DEVICE_ERROR");
+    CHECK(got.error_message == "boom");
+    CHECK(got.usage.prompt_tokens == 10);
+    CHECK(got.usage.cached_tokens == 8);
+    CHECK(got.usage.completion_tokens == 3);
+  }
+}
+
+TEST_CASE("the cluster's type-ID block follows the engine's without overlap") {
+  CHECK(caf::id_block::kvactor_cluster::begin == caf::id_block::kvactor::end);
+  CHECK(caf::id_block::kvactor_cluster::end > caf::id_block::kvactor_cluster::begin);
+  CHECK(caf::type_id<node_request>::value >= caf::id_block::kvactor_cluster::begin);
+  CHECK(caf::type_id<node_event>::value < caf::id_block::kvactor_cluster::end);
+}

@@ -1,0 +1,258 @@
+"""Nodes (`kvactor serve --node-port 0`) and a router (`kvactor route`) as separate
+processes on loopback: outputs through the router equal a single node's; a node killed
+under load; a node that comes back; a router restart; prefix-aware vs random hit rate."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+import urllib.error
+import urllib.request
+
+from cluster_processes import (REPO, Node, Router, completion, get_json, node_pages, post, stream_completion,
+                               wait_for)
+
+PROMPTS = ["Once upon a time", "The little dog", "Lily and Ben went to the park", "One day, a big bird",
+           "Tom had a red ball", "The sun was hot and"]
+
+
+def text_of(answer):
+    status, body = answer
+    assert status == 200, (status, body)
+    return body["choices"][0]["text"]
+
+
+def run_parallel(fn, items):
+    results = [None] * len(items)
+
+    def work(i, item):
+        try:
+            results[i] = fn(item)
+        except Exception as e:  # reported by the caller's assertions
+            results[i] = e
+    threads = [threading.Thread(target=work, args=(i, item)) for i, item in enumerate(items)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not any(t.is_alive() for t in threads), "a request hung"
+    return results
+
+
+def all_pages_back(node):
+    pages = node_pages(node)["pages"]
+    return pages["private"] == 0 and pages["cached_locked"] == 0 and \
+        pages["free"] + pages["cached_evictable"] == pages["total"]
+
+
+class outputs_test(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.nodes = [Node(), Node()]
+        cls.router = Router(cls.nodes)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.router.stop()
+        for n in cls.nodes:
+            n.stop()
+
+    def test_greedy_and_seeded_outputs_equal_a_single_nodes(self):
+        single = self.nodes[0].url
+        for prompt in PROMPTS:
+            for sampling in ({"temperature": 0}, {"temperature": 0.8, "seed": 11}, {"temperature": 1.0, "top_k": 20,
+                                                                                   "top_p": 0.9, "seed": 3}):
+                with self.subTest(prompt=prompt, sampling=sampling):
+                    expected = text_of(completion(single, prompt, 40, **sampling))
+                    self.assertEqual(text_of(completion(self.router.url, prompt, 40, **sampling)), expected)
+
+    def test_concurrent_requests_are_spread_and_unchanged(self):
+        expected = {p: text_of(completion(self.nodes[1].url, p, 30, temperature=0)) for p in PROMPTS}
+        before = self.router.cluster()
+        got = run_parallel(lambda p: text_of(completion(self.router.url, p, 30, temperature=0)), PROMPTS * 2)
+        for p, text in zip(PROMPTS * 2, got):
+            self.assertEqual(text, expected[p], p)
+        after = self.router.cluster()
+        self.assertEqual(after["requests"]["routed"] - before["requests"]["routed"], len(PROMPTS) * 2)
+        self.assertTrue(all(n["routed"] > 0 for n in after["nodes"]), after)
+        self.assertTrue(all(n["in_flight"] == 0 for n in after["nodes"]), after)
+
+    def test_streamed_text_equals_the_whole_answer(self):
+        for prompt in PROMPTS[:3]:
+            greedy = text_of(completion(self.nodes[0].url, prompt, 30, temperature=0))
+            streamed, error = stream_completion(self.router.url, prompt, 30, temperature=0)
+            self.assertIsNone(error)
+            self.assertEqual(streamed, greedy)
+
+    def test_bad_input_gets_the_same_error_as_a_node(self):
+        for body in ({"prompt": "x", "max_tokens": -1}, {"max_tokens": 4}, {"prompt": "x", "temperature": 5},
+                     {"prompt": "x", "max_tokens": 600}):
+            node_status, node_body = post(self.nodes[0].url + "/v1/completions", body)
+            router_status, router_body = post(self.router.url + "/v1/completions", body)
+            self.assertEqual(node_status, 400, node_body)
+            self.assertEqual((router_status, router_body), (node_status, node_body), body)
+
+    def test_cluster_view_and_metrics(self):
+        text_of(completion(self.router.url, " ".join(PROMPTS), 8, temperature=0))  # two full pages or more
+        view = self.router.cluster()
+        self.assertEqual(view["policy"], "prefix")
+        self.assertEqual(len(view["nodes"]), 2)
+        addresses = {n.node_address for n in self.nodes}
+        for n in view["nodes"]:
+            self.assertIn(n["address"], addresses)
+            self.assertEqual(n["state"], "up")
+            for key in ("in_flight", "running", "queue_depth", "cached_pages", "hit_rate", "tree_tokens", "pages"):
+                self.assertIn(key, n)
+        self.assertGreater(sum(n["cached_pages"] for n in view["nodes"]), 0)
+        # Prometheus text through the router: the nodes' counters summed.
+        with urllib.request.urlopen(self.router.url + "/metrics", timeout=30) as r:
+            metrics = r.read().decode()
+        self.assertIn("kvactor_requests_total", metrics)
+        self.assertIn("kvactor_prefix_cache_queried_tokens_total", metrics)
+        # A single node has no cluster view.
+        status, body = get_status(self.nodes[0].url + "/v1/inspect/cluster")
+        self.assertEqual(status, 404)
+
+
+def get_status(url):
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+class node_loss_test(unittest.TestCase):
+    def test_node_killed_under_load(self):
+        # One sequence per step: a node holds one decoding request and a queue of untouched ones.
+        nodes = [Node(["--max-batch", "1"]), Node(["--max-batch", "1"])]
+        router = Router(nodes, ["--max-attempts", "3"])
+        try:
+            prompts = ["%s, number %d" % (PROMPTS[i % len(PROMPTS)], i) for i in range(16)]
+            reference = {p: text_of(completion(nodes[1].url, p, 200, temperature=0)) for p in prompts}
+            victim, survivor = nodes[0], nodes[1]
+
+            def one(prompt):
+                return prompt, stream_completion(router.url, prompt, 200, temperature=0)
+
+            outcome = {}
+            worker = threading.Thread(target=lambda: outcome.update(results=run_parallel(one, prompts)))
+            worker.start()
+
+            def victim_busy():
+                reqs = get_json(victim.url + "/v1/inspect/requests")["requests"]
+                decoding = [r for r in reqs if r["phase"] == "decode" and r["generated_tokens"] > 0]
+                queued = [r for r in reqs if r["phase"] == "queued"]
+                return decoding and len(queued) >= 2
+            wait_for(victim_busy, 60, "the victim decoding one request with others queued", interval=0.005)
+            victim.kill()
+            worker.join(150)
+            self.assertFalse(worker.is_alive(), "a request hung after the node was killed")
+
+            lost = 0
+            for prompt, result in outcome["results"]:
+                self.assertNotIsInstance(result, Exception, prompt)
+                text, error = result
+                if error is None:
+                    self.assertEqual(text, reference[prompt], prompt)
+                else:
+                    self.assertEqual(error["code"], "NODE_LOST", error)
+                    self.assertIn(victim.node_address, error["message"])
+                    self.assertTrue(text and reference[prompt].startswith(text), (prompt, text))
+                    lost += 1
+            view = router.cluster()
+            self.assertEqual(view["requests"]["node_lost"], lost)
+            self.assertGreaterEqual(view["requests"]["retried"], 2, view)  # the queued ones moved on
+            states = {n["address"]: n["state"] for n in view["nodes"]}
+            self.assertNotEqual(states[victim.node_address], "up")
+            self.assertEqual(states[survivor.node_address], "up")
+            wait_for(lambda: all_pages_back(survivor), 30, "every page of the surviving node back")
+            # And the cluster still serves.
+            self.assertEqual(text_of(completion(router.url, prompts[0], 200, temperature=0)), reference[prompts[0]])
+        finally:
+            router.stop()
+            for n in nodes:
+                n.stop()
+
+
+class rejoin_test(unittest.TestCase):
+    def test_node_rejoins_and_router_restart_keeps_the_caches(self):
+        nodes = [Node(), Node()]
+        router = Router(nodes)
+        try:
+            # A long prompt (several full pages) lands on one node and is cached there.
+            long_prompt = " ".join(["Once upon a time there was a little girl who loved the sea"] * 4)
+            text_of(completion(router.url, long_prompt, 8, temperature=0))
+            holder = [n for n in router.cluster()["nodes"] if n["routed"] == 1][0]["address"]
+
+            # The router restarts: it reads the nodes' recent prompts and finds the cache again.
+            router.stop()
+            router = Router(nodes)
+            view = router.cluster()
+            trees = {n["address"]: n["tree_tokens"] for n in view["nodes"]}
+            self.assertGreater(trees[holder], 0, view)
+            status, body = completion(router.url, long_prompt, 8, temperature=0)
+            self.assertEqual(status, 200, body)
+            self.assertGreaterEqual(body["usage"]["prompt_tokens_details"]["cached_tokens"], 16, body)
+            view = router.cluster()
+            self.assertEqual([n["routed"] for n in view["nodes"] if n["address"] == holder], [1], view)
+
+            # A node dies and comes back on the same port: the router reconnects and uses it.
+            gone = nodes[1]
+            port = gone.node_address.split(":")[1]
+            gone.kill()
+            wait_for(lambda: [n["state"] for n in router.cluster()["nodes"] if n["address"] == gone.node_address]
+                     != ["up"], 30, "the router noticing the killed node")
+            self.assertEqual(text_of(completion(router.url, PROMPTS[0], 8, temperature=0)),
+                             text_of(completion(nodes[0].url, PROMPTS[0], 8, temperature=0)))
+            gone.stop()
+            nodes[1] = Node(node_port=port)
+            router.wait_nodes_up(2)
+            back = [n for n in router.cluster()["nodes"] if n["address"] == nodes[1].node_address][0]
+            self.assertGreaterEqual(back["connects"], 2)
+            self.assertEqual(back["tree_tokens"], 0)  # a restarted node has an empty cache
+            before = back["routed"]
+            run_parallel(lambda p: text_of(completion(router.url, p, 8, temperature=0)), PROMPTS)
+            back = [n for n in router.cluster()["nodes"] if n["address"] == nodes[1].node_address][0]
+            self.assertGreater(back["routed"], before)
+        finally:
+            router.stop()
+            for n in nodes:
+                n.stop()
+
+
+def loadtest_hit_rate(policy, out_dir):
+    nodes = [Node(), Node(), Node()]
+    router = Router(nodes, ["--policy", policy, "--seed", "5"])
+    try:
+        out = os.path.join(out_dir, policy)
+        subprocess.run([sys.executable, os.path.join(REPO, "scripts", "loadtest.py"), "--url", router.url,
+                        "--workload", "shared-prefix", "--groups", "6", "--prompts-per-group", "5",
+                        "--system-len", "40", "--question-len", "6", "--output-len", "4", "--concurrency", "1",
+                        "--reference", "none", "--seed", "3", "--quiet", "--out", out],
+                       check=True, timeout=180, capture_output=True)
+        with open(out + ".json") as f:
+            report = json.load(f)
+        assert report["ok"], report["errors"]
+        return report["phases"][0]["metrics_hit_rate"], router.cluster()
+    finally:
+        router.stop()
+        for n in nodes:
+            n.stop()
+
+
+class hit_rate_test(unittest.TestCase):
+    def test_prefix_routing_beats_random_on_shared_prefixes(self):
+        with tempfile.TemporaryDirectory() as d:
+            prefix_rate, prefix_view = loadtest_hit_rate("prefix", d)
+            random_rate, _ = loadtest_hit_rate("random", d)
+        print("hit rate: prefix-aware %.3f, random %.3f" % (prefix_rate, random_rate))
+        self.assertGreater(prefix_rate, random_rate + 0.05)
+        self.assertGreater(prefix_view["requests"]["prefix_routed"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
