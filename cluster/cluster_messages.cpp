@@ -62,6 +62,10 @@ void add_cluster_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::kvactor>();
   cfg.add_message_types<caf::id_block::kvactor_cluster>();
   cfg.load<caf::io::middleman>();
+  // A killed process is noticed at once from its closed connection; a silent peer
+  // (cable pulled, host frozen, network partition) only by missing heartbeats.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(1000)});
+  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds(5000)});
 }
 
 }  // namespace kvactor::cluster

@@ -97,7 +97,8 @@ using node_actor = caf::typed_actor<
     caf::reacts_to<node_answer_atom, uint64_t, std::string>,
     caf::reacts_to<done_atom, std::string>>;
 
-// Registers the engine's and the cluster's message types (both sides call it).
+// Registers the engine's and the cluster's message types and loads the middleman with
+// heartbeats (1 s) and a connection timeout (5 s). Both sides call it.
 void add_cluster_types(caf::actor_system_config& cfg);
 
 }  // namespace kvactor::cluster

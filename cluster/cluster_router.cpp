@@ -39,9 +39,6 @@ cluster_router::cluster_router(const engine_config& cfg, router_settings setting
     throw std::runtime_error(std::string("cannot load the model: ") + e.what());
   }
   add_cluster_types(impl_->sys_cfg);
-  // Heartbeats let a silent peer (cable pulled, host frozen) be declared lost; a killed
-  // process is noticed at once from the closed connection.
-  impl_->sys_cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(1000)});
   impl_->sys = std::make_unique<caf::actor_system>(impl_->sys_cfg);
   impl_->router = spawn_router_actor(*impl_->sys, impl_->settings);
 }

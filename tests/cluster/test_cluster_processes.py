@@ -164,6 +164,7 @@ class node_loss_test(unittest.TestCase):
                     self.assertTrue(text and reference[prompt].startswith(text), (prompt, text))
                     lost += 1
             view = router.cluster()
+            print("killed under load: %d NODE_LOST, %d retried elsewhere" % (lost, view["requests"]["retried"]))
             self.assertEqual(view["requests"]["node_lost"], lost)
             self.assertGreaterEqual(view["requests"]["retried"], 2, view)  # the queued ones moved on
             states = {n["address"]: n["state"] for n in view["nodes"]}
