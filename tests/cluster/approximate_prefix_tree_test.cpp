@@ -77,7 +77,7 @@ TEST_CASE("approximate tree: one prompt longer than the whole tree keeps its hea
   CHECK(tree.match(long_prompt) == tree.size());  // what is left is a prefix, not holes
 }
 
-TEST_CASE("approximate tree: clear forgets everything; size zero is refused") {
+TEST_CASE("approximate tree: clear forgets everything, size zero is refused") {
   approximate_prefix_tree tree(10);
   tree.insert({1, 2});
   tree.clear();

@@ -46,7 +46,7 @@ TEST_CASE("prefix policy: no match means least loaded, and equal loads take turn
   CHECK(p.choose(nodes)->node == 1);
 }
 
-TEST_CASE("prefix policy: equal matches go to the lighter node; down nodes are never chosen") {
+TEST_CASE("prefix policy: equal matches go to the lighter node, down nodes are never chosen") {
   auto p = make(routing_policy_kind::prefix);
   std::vector<node_view> nodes = {{true, 3, 16}, {true, 1, 16}, {false, 0, 99}};
   auto c = p.choose(nodes);
