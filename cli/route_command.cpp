@@ -37,7 +37,8 @@ void print_usage(FILE* out) {
                "  --policy P                prefix (default) | least-loaded | random | round-robin\n"
                "  --balance-margin N        prefix: the best-matching node may carry at most N more\n"
                "                            requests than the least-loaded one (default 4)\n"
-               "  --min-match-tokens N      prefix: shorter cached matches count as none (default 1)\n"
+               "  --min-match-tokens N      prefix: shorter cached matches count as none (default: the\n"
+               "                            page size; a node reuses whole pages only, so less is no hit)\n"
                "  --tree-tokens N           tokens remembered per node (approximate prefix tree; default 65536)\n"
                "  --max-attempts N          nodes tried for a request whose node is lost before its first\n"
                "                            token (default 3)\n"
@@ -115,6 +116,7 @@ int route(int argc, char** argv) {
   std::string config_path = "configs/default.json";
   std::vector<std::pair<std::string, std::string>> overrides;
   router_settings settings;
+  bool min_match_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -142,6 +144,7 @@ int route(int argc, char** argv) {
       config_path = value;
       continue;
     }
+    if (key == "min_match_tokens") min_match_given = true;
     const std::string complaint = apply_router_flag(settings, key, value);
     if (complaint == "?")
       overrides.emplace_back(key, value);
@@ -164,6 +167,8 @@ int route(int argc, char** argv) {
     std::fprintf(stderr, "kvactor route: invalid configuration: %s\n", e.what());
     return 2;
   }
+
+  if (!min_match_given) settings.routing.min_match_tokens = static_cast<std::size_t>(cfg.engine.page_size);
 
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

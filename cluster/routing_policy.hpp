@@ -28,7 +28,10 @@ const char* routing_policy_name(routing_policy_kind kind);
 struct routing_settings {
   routing_policy_kind kind = routing_policy_kind::prefix;
   int balance_margin = 4;      // prefix: tolerated extra load on the best-matching node
-  std::size_t min_match_tokens = 1;  // prefix: shorter matches count as no match
+  // prefix: shorter matches count as no match. `kvactor route` sets the engine's page size:
+  // a node reuses whole pages only, and prompts that share just BOS and a word or two
+  // would otherwise all pile onto the first node that saw one.
+  std::size_t min_match_tokens = 1;
   uint64_t seed = 1;           // random
 };
 

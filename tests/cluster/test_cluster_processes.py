@@ -253,6 +253,9 @@ class hit_rate_test(unittest.TestCase):
         print("hit rate: prefix-aware %.3f, random %.3f" % (prefix_rate, random_rate))
         self.assertGreater(prefix_rate, random_rate + 0.05)
         self.assertGreater(prefix_view["requests"]["prefix_routed"], 0)
+        # Groups spread over the nodes: a prefix shared by every prompt (BOS and a word or
+        # two, less than a page) must not pull the whole workload onto one node.
+        self.assertGreaterEqual(sum(n["routed"] > 0 for n in prefix_view["nodes"]), 2, prefix_view)
 
 
 if __name__ == "__main__":
