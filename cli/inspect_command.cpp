@@ -39,12 +39,14 @@ namespace net = boost::asio;
 using json = nlohmann::json;
 
 const char* const usage_text =
-    "usage: kvactor inspect [--url U] [actors|cache|requests [RID]] [--watch [--interval S]]\n"
+    "usage: kvactor inspect [--url U] [actors|cache|requests [RID]|cluster] [--watch [--interval S]]\n"
     "\n"
     "Prints a running kvactor server's inspection snapshots as tables: the actors\n"
     "(kind, state, mailbox, messages), the KV cache (page pool totals, page map, prefix\n"
     "trie) and the requests (phase, tokens, cached tokens, pages, time to first token).\n"
     "With no view named, prints all three. `requests RID` shows one request.\n"
+    "`cluster` (a `kvactor route` router only) shows its nodes: state, load, cache size,\n"
+    "hit rate and how many requests each got.\n"
     "\n"
     "  --url U          server base URL (default http://127.0.0.1:8000)\n"
     "  --watch          reprint every --interval seconds until interrupted (or --count)\n"
@@ -141,12 +143,12 @@ std::optional<inspect_options> parse_arguments(int argc, char** argv) {
       o.timeout_s = parse_seconds(arg, value(), 0.1, 600);
     } else if (arg.rfind("-", 0) == 0) {
       throw usage_error("unknown flag '" + arg + "'");
-    } else if (arg == "actors" || arg == "cache" || arg == "requests") {
+    } else if (arg == "actors" || arg == "cache" || arg == "requests" || arg == "cluster") {
       if (std::find(o.views.begin(), o.views.end(), arg) == o.views.end()) o.views.push_back(arg);
     } else if (!o.views.empty() && o.views.back() == "requests" && o.rid.empty()) {
       o.rid = arg;
     } else {
-      throw usage_error("unknown view '" + arg + "' (expected actors, cache or requests)");
+      throw usage_error("unknown view '" + arg + "' (expected actors, cache, requests or cluster)");
     }
   }
   if ((interval_given || count_given) && !o.watch) throw usage_error("--interval and --count need --watch");
@@ -425,6 +427,35 @@ void print_requests(const json& snap, std::ostream& out) {
   print_request_rows(list, out);
 }
 
+std::string percent_text(const json& obj, const char* key) {
+  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_number()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", obj[key].get<double>() * 100.0);
+  return buf;
+}
+
+// GET /v1/inspect/cluster of a router (docs/cluster.md).
+void print_cluster(const json& snap, std::ostream& out) {
+  const json& nodes = snap.value("nodes", json::array());
+  const json& req = snap.value("requests", json::object());
+  std::size_t up = 0;
+  for (const auto& n : nodes) up += field(n, "state") == "up";
+  out << "CLUSTER (policy " << field(snap, "policy") << ", " << up << "/" << nodes.size() << " nodes up; routed "
+      << field(req, "routed") << ", by prefix " << field(req, "prefix_routed") << ", retried " << field(req, "retried")
+      << ", node lost " << field(req, "node_lost") << ", no node " << field(req, "no_node") << "; hit rate "
+      << percent_text(snap, "hit_rate") << ")\n";
+  text_table t({"NODE", "STATE", "IN_FLIGHT", "RUNNING", "QUEUED", "CACHED_PAGES", "FREE_PAGES", "HIT_RATE", "ROUTED",
+                "BY_PREFIX", "TREE_TOKENS", "LAST_ERROR"},
+               {false, false, true, true, true, true, true, true, true, true, true, false});
+  for (const auto& n : nodes) {
+    const json pages = n.is_object() && n.contains("pages") ? n["pages"] : json::object();
+    t.add({field(n, "address"), field(n, "state"), field(n, "in_flight"), field(n, "running"), field(n, "queue_depth"),
+           field(n, "cached_pages"), field(pages, "free"), percent_text(n, "hit_rate"), field(n, "routed"),
+           field(n, "prefix_routed"), field(n, "tree_tokens"), field(n, "last_error")});
+  }
+  t.print(out);
+}
+
 // A rid goes into the path: escape everything outside RFC 3986's unreserved set.
 std::string percent_encode(const std::string& s) {
   std::string out;
@@ -453,6 +484,8 @@ std::string render(const inspect_options& o, const server_address& a, actor_rate
       print_cache(get_json(o, a, "/v1/inspect/cache?depth=" + std::to_string(o.depth) +
                                      "&max_nodes=" + std::to_string(o.max_nodes)),
                   out);
+    } else if (view == "cluster") {
+      print_cluster(get_json(o, a, "/v1/inspect/cluster"), out);
     } else if (!o.rid.empty()) {
       out << "REQUEST " << o.rid << '\n';
       print_request_rows(json::array({get_json(o, a, "/v1/inspect/requests/" + percent_encode(o.rid))}), out);

@@ -41,6 +41,35 @@
     return r.text();
   }
 
+  // A router (kvactor route) answers /v1/inspect/actors with its nodes' snapshots
+  // ({"nodes": [...]}); only then is /v1/inspect/cluster asked for (a single node has no
+  // cluster view and would answer 404).
+  const isRouter = (actorsSnap) => !!actorsSnap && Array.isArray(actorsSnap.nodes) && !actorsSnap.actors;
+
+  // ---- cluster (kvactor route) ---------------------------------------------------------------
+  const fmtPct = (v) => (typeof v === "number" ? (v * 100).toFixed(1) + "%" : "–");
+  function renderCluster(snap) {
+    const section = $("cluster-section");
+    section.hidden = !snap;
+    if (!snap) return;
+    const nodes = snap.nodes || [];
+    const req = snap.requests || {};
+    setText("cluster-policy", snap.policy);
+    setText("cluster-up", nodes.filter((n) => n.state === "up").length + "/" + nodes.length);
+    for (const k of ["routed", "prefix_routed", "retried", "node_lost"]) setText("cluster-" + k, req[k]);
+    $("cluster-hit-rate").textContent = fmtPct(snap.hit_rate);
+    const rows = nodes.map((n) => {
+      const tr = el("tr", { "data-node": n.address, "data-state": n.state });
+      const pages = n.pages || {};
+      const cells = [[n.address, false], [n.state, false], [n.in_flight, true], [n.running, true],
+        [n.queue_depth, true], [n.cached_pages, true], [pages.free, true], [fmtPct(n.hit_rate), true],
+        [n.routed, true], [n.prefix_routed, true], [n.tree_tokens, true], [n.last_error || "", false]];
+      for (const [v, num] of cells) tr.append(el("td", num ? { class: "num" } : {}, fmtInt(v)));
+      return tr;
+    });
+    $("cluster-table").tBodies[0].replaceChildren(...rows);
+  }
+
   // ---- actors ------------------------------------------------------------------------------
   function actorDetails(a) {
     // Lists (a scheduler's batch, running rids) are summarised by their length.
@@ -307,19 +336,28 @@
     const [actors, cache, requests, metricsText] = await Promise.allSettled([
       fetchJson("/v1/inspect/actors"), fetchJson(CACHE_QUERY), fetchJson("/v1/inspect/requests"),
       fetchText("/metrics")]);
+    const [cluster] = await Promise.allSettled([
+      isRouter(actors.value) ? fetchJson("/v1/inspect/cluster") : Promise.resolve(null)]);
     const errors = [];
     const use = (result, render) => {
       if (result.status !== "fulfilled") { errors.push(String(result.reason && result.reason.message || result.reason)); return; }
       try { render(result.value); } catch (err) { errors.push("render: " + (err.message || err)); }
     };
-    use(actors, renderActors);
-    use(requests, renderRequests);
-    use(cache, (c) => { renderPool(c); renderTrie(c); });
+    // Behind a router the engine views belong to the nodes: the cluster table replaces them.
+    const router = isRouter(actors.value);
+    for (const id of ["actors-section", "pool-section", "requests-section", "trie-section"]) $(id).hidden = router;
+    if (!router) {
+      use(actors, renderActors);
+      use(requests, renderRequests);
+      use(cache, (c) => { renderPool(c); renderTrie(c); });
+    }
     use(metricsText, (t) => renderMetrics(metricValues(parseMetrics(t)), Date.now()));
-    state.snapshots = { actors: actors.value, cache: cache.value, requests: requests.value, metrics: metricsText.value };
+    use(cluster, renderCluster);
+    state.snapshots = { actors: actors.value, cache: cache.value, requests: requests.value, metrics: metricsText.value,
+      cluster: cluster.value };
     state.renders++;
     document.body.dataset.renders = String(state.renders);
-    const allFailed = errors.length === 4;
+    const allFailed = errors.length >= 4;
     if (!allFailed) $("last-update").textContent = new Date().toLocaleTimeString();
     $("status").dataset.state = errors.length ? "error" : "ok";
     $("status").textContent = allFailed ? "server unreachable" : errors.length ? "partial data" : "live";

@@ -4,6 +4,7 @@ under load; a node that comes back; a router restart; prefix-aware vs random hit
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -12,7 +13,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from cluster_processes import (REPO, Node, Router, completion, get_json, node_pages, post, stream_completion,
+from cluster_processes import (BIN, REPO, Node, Router, completion, get_json, node_pages, post, stream_completion,
                                wait_for)
 
 PROMPTS = ["Once upon a time", "The little dog", "Lily and Ben went to the park", "One day, a big bird",
@@ -115,6 +116,54 @@ class outputs_test(unittest.TestCase):
         # A single node has no cluster view.
         status, body = get_status(self.nodes[0].url + "/v1/inspect/cluster")
         self.assertEqual(status, 404)
+
+
+class console_test(unittest.TestCase):
+    """`kvactor inspect cluster` and the browser console show the router's nodes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nodes = [Node(), Node()]
+        cls.router = Router(cls.nodes)
+        for p in PROMPTS[:4]:
+            text_of(completion(cls.router.url, " ".join([p] * 6), 8, temperature=0))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.router.stop()
+        for n in cls.nodes:
+            n.stop()
+
+    def test_inspect_cluster_table(self):
+        out = subprocess.run([BIN, "inspect", "--url", self.router.url, "cluster"], capture_output=True, text=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("2/2 nodes up", out.stdout)
+        self.assertIn("routed 4", out.stdout)
+        view = self.router.cluster()
+        for n in view["nodes"]:
+            line = [l for l in out.stdout.splitlines() if l.startswith(n["address"])]
+            self.assertEqual(len(line), 1, out.stdout)
+            cols = line[0].split()
+            self.assertEqual(cols[1], "up")
+            self.assertEqual(cols[5], str(n["cached_pages"]))
+            self.assertEqual(cols[8], str(n["routed"]))
+        single = subprocess.run([BIN, "inspect", "--url", self.nodes[0].url, "cluster"], capture_output=True,
+                                text=True, timeout=30)
+        self.assertEqual(single.returncode, 1)
+        self.assertIn("404", single.stderr)
+
+    def test_browser_console_cluster_view(self):
+        if not shutil.which("node"):
+            self.skipTest("node is not installed")
+        here = os.path.dirname(os.path.abspath(__file__))
+        for url, extra in ((self.router.url, []), (self.nodes[0].url, ["--expect-no-cluster", "1"])):
+            with tempfile.TemporaryDirectory() as d:
+                run = subprocess.run(["node", os.path.join(here, "cluster_console_check.js"), "--url", url,
+                                      "--out", d, *extra], capture_output=True, text=True, timeout=120)
+            if run.returncode == 77:
+                self.skipTest(run.stdout.strip())
+            self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
 
 
 def get_status(url):
