@@ -274,6 +274,30 @@ class rejoin_test(unittest.TestCase):
                 n.stop()
 
 
+class no_node_test(unittest.TestCase):
+    def test_router_before_its_node_answers_no_node_then_serves(self):
+        import socket
+        with socket.socket() as probe:  # a port nobody listens on (yet)
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        router = Router(["127.0.0.1:%d" % port], expect_up=0)
+        node = None
+        try:
+            status, body = completion(router.url, PROMPTS[0], 8, temperature=0)
+            self.assertEqual(status, 503, body)
+            self.assertEqual(body["error"]["code"], "NO_NODE")
+            self.assertNotEqual(router.cluster()["nodes"][0]["state"], "up")
+            self.assertEqual(get_json(router.url + "/health")["status"], "ok")
+            node = Node(node_port=port)
+            router.wait_nodes_up(1)
+            self.assertEqual(text_of(completion(router.url, PROMPTS[0], 8, temperature=0)),
+                             text_of(completion(node.url, PROMPTS[0], 8, temperature=0)))
+        finally:
+            router.stop()
+            if node:
+                node.stop()
+
+
 def loadtest_hit_rate(policy, out_dir):
     nodes = [Node(), Node(), Node()]
     router = Router(nodes, ["--policy", policy, "--seed", "5"])
