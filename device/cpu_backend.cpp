@@ -32,10 +32,12 @@ namespace kvactor {
 
 namespace {
 
-// Multiply-adds below which a job is not worth handing to another thread (a
-// hand-off costs tens of microseconds, more on a busy machine). Only changes
-// which thread computes an output, never how.
-constexpr int64_t min_work_per_thread = 1 << 17;
+// Multiply-adds below which a job is not worth handing to another thread. Inside a
+// step the workers are still spinning from the previous product, so a hand-off
+// costs about a microsecond (32K multiply-adds take about as long); at 1 << 17 the
+// 288-row products of a one-token decode step ran on one thread. Only changes which
+// thread computes an output, never how.
+constexpr int64_t min_work_per_thread = 1 << 15;
 
 // Where one token row of the flattened batch comes from.
 struct token_row {

@@ -24,8 +24,15 @@ namespace {
 constexpr int q8_block_values = 32;
 constexpr int q8_block_size = 2 + q8_block_values;  // fp16 scale, then 32 int8
 
+// one_token_rows: weight rows per tile when there is one token. F32 rows are read
+// one at a time: a single sequential stream keeps the hardware prefetcher at DRAM
+// speed (measured: 22 GB/s against 10 GB/s with 8 interleaved rows, classifier
+// 32000 x 288 at one token); one FMA chain per row still outruns memory.
+// F16 / Q8_0 rows cost conversions and sit in cache more often, so several rows
+// side by side hide the chains' latency.
 template <class Ops>
 struct f32_source {
+  static constexpr int one_token_rows = 1;
   const float* base;  // [rows, stride]
   int64_t stride;
   typename Ops::vec load(int64_t r, int i) const { return Ops::load(base + r * stride + i); }
@@ -34,6 +41,7 @@ struct f32_source {
 
 template <class Ops>
 struct f16_source {
+  static constexpr int one_token_rows = Ops::rows_single;
   const uint16_t* base;  // [rows, stride] fp16
   int64_t stride;
   typename Ops::vec load(int64_t r, int i) const { return Ops::load_f16(base + r * stride + i); }
@@ -43,6 +51,7 @@ struct f16_source {
 // A vector never straddles two Q8_0 blocks: the widths (8, 16) divide 32.
 template <class Ops>
 struct q8_0_source {
+  static constexpr int one_token_rows = Ops::rows_single;
   const uint8_t* base;  // rows of row_bytes: [cols / 32][scale fp16, int8 x 32]
   int64_t row_bytes;
   float scale(const uint8_t* block) const {
@@ -110,8 +119,8 @@ void matmul_rows_from(const Source& w, int64_t r0, int64_t r1, const float* x, i
                       int64_t y_stride) {
   int64_t r = r0;
   if (tokens == 1) {
-    for (; r + Ops::rows_single <= r1; r += Ops::rows_single)
-      matmul_tile<Ops, Ops::rows_single, 1>(w, r, x, k, k, y, y_stride);
+    constexpr int rows = Source::one_token_rows;
+    for (; r + rows <= r1; r += rows) matmul_tile<Ops, rows, 1>(w, r, x, k, k, y, y_stride);
     for (; r < r1; ++r) matmul_tile<Ops, 1, 1>(w, r, x, k, k, y, y_stride);
     return;
   }
