@@ -203,9 +203,11 @@ void cpu_backend::attention(int layer, const std::vector<sequence_step>& batch) 
       const token_row& row = rows_[t];
       const std::vector<int32_t>& table = batch[static_cast<std::size_t>(row.seq)].block_table;
       const float* q = q_.data() + t * dim + static_cast<std::size_t>(h) * hd;
-      for (int p = 0; p <= row.pos; ++p) {
-        const float* k = kv_slot(layer, table[static_cast<std::size_t>(p / ps)], 0, kvh, p % ps);
-        scores[static_cast<std::size_t>(p)] = dot(q, k, hd) / scale;
+      // Keys page by page: one block-table lookup per page, then consecutive slots.
+      for (int p0 = 0; p0 <= row.pos; p0 += ps) {
+        const float* k = kv_slot(layer, table[static_cast<std::size_t>(p0 / ps)], 0, kvh, 0);
+        const int n = std::min(ps, row.pos + 1 - p0);
+        for (int j = 0; j < n; ++j, k += hd) scores[static_cast<std::size_t>(p0 + j)] = dot(q, k, hd) / scale;
       }
       float max_score = scores[0];
       for (int p = 1; p <= row.pos; ++p) max_score = std::max(max_score, scores[static_cast<std::size_t>(p)]);
@@ -217,10 +219,10 @@ void cpu_backend::attention(int layer, const std::vector<sequence_step>& batch) 
       }
       float* out = xb_.data() + t * dim + static_cast<std::size_t>(h) * hd;
       std::fill(out, out + hd, 0.0f);
-      for (int p = 0; p <= row.pos; ++p) {
-        const float a = scores[static_cast<std::size_t>(p)] / sum;
-        const float* v = kv_slot(layer, table[static_cast<std::size_t>(p / ps)], 1, kvh, p % ps);
-        for (int i = 0; i < hd; ++i) out[i] += a * v[i];
+      for (int p0 = 0; p0 <= row.pos; p0 += ps) {
+        const float* v = kv_slot(layer, table[static_cast<std::size_t>(p0 / ps)], 1, kvh, 0);
+        const int n = std::min(ps, row.pos + 1 - p0);
+        for (int j = 0; j < n; ++j, v += hd) add_scaled(out, scores[static_cast<std::size_t>(p0 + j)] / sum, v, hd);
       }
     }
   });

@@ -52,6 +52,14 @@ __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* 
   return total + tail;
 }
 
+__attribute__((target("avx2"))) void add_scaled_avx2(float* out, float a, const float* v, int n) {
+  const __m256 scale = _mm256_set1_ps(a);
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_loadu_ps(out + i), _mm256_mul_ps(scale, _mm256_loadu_ps(v + i))));
+  for (; i < n; ++i) out[i] += a * v[i];
+}
+
 // Decided once per process, with the matmul's ISA (cpu_isa.hpp): AVX-512 machines
 // use the AVX2 dot too (attention rows are short).
 bool dot_uses_avx2() {
@@ -63,6 +71,14 @@ bool dot_uses_avx2() {
 
 float dot(const float* a, const float* b, int n) {
   return dot_uses_avx2() ? dot_avx2(a, b, n) : dot_portable(a, b, n);
+}
+
+void add_scaled(float* out, float a, const float* v, int n) {
+  if (dot_uses_avx2()) {
+    add_scaled_avx2(out, a, v, n);
+    return;
+  }
+  for (int i = 0; i < n; ++i) out[i] += a * v[i];
 }
 
 }  // namespace kvactor

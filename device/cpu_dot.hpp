@@ -10,4 +10,8 @@ namespace kvactor {
 // sum_i a[i] * b[i], i in [0, n), in the process-wide fixed order.
 float dot(const float* a, const float* b, int n);
 
+// out[i] = out[i] + a * v[i] for i in [0, n): a multiply then an add per element (no
+// fused multiply-add), so every implementation gives the same bits.
+void add_scaled(float* out, float a, const float* v, int n);
+
 }  // namespace kvactor
