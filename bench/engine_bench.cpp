@@ -9,7 +9,8 @@
 // (default bench/results/engine-backend.md) describing the machine. The kernels'
 // instruction set is the process's (KVACTOR_CPU_ISA to choose).
 //
-//   engine_bench [--quick] [--threads N] [--repeats N] [--out FILE]
+//   engine_bench [--quick] [--threads N] [--repeats N] [--batches 1,8,32,64] [--prefills 128,1024]
+//                [--models f32,f16,q8_0,260k] [--out FILE]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -159,6 +160,8 @@ int main(int argc, char** argv) {
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int repeats = 2;
   std::string out = std::string(KVACTOR_SOURCE_DIR) + "/bench/results/engine-backend.md";
+  std::vector<int> batches = {1, 8, 32, 64}, prefills = {128, 1024};
+  std::string model_list = "f32,f16,q8_0,260k";
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--quick") {
@@ -167,10 +170,18 @@ int main(int argc, char** argv) {
       threads = kvactor::bench::parse_positive_int("engine_bench", flag, argv[++i], 1024);
     } else if (flag == "--repeats" && i + 1 < argc) {
       repeats = kvactor::bench::parse_positive_int("engine_bench", flag, argv[++i], 100);
+    } else if (flag == "--batches" && i + 1 < argc) {
+      batches = kvactor::bench::parse_int_list("engine_bench", flag, argv[++i]);
+    } else if (flag == "--prefills" && i + 1 < argc) {
+      prefills = kvactor::bench::parse_int_list("engine_bench", flag, argv[++i]);
+    } else if (flag == "--models" && i + 1 < argc) {
+      model_list = std::string(",") + argv[++i] + ",";
     } else if (flag == "--out" && i + 1 < argc) {
       out = argv[++i];
     } else if (flag == "--help" || flag == "-h") {
-      std::printf("usage: engine_bench [--quick] [--threads N] [--repeats N] [--out FILE]\n");
+      std::printf(
+          "usage: engine_bench [--quick] [--threads N] [--repeats N] [--batches 1,8,32,64] [--prefills 128,1024]\n"
+          "                    [--models f32,f16,q8_0,260k] [--out FILE]\n");
       return 0;
     } else {
       std::fprintf(stderr, "engine_bench: unknown or incomplete argument '%s'\n", flag.c_str());
@@ -180,8 +191,12 @@ int main(int argc, char** argv) {
   const int prompt_len = quick ? 16 : 64;
   const int decode_steps = quick ? 4 : 32;
   if (quick) repeats = 1;
-  const std::vector<int> batches = quick ? std::vector<int>{1, 8} : std::vector<int>{1, 8, 32, 64};
-  const std::vector<int> prefills = quick ? std::vector<int>{128} : std::vector<int>{128, 1024};
+  if (quick) {
+    batches = {1, 8};
+    prefills = {128};
+  }
+  if (model_list.front() != ',') model_list = "," + model_list + ",";
+  const auto wanted = [&](const std::string& name) { return model_list.find("," + name + ",") != std::string::npos; };
 
   struct model_entry {
     std::string name;
@@ -191,11 +206,11 @@ int main(int argc, char** argv) {
   kvactor::testing::random_model_shape shape = kvactor::testing::stories15m_shape(1);
   shape.max_seq_len = 2048;
   for (kvactor::dtype type : {kvactor::dtype::f32, kvactor::dtype::f16, kvactor::dtype::q8_0}) {
-    if (quick && type == kvactor::dtype::f16) continue;
+    if ((quick && type == kvactor::dtype::f16) || !wanted(kvactor::dtype_name(type))) continue;
     shape.type = type;
     models.push_back({std::string("15M-shape ") + kvactor::dtype_name(type), kvactor::testing::make_random_model(shape)});
   }
-  try {
+  if (wanted("260k")) try {
     kvactor::load_options options;
     options.max_seq_len = 2048;
     models.push_back({"stories260K f32", kvactor::load_model(std::string(KVACTOR_MODELS_DIR) + "/stories260K.bin",
@@ -217,7 +232,7 @@ int main(int argc, char** argv) {
   std::ostringstream md;
   md << "# CPU backend benchmark\n\n"
      << "`build-perf/bench/engine_bench" << (quick ? " --quick" : "") << " --threads " << threads << " --repeats "
-     << repeats << "`\n\n"
+     << repeats << " --models " << model_list.substr(1, model_list.size() - 2) << "`\n\n"
      << "- Machine: " << cpu_model_name() << ", " << std::thread::hardware_concurrency()
      << " hardware threads; backend threads: " << threads << "; kernels: "
      << kvactor::cpu_isa_name(kvactor::cpu_isa_in_use()) << "\n"
