@@ -298,6 +298,61 @@ class no_node_test(unittest.TestCase):
                 node.stop()
 
 
+def open_stream(url, rid, max_tokens=400):
+    """Starts a streamed /generate through `url` and returns the response after its first event."""
+    body = {"text": "Once upon a time", "rid": rid, "stream": True,
+            "sampling_params": {"max_completion_tokens": max_tokens, "temperature": 2.0, "seed": 9}}
+    request = urllib.request.Request(url + "/generate", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    response = urllib.request.urlopen(request, timeout=60)
+    while not response.readline().startswith(b"data: "):
+        pass
+    return response
+
+
+def node_request_phase(node, rid):
+    status, body = get_status(node.url + "/v1/inspect/requests/" + rid)
+    return body.get("phase") if status == 200 else None
+
+
+class cancel_test(unittest.TestCase):
+    """A request that ends at the router (client gone, router gone) ends on its node too."""
+
+    def test_client_disconnect_cancels_on_the_node(self):
+        node = Node(["--max-batch", "1"])
+        router = Router([node])
+        try:
+            response = open_stream(router.url, "leaving-client")
+            response.close()  # the client goes away mid-stream
+            phase = wait_for(lambda: node_request_phase(node, "leaving-client") in ("cancelled", "done") and
+                             node_request_phase(node, "leaving-client"), 30, "the node ending the request")
+            self.assertEqual(phase, "cancelled")
+            wait_for(lambda: all_pages_back(node), 30, "every page back")
+        finally:
+            router.stop()
+            node.stop()
+
+    def test_router_killed_mid_stream_cancels_on_the_node(self):
+        node = Node(["--max-batch", "1"])
+        router = Router([node])
+        try:
+            response = open_stream(router.url, "orphan")
+            router.kill()
+            response.close()
+            phase = wait_for(lambda: node_request_phase(node, "orphan") in ("cancelled", "done") and
+                             node_request_phase(node, "orphan"), 30, "the node ending the orphaned request")
+            self.assertEqual(phase, "cancelled")
+            wait_for(lambda: all_pages_back(node), 30, "every page back")
+            # The node still serves a new router.
+            router.stop()
+            router = Router([node])
+            self.assertEqual(text_of(completion(router.url, PROMPTS[0], 8, temperature=0)),
+                             text_of(completion(node.url, PROMPTS[0], 8, temperature=0)))
+        finally:
+            router.stop()
+            node.stop()
+
+
 def loadtest_hit_rate(policy, out_dir):
     nodes = [Node(), Node(), Node()]
     router = Router(nodes, ["--policy", policy, "--seed", "5"])
