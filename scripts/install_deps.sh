@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages kvactor needs, only those missing (idempotent).
-# Usage: scripts/install_deps.sh [--browser]   (--browser adds chromium + node for console tests)
+# Usage: scripts/install_deps.sh [--browser] [--fuzz]
+#   --browser adds chromium + node for console tests
+#   --fuzz    adds clang and its libFuzzer/sanitizer runtimes (scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(g++ cmake make ccache pkg-config python3
           libcaf-dev libboost-dev nlohmann-json3-dev doctest-dev)
-if [[ "${1:-}" == "--browser" ]]; then
-  packages+=(chromium nodejs npm)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --browser) packages+=(chromium nodejs npm) ;;
+    --fuzz) packages+=(clang libclang-rt-14-dev) ;;  # Debian 12's clang is clang-14
+    *) echo "install_deps.sh: unknown option $arg (known: --browser, --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
