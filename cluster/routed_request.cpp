@@ -135,7 +135,7 @@ caf::behavior routed_behavior(routed_pointer self, caf::actor router, generation
         if (ev.type == generation_event::kind::error && (ev.error_code == "QUEUE_FULL" || ev.error_code == "SHUTTING_DOWN") &&
             may_retry(self)) {
           st.excluded.push_back(st.node_index);
-          leave_node(self, 0);
+          leave_node(self, 1);
           route(self);
           return;
         }

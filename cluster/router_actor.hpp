@@ -3,7 +3,8 @@
 // (routed_request.hpp) ask it and tell it when they leave a node. Local messages:
 //
 //   (route, prompt, excluded node indexes) -> (index, node handle, "host:port"); index -1 = none up
-//   (release, index, outcome)               outcome: 0 ended, 1 moved away (node lost), 2 failed NODE_LOST
+//   (release, index, outcome)               outcome: 0 ended, 1 moved to another node before its first
+//                                           token (node lost, full or draining), 2 failed NODE_LOST
 //   (inspect, what) -> JSON                 "cluster", "metrics" (summed over nodes), "request:<rid>",
 //                                           anything else: every node's snapshot
 //   (connect, index)                        (re)connect timer; connectors answer nodeup / unreach

@@ -274,6 +274,29 @@ class rejoin_test(unittest.TestCase):
                 n.stop()
 
 
+class full_node_test(unittest.TestCase):
+    def test_queue_full_on_one_node_moves_the_request_to_another(self):
+        # Node 0 admits one request and queues one more; the rest of a burst gets QUEUE_FULL
+        # there and must be served by node 1 instead of failing.
+        nodes = [Node(["--max-batch", "1", "--queue-limit", "1"]), Node()]
+        router = Router(nodes, ["--policy", "round-robin", "--max-attempts", "2"])
+        try:
+            prompts = ["%s, again %d" % (PROMPTS[i % len(PROMPTS)], i) for i in range(12)]
+            reference = {p: text_of(completion(nodes[1].url, p, 100, temperature=0)) for p in prompts}
+            got = run_parallel(lambda p: completion(router.url, p, 100, temperature=0), prompts)
+            for p, answer in zip(prompts, got):
+                self.assertNotIsInstance(answer, Exception)
+                self.assertEqual(text_of(answer), reference[p], p)
+            view = router.cluster()
+            full = [n for n in view["nodes"] if n["address"] == nodes[0].node_address][0]
+            self.assertGreater(full["moved_away"], 0, view)
+            self.assertEqual(view["requests"]["retried"], full["moved_away"])
+        finally:
+            router.stop()
+            for n in nodes:
+                n.stop()
+
+
 class no_node_test(unittest.TestCase):
     def test_router_before_its_node_answers_no_node_then_serves(self):
         import socket
