@@ -13,10 +13,13 @@ namespace kvactor {
 
 namespace {
 
-// Spin iterations before falling back to a blocking wait: a few hundred pauses,
-// then yields (so an oversubscribed machine can run the thread being waited for).
+// Spin iterations before a worker parks: a few hundred pauses, then yields (so an
+// oversubscribed machine can run the threads that have work).
 constexpr int spin_limit = 2000;
 constexpr int pause_limit = 200;
+// Chunks per thread: enough that a descheduled thread holds up only a small share.
+constexpr int chunks_per_thread = 4;
+constexpr uint64_t max_chunks = 0xffff;
 
 void relax(int spin) {
   if (spin < pause_limit) KVACTOR_CPU_RELAX();
@@ -24,10 +27,14 @@ void relax(int spin) {
 }
 
 // Chunk `index` of `chunks` over [0, n): contiguous, sizes differing by at most one.
-std::pair<int64_t, int64_t> chunk_bounds(int64_t n, int chunks, int index) {
+std::pair<int64_t, int64_t> chunk_bounds(int64_t n, int64_t chunks, int64_t index) {
   const int64_t base = n / chunks, extra = n % chunks;
   const int64_t begin = index * base + std::min<int64_t>(index, extra);
   return {begin, begin + base + (index < extra ? 1 : 0)};
+}
+
+uint64_t claim_word(uint64_t generation, uint64_t chunks, uint64_t next) {
+  return (generation << 32) | (chunks << 16) | next;
 }
 
 }  // namespace
@@ -35,7 +42,7 @@ std::pair<int64_t, int64_t> chunk_bounds(int64_t n, int chunks, int index) {
 thread_pool::thread_pool(int threads) {
   const int extra = std::max(threads, 1) - 1;
   workers_.reserve(static_cast<std::size_t>(extra));
-  for (int i = 0; i < extra; ++i) workers_.emplace_back([this, i] { worker_loop(i + 1); });
+  for (int i = 0; i < extra; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 thread_pool::~thread_pool() {
@@ -50,72 +57,63 @@ thread_pool::~thread_pool() {
 void thread_pool::run(int64_t n, int64_t min_chunk, job_ref fn) {
   if (n <= 0) return;
   const int64_t by_size = std::max<int64_t>(1, n / std::max<int64_t>(min_chunk, 1));
-  const int chunks = static_cast<int>(std::min<int64_t>(size(), by_size));
-  if (chunks == 1) {
+  const int64_t chunks = std::min<int64_t>({static_cast<int64_t>(size()) * chunks_per_thread, by_size,
+                                            static_cast<int64_t>(max_chunks)});
+  if (chunks == 1 || workers_.empty()) {
     fn(0, n);
     return;
   }
+  // No chunk of the previous job is in flight (run waited for all of them), so the
+  // job's fields are free to rewrite; the release store of claim_ publishes them.
+  job_ = fn;
+  range_ = n;
+  error_ = nullptr;
+  done_.store(0, std::memory_order_relaxed);
+  const uint64_t generation = (generation_.load(std::memory_order_relaxed) + 1) & 0xffffffffu;
+  claim_.store(claim_word(generation, static_cast<uint64_t>(chunks), 0), std::memory_order_release);
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    job_ = fn;
-    range_ = n;
-    active_chunks_ = chunks;
-    error_ = nullptr;
-    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    std::lock_guard<std::mutex> lock(mutex_);  // pairs with a parking worker's predicate check
+    generation_.store(generation, std::memory_order_release);
   }
   work_ready_.notify_all();
-  std::exception_ptr own_error;
-  try {
-    auto [begin, end] = chunk_bounds(n, chunks, 0);
-    fn(begin, end);
-  } catch (...) {
-    own_error = std::current_exception();
-  }
-  for (int spin = 0; spin < spin_limit && pending_.load(std::memory_order_acquire) != 0; ++spin) relax(spin);
-  if (pending_.load(std::memory_order_acquire) != 0) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    work_done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
-  }
-  std::lock_guard<std::mutex> lock(mutex_);
+  take_chunks(generation);
+  for (int spin = 0; done_.load(std::memory_order_acquire) != chunks; ++spin) relax(std::min(spin, pause_limit));
   job_ = {nullptr, nullptr};
-  if (own_error) std::rethrow_exception(own_error);
   if (error_) std::rethrow_exception(error_);
 }
 
-// Every worker acknowledges every job (pending_ counts all workers), even one with
-// fewer chunks than threads, so a job's fields are never rewritten while a slow
-// worker still reads them.
-void thread_pool::worker_loop(int index) {
+void thread_pool::take_chunks(uint64_t generation) {
+  uint64_t word = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    const uint64_t chunks = (word >> 16) & max_chunks, next = word & max_chunks;
+    if ((word >> 32) != generation || next >= chunks) return;
+    if (!claim_.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    const auto [begin, end] = chunk_bounds(range_, static_cast<int64_t>(chunks), static_cast<int64_t>(next));
+    try {
+      job_(begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    done_.fetch_add(1, std::memory_order_acq_rel);
+    word = claim_.load(std::memory_order_acquire);
+  }
+}
+
+void thread_pool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
     for (int spin = 0; spin < spin_limit && generation_.load(std::memory_order_acquire) == seen &&
                        !stopping_.load(std::memory_order_relaxed);
          ++spin)
       relax(spin);
-    if (generation_.load(std::memory_order_acquire) == seen) {
+    if (generation_.load(std::memory_order_acquire) == seen && !stopping_.load()) {
       std::unique_lock<std::mutex> lock(mutex_);
       work_ready_.wait(lock, [&] { return stopping_.load() || generation_.load(std::memory_order_acquire) != seen; });
     }
     if (stopping_.load()) return;
     seen = generation_.load(std::memory_order_acquire);
-    std::exception_ptr failure;
-    if (index < active_chunks_) {
-      auto [begin, end] = chunk_bounds(range_, active_chunks_, index);
-      try {
-        job_(begin, end);
-      } catch (...) {
-        failure = std::current_exception();
-      }
-    }
-    if (failure) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!error_) error_ = failure;
-    }
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lock(mutex_);  // pairs with the waiter's predicate check
-      work_done_.notify_one();
-    }
+    take_chunks(seen);
   }
 }
 

@@ -1,0 +1,55 @@
+// The pool must cover every index exactly once, whichever thread claims a chunk,
+// survive many short jobs back to back (workers waking late claim nothing of a job
+// they did not see published), and hand a chunk's exception to the caller.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <vector>
+
+#include "device/thread_pool.hpp"
+
+using namespace kvactor;
+
+TEST_CASE("thread_pool covers every index exactly once, for any size, chunking and thread count") {
+  for (int threads : {1, 2, 3, 5}) {
+    thread_pool pool(threads);
+    CHECK(pool.size() == threads);
+    for (int64_t n : {0, 1, 2, 7, 64, 1000, 70001}) {
+      for (int64_t min_chunk : {1, 3, 100}) {
+        std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
+        pool.parallel_for(n, min_chunk, [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) hits[static_cast<std::size_t>(i)].fetch_add(1);
+        });
+        int wrong = 0;
+        for (auto& h : hits) wrong += h.load() != 1;
+        CAPTURE(threads);
+        CAPTURE(n);
+        CHECK(wrong == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("thread_pool runs thousands of short jobs back to back") {
+  thread_pool pool(3);
+  std::atomic<int64_t> total{0};
+  for (int job = 0; job < 5000; ++job)
+    pool.parallel_for(16, 1, [&](int64_t begin, int64_t end) { total.fetch_add(end - begin); });
+  CHECK(total.load() == 5000 * 16);
+}
+
+TEST_CASE("thread_pool rethrows a chunk's exception after the job and stays usable") {
+  thread_pool pool(2);
+  std::atomic<int> ran{0};
+  CHECK_THROWS_AS(pool.parallel_for(64, 1,
+                                    [&](int64_t begin, int64_t) {
+                                      ran.fetch_add(1);
+                                      if (begin == 0) throw std::runtime_error("chunk failed");
+                                    }),
+                  std::runtime_error);
+  CHECK(ran.load() == 8);  // every chunk still ran (4 per thread)
+  std::atomic<int64_t> covered{0};
+  pool.parallel_for(10, 1, [&](int64_t begin, int64_t end) { covered += end - begin; });
+  CHECK(covered.load() == 10);
+}
