@@ -130,8 +130,14 @@ void cluster_router::shutdown(std::chrono::milliseconds drain) {
   m.accepting = false;
   m.idle.wait_for(guard, drain, [&] { return m.live.empty(); });
   for (auto& [rid, actor] : m.live) caf::anon_send(actor, cancel_atom_v, std::string("shutdown"));
-  // Cancelled requests end when their node confirms, or when the node is found lost.
-  m.idle.wait_for(guard, std::chrono::seconds(10), [&] { return m.live.empty(); });
+  // Cancelled requests end when their node confirms, or when the node is found lost. One
+  // whose node stays silent (partitioned, not yet timed out) is ended here: the actor
+  // system could not stop with it alive, and its caller must get its final event.
+  m.idle.wait_for(guard, std::chrono::seconds(5), [&] { return m.live.empty(); });
+  for (auto& [rid, actor] : m.live)
+    caf::anon_send(actor, fail_atom_v, std::string("SHUTTING_DOWN"),
+                   std::string("the router stopped before the request's node confirmed its cancellation"));
+  m.idle.wait_for(guard, std::chrono::seconds(5), [&] { return m.live.empty(); });
   m.stopped = true;
 }
 

@@ -142,6 +142,11 @@ caf::behavior routed_behavior(routed_pointer self, caf::actor router, generation
         leave_node(self, 0);
         emit_end(self, std::move(ev));
       },
+      // The router is stopping and the node never confirmed a cancel: end here, with an error.
+      [self](fail_atom, const std::string& code, const std::string& message) {
+        leave_node(self, 0);
+        end_with_error(self, code, message);
+      },
       [self](cancel_atom, const std::string&) {
         auto& st = self->state;
         if (st.ended || st.cancelled) return;

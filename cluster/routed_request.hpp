@@ -5,6 +5,7 @@
 // elsewhere without the caller seeing a restart. Local messages:
 //   (nevent, node_event)   from the node (through the middleman)
 //   (cancel, reason)       from cluster_router::cancel / shutdown
+//   (fail, code, message)  from cluster_router::shutdown when a node did not confirm a cancel
 #pragma once
 
 #include <caf/all.hpp>
