@@ -130,15 +130,18 @@ kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
 long_requests_done=$(python3 -c "import json; print(json.load(open('$out/long.json'))['phases'][-1]['summary']['requests'])")
 stop_server
-python3 - "$out/rss.txt" "$rss_idle" "$rss_after_sweep" "$rss0" "$rss1" "$cached_prompt" "$long_requests_done" <<'PY'
+python3 - "$out/rss.txt" "$rss_idle" "$rss_after_sweep" "$rss0" "$rss1" "$cached_prompt" "$long_requests_done" "$(stat -c %s "$model/model.bin")" <<'PY'
 import sys
 samples = [float(l.split()[1]) for l in open(sys.argv[1]) if len(l.split()) == 2 and l.split()[1].isdigit()]
-idle, after_sweep, r0, r1, prompt, done = (float(x) for x in sys.argv[2:8])
+idle, after_sweep, r0, r1, prompt, done, weights = (float(x) for x in sys.argv[2:9])
 kv_bytes_per_token = 2 * 6 * 288 * 4
 print("\n## Memory (resident set of the server process)\n")
-print("- Idle after start (weights %.0f MiB + runtime): %.1f MiB" % (24.4e6 * 4 / 2**20, idle / 1024))
-print("- One %d-token prompt cached: +%.1f MiB = %.0f bytes per cached token (K+V of 6 layers x 288 floats = %d bytes)"
-      % (prompt, (r1 - r0) / 1024, (r1 - r0) * 1024 / max(prompt, 1), kv_bytes_per_token))
+print("- Idle after start (model file %.0f MiB, read into memory, + runtime): %.1f MiB" % (weights / 2**20, idle / 1024))
+scratch = 512 * (288 * 6 + 768 * 2) * 4  # the backend's per-step buffers for one 512-token prefill chunk
+print("- One %d-token prompt cached: +%.1f MiB = %.0f bytes per cached token, or %.0f after the %.1f MiB of step"
+      " scratch a 512-token prefill chunk needs once (K+V of 6 layers x 288 floats = %d bytes)"
+      % (prompt, (r1 - r0) / 1024, (r1 - r0) * 1024 / max(prompt, 1), ((r1 - r0) * 1024 - scratch) / max(prompt, 1),
+         scratch / 2**20, kv_bytes_per_token))
 print("- After the 64-prompt sweep (up to 64 requests in flight): %.1f MiB, %.1f KiB per request over idle"
       % (after_sweep / 1024, (after_sweep - idle) / 64))
 if samples:
