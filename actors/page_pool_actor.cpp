@@ -8,6 +8,9 @@
 
 #include "actors/actor_snapshot.hpp"
 #include "kvcache/page_pool.hpp"
+#ifdef KVACTOR_FAULT_HOOKS
+#include "actors/fault_hooks.hpp"  // tests/faults only; see that header
+#endif
 
 namespace kvactor {
 namespace {
@@ -268,6 +271,14 @@ pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_page
           return caf::make_error(engine_errc::bad_request, "alloc: negative page count");
         if (n > st.pool_ref().total())
           return caf::make_error(engine_errc::no_capacity);
+#ifdef KVACTOR_FAULT_HOOKS
+        switch (fault_hooks::on_allocation()) {
+          case fault_hooks::alloc_fault::no_capacity: return caf::make_error(engine_errc::no_capacity);
+          case fault_hooks::alloc_fault::failure:
+            return caf::make_error(caf::sec::runtime_error, "injected page allocation failure");
+          case fault_hooks::alloc_fault::none: break;
+        }
+#endif
         auto owner = sender_of(self);
         watch(self, owner);
         if (st.waiting.empty() && n <= st.pool_ref().free_count())

@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/actor_snapshot.hpp"
+#ifdef KVACTOR_FAULT_HOOKS
+#include "actors/fault_hooks.hpp"  // tests/faults only; see that header
+#endif
 
 namespace kvactor {
 namespace {
@@ -242,6 +245,12 @@ void on_token(request_pointer self, int32_t token) {
     ev.token = token;
     st.cb(ev);
   }
+#ifdef KVACTOR_FAULT_HOOKS
+  // Mid-decode: the kill arrives like one sent from outside, while this step's
+  // publish and the next page request are under way.
+  if (fault_hooks::kill_now(st.req.rid, st.generated))
+    caf::anon_send_exit(caf::actor_cast<caf::actor>(self), caf::exit_reason::kill);
+#endif
   if (st.generated >= st.req.max_tokens || static_cast<int32_t>(st.tokens.size()) >= st.cfg.max_seq_len) {
     // Publish what the device wrote before finishing so later prompts can share it.
     publish_full_pages(self, [self] { end_finished(self, "length"); });

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/authorization.hpp"
 #include "http/inspect_bounds.hpp"
 #include "http/router.hpp"
 #include "http/static_files.hpp"
@@ -20,6 +21,9 @@ prompt_limits limits_for(const server_config& cfg, const generation_service& ser
   l.max_seq_len = service.model().max_seq_len;
   l.default_max_tokens = cfg.default_max_tokens;
   l.body_limit = cfg.body_limit_bytes;
+  l.max_prompt_tokens = cfg.max_prompt_tokens;
+  l.max_new_tokens = cfg.max_new_tokens;
+  l.max_prompts_per_request = cfg.max_prompts_per_request;
   l.encode = [&tok](const std::string& text) { return tok.encode(text, true, false); };
   l.decode = [&tok](const std::vector<int32_t>& ids) { return tok.decode(ids); };
   return l;
@@ -81,6 +85,12 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
     return nullptr;
   }
   const route& r = std::get<route>(routed);
+  // Before the body is parsed: an unauthenticated caller costs no tokenizer work.
+  if (!ctx.cfg.api_key.empty() && needs_api_key(r.target) &&
+      !bearer_token_matches(req.authorization, ctx.cfg.api_key)) {
+    sink->send(unauthorized_reply(!req.authorization.empty()));
+    return nullptr;
+  }
   switch (r.target) {
     case endpoint::generate: {
       auto parsed = parse_generate(req.body, ctx.limits);

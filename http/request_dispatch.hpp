@@ -33,6 +33,7 @@ struct incoming_request {
   std::string target;
   std::string body;
   std::chrono::steady_clock::time_point received;
+  std::string authorization;  // the Authorization header ("" if none)
 };
 
 // Answers `req` through `sink`, now or later. Returns the exchange when engine work

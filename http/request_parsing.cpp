@@ -1,5 +1,6 @@
 #include "http/request_parsing.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -108,7 +109,22 @@ prompt_input id_prompt(const json& arr, const std::string& field, const prompt_l
 
 bool is_id_list(const json& v) { return v.is_array() && !v.empty() && v.front().is_number(); }
 
+// The largest max_tokens a request may ask for: the context, or the server's cap if lower.
+long long new_tokens_cap(const prompt_limits& limits) {
+  return std::min<long long>(limits.max_seq_len, limits.max_new_tokens);
+}
+
+void check_batch_size(std::size_t n, const prompt_limits& limits, const std::string& field) {
+  if (n > static_cast<std::size_t>(limits.max_prompts_per_request))
+    reject(400, "OUT_OF_RANGE", field + ": " + std::to_string(n) + " prompts; at most " +
+                                    std::to_string(limits.max_prompts_per_request) + " per request");
+}
+
 void check_context(const prompt_input& p, int max_tokens, const prompt_limits& limits, const std::string& field) {
+  if (static_cast<long long>(p.ids.size()) > limits.max_prompt_tokens)
+    reject(400, "PROMPT_TOO_LONG", field + ": prompt of " + std::to_string(p.ids.size()) +
+                                       " tokens is longer than the server's limit of " +
+                                       std::to_string(limits.max_prompt_tokens) + " tokens");
   const long long need = static_cast<long long>(p.ids.size()) + max_tokens;
   if (static_cast<long long>(p.ids.size()) >= limits.max_seq_len)
     reject(400, "CONTEXT_LENGTH_EXCEEDED", field + ": prompt of " + std::to_string(p.ids.size()) +
@@ -124,7 +140,7 @@ generation_params shortfin_params(const json& sp, const std::string& where, cons
   if (!sp.is_object()) wrong_type(where.substr(0, where.size() - 1), "an object", sp);
   generation_params p;
   p.max_tokens = static_cast<int>(
-      read_int(sp, "max_completion_tokens", where, limits.default_max_tokens, 1, limits.max_seq_len));
+      read_int(sp, "max_completion_tokens", where, limits.default_max_tokens, 1, new_tokens_cap(limits)));
   p.sampling.temperature = static_cast<float>(read_number(sp, "temperature", where, 0.0, 0.0, 100.0, false));
   p.sampling.top_k = static_cast<int>(read_int(sp, "top_k", where, 0, 0, limits.vocab_size));
   p.sampling.top_p = static_cast<float>(read_number(sp, "top_p", where, 1.0, 0.0, 1.0, true));
@@ -145,6 +161,7 @@ generate_call generate_from(const json& doc, const prompt_limits& limits) {
       call.prompts.push_back(text_prompt(t.get<std::string>(), limits));
     } else if (t.is_array()) {
       if (t.empty()) reject(400, "OUT_OF_RANGE", "text: a batch needs at least one prompt");
+      check_batch_size(t.size(), limits, "text");
       call.batch = true;
       for (std::size_t i = 0; i < t.size(); ++i) {
         if (!t[i].is_string()) wrong_type("text[" + std::to_string(i) + "]", "a string", t[i]);
@@ -157,6 +174,7 @@ generate_call generate_from(const json& doc, const prompt_limits& limits) {
     const json& ids = doc.at("input_ids");
     if (!ids.is_array()) wrong_type("input_ids", "a list of token ids or a list of such lists", ids);
     if (!ids.empty() && ids.front().is_array()) {
+      check_batch_size(ids.size(), limits, "input_ids");
       call.batch = true;
       for (std::size_t i = 0; i < ids.size(); ++i) {
         const std::string field = "input_ids[" + std::to_string(i) + "]";
@@ -226,6 +244,7 @@ completion_call completion_from(const json& doc, const prompt_limits& limits) {
   } else if (is_id_list(prompt)) {
     call.prompts.push_back(id_prompt(prompt, "prompt", limits));
   } else if (prompt.is_array() && !prompt.empty()) {
+    check_batch_size(prompt.size(), limits, "prompt");
     for (std::size_t i = 0; i < prompt.size(); ++i) {
       const std::string field = "prompt[" + std::to_string(i) + "]";
       if (prompt[i].is_string())
@@ -241,7 +260,7 @@ completion_call completion_from(const json& doc, const prompt_limits& limits) {
     wrong_type("prompt", "a string, a list of strings, or a list of token ids", prompt);
   }
 
-  call.params.max_tokens = static_cast<int>(read_int(doc, "max_tokens", "", limits.default_max_tokens, 1, limits.max_seq_len));
+  call.params.max_tokens = static_cast<int>(read_int(doc, "max_tokens", "", limits.default_max_tokens, 1, new_tokens_cap(limits)));
   call.params.sampling.temperature = static_cast<float>(read_number(doc, "temperature", "", 1.0, 0.0, 2.0, false));
   call.params.sampling.top_p = static_cast<float>(read_number(doc, "top_p", "", 1.0, 0.0, 1.0, true));
   call.params.sampling.top_k = static_cast<int>(read_int(doc, "top_k", "", 0, 0, limits.vocab_size));

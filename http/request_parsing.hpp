@@ -22,6 +22,9 @@ struct prompt_limits {
   int max_seq_len = 0;            // prompt + generated tokens must fit
   int default_max_tokens = 16;
   std::size_t body_limit = 1 << 20;
+  int max_prompt_tokens = 1 << 30;     // longer prompts: 400 PROMPT_TOO_LONG
+  int max_new_tokens = 1 << 30;        // cap on max_tokens / max_completion_tokens (besides max_seq_len)
+  int max_prompts_per_request = 1 << 30;
   std::function<std::vector<int32_t>(const std::string&)> encode;  // text -> ids (BOS included)
   std::function<std::string(const std::vector<int32_t>&)> decode;  // ids -> text
 };

@@ -1,6 +1,7 @@
 #include "http/server.hpp"
 
 #include <cstdio>
+#include <future>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -8,6 +9,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include "http/session.hpp"
 
@@ -56,7 +59,17 @@ class listener : public std::enable_shared_from_this<listener> {
       });
       return;
     }
-    std::make_shared<session>(std::move(socket), ctx_)->run();
+    // Over max_connections: answer 503 (a short-lived session); far over it (a flood),
+    // close at once so refusing costs nothing.
+    const auto open = ctx_.metrics.open_connections.load();
+    const auto limit = static_cast<int64_t>(ctx_.cfg.max_connections);
+    if (open >= 2 * limit) {
+      ++ctx_.metrics.refused_connections;
+      beast::error_code cec;
+      socket.close(cec);
+    } else {
+      std::make_shared<session>(std::move(socket), ctx_, open >= limit)->run();
+    }
     do_accept();
   }
 
@@ -66,6 +79,26 @@ class listener : public std::enable_shared_from_this<listener> {
   server_context& ctx_;
   unsigned short port_ = 0;
 };
+
+// After the drain, one line with the page accounting: an operator (and the SIGTERM
+// tests) can see from outside that every page came back (private 0, locked 0).
+void log_drained_pages(generation_service& service) {
+  auto done = std::make_shared<std::promise<std::string>>();
+  auto snapshot = done->get_future();
+  service.inspect("metrics", [done](std::string json) { done->set_value(std::move(json)); });
+  if (snapshot.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+    std::fprintf(stderr, "kvactor http: drained; the engine did not report its pages\n");
+    return;
+  }
+  const auto m = nlohmann::json::parse(snapshot.get(), nullptr, false);
+  if (!m.is_object() || !m.contains("pages") || !m["pages"].is_object()) return;
+  const auto& p = m["pages"];
+  auto count = [&p](const char* k) { return p.contains(k) && p[k].is_number_integer() ? p[k].get<long long>() : -1LL; };
+  std::fprintf(stderr,
+               "kvactor http: drained: pages total=%lld free=%lld private=%lld cached_locked=%lld "
+               "cached_evictable=%lld\n",
+               count("total"), count("free"), count("private"), count("cached_locked"), count("cached_evictable"));
+}
 
 }  // namespace
 
@@ -123,6 +156,7 @@ void http_server::shutdown(std::chrono::milliseconds drain) {
   impl_->accept->stop();
   // Finishes or cancels every engine request; their final events reach the sessions.
   impl_->ctx.service.shutdown(drain);
+  log_drained_pages(impl_->ctx.service);
   // Let the sessions write those last answers (bounded: a stuck client cannot hold us).
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2) + drain;
   while (impl_->ctx.answers_in_flight.load() > 0 && std::chrono::steady_clock::now() < give_up)

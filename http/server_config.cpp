@@ -1,7 +1,9 @@
 #include "http/server_config.hpp"
 
 #include <climits>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <sstream>
 
@@ -79,6 +81,20 @@ const std::vector<config_key>& keys() {
               "generated tokens when a request names no limit"),
       text_key("model_name", &server_config::model_name, "name served by /v1/models (default: model file stem)"),
       text_key("console_dir", &server_config::console_dir, "directory served at /console"),
+      int_key("max_prompt_tokens", &server_config::max_prompt_tokens, 1, 1 << 24,
+              "longest prompt in tokens (400 PROMPT_TOO_LONG above)"),
+      int_key("max_new_tokens", &server_config::max_new_tokens, 1, 1 << 24,
+              "largest max_tokens / max_completion_tokens a request may ask for"),
+      int_key("max_prompts_per_request", &server_config::max_prompts_per_request, 1, 1 << 16,
+              "prompts in one batch request"),
+      int_key("max_connections", &server_config::max_connections, 1, 1 << 20,
+              "open connections (503 TOO_MANY_CONNECTIONS above)"),
+      int_key("max_requests_per_connection", &server_config::max_requests_per_connection, 1, INT_MAX,
+              "requests on one keep-alive connection before it is closed"),
+      int_key("pipeline_buffer_bytes", &server_config::pipeline_buffer_bytes, 1024, 1 << 26,
+              "pipelined bytes read ahead while an answer is produced"),
+      text_key("api_key_file", &server_config::api_key_file,
+               "file holding the API key (else $KVACTOR_API_KEY; none = no authentication)"),
   };
   return table;
 }
@@ -118,6 +134,31 @@ json parse_flag_value(const config_key& key, const std::string& text) {
   }
   if (used != text.size()) throw config_error(name + ": expected an integer, got '" + text + "'");
   return json(v);
+}
+
+// A key is one token68-like word: visible ASCII, no spaces, long enough not to be guessed
+// quickly. Errors describe the key, never quote it.
+std::string checked_key(std::string key, const std::string& source) {
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ' || key.back() == '\t'))
+    key.pop_back();
+  if (key.size() < 16 || key.size() > 4096)
+    throw config_error(source + ": the API key must be 16 to 4096 characters (got " + std::to_string(key.size()) + ")");
+  for (char c : key)
+    if (c < 0x21 || c > 0x7e)
+      throw config_error(source + ": the API key may hold only visible ASCII characters (no spaces)");
+  return key;
+}
+
+std::string load_api_key(const std::string& file, const char* env_value) {
+  if (!file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw config_error("api_key_file: cannot read " + file);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return checked_key(text.str(), "api_key_file");
+  }
+  if (env_value != nullptr && *env_value != '\0') return checked_key(env_value, api_key_env);
+  return {};
 }
 
 std::string resolve(const std::string& path, const std::string& base_dir) {
@@ -163,6 +204,7 @@ server_config load_server_config(const std::string& json_text,
   cfg.engine.model_path = resolve(cfg.engine.model_path, base_dir);
   cfg.engine.tokenizer_path = resolve(cfg.engine.tokenizer_path, base_dir);
   cfg.console_dir = resolve(cfg.console_dir, base_dir);
+  cfg.api_key = load_api_key(cfg.api_key_file, std::getenv(api_key_env));
   if (cfg.model_name.empty()) cfg.model_name = std::filesystem::path(cfg.engine.model_path).stem().string();
   return cfg;
 }

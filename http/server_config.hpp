@@ -26,6 +26,19 @@ struct server_config {
   int default_max_tokens = 16;      // when a request names no limit
   std::string model_name;           // served by /v1/models; default: model file stem
   std::string console_dir = "console";  // static files for /console
+
+  // Limits on what one client may ask for (http/API.md, "Limits and authentication").
+  int max_prompt_tokens = 8192;     // longer prompts get 400 PROMPT_TOO_LONG
+  int max_new_tokens = 4096;        // max_tokens / max_completion_tokens above it get 400 OUT_OF_RANGE
+  int max_prompts_per_request = 64; // a batch with more prompts gets 400 OUT_OF_RANGE
+  int max_connections = 1024;       // open connections; past it new ones get 503 TOO_MANY_CONNECTIONS
+  int max_requests_per_connection = 10000;  // keep-alive: the answer to the last one closes it
+  int pipeline_buffer_bytes = 64 * 1024;    // bytes read ahead (pipelined) while one answer is produced
+
+  // Optional API key (never a flag, so it never shows in `ps`): read from the file named by
+  // api_key_file, else from the environment variable KVACTOR_API_KEY. Empty = no key.
+  std::string api_key_file;
+  std::string api_key;              // the key itself: never logged, never printed
 };
 
 // Thrown for any invalid configuration; what() starts with the key it concerns.
@@ -35,10 +48,15 @@ struct config_error : std::runtime_error {
 
 // Builds a config from JSON text (an object), applies `overrides` (key, value as
 // text: "--page-size 32" arrives as {"page_size","32"}), resolves relative paths
-// against `base_dir`, and validates. Throws config_error naming the key.
+// against `base_dir`, and validates. Then loads the API key: from api_key_file when
+// set, else from $KVACTOR_API_KEY. Throws config_error naming the key (a message
+// never contains the API key itself).
 server_config load_server_config(const std::string& json_text,
                                  const std::vector<std::pair<std::string, std::string>>& overrides,
                                  const std::string& base_dir);
+
+// Name of the environment variable that may carry the API key.
+inline constexpr const char* api_key_env = "KVACTOR_API_KEY";
 
 // Same, but also checks that the model (and tokenizer, when set) files exist.
 void check_model_files(const server_config& cfg);

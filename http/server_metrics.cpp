@@ -116,6 +116,9 @@ std::string render_prometheus(const std::string& gateway_json, const server_metr
   out << "# HELP kvactor_http_active_generations HTTP requests with engine work in flight.\n"
          "# TYPE kvactor_http_active_generations gauge\n"
       << "kvactor_http_active_generations " << m.active_generations.load() << '\n';
+  out << "# HELP kvactor_http_refused_connections_total Connections refused over max_connections.\n"
+         "# TYPE kvactor_http_refused_connections_total counter\n"
+      << "kvactor_http_refused_connections_total " << m.refused_connections.load() << '\n';
   return out.str();
 }
 

@@ -37,6 +37,7 @@ struct server_metrics {
   latency_histogram end_to_end_latency;
   std::atomic<int64_t> open_connections{0};
   std::atomic<int64_t> active_generations{0};  // HTTP requests with engine work in flight
+  std::atomic<int64_t> refused_connections{0}; // over max_connections (answered 503 or closed)
 
   void count_response(int status);
   std::map<int, uint64_t> responses() const;

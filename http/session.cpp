@@ -1,5 +1,6 @@
 #include "http/session.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <boost/asio/dispatch.hpp>
@@ -12,8 +13,8 @@ namespace http = beast::http;
 
 namespace {
 constexpr std::size_t header_limit = 16 * 1024;
-// Bytes of a pipelined next request buffered while an answer is produced.
-constexpr std::size_t watch_limit = 64 * 1024;
+// A refused connection gets this long to send its request before it is just closed.
+constexpr int refused_header_timeout_ms = 1000;
 
 bool quiet_error(const beast::error_code& ec) {
   return ec == net::error::operation_aborted || ec == beast::error::timeout || ec == http::error::end_of_stream ||
@@ -22,8 +23,10 @@ bool quiet_error(const beast::error_code& ec) {
 }
 }  // namespace
 
-session::session(tcp::socket&& socket, server_context& ctx) : stream_(std::move(socket)), ctx_(ctx) {
+session::session(tcp::socket&& socket, server_context& ctx, bool refuse)
+    : stream_(std::move(socket)), ctx_(ctx), refuse_(refuse) {
   ++ctx_.metrics.open_connections;
+  if (refuse_) ++ctx_.metrics.refused_connections;
   // Streamed tokens are small writes: without this, Nagle holds each one back until
   // the previous is acknowledged (up to the client's delayed-ACK timeout).
   beast::error_code ec;
@@ -51,7 +54,8 @@ void session::do_read() {
   parser_->header_limit(header_limit);
   parser_->body_limit(ctx_.cfg.body_limit_bytes);
   // Keep-alive: an idle client is given idle_timeout_ms to start its next request.
-  stream_.expires_after(std::chrono::milliseconds(ctx_.cfg.idle_timeout_ms));
+  stream_.expires_after(std::chrono::milliseconds(
+      refuse_ ? std::min(ctx_.cfg.idle_timeout_ms, refused_header_timeout_ms) : ctx_.cfg.idle_timeout_ms));
   http::async_read_header(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&session::on_read_header, shared_from_this()));
 }
@@ -61,6 +65,11 @@ void session::on_read_header(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream || ec == beast::error::timeout || quiet_error(ec)) return do_close();
   if (ec) return answer_and_close({400, "BAD_HTTP", "malformed HTTP request: " + ec.message(), 0, {}});
   received_ = std::chrono::steady_clock::now();
+  if (refuse_)
+    return answer_and_close({503, "TOO_MANY_CONNECTIONS",
+                             "the server holds its limit of " + std::to_string(ctx_.cfg.max_connections) +
+                                 " connections; retry later",
+                             1, {}});
   auto& head = parser_->get();
   // curl and others wait for this before sending a large body.
   if (beast::iequals(head[http::field::expect], "100-continue") && !parser_->is_done()) {
@@ -93,12 +102,14 @@ void session::on_read(beast::error_code ec, std::size_t) {
 void session::handle_request() {
   auto req = parser_->release();
   version_ = req.version();
-  keep_alive_ = req.keep_alive();
+  // Bounded keep-alive: the answer to the last allowed request closes the connection.
+  keep_alive_ = req.keep_alive() && ++requests_ < ctx_.cfg.max_requests_per_connection;
   chunked_ = version_ >= 11;
   answering_ = true;
   ++ctx_.answers_in_flight;
   stream_.expires_never();  // generation takes as long as it takes; writes carry their own timeout
-  incoming_request in{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), received_};
+  incoming_request in{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), received_,
+                      std::string(req[http::field::authorization])};
   exchange_ = dispatch(ctx_, in, shared_from_this());
   if (exchange_ && exchange_->done()) exchange_.reset();  // answered while starting
   // Engine work in flight: keep reading so a disconnect cancels it at once.
@@ -117,7 +128,9 @@ void session::on_watch(beast::error_code ec, std::size_t n) {
   if (ec && ec != net::error::operation_aborted) return client_gone();
   if (!ec) buffer_.commit(n);
   if (!answering_) return do_read();  // answer written (the watch was cancelled or raced it)
-  if (!ec && buffer_.size() < watch_limit) do_watch();
+  // Pipelined bytes past the limit stay in the kernel (TCP flow control holds the client
+  // back) until this answer is written and the next request is read.
+  if (!ec && buffer_.size() < static_cast<std::size_t>(ctx_.cfg.pipeline_buffer_bytes)) do_watch();
 }
 
 void session::client_gone() {

@@ -24,7 +24,9 @@ using tcp = net::ip::tcp;
 
 class session : public std::enable_shared_from_this<session>, public reply_sink {
  public:
-  session(tcp::socket&& socket, server_context& ctx);
+  // `refuse`: the server is over max_connections; the first request is read (so the
+  // client sees the answer rather than a reset) and answered 503 TOO_MANY_CONNECTIONS.
+  session(tcp::socket&& socket, server_context& ctx, bool refuse = false);
   ~session() override;
   void run();
 
@@ -73,6 +75,8 @@ class session : public std::enable_shared_from_this<session>, public reply_sink 
   bool watching_ = false;
   bool answering_ = false;  // a request was read and its answer is not fully written
   bool closed_ = false;
+  bool refuse_ = false;
+  int requests_ = 0;        // requests read on this connection (max_requests_per_connection)
 };
 
 }  // namespace kvactor::http

@@ -19,6 +19,7 @@
 
 #include "actors/gateway.hpp"
 #include "http/server.hpp"
+#include "tests/http/child_process.hpp"
 #include "tests/http/http_client.hpp"
 
 using namespace kvactor;
@@ -327,64 +328,6 @@ TEST_CASE("real engine: a stop string trims the text, cancels generation, and fr
 }
 
 #ifdef KVACTOR_BINARY
-namespace {
-
-struct child {
-  pid_t pid = -1;
-  int err_fd = -1;
-  std::string err;
-
-  explicit child(std::vector<std::string> args) {
-    int fds[2];
-    REQUIRE(pipe(fds) == 0);
-    pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      dup2(fds[1], 2);
-      close(fds[0]);
-      close(fds[1]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    err_fd = fds[0];
-  }
-  ~child() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-    if (err_fd >= 0) close(err_fd);
-  }
-  // Reads stderr until `pattern` matches or the time is up.
-  std::smatch wait_for(const std::regex& pattern, std::chrono::milliseconds within) {
-    std::smatch m;
-    const auto end = std::chrono::steady_clock::now() + within;
-    while (std::chrono::steady_clock::now() < end) {
-      if (std::regex_search(err, m, pattern)) return m;
-      pollfd p{err_fd, POLLIN, 0};
-      if (poll(&p, 1, 50) > 0) {
-        char buf[512];
-        const ssize_t n = read(err_fd, buf, sizeof buf);
-        if (n <= 0) break;
-        err.append(buf, static_cast<std::size_t>(n));
-      }
-    }
-    std::regex_search(err, m, pattern);
-    return m;
-  }
-  int wait_exit() {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-};
-
-}  // namespace
 
 TEST_CASE("kvactor serve: SIGTERM under load drains, answers everything, exits 0") {
   child server({KVACTOR_BINARY, "serve", "--port", "0", "--io-threads", "2"});

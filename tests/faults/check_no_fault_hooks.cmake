@@ -1,0 +1,18 @@
+# Fails if the production binary carries a fault hook or the fault-injecting backend.
+# Usage: cmake -DBINARY=path/to/kvactor -P check_no_fault_hooks.cmake
+find_program(NM nm REQUIRED)
+execute_process(COMMAND ${NM} -C ${BINARY} OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "nm failed on ${BINARY}")
+endif()
+string(LENGTH "${symbols}" size)
+if(size LESS 1000)
+  message(FATAL_ERROR "${BINARY} has almost no symbols: cannot check it")
+endif()
+foreach(marker "fault_hooks::" "fault_injecting" "make_fault_injecting_backend")
+  string(FIND "${symbols}" "${marker}" at)
+  if(NOT at EQUAL -1)
+    message(FATAL_ERROR "${BINARY} contains test-only code: ${marker}")
+  endif()
+endforeach()
+message(STATUS "${BINARY}: no fault hooks, no fault-injecting backend")
