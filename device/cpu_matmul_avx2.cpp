@@ -14,6 +14,7 @@ struct avx2_ops {
   static constexpr int rows_single = 8;  // 8 chains: enough to hide FMA latency at one token
   static constexpr int rows_multi = 3;   // 3 x 3 = 9 accumulators + 3 token vectors + 1 weight vector (16 registers)
   static constexpr int tokens_multi = 3;
+  static constexpr int tokens_row_stream = 6;  // one weight row x this many tokens (few-token F32)
   static vec zero() { return _mm256_setzero_ps(); }
   static vec load(const float* p) { return _mm256_loadu_ps(p); }
   static vec fma(vec a, vec b, vec acc) { return _mm256_fmadd_ps(a, b, acc); }

@@ -18,6 +18,7 @@ struct avx512_ops {
   static constexpr int rows_single = 8;  // 8 chains: enough to hide FMA latency at one token
   static constexpr int rows_multi = 4;   // 4 x 6 = 24 accumulators + 6 token vectors + 1 weight vector
   static constexpr int tokens_multi = 6;
+  static constexpr int tokens_row_stream = 8;  // one weight row x this many tokens (few-token F32)
   static vec zero() { return _mm512_setzero_ps(); }
   static vec load(const float* p) { return _mm512_loadu_ps(p); }
   static vec fma(vec a, vec b, vec acc) { return _mm512_fmadd_ps(a, b, acc); }

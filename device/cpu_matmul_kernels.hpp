@@ -15,6 +15,9 @@ struct raw_weight_rows {
   const uint8_t* data;
   int64_t cols;
   int64_t row_bytes;
+  // True for a matrix far larger than the caches (the classifier): with few tokens its
+  // rows are then streamed one at a time (see f32_source::few_tokens).
+  bool streamed;
 };
 
 // y[t * y_stride + r] = dot(row r, x[t * cols ...]) for r in [r0, r1), t in [0, tokens).

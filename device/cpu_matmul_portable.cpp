@@ -15,6 +15,7 @@ struct portable_ops {
   static constexpr int rows_single = 4;
   static constexpr int rows_multi = 2;
   static constexpr int tokens_multi = 2;
+  static constexpr int tokens_row_stream = 2;  // one weight row x this many tokens (few-token F32)
   static vec zero() { return vec{{0, 0, 0, 0, 0, 0, 0, 0}}; }
   static vec load(const float* p) {
     vec v;

@@ -33,6 +33,12 @@ constexpr int q8_block_size = 2 + q8_block_values;  // fp16 scale, then 32 int8
 template <class Ops>
 struct f32_source {
   static constexpr int one_token_rows = 1;
+  // Up to this many tokens an F32 matrix that lives in DRAM (raw_weight_rows::streamed)
+  // is read one row at a time too (a 1 x tokens_row_stream tile): with few tokens per
+  // weight row the product waits on rows arriving, and 4 interleaved row streams
+  // arrived at about half the rate (classifier, 8 tokens: ~22 -> ~30 GFLOP/s). Cached
+  // matrices keep the 4 x 6 tile, which is faster there.
+  static constexpr int few_tokens = 16;
   const float* base;  // [rows, stride]
   int64_t stride;
   typename Ops::vec load(int64_t r, int i) const { return Ops::load(base + r * stride + i); }
@@ -42,6 +48,7 @@ struct f32_source {
 template <class Ops>
 struct f16_source {
   static constexpr int one_token_rows = Ops::rows_single;
+  static constexpr int few_tokens = 0;
   const uint16_t* base;  // [rows, stride] fp16
   int64_t stride;
   typename Ops::vec load(int64_t r, int i) const { return Ops::load_f16(base + r * stride + i); }
@@ -52,6 +59,7 @@ struct f16_source {
 template <class Ops>
 struct q8_0_source {
   static constexpr int one_token_rows = Ops::rows_single;
+  static constexpr int few_tokens = 0;
   const uint8_t* base;  // rows of row_bytes: [cols / 32][scale fp16, int8 x 32]
   int64_t row_bytes;
   float scale(const uint8_t* block) const {
@@ -115,13 +123,17 @@ void matmul_row_group(const Source& w, int64_t r0, const float* x, int64_t x_str
 // Rows [r0, r1) over all tokens. One token (decode at batch 1): a tall tile keeps
 // enough independent FMA chains in flight. Several: a tile that reuses both loads.
 template <class Ops, class Source>
-void matmul_rows_from(const Source& w, int64_t r0, int64_t r1, const float* x, int tokens, int k, float* y,
-                      int64_t y_stride) {
+void matmul_rows_from(const Source& w, bool streamed, int64_t r0, int64_t r1, const float* x, int tokens, int k,
+                      float* y, int64_t y_stride) {
   int64_t r = r0;
   if (tokens == 1) {
     constexpr int rows = Source::one_token_rows;
     for (; r + rows <= r1; r += rows) matmul_tile<Ops, rows, 1>(w, r, x, k, k, y, y_stride);
     for (; r < r1; ++r) matmul_tile<Ops, 1, 1>(w, r, x, k, k, y, y_stride);
+    return;
+  }
+  if (streamed && tokens <= Source::few_tokens) {
+    for (; r < r1; ++r) matmul_row_group<Ops, 1, Ops::tokens_row_stream>(w, r, x, k, tokens, k, y, y_stride);
     return;
   }
   for (; r + Ops::rows_multi <= r1; r += Ops::rows_multi)
@@ -135,15 +147,15 @@ void matmul_rows_with(const raw_weight_rows& w, int64_t r0, int64_t r1, const fl
   const int k = static_cast<int>(w.cols);
   switch (w.encoding) {
     case weight_encoding::f32:
-      matmul_rows_from<Ops>(f32_source<Ops>{reinterpret_cast<const float*>(w.data), w.cols}, r0, r1, x, tokens, k, y,
-                            y_stride);
+      matmul_rows_from<Ops>(f32_source<Ops>{reinterpret_cast<const float*>(w.data), w.cols}, w.streamed, r0, r1, x,
+                            tokens, k, y, y_stride);
       return;
     case weight_encoding::f16:
-      matmul_rows_from<Ops>(f16_source<Ops>{reinterpret_cast<const uint16_t*>(w.data), w.cols}, r0, r1, x, tokens, k,
-                            y, y_stride);
+      matmul_rows_from<Ops>(f16_source<Ops>{reinterpret_cast<const uint16_t*>(w.data), w.cols}, w.streamed, r0, r1, x,
+                            tokens, k, y, y_stride);
       return;
     case weight_encoding::q8_0:
-      matmul_rows_from<Ops>(q8_0_source<Ops>{w.data, w.row_bytes}, r0, r1, x, tokens, k, y, y_stride);
+      matmul_rows_from<Ops>(q8_0_source<Ops>{w.data, w.row_bytes}, w.streamed, r0, r1, x, tokens, k, y, y_stride);
       return;
   }
 }

@@ -37,7 +37,7 @@ bool same_bits(const float* a, const float* b, std::size_t n) { return std::memc
 
 TEST_CASE("matmul outputs do not depend on the token count, the token's position or the row block") {
   testing::weight_rng rng(11);
-  const int rows = 21, tokens = 15;
+  const int rows = 21, tokens = 23;  // both sides of the few-token F32 path (16)
   for (cpu_isa isa : supported_isas())
     for (int k : {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 64, 100, 172, 288}) {
       CAPTURE(cpu_isa_name(isa));
@@ -61,7 +61,7 @@ TEST_CASE("matmul outputs do not depend on the token count, the token's position
       }
       // A row window and a token window land in other tiles and remainders.
       for (auto [r0, r1] : {std::pair<int, int>{5, 6}, {3, 17}, {0, 13}, {20, 21}})
-        for (int t0 : {1, 2, 4}) {
+        for (int t0 : {1, 2, 4, 9}) {
           std::vector<float> part(static_cast<std::size_t>(tokens) * rows, -1.0f);
           matmul_rows(isa, w, r0, r1, x.data() + static_cast<std::size_t>(t0) * k, tokens - t0, part.data(), rows);
           for (int t = t0; t < tokens; ++t)
@@ -111,4 +111,23 @@ TEST_CASE("KVACTOR_CPU_ISA chooses the instruction set; without it the best supp
   }
   std::vector<float> w(288, 0.0f), x(288, 0.0f);
   CHECK(dot(w.data(), x.data(), 288) == 0.0f);
+}
+
+TEST_CASE("a matrix larger than the caches gives the same bits on its few-token and many-token paths") {
+  testing::weight_rng rng(13);
+  const int rows = 8000, k = 288, tokens = 20;  // 9.2 MB of f32: streamed row by row below 17 tokens
+  const std::vector<float> values = random_values(rng, static_cast<std::size_t>(rows) * k, 1.0f);
+  const weight_matrix w = testing::encode_matrix(values, rows, k, dtype::f32);
+  const std::vector<float> x = random_values(rng, static_cast<std::size_t>(tokens) * k, 1.0f);
+  for (cpu_isa isa : supported_isas()) {
+    CAPTURE(cpu_isa_name(isa));
+    std::vector<float> many(static_cast<std::size_t>(tokens) * rows), few(many.size(), -1.0f), one(many.size(), -1.0f);
+    matmul_rows(isa, w, 0, rows, x.data(), tokens, many.data(), rows);
+    matmul_rows(isa, w, 0, rows, x.data(), 7, few.data(), rows);
+    matmul_rows(isa, w, 0, rows, x.data() + 7 * k, tokens - 7, few.data() + 7 * rows, rows);
+    for (int t = 0; t < tokens; ++t)
+      matmul_rows(isa, w, 0, rows, x.data() + static_cast<std::size_t>(t) * k, 1, one.data() + static_cast<std::size_t>(t) * rows, rows);
+    CHECK(same_bits(many.data(), few.data(), many.size()));
+    CHECK(same_bits(many.data(), one.data(), many.size()));
+  }
 }
