@@ -1,6 +1,7 @@
 #include "model/tokenizer.hpp"
 
 #include <cstdio>
+#include <queue>
 #include <stdexcept>
 
 #include "model/binary_file.hpp"
@@ -167,32 +168,53 @@ std::vector<int32_t> tokenizer::encode(std::string_view text, bool bos, bool eos
     buffer.clear();
   }
 
-  // run.c rescans every adjacent pair per merge and takes the first pair with
-  // the strictly highest score above -1e10. Caching each pair's merge result and
-  // recomputing only the two pairs next to a merge gives the same choices.
-  const auto pair_of = [&](std::size_t i) { return lookup(pieces_[tokens[i]] + pieces_[tokens[i + 1]]); };
-  std::vector<int32_t> merged;  // merged[i]: token for tokens[i]+tokens[i+1], or -1
-  if (tokens.size() >= 2) {
-    merged.resize(tokens.size() - 1);
-    for (std::size_t i = 0; i + 1 < tokens.size(); ++i) merged[i] = pair_of(i);
+  // run.c rescans every adjacent pair per merge and takes the first pair with the
+  // strictly highest score above -1e10: quadratic in the text (a 64 KiB prompt took
+  // 22 s, a 1 MiB request body would take hours on an HTTP thread). A heap ordered by
+  // (score, leftmost) over a linked list of symbols makes the same choices in
+  // O(n log n); entries made stale by a merge are skipped when popped.
+  constexpr std::size_t none = static_cast<std::size_t>(-1);
+  const std::size_t n = tokens.size();
+  std::vector<std::size_t> prev(n), next(n);
+  std::vector<uint32_t> version(n, 0);  // bumped when a symbol changes or is merged away
+  for (std::size_t i = 0; i < n; ++i) {
+    prev[i] = i == 0 ? none : i - 1;
+    next[i] = i + 1 < n ? i + 1 : none;
   }
-  for (;;) {
-    float best_score = -1e10f;
-    std::ptrdiff_t best = -1;
-    for (std::size_t i = 0; i < merged.size(); ++i) {
-      if (merged[i] >= 0 && scores_[static_cast<std::size_t>(merged[i])] > best_score) {
-        best_score = scores_[static_cast<std::size_t>(merged[i])];
-        best = static_cast<std::ptrdiff_t>(i);
-      }
-    }
-    if (best < 0) break;
-    const auto b = static_cast<std::size_t>(best);
-    tokens[b] = merged[b];
-    tokens.erase(tokens.begin() + best + 1);
-    merged.erase(merged.begin() + best);  // the pair (b, b+1) is gone
-    if (b + 1 < tokens.size()) merged[b] = pair_of(b);
-    if (b > 0) merged[b - 1] = pair_of(b - 1);
+  struct candidate {
+    float score;
+    std::size_t left, right;
+    uint32_t left_version, right_version;
+    int32_t merged;
+  };
+  const auto lower = [](const candidate& a, const candidate& b) {
+    return a.score != b.score ? a.score < b.score : a.left > b.left;
+  };
+  std::priority_queue<candidate, std::vector<candidate>, decltype(lower)> heap(lower);
+  const auto consider = [&](std::size_t left) {
+    if (left == none || next[left] == none) return;
+    const std::size_t right = next[left];
+    const int32_t id = lookup(pieces_[tokens[left]] + pieces_[tokens[right]]);
+    if (id < 0 || !(scores_[static_cast<std::size_t>(id)] > -1e10f)) return;
+    heap.push({scores_[static_cast<std::size_t>(id)], left, right, version[left], version[right], id});
+  };
+  for (std::size_t i = 0; i + 1 < n; ++i) consider(i);
+  while (!heap.empty()) {
+    const candidate c = heap.top();
+    heap.pop();
+    if (next[c.left] != c.right || version[c.left] != c.left_version || version[c.right] != c.right_version) continue;
+    tokens[c.left] = c.merged;
+    ++version[c.left];
+    ++version[c.right];
+    next[c.left] = next[c.right];
+    if (next[c.right] != none) prev[next[c.right]] = c.left;
+    next[c.right] = none;
+    consider(prev[c.left]);
+    consider(c.left);
   }
+  std::size_t kept = 0;
+  for (std::size_t i = n == 0 ? none : 0; i != none; i = next[i]) tokens[kept++] = tokens[i];
+  tokens.resize(kept);
   if (eos) tokens.push_back(eos_id_);
   return tokens;
 }
