@@ -24,9 +24,9 @@ namespace {
 constexpr int q8_block_values = 32;
 constexpr int q8_block_size = 2 + q8_block_values;  // fp16 scale, then 32 int8
 
-// one_token_rows: weight rows per tile when there is one token. F32 rows are read
-// one at a time: a single sequential stream keeps the hardware prefetcher at DRAM
-// speed (measured: 22 GB/s against 10 GB/s with 8 interleaved rows, classifier
+// one_token_rows: weight rows per tile when there is one token and the matrix lives
+// in DRAM (raw_weight_rows::streamed). F32 rows are then read one at a time: a single
+// sequential stream keeps the hardware prefetcher at DRAM speed (measured: 22 GB/s against 10 GB/s with 8 interleaved rows, classifier
 // 32000 x 288 at one token); one FMA chain per row still outruns memory.
 // F16 / Q8_0 rows cost conversions and sit in cache more often, so several rows
 // side by side hide the chains' latency.
@@ -127,8 +127,13 @@ void matmul_rows_from(const Source& w, bool streamed, int64_t r0, int64_t r1, co
                       float* y, int64_t y_stride) {
   int64_t r = r0;
   if (tokens == 1) {
-    constexpr int rows = Source::one_token_rows;
-    for (; r + rows <= r1; r += rows) matmul_tile<Ops, rows, 1>(w, r, x, k, k, y, y_stride);
+    if (streamed) {  // from DRAM: see one_token_rows
+      constexpr int rows = Source::one_token_rows;
+      for (; r + rows <= r1; r += rows) matmul_tile<Ops, rows, 1>(w, r, x, k, k, y, y_stride);
+    } else {  // from cache: several chains side by side hide the FMA latency
+      for (; r + Ops::rows_single <= r1; r += Ops::rows_single)
+        matmul_tile<Ops, Ops::rows_single, 1>(w, r, x, k, k, y, y_stride);
+    }
     for (; r < r1; ++r) matmul_tile<Ops, 1, 1>(w, r, x, k, k, y, y_stride);
     return;
   }
