@@ -243,7 +243,7 @@ int main(int argc, char** argv) {
         "classifier per sampled row) over the whole step's time.\n"
      << "- Each row is the best of " << repeats << " runs (fresh backend each). tokens/CPU-s: tokens per CPU "
         "second of the process (all threads, spinning included); on a loaded machine, times the thread count, it "
-        "bounds what the same run would reach with the cores to itself.\n\n"
+        "estimates what the same run would reach with the cores to itself.\n\n"
      << "| model | phase | batch / prompt tokens | tokens/s | ms/step | GFLOP/s | tokens/CPU-s |\n"
      << "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n";
   md.setf(std::ios::fixed);
