@@ -18,9 +18,10 @@ case "$kind" in
     # The CLI (kvactor) is built too: http_tests and the CLI tests run it.
     targets=(kvcache_tests model_tests device_tests actors_tests http_tests kvactor
              request_json_replay http_request_replay gguf_loader_replay llama2c_loader_replay tokenizer_replay)
-    # The browser test needs chromium and is about the console's JavaScript, not memory
-    # safety; the HIP emulation tests rerun device kernels already covered by device_tests.
-    exclude='^(console_browser)$'
+    # Not here: the browser test (chromium; the console's JavaScript, not memory safety),
+    # the soak (its own stage, long) and the multi-process cluster scenarios (minutes of
+    # wall time each; their code is covered by the in-process tests). No HIP code is built.
+    exclude='^(console_browser|scripts_soak|cluster_processes_.*)$'
     # Leaks fail the run; detect_stack_use_after_return finds use of dead stack frames.
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:abort_on_error=0}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -63,14 +64,16 @@ built = set(sys.argv[1:])
 skip = []
 for t in d["tests"]:
     cmd = t.get("command")
-    if not cmd:  # its program is not built here (doctest's *_NOT_BUILT placeholder, a CLI test)
+    if not cmd:  # its program is not built here (a doctest *_NOT_BUILT placeholder, a CLI test)
         skip.append(t["name"])
         continue
     names = {os.path.basename(c) for c in cmd}
     # A test runs one of our programs directly, or through sh/python/node with it as an argument.
     programs = {n for n in names if n.endswith("_tests") or n.endswith("_replay") or n in ("kvactor",)}
     runs_other = any(n.endswith("_bench") or n in ("random_model",) for n in names)
-    if (programs and not programs <= built) or runs_other or (not programs and os.path.basename(cmd[0]) in ("node",)):
+    # Script tests (python, node) drive the kvactor binary: only where it is built; never the browser.
+    script = not programs and os.path.basename(cmd[0]) in ("python3", "node", "sh")
+    if (programs and not programs <= built) or runs_other or (script and ("kvactor" not in built or "node" in names)):
         skip.append(t["name"])
 print("\n".join(skip))
 ' "${available[@]}")
