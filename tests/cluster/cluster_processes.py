@@ -57,7 +57,7 @@ class Process:
     def kill(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+        self.proc.wait(10)  # stop() still closes and removes the log
 
     def stop(self, timeout=20):
         if self.proc.poll() is None:
@@ -68,6 +68,8 @@ class Process:
                 self.proc.kill()
                 self.proc.wait(5)
         self.log_file.close()
+        if not os.environ.get("KVACTOR_KEEP_LOGS") and os.path.exists(self.log_file.name):
+            os.unlink(self.log_file.name)  # a failure has already quoted it (wait_log) or set KVACTOR_KEEP_LOGS=1
         return self.proc.returncode
 
 
