@@ -30,16 +30,26 @@
   const fmtMs = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(1));
   const setText = (id, v) => { const e = $(id); if (e) e.textContent = fmtInt(v); };
 
-  async function fetchJson(path) {
-    const r = await fetch(path, { cache: "no-store" });
+  // A server started with an API key answers the inspect endpoints 401 without it. The key
+  // typed into the header field lives in this tab's sessionStorage only (never in the URL,
+  // never in localStorage) and goes out as "Authorization: Bearer".
+  const KEY_STORAGE = "kvactor-api-key";
+  const apiKey = () => sessionStorage.getItem(KEY_STORAGE) || "";
+  async function request(path) {
+    const key = apiKey();
+    const r = await fetch(path, { cache: "no-store", headers: key ? { Authorization: "Bearer " + key } : {} });
+    if (r.status === 401) {
+      // Marked on the error, not in shared state: a poll still in flight with an old key
+      // must not make a newer poll report a refusal.
+      const err = new Error(path + ": HTTP 401 (" + (key ? "API key refused" : "this server needs an API key") + ")");
+      err.unauthorized = key ? "refused" : "needed";
+      throw err;
+    }
     if (!r.ok) throw new Error(path + ": HTTP " + r.status);
-    return r.json();
+    return r;
   }
-  async function fetchText(path) {
-    const r = await fetch(path, { cache: "no-store" });
-    if (!r.ok) throw new Error(path + ": HTTP " + r.status);
-    return r.text();
-  }
+  const fetchJson = async (path) => (await request(path)).json();
+  const fetchText = async (path) => (await request(path)).text();
 
   // A router (kvactor route) answers /v1/inspect/actors with its nodes' snapshots
   // ({"nodes": [...]}); only then is /v1/inspect/cluster asked for (a single node has no
@@ -357,10 +367,16 @@
       cluster: cluster.value };
     state.renders++;
     document.body.dataset.renders = String(state.renders);
+    const unauthorized = [actors, cache, requests, cluster]
+      .map((r) => r.status === "rejected" && r.reason && r.reason.unauthorized).find(Boolean);
+    // The key field shows only while the server refuses the data calls.
+    $("api-key-form").hidden = !unauthorized;
     const allFailed = errors.length >= 4;
     if (!allFailed) $("last-update").textContent = new Date().toLocaleTimeString();
     $("status").dataset.state = errors.length ? "error" : "ok";
-    $("status").textContent = allFailed ? "server unreachable" : errors.length ? "partial data" : "live";
+    $("status").textContent = allFailed ? "server unreachable" : unauthorized === "refused" ? "API key refused"
+      : unauthorized ? "API key needed"
+      : errors.length ? "partial data" : "live";
     $("error").textContent = errors.join(" · ");
     schedule(Math.max(0, state.intervalMs - (Date.now() - started)));
   }
@@ -401,6 +417,14 @@
     $("trie-expand").addEventListener("click", () => setAll(true));
     $("trie-collapse").addEventListener("click", () => setAll(false));
     $("chart-window").textContent = String(HISTORY_MS / 60000);
+    const keyForm = $("api-key-form");
+    keyForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const key = $("api-key").value.trim();
+      if (key) sessionStorage.setItem(KEY_STORAGE, key); else sessionStorage.removeItem(KEY_STORAGE);
+      $("api-key").value = "";
+      schedule(0);
+    });
     poll();
   }
 

@@ -13,66 +13,15 @@
 // Exit 0 pass, 1 fail, 77 skipped (chromium, node or playwright-core missing).
 "use strict";
 
-const { spawn } = require("child_process");
 const fs = require("fs");
-const net = require("net");
 const os = require("os");
 const path = require("path");
+const { SKIP, REPO, parseArgs, sleep, freePort, waitHealthy, startProcess, stopProcess, startServer, getJson,
+  loadChromium, launchBrowser } = require("./console_harness");
 
-const SKIP = 77;
-const REPO = path.resolve(__dirname, "..", "..");
 const DEADLINE_MS = 240000;   // the whole test stops itself after this
-const CHROMIUM = process.env.KVACTOR_CHROMIUM || "/usr/bin/chromium";
-
-function parseArgs(argv) {
-  const out = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith("--")) throw new Error("unexpected argument " + a);
-    out[a.slice(2)] = argv[i + 1];
-    i++;
-  }
-  return out;
-}
 
 function log(...args) { console.log("[console_test]", ...args); }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => { const p = srv.address().port; srv.close(() => resolve(p)); });
-    srv.on("error", reject);
-  });
-}
-
-async function waitHealthy(base, child, ms) {
-  const stop = Date.now() + ms;
-  while (Date.now() < stop) {
-    if (child.exitCode !== null) throw new Error("server exited early with status " + child.exitCode);
-    try { const r = await fetch(base + "/health"); if (r.ok) return; } catch (_) { /* not up yet */ }
-    await sleep(200);
-  }
-  throw new Error("server not healthy after " + ms + " ms");
-}
-
-function startProcess(cmd, args, logFile) {
-  const out = fs.openSync(logFile, "w");
-  // From the repository root: the server finds console/ there.
-  const child = spawn(cmd, args, { cwd: REPO, stdio: ["ignore", out, out] });
-  child.on("error", (e) => log("failed to start", cmd, e.message));
-  return child;
-}
-
-function stopProcess(child) {
-  if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-}
-
-async function getJson(base, p) {
-  const r = await fetch(base + p, { cache: "no-store" });
-  if (!r.ok) throw new Error(p + ": HTTP " + r.status);
-  return r.json();
-}
 
 // ---- reading the page ---------------------------------------------------------------------
 async function readPage(page) {
@@ -179,45 +128,28 @@ function compare(c, shown, { actors, cache, requests }, quiet) {
 // ---- main ---------------------------------------------------------------------------------
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  let chromium;
-  try {
-    ({ chromium } = require(path.join(__dirname, "node_modules", "playwright-core")));
-  } catch (e) {
-    log("SKIP: playwright-core is not installed (run tests/console/setup.sh):", e.message);
-    return SKIP;
-  }
-  if (!fs.existsSync(CHROMIUM)) {
-    log("SKIP: no chromium at " + CHROMIUM + " (apt-get install chromium)");
-    return SKIP;
-  }
+  const chromium = loadChromium(log);
+  if (!chromium) return SKIP;
   const outDir = path.resolve(args.out || path.join(os.tmpdir(), "kvactor-console-test"));
   fs.mkdirSync(outDir, { recursive: true });
   const port = await freePort();
   const base = "http://127.0.0.1:" + port;
   const children = [];
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "kvactor-chromium-"));
-  let context = null;
+  let browser = null;
   const watchdog = setTimeout(() => { log("FAIL: test deadline reached"); for (const c of children) stopProcess(c); process.exit(1); }, DEADLINE_MS);
   try {
     let server;
     if (args.fake) {
       server = startProcess("python3", [args.fake, "--port", String(port), "--max-lifetime", "300"], path.join(outDir, "server.log"));
     } else {
-      if (!args.kvactor || !args.models) throw new Error("need --kvactor BIN --models DIR (or --fake SCRIPT)");
-      server = startProcess(args.kvactor, ["serve", "--model", path.join(args.models, "stories260K.bin"),
-        "--tokenizer", path.join(args.models, "tok512.bin"), "--host", "127.0.0.1", "--port", String(port),
-        ...(args["serve-args"] ? args["serve-args"].split(" ") : [])], path.join(outDir, "server.log"));
+      server = startServer(args, port, path.join(outDir, "server.log"));
     }
     children.push(server);
     await waitHealthy(base, server, 30000);
     log("server up at", base);
 
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 1400 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    const page = context.pages()[0] || await context.newPage();
+    browser = await launchBrowser(chromium);
+    const page = browser.page;
     const consoleErrors = [];
     page.on("pageerror", (e) => consoleErrors.push(String(e)));
     page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
@@ -319,9 +251,8 @@ async function main() {
     return 0;
   } finally {
     clearTimeout(watchdog);
-    if (context) await context.close().catch(() => {});
+    if (browser) await browser.close();
     for (const c of children.reverse()) stopProcess(c);
-    fs.rmSync(profile, { recursive: true, force: true });
   }
 }
 
