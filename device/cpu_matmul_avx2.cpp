@@ -11,7 +11,6 @@ namespace {
 struct avx2_ops {
   using vec = __m256;
   static constexpr int width = 8;
-  static constexpr int rows_single = 8;  // 8 chains: enough to hide FMA latency at one token
   static constexpr int rows_multi = 3;   // 3 x 3 = 9 accumulators + 3 token vectors + 1 weight vector (16 registers)
   static constexpr int tokens_multi = 3;
   static constexpr int tokens_row_stream = 6;  // one weight row x this many tokens (few-token F32)

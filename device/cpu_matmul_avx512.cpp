@@ -15,7 +15,6 @@ namespace {
 struct avx512_ops {
   using vec = __m512;
   static constexpr int width = 16;
-  static constexpr int rows_single = 8;  // 8 chains: enough to hide FMA latency at one token
   static constexpr int rows_multi = 4;   // 4 x 6 = 24 accumulators + 6 token vectors + 1 weight vector
   static constexpr int tokens_multi = 6;
   static constexpr int tokens_row_stream = 8;  // one weight row x this many tokens (few-token F32)

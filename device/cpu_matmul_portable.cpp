@@ -12,7 +12,6 @@ struct portable_ops {
     float lane[8];
   };
   static constexpr int width = 8;
-  static constexpr int rows_single = 4;
   static constexpr int rows_multi = 2;
   static constexpr int tokens_multi = 2;
   static constexpr int tokens_row_stream = 2;  // one weight row x this many tokens (few-token F32)
