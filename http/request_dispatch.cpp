@@ -1,5 +1,7 @@
 #include "http/request_dispatch.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "http/authorization.hpp"
@@ -24,6 +26,7 @@ prompt_limits limits_for(const server_config& cfg, const generation_service& ser
   l.max_prompt_tokens = cfg.max_prompt_tokens;
   l.max_new_tokens = cfg.max_new_tokens;
   l.max_prompts_per_request = cfg.max_prompts_per_request;
+  l.max_bytes_per_token = static_cast<std::size_t>(std::max<int32_t>(tok.max_piece_length(), 4));
   l.encode = [&tok](const std::string& text) { return tok.encode(text, true, false); };
   l.decode = [&tok](const std::vector<int32_t>& ids) { return tok.decode(ids); };
   return l;

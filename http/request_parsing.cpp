@@ -82,6 +82,20 @@ uint64_t read_seed(const json& obj, const char* key, const std::string& where) {
 prompt_input text_prompt(const std::string& text, const prompt_limits& limits) {
   prompt_input p;
   p.text = text;
+  if (limits.max_bytes_per_token > 0) {
+    // Every token covers at most max_bytes_per_token bytes, so a text longer than that many
+    // bytes per allowed token must encode to more tokens than allowed: refuse it unencoded.
+    const auto too_long = [&](long long tokens) {
+      return text.size() / limits.max_bytes_per_token > static_cast<std::size_t>(std::max(tokens, 0LL));
+    };
+    const auto refuse = [&](const char* code, long long tokens, const char* what) {
+      reject(400, code, "prompt: " + std::to_string(text.size()) + " bytes of text cannot fit " + what + " of " +
+                            std::to_string(tokens) + " tokens (a token covers at most " +
+                            std::to_string(limits.max_bytes_per_token) + " bytes)");
+    };
+    if (too_long(limits.max_prompt_tokens)) refuse("PROMPT_TOO_LONG", limits.max_prompt_tokens, "the server's limit");
+    if (too_long(limits.max_seq_len)) refuse("CONTEXT_LENGTH_EXCEEDED", limits.max_seq_len, "the context");
+  }
   p.ids = limits.encode(text);
   p.given_as_text = true;
   return p;

@@ -25,6 +25,10 @@ struct prompt_limits {
   int max_prompt_tokens = 1 << 30;     // longer prompts: 400 PROMPT_TOO_LONG
   int max_new_tokens = 1 << 30;        // cap on max_tokens / max_completion_tokens (besides max_seq_len)
   int max_prompts_per_request = 1 << 30;
+  // A token covers at most this many bytes of text (the tokenizer's longest piece, at least 4
+  // for an unknown code point); text longer than this times a token limit is refused before
+  // it is encoded, so an oversize prompt costs no tokenizer time. 0 = no such check.
+  std::size_t max_bytes_per_token = 0;
   std::function<std::vector<int32_t>(const std::string&)> encode;  // text -> ids (BOS included)
   std::function<std::string(const std::vector<int32_t>&)> decode;  // ids -> text
 };

@@ -1,6 +1,8 @@
 // Body -> typed call or typed error, without a socket.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "http/request_parsing.hpp"
 #include "model/tokenizer.hpp"
 
@@ -170,4 +172,39 @@ TEST_CASE("completions: bad input") {
   CHECK(cmpl_error(R"({"prompt":"a","echo":true})").code == "UNSUPPORTED");
   CHECK(cmpl_error(R"({"prompt":"a","stream_options":1})").code == "INVALID_TYPE");
   CHECK(cmpl_error(R"({"prompt":[1,2,3,4],"max_tokens":61})").code == "CONTEXT_LENGTH_EXCEEDED");
+}
+
+TEST_CASE("a text prompt too long for any tokenization is refused before it is encoded") {
+  const int max_piece = tok512().max_piece_length();
+  REQUIRE(max_piece > 0);
+  prompt_limits l = limits();
+  l.body_limit = 1 << 20;
+  l.max_prompt_tokens = 40;
+  l.max_bytes_per_token = static_cast<std::size_t>(std::max(max_piece, 4));
+  int encodes = 0;
+  l.encode = [&encodes](const std::string& s) { ++encodes; return tok512().encode(s, true, false); };
+  const std::size_t per_token = l.max_bytes_per_token;
+
+  // One byte past what 40 tokens can cover: refused as too long, the tokenizer never ran.
+  const std::string over(per_token * 41, 'a');
+  auto e = error_of(parse_completion(R"({"prompt":")" + over + R"(","max_tokens":1})", l));
+  CHECK(e.status == 400);
+  CHECK(e.code == "PROMPT_TOO_LONG");
+  CHECK(e.message.find("bytes of text") != std::string::npos);
+  CHECK(encodes == 0);
+
+  // Past the context (64) but under the prompt limit: the context error, still unencoded.
+  l.max_prompt_tokens = 1000;
+  const std::string past_context(per_token * 65, 'a');
+  e = error_of(parse_completion(R"({"prompt":")" + past_context + R"(","max_tokens":1})", l));
+  CHECK(e.code == "CONTEXT_LENGTH_EXCEEDED");
+  CHECK(encodes == 0);
+
+  // At the bound the text is encoded and judged by its real token count ("a" * n packs into
+  // few long pieces, so it fits): the pre-check never refuses a prompt that would fit.
+  l.max_prompt_tokens = 40;
+  const std::string short_text(per_token * 4, 'a');
+  auto ok = parse_completion(R"({"prompt":")" + short_text + R"(","max_tokens":1})", l);
+  CHECK(encodes == 1);
+  CHECK(std::holds_alternative<completion_call>(ok));
 }
