@@ -3,19 +3,16 @@
 // The HTTP layer is the same; only the generation_service behind it differs.
 // Compiled empty where the cluster library is not built (no libcaf_io).
 #ifdef KVACTOR_HAVE_CLUSTER
-#include <pthread.h>
 #include <signal.h>
 
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "cli/command.hpp"
+#include "cli/service_startup.hpp"
 #include "cluster/cluster_router.hpp"
 #include "cluster/router_settings.hpp"
 #include "http/server.hpp"
@@ -52,22 +49,6 @@ void print_usage(FILE* out) {
                "GET /v1/inspect/cluster shows the nodes, their load, cache size and hit rate.\n"
                "\n"
                "Exit status: 0 after a clean shutdown, 1 the router could not start, 2 bad flags.\n");
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw kvactor::http::config_error("config: cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string find_config(const std::string& given) {
-  namespace fs = std::filesystem;
-  if (fs::path(given).is_absolute() || fs::exists(given)) return given;
-  const auto in_repo = fs::path(kvactor::http::repository_dir()) / given;
-  if (fs::exists(in_repo)) return in_repo.string();
-  throw kvactor::http::config_error("config: file not found: " + given);
 }
 
 // Plain non-negative decimal within [lo, hi]; false otherwise.
@@ -117,29 +98,10 @@ int route(int argc, char** argv) {
   std::vector<std::pair<std::string, std::string>> overrides;
   router_settings settings;
   bool min_match_given = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      print_usage(stdout);
-      return 0;
-    }
-    if (arg.rfind("--", 0) != 0) {
-      std::fprintf(stderr, "kvactor route: unexpected argument '%s' (see --help)\n", arg.c_str());
-      return 2;
-    }
-    std::string key = arg.substr(2), value;
-    const auto eq = key.find('=');
-    if (eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key.resize(eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      std::fprintf(stderr, "kvactor route: %s needs a value\n", arg.c_str());
-      return 2;
-    }
-    for (auto& c : key)
-      if (c == '-') c = '_';
+  // The flags before a --help or a malformed argument are applied first, in order, as they
+  // were read: an earlier bad value is still the error reported.
+  const auto flags = kvactor::cli::parse_key_value_flags(argc, argv);
+  for (const auto& [key, value] : flags.pairs) {
     if (key == "config") {
       config_path = value;
       continue;
@@ -153,6 +115,14 @@ int route(int argc, char** argv) {
       return 2;
     }
   }
+  if (flags.help) {
+    print_usage(stdout);
+    return 0;
+  }
+  if (!flags.error.empty()) {
+    std::fprintf(stderr, "kvactor route: %s\n", flags.error.c_str());
+    return 2;
+  }
   if (settings.nodes.empty()) {
     std::fprintf(stderr, "kvactor route: --nodes HOST:PORT[,HOST:PORT...] is required (see --help)\n");
     return 2;
@@ -160,9 +130,7 @@ int route(int argc, char** argv) {
 
   kvactor::http::server_config cfg;
   try {
-    cfg = kvactor::http::load_server_config(read_file(find_config(config_path)), overrides,
-                                            kvactor::http::repository_dir());
-    kvactor::http::check_model_files(cfg);
+    cfg = kvactor::cli::load_service_config(config_path, overrides);
   } catch (const kvactor::http::config_error& e) {
     std::fprintf(stderr, "kvactor route: invalid configuration: %s\n", e.what());
     return 2;
@@ -170,12 +138,7 @@ int route(int argc, char** argv) {
 
   if (!min_match_given) settings.routing.min_match_tokens = static_cast<std::size_t>(cfg.engine.page_size);
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = kvactor::cli::block_stop_signals();
 
   std::unique_ptr<kvactor::cluster::cluster_router> router;
   std::unique_ptr<kvactor::http::http_server> server;
@@ -191,8 +154,7 @@ int route(int argc, char** argv) {
                static_cast<unsigned>(server->port()));
   std::fflush(stderr);
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const int signal_number = kvactor::cli::wait_for_stop_signal(stop_signals);
   std::fprintf(stderr, "kvactor route: %s: draining (up to %d ms)\n", strsignal(signal_number), cfg.drain_timeout_ms);
   server->shutdown(std::chrono::milliseconds(cfg.drain_timeout_ms));
   server.reset();

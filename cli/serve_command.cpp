@@ -1,22 +1,19 @@
 // `kvactor serve`: the HTTP service. Loads configs/default.json (or --config), applies
 // flag overrides, starts the engine and the server, and on SIGTERM/SIGINT drains:
 // stop accepting, let in-flight requests finish (bounded), return every page, exit 0.
-#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <memory>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "actors/gateway.hpp"
 #include "cli/command.hpp"
+#include "cli/service_startup.hpp"
 #include "http/server.hpp"
 #include "http/server_config.hpp"
 #ifdef KVACTOR_HAVE_CLUSTER
@@ -47,22 +44,6 @@ void print_usage(FILE* out) {
                kvactor::http::repository_dir().c_str(), kvactor::http::config_keys_help().c_str());
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw kvactor::http::config_error("config: cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string find_config(const std::string& given) {
-  namespace fs = std::filesystem;
-  if (fs::path(given).is_absolute() || fs::exists(given)) return given;
-  const auto in_repo = fs::path(kvactor::http::repository_dir()) / given;
-  if (fs::exists(in_repo)) return in_repo.string();
-  throw kvactor::http::config_error("config: file not found: " + given);
-}
-
 // Many idle keep-alive clients need descriptors: take what the hard limit allows.
 void raise_descriptor_limit() {
   rlimit lim{};
@@ -76,29 +57,10 @@ int serve(int argc, char** argv) {
   std::string config_path = "configs/default.json";
   std::vector<std::pair<std::string, std::string>> overrides;
   std::string node_port_text, node_host;  // cluster node mode (docs/cluster.md)
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      print_usage(stdout);
-      return 0;
-    }
-    if (arg.rfind("--", 0) != 0) {
-      std::fprintf(stderr, "kvactor serve: unexpected argument '%s' (see --help)\n", arg.c_str());
-      return 2;
-    }
-    std::string key = arg.substr(2), value;
-    const auto eq = key.find('=');
-    if (eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key.resize(eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      std::fprintf(stderr, "kvactor serve: %s needs a value\n", arg.c_str());
-      return 2;
-    }
-    for (auto& c : key)
-      if (c == '-') c = '_';
+  // The flags before a --help or a malformed argument are applied first, in order, as they
+  // were read: an earlier bad value is still the error reported.
+  const auto flags = kvactor::cli::parse_key_value_flags(argc, argv);
+  for (const auto& [key, value] : flags.pairs) {
     if (key == "config")
       config_path = value;
     else if (key == "node_port")
@@ -107,6 +69,14 @@ int serve(int argc, char** argv) {
       node_host = value;
     else
       overrides.emplace_back(key, value);
+  }
+  if (flags.help) {
+    print_usage(stdout);
+    return 0;
+  }
+  if (!flags.error.empty()) {
+    std::fprintf(stderr, "kvactor serve: %s\n", flags.error.c_str());
+    return 2;
   }
 
   int node_port = -1;
@@ -128,9 +98,7 @@ int serve(int argc, char** argv) {
 
   kvactor::http::server_config cfg;
   try {
-    const std::string path = find_config(config_path);
-    cfg = kvactor::http::load_server_config(read_file(path), overrides, kvactor::http::repository_dir());
-    kvactor::http::check_model_files(cfg);
+    cfg = kvactor::cli::load_service_config(config_path, overrides);
   } catch (const kvactor::http::config_error& e) {
     std::fprintf(stderr, "kvactor serve: invalid configuration: %s\n", e.what());
     return 2;
@@ -138,12 +106,7 @@ int serve(int argc, char** argv) {
 
   // Signals are taken by sigwait below: block them before any thread starts so every
   // engine and io thread inherits the mask and none is interrupted by them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = kvactor::cli::block_stop_signals();
   raise_descriptor_limit();
 
   std::fprintf(stderr, "kvactor serve: loading %s\n", cfg.engine.model_path.c_str());
@@ -166,8 +129,7 @@ int serve(int argc, char** argv) {
 #endif
   std::fflush(stderr);
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const int signal_number = kvactor::cli::wait_for_stop_signal(stop_signals);
   std::fprintf(stderr, "kvactor serve: %s: draining (up to %d ms)\n", strsignal(signal_number), cfg.drain_timeout_ms);
   server.shutdown(std::chrono::milliseconds(cfg.drain_timeout_ms));
 #ifdef KVACTOR_HAVE_CLUSTER
