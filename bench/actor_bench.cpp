@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/machine_description.hpp"
 #include "actors/engine_host.hpp"
 #include "actors/null_backend.hpp"
 #include "device/cpu_backend.hpp"
@@ -26,21 +27,8 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-std::string cpu_model_name() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0)
-      return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one;
-  in >> one;
-  return one.empty() ? "unknown" : one;
-}
+using kvactor::bench::cpu_model_name;
+using kvactor::bench::load_average;
 
 // Records when each step started and ended, and its shape.
 struct step_record {

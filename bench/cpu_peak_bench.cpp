@@ -21,12 +21,16 @@
 #include <thread>
 #include <vector>
 
+#include "bench/machine_description.hpp"
 #include "bench/bench_arguments.hpp"
 #include "device/cpu_isa.hpp"
 #include "device/cpu_matmul.hpp"
 #include "tests/device/random_weights.hpp"
 
 namespace {
+
+using kvactor::bench::cpu_model_name;
+using kvactor::bench::load_average;
 
 double thread_cpu_seconds() {
   timespec ts{};
@@ -112,21 +116,6 @@ rate run_threads(int threads, Work work) {
   r.per_wall = total / wall;
   r.per_cpu = total / cpu_total * threads;  // as if every thread had had its core
   return r;
-}
-
-std::string cpu_model_name() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one;
-  in >> one;
-  return one;
 }
 
 volatile float sink;

@@ -23,6 +23,7 @@
 
 #include <sys/resource.h>
 
+#include "bench/machine_description.hpp"
 #include "bench/bench_arguments.hpp"
 #include "device/cpu_backend.hpp"
 #include "device/cpu_isa.hpp"
@@ -30,6 +31,9 @@
 #include "tests/device/random_weights.hpp"
 
 namespace {
+
+using kvactor::bench::cpu_model_name;
+using kvactor::bench::load_average;
 
 using clock_type = std::chrono::steady_clock;
 
@@ -50,21 +54,6 @@ double process_cpu_seconds() {
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
          1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one;
-  in >> one;
-  return one.empty() ? "unknown" : one;
-}
-
-std::string cpu_model_name() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
 }
 
 // Multiply-adds of the per-layer products for one token (wq, wk, wv, wo, w1, w2, w3).

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/machine_description.hpp"
 #include "actors/gateway.hpp"
 #include "bench/bench_arguments.hpp"
 #include "http/server.hpp"
@@ -70,14 +71,6 @@ std::string load_average() {
   return one + " (1 min), " + five + " (5 min)";
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,7 +106,7 @@ int main(int argc, char** argv) {
 
   std::ostringstream md;
   md << "# HTTP overhead (bench/http_bench.cpp)\n\n"
-     << "Machine: " << cpu_model() << ", " << std::thread::hardware_concurrency()
+     << "Machine: " << kvactor::bench::cpu_model_name() << ", " << std::thread::hardware_concurrency()
      << " hardware threads; load average at start " << load_average()
      << " (the machine is shared: other builds and tests ran meanwhile, so treat ratios as rough). Model: stories260K (CPU backend, 1 device "
         "thread), 2 HTTP io threads, loopback, keep-alive connections, "
