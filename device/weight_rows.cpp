@@ -36,7 +36,9 @@ void read_weight_row(const weight_matrix& w, int64_t r, float* out) {
         for (int i = 0; i < q8_0_block; ++i) out[b * q8_0_block + i] = scale * static_cast<float>(q[i]);
       }
       return;
+    default: break;
   }
+  throw backend_error(std::string("read_weight_row: unsupported weight type ") + dtype_name(w.type));
 }
 
 void check_weight_shape(const weight_matrix& w, int64_t rows, int64_t cols, const char* what) {

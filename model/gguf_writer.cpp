@@ -77,6 +77,7 @@ uint32_t file_type(dtype t) {
     case dtype::f32: return 0;   // LLAMA_FTYPE_ALL_F32
     case dtype::f16: return 1;   // LLAMA_FTYPE_MOSTLY_F16
     case dtype::q8_0: return 7;  // LLAMA_FTYPE_MOSTLY_Q8_0
+    default: break;
   }
   return 0;
 }

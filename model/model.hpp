@@ -11,7 +11,26 @@
 namespace kvactor {
 
 // Numeric ids match ggml's type ids so GGUF files map straight onto them.
-enum class dtype : uint32_t { f32 = 0, f16 = 1, q8_0 = 8 };
+// Every weight type the issue-14 work targets is named here; which ones a loader,
+// writer or backend accepts is decided by the type table (model/quantization.hpp).
+enum class dtype : uint32_t {
+  f32 = 0,
+  f16 = 1,
+  q4_0 = 2,
+  q4_1 = 3,
+  q5_0 = 6,
+  q5_1 = 7,
+  q8_0 = 8,
+  q8_1 = 9,
+  q2_k = 10,
+  q3_k = 11,
+  q4_k = 12,
+  q5_k = 13,
+  q6_k = 14,
+  q8_k = 15,
+  iq4_nl = 20,
+  bf16 = 30,
+};
 
 const char* dtype_name(dtype t);
 
@@ -29,6 +48,10 @@ struct weight_matrix {
   int64_t rows = 0;
   int64_t cols = 0;
   std::vector<uint8_t> data;  // rows * row_bytes(type, cols) bytes
+  // Read the bytes through these, never through `data` directly: a matrix may come to
+  // view a read-only mapping of its file instead of owning a copy (issue 14, mmap).
+  const uint8_t* bytes() const { return data.data(); }
+  std::size_t byte_size() const { return data.size(); }
 };
 
 struct model_config {

@@ -70,7 +70,9 @@ void dequantize_row(dtype t, const uint8_t* src, float* dst, int64_t cols) {
           dst[b * q8_0_block + j] = d * static_cast<float>(static_cast<int8_t>(block[2 + j]));
       }
       return;
+    default: break;
   }
+  throw model_error(std::string("no conversion for weight type ") + dtype_name(t));
 }
 
 void quantize_row(dtype t, const float* src, uint8_t* dst, int64_t cols) {
@@ -98,7 +100,9 @@ void quantize_row(dtype t, const float* src, uint8_t* dst, int64_t cols) {
           block[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::round(x[j] * id)));
       }
       return;
+    default: break;
   }
+  throw model_error(std::string("no conversion for weight type ") + dtype_name(t));
 }
 
 std::vector<float> dequantize(const weight_matrix& m) {

@@ -6,7 +6,8 @@
 set -euo pipefail
 
 packages=(g++ cmake make ccache pkg-config python3
-          libcaf-dev libboost-dev nlohmann-json3-dev doctest-dev)
+          libcaf-dev libboost-dev nlohmann-json3-dev doctest-dev
+          libpcre2-dev python3-jinja2)
 for arg in "$@"; do
   case "$arg" in
     --browser) packages+=(chromium nodejs npm) ;;

@@ -80,6 +80,7 @@ void embedding_gather(const device_matrix& table, const int32_t* tokens, int n_r
     case dtype::f32: embedding_gather_as<weight_kind::f32>(table, tokens, n_rows, out, as_stream(stream)); break;
     case dtype::f16: embedding_gather_as<weight_kind::f16>(table, tokens, n_rows, out, as_stream(stream)); break;
     case dtype::q8_0: embedding_gather_as<weight_kind::q8_0>(table, tokens, n_rows, out, as_stream(stream)); break;
+    default: throw backend_error(std::string("embedding_gather: weight type ") + dtype_name(table.type) + " has no GPU kernel");
   }
   check_launch("embedding_gather_kernel");
 }
@@ -117,6 +118,7 @@ void matmul(const device_matrix& w, const float* x, int n_rows, float* y, gpu_st
     case dtype::f32: matmul_as<weight_kind::f32>(w, x, n_rows, y, as_stream(stream)); break;
     case dtype::f16: matmul_as<weight_kind::f16>(w, x, n_rows, y, as_stream(stream)); break;
     case dtype::q8_0: matmul_as<weight_kind::q8_0>(w, x, n_rows, y, as_stream(stream)); break;
+    default: throw backend_error(std::string("matmul: weight type ") + dtype_name(w.type) + " has no GPU kernel");
   }
   check_launch("matmul_kernel");
 }

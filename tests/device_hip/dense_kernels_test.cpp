@@ -45,6 +45,7 @@ double quantisation_bound(dtype t) {
     case dtype::f32: return 1e-6;
     case dtype::f16: return 1e-3;
     case dtype::q8_0: return 1.0 / 127.0;
+    default: break;
   }
   return 0.0;
 }
