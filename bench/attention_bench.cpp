@@ -79,7 +79,15 @@ result measure(const options& o, int context, double copy_gb_per_s) {
                                         o.batch,                static_cast<int>(plan.work_row.size())};
   const std::size_t q_floats = static_cast<std::size_t>(o.batch) * o.heads * o.head_dim;
   hip::device_buffer q(q_floats * sizeof(float), "queries"), out(q_floats * sizeof(float), "attention output");
-  q.fill_zero();
+  {  // random queries: zeros would make every score equal
+    std::vector<float> host_q(q_floats);
+    uint32_t y = 777;
+    for (float& v : host_q) {
+      y = y * 1664525u + 1013904223u;
+      v = static_cast<float>(y >> 8) / static_cast<float>(1u << 24) - 0.5f;
+    }
+    q.upload(host_q.data(), q_floats * sizeof(float));
+  }
   hip::device_buffer scratch(
       static_cast<std::size_t>(hip::attention_scratch_floats(rows.n_work, o.heads, o.head_dim)) * sizeof(float),
       "attention scratch");

@@ -7,6 +7,7 @@
 //                 [--dtype f32|f16|q8_0] [--prompt 128] [--decode 64] [--out FILE]
 //
 // Exits 77 with a "no GPU" message when no GPU is usable.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -62,10 +63,26 @@ int64_t parameter_count(const model_config& c, bool shared) {
 struct measurement {
   int concurrency = 0;
   double prefill_tokens_per_s = 0, decode_tokens_per_s = 0, decode_ms_per_step = 0;
+  hip_step_profile profiled;  // one more decode step, profiled (not part of the timings above)
 };
 
+// "name 41%, name 22%, name 9%": the largest kernels' shares of the kernel time.
+std::string top_kernels(const hip_step_profile& p, std::size_t count) {
+  std::vector<std::pair<std::string, double>> by_name = p.kernel_ms_by_name;
+  std::sort(by_name.begin(), by_name.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string text;
+  for (std::size_t i = 0; i < by_name.size() && i < count; ++i) {
+    char part[96];
+    std::snprintf(part, sizeof part, "%s%s %.0f%%", i ? ", " : "", by_name[i].first.c_str(),
+                  p.kernel_ms > 0 ? 100.0 * by_name[i].second / p.kernel_ms : 0.0);
+    text += part;
+  }
+  return text;
+}
+
 measurement run(const std::shared_ptr<const model_weights>& weights, int concurrency, int prompt, int decode) {
-  const int page_size = 16, pages_per_seq = (prompt + decode + page_size - 1) / page_size;
+  // One position more than the timed run: the profiled step after it.
+  const int page_size = 16, pages_per_seq = (prompt + decode + 1 + page_size - 1) / page_size;
   auto backend = make_hip_backend(weights, {page_size, pages_per_seq * concurrency});
   std::vector<sequence_step> steps(static_cast<std::size_t>(concurrency));
   for (int s = 0; s < concurrency; ++s) {
@@ -89,6 +106,14 @@ measurement run(const std::shared_ptr<const model_weights>& weights, int concurr
   }
   const auto t2 = clock_type::now();
   measurement m;
+  set_hip_step_profiling(*backend, true);
+  for (int s = 0; s < concurrency; ++s) {
+    sequence_step& st = steps[static_cast<std::size_t>(s)];
+    st.start_pos = prompt + decode;
+    st.tokens = {results[static_cast<std::size_t>(s)].token};
+  }
+  backend->step(steps);
+  m.profiled = last_hip_step_profile(*backend);
   m.concurrency = concurrency;
   m.prefill_tokens_per_s = static_cast<double>(concurrency) * prompt / std::chrono::duration<double>(t1 - t0).count();
   const double decode_s = std::chrono::duration<double>(t2 - t1).count();
@@ -147,23 +172,31 @@ int main(int argc, char** argv) {
   md << "## GPU backend end to end\n\n- Device: " << probe.description << "; kernels built for " << hip_build_target()
      << "\n- Each run: `concurrency` sequences prefill " << prompt << " tokens together in one step, then decode "
      << decode << " steps together (greedy, argmax on the device); page size 16; " << dtype_name(type)
-     << " random weights, seed 1. Times include the host side of each step (index upload, result copy).\n";
+     << " random weights, seed 1. Times include the host side of each step (index upload, result copy).\n"
+     << "- Then one more decode step, profiled (device events around each launcher call, so not the step timed "
+        "above): its wall time, the kernels' summed device time, the share of the step outside the kernels "
+        "(1 - kernels / wall), the host time spent launching, and the kernels taking most of the kernel time.\n";
   try {
     for (model_choice& m : chosen) {
       m.shape.type = type;
-      m.shape.max_seq_len = prompt + decode;
+      m.shape.max_seq_len = prompt + decode + 1;  // + the profiled step
       std::fprintf(stderr, "building the %s model...\n", m.name.c_str());
       const std::shared_ptr<const model_weights> weights = testing::make_random_model(m.shape);
       const model_config& c = weights->config;
       md << "\n### " << m.name << ": dim " << c.dim << ", hidden " << c.hidden_dim << ", " << c.n_layers
          << " layers, " << c.n_heads << " heads, " << c.n_kv_heads << " kv heads, vocab " << c.vocab_size << " ("
          << parameter_count(c, weights->shared_classifier) / 1e6 << "M parameters)\n\n"
-         << "| concurrency | prefill tokens/s | decode tokens/s | decode ms/step |\n| ---: | ---: | ---: | ---: |\n";
+         << "| concurrency | prefill tokens/s | decode tokens/s | decode ms/step | profiled step ms | kernels ms "
+            "| outside kernels | launch (host) ms | largest kernels |\n"
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n";
       for (int n : concurrency) {
         const measurement r = run(weights, n, prompt, decode);
-        char line[160];
-        std::snprintf(line, sizeof line, "| %d | %.1f | %.1f | %.2f |\n", r.concurrency, r.prefill_tokens_per_s,
-                      r.decode_tokens_per_s, r.decode_ms_per_step);
+        const hip_step_profile& p = r.profiled;
+        char line[512];
+        std::snprintf(line, sizeof line, "| %d | %.1f | %.1f | %.2f | %.2f | %.2f | %.0f%% | %.2f | %s |\n",
+                      r.concurrency, r.prefill_tokens_per_s, r.decode_tokens_per_s, r.decode_ms_per_step, p.wall_ms,
+                      p.kernel_ms, p.wall_ms > 0 ? 100.0 * (1.0 - p.kernel_ms / p.wall_ms) : 0.0, p.enqueue_ms,
+                      top_kernels(p, 3).c_str());
         md << line;
         std::fputs(line, stderr);
       }

@@ -154,4 +154,29 @@ double device_timer::stop_ms(void* stream) {
   return static_cast<double>(ms);
 }
 
+event_trace::~event_trace() {
+  for (void* e : events_) (void)hipEventDestroy(static_cast<hipEvent_t>(e));
+}
+
+void event_trace::record(void* stream) {
+  if (used_ == events_.size()) {
+    hipEvent_t e = nullptr;
+    KVACTOR_HIP_CHECK(hipEventCreate(&e));
+    events_.push_back(e);
+  }
+  KVACTOR_HIP_CHECK(hipEventRecord(static_cast<hipEvent_t>(events_[used_]), static_cast<hipStream_t>(stream)));
+  ++used_;
+}
+
+double event_trace::elapsed_ms(std::size_t from, std::size_t to) const {
+  if (from >= used_ || to >= used_)
+    throw backend_error("event_trace: event " + std::to_string(from >= used_ ? from : to) + " of " +
+                        std::to_string(used_) + " was not recorded");
+  KVACTOR_HIP_CHECK(hipEventSynchronize(static_cast<hipEvent_t>(events_[to])));
+  float ms = 0.0f;
+  KVACTOR_HIP_CHECK(
+      hipEventElapsedTime(&ms, static_cast<hipEvent_t>(events_[from]), static_cast<hipEvent_t>(events_[to])));
+  return static_cast<double>(ms);
+}
+
 }  // namespace kvactor::hip

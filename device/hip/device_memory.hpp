@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kvactor::hip {
 
@@ -86,6 +87,26 @@ class device_timer {
  private:
   void* start_ = nullptr;
   void* stop_ = nullptr;
+};
+
+// Events recorded in order on one stream, read once the stream has finished: a
+// per-launch time breakdown for benchmarks. Events are created on first use and
+// reused by later rounds (clear() starts a round).
+class event_trace {
+ public:
+  event_trace() = default;
+  ~event_trace();
+  event_trace(const event_trace&) = delete;
+  event_trace& operator=(const event_trace&) = delete;
+  void clear() { used_ = 0; }
+  void record(void* stream);  // appends an event
+  std::size_t size() const { return used_; }
+  // Milliseconds from recorded event `from` to recorded event `to`.
+  double elapsed_ms(std::size_t from, std::size_t to) const;
+
+ private:
+  std::vector<void*> events_;
+  std::size_t used_ = 0;
 };
 
 }  // namespace kvactor::hip

@@ -11,6 +11,7 @@
 #include "device/hip/hip_backend.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -93,7 +94,26 @@ class hip_backend final : public backend {
   kv_layout layout() const override { return layout_; }
   std::vector<sequence_result> step(const std::vector<sequence_step>& batch) override;
 
+  void set_profiling(bool on) {
+    profiling_ = on;
+    profile_ = {};
+  }
+  const hip_step_profile& profile() const { return profile_; }
+
  private:
+  // Runs one launcher; while profiling, brackets it with device events.
+  template <class Launch>
+  void launch(const char* kernel, Launch&& run) {
+    if (profiling_) trace_.record(stream_->handle());
+    run();
+    if (profiling_) {
+      trace_.record(stream_->handle());
+      trace_names_.push_back(kernel);
+    }
+  }
+  void finish_profile(std::chrono::steady_clock::time_point start, std::chrono::steady_clock::time_point launched,
+                      std::chrono::steady_clock::time_point enqueued);
+
   void upload_weights();
   void allocate_kv();
   void upload_rope_table();
@@ -122,6 +142,11 @@ class hip_backend final : public backend {
   device_buffer scratch_;
   device_buffer metadata_;
   std::vector<int32_t> host_metadata_;
+
+  bool profiling_ = false;
+  hip::event_trace trace_;
+  std::vector<const char*> trace_names_;
+  hip_step_profile profile_;
 };
 
 hip_backend::hip_backend(std::shared_ptr<const model_weights> weights, kv_layout layout)
@@ -217,6 +242,8 @@ void hip_backend::upload_rope_table() {
 }
 
 std::vector<sequence_result> hip_backend::step(const std::vector<sequence_step>& batch) {
+  using steady = std::chrono::steady_clock;
+  const steady::time_point started = steady::now();
   validate_step(batch, config_, layout_);
   const int dim = config_.dim, kv_dim = config_.kv_dim(), hidden = config_.hidden_dim, vocab = config_.vocab_size;
   const int ps = layout_.page_size, chunk = hip::attention_chunk_keys();
@@ -307,41 +334,54 @@ std::vector<sequence_result> hip_backend::step(const std::vector<sequence_step>&
                                         meta(mp.work_row), meta(mp.work_chunk), meta(mp.row_first_work),
                                         n,                 n_work};
 
-  hip::embedding_gather(embeddings_, meta(mp.tokens), n, x, s);
+  trace_.clear();
+  trace_names_.clear();
+  const steady::time_point launching = steady::now();
+  launch("embedding_gather", [&] { hip::embedding_gather(embeddings_, meta(mp.tokens), n, x, s); });
   for (int l = 0; l < config_.n_layers; ++l) {
     const device_layer& L = layers_[static_cast<std::size_t>(l)];
     const hip::device_kv_layer layer = kv_layer(l);
-    hip::rmsnorm(x, nullptr, n, dim, L.attn_norm, config_.norm_eps, xb, s);
-    hip::matmul(L.wq, xb, n, q, s);
-    hip::matmul(L.wk, xb, n, k, s);
-    hip::matmul(L.wv, xb, n, v, s);
-    hip::rope(q, meta(mp.row_pos), n, config_.n_heads, config_.head_dim(), rope_.as<float>(), s);
-    hip::rope(k, meta(mp.row_pos), n, config_.n_kv_heads, config_.head_dim(), rope_.as<float>(), s);
-    hip::kv_write(layer, k, v, meta(mp.row_page), meta(mp.row_slot), n, s);
-    hip::paged_attention(layer, q, config_.n_heads, rows, scratch_at<float>(sp.attention), xb, s);
-    hip::matmul(L.wo, xb, n, att, s);
-    hip::residual_add(x, att, static_cast<int64_t>(un * dim), s);
+    launch("rmsnorm", [&] { hip::rmsnorm(x, nullptr, n, dim, L.attn_norm, config_.norm_eps, xb, s); });
+    launch("matmul qkv", [&] {
+      hip::matmul(L.wq, xb, n, q, s);
+      hip::matmul(L.wk, xb, n, k, s);
+      hip::matmul(L.wv, xb, n, v, s);
+    });
+    launch("rope", [&] {
+      hip::rope(q, meta(mp.row_pos), n, config_.n_heads, config_.head_dim(), rope_.as<float>(), s);
+      hip::rope(k, meta(mp.row_pos), n, config_.n_kv_heads, config_.head_dim(), rope_.as<float>(), s);
+    });
+    launch("kv_write", [&] { hip::kv_write(layer, k, v, meta(mp.row_page), meta(mp.row_slot), n, s); });
+    launch("paged_attention",
+           [&] { hip::paged_attention(layer, q, config_.n_heads, rows, scratch_at<float>(sp.attention), xb, s); });
+    launch("matmul wo", [&] { hip::matmul(L.wo, xb, n, att, s); });
+    launch("residual_add", [&] { hip::residual_add(x, att, static_cast<int64_t>(un * dim), s); });
 
-    hip::rmsnorm(x, nullptr, n, dim, L.ffn_norm, config_.norm_eps, xb, s);
-    hip::matmul(L.w1, xb, n, h1, s);
-    hip::matmul(L.w3, xb, n, h3, s);
-    hip::swiglu(h1, h3, static_cast<int64_t>(un * hidden), s);
-    hip::matmul(L.w2, h1, n, att, s);
-    hip::residual_add(x, att, static_cast<int64_t>(un * dim), s);
+    launch("rmsnorm", [&] { hip::rmsnorm(x, nullptr, n, dim, L.ffn_norm, config_.norm_eps, xb, s); });
+    launch("matmul w1 w3", [&] {
+      hip::matmul(L.w1, xb, n, h1, s);
+      hip::matmul(L.w3, xb, n, h3, s);
+    });
+    launch("swiglu", [&] { hip::swiglu(h1, h3, static_cast<int64_t>(un * hidden), s); });
+    launch("matmul w2", [&] { hip::matmul(L.w2, h1, n, att, s); });
+    launch("residual_add", [&] { hip::residual_add(x, att, static_cast<int64_t>(un * dim), s); });
   }
 
   std::vector<sequence_result> results(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) results[i].seq_id = batch[i].seq_id;
   if (n_out == 0) {
+    const steady::time_point enqueued = steady::now();
     stream_->synchronize();
+    if (profiling_) finish_profile(started, launching, enqueued);
     return results;
   }
   // Final norm and classifier only for the last row of sequences that want output.
   float* logits = scratch_at<float>(sp.logits);
   int32_t* greedy = scratch_at<int32_t>(sp.tokens);
-  hip::rmsnorm(x, meta(mp.output_rows), n_out, dim, final_norm_, config_.norm_eps, xb, s);
-  hip::matmul(classifier_, xb, n_out, logits, s);
-  hip::argmax(logits, n_out, vocab, greedy, s);
+  launch("rmsnorm", [&] { hip::rmsnorm(x, meta(mp.output_rows), n_out, dim, final_norm_, config_.norm_eps, xb, s); });
+  launch("matmul classifier", [&] { hip::matmul(classifier_, xb, n_out, logits, s); });
+  launch("argmax", [&] { hip::argmax(logits, n_out, vocab, greedy, s); });
+  const steady::time_point enqueued = steady::now();
   stream_->synchronize();
 
   std::vector<int32_t> greedy_tokens(static_cast<std::size_t>(n_out));
@@ -365,7 +405,29 @@ std::vector<sequence_result> hip_backend::step(const std::vector<sequence_step>&
                       ? greedy_tokens[o]
                       : sample_token(row_logits, vocab, seq.sampling, seq.sample_index, sampler_scratch);
   }
+  if (profiling_) finish_profile(started, launching, enqueued);
   return results;
+}
+
+void hip_backend::finish_profile(std::chrono::steady_clock::time_point start,
+                                 std::chrono::steady_clock::time_point launched,
+                                 std::chrono::steady_clock::time_point enqueued) {
+  using ms = std::chrono::duration<double, std::milli>;
+  hip_step_profile p;
+  p.wall_ms = ms(std::chrono::steady_clock::now() - start).count();
+  p.prepare_ms = ms(launched - start).count();
+  p.enqueue_ms = ms(enqueued - launched).count();
+  p.timed_sections = static_cast<int>(trace_names_.size());
+  if (trace_.size() >= 2) p.device_span_ms = trace_.elapsed_ms(0, trace_.size() - 1);
+  for (std::size_t i = 0; i < trace_names_.size(); ++i) {
+    const double t = trace_.elapsed_ms(2 * i, 2 * i + 1);
+    p.kernel_ms += t;
+    auto it = std::find_if(p.kernel_ms_by_name.begin(), p.kernel_ms_by_name.end(),
+                           [&](const auto& entry) { return entry.first == trace_names_[i]; });
+    if (it == p.kernel_ms_by_name.end()) p.kernel_ms_by_name.emplace_back(trace_names_[i], t);
+    else it->second += t;
+  }
+  profile_ = std::move(p);
 }
 
 }  // namespace
@@ -377,5 +439,16 @@ std::unique_ptr<backend> make_hip_backend(std::shared_ptr<const model_weights> w
 bool hip_backend_built() { return true; }
 
 const char* hip_build_target() { return KVACTOR_HIP_TARGET; }
+
+bool set_hip_step_profiling(backend& b, bool on) {
+  auto* gpu = dynamic_cast<hip_backend*>(&b);
+  if (gpu) gpu->set_profiling(on);
+  return gpu != nullptr;
+}
+
+hip_step_profile last_hip_step_profile(const backend& b) {
+  const auto* gpu = dynamic_cast<const hip_backend*>(&b);
+  return gpu ? gpu->profile() : hip_step_profile{};
+}
 
 }  // namespace kvactor

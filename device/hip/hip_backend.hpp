@@ -5,6 +5,9 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "device/backend.hpp"
 
@@ -26,5 +29,25 @@ bool hip_backend_built();
 // What the GPU backend was compiled for, e.g. "nvidia: nvcc, sm_90a",
 // "amd: hipcc, gfx90a,gfx1030", or "none (KVACTOR_HIP=off)".
 const char* hip_build_target();
+
+// Where a GPU backend's last step spent its time, for benchmarks. Off by default:
+// profiling records two device events around every kernel launch, which costs
+// host time, so profiled steps are not the ones to time for throughput.
+struct hip_step_profile {
+  double wall_ms = 0;         // the whole step() call
+  double prepare_ms = 0;      // host, before the first launch: validation, index arrays, their upload
+  double enqueue_ms = 0;      // host: launching the kernels, up to the wait for them
+  double device_span_ms = 0;  // device: first launch's start to last launch's end, idle gaps included
+  double kernel_ms = 0;       // device: the launches' own times, summed
+  int timed_sections = 0;  // bracketed launcher calls (a section may hold several kernels)
+  std::vector<std::pair<std::string, double>> kernel_ms_by_name;  // summed per kernel, first-launch order
+};
+
+// Turns step profiling on or off; returns false (and does nothing) when `b` is not
+// a GPU backend.
+bool set_hip_step_profiling(backend& b, bool on);
+
+// The profile of b's last step while profiling was on (zeros otherwise).
+hip_step_profile last_hip_step_profile(const backend& b);
 
 }  // namespace kvactor

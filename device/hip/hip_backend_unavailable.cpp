@@ -19,4 +19,8 @@ bool hip_backend_built() { return false; }
 
 const char* hip_build_target() { return "none (" KVACTOR_HIP_UNAVAILABLE_REASON ")"; }
 
+bool set_hip_step_profiling(backend&, bool) { return false; }
+
+hip_step_profile last_hip_step_profile(const backend&) { return {}; }
+
 }  // namespace kvactor
