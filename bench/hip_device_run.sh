@@ -124,6 +124,16 @@ if [[ -f $model/model-f16.gguf ]]; then
 fi
 fi
 
+# 5. Last, if time is left: hardware counters for one attention call and one decode
+# matmul (Nsight Compute; works on Firecracker machines, not on gVisor).
+ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+if [[ $tests_rc -ne 77 && -n $ncu_bin ]]; then
+  stage "ncu: paged attention, context 4096" 45 "$out/attention.log" \
+    "$ncu_bin" --clock-control none --kernel-name regex:paged_attention --launch-skip 3 --launch-count 2 \
+    --section SpeedOfLight --section Occupancy --section MemoryWorkloadAnalysis \
+    "$bin/attention_bench" --contexts 4096 --iterations 1
+fi
+
 say ""
 say "=== summary"
 for r in "${results[@]}"; do say "$r"; done
