@@ -41,11 +41,24 @@ struct attention_heads {
   int n_heads, n_kv_heads, head_dim, page_size;
 };
 
-// Smallest power of two >= n, capped at warp_size: lanes that share one key.
+// Lanes that share one key in the score pass: the largest power of two <= vec4
+// (float4 slices of a head) and <= 8. Each lane holds every lanes-th slice, so
+// 8 lanes read 128 contiguous bytes of a key row per load.
+inline constexpr int attention_max_lanes_per_key = 8;
+inline constexpr int attention_max_slices_per_lane = attention_max_head_dim / 4 / attention_max_lanes_per_key;
+
 __device__ inline int lanes_per_key(int vec4) {
   int lanes = 1;
-  while (lanes < vec4 && lanes < warp_size) lanes *= 2;
+  while (lanes * 2 <= vec4 && lanes * 2 <= attention_max_lanes_per_key) lanes *= 2;
   return lanes;
+}
+
+__device__ inline float4 fma4(float p, float4 v, float4 acc) {
+  acc.x = fmaf(p, v.x, acc.x);
+  acc.y = fmaf(p, v.y, acc.y);
+  acc.z = fmaf(p, v.z, acc.z);
+  acc.w = fmaf(p, v.w, acc.w);
+  return acc;
 }
 
 __global__ void __launch_bounds__(attention_threads)
@@ -58,6 +71,7 @@ paged_attention_chunk_kernel(const float* kv,       // [num_pages, 2, n_kv_heads
                              float* partial_sum) {  // [n_work, n_heads]: sum exp(s - m)
   __shared__ float4 q_s4[attention_max_group * attention_max_head_dim / 4];  // float4: 16-byte aligned
   __shared__ float scores[attention_max_group * attention_keys_per_chunk];
+  __shared__ int64_t key_at[attention_keys_per_chunk];  // offset of each key's row from the head's base
   __shared__ float4 reduce_s[attention_threads];
 
   const int work = static_cast<int>(blockIdx.x);
@@ -73,38 +87,44 @@ paged_attention_chunk_kernel(const float* kv,       // [num_pages, 2, n_kv_heads
   const int64_t page_stride = 2 * static_cast<int64_t>(shape.n_kv_heads) * head_block;
   const float* k_base = kv + kv_head * head_block;
   const float* v_base = kv + (shape.n_kv_heads + kv_head) * head_block;
-  auto key_offset = [&](int key) {  // offset of key `first_key + key` within its page run
-    const int pos = first_key + key;
-    return static_cast<int64_t>(table[pos / ps]) * page_stride + static_cast<int64_t>(pos % ps) * hd;
-  };
 
+  // The query heads of this kv head, and where each key of the chunk lives (one
+  // page-table lookup per key instead of one per key and lane).
   float* q_s = reinterpret_cast<float*>(q_s4);
   const float* q_row = q + (static_cast<int64_t>(row) * shape.n_heads + kv_head * group) * hd;
   for (int i = tid; i < group * hd; i += attention_threads) q_s[i] = q_row[i];
+  for (int key = tid; key < n_keys; key += attention_threads) {
+    const int pos = first_key + key;
+    key_at[key] = static_cast<int64_t>(table[pos / ps]) * page_stride + static_cast<int64_t>(pos % ps) * hd;
+  }
   __syncthreads();
 
-  // Scores: `lanes` lanes share a key; each lane holds up to two float4 of it.
+  // Scores: `lanes` lanes share a key; lane `sub` holds slices sub, sub + lanes, ...
+  // of it and sums them in that order, then the lanes combine in butterfly order.
   {
     const int lanes = lanes_per_key(vec4);
+    const int per_lane = (vec4 + lanes - 1) / lanes;
     const int sub = tid % lanes;
     const int keys_per_pass = attention_threads / lanes;
     const float scale = sqrtf(static_cast<float>(hd));
-    const float4* q4 = q_s4;
     for (int base = 0; base < n_keys; base += keys_per_pass) {  // uniform trip count: shuffles need every lane
       const int key = base + tid / lanes;
       const bool valid = key < n_keys;
-      const float4* k4 = reinterpret_cast<const float4*>(k_base + key_offset(valid ? key : 0));
-      float4 k_part[2];
-      for (int i = 0; i < 2; ++i) {
+      const float4* k4 = reinterpret_cast<const float4*>(k_base + key_at[valid ? key : 0]);
+      float4 k_part[attention_max_slices_per_lane];
+#pragma unroll
+      for (int i = 0; i < attention_max_slices_per_lane; ++i) {
         const int v = sub + i * lanes;
-        k_part[i] = v < vec4 ? k4[v] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        k_part[i] = i < per_lane && v < vec4 ? k4[v] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
       }
       for (int g = 0; g < group; ++g) {
+        const float4* qg = q_s4 + g * vec4;
         float dot = 0.0f;
-        for (int i = 0; i < 2; ++i) {
+#pragma unroll
+        for (int i = 0; i < attention_max_slices_per_lane; ++i) {
           const int v = sub + i * lanes;
-          if (v < vec4) {
-            const float4 qv = q4[g * vec4 + v];
+          if (i < per_lane && v < vec4) {
+            const float4 qv = qg[v];
             dot = fmaf(qv.x, k_part[i].x, dot);
             dot = fmaf(qv.y, k_part[i].y, dot);
             dot = fmaf(qv.z, k_part[i].z, dot);
@@ -142,31 +162,46 @@ paged_attention_chunk_kernel(const float* kv,       // [num_pages, 2, n_kv_heads
   }
   __syncthreads();
 
-  // Output: column c = (head g, float4 slice v); `splits` threads per column take
-  // every splits-th key, then their sums are added in split order.
-  const int columns = group * vec4;
-  float* out_base = partial_out + (static_cast<int64_t>(work) * shape.n_heads + kv_head * group) * hd;
-  if (columns <= attention_threads) {
-    const int splits = attention_threads / columns;
-    const int column = tid % columns, split = tid / columns;
-    const int g = column / vec4, v = column % vec4;
-    float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    if (split < splits) {
-      const float* p = scores + g * attention_keys_per_chunk;
-      for (int key = split; key < n_keys; key += splits) {
-        const float4 val = reinterpret_cast<const float4*>(v_base + key_offset(key))[v];
-        acc.x = fmaf(p[key], val.x, acc.x);
-        acc.y = fmaf(p[key], val.y, acc.y);
-        acc.z = fmaf(p[key], val.z, acc.z);
-        acc.w = fmaf(p[key], val.w, acc.w);
+  // Output: thread (split, slice v) takes keys split, split + splits, ... in
+  // increasing order and accumulates slice v of every query head from one load of
+  // the value row; the splits' sums are then added in split order.
+  const int splits = attention_threads / vec4;  // vec4 <= attention_max_head_dim / 4 <= attention_threads
+  const int v = tid % vec4, split = tid / vec4;
+  float4 acc[attention_max_group];
+#pragma unroll
+  for (int g = 0; g < attention_max_group; ++g) acc[g] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  if (split < splits) {
+    constexpr int ahead = 4;  // value rows loaded before the first is used
+    int key = split;
+    for (; key + (ahead - 1) * splits < n_keys; key += ahead * splits) {
+      float4 val[ahead];
+#pragma unroll
+      for (int u = 0; u < ahead; ++u)
+        val[u] = reinterpret_cast<const float4*>(v_base + key_at[key + u * splits])[v];
+#pragma unroll
+      for (int u = 0; u < ahead; ++u) {
+#pragma unroll
+        for (int g = 0; g < attention_max_group; ++g)
+          if (g < group) acc[g] = fma4(scores[g * attention_keys_per_chunk + key + u * splits], val[u], acc[g]);
       }
     }
-    reduce_s[tid] = acc;
+    for (; key < n_keys; key += splits) {
+      const float4 val = reinterpret_cast<const float4*>(v_base + key_at[key])[v];
+#pragma unroll
+      for (int g = 0; g < attention_max_group; ++g)
+        if (g < group) acc[g] = fma4(scores[g * attention_keys_per_chunk + key], val, acc[g]);
+    }
+  }
+  float* out_base = partial_out + (static_cast<int64_t>(work) * shape.n_heads + kv_head * group) * hd;
+#pragma unroll
+  for (int g = 0; g < attention_max_group; ++g) {
+    if (g >= group) break;  // uniform over the block
+    reduce_s[tid] = acc[g];
     __syncthreads();
     if (split == 0) {
-      float4 total = reduce_s[column];
+      float4 total = reduce_s[v];
       for (int s = 1; s < splits; ++s) {
-        const float4 more = reduce_s[s * columns + column];
+        const float4 more = reduce_s[s * vec4 + v];
         total.x += more.x;
         total.y += more.y;
         total.z += more.z;
@@ -174,20 +209,7 @@ paged_attention_chunk_kernel(const float* kv,       // [num_pages, 2, n_kv_heads
       }
       reinterpret_cast<float4*>(out_base + g * hd)[v] = total;
     }
-  } else {
-    for (int column = tid; column < columns; column += attention_threads) {
-      const int g = column / vec4, v = column % vec4;
-      const float* p = scores + g * attention_keys_per_chunk;
-      float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      for (int key = 0; key < n_keys; ++key) {
-        const float4 val = reinterpret_cast<const float4*>(v_base + key_offset(key))[v];
-        acc.x = fmaf(p[key], val.x, acc.x);
-        acc.y = fmaf(p[key], val.y, acc.y);
-        acc.z = fmaf(p[key], val.z, acc.z);
-        acc.w = fmaf(p[key], val.w, acc.w);
-      }
-      reinterpret_cast<float4*>(out_base + g * hd)[v] = acc;
-    }
+    __syncthreads();
   }
 }
 

@@ -32,8 +32,7 @@ __global__ void matmul_kernel(const uint8_t* w,  // [rows, cols] in layout K
   float acc[Tile];
   for (int t = 0; t < Tile; ++t) acc[t] = 0.0f;
   const int64_t groups = cols / 4;
-  for (int64_t g = lane; g < groups; g += warp_size) {
-    const float4 wv = load_weight4<K>(row, g);
+  auto accumulate = [&](const float4 wv, int64_t g) {
 #pragma unroll
     for (int t = 0; t < Tile; ++t) {
       const float4 xv = xs[t][g];
@@ -44,7 +43,19 @@ __global__ void matmul_kernel(const uint8_t* w,  // [rows, cols] in layout K
       a = fmaf(wv.w, xv.w, a);
       acc[t] = a;
     }
+  };
+  // Small tiles (decode) wait on the weight loads: issue `ahead` of them before
+  // the first is used. The columns are still summed in the same order.
+  constexpr int ahead = Tile <= 4 ? 4 : 1;
+  int64_t g = lane;
+  for (; g + (ahead - 1) * warp_size < groups; g += ahead * warp_size) {
+    float4 wv[ahead];
+#pragma unroll
+    for (int u = 0; u < ahead; ++u) wv[u] = load_weight4<K>(row, g + u * warp_size);
+#pragma unroll
+    for (int u = 0; u < ahead; ++u) accumulate(wv[u], g + u * warp_size);
   }
+  for (; g < groups; g += warp_size) accumulate(load_weight4<K>(row, g), g);
 #pragma unroll
   for (int t = 0; t < Tile; ++t) {
     const float total = warp_sum(acc[t]);
