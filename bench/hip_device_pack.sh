@@ -5,7 +5,7 @@
 # models, the PyTorch peer and the load-test client.
 #
 #   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DKVACTOR_HIP=nvidia -DKVACTOR_MODELS_DIR=/tmp/kvmodels
-#   cmake --build build-gpu -j2 --target device_hip_tests attention_bench hip_e2e_bench kvactor random_model
+#   cmake --build build-gpu -j2 --target device_hip_tests attention_bench matmul_bench hip_e2e_bench kvactor random_model
 #   bench/hip_device_pack.sh build-gpu DEST        # then carry DEST and run:
 #   bench/hip_device_run.sh DEST "$OUT"
 set -euo pipefail
@@ -15,7 +15,8 @@ dest=${2:?usage: hip_device_pack.sh BUILD_DIR DEST}
 rm -rf "$dest"
 mkdir -p "$dest/bin" "$dest/lib" "$dest/models" "$dest/loadtest"
 
-binaries=("$build/tests/device_hip/device_hip_tests" "$build/bench/attention_bench" "$build/bench/hip_e2e_bench"
+binaries=("$build/tests/device_hip/device_hip_tests" "$build/bench/attention_bench" "$build/bench/matmul_bench"
+          "$build/bench/hip_e2e_bench"
           "$build/kvactor" "$build/bench/random_model")
 for b in "${binaries[@]}"; do
   [[ -x $b ]] || { echo "hip_device_pack: missing $b (build it first)" >&2; exit 1; }

@@ -4,7 +4,7 @@
 # under scripts/loadtest.py. Built elsewhere; runs from a carry folder made by
 # bench/hip_device_pack.sh:
 #
-#   CARRY/bin/{device_hip_tests,attention_bench,hip_e2e_bench,kvactor,random_model}
+#   CARRY/bin/{device_hip_tests,attention_bench,matmul_bench,hip_e2e_bench,kvactor,random_model}
 #   CARRY/lib/    shared libraries the binaries need (libcudart, CAF, Boost)
 #   CARRY/models/ stories260K.bin, tok512.bin, llama2-tokenizer.bin (copied to
 #                 KVACTOR_MODELS_DIR, which the binaries were configured with)
@@ -13,8 +13,8 @@
 #   bench/hip_device_run.sh CARRY OUT_DIR
 #
 # Each stage has its own time limit and writes its log to OUT_DIR as it runs (at most
-# 8 files: the device tool returns no more; here 6: summary.txt, tests.log,
-# attention.log, e2e.log, serve.log, loadtest.json), so a stage that fails or runs out of time
+# 8 files: the device tool returns no more; here 7: summary.txt, tests.log,
+# attention.log, matmul.log, e2e.log, serve.log, loadtest.json), so a stage that fails or runs out of time
 # leaves the others' results. summary.txt ends with one line per stage.
 # Without a GPU every stage reports "no GPU" (exit 77) and the script still finishes.
 set -u
@@ -78,6 +78,10 @@ if command -v python3 >/dev/null; then
     python3 "$carry/peer_sdpa.py" --contexts 1024,4096,8192,16384 --batch 64
 fi
 
+# The matmul kernel's tile shapes on 1B-model projections (and whether each gives
+# matmul()'s bits).
+stage "matmul_bench" 60 "$out/matmul.log" "$bin/matmul_bench" --tokens 1,4,16,64,256,1024
+
 # 3. End to end through the backend: ~110M and ~1.1B random-weight f16 models.
 stage "hip_e2e_bench 110m" 60 "$out/e2e.log" \
   "$bin/hip_e2e_bench" --models 110m --concurrency 1,2,4,8,16,32,64,128,256 --dtype f16
@@ -132,6 +136,10 @@ if [[ $tests_rc -ne 77 && -n $ncu_bin ]]; then
     "$ncu_bin" --clock-control none --kernel-name regex:paged_attention --launch-skip 3 --launch-count 2 \
     --section SpeedOfLight --section Occupancy --section MemoryWorkloadAnalysis \
     "$bin/attention_bench" --contexts 4096 --iterations 1
+  stage "ncu: decode matmul (1 token, w1 of the 1B shape)" 45 "$out/matmul.log" \
+    "$ncu_bin" --clock-control none --kernel-name regex:matmul --launch-skip 1 --launch-count 1 \
+    --section SpeedOfLight --section Occupancy --section MemoryWorkloadAnalysis \
+    "$bin/matmul_bench" --tokens 1 --iterations 1
 fi
 
 say ""
@@ -139,4 +147,5 @@ say "=== summary"
 for r in "${results[@]}"; do say "$r"; done
 grep -h "test cases:" "$tests_log" | tee -a "$summary"
 grep -h -e '^|' -e '^- ' -e '^##' "$out/attention.log" "$out/e2e.log" 2>/dev/null | tee -a "$summary"
+grep -h -e ' \* |' -e 'NO |' "$out/matmul.log" 2>/dev/null | tee -a "$summary"
 exit 0

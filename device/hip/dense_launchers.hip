@@ -1,6 +1,7 @@
 // Launchers for the per-row kernels: shape checks, grid sizes and the
 // runtime-to-template dispatch (weight dtype, token tile).
 #include <string>
+#include <vector>
 
 #include "device/hip/argmax_kernels.hip"
 #include "device/hip/device_memory.hpp"
@@ -40,24 +41,29 @@ void embedding_gather_as(const device_matrix& table, const int32_t* tokens, int 
                 static_cast<const uint8_t*>(table.data), tokens, static_cast<int>(table.cols), out);
 }
 
-template <weight_kind K, int Tile>
+template <weight_kind K, int Tile, int Rows>
 void matmul_tiled(const device_matrix& w, const float* x, int n_rows, float* y, hipStream_t s) {
-  const int rows_per_block = matmul_threads / device_warp_size();
+  const int rows_per_block = matmul_threads / device_warp_size() * Rows;
   const dim3 grid(static_cast<unsigned>((n_rows + Tile - 1) / Tile),
                   static_cast<unsigned>((w.rows + rows_per_block - 1) / rows_per_block));
-  launch_kernel(matmul_kernel<K, Tile>, grid, dim3(matmul_threads), s, static_cast<const uint8_t*>(w.data), w.rows,
-                w.cols, x, n_rows, y);
+  launch_kernel(matmul_kernel<K, Tile, Rows>, grid, dim3(matmul_threads), s, static_cast<const uint8_t*>(w.data),
+                w.rows, w.cols, x, n_rows, y);
 }
 
+// Every tile shape matmul_with offers, instantiated for every weight kind.
+#define KVACTOR_MATMUL_SHAPES(X) X(1, 1) X(4, 1) X(16, 1) X(16, 2) X(16, 4) X(8, 4) X(32, 2)
+
 template <weight_kind K>
-void matmul_as(const device_matrix& w, const float* x, int n_rows, float* y, hipStream_t s) {
-  // The tile changes which blocks compute an output, never how (see matmul_kernels.hip).
-  if (n_rows == 1)
-    matmul_tiled<K, 1>(w, x, n_rows, y, s);
-  else if (n_rows <= 4)
-    matmul_tiled<K, 4>(w, x, n_rows, y, s);
-  else
-    matmul_tiled<K, 16>(w, x, n_rows, y, s);
+void matmul_as(matmul_shape shape, const device_matrix& w, const float* x, int n_rows, float* y, hipStream_t s) {
+#define KVACTOR_MATMUL_CASE(T, R)                       \
+  if (shape.tokens == (T) && shape.rows == (R)) {       \
+    matmul_tiled<K, (T), (R)>(w, x, n_rows, y, s);      \
+    return;                                             \
+  }
+  KVACTOR_MATMUL_SHAPES(KVACTOR_MATMUL_CASE)
+#undef KVACTOR_MATMUL_CASE
+  throw backend_error("matmul: no kernel for a tile of " + std::to_string(shape.tokens) + " tokens x " +
+                      std::to_string(shape.rows) + " rows per warp");
 }
 
 void check_matrix(const device_matrix& w, const char* what) {
@@ -107,20 +113,41 @@ void rope(float* vec, const int32_t* positions, int n_rows, int n_heads, int hea
   check_launch("rope_kernel");
 }
 
-void matmul(const device_matrix& w, const float* x, int n_rows, float* y, gpu_stream stream) {
+std::vector<matmul_shape> matmul_shapes() {
+  std::vector<matmul_shape> shapes;
+#define KVACTOR_MATMUL_LIST(T, R) shapes.push_back({(T), (R)});
+  KVACTOR_MATMUL_SHAPES(KVACTOR_MATMUL_LIST)
+#undef KVACTOR_MATMUL_LIST
+  return shapes;
+}
+
+matmul_shape matmul_shape_for(int n_rows) {
+  // Decode (few tokens) is bound by weight bandwidth: one row per warp, the most
+  // warps. Larger tiles are bound by activation loads: 4 rows share each one.
+  if (n_rows == 1) return {1, 1};
+  if (n_rows <= 4) return {4, 1};
+  return {16, 4};
+}
+
+void matmul_with(matmul_shape shape, const device_matrix& w, const float* x, int n_rows, float* y,
+                 gpu_stream stream) {
   check_matrix(w, "matmul");
-  const int rows_per_block = matmul_threads / device_warp_size();
+  const int rows_per_block = matmul_threads / device_warp_size();  // one row per warp: the most blocks
   if ((w.rows + rows_per_block - 1) / rows_per_block > 65535)
     throw backend_error("matmul: weight " + shape_text(w) + " has more rows than one launch covers (" +
                         std::to_string(65535 * static_cast<int64_t>(rows_per_block)) + ")");
   if (n_rows <= 0) return;
   switch (w.type) {
-    case dtype::f32: matmul_as<weight_kind::f32>(w, x, n_rows, y, as_stream(stream)); break;
-    case dtype::f16: matmul_as<weight_kind::f16>(w, x, n_rows, y, as_stream(stream)); break;
-    case dtype::q8_0: matmul_as<weight_kind::q8_0>(w, x, n_rows, y, as_stream(stream)); break;
+    case dtype::f32: matmul_as<weight_kind::f32>(shape, w, x, n_rows, y, as_stream(stream)); break;
+    case dtype::f16: matmul_as<weight_kind::f16>(shape, w, x, n_rows, y, as_stream(stream)); break;
+    case dtype::q8_0: matmul_as<weight_kind::q8_0>(shape, w, x, n_rows, y, as_stream(stream)); break;
     default: throw backend_error(std::string("matmul: weight type ") + dtype_name(w.type) + " has no GPU kernel");
   }
   check_launch("matmul_kernel");
+}
+
+void matmul(const device_matrix& w, const float* x, int n_rows, float* y, gpu_stream stream) {
+  matmul_with(matmul_shape_for(n_rows), w, x, n_rows, y, stream);
 }
 
 void swiglu(float* gate, const float* up, int64_t count, gpu_stream stream) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "device/backend.hpp"
 #include "model/model.hpp"
@@ -78,6 +79,17 @@ void matmul(const device_matrix& w,  // [rows, cols]
             int n_rows,
             float* y,                // [n_rows, rows]
             gpu_stream stream);
+
+// The matmul kernel's tile shapes: `tokens` token rows per block, `rows` weight
+// rows per warp. matmul() picks one by token count; every shape computes the
+// same bits (benchmarks and tests compare them through matmul_with).
+struct matmul_shape {
+  int tokens, rows;
+};
+std::vector<matmul_shape> matmul_shapes();
+matmul_shape matmul_shape_for(int n_rows);  // matmul()'s choice
+// matmul() with a given shape from matmul_shapes(); any other raises backend_error.
+void matmul_with(matmul_shape shape, const device_matrix& w, const float* x, int n_rows, float* y, gpu_stream stream);
 
 // gate = silu(gate) * up.
 void swiglu(float* gate,      // [count]

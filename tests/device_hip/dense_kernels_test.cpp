@@ -123,6 +123,37 @@ TEST_CASE("hip kernels: matmul matches a double-precision reference for every dt
   }
 }
 
+TEST_CASE("hip kernels: every matmul tile shape computes the same bits as matmul()") {
+  require_gpu();
+  // 37 rows: a partial warp of rows for every rows-per-warp; 300 columns: a
+  // partial stride; 45 tokens: partial tiles of 4, 8, 16 and 32.
+  const int rows = 37, cols = 300, n = emulated_gpu ? 19 : 45;
+  const std::vector<hip::matmul_shape> shapes = hip::matmul_shapes();
+  REQUIRE(shapes.size() >= 4);
+  for (dtype t : {dtype::f32, dtype::f16, dtype::q8_0}) {
+    CAPTURE(dtype_name(t));
+    const int c = t == dtype::q8_0 ? 320 : cols;
+    const weight_matrix w = encode_matrix(random_values(static_cast<std::size_t>(rows) * c, 31), rows, c, t);
+    hip::device_buffer d_w = to_device(w.data);
+    const std::vector<float> x = random_values(static_cast<std::size_t>(n) * c, 37);
+    hip::device_buffer d_x = to_device(x), d_want = device_zeros<float>(static_cast<std::size_t>(n) * rows);
+    hip::matmul(on_device(w, d_w), d_x.as<float>(), n, d_want.as<float>(), nullptr);
+    const std::vector<float> want = to_host<float>(d_want, static_cast<std::size_t>(n) * rows);
+    for (const hip::matmul_shape& shape : shapes) {
+      CAPTURE(shape.tokens);
+      CAPTURE(shape.rows);
+      hip::device_buffer d_y = device_zeros<float>(static_cast<std::size_t>(n) * rows);
+      hip::matmul_with(shape, on_device(w, d_w), d_x.as<float>(), n, d_y.as<float>(), nullptr);
+      const std::vector<float> y = to_host<float>(d_y, static_cast<std::size_t>(n) * rows);
+      CHECK(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)) == 0);
+    }
+  }
+  // A shape nothing was compiled for is refused before any launch.
+  CHECK_THROWS_WITH_AS(hip::matmul_with({3, 3}, hip::device_matrix{dtype::f32, 4, 4, nullptr}, nullptr, 1, nullptr,
+                                        nullptr),
+                       doctest::Contains("3 tokens x 3 rows"), backend_error);
+}
+
 TEST_CASE("hip kernels: matmul rejects shapes the kernels cannot run, naming the shape") {
   // Shape checks run before any device work, so this needs no GPU.
   hip::device_matrix odd{dtype::f32, 8, 6, nullptr};
