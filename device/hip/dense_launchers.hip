@@ -122,11 +122,14 @@ std::vector<matmul_shape> matmul_shapes() {
 }
 
 matmul_shape matmul_shape_for(int n_rows) {
-  // Decode (few tokens) is bound by weight bandwidth: one row per warp, the most
-  // warps. Larger tiles are bound by activation loads: 4 rows share each one.
+  // Measured on an H200 (bench/matmul_bench, bench/results/hip.md): one weight row
+  // per warp is fastest at every token count. Several rows per warp share the
+  // activation loads but need ~150+ registers, and the fewer, fatter warps lose
+  // more than the shared loads gain (1.3-1.6x slower at 16-1024 tokens, and far
+  // too few blocks for small matrices at 5-16 tokens).
   if (n_rows == 1) return {1, 1};
   if (n_rows <= 4) return {4, 1};
-  return {16, 4};
+  return {16, 1};
 }
 
 void matmul_with(matmul_shape shape, const device_matrix& w, const float* x, int n_rows, float* y,

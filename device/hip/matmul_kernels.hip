@@ -1,8 +1,8 @@
 // Weight-times-activations for the projections and the classifier:
 //   y[t][r] = sum_c W[r][c] * x[t][c]
-// One warp per `Rows` consecutive weight rows (several rows share each activation
-// load when the token tile is large); a block holds matmul_threads / warp_size
-// warps; blockIdx.x picks a tile of `Tile` token rows (fastest-varying, so blocks
+// One warp per `Rows` consecutive weight rows (several rows then share each
+// activation load; matmul() uses Rows = 1, the fastest measured); a block holds
+// matmul_threads / warp_size warps; blockIdx.x picks a tile of `Tile` token rows (fastest-varying, so blocks
 // that share weight rows run close together and reuse them from L2).
 //
 // Batch invariance: lane l accumulates columns 4g..4g+3 for g = l, l + warp_size,
