@@ -9,9 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "model/gguf_writer.hpp"
 #include "model/quantization.hpp"
+#include "model/tokenizer.hpp"
 #include "model/weight_types.hpp"
 #include "tests/model/gguf_tensor_file.hpp"
+#include "tests/model/model_test_support.hpp"
 
 using namespace kvactor;
 
@@ -179,4 +182,74 @@ TEST_CASE("quantise -> dequantise round trip per writable type, within the type'
                                                       : narrow,
                                dtype::q4_k),
                        doctest::Contains("multiple of 256"), model_error);
+}
+
+TEST_CASE("GGUF writer round trip per type: ggml type ids, file_type, the encoder's bytes, llama.cpp's fallbacks") {
+  // A small model whose rows are 256 wide (every type applies) except ffn_down's (96: fallbacks).
+  const tokenizer tok = tokenizer::load_llama2c(std::string(KVACTOR_MODELS_DIR) + "/tok512.bin", 512);
+  model_weights w;
+  w.config = {256, 96, 1, 4, 2, 512, 64, 10000.0f, 1e-5f};
+  uint64_t s = 7;
+  const auto matrix = [&](int64_t rows, int64_t cols) {
+    weight_matrix m;
+    m.rows = rows;
+    m.cols = cols;
+    std::vector<float> v(static_cast<std::size_t>(rows * cols));
+    for (float& x : v) {
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      x = static_cast<float>(static_cast<double>(s >> 11) / 9007199254740992.0 - 0.5) * 0.2f;
+    }
+    m.data.resize(v.size() * 4);
+    std::memcpy(m.data.data(), v.data(), m.data.size());
+    return m;
+  };
+  w.tok_embeddings = matrix(512, 256);
+  w.final_norm.assign(256, 1.0f);
+  w.shared_classifier = true;
+  layer_weights l;
+  l.attn_norm.assign(256, 1.0f);
+  l.ffn_norm.assign(256, 1.0f);
+  l.wq = matrix(256, 256);
+  l.wk = matrix(128, 256);
+  l.wv = matrix(128, 256);
+  l.wo = matrix(256, 256);
+  l.w1 = matrix(96, 256);
+  l.w2 = matrix(256, 96);
+  l.w3 = matrix(96, 256);
+  w.layers.push_back(l);
+  const model_test::scratch_dir dir;
+  struct expect {
+    dtype type;
+    uint32_t file_type;
+    dtype narrow;  // what ffn_down (rows of 96) becomes
+  };
+  for (auto e : {expect{dtype::f32, 0, dtype::f32}, {dtype::f16, 1, dtype::f16}, {dtype::bf16, 32, dtype::bf16},
+                 {dtype::q8_0, 7, dtype::q8_0}, {dtype::q4_0, 2, dtype::q4_0}, {dtype::q4_1, 3, dtype::q4_1},
+                 {dtype::q5_0, 8, dtype::q5_0}, {dtype::q5_1, 9, dtype::q5_1}, {dtype::iq4_nl, 25, dtype::iq4_nl},
+                 {dtype::q2_k, 10, dtype::iq4_nl}, {dtype::q3_k, 12, dtype::iq4_nl}, {dtype::q4_k, 15, dtype::q5_0},
+                 {dtype::q5_k, 17, dtype::q5_1}, {dtype::q6_k, 18, dtype::q8_0}}) {
+    const std::string type_name = dtype_name(e.type);
+    CAPTURE(type_name);
+    const std::string path = dir.file(type_name + ".gguf");
+    write_gguf(path, w, tok, e.type);
+    const model_test::gguf_tensor_file f(path);
+    CHECK(f.file_type == e.file_type);
+    const auto check = [&](const std::string& name, const weight_matrix& m, dtype stored) {
+      CAPTURE(name);
+      REQUIRE(f.tensors.count(name) == 1);
+      const auto& t = f.tensors.at(name);
+      CHECK(t.type == static_cast<uint32_t>(stored));
+      CHECK(t.ne == std::vector<uint64_t>{static_cast<uint64_t>(m.cols), static_cast<uint64_t>(m.rows)});
+      const weight_matrix want = convert(m, stored);
+      CHECK(std::memcmp(f.data(t), want.bytes(), want.byte_size()) == 0);
+      CHECK(t.offset % 32 == 0);
+    };
+    check("token_embd.weight", w.tok_embeddings, e.type);
+    check("blk.0.attn_k.weight", l.wk, e.type);
+    check("blk.0.ffn_gate.weight", l.w1, e.type);
+    check("blk.0.ffn_down.weight", l.w2, e.narrow);
+    CHECK(f.tensors.at("blk.0.attn_norm.weight").type == 0);
+  }
+  CHECK_THROWS_WITH_AS(write_gguf(dir.file("bad.gguf"), w, tok, dtype::q8_k), doctest::Contains("cannot write"),
+                       model_error);
 }
