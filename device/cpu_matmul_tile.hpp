@@ -2,7 +2,10 @@
 // once over an `Ops` struct that supplies the ISA's vector type and operations:
 //   vec, width, zero(), load(const float*), fma(a, b, acc), reduce(vec) -> float,
 //   load_f16(const uint16_t*), load_q8(const int8_t*, float scale),
-//   half(uint16_t) -> float, scalar_fma(a, b, acc), rows_multi, tokens_multi, tokens_row_stream.
+//   half(uint16_t) -> float, scalar_fma(a, b, acc), rows_multi, tokens_multi, tokens_row_stream,
+//   and block decoders decode_q4_0, decode_iq4_nl, decode_q4_K, decode_q5_K, decode_q6_K
+//   (void(const uint8_t* block, float* out), exactly ggml's values: model/ggml_dequant.hpp
+//   or an ISA's vector twin).
 // Everything here has internal linkage: each unit gets its own copy, compiled for
 // its own ISA.
 //
@@ -231,8 +234,9 @@ void block_row_group(const Source& w, int64_t r0, const float* x, int tokens, in
     }
 }
 
-// Rows [r0, r1) of a block format: groups of rows_multi rows (one row at a time for a
-// single token, as matmul_rows_from), tokens in chunks of block_token_chunk.
+// Rows [r0, r1) of a block format: groups of rows_multi rows, even for one token (the
+// rows' FMA chains then overlap: the one-row chain waited on FMA latency), tokens in
+// chunks of block_token_chunk.
 template <class Ops, class Source>
 void matmul_rows_blocked(const Source& w, int64_t r0, int64_t r1, const float* x, int tokens, int k, float* y,
                          int64_t y_stride) {
@@ -241,9 +245,8 @@ void matmul_rows_blocked(const Source& w, int64_t r0, int64_t r1, const float* x
     const float* xs = x + static_cast<int64_t>(t0) * k;
     float* ys = y + static_cast<int64_t>(t0) * y_stride;
     int64_t r = r0;
-    if (n > 1)
-      for (; r + Ops::rows_multi <= r1; r += Ops::rows_multi)
-        block_row_group<Ops, Ops::rows_multi>(w, r, xs, n, k, ys, y_stride);
+    for (; r + Ops::rows_multi <= r1; r += Ops::rows_multi)
+      block_row_group<Ops, Ops::rows_multi>(w, r, xs, n, k, ys, y_stride);
     for (; r < r1; ++r) block_row_group<Ops, 1>(w, r, xs, n, k, ys, y_stride);
   }
 }
@@ -274,7 +277,7 @@ void matmul_rows_with(const raw_weight_rows& w, int64_t r0, int64_t r1, const fl
       matmul_rows_from<Ops>(q8_0_source<Ops>{w.data, w.row_bytes}, w.streamed, r0, r1, x, tokens, k, y, y_stride);
       return;
     case weight_encoding::q4_0:
-      return matmul_rows_blocked<Ops>(blocks_of<32, 18, ggml::dequantize_block_q4_0>(w), r0, r1, x, tokens, k, y, y_stride);
+      return matmul_rows_blocked<Ops>(blocks_of<32, 18, Ops::decode_q4_0>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::q4_1:
       return matmul_rows_blocked<Ops>(blocks_of<32, 20, ggml::dequantize_block_q4_1>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::q5_0:
@@ -282,7 +285,7 @@ void matmul_rows_with(const raw_weight_rows& w, int64_t r0, int64_t r1, const fl
     case weight_encoding::q5_1:
       return matmul_rows_blocked<Ops>(blocks_of<32, 24, ggml::dequantize_block_q5_1>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::iq4_nl:
-      return matmul_rows_blocked<Ops>(blocks_of<32, 18, ggml::dequantize_block_iq4_nl>(w), r0, r1, x, tokens, k, y,
+      return matmul_rows_blocked<Ops>(blocks_of<32, 18, Ops::decode_iq4_nl>(w), r0, r1, x, tokens, k, y,
                                       y_stride);
     case weight_encoding::q2_k:
       return matmul_rows_blocked<Ops>(blocks_of<256, 84, ggml::dequantize_block_q2_K>(w), r0, r1, x, tokens, k, y, y_stride);
@@ -290,13 +293,13 @@ void matmul_rows_with(const raw_weight_rows& w, int64_t r0, int64_t r1, const fl
       return matmul_rows_blocked<Ops>(blocks_of<256, 110, ggml::dequantize_block_q3_K>(w), r0, r1, x, tokens, k, y,
                                       y_stride);
     case weight_encoding::q4_k:
-      return matmul_rows_blocked<Ops>(blocks_of<256, 144, ggml::dequantize_block_q4_K>(w), r0, r1, x, tokens, k, y,
+      return matmul_rows_blocked<Ops>(blocks_of<256, 144, Ops::decode_q4_K>(w), r0, r1, x, tokens, k, y,
                                       y_stride);
     case weight_encoding::q5_k:
-      return matmul_rows_blocked<Ops>(blocks_of<256, 176, ggml::dequantize_block_q5_K>(w), r0, r1, x, tokens, k, y,
+      return matmul_rows_blocked<Ops>(blocks_of<256, 176, Ops::decode_q5_K>(w), r0, r1, x, tokens, k, y,
                                       y_stride);
     case weight_encoding::q6_k:
-      return matmul_rows_blocked<Ops>(blocks_of<256, 210, ggml::dequantize_block_q6_K>(w), r0, r1, x, tokens, k, y,
+      return matmul_rows_blocked<Ops>(blocks_of<256, 210, Ops::decode_q6_K>(w), r0, r1, x, tokens, k, y,
                                       y_stride);
   }
 }
