@@ -69,7 +69,8 @@ TEST_CASE("every quantised tensor llama.cpp wrote decodes close to the F32 origi
     if (!references.count(ref_name)) references.emplace(ref_name, model_test::gguf_tensor_file(padded_dir + ref_name));
     const model_test::gguf_tensor_file& f32 = references.at(ref_name);
     std::map<dtype, error_sum> errors;
-    for (const auto& [tensor_name, t] : q.tensors) {
+    for (const auto& [name_in_file, t] : q.tensors) {
+      const std::string tensor_name = name_in_file;
       CAPTURE(tensor_name);
       REQUIRE(f32.tensors.count(tensor_name) == 1);
       const auto& ref = f32.tensors.at(tensor_name);
