@@ -3,7 +3,7 @@
 //   vec, width, zero(), load(const float*), fma(a, b, acc), reduce(vec) -> float,
 //   load_f16(const uint16_t*), load_q8(const int8_t*, float scale),
 //   half(uint16_t) -> float, scalar_fma(a, b, acc), rows_multi, tokens_multi, tokens_row_stream,
-//   and block decoders decode_q4_0, decode_iq4_nl, decode_q4_K, decode_q5_K, decode_q6_K
+//   and a block decoder per block format, decode_q4_0 ... decode_q6_K
 //   (void(const uint8_t* block, float* out), exactly ggml's values: model/ggml_dequant.hpp
 //   or an ISA's vector twin).
 // Everything here has internal linkage: each unit gets its own copy, compiled for
@@ -279,18 +279,18 @@ void matmul_rows_with(const raw_weight_rows& w, int64_t r0, int64_t r1, const fl
     case weight_encoding::q4_0:
       return matmul_rows_blocked<Ops>(blocks_of<32, 18, Ops::decode_q4_0>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::q4_1:
-      return matmul_rows_blocked<Ops>(blocks_of<32, 20, ggml::dequantize_block_q4_1>(w), r0, r1, x, tokens, k, y, y_stride);
+      return matmul_rows_blocked<Ops>(blocks_of<32, 20, Ops::decode_q4_1>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::q5_0:
-      return matmul_rows_blocked<Ops>(blocks_of<32, 22, ggml::dequantize_block_q5_0>(w), r0, r1, x, tokens, k, y, y_stride);
+      return matmul_rows_blocked<Ops>(blocks_of<32, 22, Ops::decode_q5_0>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::q5_1:
-      return matmul_rows_blocked<Ops>(blocks_of<32, 24, ggml::dequantize_block_q5_1>(w), r0, r1, x, tokens, k, y, y_stride);
+      return matmul_rows_blocked<Ops>(blocks_of<32, 24, Ops::decode_q5_1>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::iq4_nl:
       return matmul_rows_blocked<Ops>(blocks_of<32, 18, Ops::decode_iq4_nl>(w), r0, r1, x, tokens, k, y,
                                       y_stride);
     case weight_encoding::q2_k:
-      return matmul_rows_blocked<Ops>(blocks_of<256, 84, ggml::dequantize_block_q2_K>(w), r0, r1, x, tokens, k, y, y_stride);
+      return matmul_rows_blocked<Ops>(blocks_of<256, 84, Ops::decode_q2_K>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::q3_k:
-      return matmul_rows_blocked<Ops>(blocks_of<256, 110, ggml::dequantize_block_q3_K>(w), r0, r1, x, tokens, k, y,
+      return matmul_rows_blocked<Ops>(blocks_of<256, 110, Ops::decode_q3_K>(w), r0, r1, x, tokens, k, y,
                                       y_stride);
     case weight_encoding::q4_k:
       return matmul_rows_blocked<Ops>(blocks_of<256, 144, Ops::decode_q4_K>(w), r0, r1, x, tokens, k, y,

@@ -190,3 +190,50 @@ TEST_CASE("matmul weight shape checks name the tensor, the type and the block si
   short_data.data.resize(10);
   CHECK_THROWS_WITH(check_weight_shape(short_data, 4, 256, "token_embd.weight"), doctest::Contains("holds 10 bytes"));
 }
+
+TEST_CASE("matmul on random block bytes: every decoder (scalar and SIMD) gives the reference values") {
+  // Arbitrary bytes reach bit patterns a quantiser rarely writes (every high bit, every
+  // scale); the scale fields (fp16) are set to finite values.
+  struct layout {
+    dtype type;
+    int block_bytes;
+    std::vector<int> half_offsets;
+  };
+  const layout layouts[] = {{dtype::q4_0, 18, {0}},      {dtype::q4_1, 20, {0, 2}},   {dtype::q5_0, 22, {0}},
+                            {dtype::q5_1, 24, {0, 2}},   {dtype::iq4_nl, 18, {0}},    {dtype::q8_0, 34, {0}},
+                            {dtype::q2_k, 84, {80, 82}}, {dtype::q3_k, 110, {108}},   {dtype::q4_k, 144, {0, 2}},
+                            {dtype::q5_k, 176, {0, 2}},  {dtype::q6_k, 210, {208}}};
+  testing::weight_rng rng(16);
+  uint64_t s = 99;
+  const auto next_byte = [&] {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint8_t>(s >> 56);
+  };
+  const int rows = 7, k = 512, tokens = 9;
+  for (const layout& l : layouts) {
+    const std::string type_name = dtype_name(l.type);
+    CAPTURE(type_name);
+    weight_matrix w;
+    w.type = l.type;
+    w.rows = rows;
+    w.cols = k;
+    w.data.resize(static_cast<std::size_t>(rows) * row_bytes(l.type, k));
+    for (auto& b : w.data) b = next_byte();
+    for (std::size_t at = 0; at < w.data.size(); at += static_cast<std::size_t>(l.block_bytes))
+      for (int off : l.half_offsets) {
+        const auto h = static_cast<uint16_t>(0x2000 + (next_byte() << 4));  // finite, ~2^-7 .. 2^-3
+        std::memcpy(w.data.data() + at + off, &h, 2);
+      }
+    std::vector<float> expanded(static_cast<std::size_t>(rows) * k);
+    for (int r = 0; r < rows; ++r) read_weight_row(w, r, expanded.data() + static_cast<std::size_t>(r) * k);
+    const weight_matrix plain = testing::encode_matrix(expanded, rows, k, dtype::f32);
+    const std::vector<float> x = random_values(rng, static_cast<std::size_t>(tokens) * k, 1.0f);
+    for (cpu_isa isa : supported_isas()) {
+      CAPTURE(cpu_isa_name(isa));
+      std::vector<float> want(static_cast<std::size_t>(tokens) * rows), got(want.size(), -1.0f);
+      matmul_rows(isa, plain, 0, rows, x.data(), tokens, want.data(), rows);
+      matmul_rows(isa, w, 0, rows, x.data(), tokens, got.data(), rows);
+      CHECK(same_bits(want.data(), got.data(), got.size()));
+    }
+  }
+}
