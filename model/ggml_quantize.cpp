@@ -65,7 +65,7 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
       const int l = std::clamp(nearest_int(iscale * (x[i] - min)), 0, nmax);
       aux[i] = static_cast<uint8_t>(l);
       sum_l += w[i] * static_cast<float>(l);
-      sum_l2 += w[i] * static_cast<float>(l * l);
+      sum_l2 += w[i] * static_cast<float>(l) * static_cast<float>(l);
       sum_xl += w[i] * static_cast<float>(l) * x[i];
     }
     const float D = sum_w * sum_l2 - sum_l * sum_l;
@@ -89,34 +89,92 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
   return scale;
 }
 
-// x ≈ scale * L with L in [-nmax, nmax - 1], weights x^2, searching the scale around
-// -nmax / max (ggml's make_qx_quants). Returns the scale (0 for an all-zero group).
+constexpr float group_max_eps = 1e-15f;
+
+// x ≈ scale * (L - nmax) with L - nmax in [-nmax, nmax - 1], weights x^2, trying 19
+// inverse scales around -nmax / max (ggml's make_qx_quants, rmse_type 1, operation for
+// operation). L is stored offset by nmax. Returns the scale (0 for an all-zero group).
 float fit_symmetric(int n, int nmax, const float* x, int8_t* L) {
   float amax;
   const float max = signed_absmax(x, n, amax);
-  if (amax < 1e-30f) {
+  if (amax < group_max_eps) {
     std::fill(L, L + n, 0);
     return 0.0f;
   }
-  float best_metric = -1.0f, best_scale = 0.0f;
-  int8_t aux[32];
+  const auto quant = [&](float iscale, int i) { return std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1); };
+  float iscale = static_cast<float>(-nmax) / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = quant(iscale, i);
+    L[i] = static_cast<int8_t>(l + nmax);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * static_cast<float>(l);
+    suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+  }
+  float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
   for (int is = -9; is <= 9; ++is) {
-    const float iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
-    float sum_lx = 0, sum_l2 = 0;
+    if (is == 0) continue;
+    iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
+    sumlx = suml2 = 0;
     for (int i = 0; i < n; ++i) {
-      const int l = std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1);
-      aux[i] = static_cast<int8_t>(l);
+      const int l = quant(iscale, i);
       const float w = x[i] * x[i];
-      sum_lx += w * x[i] * static_cast<float>(l);
-      sum_l2 += w * static_cast<float>(l * l);
+      sumlx += w * x[i] * static_cast<float>(l);
+      suml2 += w * static_cast<float>(l) * static_cast<float>(l);
     }
-    if (sum_l2 > 0 && sum_lx * sum_lx > best_metric * sum_l2) {
-      best_metric = sum_lx * sum_lx / sum_l2;
-      best_scale = sum_lx / sum_l2;
-      std::copy(aux, aux + n, L);
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(nmax + quant(iscale, i));
+      scale = sumlx / suml2;
+      best = scale * sumlx;
     }
   }
-  return best_scale;
+  return scale;
+}
+
+// Q3_K's group fit (ggml's make_q3_quants with do_rmse): start from -nmax / max, then up
+// to 5 passes moving single values to the level that lowers the weighted error. L is
+// stored offset by nmax.
+float fit_q3(int n, int nmax, const float* x, int8_t* L) {
+  float amax;
+  const float max = signed_absmax(x, n, amax);
+  if (amax < group_max_eps) {
+    std::fill(L, L + n, 0);
+    return 0.0f;
+  }
+  const float iscale = static_cast<float>(-nmax) / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1);
+    L[i] = static_cast<int8_t>(l);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * static_cast<float>(l);
+    suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    int n_changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = x[i] * x[i];
+      float slx = sumlx - w * x[i] * static_cast<float>(L[i]);
+      if (slx > 0) {
+        float sl2 = suml2 - w * static_cast<float>(L[i]) * static_cast<float>(L[i]);
+        const int new_l = std::clamp(nearest_int(x[i] * sl2 / slx), -nmax, nmax - 1);
+        if (new_l != L[i]) {
+          slx += w * x[i] * static_cast<float>(new_l);
+          sl2 += w * static_cast<float>(new_l) * static_cast<float>(new_l);
+          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = static_cast<int8_t>(new_l);
+            sumlx = slx;
+            suml2 = sl2;
+            ++n_changed;
+          }
+        }
+      }
+    }
+    if (!n_changed) break;
+  }
+  for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(L[i] + nmax);
+  return sumlx / suml2;
 }
 
 // Weights for the K-quant fits with a minimum (ggml: av_x + |x|).
@@ -341,11 +399,11 @@ void quantize_row_q2_K(const float* x, uint8_t* out, int64_t n) {
 void quantize_row_q3_K(const float* x, uint8_t* out, int64_t n) {
   auto* y = blocks_of<block_q3_K>(out);
   for (int64_t i = 0; i < n / qk_k; ++i, x += qk_k) {
-    int8_t Ls[qk_k];
+    int8_t L[qk_k];
     float scales[16];
     float max_scale = 0, amax = 0;
     for (int j = 0; j < 16; ++j) {
-      scales[j] = fit_symmetric(16, 4, x + 16 * j, Ls + 16 * j);
+      scales[j] = fit_q3(16, 4, x + 16 * j, L + 16 * j);
       if (std::fabs(scales[j]) > amax) {
         amax = std::fabs(scales[j]);
         max_scale = scales[j];
@@ -368,18 +426,17 @@ void quantize_row_q3_K(const float* x, uint8_t* out, int64_t n) {
     }
     int8_t sc[16];
     q3_K_scales(y[i].scales, sc);
-    uint8_t L[qk_k];
     for (int j = 0; j < 16; ++j) {
       const float dl = d * static_cast<float>(sc[j] - 32);
+      if (dl == 0.0f) continue;  // keeps the group's fitted levels, as ggml does
       for (int l = 0; l < 16; ++l)
-        L[16 * j + l] =
-            static_cast<uint8_t>(dl == 0.0f ? 4 : std::clamp(nearest_int(x[16 * j + l] / dl), -4, 3) + 4);
+        L[16 * j + l] = static_cast<int8_t>(std::clamp(nearest_int(x[16 * j + l] / dl), -4, 3) + 4);
     }
     std::memset(y[i].hmask, 0, sizeof y[i].hmask);
     for (int j = 0; j < qk_k; ++j)
       if (L[j] > 3) {
         y[i].hmask[j % 32] = static_cast<uint8_t>(y[i].hmask[j % 32] | (1u << (j / 32)));
-        L[j] = static_cast<uint8_t>(L[j] - 4);
+        L[j] = static_cast<int8_t>(L[j] - 4);
       }
     for (int j = 0; j < qk_k; j += 128)
       for (int l = 0; l < 32; ++l)
@@ -424,30 +481,28 @@ void quantize_row_q5_K(const float* x, uint8_t* out, int64_t n) {
 void quantize_row_q6_K(const float* x, uint8_t* out, int64_t n) {
   auto* y = blocks_of<block_q6_K>(out);
   for (int64_t i = 0; i < n / qk_k; ++i, x += qk_k) {
-    int8_t Ls[qk_k];
+    int8_t L[qk_k];
     float scales[16];
     float max_scale = 0, amax = 0;
     for (int j = 0; j < 16; ++j) {
-      scales[j] = fit_symmetric(16, 32, x + 16 * j, Ls + 16 * j);
+      scales[j] = fit_symmetric(16, 32, x + 16 * j, L + 16 * j);
       if (std::fabs(scales[j]) > amax) {
         amax = std::fabs(scales[j]);
         max_scale = scales[j];
       }
     }
-    std::memset(y[i].scales, 0, sizeof y[i].scales);
-    float d = 0.0f;
-    y[i].d = 0;
-    if (max_scale != 0.0f) {
-      const float iscale = -128.0f / max_scale;
-      for (int j = 0; j < 16; ++j) y[i].scales[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[j])));
-      d = stored_half(1.0f / iscale, y[i].d);
+    if (amax < group_max_eps) {  // an all-zero block: every byte 0
+      std::memset(&y[i], 0, sizeof y[i]);
+      continue;
     }
-    uint8_t L[qk_k];
+    const float iscale = -128.0f / max_scale;
+    const float d = stored_half(1.0f / iscale, y[i].d);
+    for (int j = 0; j < 16; ++j) y[i].scales[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[j])));
     for (int j = 0; j < 16; ++j) {
       const float dl = d * static_cast<float>(y[i].scales[j]);
+      if (dl == 0.0f) continue;  // keeps the group's fitted levels, as ggml does
       for (int l = 0; l < 16; ++l)
-        L[16 * j + l] =
-            static_cast<uint8_t>(dl == 0.0f ? 32 : std::clamp(nearest_int(x[16 * j + l] / dl), -32, 31) + 32);
+        L[16 * j + l] = static_cast<int8_t>(std::clamp(nearest_int(x[16 * j + l] / dl), -32, 31) + 32);
     }
     uint8_t* ql = y[i].ql;
     uint8_t* qh = y[i].qh;

@@ -1,8 +1,8 @@
-// Encoders for ggml's block formats, modelled on ggml's reference quantisers
-// (quantize_row_*_ref): the same block layouts and scale encodings and the same kind of
-// scale search (make_qkx2_quants for the K-quants with a minimum, a weighted
-// least-squares search for the symmetric ones). The bytes may differ from ggml's in
-// the last rounding of a scale search; decoding them is exact either way.
+// Encoders for ggml's block formats, following ggml's reference quantisers
+// (quantize_row_*_ref and their make_qkx2_quants / make_qx_quants / make_q3_quants scale
+// searches) operation for operation: Q8_0, Q4_0, Q5_0 and the K-quants give
+// llama-quantize's bytes (tests/model/quant_files_test.cpp). IQ4_NL's scale search is
+// simpler than ggml's: same format, other bytes.
 // `n` is a multiple of the type's block size (checked by the callers).
 #pragma once
 
