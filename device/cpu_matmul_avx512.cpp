@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include "device/cpu_dequant_avx2.hpp"
+#include "device/cpu_dequant_avx512.hpp"
 #include "device/cpu_matmul_tile.hpp"
 
 namespace kvactor {
@@ -47,9 +48,9 @@ struct avx512_ops {
   static void decode_q5_1(const uint8_t* p, float* y) { decode_q5_1_avx2(p, y); }
   static void decode_q2_K(const uint8_t* p, float* y) { decode_q2_K_avx2(p, y); }
   static void decode_q3_K(const uint8_t* p, float* y) { decode_q3_K_avx2(p, y); }
-  static void decode_q4_K(const uint8_t* p, float* y) { decode_q4_K_avx2(p, y); }
+  static void decode_q4_K(const uint8_t* p, float* y) { decode_q4_K_avx512(p, y); }
   static void decode_q5_K(const uint8_t* p, float* y) { decode_q5_K_avx2(p, y); }
-  static void decode_q6_K(const uint8_t* p, float* y) { decode_q6_K_avx2(p, y); }
+  static void decode_q6_K(const uint8_t* p, float* y) { decode_q6_K_avx512(p, y); }
 };
 
 }  // namespace
