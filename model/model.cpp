@@ -1,5 +1,7 @@
 #include "model/model.hpp"
 
+#include "model/weight_types.hpp"
+
 namespace kvactor {
 
 const char* dtype_name(dtype t) {
@@ -25,14 +27,9 @@ const char* dtype_name(dtype t) {
 }
 
 std::size_t row_bytes(dtype t, int64_t cols) {
-  const auto n = static_cast<std::size_t>(cols);
-  switch (t) {
-    case dtype::f32: return n * 4;
-    case dtype::f16: return n * 2;
-    case dtype::q8_0: return n / q8_0_block * q8_0_block_bytes;
-    default: break;
-  }
-  return 0;
+  const weight_type_info* info = find_weight_type(t);
+  if (!info || cols < 0) return 0;
+  return static_cast<std::size_t>(cols / info->block_values) * static_cast<std::size_t>(info->block_bytes);
 }
 
 }  // namespace kvactor
