@@ -1,8 +1,9 @@
 """`kvactor tokenize` on a vocabulary-only GGUF: llama.cpp's vectors through the binary.
 
 Usage: tokenize_cli_test.py KVACTOR_BINARY VOCAB.gguf
-Every input of VOCAB.gguf.inp must print the matching VOCAB.gguf.out ids (as one JSON
-array on the last line of stdout, no BOS/EOS); --add-special and --parse-special are
+Every fourth input of VOCAB.gguf.inp (one process each; the library test covers all of
+them) must print the matching VOCAB.gguf.out ids (as one JSON array on the last line of
+stdout, no BOS/EOS); --add-special and --parse-special are
 checked on one input each; a bad flag exits 2 and a missing file exits 1.
 """
 import json
@@ -22,12 +23,13 @@ def main():
     with open(vocab + ".out", encoding="utf-8") as f:
         expected = [[int(x) for x in line.split()] for line in f.read().split("\n")[: len(inputs) - 1]]
     failures = 0
-    for text, ids in zip(inputs, expected):
+    cases = list(zip(inputs, expected))[::4]
+    for text, ids in cases:
         got = last_line_ids(binary, vocab, "--", text)
         if got != ids:
             failures += 1
             print(f"FAIL {text!r}: got {got}, expected {ids}")
-    print(f"{len(expected) - failures}/{len(expected)} vectors matched through `kvactor tokenize`")
+    print(f"{len(cases) - failures}/{len(cases)} vectors matched through `kvactor tokenize`")
 
     plain = last_line_ids(binary, vocab, "<|endoftext|>")
     parsed = last_line_ids(binary, vocab, "--parse-special", "<|endoftext|>")

@@ -1,6 +1,7 @@
 // The regex pre-tokenizers on their own: how each family splits words.
 #include <doctest/doctest.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 

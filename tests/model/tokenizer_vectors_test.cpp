@@ -256,7 +256,7 @@ TEST_CASE("throughput on 256 KiB of mixed text (reported, and the round trip che
     const ids got = tok.tokenize(text, false, false);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     CHECK(tok.decode(got, true).size() >= text.size());
-    MESSAGE(name << ": " << text.size() / 1024 << " KiB -> " << got.size() << " tokens in " << s * 1e3 << " ms ("
+    MESSAGE(std::string(name) << ": " << text.size() / 1024 << " KiB -> " << got.size() << " tokens in " << s * 1e3 << " ms ("
                  << text.size() / s / 1e6 << " MB/s)");
   }
 }
