@@ -17,7 +17,7 @@ raw_weight_rows raw_rows(const weight_matrix& w) {
     throw backend_error("matmul: unsupported weight type id " + std::to_string(static_cast<uint32_t>(w.type)));
   // 8 MiB: beyond a core's L2 and a quarter of the shared L3 on the machines measured.
   const int64_t bytes = static_cast<int64_t>(row_bytes(w.type, w.cols));
-  return {encoding, w.data.data(), w.cols, bytes, w.rows * bytes > (int64_t{8} << 20)};
+  return {encoding, w.bytes(), w.cols, bytes, w.rows * bytes > (int64_t{8} << 20)};
 }
 
 void run_matmul(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, const float* x, int tokens, float* y,

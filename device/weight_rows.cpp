@@ -10,11 +10,11 @@ namespace kvactor {
 
 const float* f32_row(const weight_matrix& w, int64_t r) {
   if (w.type != dtype::f32) return nullptr;
-  return reinterpret_cast<const float*>(w.data.data()) + r * w.cols;
+  return reinterpret_cast<const float*>(w.bytes()) + r * w.cols;
 }
 
 void read_weight_row(const weight_matrix& w, int64_t r, float* out) {
-  const uint8_t* row = w.data.data() + static_cast<std::size_t>(r) * row_bytes(w.type, w.cols);
+  const uint8_t* row = w.bytes() + static_cast<std::size_t>(r) * row_bytes(w.type, w.cols);
   switch (w.type) {
     case dtype::f32:
       std::memcpy(out, row, static_cast<std::size_t>(w.cols) * 4);
@@ -52,8 +52,8 @@ void check_weight_shape(const weight_matrix& w, int64_t rows, int64_t cols, cons
   if (w.type == dtype::q8_0 && cols % q8_0_block != 0)
     throw backend_error("weight " + name + ": q8_0 needs a column count divisible by 32, got " + std::to_string(cols));
   const std::size_t need = static_cast<std::size_t>(rows) * row_bytes(w.type, cols);
-  if (w.data.size() != need)
-    throw backend_error("weight " + name + ": holds " + std::to_string(w.data.size()) + " bytes, shape needs " +
+  if (w.byte_size() != need)
+    throw backend_error("weight " + name + ": holds " + std::to_string(w.byte_size()) + " bytes, shape needs " +
                         std::to_string(need));
 }
 

@@ -93,6 +93,9 @@ void write_gguf(const std::string& path, const model_weights& w, const tokenizer
     throw model_error(path + ": model has " + std::to_string(w.layers.size()) + " layers, config says " +
                       std::to_string(c.n_layers));
 
+  if (const char* feature = llama_layout_gap(w))
+    throw model_error(path + ": the GGUF writer writes the llama architecture only; this model has " + feature);
+
   header_encoder h;
   h.kv_string("general.architecture", "llama");
   h.kv_string("general.name", "kvactor");
@@ -121,8 +124,8 @@ void write_gguf(const std::string& path, const model_weights& w, const tokenizer
 
   std::vector<tensor_entry> tensors;
   const auto add_matrix = [&](const std::string& name, const weight_matrix& m) {
-    if (m.rows <= 0 || m.cols <= 0 || m.data.size() != row_bytes(m.type, m.cols) * static_cast<std::size_t>(m.rows))
-      throw model_error(path + ": matrix " + name + " holds " + std::to_string(m.data.size()) + " bytes, not " +
+    if (m.rows <= 0 || m.cols <= 0 || m.byte_size() != row_bytes(m.type, m.cols) * static_cast<std::size_t>(m.rows))
+      throw model_error(path + ": matrix " + name + " holds " + std::to_string(m.byte_size()) + " bytes, not " +
                         std::to_string(m.rows) + " x " + std::to_string(m.cols) + " " + dtype_name(m.type));
     const dtype t = matrix_type == dtype::q8_0 && m.cols % q8_0_block != 0 ? dtype::f16 : matrix_type;
     tensors.push_back({name, {static_cast<uint64_t>(m.cols), static_cast<uint64_t>(m.rows)}, t, &m, nullptr, 0});
@@ -179,7 +182,7 @@ void write_gguf(const std::string& path, const model_weights& w, const tokenizer
       if (t.vec) {
         out.write(reinterpret_cast<const char*>(t.vec->data()), static_cast<std::streamsize>(t.bytes()));
       } else if (t.matrix->type == t.type) {
-        out.write(reinterpret_cast<const char*>(t.matrix->data.data()), static_cast<std::streamsize>(t.bytes()));
+        out.write(reinterpret_cast<const char*>(t.matrix->bytes()), static_cast<std::streamsize>(t.bytes()));
       } else {
         const weight_matrix converted = convert(*t.matrix, t.type);
         out.write(reinterpret_cast<const char*>(converted.data.data()), static_cast<std::streamsize>(t.bytes()));

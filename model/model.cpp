@@ -24,15 +24,57 @@ const char* dtype_name(dtype t) {
   return "unknown";
 }
 
-std::size_t row_bytes(dtype t, int64_t cols) {
-  const auto n = static_cast<std::size_t>(cols);
+int64_t dtype_block_elements(dtype t) {
   switch (t) {
-    case dtype::f32: return n * 4;
-    case dtype::f16: return n * 2;
-    case dtype::q8_0: return n / q8_0_block * q8_0_block_bytes;
-    default: break;
+    case dtype::f32: case dtype::f16: case dtype::bf16: return 1;
+    case dtype::q4_0: case dtype::q4_1: case dtype::q5_0: case dtype::q5_1: case dtype::q8_0: case dtype::q8_1:
+    case dtype::iq4_nl:
+      return 32;
+    case dtype::q2_k: case dtype::q3_k: case dtype::q4_k: case dtype::q5_k: case dtype::q6_k: case dtype::q8_k:
+      return 256;
   }
   return 0;
+}
+
+// ggml's block_* structs (ggml-common.h).
+std::size_t dtype_block_bytes(dtype t) {
+  switch (t) {
+    case dtype::f32: return 4;
+    case dtype::f16: case dtype::bf16: return 2;
+    case dtype::q4_0: return 2 + 16;
+    case dtype::q4_1: return 4 + 16;
+    case dtype::q5_0: return 2 + 4 + 16;
+    case dtype::q5_1: return 4 + 4 + 16;
+    case dtype::q8_0: return 2 + 32;
+    case dtype::q8_1: return 4 + 32;
+    case dtype::iq4_nl: return 2 + 16;
+    case dtype::q2_k: return 16 + 64 + 2 + 2;
+    case dtype::q3_k: return 32 + 64 + 12 + 2;
+    case dtype::q4_k: return 2 + 2 + 12 + 128;
+    case dtype::q5_k: return 2 + 2 + 12 + 32 + 128;
+    case dtype::q6_k: return 128 + 64 + 16 + 2;
+    case dtype::q8_k: return 4 + 256 + 16 * 2;
+  }
+  return 0;
+}
+
+std::size_t row_bytes(dtype t, int64_t cols) {
+  const int64_t block = dtype_block_elements(t);
+  if (block == 0 || cols < 0 || cols % block != 0) return 0;
+  return static_cast<std::size_t>(cols / block) * dtype_block_bytes(t);
+}
+
+const char* llama_layout_gap(const model_weights& w) {
+  const model_config& c = w.config;
+  if (c.rope != rope_style::adjacent) return "NEOX rotary pairs";
+  if (c.head_width != 0 && c.head_width * c.n_heads != c.dim) return "a head_dim other than dim / heads";
+  if (c.rope_freq_scale != 1.0f) return "linear RoPE scaling";
+  if (!w.rope_freq_factors.empty()) return "rope_freqs.weight frequency factors";
+  for (const layer_weights& l : w.layers) {
+    if (!l.bq.empty() || !l.bk.empty() || !l.bv.empty()) return "attention biases";
+    if (!l.q_norm.empty() || !l.k_norm.empty()) return "per-head Q/K norms";
+  }
+  return nullptr;
 }
 
 }  // namespace kvactor

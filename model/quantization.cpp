@@ -109,7 +109,7 @@ std::vector<float> dequantize(const weight_matrix& m) {
   std::vector<float> out(static_cast<std::size_t>(m.rows * m.cols));
   const std::size_t rb = row_bytes(m.type, m.cols);
   for (int64_t r = 0; r < m.rows; ++r)
-    dequantize_row(m.type, m.data.data() + static_cast<std::size_t>(r) * rb, out.data() + r * m.cols, m.cols);
+    dequantize_row(m.type, m.bytes() + static_cast<std::size_t>(r) * rb, out.data() + r * m.cols, m.cols);
   return out;
 }
 
@@ -126,7 +126,7 @@ weight_matrix convert(const weight_matrix& m, dtype t) {
   std::vector<float> row(static_cast<std::size_t>(m.cols));
   const std::size_t src_rb = row_bytes(m.type, m.cols);
   for (int64_t r = 0; r < m.rows; ++r) {
-    dequantize_row(m.type, m.data.data() + static_cast<std::size_t>(r) * src_rb, row.data(), m.cols);
+    dequantize_row(m.type, m.bytes() + static_cast<std::size_t>(r) * src_rb, row.data(), m.cols);
     quantize_row(t, row.data(), out.data.data() + static_cast<std::size_t>(r) * rb, m.cols);
   }
   return out;
