@@ -8,11 +8,12 @@
 #include "cli/command.hpp"
 #include "model/gguf_writer.hpp"
 #include "model/loader.hpp"
+#include "model/weight_types.hpp"
 
 namespace {
 
 const char* const usage_text =
-    "usage: kvactor convert MODEL.bin TOKENIZER.bin OUT.gguf [--type f32|f16|q8_0]\n"
+    "usage: kvactor convert MODEL.bin TOKENIZER.bin OUT.gguf [--type TYPE]\n"
     "\n"
     "Writes a llama2.c checkpoint and its tokenizer as one GGUF v3 file (llama\n"
     "architecture, tokenizer in the metadata).\n"
@@ -20,8 +21,13 @@ const char* const usage_text =
     "  --type T   storage type of the 2-D weight matrices (default f32):\n"
     "               f32   exact copy of the checkpoint's weights\n"
     "               f16   IEEE half precision, rounded to nearest even\n"
-    "               q8_0  ggml Q8_0 (blocks of 32: fp16 scale + 32 int8); a matrix whose\n"
-    "                     rows are not a multiple of 32 long is stored as f16\n"
+    "               bf16  bfloat16 (the top half of each f32, rounded to nearest even)\n"
+    "               q8_0  ggml Q8_0 (blocks of 32: fp16 scale + 32 int8)\n"
+    "               q4_0, q4_1, q5_0, q5_1, iq4_nl   ggml's 32-value block formats\n"
+    "               q2_k, q3_k, q4_k, q5_k, q6_k     ggml's K-quants (256-value super-blocks)\n"
+    "             A matrix whose rows are not a whole number of the type's blocks falls\n"
+    "             back as llama-quantize does (K-quants to iq4_nl, q5_0, q5_1 or q8_0,\n"
+    "             then f16). Type names are case-insensitive (Q4_K = q4_k).\n"
     "             Norm vectors are always f32.\n"
     "  --help     this text\n"
     "\n"
@@ -42,7 +48,7 @@ int run_convert(int argc, char** argv) {
       return 0;
     }
     if (arg == "--type") {
-      if (i + 1 >= argc) return usage_error("--type needs a value: f32, f16 or q8_0");
+      if (i + 1 >= argc) return usage_error("--type needs a value: " + kvactor::weight_type_names());
       type_name = argv[++i];
     } else if (arg.rfind("--type=", 0) == 0) {
       type_name = arg.substr(7);
@@ -52,15 +58,9 @@ int run_convert(int argc, char** argv) {
       positional.push_back(arg);
     }
   }
-  kvactor::dtype type;
-  if (type_name == "f32")
-    type = kvactor::dtype::f32;
-  else if (type_name == "f16")
-    type = kvactor::dtype::f16;
-  else if (type_name == "q8_0")
-    type = kvactor::dtype::q8_0;
-  else
-    return usage_error("--type must be f32, f16 or q8_0, got '" + type_name + "'");
+  const kvactor::weight_type_info* info = kvactor::find_weight_type(type_name);
+  if (!info) return usage_error("--type must be one of " + kvactor::weight_type_names() + ", got '" + type_name + "'");
+  const kvactor::dtype type = info->type;
   if (positional.size() != 3)
     return usage_error("expected MODEL.bin TOKENIZER.bin OUT.gguf, got " + std::to_string(positional.size()) +
                        " file argument(s)");

@@ -2,6 +2,7 @@
 
 #include "device/backend.hpp"
 #include "device/cpu_matmul_kernels.hpp"
+#include "model/weight_types.hpp"
 
 #include <string>
 
@@ -9,12 +10,35 @@ namespace kvactor {
 
 namespace {
 
+weight_encoding encoding_of(dtype t) {
+  switch (t) {
+    case dtype::f32: return weight_encoding::f32;
+    case dtype::f16: return weight_encoding::f16;
+    case dtype::bf16: return weight_encoding::bf16;
+    case dtype::q8_0: return weight_encoding::q8_0;
+    case dtype::q4_0: return weight_encoding::q4_0;
+    case dtype::q4_1: return weight_encoding::q4_1;
+    case dtype::q5_0: return weight_encoding::q5_0;
+    case dtype::q5_1: return weight_encoding::q5_1;
+    case dtype::iq4_nl: return weight_encoding::iq4_nl;
+    case dtype::q2_k: return weight_encoding::q2_k;
+    case dtype::q3_k: return weight_encoding::q3_k;
+    case dtype::q4_k: return weight_encoding::q4_k;
+    case dtype::q5_k: return weight_encoding::q5_k;
+    case dtype::q6_k: return weight_encoding::q6_k;
+    case dtype::q8_1:
+    case dtype::q8_k: break;
+  }
+  throw backend_error(std::string("matmul: unsupported weight type ") + dtype_name(t) + " (id " +
+                      std::to_string(static_cast<uint32_t>(t)) + ")");
+}
+
 raw_weight_rows raw_rows(const weight_matrix& w) {
-  weight_encoding encoding = weight_encoding::f32;
-  if (w.type == dtype::f16) encoding = weight_encoding::f16;
-  else if (w.type == dtype::q8_0) encoding = weight_encoding::q8_0;
-  else if (w.type != dtype::f32)
-    throw backend_error("matmul: unsupported weight type id " + std::to_string(static_cast<uint32_t>(w.type)));
+  const weight_encoding encoding = encoding_of(w.type);
+  const weight_type_info* info = find_weight_type(w.type);
+  if (w.cols % info->block_values != 0)
+    throw backend_error(std::string("matmul: a ") + info->name + " row of " + std::to_string(w.cols) +
+                        " values is not a whole number of " + std::to_string(info->block_values) + "-value blocks");
   // 8 MiB: beyond a core's L2 and a quarter of the shared L3 on the machines measured.
   const int64_t bytes = static_cast<int64_t>(row_bytes(w.type, w.cols));
   return {encoding, w.bytes(), w.cols, bytes, w.rows * bytes > (int64_t{8} << 20)};

@@ -2,6 +2,7 @@
 // Built with -mavx2 -mfma -mf16c; runs only when cpu_supports(cpu_isa::avx2).
 #include <immintrin.h>
 
+#include "device/cpu_dequant_avx2.hpp"
 #include "device/cpu_matmul_tile.hpp"
 
 namespace kvactor {
@@ -32,6 +33,11 @@ struct avx2_ops {
   }
   static float half(uint16_t h) { return _cvtsh_ss(h); }
   static float scalar_fma(float a, float b, float acc) { return __builtin_fmaf(a, b, acc); }
+  static void decode_q4_0(const uint8_t* p, float* y) { decode_q4_0_avx2(p, y); }
+  static void decode_iq4_nl(const uint8_t* p, float* y) { decode_iq4_nl_avx2(p, y); }
+  static void decode_q4_K(const uint8_t* p, float* y) { decode_q4_K_avx2(p, y); }
+  static void decode_q5_K(const uint8_t* p, float* y) { decode_q5_K_avx2(p, y); }
+  static void decode_q6_K(const uint8_t* p, float* y) { decode_q6_K_avx2(p, y); }
 };
 
 }  // namespace

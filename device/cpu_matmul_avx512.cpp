@@ -6,6 +6,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include "device/cpu_dequant_avx2.hpp"
 #include "device/cpu_matmul_tile.hpp"
 
 namespace kvactor {
@@ -39,6 +40,11 @@ struct avx512_ops {
   }
   static float half(uint16_t h) { return _cvtsh_ss(h); }
   static float scalar_fma(float a, float b, float acc) { return __builtin_fmaf(a, b, acc); }
+  static void decode_q4_0(const uint8_t* p, float* y) { decode_q4_0_avx2(p, y); }
+  static void decode_iq4_nl(const uint8_t* p, float* y) { decode_iq4_nl_avx2(p, y); }
+  static void decode_q4_K(const uint8_t* p, float* y) { decode_q4_K_avx2(p, y); }
+  static void decode_q5_K(const uint8_t* p, float* y) { decode_q5_K_avx2(p, y); }
+  static void decode_q6_K(const uint8_t* p, float* y) { decode_q6_K_avx2(p, y); }
 };
 
 }  // namespace

@@ -7,7 +7,8 @@
 
 namespace kvactor {
 
-enum class weight_encoding { f32, f16, q8_0 };
+// The weight types the kernels read in place (ggml block layouts, model/ggml_blocks.hpp).
+enum class weight_encoding { f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k };
 
 // A weight matrix as raw rows: `row_bytes` apart, `cols` values each.
 struct raw_weight_rows {

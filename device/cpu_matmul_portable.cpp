@@ -41,6 +41,11 @@ struct portable_ops {
   }
   static float half(uint16_t h) { return half_to_float(h); }
   static float scalar_fma(float a, float b, float acc) { return acc + a * b; }
+  static void decode_q4_0(const uint8_t* p, float* y) { ggml::dequantize_block_q4_0(p, y); }
+  static void decode_iq4_nl(const uint8_t* p, float* y) { ggml::dequantize_block_iq4_nl(p, y); }
+  static void decode_q4_K(const uint8_t* p, float* y) { ggml::dequantize_block_q4_K(p, y); }
+  static void decode_q5_K(const uint8_t* p, float* y) { ggml::dequantize_block_q5_K(p, y); }
+  static void decode_q6_K(const uint8_t* p, float* y) { ggml::dequantize_block_q6_K(p, y); }
 };
 
 }  // namespace

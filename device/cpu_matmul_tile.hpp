@@ -2,7 +2,10 @@
 // once over an `Ops` struct that supplies the ISA's vector type and operations:
 //   vec, width, zero(), load(const float*), fma(a, b, acc), reduce(vec) -> float,
 //   load_f16(const uint16_t*), load_q8(const int8_t*, float scale),
-//   half(uint16_t) -> float, scalar_fma(a, b, acc), rows_multi, tokens_multi, tokens_row_stream.
+//   half(uint16_t) -> float, scalar_fma(a, b, acc), rows_multi, tokens_multi, tokens_row_stream,
+//   and block decoders decode_q4_0, decode_iq4_nl, decode_q4_K, decode_q5_K, decode_q6_K
+//   (void(const uint8_t* block, float* out), exactly ggml's values: model/ggml_dequant.hpp
+//   or an ISA's vector twin).
 // Everything here has internal linkage: each unit gets its own copy, compiled for
 // its own ISA.
 //
@@ -17,6 +20,7 @@
 #include <cstring>
 
 #include "device/cpu_matmul_kernels.hpp"
+#include "model/ggml_dequant.hpp"
 
 namespace kvactor {
 namespace {
@@ -66,6 +70,32 @@ struct q8_0_source {
     const uint8_t* block = base + r * row_bytes + (i / q8_block_values) * q8_block_size;
     return scale(block) * static_cast<float>(static_cast<int8_t>(block[2 + i % q8_block_values]));
   }
+};
+
+// BF16 rows: each value widened exactly (its bits become the top half of an f32).
+template <class Ops>
+struct bf16_source {
+  static constexpr int few_tokens = 0;
+  const uint16_t* base;  // [rows, stride] bf16
+  int64_t stride;
+  typename Ops::vec load(int64_t r, int i) const {
+    float v[Ops::width];
+    for (int j = 0; j < Ops::width; ++j) v[j] = ggml::bf16_value(base[r * stride + i + j]);
+    return Ops::load(v);
+  }
+  float scalar(int64_t r, int i) const { return ggml::bf16_value(base[r * stride + i]); }
+};
+
+// A ggml block format: a row is cols / BlockValues blocks of BlockBytes, each decoded
+// exactly by Decode into BlockValues floats (model/ggml_dequant.hpp). Products decode a
+// block of each of R rows once into a small buffer and run every token of the call
+// through it (matmul_rows_blocked), so the decoding cost is shared by all tokens.
+template <int BlockValues, int BlockBytes, void (*Decode)(const uint8_t*, float*)>
+struct block_source {
+  static constexpr int block_values = BlockValues;
+  const uint8_t* base;
+  int64_t row_bytes;
+  void decode(int64_t r, int64_t block, float* out) const { Decode(base + r * row_bytes + block * BlockBytes, out); }
 };
 
 // R weight rows from r0 times T token rows.
@@ -135,6 +165,97 @@ void matmul_rows_from(const Source& w, bool streamed, int64_t r0, int64_t r1, co
   for (; r < r1; ++r) matmul_row_group<Ops, 1, Ops::tokens_multi>(w, r, x, k, tokens, k, y, y_stride);
 }
 
+// One block's columns [base, base + BV) of R decoded rows (buf) times T token rows,
+// accumulated into acc[r * acc_stride + t] (kept in memory between blocks).
+template <class Ops, int R, int T, int BV>
+inline void block_tile(const float (*buf)[BV], const float* x, int64_t x_stride, int base, typename Ops::vec* acc,
+                       int acc_stride) {
+  using vec = typename Ops::vec;
+  vec a[R][T];
+#pragma GCC unroll 32
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 32
+    for (int t = 0; t < T; ++t) a[r][t] = acc[r * acc_stride + t];
+  for (int i = 0; i < BV; i += Ops::width) {
+    vec xv[T];
+#pragma GCC unroll 32
+    for (int t = 0; t < T; ++t) xv[t] = Ops::load(x + t * x_stride + base + i);
+#pragma GCC unroll 32
+    for (int r = 0; r < R; ++r) {
+      const vec wv = Ops::load(buf[r] + i);
+#pragma GCC unroll 32
+      for (int t = 0; t < T; ++t) a[r][t] = Ops::fma(wv, xv[t], a[r][t]);
+    }
+  }
+#pragma GCC unroll 32
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 32
+    for (int t = 0; t < T; ++t) acc[r * acc_stride + t] = a[r][t];
+}
+
+// The tokens [0, tokens) of one block in tiles of T, the remainder with T - 1, ...
+template <class Ops, int R, int T, int BV>
+inline void block_tokens(const float (*buf)[BV], const float* x, int64_t x_stride, int tokens, int base,
+                         typename Ops::vec* acc, int acc_stride) {
+  int t = 0;
+  for (; t + T <= tokens; t += T) block_tile<Ops, R, T, BV>(buf, x + t * x_stride, x_stride, base, acc + t, acc_stride);
+  if constexpr (T > 1)
+    if (t < tokens) block_tokens<Ops, R, T - 1, BV>(buf, x + t * x_stride, x_stride, tokens - t, base, acc + t, acc_stride);
+}
+
+// R rows from r0 of a block format over `tokens` token rows (at most block_token_chunk).
+// Every output is the f32 path's chain over the decoded values, in the same order:
+// acc = fma(w[i..], x[i..], acc) for i = 0, width, ... (k is a whole number of blocks,
+// and a block a whole number of vectors), then the same lane tree and "+ 0" tail. So a
+// block-format matrix gives exactly the bits of an f32 matrix holding its decoded values.
+constexpr int block_token_chunk = 32;
+
+template <class Ops, int R, class Source>
+void block_row_group(const Source& w, int64_t r0, const float* x, int tokens, int k, float* y, int64_t y_stride) {
+  using vec = typename Ops::vec;
+  constexpr int BV = Source::block_values;
+  static_assert(BV % Ops::width == 0, "a vector never straddles two blocks");
+  alignas(64) float buf[R][BV];
+  vec acc[R * block_token_chunk];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < tokens; ++t) acc[r * block_token_chunk + t] = Ops::zero();
+  for (int b = 0; b < k / BV; ++b) {
+    for (int r = 0; r < R; ++r) w.decode(r0 + r, b, buf[r]);
+    if (tokens == 1)
+      block_tile<Ops, R, 1, BV>(buf, x, k, b * BV, acc, block_token_chunk);
+    else
+      block_tokens<Ops, R, Ops::tokens_multi, BV>(buf, x, k, tokens, b * BV, acc, block_token_chunk);
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < tokens; ++t) {
+      const float total = Ops::reduce(acc[r * block_token_chunk + t]);
+      const float tail = 0.0f;
+      y[t * y_stride + r0 + r] = total + tail;
+    }
+}
+
+// Rows [r0, r1) of a block format: groups of rows_multi rows, even for one token (the
+// rows' FMA chains then overlap: the one-row chain waited on FMA latency), tokens in
+// chunks of block_token_chunk.
+template <class Ops, class Source>
+void matmul_rows_blocked(const Source& w, int64_t r0, int64_t r1, const float* x, int tokens, int k, float* y,
+                         int64_t y_stride) {
+  for (int t0 = 0; t0 < tokens; t0 += block_token_chunk) {
+    const int n = tokens - t0 < block_token_chunk ? tokens - t0 : block_token_chunk;
+    const float* xs = x + static_cast<int64_t>(t0) * k;
+    float* ys = y + static_cast<int64_t>(t0) * y_stride;
+    int64_t r = r0;
+    for (; r + Ops::rows_multi <= r1; r += Ops::rows_multi)
+      block_row_group<Ops, Ops::rows_multi>(w, r, xs, n, k, ys, y_stride);
+    for (; r < r1; ++r) block_row_group<Ops, 1>(w, r, xs, n, k, ys, y_stride);
+  }
+}
+
+template <int BV, int BB, void (*Decode)(const uint8_t*, float*)>
+block_source<BV, BB, Decode> blocks_of(const raw_weight_rows& w) {
+  return {w.data, w.row_bytes};
+}
+
 template <class Ops>
 void matmul_rows_with(const raw_weight_rows& w, int64_t r0, int64_t r1, const float* x, int tokens, float* y,
                       int64_t y_stride) {
@@ -148,9 +269,38 @@ void matmul_rows_with(const raw_weight_rows& w, int64_t r0, int64_t r1, const fl
       matmul_rows_from<Ops>(f16_source<Ops>{reinterpret_cast<const uint16_t*>(w.data), w.cols}, w.streamed, r0, r1, x,
                             tokens, k, y, y_stride);
       return;
+    case weight_encoding::bf16:
+      matmul_rows_from<Ops>(bf16_source<Ops>{reinterpret_cast<const uint16_t*>(w.data), w.cols}, w.streamed, r0, r1, x,
+                            tokens, k, y, y_stride);
+      return;
     case weight_encoding::q8_0:
       matmul_rows_from<Ops>(q8_0_source<Ops>{w.data, w.row_bytes}, w.streamed, r0, r1, x, tokens, k, y, y_stride);
       return;
+    case weight_encoding::q4_0:
+      return matmul_rows_blocked<Ops>(blocks_of<32, 18, Ops::decode_q4_0>(w), r0, r1, x, tokens, k, y, y_stride);
+    case weight_encoding::q4_1:
+      return matmul_rows_blocked<Ops>(blocks_of<32, 20, ggml::dequantize_block_q4_1>(w), r0, r1, x, tokens, k, y, y_stride);
+    case weight_encoding::q5_0:
+      return matmul_rows_blocked<Ops>(blocks_of<32, 22, ggml::dequantize_block_q5_0>(w), r0, r1, x, tokens, k, y, y_stride);
+    case weight_encoding::q5_1:
+      return matmul_rows_blocked<Ops>(blocks_of<32, 24, ggml::dequantize_block_q5_1>(w), r0, r1, x, tokens, k, y, y_stride);
+    case weight_encoding::iq4_nl:
+      return matmul_rows_blocked<Ops>(blocks_of<32, 18, Ops::decode_iq4_nl>(w), r0, r1, x, tokens, k, y,
+                                      y_stride);
+    case weight_encoding::q2_k:
+      return matmul_rows_blocked<Ops>(blocks_of<256, 84, ggml::dequantize_block_q2_K>(w), r0, r1, x, tokens, k, y, y_stride);
+    case weight_encoding::q3_k:
+      return matmul_rows_blocked<Ops>(blocks_of<256, 110, ggml::dequantize_block_q3_K>(w), r0, r1, x, tokens, k, y,
+                                      y_stride);
+    case weight_encoding::q4_k:
+      return matmul_rows_blocked<Ops>(blocks_of<256, 144, Ops::decode_q4_K>(w), r0, r1, x, tokens, k, y,
+                                      y_stride);
+    case weight_encoding::q5_k:
+      return matmul_rows_blocked<Ops>(blocks_of<256, 176, Ops::decode_q5_K>(w), r0, r1, x, tokens, k, y,
+                                      y_stride);
+    case weight_encoding::q6_k:
+      return matmul_rows_blocked<Ops>(blocks_of<256, 210, Ops::decode_q6_K>(w), r0, r1, x, tokens, k, y,
+                                      y_stride);
   }
 }
 

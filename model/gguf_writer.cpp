@@ -6,6 +6,7 @@
 
 #include "model/gguf_format.hpp"
 #include "model/quantization.hpp"
+#include "model/weight_types.hpp"
 
 namespace kvactor {
 namespace {
@@ -72,20 +73,31 @@ std::string to_sentencepiece(const std::string& piece) {
   return out;
 }
 
-uint32_t file_type(dtype t) {
+// The type a matrix with rows of `cols` values is stored as when `wanted` cannot hold
+// them (rows not a whole number of its blocks), as llama.cpp's quantiser falls back:
+// Q2_K / Q3_K -> IQ4_NL, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, then F16.
+dtype storage_type(dtype wanted, int64_t cols) {
+  dtype t = wanted;
+  if (cols % find_weight_type(t)->block_values == 0) return t;
   switch (t) {
-    case dtype::f32: return 0;   // LLAMA_FTYPE_ALL_F32
-    case dtype::f16: return 1;   // LLAMA_FTYPE_MOSTLY_F16
-    case dtype::q8_0: return 7;  // LLAMA_FTYPE_MOSTLY_Q8_0
-    default: break;
+    case dtype::q2_k:
+    case dtype::q3_k: t = dtype::iq4_nl; break;
+    case dtype::q4_k: t = dtype::q5_0; break;
+    case dtype::q5_k: t = dtype::q5_1; break;
+    case dtype::q6_k: t = dtype::q8_0; break;
+    default: t = dtype::f16; break;
   }
-  return 0;
+  return cols % find_weight_type(t)->block_values == 0 ? t : dtype::f16;
 }
 
 }  // namespace
 
 void write_gguf(const std::string& path, const model_weights& w, const tokenizer& tok, dtype matrix_type) {
   const auto& c = w.config;
+  const weight_type_info* matrix_info = find_weight_type(matrix_type);
+  if (!matrix_info || matrix_type == dtype::q8_k)
+    throw model_error(path + ": cannot write matrices as " + dtype_name(matrix_type) + " (writable: " +
+                      weight_type_names() + ")");
   if (tok.vocab_size() != c.vocab_size)
     throw model_error(path + ": tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model's vocabulary is " +
                       std::to_string(c.vocab_size));
@@ -100,7 +112,7 @@ void write_gguf(const std::string& path, const model_weights& w, const tokenizer
   h.kv_string("general.architecture", "llama");
   h.kv_string("general.name", "kvactor");
   h.kv_u32("general.alignment", gguf::default_alignment);
-  h.kv_u32("general.file_type", file_type(matrix_type));
+  h.kv_u32("general.file_type", matrix_info->file_type);
   h.kv_u32("llama.context_length", static_cast<uint32_t>(c.max_seq_len));
   h.kv_u32("llama.embedding_length", static_cast<uint32_t>(c.dim));
   h.kv_u32("llama.feed_forward_length", static_cast<uint32_t>(c.hidden_dim));
@@ -124,10 +136,11 @@ void write_gguf(const std::string& path, const model_weights& w, const tokenizer
 
   std::vector<tensor_entry> tensors;
   const auto add_matrix = [&](const std::string& name, const weight_matrix& m) {
-    if (m.rows <= 0 || m.cols <= 0 || m.byte_size() != row_bytes(m.type, m.cols) * static_cast<std::size_t>(m.rows))
+    if (m.rows <= 0 || m.cols <= 0 || !find_weight_type(m.type) ||
+        m.byte_size() != row_bytes(m.type, m.cols) * static_cast<std::size_t>(m.rows))
       throw model_error(path + ": matrix " + name + " holds " + std::to_string(m.byte_size()) + " bytes, not " +
                         std::to_string(m.rows) + " x " + std::to_string(m.cols) + " " + dtype_name(m.type));
-    const dtype t = matrix_type == dtype::q8_0 && m.cols % q8_0_block != 0 ? dtype::f16 : matrix_type;
+    const dtype t = storage_type(matrix_type, m.cols);
     tensors.push_back({name, {static_cast<uint64_t>(m.cols), static_cast<uint64_t>(m.rows)}, t, &m, nullptr, 0});
   };
   const auto add_vector = [&](const std::string& name, const std::vector<float>& v) {
@@ -185,7 +198,7 @@ void write_gguf(const std::string& path, const model_weights& w, const tokenizer
         out.write(reinterpret_cast<const char*>(t.matrix->bytes()), static_cast<std::streamsize>(t.bytes()));
       } else {
         const weight_matrix converted = convert(*t.matrix, t.type);
-        out.write(reinterpret_cast<const char*>(converted.data.data()), static_cast<std::streamsize>(t.bytes()));
+        out.write(reinterpret_cast<const char*>(converted.bytes()), static_cast<std::streamsize>(t.bytes()));
       }
       out.write(pad.data(), static_cast<std::streamsize>(align_up(t.bytes(), gguf::default_alignment) - t.bytes()));
     }

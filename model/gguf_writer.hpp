@@ -1,8 +1,10 @@
 // Writes a model as GGUF v3 (llama architecture), the layout gguf_loader reads:
 // metadata (hyper-parameters, SentencePiece tokenizer with U+2581 for space) and
-// tensors with ggml shapes. 2-D matrices are stored as `matrix_type`; a q8_0
-// matrix whose row length is not a multiple of 32 is stored as f16 instead (as
-// llama.cpp's quantizer falls back); norm vectors are always f32.
+// tensors with ggml shapes. 2-D matrices are stored as `matrix_type` (any writable
+// type of model/weight_types.hpp); a matrix whose rows are not a whole number of that
+// type's blocks falls back as llama.cpp's quantizer does (K-quants to IQ4_NL / Q5_0 /
+// Q5_1 / Q8_0, then F16); norm vectors are always f32. general.file_type is the
+// LLAMA_FTYPE of the type asked for.
 #pragma once
 
 #include <string>

@@ -1,5 +1,7 @@
 #include "model/model.hpp"
 
+#include "model/weight_types.hpp"
+
 namespace kvactor {
 
 const char* dtype_name(dtype t) {
@@ -24,44 +26,21 @@ const char* dtype_name(dtype t) {
   return "unknown";
 }
 
+// Through the weight type table: 0 for a type kvactor does not read.
 int64_t dtype_block_elements(dtype t) {
-  switch (t) {
-    case dtype::f32: case dtype::f16: case dtype::bf16: return 1;
-    case dtype::q4_0: case dtype::q4_1: case dtype::q5_0: case dtype::q5_1: case dtype::q8_0: case dtype::q8_1:
-    case dtype::iq4_nl:
-      return 32;
-    case dtype::q2_k: case dtype::q3_k: case dtype::q4_k: case dtype::q5_k: case dtype::q6_k: case dtype::q8_k:
-      return 256;
-  }
-  return 0;
+  const weight_type_info* info = find_weight_type(t);
+  return info ? info->block_values : 0;
 }
 
-// ggml's block_* structs (ggml-common.h).
 std::size_t dtype_block_bytes(dtype t) {
-  switch (t) {
-    case dtype::f32: return 4;
-    case dtype::f16: case dtype::bf16: return 2;
-    case dtype::q4_0: return 2 + 16;
-    case dtype::q4_1: return 4 + 16;
-    case dtype::q5_0: return 2 + 4 + 16;
-    case dtype::q5_1: return 4 + 4 + 16;
-    case dtype::q8_0: return 2 + 32;
-    case dtype::q8_1: return 4 + 32;
-    case dtype::iq4_nl: return 2 + 16;
-    case dtype::q2_k: return 16 + 64 + 2 + 2;
-    case dtype::q3_k: return 32 + 64 + 12 + 2;
-    case dtype::q4_k: return 2 + 2 + 12 + 128;
-    case dtype::q5_k: return 2 + 2 + 12 + 32 + 128;
-    case dtype::q6_k: return 128 + 64 + 16 + 2;
-    case dtype::q8_k: return 4 + 256 + 16 * 2;
-  }
-  return 0;
+  const weight_type_info* info = find_weight_type(t);
+  return info ? static_cast<std::size_t>(info->block_bytes) : 0;
 }
 
 std::size_t row_bytes(dtype t, int64_t cols) {
-  const int64_t block = dtype_block_elements(t);
-  if (block == 0 || cols < 0 || cols % block != 0) return 0;
-  return static_cast<std::size_t>(cols / block) * dtype_block_bytes(t);
+  const weight_type_info* info = find_weight_type(t);
+  if (!info || cols < 0) return 0;
+  return static_cast<std::size_t>(cols / info->block_values) * static_cast<std::size_t>(info->block_bytes);
 }
 
 const char* llama_layout_gap(const model_weights& w) {

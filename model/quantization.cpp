@@ -1,5 +1,7 @@
 #include "model/quantization.hpp"
 
+#include "model/weight_types.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -48,61 +50,22 @@ float fp16_to_fp32(uint16_t h) {
   return f;
 }
 
+namespace {
+
+const weight_type_info& type_info(dtype t) {
+  const weight_type_info* info = find_weight_type(t);
+  if (!info) throw model_error(std::string("no conversion for weight type ") + dtype_name(t));
+  return *info;
+}
+
+}  // namespace
+
 void dequantize_row(dtype t, const uint8_t* src, float* dst, int64_t cols) {
-  switch (t) {
-    case dtype::f32:
-      std::memcpy(dst, src, static_cast<std::size_t>(cols) * 4);
-      return;
-    case dtype::f16:
-      for (int64_t c = 0; c < cols; ++c) {
-        uint16_t h;
-        std::memcpy(&h, src + 2 * c, 2);
-        dst[c] = fp16_to_fp32(h);
-      }
-      return;
-    case dtype::q8_0:
-      for (int64_t b = 0; b < cols / q8_0_block; ++b) {
-        const uint8_t* block = src + b * q8_0_block_bytes;
-        uint16_t dh;
-        std::memcpy(&dh, block, 2);
-        const float d = fp16_to_fp32(dh);
-        for (int j = 0; j < q8_0_block; ++j)
-          dst[b * q8_0_block + j] = d * static_cast<float>(static_cast<int8_t>(block[2 + j]));
-      }
-      return;
-    default: break;
-  }
-  throw model_error(std::string("no conversion for weight type ") + dtype_name(t));
+  type_info(t).dequantize_row(src, dst, cols);
 }
 
 void quantize_row(dtype t, const float* src, uint8_t* dst, int64_t cols) {
-  switch (t) {
-    case dtype::f32:
-      std::memcpy(dst, src, static_cast<std::size_t>(cols) * 4);
-      return;
-    case dtype::f16:
-      for (int64_t c = 0; c < cols; ++c) {
-        const uint16_t h = fp32_to_fp16(src[c]);
-        std::memcpy(dst + 2 * c, &h, 2);
-      }
-      return;
-    case dtype::q8_0:
-      for (int64_t b = 0; b < cols / q8_0_block; ++b) {
-        const float* x = src + b * q8_0_block;
-        uint8_t* block = dst + b * q8_0_block_bytes;
-        float amax = 0.0f;
-        for (int j = 0; j < q8_0_block; ++j) amax = std::max(amax, std::fabs(x[j]));
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        const uint16_t dh = fp32_to_fp16(d);
-        std::memcpy(block, &dh, 2);
-        for (int j = 0; j < q8_0_block; ++j)
-          block[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::round(x[j] * id)));
-      }
-      return;
-    default: break;
-  }
-  throw model_error(std::string("no conversion for weight type ") + dtype_name(t));
+  type_info(t).quantize_row(src, dst, cols);
 }
 
 std::vector<float> dequantize(const weight_matrix& m) {
@@ -114,9 +77,10 @@ std::vector<float> dequantize(const weight_matrix& m) {
 }
 
 weight_matrix convert(const weight_matrix& m, dtype t) {
-  if (t == dtype::q8_0 && m.cols % q8_0_block != 0)
-    throw model_error("cannot store a matrix of " + std::to_string(m.cols) + " columns as q8_0 (needs a multiple of " +
-                      std::to_string(q8_0_block) + ")");
+  const weight_type_info& info = type_info(t);
+  if (m.cols % info.block_values != 0)
+    throw model_error("cannot store a matrix of " + std::to_string(m.cols) + " columns as " + info.name +
+                      " (needs a multiple of " + std::to_string(info.block_values) + ")");
   weight_matrix out;
   out.type = t;
   out.rows = m.rows;

@@ -131,3 +131,62 @@ TEST_CASE("a matrix larger than the caches gives the same bits on its few-token 
     CHECK(same_bits(many.data(), one.data(), many.size()));
   }
 }
+
+TEST_CASE("matmul: every block format gives the bits of f32 rows holding its decoded values, at any token count") {
+  testing::weight_rng rng(14);
+  const int rows = 13;
+  for (cpu_isa isa : supported_isas())
+    for (dtype type : {dtype::bf16, dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::iq4_nl, dtype::q2_k,
+                       dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k})
+      for (int k : {256, 512}) {
+        CAPTURE(cpu_isa_name(isa));
+        const std::string type_name = dtype_name(type);
+        CAPTURE(type_name);
+        CAPTURE(k);
+        std::vector<float> values = random_values(rng, static_cast<std::size_t>(rows) * k, 1.0f);
+        for (std::size_t i = 0; i < values.size(); ++i)
+          if (i % 512 < 256) values[i] *= 0.01f;  // blocks of very different scales
+        const weight_matrix encoded = testing::encode_matrix(values, rows, k, type);
+        std::vector<float> expanded(values.size());
+        for (int r = 0; r < rows; ++r) read_weight_row(encoded, r, expanded.data() + static_cast<std::size_t>(r) * k);
+        const weight_matrix plain = testing::encode_matrix(expanded, rows, k, dtype::f32);
+        const int tokens = 41;  // beyond one 32-token chunk, with every tile remainder
+        const std::vector<float> x = random_values(rng, static_cast<std::size_t>(tokens) * k, 1.0f);
+        std::vector<float> want(static_cast<std::size_t>(tokens) * rows), all(want.size(), -1.0f);
+        matmul_rows(isa, plain, 0, rows, x.data(), tokens, want.data(), rows);
+        matmul_rows(isa, encoded, 0, rows, x.data(), tokens, all.data(), rows);
+        CHECK(same_bits(want.data(), all.data(), all.size()));
+        CHECK(all[0] != 0.0f);
+        for (int t = 0; t < tokens; t += 5) {
+          std::vector<float> one(static_cast<std::size_t>(rows), -1.0f);
+          matmul_rows(isa, encoded, 0, rows, x.data() + static_cast<std::size_t>(t) * k, 1, one.data(), rows);
+          CHECK(same_bits(one.data(), all.data() + static_cast<std::size_t>(t) * rows, static_cast<std::size_t>(rows)));
+        }
+        for (auto [r0, r1] : {std::pair<int, int>{5, 6}, {3, 12}, {0, 13}})
+          for (int t0 : {1, 3, 8}) {
+            std::vector<float> part(static_cast<std::size_t>(tokens) * rows, -1.0f);
+            matmul_rows(isa, encoded, r0, r1, x.data() + static_cast<std::size_t>(t0) * k, tokens - t0, part.data(), rows);
+            for (int t = t0; t < tokens; ++t)
+              CHECK(same_bits(part.data() + static_cast<std::size_t>(t - t0) * rows + r0,
+                              all.data() + static_cast<std::size_t>(t) * rows + r0, static_cast<std::size_t>(r1 - r0)));
+          }
+      }
+}
+
+TEST_CASE("matmul weight shape checks name the tensor, the type and the block size") {
+  testing::weight_rng rng(15);
+  const weight_matrix w = testing::random_matrix(rng, 4, 256, 1.0f, dtype::q4_k);
+  CHECK_NOTHROW(check_weight_shape(w, 4, 256, "blk.0.attn_q.weight"));
+  CHECK_THROWS_WITH(check_weight_shape(w, 4, 512, "blk.0.attn_q.weight"),
+                    doctest::Contains("blk.0.attn_q.weight: shape [4, 256], expected [4, 512]"));
+  weight_matrix narrow = w;
+  narrow.cols = 96;
+  CHECK_THROWS_WITH(check_weight_shape(narrow, 4, 96, "blk.1.ffn_down.weight"),
+                    doctest::Contains("blk.1.ffn_down.weight: q4_k stores rows in blocks of 256"));
+  weight_matrix odd = w;
+  odd.type = dtype::q8_k;
+  CHECK_THROWS_WITH(check_weight_shape(odd, 4, 256, "output.weight"), doctest::Contains("unsupported type q8_k"));
+  weight_matrix short_data = w;
+  short_data.data.resize(10);
+  CHECK_THROWS_WITH(check_weight_shape(short_data, 4, 256, "token_embd.weight"), doctest::Contains("holds 10 bytes"));
+}

@@ -83,3 +83,13 @@ TEST_CASE("llama.cpp agreement: llama architecture, F32 (adjacent RoPE, separate
 TEST_CASE("llama.cpp agreement: qwen2 architecture, F32 (NEOX RoPE, Q/K/V biases, tied embeddings)") {
   CHECK(check_file("stories260K-pad256-qwen2-F32", false) == 4);
 }
+
+// The weights read in place in their block formats (exact dequantisation, F32
+// arithmetic), so kvactor follows llama.cpp's run on its own dequantised copy.
+TEST_CASE("llama.cpp agreement: every quantized llama file and the quantized qwen2 file (ids_dequant)") {
+  for (const char* type : {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_K_S", "Q3_K_M", "Q2_K", "Q4_0", "Q5_0", "IQ4_NL"}) {
+    CAPTURE(type);
+    CHECK(check_file(std::string("stories260K-pad256-llama-") + type, true) == 4);
+  }
+  CHECK(check_file("stories260K-pad256-qwen2-Q4_K_M", true) == 4);
+}

@@ -11,6 +11,7 @@
 
 #include "device/half_float.hpp"
 #include "model/model.hpp"
+#include "model/quantization.hpp"
 
 namespace kvactor::testing {
 
@@ -85,6 +86,13 @@ inline weight_matrix encode_matrix(const std::vector<float>& values, int64_t row
       const uint16_t h = float_to_half(values[i]);
       std::memcpy(w.data.data() + 2 * i, &h, 2);
     }
+  } else if (type != dtype::q8_0) {  // every other type through the model library's encoders
+    weight_matrix plain;
+    plain.rows = rows;
+    plain.cols = cols;
+    plain.data.resize(n * 4);
+    std::memcpy(plain.data.data(), values.data(), n * 4);
+    return convert(plain, type);
   } else {
     const std::size_t blocks = n / q8_0_block;
     w.data.resize(blocks * q8_0_block_bytes);
