@@ -75,6 +75,8 @@ std::variant<route, api_error> route_request(std::string_view method, std::strin
   if (path == "/generate") return post_only(endpoint::generate);
   if (path == "/v1/completions") return post_only(endpoint::completions);
   if (path == "/v1/models") return get_only(endpoint::models);
+  if (path == "/tokenize") return post_only(endpoint::tokenize);
+  if (path == "/detokenize") return post_only(endpoint::detokenize);
   if (path == "/health") return get_only(endpoint::health);
   if (path == "/metrics") return get_only(endpoint::metrics);
   if (path == "/v1/inspect/actors") return get_only(endpoint::inspect_actors);
