@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
     std::printf("| after | RSS growth MiB | file-backed growth | of it the model file's mapping | anonymous growth |\n"
                 "|---|---|---|---|---|\n");
     report("load", loaded, base);
-    report("backend made (KV store, RoPE table)", made, base);
+    report("backend made (KV store)", made, base);
     char label[64];
     std::snprintf(label, sizeof label, "%d greedy tokens", run);
     report(label, ran, base);

@@ -70,20 +70,16 @@ class cpu_backend final : public backend {
     if (!kv_)
       throw backend_error("cannot allocate the KV store: " + std::to_string(floats * 4 / (1 << 20)) + " MiB for " +
                           std::to_string(layout_.num_pages) + " pages");
-    // RoPE as llama2.c computes it (float pow, cos, sin), once per (position, pair);
-    // rope_freqs.weight divides a pair's frequency and linear scaling multiplies
-    // the angle, as ggml_rope_ext applies them (both are exact no-ops at 1).
+    // RoPE frequencies as llama2.c computes them (float pow); rope_freqs.weight
+    // divides a pair's frequency, as ggml_rope_ext applies it (a no-op at 1).
     const int pairs = hd / 2;
     const std::vector<float>& factors = weights_->rope_freq_factors;
-    rope_.resize(static_cast<std::size_t>(config_.max_seq_len) * pairs * 2);
-    for (int pos = 0; pos < config_.max_seq_len; ++pos)
-      for (int j = 0; j < pairs; ++j) {
-        float freq = 1.0f / std::pow(config_.rope_theta, static_cast<float>(2 * j) / static_cast<float>(hd));
-        if (!factors.empty()) freq /= factors[static_cast<std::size_t>(j)];
-        const float angle = static_cast<float>(pos) * freq * config_.rope_freq_scale;
-        rope_[(static_cast<std::size_t>(pos) * pairs + j) * 2] = std::cos(angle);
-        rope_[(static_cast<std::size_t>(pos) * pairs + j) * 2 + 1] = std::sin(angle);
-      }
+    rope_freq_.resize(static_cast<std::size_t>(pairs));
+    for (int j = 0; j < pairs; ++j) {
+      float freq = 1.0f / std::pow(config_.rope_theta, static_cast<float>(2 * j) / static_cast<float>(hd));
+      if (!factors.empty()) freq /= factors[static_cast<std::size_t>(j)];
+      rope_freq_[static_cast<std::size_t>(j)] = freq;
+    }
   }
 
   std::string name() const override { return "cpu"; }
@@ -102,8 +98,10 @@ class cpu_backend final : public backend {
   void matmul(std::initializer_list<matmul_target> targets, const float* in, int n_rows);
   void rmsnorm(const float* x, const float* weight, int n, float* out) const;
   // Per token row: biases, per-head Q/K norms and RoPE on its q/k (before K/V are stored).
-  void prepare_qk(const layer_weights& L, float* q, float* k, float* v, int pos) const;
-  void rope(float* vec, int n_heads, int pos) const;
+  void prepare_qk(const layer_weights& L, float* q, float* k, float* v, const float* rope_table) const;
+  // cos/sin of every pair's angle at `pos` into table[pair][2] (linear scaling multiplies the angle).
+  void rope_angles(int pos, float* table) const;
+  void rope(float* vec, int n_heads, const float* table) const;
   float* kv_slot(int layer, int page, int which, int kv_head, int slot) {
     return kv_.get() + static_cast<std::size_t>(layer) * layer_stride_ + static_cast<std::size_t>(page) * page_stride_ +
            (static_cast<std::size_t>(which) * config_.n_kv_heads + kv_head) * page_block_ +
@@ -121,7 +119,8 @@ class cpu_backend final : public backend {
   };
   std::unique_ptr<float[], free_deleter> kv_;
   std::size_t page_block_ = 0, page_stride_ = 0, layer_stride_ = 0;
-  std::vector<float> rope_;  // [max_seq_len][head_dim / 2][cos, sin]
+  std::vector<float> rope_freq_;  // [head_dim / 2]
+  std::vector<float> rope_rows_;  // per step: [token row][head_dim / 2][cos, sin]
 
   // Per-step scratch, grown as needed and reused: after the first steps of the
   // largest batch a step allocates nothing but its result vector.
@@ -175,7 +174,7 @@ void cpu_backend::rmsnorm(const float* x, const float* weight, int n, float* out
 
 // In llama.cpp's order: Q/K/V biases right after the products (qwen2), then the
 // per-head RMSNorm of Q and K (qwen3), then RoPE.
-void cpu_backend::prepare_qk(const layer_weights& L, float* q, float* k, float* v, int pos) const {
+void cpu_backend::prepare_qk(const layer_weights& L, float* q, float* k, float* v, const float* rope_table) const {
   const int hd = config_.head_dim();
   const auto add = [](float* x, const std::vector<float>& b) {
     for (std::size_t i = 0; i < b.size(); ++i) x[i] += b[i];
@@ -187,15 +186,25 @@ void cpu_backend::prepare_qk(const layer_weights& L, float* q, float* k, float* 
     for (int h = 0; h < config_.n_heads; ++h) rmsnorm(q + h * hd, L.q_norm.data(), hd, q + h * hd);
   if (!L.k_norm.empty())
     for (int h = 0; h < config_.n_kv_heads; ++h) rmsnorm(k + h * hd, L.k_norm.data(), hd, k + h * hd);
-  rope(q, config_.n_heads, pos);
-  rope(k, config_.n_kv_heads, pos);
+  rope(q, config_.n_heads, rope_table);
+  rope(k, config_.n_kv_heads, rope_table);
+}
+
+// Computed per token row and step, from the position alone (the same bits whenever
+// and wherever a position is computed), rather than a table of every position the
+// context allows (32 MiB for Llama 3's 131,072).
+void cpu_backend::rope_angles(int pos, float* table) const {
+  for (std::size_t j = 0; j < rope_freq_.size(); ++j) {
+    const float angle = static_cast<float>(pos) * rope_freq_[j] * config_.rope_freq_scale;
+    table[2 * j] = std::cos(angle);
+    table[2 * j + 1] = std::sin(angle);
+  }
 }
 
 // Pair j of each head turns by the angle of frequency j. llama2.c / ggml NORM pair
 // adjacent values (x[2j], x[2j+1]); NEOX (qwen2, qwen3) pairs halves (x[j], x[j + hd/2]).
-void cpu_backend::rope(float* vec, int n_heads, int pos) const {
+void cpu_backend::rope(float* vec, int n_heads, const float* table) const {
   const int hd = config_.head_dim(), pairs = hd / 2;
-  const float* table = rope_.data() + static_cast<std::size_t>(pos) * pairs * 2;
   const bool neox = config_.rope == rope_style::neox;
   const int stride = neox ? 1 : 2, offset = neox ? pairs : 1;
   for (int h = 0; h < n_heads; ++h) {
@@ -277,6 +286,9 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
   att_.resize(un * dim);
   h1_.resize(un * hidden);
   h3_.resize(un * hidden);
+  rope_rows_.resize(un * rope_freq_.size() * 2);
+  for (int t = 0; t < n; ++t)
+    rope_angles(rows_[static_cast<std::size_t>(t)].pos, rope_rows_.data() + static_cast<std::size_t>(t) * rope_freq_.size() * 2);
 
   for (int t = 0; t < n; ++t) {
     const token_row& r = rows_[static_cast<std::size_t>(t)];
@@ -294,7 +306,8 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
       const token_row& r = rows_[static_cast<std::size_t>(t)];
       float* k = k_.data() + static_cast<std::size_t>(t) * kv_dim;
       float* v = v_.data() + static_cast<std::size_t>(t) * kv_dim;
-      prepare_qk(L, q_.data() + static_cast<std::size_t>(t) * q_dim, k, v, r.pos);
+      prepare_qk(L, q_.data() + static_cast<std::size_t>(t) * q_dim, k, v,
+                 rope_rows_.data() + static_cast<std::size_t>(t) * rope_freq_.size() * 2);
       const int page = batch[static_cast<std::size_t>(r.seq)].block_table[static_cast<std::size_t>(r.pos / ps)];
       const int hd = config_.head_dim();
       for (int h = 0; h < config_.n_kv_heads; ++h) {
