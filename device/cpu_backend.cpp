@@ -70,16 +70,16 @@ class cpu_backend final : public backend {
     if (!kv_)
       throw backend_error("cannot allocate the KV store: " + std::to_string(floats * 4 / (1 << 20)) + " MiB for " +
                           std::to_string(layout_.num_pages) + " pages");
-    // RoPE as llama2.c computes it (float pow, cos, sin), once per (position, pair).
+    // RoPE frequencies as llama2.c computes them (float pow); rope_freqs.weight
+    // divides a pair's frequency, as ggml_rope_ext applies it (a no-op at 1).
     const int pairs = hd / 2;
-    rope_.resize(static_cast<std::size_t>(config_.max_seq_len) * pairs * 2);
-    for (int pos = 0; pos < config_.max_seq_len; ++pos)
-      for (int j = 0; j < pairs; ++j) {
-        const float freq = 1.0f / std::pow(config_.rope_theta, static_cast<float>(2 * j) / static_cast<float>(hd));
-        const float angle = static_cast<float>(pos) * freq;
-        rope_[(static_cast<std::size_t>(pos) * pairs + j) * 2] = std::cos(angle);
-        rope_[(static_cast<std::size_t>(pos) * pairs + j) * 2 + 1] = std::sin(angle);
-      }
+    const std::vector<float>& factors = weights_->rope_freq_factors;
+    rope_freq_.resize(static_cast<std::size_t>(pairs));
+    for (int j = 0; j < pairs; ++j) {
+      float freq = 1.0f / std::pow(config_.rope_theta, static_cast<float>(2 * j) / static_cast<float>(hd));
+      if (!factors.empty()) freq /= factors[static_cast<std::size_t>(j)];
+      rope_freq_[static_cast<std::size_t>(j)] = freq;
+    }
   }
 
   std::string name() const override { return "cpu"; }
@@ -96,8 +96,12 @@ class cpu_backend final : public backend {
   // out[t * w.rows + r] = dot(row r of w, in[t * w.cols ...]) for every token row t
   // and every target (all targets share the input and its width).
   void matmul(std::initializer_list<matmul_target> targets, const float* in, int n_rows);
-  void rmsnorm(const float* x, const std::vector<float>& weight, float* out) const;
-  void rope(float* vec, int n_heads, int pos) const;
+  void rmsnorm(const float* x, const float* weight, int n, float* out) const;
+  // Per token row: biases, per-head Q/K norms and RoPE on its q/k (before K/V are stored).
+  void prepare_qk(const layer_weights& L, float* q, float* k, float* v, const float* rope_table) const;
+  // cos/sin of every pair's angle at `pos` into table[pair][2] (linear scaling multiplies the angle).
+  void rope_angles(int pos, float* table) const;
+  void rope(float* vec, int n_heads, const float* table) const;
   float* kv_slot(int layer, int page, int which, int kv_head, int slot) {
     return kv_.get() + static_cast<std::size_t>(layer) * layer_stride_ + static_cast<std::size_t>(page) * page_stride_ +
            (static_cast<std::size_t>(which) * config_.n_kv_heads + kv_head) * page_block_ +
@@ -115,7 +119,8 @@ class cpu_backend final : public backend {
   };
   std::unique_ptr<float[], free_deleter> kv_;
   std::size_t page_block_ = 0, page_stride_ = 0, layer_stride_ = 0;
-  std::vector<float> rope_;  // [max_seq_len][head_dim / 2][cos, sin]
+  std::vector<float> rope_freq_;  // [head_dim / 2]
+  std::vector<float> rope_rows_;  // per step: [token row][head_dim / 2][cos, sin]
 
   // Per-step scratch, grown as needed and reused: after the first steps of the
   // largest batch a step allocates nothing but its result vector.
@@ -158,27 +163,59 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
   });
 }
 
-// llama2.c's rmsnorm: weight * (x / sqrt(mean(x^2) + eps)).
-void cpu_backend::rmsnorm(const float* x, const std::vector<float>& weight, float* out) const {
-  const int n = config_.dim;
+// llama2.c's rmsnorm: weight * (x / sqrt(mean(x^2) + eps)). out may be x.
+void cpu_backend::rmsnorm(const float* x, const float* weight, int n, float* out) const {
   float ss = dot(x, x, n);
   ss /= static_cast<float>(n);
   ss += config_.norm_eps;
   ss = 1.0f / std::sqrt(ss);
-  for (int i = 0; i < n; ++i) out[i] = weight[static_cast<std::size_t>(i)] * (ss * x[i]);
+  for (int i = 0; i < n; ++i) out[i] = weight[i] * (ss * x[i]);
 }
 
-// llama2.c rotates adjacent pairs (x[2j], x[2j+1]) within each head.
-void cpu_backend::rope(float* vec, int n_heads, int pos) const {
+// In llama.cpp's order: Q/K/V biases right after the products (qwen2), then the
+// per-head RMSNorm of Q and K (qwen3), then RoPE.
+void cpu_backend::prepare_qk(const layer_weights& L, float* q, float* k, float* v, const float* rope_table) const {
+  const int hd = config_.head_dim();
+  const auto add = [](float* x, const std::vector<float>& b) {
+    for (std::size_t i = 0; i < b.size(); ++i) x[i] += b[i];
+  };
+  add(q, L.bq);
+  add(k, L.bk);
+  add(v, L.bv);
+  if (!L.q_norm.empty())
+    for (int h = 0; h < config_.n_heads; ++h) rmsnorm(q + h * hd, L.q_norm.data(), hd, q + h * hd);
+  if (!L.k_norm.empty())
+    for (int h = 0; h < config_.n_kv_heads; ++h) rmsnorm(k + h * hd, L.k_norm.data(), hd, k + h * hd);
+  rope(q, config_.n_heads, rope_table);
+  rope(k, config_.n_kv_heads, rope_table);
+}
+
+// Computed per token row and step, from the position alone (the same bits whenever
+// and wherever a position is computed), rather than a table of every position the
+// context allows (32 MiB for Llama 3's 131,072).
+void cpu_backend::rope_angles(int pos, float* table) const {
+  for (std::size_t j = 0; j < rope_freq_.size(); ++j) {
+    const float angle = static_cast<float>(pos) * rope_freq_[j] * config_.rope_freq_scale;
+    table[2 * j] = std::cos(angle);
+    table[2 * j + 1] = std::sin(angle);
+  }
+}
+
+// Pair j of each head turns by the angle of frequency j. llama2.c / ggml NORM pair
+// adjacent values (x[2j], x[2j+1]); NEOX (qwen2, qwen3) pairs halves (x[j], x[j + hd/2]).
+void cpu_backend::rope(float* vec, int n_heads, const float* table) const {
   const int hd = config_.head_dim(), pairs = hd / 2;
-  const float* table = rope_.data() + static_cast<std::size_t>(pos) * pairs * 2;
+  const bool neox = config_.rope == rope_style::neox;
+  const int stride = neox ? 1 : 2, offset = neox ? pairs : 1;
   for (int h = 0; h < n_heads; ++h) {
     float* head = vec + static_cast<std::size_t>(h) * hd;
     for (int j = 0; j < pairs; ++j) {
       const float c = table[2 * j], s = table[2 * j + 1];
-      const float v0 = head[2 * j], v1 = head[2 * j + 1];
-      head[2 * j] = v0 * c - v1 * s;
-      head[2 * j + 1] = v0 * s + v1 * c;
+      float* a = head + j * stride;
+      float* b = a + offset;
+      const float v0 = *a, v1 = *b;
+      *a = v0 * c - v1 * s;
+      *b = v0 * s + v1 * c;
     }
   }
 }
@@ -186,7 +223,7 @@ void cpu_backend::rope(float* vec, int n_heads, int pos) const {
 // Each (token row, head) reads keys and values 0..pos from the paged store in
 // position order; xb_ receives the concatenated head outputs.
 void cpu_backend::attention(int layer, const std::vector<sequence_step>& batch) {
-  const int hd = config_.head_dim(), n_heads = config_.n_heads, dim = config_.dim;
+  const int hd = config_.head_dim(), n_heads = config_.n_heads, q_dim = config_.q_dim();
   const int group = config_.n_heads / config_.n_kv_heads;
   const int ps = layout_.page_size;
   const float scale = std::sqrt(static_cast<float>(hd));
@@ -202,7 +239,7 @@ void cpu_backend::attention(int layer, const std::vector<sequence_step>& batch) 
       const int h = static_cast<int>(task % n_heads), kvh = h / group;
       const token_row& row = rows_[t];
       const std::vector<int32_t>& table = batch[static_cast<std::size_t>(row.seq)].block_table;
-      const float* q = q_.data() + t * dim + static_cast<std::size_t>(h) * hd;
+      const float* q = q_.data() + t * q_dim + static_cast<std::size_t>(h) * hd;
       // Keys page by page: one block-table lookup per page, then consecutive slots.
       for (int p0 = 0; p0 <= row.pos; p0 += ps) {
         const float* k = kv_slot(layer, table[static_cast<std::size_t>(p0 / ps)], 0, kvh, 0);
@@ -217,7 +254,7 @@ void cpu_backend::attention(int layer, const std::vector<sequence_step>& batch) 
         s = std::exp(s - max_score);
         sum += s;
       }
-      float* out = xb_.data() + t * dim + static_cast<std::size_t>(h) * hd;
+      float* out = xb_.data() + t * q_dim + static_cast<std::size_t>(h) * hd;
       std::fill(out, out + hd, 0.0f);
       for (int p0 = 0; p0 <= row.pos; p0 += ps) {
         const float* v = kv_slot(layer, table[static_cast<std::size_t>(p0 / ps)], 1, kvh, 0);
@@ -232,7 +269,7 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
   validate_step(batch, config_, layout_);
   if (batch.empty()) return {};
   const model_weights& w = *weights_;
-  const int dim = config_.dim, kv_dim = config_.kv_dim(), hidden = config_.hidden_dim;
+  const int dim = config_.dim, q_dim = config_.q_dim(), kv_dim = config_.kv_dim(), hidden = config_.hidden_dim;
   const int ps = layout_.page_size;
 
   rows_.clear();
@@ -242,13 +279,16 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
   const int n = static_cast<int>(rows_.size());
   const auto un = static_cast<std::size_t>(n);
   x_.resize(un * dim);
-  xb_.resize(un * dim);
-  q_.resize(un * dim);
+  xb_.resize(un * static_cast<std::size_t>(std::max(dim, q_dim)));  // normed rows [dim], then attention out [q_dim]
+  q_.resize(un * q_dim);
   k_.resize(un * kv_dim);
   v_.resize(un * kv_dim);
   att_.resize(un * dim);
   h1_.resize(un * hidden);
   h3_.resize(un * hidden);
+  rope_rows_.resize(un * rope_freq_.size() * 2);
+  for (int t = 0; t < n; ++t)
+    rope_angles(rows_[static_cast<std::size_t>(t)].pos, rope_rows_.data() + static_cast<std::size_t>(t) * rope_freq_.size() * 2);
 
   for (int t = 0; t < n; ++t) {
     const token_row& r = rows_[static_cast<std::size_t>(t)];
@@ -259,14 +299,15 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
   for (int l = 0; l < config_.n_layers; ++l) {
     const layer_weights& L = w.layers[static_cast<std::size_t>(l)];
     for (int t = 0; t < n; ++t)
-      rmsnorm(x_.data() + static_cast<std::size_t>(t) * dim, L.attn_norm, xb_.data() + static_cast<std::size_t>(t) * dim);
+      rmsnorm(x_.data() + static_cast<std::size_t>(t) * dim, L.attn_norm.data(), dim,
+              xb_.data() + static_cast<std::size_t>(t) * dim);
     matmul({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, xb_.data(), n);
     for (int t = 0; t < n; ++t) {
       const token_row& r = rows_[static_cast<std::size_t>(t)];
       float* k = k_.data() + static_cast<std::size_t>(t) * kv_dim;
-      const float* v = v_.data() + static_cast<std::size_t>(t) * kv_dim;
-      rope(q_.data() + static_cast<std::size_t>(t) * dim, config_.n_heads, r.pos);
-      rope(k, config_.n_kv_heads, r.pos);
+      float* v = v_.data() + static_cast<std::size_t>(t) * kv_dim;
+      prepare_qk(L, q_.data() + static_cast<std::size_t>(t) * q_dim, k, v,
+                 rope_rows_.data() + static_cast<std::size_t>(t) * rope_freq_.size() * 2);
       const int page = batch[static_cast<std::size_t>(r.seq)].block_table[static_cast<std::size_t>(r.pos / ps)];
       const int hd = config_.head_dim();
       for (int h = 0; h < config_.n_kv_heads; ++h) {
@@ -279,7 +320,8 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
     for (std::size_t i = 0; i < un * dim; ++i) x_[i] += att_[i];
 
     for (int t = 0; t < n; ++t)
-      rmsnorm(x_.data() + static_cast<std::size_t>(t) * dim, L.ffn_norm, xb_.data() + static_cast<std::size_t>(t) * dim);
+      rmsnorm(x_.data() + static_cast<std::size_t>(t) * dim, L.ffn_norm.data(), dim,
+              xb_.data() + static_cast<std::size_t>(t) * dim);
     matmul({{&L.w1, h1_.data()}, {&L.w3, h3_.data()}}, xb_.data(), n);
     for (std::size_t i = 0; i < un * hidden; ++i) {
       float g = h1_[i];
@@ -305,7 +347,7 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
   }
   const int vocab = config_.vocab_size;
   for (std::size_t i = 0; i < wanted.size(); ++i)
-    rmsnorm(x_.data() + last_rows[i] * dim, w.final_norm, xb_.data() + i * dim);
+    rmsnorm(x_.data() + last_rows[i] * dim, w.final_norm.data(), dim, xb_.data() + i * dim);
   logits_.resize(wanted.size() * static_cast<std::size_t>(vocab));
   if (!wanted.empty()) matmul({{&w.classifier(), logits_.data()}}, xb_.data(), static_cast<int>(wanted.size()));
 

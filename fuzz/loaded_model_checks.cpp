@@ -11,7 +11,7 @@ namespace {
 void check_matrix(const weight_matrix& m) {
   FUZZ_CHECK(m.rows >= 0 && m.cols >= 0, "a matrix with a negative shape");
   if (m.type == dtype::q8_0) FUZZ_CHECK(m.cols % q8_0_block == 0, "a q8_0 row that is not whole blocks");
-  FUZZ_CHECK(m.data.size() == static_cast<std::size_t>(m.rows) * row_bytes(m.type, m.cols),
+  FUZZ_CHECK(m.byte_size() == static_cast<std::size_t>(m.rows) * row_bytes(m.type, m.cols),
              "a matrix whose bytes do not match its shape");
 }
 

@@ -2,7 +2,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace kvactor {
 
@@ -53,5 +56,23 @@ std::vector<uint8_t> binary_file::read_bytes(uint64_t n, const char* what) {
   read(out.data(), n, what);
   return out;
 }
+
+std::shared_ptr<const mapped_file> mapped_file::open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw model_error(path + ": cannot open: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+    ::close(fd);
+    throw model_error(path + ": cannot map: not a non-empty regular file");
+  }
+  const auto size = static_cast<uint64_t>(st.st_size);
+  void* p = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
+  const int err = errno;
+  ::close(fd);  // the mapping keeps the file
+  if (p == MAP_FAILED) throw model_error(path + ": cannot map " + std::to_string(size) + " bytes: " + std::strerror(err));
+  return std::shared_ptr<const mapped_file>(new mapped_file(static_cast<const uint8_t*>(p), size));
+}
+
+mapped_file::~mapped_file() { ::munmap(const_cast<uint8_t*>(data_), static_cast<std::size_t>(size_)); }
 
 }  // namespace kvactor

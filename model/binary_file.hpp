@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,25 @@ class binary_file {
   std::ifstream in_;
   uint64_t size_ = 0;
   uint64_t offset_ = 0;
+};
+
+// A read-only, private mapping of a whole file (PROT_READ, MAP_PRIVATE): the page
+// cache is shared between processes and nothing is read until a page is touched.
+// Matrices viewing it hold a shared_ptr, so it lives as long as any of them.
+class mapped_file {
+ public:
+  static std::shared_ptr<const mapped_file> open(const std::string& path);  // throws model_error
+  ~mapped_file();
+  mapped_file(const mapped_file&) = delete;
+  mapped_file& operator=(const mapped_file&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  mapped_file(const uint8_t* data, uint64_t size) : data_(data), size_(size) {}
+  const uint8_t* data_;
+  uint64_t size_;
 };
 
 }  // namespace kvactor

@@ -85,7 +85,7 @@ reader::reader(const std::string& path) : file_(path) {
     if (t.offset % alignment_ != 0)
       fail("tensor '" + t.name + "' data offset " + std::to_string(t.offset) + " is not aligned to " +
            std::to_string(alignment_));
-    if (t.type != 0 && t.type != 1 && t.type != 8) continue;  // unsupported: reported if a loader needs it
+    if (dtype_block_elements(static_cast<dtype>(t.type)) == 0) continue;  // unknown: reported if a loader needs it
     const uint64_t bytes = tensor_bytes(t);
     if (t.offset > file_.size() || data_offset_ + t.offset > file_.size() ||
         bytes > file_.size() - data_offset_ - t.offset)
@@ -236,25 +236,31 @@ std::vector<int32_t> reader::get_int_array(const std::string& key) const {
 }
 
 uint64_t reader::tensor_bytes(const tensor_info& t) const {
-  const uint64_t n = t.n_elements();
-  switch (t.type) {
-    case 0: return n * 4;
-    case 1: return n * 2;
-    case 8:
-      if (t.ne[0] % q8_0_block != 0)
-        fail("tensor '" + t.name + "' is Q8_0 but its row length " + std::to_string(t.ne[0]) +
-             " is not a multiple of 32");
-      return n / q8_0_block * q8_0_block_bytes;
-    default:
-      fail("tensor '" + t.name + "' has unsupported type " + ggml_type_name(t.type) + " (ggml type " +
-           std::to_string(t.type) + "); supported: F32, F16, Q8_0");
-  }
+  const auto type = static_cast<dtype>(t.type);
+  const int64_t block = dtype_block_elements(type);
+  if (block == 0)
+    fail("tensor '" + t.name + "' has unsupported type " + ggml_type_name(t.type) + " (ggml type " +
+         std::to_string(t.type) + ")");
+  if (t.ne[0] % static_cast<uint64_t>(block) != 0)
+    fail("tensor '" + t.name + "' is " + ggml_type_name(t.type) + " but its row length " + std::to_string(t.ne[0]) +
+         " is not a multiple of its block of " + std::to_string(block));
+  return t.n_elements() / static_cast<uint64_t>(block) * dtype_block_bytes(type);
 }
 
 std::vector<uint8_t> reader::read_tensor(const tensor_info& t) {
   const uint64_t bytes = tensor_bytes(t);
   file_.seek(data_offset_ + t.offset, "tensor data");
   return file_.read_bytes(bytes, ("tensor '" + t.name + "'").c_str());
+}
+
+reader::tensor_view reader::map_tensor(const tensor_info& t) {
+  const uint64_t bytes = tensor_bytes(t);
+  if (!mapping_) mapping_ = mapped_file::open(path());
+  // The constructor checked the extent against the size it saw; the file may have changed since.
+  if (data_offset_ + t.offset > mapping_->size() || bytes > mapping_->size() - data_offset_ - t.offset)
+    fail("tensor '" + t.name + "' extends past the end of the mapped file (" + std::to_string(mapping_->size()) +
+         " bytes)");
+  return {mapping_, mapping_->data() + data_offset_ + t.offset, static_cast<std::size_t>(bytes)};
 }
 
 }  // namespace kvactor::gguf

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,17 @@ class reader {
   std::vector<float> get_float_array(const std::string& key) const;
   std::vector<int32_t> get_int_array(const std::string& key) const;
 
-  // The raw bytes of a F32, F16 or Q8_0 tensor (other types throw).
+  // The raw bytes of a tensor of any type the dtype enum names (others throw), copied.
   std::vector<uint8_t> read_tensor(const tensor_info& t);
+
+  // The same bytes in place, in a read-only mapping of the file (mapped on first use).
+  // The pointer stays valid while the returned keep-alive (the mapping) is held.
+  struct tensor_view {
+    std::shared_ptr<const void> keep_alive;
+    const uint8_t* data = nullptr;
+    std::size_t size = 0;
+  };
+  tensor_view map_tensor(const tensor_info& t);
 
   [[noreturn]] void fail(const std::string& message) const { file_.fail(message); }
 
@@ -65,6 +75,7 @@ class reader {
   value read_value(value_type t, const std::string& key, int depth);
   uint64_t tensor_bytes(const tensor_info& t) const;  // throws for unsupported types
 
+  std::shared_ptr<const mapped_file> mapping_;
   binary_file file_;
   uint32_t version_ = 0;
   uint32_t alignment_ = default_alignment;

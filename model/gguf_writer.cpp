@@ -105,6 +105,9 @@ void write_gguf(const std::string& path, const model_weights& w, const tokenizer
     throw model_error(path + ": model has " + std::to_string(w.layers.size()) + " layers, config says " +
                       std::to_string(c.n_layers));
 
+  if (const char* feature = llama_layout_gap(w))
+    throw model_error(path + ": the GGUF writer writes the llama architecture only; this model has " + feature);
+
   header_encoder h;
   h.kv_string("general.architecture", "llama");
   h.kv_string("general.name", "kvactor");

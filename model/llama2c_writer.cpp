@@ -39,12 +39,14 @@ class checked_output {
 
 void write_llama2c(const std::string& path, const model_weights& w) {
   const auto& c = w.config;
+  if (const char* feature = llama_layout_gap(w))
+    throw model_error(path + ": llama2.c checkpoints hold the llama architecture only; this model has " + feature);
   checked_output out(path);
   const auto matrix = [&](const weight_matrix& m, int64_t rows, int64_t cols, const char* name) {
     if (m.type != dtype::f32) out.fail(std::string("llama2.c checkpoints hold f32 only; ") + name + " is " + dtype_name(m.type));
-    if (m.rows != rows || m.cols != cols || m.data.size() != static_cast<std::size_t>(rows * cols) * 4)
+    if (m.rows != rows || m.cols != cols || m.byte_size() != static_cast<std::size_t>(rows * cols) * 4)
       out.fail(std::string(name) + " has the wrong shape");
-    out.bytes(m.data.data(), m.data.size());
+    out.bytes(m.bytes(), m.byte_size());
   };
   const auto vec = [&](const std::vector<float>& v, const char* name) {
     if (v.size() != static_cast<std::size_t>(c.dim)) out.fail(std::string(name) + " has the wrong size");

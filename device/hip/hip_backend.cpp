@@ -51,6 +51,27 @@ void check_gpu_shapes(const model_weights& w) {
                         std::to_string(group) +
                         " query heads per kv head (the kernels need dim, hidden and head_dim divisible by 4, "
                         "head_dim <= 256, at most 8 query heads per kv head)");
+  // Issue 14's architecture features the GPU kernels do not have yet: refused by name.
+  const auto refuse = [](const std::string& feature) {
+    throw backend_error("hip backend: " + feature + " not supported");
+  };
+  if (c.head_width != 0 && c.head_width * c.n_heads != c.dim) refuse("head_dim other than dim / heads");
+  if (c.rope == rope_style::neox) refuse("NEOX rotary pairs (qwen2/qwen3)");
+  if (c.rope_freq_scale != 1.0f) refuse("linear RoPE scaling");
+  if (!w.rope_freq_factors.empty()) refuse("rope_freqs.weight frequency factors");
+  const auto check_type = [&](const weight_matrix& m, const std::string& name) {
+    if (m.type != dtype::f32 && m.type != dtype::f16 && m.type != dtype::q8_0)
+      refuse(std::string("weight type ") + dtype_name(m.type) + " (" + name + ")");
+  };
+  check_type(w.tok_embeddings, "token_embd");
+  if (!w.shared_classifier) check_type(w.output, "output");
+  for (std::size_t l = 0; l < w.layers.size(); ++l) {
+    const layer_weights& L = w.layers[l];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    if (!L.bq.empty() || !L.bk.empty() || !L.bv.empty()) refuse("attention biases (" + p + "attn_q/k/v.bias)");
+    if (!L.q_norm.empty() || !L.k_norm.empty()) refuse("per-head Q/K norms (" + p + "attn_q_norm/attn_k_norm)");
+    for (const auto* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w1, &L.w2, &L.w3}) check_type(*m, p + "weights");
+  }
 }
 
 // Lays host tensors out in one device allocation, then uploads them.
@@ -169,8 +190,8 @@ void hip_backend::upload_weights() {
   };
   std::vector<pending> uploads;
   auto place_matrix = [&](const weight_matrix& m) {
-    const std::size_t at = arena.add(m.data.size());
-    uploads.push_back({at, m.data.data(), m.data.size()});
+    const std::size_t at = arena.add(m.byte_size());
+    uploads.push_back({at, m.bytes(), m.byte_size()});
     return at;
   };
   auto place_vector = [&](const std::vector<float>& v) {

@@ -44,3 +44,30 @@ TEST_CASE("validate_model refuses bad configs and mis-shaped tensors by name") {
                        {16, 8}, 1),
       doctest::Contains("blk.0.ffn_down"), backend_error);
 }
+
+TEST_CASE("validate_model checks the architecture extras: biases, Q/K norms, rope factors, head_dim") {
+  random_model_shape s;
+  s.qkv_bias = true;
+  s.qk_norm = true;
+  s.rope_factors = true;
+  s.head_dim = 24;  // q_dim 96 with dim 64
+  s.rope = rope_style::neox;
+  const auto good = make_random_model(s);
+  CHECK_NOTHROW(validate_model(*good));
+  auto bad = [&](auto&& damage) {
+    model_weights w = *good;
+    damage(w);
+    return w;
+  };
+  CHECK_THROWS_WITH_AS(validate_model(bad([](model_weights& w) { w.layers[1].bk.pop_back(); })),
+                       doctest::Contains("blk.1.attn_k.bias: 95 values, expected 96"), backend_error);
+  CHECK_THROWS_WITH_AS(validate_model(bad([](model_weights& w) { w.layers[0].q_norm.push_back(1.0f); })),
+                       doctest::Contains("blk.0.attn_q_norm: 25 values, expected 24"), backend_error);
+  CHECK_THROWS_WITH_AS(validate_model(bad([](model_weights& w) { w.rope_freq_factors.pop_back(); })),
+                       doctest::Contains("rope_freqs: 11 factors, head_dim / 2 is 12"), backend_error);
+  CHECK_THROWS_WITH_AS(validate_model(bad([](model_weights& w) { w.config.head_width = 25; })),
+                       doctest::Contains("even head_dim"), backend_error);
+  // wq is [q_dim, dim] = [96, 64] and wo [dim, q_dim]: a head_dim of dim / heads no longer fits.
+  CHECK_THROWS_WITH_AS(validate_model(bad([](model_weights& w) { w.config.head_width = 0, w.rope_freq_factors.clear(); })),
+                       doctest::Contains("blk.0.attn_q"), backend_error);
+}

@@ -26,6 +26,13 @@ struct random_model_shape {
   bool shared_classifier = true;
   dtype type = dtype::f32;  // type of every matrix
   uint64_t seed = 1;
+  // Issue 14's architecture features (all off: the llama2.c model as before).
+  int head_dim = 0;  // 0: dim / n_heads
+  rope_style rope = rope_style::adjacent;
+  bool qkv_bias = false;      // qwen2
+  bool qk_norm = false;       // qwen3
+  bool rope_factors = false;  // Llama 3.1 rope_freqs.weight
+  float rope_freq_scale = 1.0f;
 };
 
 // The shape of llama2.c's stories15M (dim 288, 6 layers of 6 heads, vocab 32000):
@@ -127,6 +134,9 @@ inline std::shared_ptr<model_weights> make_random_model(const random_model_shape
   c.n_kv_heads = s.n_kv_heads;
   c.vocab_size = s.vocab_size;
   c.max_seq_len = s.max_seq_len;
+  c.head_width = s.head_dim;
+  c.rope = s.rope;
+  c.rope_freq_scale = s.rope_freq_scale;
   weight_rng rng(s.seed);
   // Scales keep activations O(1) through the layers, so logits are well spread and
   // greedy choices are not near-ties.
@@ -136,17 +146,35 @@ inline std::shared_ptr<model_weights> make_random_model(const random_model_shape
   for (int l = 0; l < s.n_layers; ++l) {
     layer_weights L;
     L.attn_norm = random_norm(rng, s.dim);
-    L.wq = random_matrix(rng, s.dim, s.dim, 4.0f * in_scale, s.type);
+    L.wq = random_matrix(rng, c.q_dim(), s.dim, 4.0f * in_scale, s.type);
     L.wk = random_matrix(rng, c.kv_dim(), s.dim, 4.0f * in_scale, s.type);
     L.wv = random_matrix(rng, c.kv_dim(), s.dim, in_scale, s.type);
-    L.wo = random_matrix(rng, s.dim, s.dim, 3.0f * in_scale, s.type);
+    L.wo = random_matrix(rng, s.dim, c.q_dim(), 3.0f * (1.0f / std::sqrt(static_cast<float>(c.q_dim()))), s.type);
     L.ffn_norm = random_norm(rng, s.dim);
     L.w1 = random_matrix(rng, s.hidden_dim, s.dim, 3.0f * in_scale, s.type);
     L.w2 = random_matrix(rng, s.dim, s.hidden_dim, 3.0f * hidden_scale, s.type);
     L.w3 = random_matrix(rng, s.hidden_dim, s.dim, 3.0f * in_scale, s.type);
+    const auto random_vector = [&](int n, float offset, float scale) {
+      std::vector<float> v(static_cast<std::size_t>(n));
+      for (float& x : v) x = offset + scale * rng.next();
+      return v;
+    };
+    if (s.qkv_bias) {  // large enough to move the argmax if applied in the wrong place
+      L.bq = random_vector(c.q_dim(), 0.0f, 1.5f);
+      L.bk = random_vector(c.kv_dim(), 0.0f, 1.5f);
+      L.bv = random_vector(c.kv_dim(), 0.0f, 0.5f);
+    }
+    if (s.qk_norm) {
+      L.q_norm = random_vector(c.head_dim(), 1.0f, 0.5f);
+      L.k_norm = random_vector(c.head_dim(), 1.0f, 0.5f);
+    }
     m->layers.push_back(std::move(L));
   }
   m->final_norm = random_norm(rng, s.dim);
+  if (s.rope_factors) {  // as Llama 3.1's: 1 for fast pairs, up to 8 for slow ones
+    for (int p = 0; p < c.head_dim() / 2; ++p)
+      m->rope_freq_factors.push_back(1.0f + 7.0f * static_cast<float>(p) / static_cast<float>(c.head_dim() / 2));
+  }
   m->shared_classifier = s.shared_classifier;
   if (!s.shared_classifier) m->output = random_matrix(rng, s.vocab_size, s.dim, in_scale * 4.0f, s.type);
   return m;

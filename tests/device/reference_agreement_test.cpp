@@ -83,3 +83,41 @@ TEST_CASE("cpu backend matches the reference: q8_0 weights") {
   s.seed = 14;
   check_agreement(s, 64);
 }
+
+// Issue 14's architecture features, each against the reference's independent
+// double-precision forward pass.
+TEST_CASE("cpu backend matches the reference: qwen2 Q/K/V biases added before NEOX RoPE") {
+  random_model_shape s;
+  s.rope = rope_style::neox;
+  s.qkv_bias = true;
+  s.n_kv_heads = 2;
+  s.seed = 15;
+  check_agreement(s, 64);
+  // The biases matter: without them the reference generates other tokens, so a
+  // bias dropped or added after RoPE (where it rotates with the position) shows.
+  auto with = make_random_model(s);
+  auto without = std::make_shared<model_weights>(*with);
+  for (auto& l : without->layers) l.bq.clear(), l.bk.clear(), l.bv.clear();
+  CHECK(reference_greedy(*with, {1, 17, 42, 99, 5, 3}, 16) != reference_greedy(*without, {1, 17, 42, 99, 5, 3}, 16));
+}
+
+TEST_CASE("cpu backend matches the reference: qwen3 per-head Q/K norms, head_dim decoupled from dim") {
+  random_model_shape s;
+  s.rope = rope_style::neox;
+  s.qk_norm = true;
+  s.dim = 64;
+  s.n_heads = 4;
+  s.n_kv_heads = 2;
+  s.head_dim = 32;  // q is 128 wide, wo is [64, 128]
+  s.seed = 16;
+  check_agreement(s, 64);
+}
+
+TEST_CASE("cpu backend matches the reference: Llama 3.1 rope_freqs factors and linear RoPE scaling") {
+  random_model_shape s;
+  s.rope_factors = true;
+  s.rope_freq_scale = 0.25f;
+  s.n_kv_heads = 1;
+  s.seed = 17;
+  check_agreement(s, 64);
+}

@@ -1,9 +1,11 @@
 #include "tests/device/reference_forward.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "device/half_float.hpp"
+#include "model/quantization.hpp"
 
 namespace kvactor::testing {
 
@@ -16,19 +18,23 @@ std::vector<double> reference_forward::row(const weight_matrix& w, int r) const 
   if (w.type == dtype::f32) {
     for (int64_t c = 0; c < w.cols; ++c) {
       float f;
-      std::memcpy(&f, w.data.data() + (r * w.cols + c) * 4, 4);
+      std::memcpy(&f, w.bytes() + (r * w.cols + c) * 4, 4);
       out[static_cast<std::size_t>(c)] = f;
     }
   } else if (w.type == dtype::f16) {
     for (int64_t c = 0; c < w.cols; ++c) {
       uint16_t h;
-      std::memcpy(&h, w.data.data() + (r * w.cols + c) * 2, 2);
+      std::memcpy(&h, w.bytes() + (r * w.cols + c) * 2, 2);
       out[static_cast<std::size_t>(c)] = half_to_float(h);
     }
+  } else if (w.type != dtype::q8_0) {  // the block formats: model/quantization's reference decoding
+    std::vector<float> f(static_cast<std::size_t>(w.cols));
+    dequantize_row(w.type, w.bytes() + static_cast<std::size_t>(r) * row_bytes(w.type, w.cols), f.data(), w.cols);
+    for (int64_t c = 0; c < w.cols; ++c) out[static_cast<std::size_t>(c)] = f[static_cast<std::size_t>(c)];
   } else {
     const int64_t blocks_per_row = w.cols / 32;
     for (int64_t c = 0; c < w.cols; ++c) {
-      const uint8_t* block = w.data.data() + (r * blocks_per_row + c / 32) * 34;
+      const uint8_t* block = w.bytes() + (r * blocks_per_row + c / 32) * 34;
       uint16_t h;
       std::memcpy(&h, block, 2);
       const auto q = static_cast<int8_t>(block[2 + c % 32]);
@@ -58,16 +64,33 @@ std::vector<double> reference_forward::rmsnorm(const std::vector<double>& x, con
   return out;
 }
 
-// Adjacent pairs within each head, as llama2.c rotates them.
-void reference_forward::rope(std::vector<double>& v, int pos) const {
-  const int hd = w_.config.head_dim();
-  for (std::size_t i = 0; i < v.size(); i += 2) {
-    const int j = static_cast<int>(i % static_cast<std::size_t>(hd));
-    const double angle = pos / std::pow(static_cast<double>(w_.config.rope_theta), static_cast<double>(j) / hd);
-    const double a = v[i], b = v[i + 1];
-    v[i] = a * std::cos(angle) - b * std::sin(angle);
-    v[i + 1] = a * std::sin(angle) + b * std::cos(angle);
+// Each head of v normalised on its own (qwen3's attn_q_norm / attn_k_norm).
+void reference_forward::head_norm(std::vector<double>& v, const std::vector<float>& weight) const {
+  const std::size_t hd = weight.size();
+  for (std::size_t h = 0; h < v.size(); h += hd) {
+    const std::vector<double> head(v.begin() + static_cast<std::ptrdiff_t>(h), v.begin() + static_cast<std::ptrdiff_t>(h + hd));
+    const std::vector<double> normed = rmsnorm(head, weight);
+    std::copy(normed.begin(), normed.end(), v.begin() + static_cast<std::ptrdiff_t>(h));
   }
+}
+
+// Pair p of a head turns by pos * freq_scale / (theta^(2p/hd) * factor[p]). llama2.c
+// pairs adjacent values (2p, 2p+1); NEOX pairs p with p + hd/2.
+void reference_forward::rope(std::vector<double>& v, int pos) const {
+  const model_config& c = w_.config;
+  const int hd = c.head_dim();
+  const bool neox = c.rope == rope_style::neox;
+  for (std::size_t head = 0; head < v.size(); head += static_cast<std::size_t>(hd))
+    for (int p = 0; p < hd / 2; ++p) {
+      double angle = pos * static_cast<double>(c.rope_freq_scale) /
+                     std::pow(static_cast<double>(c.rope_theta), 2.0 * p / hd);
+      if (!w_.rope_freq_factors.empty()) angle /= w_.rope_freq_factors[static_cast<std::size_t>(p)];
+      const std::size_t i = head + static_cast<std::size_t>(neox ? p : 2 * p);
+      const std::size_t k = neox ? i + static_cast<std::size_t>(hd / 2) : i + 1;
+      const double a = v[i], b = v[k];
+      v[i] = a * std::cos(angle) - b * std::sin(angle);
+      v[k] = a * std::sin(angle) + b * std::cos(angle);
+    }
 }
 
 std::vector<double> reference_forward::step(int token, int pos) {
@@ -77,8 +100,15 @@ std::vector<double> reference_forward::step(int token, int pos) {
   for (int l = 0; l < c.n_layers; ++l) {
     const layer_weights& L = w_.layers[static_cast<std::size_t>(l)];
     const std::vector<double> xn = rmsnorm(x, L.attn_norm);
-    std::vector<double> q = matvec(L.wq, xn), k = matvec(L.wk, xn);
-    const std::vector<double> v = matvec(L.wv, xn);
+    std::vector<double> q = matvec(L.wq, xn), k = matvec(L.wk, xn), v = matvec(L.wv, xn);
+    const auto add_bias = [](std::vector<double>& x, const std::vector<float>& b) {
+      for (std::size_t i = 0; i < b.size(); ++i) x[i] += b[i];
+    };
+    add_bias(q, L.bq);
+    add_bias(k, L.bk);
+    add_bias(v, L.bv);
+    if (!L.q_norm.empty()) head_norm(q, L.q_norm);
+    if (!L.k_norm.empty()) head_norm(k, L.k_norm);
     rope(q, pos);
     rope(k, pos);
     auto& keys = keys_[static_cast<std::size_t>(l)];
@@ -87,7 +117,7 @@ std::vector<double> reference_forward::step(int token, int pos) {
     values.resize(static_cast<std::size_t>(pos) * kv_dim);
     keys.insert(keys.end(), k.begin(), k.end());
     values.insert(values.end(), v.begin(), v.end());
-    std::vector<double> att(static_cast<std::size_t>(c.dim), 0.0);
+    std::vector<double> att(static_cast<std::size_t>(c.q_dim()), 0.0);
     for (int h = 0; h < c.n_heads; ++h) {
       const int kvh = h / (c.n_heads / c.n_kv_heads);
       std::vector<double> scores(static_cast<std::size_t>(pos) + 1);

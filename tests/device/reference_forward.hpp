@@ -1,4 +1,4 @@
-// A deliberately simple Llama forward pass for checking the backends: one token at
+// A deliberately simple Llama / Qwen2 / Qwen3 forward pass for checking the backends: one token at
 // a time, double precision, a contiguous KV cache, no pages, no threads, no SIMD.
 // It shares nothing with device/ except the fp16 conversion.
 #pragma once
@@ -19,6 +19,7 @@ class reference_forward {
   std::vector<double> row(const weight_matrix& w, int r) const;
   std::vector<double> matvec(const weight_matrix& w, const std::vector<double>& x) const;
   std::vector<double> rmsnorm(const std::vector<double>& x, const std::vector<float>& weight) const;
+  void head_norm(std::vector<double>& v, const std::vector<float>& weight) const;
   void rope(std::vector<double>& v, int pos) const;
 
   const model_weights& w_;

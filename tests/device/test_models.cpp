@@ -30,6 +30,17 @@ const std::vector<named_model>& invariance_models() {
     q8.n_kv_heads = 1;
     q8.seed = 23;
     out.push_back({"random mqa q8_0", make_random_model(q8)});
+    random_model_shape qwen;  // every issue-14 feature at once
+    qwen.rope = rope_style::neox;
+    qwen.qkv_bias = true;
+    qwen.qk_norm = true;
+    qwen.rope_factors = true;
+    qwen.rope_freq_scale = 0.5f;
+    qwen.head_dim = 24;
+    qwen.n_kv_heads = 2;
+    qwen.type = dtype::f16;
+    qwen.seed = 24;
+    out.push_back({"random qwen-style f16 (biases, qk-norm, NEOX, head_dim 24, rope factors)", make_random_model(qwen)});
     return out;
   }();
   return models;

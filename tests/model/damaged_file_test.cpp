@@ -191,14 +191,16 @@ TEST_CASE("GGUF hyper-parameters, architecture and tensors that do not fit toget
   const auto heads_at = after(original, "llama.attention.head_count");
   b = original, put<uint32_t>(b, heads_at + 4, 0), expect(b, "head_count = 0 is outside");
   const auto kv_at = after(original, "llama.attention.head_count_kv");
-  b = original, put<uint32_t>(b, kv_at + 4, 3), expect(b, "not a multiple of head_count_kv");
+  b = original, put<uint32_t>(b, kv_at + 4, 3), expect(b, "llama.attention.head_count 8 is not a multiple of llama.attention.head_count_kv 3");
   const auto layers_at = after(original, "llama.block_count");
   b = original, put<uint32_t>(b, layers_at + 4, 6), expect(b, "tensor 'blk.5.attn_norm.weight' is missing");
 
   // Tensor directory entries: name, u32 n_dims, u64 ne[n_dims], u32 type, u64 offset.
   const auto up_at = after(original, "blk.4.ffn_up.weight");
   b = original, b[up_at - 9] = 'U', expect(b, "tensor 'blk.4.ffn_up.weight' is missing");  // ffn_up -> ffn_Up
-  b = original, put<uint32_t>(b, up_at + 4 + 16, 12), expect(b, "unsupported type Q4_K");
+  b = original, put<uint32_t>(b, up_at + 4 + 16, 12), expect(b, "is Q4_K but its row length 64 is not a multiple of its block of 256");
+  b = original, put<uint32_t>(b, up_at + 4 + 16, 16), expect(b, "unsupported type IQ2_XXS");
+  b = original, put<uint32_t>(b, up_at + 4 + 16, 4), expect(b, "unsupported type Q4_2(removed)");
   const auto down_at = after(original, "blk.4.ffn_down.weight");  // ne {172, 64}
   b = original, put<uint32_t>(b, down_at + 4 + 16, 8), expect(b, "is Q8_0 but its row length 172");
   b = original, put<uint32_t>(b, up_at, 7), expect(b, "has 7 dimensions");

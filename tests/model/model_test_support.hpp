@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -54,7 +55,8 @@ inline void check_same_matrix(const kvactor::weight_matrix& a, const kvactor::we
   CHECK(a.type == b.type);
   CHECK(a.rows == b.rows);
   CHECK(a.cols == b.cols);
-  CHECK(a.data == b.data);  // bit for bit
+  REQUIRE(a.byte_size() == b.byte_size());
+  CHECK(std::memcmp(a.bytes(), b.bytes(), a.byte_size()) == 0);  // bit for bit
 }
 
 // Same configuration and every weight identical bit for bit (the classifier
