@@ -254,7 +254,7 @@ value do_round(const value& input, const call_arguments& a) {
   const double x = input.is_float() ? input.as_float() : input.is_int() ? static_cast<double>(input.as_int()) : input.as_bool();
   const double scale = std::pow(10.0, static_cast<double>(precision));
   double r;
-  if (method == "common") r = std::round(x * scale) / scale;
+  if (method == "common") r = std::nearbyint(x * scale) / scale;  // Python's round: half to even
   else if (method == "ceil") r = std::ceil(x * scale) / scale;
   else if (method == "floor") r = std::floor(x * scale) / scale;
   else throw builtin_error("method must be common, ceil or floor");

@@ -391,7 +391,8 @@ std::string undefined_message(const value& v) {
 
 value get_attribute(const value& object, const std::string& name) {
   if (object.is_undefined()) throw builtin_error(undefined_message(object));
-  if (!name.empty() && name[0] == '_') return unsafe(object, name);
+  const bool private_name = !name.empty() && name[0] == '_';  // the sandbox hides _attributes
+  if (private_name && !object.is_mapping()) return unsafe(object, name);
   if (object.is_string()) {
     if (is_string_method(name)) {
       const std::string s = object.as_string();
@@ -399,7 +400,7 @@ value get_attribute(const value& object, const std::string& name) {
     }
   } else if (object.is_dict()) {
     const auto& d = object.as_dict();
-    if (!d.is_namespace) {
+    if (!d.is_namespace && !private_name) {
       if (one_of(name, {"get", "items", "keys", "values", "copy"})) return bound(object, name, dict_method);
       if (one_of(name, {"pop", "popitem", "update", "setdefault", "clear", "fromkeys"})) return unsafe(object, name);
     }

@@ -313,6 +313,7 @@ bool equals(const value& a, const value& b) {
   if (a.is_undefined() || a.is_none()) return true;
   if (a.is_list()) {
     if (a.as_list().is_generator() || b.as_list().is_generator()) return &a.as_list() == &b.as_list();
+    if (a.as_list().kind != b.as_list().kind) return false;  // [1] != (1,)
     const auto& x = a.as_list().items;
     const auto& y = b.as_list().items;
     if (x.size() != y.size()) return false;

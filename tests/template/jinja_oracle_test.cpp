@@ -31,10 +31,12 @@ std::string read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
-ordered_json run_oracle() {
+/// One python process renders everything (templates x conversations, and the language snippets).
+const ordered_json& oracle() {
+  static const ordered_json result = [] {
   setenv("KVACTOR_TEMPLATE_NOW", fixed_now, 1);
   const std::string command = std::string(KVACTOR_PYTHON) + " " + KVACTOR_JINJA_ORACLE + " " + KVACTOR_TEMPLATES_DIR +
-                              " " + KVACTOR_JINJA_CASES;
+                              " " + KVACTOR_JINJA_CASES + " " + KVACTOR_JINJA_SNIPPETS;
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE_MESSAGE(pipe != nullptr, "cannot run ", command);
   std::string output;
@@ -43,6 +45,8 @@ ordered_json run_oracle() {
   const int status = pclose(pipe);
   REQUIRE_MESSAGE(status == 0, command, " failed (is python3-jinja2 installed?)");
   return ordered_json::parse(output);
+  }();
+  return result;
 }
 
 /// Where two renders first differ, with some context, for the failure message.
@@ -58,8 +62,7 @@ std::string first_difference(const std::string& expected, const std::string& act
 
 TEST_CASE("every chat template renders byte-identical to Python's jinja2 or is refused at parse time") {
   const auto cases = ordered_json::parse(read_file(KVACTOR_JINJA_CASES));
-  const auto oracle = run_oracle();
-  const auto& expected_templates = oracle.at("templates");
+  const auto& expected_templates = oracle().at("templates");
   REQUIRE(expected_templates.size() > 0);
 
   int identical = 0;
@@ -122,8 +125,47 @@ TEST_CASE("every chat template renders byte-identical to Python's jinja2 or is r
     }
     if (all_equal) ++identical;
   }
-  MESSAGE("jinja2 ", oracle.at("jinja2").get<std::string>(), ": ", expected_templates.size(), " templates, ", identical,
+  MESSAGE("jinja2 ", oracle().at("jinja2").get<std::string>(), ": ", expected_templates.size(), " templates, ", identical,
           " byte-identical on every case, ", refused, " refused at parse time; ", renders_compared,
           " renders compared, ", raises_matched, " raises matched\n", refusals);
   CHECK(identical + refused == static_cast<int>(expected_templates.size()));
+}
+
+// The language pieces, each checked against jinja2: whitespace control, literals, operators, filters,
+// tests, loops, scoping, macros, errors. Where jinja2 refuses at compile time kvactor must refuse at
+// parse time; where it raises while rendering kvactor must raise.
+TEST_CASE("language snippets render as jinja2 renders them") {
+  const auto snippets = ordered_json::parse(read_file(KVACTOR_JINJA_SNIPPETS));
+  const auto& expected = oracle().at("snippets");
+  REQUIRE(expected.size() == snippets.size());
+  for (std::size_t i = 0; i < snippets.size(); ++i) {
+    const std::string source = snippets[i].at("template").get<std::string>();
+    const auto& want = expected[i];
+    CAPTURE(source);
+    std::optional<jinja::template_program> program;
+    try {
+      program = jinja::template_program::parse(source);
+    } catch (const jinja::template_error& e) {
+      CHECK_MESSAGE(want.contains("parse_error"), "kvactor refused at parse: ", e.what(), "; jinja2: ", want.dump());
+      continue;
+    }
+    if (want.contains("parse_error")) {
+      FAIL_CHECK("jinja2 refuses at compile time (", want["parse_error"].get<std::string>(), "), kvactor parsed it");
+      continue;
+    }
+    std::string got;
+    std::string error;
+    try {
+      got = program->render(snippets[i].at("context"));
+    } catch (const jinja::template_error& e) {
+      error = e.what();
+    }
+    if (want.contains("error")) {
+      CHECK_MESSAGE(!error.empty(), "jinja2 raises (", want["error"].get<std::string>(), "), kvactor rendered ", got);
+    } else if (!error.empty()) {
+      FAIL_CHECK("kvactor raised '", error, "' where jinja2 rendered ", ordered_json(want["output"]).dump());
+    } else {
+      CHECK_MESSAGE(got == want["output"].get<std::string>(), first_difference(want["output"].get<std::string>(), got));
+    }
+  }
 }

@@ -3,9 +3,11 @@
 transformers does (ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks, loopcontrols, its tojson,
 raise_exception, strftime_now and the {% generation %} block), for every case of a conversations file.
 
-usage: render_with_jinja2.py TEMPLATES_DIR CASES_JSON
+usage: render_with_jinja2.py TEMPLATES_DIR CASES_JSON [SNIPPETS_JSON]
 prints one JSON object: {"jinja2": version, "templates": {file: {"parse_error": msg} |
-                                                               {"cases": {case: {"output": s} | {"error": msg}}}}}
+                                                               {"cases": {case: {"output": s} | {"error": msg}}}},
+                         "snippets": [{"output": s} | {"error": msg} | {"parse_error": msg}, ...]}
+SNIPPETS_JSON is a list of {"template": source, "context": {...}} (the language tests).
 strftime_now uses the ISO date-time in KVACTOR_TEMPLATE_NOW when set.
 """
 import json
@@ -79,7 +81,21 @@ def main():
             except Exception as e:  # noqa: BLE001
                 rendered[case["name"]] = {"error": f"{type(e).__name__}: {e}"}
         result[name] = {"cases": rendered}
-    json.dump({"jinja2": jinja2.__version__, "templates": result}, sys.stdout, ensure_ascii=False)
+    snippets = []
+    if len(sys.argv) > 3:
+        with open(sys.argv[3], encoding="utf-8") as f:
+            for snippet in json.load(f):
+                try:
+                    template = env.from_string(snippet["template"])
+                except Exception as e:  # noqa: BLE001
+                    snippets.append({"parse_error": f"{type(e).__name__}: {e}"})
+                    continue
+                try:
+                    snippets.append({"output": template.render(**snippet["context"])})
+                except Exception as e:  # noqa: BLE001
+                    snippets.append({"error": f"{type(e).__name__}: {e}"})
+    json.dump({"jinja2": jinja2.__version__, "templates": result, "snippets": snippets}, sys.stdout,
+              ensure_ascii=False)
 
 
 if __name__ == "__main__":
