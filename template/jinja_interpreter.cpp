@@ -182,9 +182,13 @@ class interpreter {
     if (n == 0) exec(s.else_body, child_of(sc), out);
   }
 
-  value make_macro(const statement& s, const scope_ptr& defining) {
+  value make_macro(const statement& s, const scope_ptr& defining_scope) {
     const statement* macro = &s;
-    return make_callable(s.text, [this, macro, defining](const call_arguments& a) -> value {
+    // The scope holds the macro, so the macro holds its scope weakly (no reference cycle).
+    std::weak_ptr<scope> weak_scope = defining_scope;
+    return make_callable(s.text, [this, macro, weak_scope](const call_arguments& a) -> value {
+      const scope_ptr defining = weak_scope.lock();
+      if (!defining) throw builtin_error("macro '" + macro->text + "' called after the block defining it ended");
       if (a.positional.size() > macro->params.size()) {
         throw builtin_error("macro '" + macro->text + "' takes not more than " + std::to_string(macro->params.size()) +
                             " argument(s)");

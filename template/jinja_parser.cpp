@@ -137,6 +137,7 @@ class parser {
   }
 
   stmt_ptr parse_statement() {
+    const nesting_guard guard(*this);
     const token& t = cur();
     const int line = t.line;
     const std::string tag = t.text;
@@ -442,7 +443,18 @@ class parser {
     return left;
   }
 
+  /// Bounds the parser's recursion (nested brackets, nested blocks) so no template overflows the stack.
+  struct nesting_guard {
+    parser& p;
+    explicit nesting_guard(parser& owner) : p(owner) {
+      if (++p.nesting_ > max_nesting) p.fail("nesting deeper than " + std::to_string(max_nesting) + " levels");
+    }
+    ~nesting_guard() { --p.nesting_; }
+  };
+  static constexpr int max_nesting = 100;
+
   expr_ptr parse_unary(bool with_filter) {
+    const nesting_guard guard(*this);
     expr_ptr e;
     if (is_op("-") || is_op("+")) {
       const token& t = next();
@@ -664,6 +676,7 @@ class parser {
   std::size_t pos_ = 0;
   bool soft_ = false;  // directly inside an if: unknown filters/tests fail only when run
   int loop_depth_ = 0;
+  int nesting_ = 0;
   std::vector<std::pair<int, std::string>> unknown_;
 };
 

@@ -158,6 +158,15 @@ TEST_CASE("the context must be an object; bad input never crashes") {
   }
 }
 
+TEST_CASE("deep nesting in a template is a parse error, not a stack overflow") {
+  const std::string brackets = "{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}";
+  CHECK(contains(parse_error(brackets).what(), "nesting deeper than"));
+  std::string ifs;
+  for (int i = 0; i < 1000; ++i) ifs += "{% if true %}";
+  CHECK(contains(parse_error(ifs).what(), "nesting deeper than"));
+  CHECK(render(std::string(50, '(').insert(0, "{{ ") + "7" + std::string(50, ')') + " }}") == "7");
+}
+
 TEST_CASE("deep macro recursion is an error, not a stack overflow") {
   const auto e = render_error("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
   CHECK(contains(e.what(), "nested too deeply"));
