@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <string_view>
 
 #include "template/jinja_parser.hpp"
 #include "template/jinja_template.hpp"
@@ -319,6 +322,96 @@ std::tm template_now() {
 }
 
 }  // namespace
+
+std::string percent_format(const std::string& format, const value& args) {
+  std::vector<value> positional;
+  const bool by_name = args.is_mapping();
+  if (args.is_list() && args.as_list().is_tuple()) positional = args.as_list().items;
+  else if (!by_name) positional.push_back(args);
+  std::size_t next = 0;
+  std::string out;
+  for (std::size_t i = 0; i < format.size(); ++i) {
+    if (format[i] != '%') {
+      out += format[i];
+      continue;
+    }
+    if (++i >= format.size()) throw builtin_error("incomplete format");
+    if (format[i] == '%') {
+      out += '%';
+      continue;
+    }
+    const value* arg_value = nullptr;
+    if (format[i] == '(') {
+      const auto close = format.find(')', i);
+      if (!by_name || close == std::string::npos) throw builtin_error("format requires a mapping");
+      arg_value = args.as_dict().find(format.substr(i + 1, close - i - 1));
+      if (!arg_value) throw builtin_error("KeyError: '" + format.substr(i + 1, close - i - 1) + "'");
+      i = close + 1;
+    }
+    std::string spec = "%";
+    while (i < format.size() && std::string_view("-+ #0").find(format[i]) != std::string_view::npos) spec += format[i++];
+    while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) spec += format[i++];
+    if (i < format.size() && format[i] == '.') {
+      spec += format[i++];
+      while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) spec += format[i++];
+    }
+    if (i >= format.size()) throw builtin_error("incomplete format");
+    const char conversion = format[i];
+    if (!arg_value) {
+      if (next >= positional.size()) throw builtin_error("not enough arguments for format string");
+      arg_value = &positional[next++];
+    }
+    const value& v = *arg_value;
+    char buf[512];
+    auto number = [&]() -> double {
+      if (v.is_int()) return static_cast<double>(v.as_int());
+      if (v.is_float()) return v.as_float();
+      if (v.is_bool()) return v.as_bool();
+      throw builtin_error(std::string("%") + conversion + " format: a real number is required, not " + type_name(v));
+    };
+    switch (conversion) {
+      case 's':
+      case 'r': {
+        const std::string text = conversion == 's' ? to_str(v) : to_repr(v);
+        if (spec == "%") {
+          out += text;
+        } else {
+          std::snprintf(buf, sizeof buf, (spec + "s").c_str(), text.c_str());
+          out += buf;
+        }
+        break;
+      }
+      case 'd':
+      case 'i':
+      case 'x':
+      case 'X':
+      case 'o': {
+        if (!v.is_number()) throw builtin_error(std::string("%") + conversion + " format: a number is required, not " + type_name(v));
+        const auto n = v.is_int() ? v.as_int() : v.is_bool() ? std::int64_t{v.as_bool()} : static_cast<std::int64_t>(std::trunc(v.as_float()));
+        std::snprintf(buf, sizeof buf, (spec + "ll" + (conversion == 'i' ? 'd' : conversion)).c_str(), static_cast<long long>(n));
+        out += buf;
+        break;
+      }
+      case 'f':
+      case 'F':
+      case 'e':
+      case 'E':
+      case 'g':
+      case 'G':
+        std::snprintf(buf, sizeof buf, (spec + conversion).c_str(), number());
+        out += buf;
+        break;
+      case 'c':
+        if (v.is_string() && utf8_length(v.as_string()) == 1) out += v.as_string();
+        else if (v.is_int()) out += utf8_encode(std::u32string(1, static_cast<char32_t>(v.as_int())));
+        else throw builtin_error("%c requires an int or a single character");
+        break;
+      default: throw builtin_error(std::string("unsupported format character '") + conversion + "'");
+    }
+  }
+  if (!by_name && next < positional.size()) throw builtin_error("not all arguments converted during string formatting");
+  return out;
+}
 
 bool is_known_filter(const std::string& name) { return listed(filter_names, name); }
 bool is_known_test(const std::string& name) { return listed(test_names, name); }

@@ -397,7 +397,7 @@ class interpreter {
         return make_list(std::move(items), seq.as_list().kind);
       }
     }
-    if (op == "%" && a.is_string()) fail(e.line, "unsupported construct: printf-style string formatting with '%'");
+    if (op == "%" && a.is_string()) return guarded(e.line, [&] { return value(percent_format(a.as_string(), b)); });
     unsupported(e, a, b);
   }
 
