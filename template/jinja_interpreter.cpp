@@ -95,6 +95,17 @@ class interpreter {
         return flow::normal;
       }
       case stmt_kind::macro: sc->vars[s.text] = make_macro(s, sc); return flow::normal;
+      case stmt_kind::call_block: {
+        // The call gets `caller`: a macro whose body is the block.
+        const value caller = make_macro(s, sc);
+        const expression& call = *s.expr;
+        const value callee = eval(*call.operands[0], sc);
+        call_arguments a = eval_arguments(call, sc);
+        a.keyword.emplace_back("caller", caller);
+        if (!callee.is_callable()) fail(s.line, "'{% call %}' needs a macro, got " + type_name(callee));
+        out += to_str(guarded(s.line, [&] { return callee.as_callable().invoke(a); }));
+        return flow::normal;
+      }
       case stmt_kind::scope: exec(s.body, child_of(sc), out); return flow::normal;  // a call block in jinja2
       case stmt_kind::break_: return flow::break_loop;
       case stmt_kind::continue_: return flow::continue_loop;
@@ -189,14 +200,25 @@ class interpreter {
     return make_callable(s.text, [this, macro, weak_scope](const call_arguments& a) -> value {
       const scope_ptr defining = weak_scope.lock();
       if (!defining) throw builtin_error("macro '" + macro->text + "' called after the block defining it ended");
-      if (a.positional.size() > macro->params.size()) {
+      if (a.positional.size() > macro->params.size() && !macro->uses_varargs) {
         throw builtin_error("macro '" + macro->text + "' takes not more than " + std::to_string(macro->params.size()) +
                             " argument(s)");
       }
+      std::vector<value> extra_positional;
+      for (std::size_t i = macro->params.size(); i < a.positional.size(); ++i) extra_positional.push_back(a.positional[i]);
+      auto extra_keywords = make_dict();
+      value caller = value::undefined("no caller was given to macro '" + macro->text + "'");
       for (const auto& [k, v] : a.keyword) {
         bool known = false;
         for (const auto& p : macro->params) known = known || p.name == k;
-        if (!known) throw builtin_error("macro '" + macro->text + "' takes no keyword argument '" + k + "'");
+        if (known) continue;
+        if (k == "caller" && macro->uses_caller) {
+          caller = v;
+        } else if (macro->uses_kwargs) {
+          extra_keywords.as_dict().set(k, v);
+        } else {
+          throw builtin_error("macro '" + macro->text + "' takes no keyword argument '" + k + "'");
+        }
       }
       if (++depth_ > max_call_depth) {
         --depth_;
@@ -213,6 +235,9 @@ class interpreter {
           call_scope->vars[p.name] = value::undefined("parameter '" + p.name + "' was not provided");
         }
       }
+      if (macro->uses_varargs) call_scope->vars["varargs"] = make_list(std::move(extra_positional), sequence_kind::tuple);
+      if (macro->uses_kwargs) call_scope->vars["kwargs"] = extra_keywords;
+      if (macro->uses_caller) call_scope->vars["caller"] = caller;
       std::string out;
       try {
         exec(macro->body, call_scope, out);
