@@ -116,6 +116,8 @@ chat_call chat_from(const json& doc, const prompt_limits& limits, const chat_pro
   }
   call.stream_usage = read_include_usage(doc);
   call.stop = read_stop(doc);
+  // ChatML ends a turn with this text; a model that has no such token may still write it.
+  if (chat.is_chatml_fallback()) call.stop.push_back("<|im_end|>");
 
   call.prompt.text = rendered(chat, call.messages, true);
   call.prompt.given_as_text = true;

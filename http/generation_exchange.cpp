@@ -31,6 +31,7 @@ void generation_exchange::start() {
     req.max_tokens = spec_.params[i].max_tokens;
     req.sampling = spec_.params[i].sampling;
     req.deadline = spec_.deadline;
+    req.kind = spec_.flavor == api_flavor::shortfin ? "generate" : spec_.flavor == api_flavor::openai ? "completion" : "chat";
     // The engine calls back on an actor thread: hop onto the connection's executor.
     auto on_engine_event = [self, i](const generation_event& ev) {
       self->sink_->post([self, i, ev] { self->on_event(i, ev); });
