@@ -2,6 +2,7 @@
 
 #include "model/gguf_reader.hpp"
 #include "model/quantization.hpp"
+#include "model/tokenizer_gguf.hpp"
 
 namespace kvactor {
 namespace {
@@ -55,22 +56,8 @@ std::vector<float> load_vector(gguf::reader& r, const std::string& name, int64_t
   return out;
 }
 
-tokenizer load_vocab(const gguf::reader& r) {
-  if (r.find("tokenizer.ggml.model")) {
-    const std::string model = r.get_string("tokenizer.ggml.model");  // a non-string is named as such
-    if (model != "llama") r.fail("tokenizer model '" + model + "' is not supported (only SentencePiece 'llama')");
-  }
-  auto pieces = r.get_string_array("tokenizer.ggml.tokens");
-  std::vector<float> scores;
-  if (r.find("tokenizer.ggml.scores")) scores = r.get_float_array("tokenizer.ggml.scores");
-  std::vector<int32_t> kinds;
-  if (r.find("tokenizer.ggml.token_type")) kinds = r.get_int_array("tokenizer.ggml.token_type");
-  const auto bos = r.get_uint("tokenizer.ggml.bos_token_id", 1);
-  const auto eos = r.get_uint("tokenizer.ggml.eos_token_id", 2);
-  if (bos > INT32_MAX || eos > INT32_MAX) r.fail("BOS/EOS token id out of range");
-  return tokenizer::from_sentencepiece(r.path(), std::move(pieces), std::move(scores), std::move(kinds),
-                                       static_cast<int32_t>(bos), static_cast<int32_t>(eos));
-}
+// The tokenizer stages and their GGUF keys live in tokenizer_gguf.cpp.
+tokenizer load_vocab(const gguf::reader& r) { return tokenizer_from_gguf(r); }
 
 }  // namespace
 

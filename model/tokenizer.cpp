@@ -1,36 +1,19 @@
 #include "model/tokenizer.hpp"
 
-#include <cstdio>
-#include <queue>
-#include <stdexcept>
+#include <algorithm>
+#include <cctype>
 
 #include "model/binary_file.hpp"
 #include "model/model.hpp"
+#include "model/tokenizer_bpe.hpp"
+#include "model/tokenizer_pretokenizer.hpp"
+#include "model/tokenizer_sentencepiece.hpp"
+#include "model/tokenizer_special.hpp"
 
 namespace kvactor {
 namespace {
 
 constexpr std::string_view sentencepiece_space = "\xE2\x96\x81";  // U+2581 LOWER ONE EIGHTH BLOCK
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// "<0xAB>" -> 0xAB; -1 for any other piece.
-int byte_piece_value(std::string_view p) {
-  if (p.size() != 6 || p.substr(0, 3) != "<0x" || p[5] != '>') return -1;
-  const int hi = hex_digit(p[3]), lo = hex_digit(p[4]);
-  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
-}
-
-std::string byte_piece_name(int b) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "<0x%02X>", b);
-  return buf;
-}
 
 std::string replace_all(std::string s, std::string_view from, std::string_view to) {
   for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
@@ -38,7 +21,19 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
   return s;
 }
 
-bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+// Texts of tokens that end generation wherever they appear (llama.cpp's list,
+// plus Llama 3's <|end_of_text|>, and Qwen's repository/file separators).
+const std::vector<std::string>& end_of_generation_texts() {
+  static const std::vector<std::string> texts = {
+      "<|eot_id|>", "<|im_end|>", "<|end|>",     "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
+      "<EOT>",      "<|end_of_text|>", "<|fim_pad|>", "<|fim_repo|>", "<|repo_name|>", "<|file_sep|>"};
+  return texts;
+}
+
+std::string lowercase(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
 
 }  // namespace
 
@@ -67,175 +62,247 @@ tokenizer tokenizer::load_llama2c(const std::string& path, int32_t vocab_size) {
   tok.unk_id_ = 0;
   tok.bos_id_ = vocab_size > 1 ? 1 : 0;
   tok.eos_id_ = vocab_size > 2 ? 2 : 0;
-  tok.index(path);
+  tok.post_ = special_token_adder(tok.bos_id_, tok.eos_id_, true, false);
+  tok.finish(path, "");
   return tok;
 }
 
 tokenizer tokenizer::from_sentencepiece(const std::string& source, std::vector<std::string> pieces,
                                         std::vector<float> scores, std::vector<int32_t> kinds, int32_t bos_id,
                                         int32_t eos_id) {
-  const auto n = pieces.size();
-  if (n == 0) throw model_error(source + ": tokenizer has no tokens");
-  if (n > static_cast<std::size_t>(INT32_MAX)) throw model_error(source + ": tokenizer has too many tokens");
-  if (scores.empty()) scores.assign(n, 0.0f);
-  if (scores.size() != n)
-    throw model_error(source + ": tokenizer has " + std::to_string(n) + " tokens but " +
-                      std::to_string(scores.size()) + " scores");
-  if (!kinds.empty() && kinds.size() != n)
-    throw model_error(source + ": tokenizer has " + std::to_string(n) + " tokens but " +
-                      std::to_string(kinds.size()) + " token types");
-  const auto in_range = [&](int32_t id) { return id >= 0 && static_cast<std::size_t>(id) < n; };
-  if (!in_range(bos_id)) throw model_error(source + ": BOS token id " + std::to_string(bos_id) + " out of range");
-  if (!in_range(eos_id)) throw model_error(source + ": EOS token id " + std::to_string(eos_id) + " out of range");
+  vocabulary_spec spec;
+  spec.model = "llama";
+  spec.tokens = std::move(pieces);
+  spec.scores = std::move(scores);
+  spec.types = std::move(kinds);
+  spec.bos = bos_id;
+  spec.eos = eos_id;
+  return from_vocabulary(source, std::move(spec));
+}
+
+tokenizer tokenizer::from_vocabulary(const std::string& source, vocabulary_spec spec) {
+  const auto fail = [&](const std::string& message) -> void { throw model_error(source + ": " + message); };
+  const bool sentencepiece = spec.model == "llama";
+  if (!sentencepiece && spec.model != "gpt2")
+    fail("tokenizer.ggml.model '" + spec.model + "' is not supported (supported: llama, gpt2)");
+  const auto n = spec.tokens.size();
+  if (n == 0) fail("tokenizer has no tokens");
+  if (n > static_cast<std::size_t>(INT32_MAX)) fail("tokenizer has too many tokens");
+  if (spec.scores.empty()) spec.scores.assign(n, 0.0f);
+  if (spec.scores.size() != n)
+    fail("tokenizer has " + std::to_string(n) + " tokens but " + std::to_string(spec.scores.size()) + " scores");
+  if (!spec.types.empty() && spec.types.size() != n)
+    fail("tokenizer has " + std::to_string(n) + " tokens but " + std::to_string(spec.types.size()) + " token types");
+
   tokenizer tok;
-  tok.pieces_.reserve(n);
-  for (auto& p : pieces) tok.pieces_.push_back(replace_all(std::move(p), sentencepiece_space, " "));
-  tok.scores_ = std::move(scores);
-  tok.bos_id_ = bos_id;
-  tok.eos_id_ = eos_id;
-  if (!kinds.empty()) {
+  tok.model_name_ = spec.model;
+  tok.scores_ = std::move(spec.scores);
+  if (!spec.types.empty()) {
     tok.kinds_.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      if (kinds[i] < 1 || kinds[i] > 6)
-        throw model_error(source + ": token " + std::to_string(i) + " has unknown token type " +
-                          std::to_string(kinds[i]));
-      tok.kinds_.push_back(static_cast<token_kind>(kinds[i]));
+      if (spec.types[i] < 1 || spec.types[i] > 6)
+        fail("token " + std::to_string(i) + " has unknown token type " + std::to_string(spec.types[i]));
+      tok.kinds_.push_back(static_cast<token_kind>(spec.types[i]));
     }
-    tok.unk_id_ = 0;
-    for (std::size_t i = 0; i < n; ++i)
-      if (tok.kinds_[i] == token_kind::unknown) {
-        tok.unk_id_ = static_cast<int32_t>(i);
-        break;
-      }
   }
-  tok.index(source);
+  const auto find_text = [&](std::string_view text) -> int32_t {
+    for (std::size_t i = 0; i < n; ++i)
+      if (spec.tokens[i] == text) return static_cast<int32_t>(i);
+    return -1;
+  };
+  const auto check = [&](const std::optional<int32_t>& id, const char* key) -> void {
+    if (id && (*id < 0 || static_cast<std::size_t>(*id) >= n))
+      fail(std::string(key) + " " + std::to_string(*id) + " out of range (the vocabulary has " + std::to_string(n) +
+           " tokens)");
+  };
+  check(spec.bos, sentencepiece ? "BOS token id" : "tokenizer.ggml.bos_token_id");
+  check(spec.eos, sentencepiece ? "EOS token id" : "tokenizer.ggml.eos_token_id");
+  check(spec.unk, "tokenizer.ggml.unknown_token_id");
+  check(spec.eot, "tokenizer.ggml.eot_token_id");
+  check(spec.eom, "tokenizer.ggml.eom_token_id");
+  tok.eot_id_ = spec.eot.value_or(-1);
+  tok.eom_id_ = spec.eom.value_or(-1);
+  tok.chat_template_ = std::move(spec.chat_template);
+
+  if (sentencepiece) {
+    tok.bos_id_ = spec.bos.value_or(1);
+    tok.eos_id_ = spec.eos.value_or(2);
+    check(tok.bos_id_, "BOS token id");
+    check(tok.eos_id_, "EOS token id");
+    tok.unk_id_ = spec.unk.value_or(0);
+    if (!spec.unk && !tok.kinds_.empty())
+      for (std::size_t i = 0; i < n; ++i)
+        if (tok.kinds_[i] == token_kind::unknown) {
+          tok.unk_id_ = static_cast<int32_t>(i);
+          break;
+        }
+    tok.pieces_.reserve(n);
+    for (auto& p : spec.tokens) tok.pieces_.push_back(replace_all(std::move(p), sentencepiece_space, " "));
+    tok.add_space_prefix_ = spec.add_space_prefix.value_or(true);
+    tok.post_ = special_token_adder(tok.bos_id_, tok.eos_id_, spec.add_bos.value_or(true), spec.add_eos.value_or(false));
+  } else {
+    tok.pre_name_ = spec.pre.empty() ? "default" : spec.pre;
+    if (!regex_pretokenizer::known(tok.pre_name_))
+      fail("tokenizer.ggml.pre '" + tok.pre_name_ + "' is not a supported pre-tokenizer (supported: " +
+           regex_pretokenizer::names() + ")");
+    if (spec.merges.empty()) fail("tokenizer.ggml.merges is missing or empty (a gpt2 tokenizer needs its merges)");
+    auto pre = std::make_shared<const regex_pretokenizer>(tok.pre_name_);
+    try {
+      tok.bpe_ = std::make_shared<const byte_level_bpe>(spec.tokens, spec.merges, pre->ignore_merges());
+    } catch (const std::invalid_argument& e) {
+      fail(std::string("tokenizer.ggml.merges: ") + e.what());
+    }
+    // Without ids in the file, <|endoftext|> (GPT-2's BOS and EOS) or token 0.
+    const int32_t endoftext = std::max(find_text("<|endoftext|>"), 0);
+    tok.bos_id_ = spec.bos.value_or(endoftext);
+    tok.eos_id_ = spec.eos.value_or(endoftext);
+    tok.unk_id_ = spec.unk.value_or(-1);
+    tok.add_space_prefix_ = false;
+    const bool llama3 = pre->ignore_merges();  // llama.cpp: Llama 3 vocabularies add BOS unless told otherwise
+    tok.post_ = special_token_adder(tok.bos_id_, tok.eos_id_, spec.add_bos.value_or(llama3), spec.add_eos.value_or(false));
+    tok.pre_ = std::move(pre);
+    tok.pieces_ = std::move(spec.tokens);
+  }
+  tok.finish(source, spec.name);
   return tok;
 }
 
-void tokenizer::index(const std::string&) {
+void tokenizer::finish(const std::string&, const std::string& general_name) {
   const auto n = pieces_.size();
   if (kinds_.empty()) {
     kinds_.assign(n, token_kind::normal);
-    for (std::size_t i = 0; i < n; ++i)
-      if (byte_piece_value(pieces_[i]) >= 0) kinds_[i] = token_kind::byte;
-    kinds_[static_cast<std::size_t>(unk_id_)] = token_kind::unknown;
+    if (model_name_ == "llama")
+      for (std::size_t i = 0; i < n; ++i)
+        if (sentencepiece_bpe::byte_value(pieces_[i]) >= 0) kinds_[i] = token_kind::byte;
+    if (unk_id_ >= 0) kinds_[static_cast<std::size_t>(unk_id_)] = token_kind::unknown;
     kinds_[static_cast<std::size_t>(bos_id_)] = token_kind::control;
     kinds_[static_cast<std::size_t>(eos_id_)] = token_kind::control;
   }
-  ids_.clear();
-  ids_.reserve(n * 2);
   max_piece_length_ = 0;
+  for (const auto& p : pieces_) max_piece_length_ = std::max(max_piece_length_, static_cast<int32_t>(p.size()));
+
+  // End of generation (llama.cpp's special_eog_ids). Tokens found by their text
+  // become control tokens, as llama.cpp overrides their type.
+  std::vector<int32_t> eog;
+  for (int32_t id : {eos_id_, eot_id_, eom_id_})
+    if (id >= 0) eog.push_back(id);
   for (std::size_t i = 0; i < n; ++i) {
-    ids_.emplace(pieces_[i], static_cast<int32_t>(i));  // keeps the lowest id of duplicate pieces
-    max_piece_length_ = std::max(max_piece_length_, static_cast<int32_t>(pieces_[i].size()));
+    const auto& texts = end_of_generation_texts();
+    if (std::find(texts.begin(), texts.end(), pieces_[i]) != texts.end()) {
+      eog.push_back(static_cast<int32_t>(i));
+      kinds_[i] = token_kind::control;
+    }
   }
-  for (int b = 0; b < 256; ++b) {
-    const int32_t id = lookup(byte_piece_name(b));
-    byte_ids_[static_cast<std::size_t>(b)] = id >= 0 ? id : unk_id_;
+  std::sort(eog.begin(), eog.end());
+  eog.erase(std::unique(eog.begin(), eog.end()), eog.end());
+  end_of_generation_ = std::move(eog);
+
+  // Phi-3's added tokens strip the whitespace after them (llama.cpp sets the
+  // attribute by model name; Hugging Face's tokenizer.json says rstrip).
+  const std::string name = lowercase(general_name);
+  const bool phi3 = name.find("phi-3") != std::string::npos || name.find("phi3") != std::string::npos;
+  std::vector<special_token> specials;
+  for (std::size_t i = 0; i < n; ++i) {
+    const token_kind k = kinds_[i];
+    if (k != token_kind::control && k != token_kind::unknown && k != token_kind::user_defined) continue;
+    special_token s{static_cast<int32_t>(i), token_text(static_cast<int32_t>(i)), k != token_kind::user_defined, false,
+                    false};
+    if (phi3) s.strip_right = s.text == "</s>" || (s.text != "<unk>" && s.text != "<s>" && s.text != "<|endoftext|>");
+    specials.push_back(std::move(s));
   }
+  specials_ = std::make_shared<const special_token_splitter>(std::move(specials));
+  if (model_name_ == "llama") spm_ = std::make_shared<const sentencepiece_bpe>(pieces_, scores_, unk_id_);
 }
 
-int32_t tokenizer::lookup(std::string_view s) const {
-  auto it = ids_.find(std::string(s));
-  return it == ids_.end() ? -1 : it->second;
+void tokenizer::check_id(int32_t id) const {
+  if (id < 0 || id >= vocab_size())
+    throw std::out_of_range("token id " + std::to_string(id) + " outside the vocabulary of " +
+                            std::to_string(vocab_size()));
+}
+
+bool tokenizer::is_special(int32_t id) const {
+  if (id < 0 || id >= vocab_size()) return false;
+  const token_kind k = kinds_[static_cast<std::size_t>(id)];
+  return k == token_kind::control || k == token_kind::unknown || k == token_kind::user_defined;
+}
+
+bool tokenizer::is_end_of_generation(int32_t id) const {
+  return std::binary_search(end_of_generation_.begin(), end_of_generation_.end(), id);
+}
+
+std::string tokenizer::token_text(int32_t id) const {
+  check_id(id);
+  const std::string& p = pieces_[static_cast<std::size_t>(id)];
+  return spm_ ? replace_all(p, " ", sentencepiece_space) : p;
+}
+
+std::vector<int32_t> tokenizer::run(std::string_view text, bool parse_special) const {
+  std::vector<int32_t> out;
+  out.reserve(text.size() / 3 + 2);
+  bool after_special = true;  // SentencePiece: a dummy prefix at the start and after special tokens
+  for (const text_fragment& f : specials_->split(text, parse_special)) {
+    if (f.token >= 0) {
+      out.push_back(f.token);
+      after_special = true;
+      continue;
+    }
+    if (spm_) {
+      spm_->encode_fragment(f.text, add_space_prefix_ && after_special, out);
+    } else {
+      for (std::string_view word : pre_->split(f.text)) bpe_->encode_word(word, out);
+    }
+    after_special = false;
+  }
+  return out;
+}
+
+std::vector<int32_t> tokenizer::tokenize(std::string_view text, bool add_special, bool parse_special) const {
+  std::vector<int32_t> out;
+  post_.prefix(out, add_special);
+  const auto body = run(text, parse_special);
+  out.insert(out.end(), body.begin(), body.end());
+  post_.suffix(out, add_special);
+  return out;
 }
 
 std::vector<int32_t> tokenizer::encode(std::string_view text, bool bos, bool eos) const {
-  std::vector<int32_t> tokens;
-  tokens.reserve(text.size() + 3);
-  if (bos) tokens.push_back(bos_id_);
-  if (!text.empty()) {
-    // SentencePiece's add_dummy_prefix. run.c assumes " " is a piece; if a
-    // vocabulary lacks it we use the space's byte token instead of an invalid id.
-    const int32_t space = lookup(" ");
-    tokens.push_back(space >= 0 ? space : byte_ids_[' ']);
-  }
-  // One lookup per UTF-8 code point (at most 4 bytes, as run.c); unknown code
-  // points and stray bytes fall back to one byte token per byte.
-  std::string buffer;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (!is_continuation(c)) buffer.clear();
-    buffer.push_back(static_cast<char>(c));
-    const bool next_continues = i + 1 < text.size() && is_continuation(static_cast<unsigned char>(text[i + 1]));
-    if (next_continues && buffer.size() < 4) continue;
-    const int32_t id = lookup(buffer);
-    if (id >= 0) {
-      tokens.push_back(id);
-    } else {
-      for (char b : buffer) tokens.push_back(byte_ids_[static_cast<unsigned char>(b)]);
-    }
-    buffer.clear();
-  }
-
-  // run.c rescans every adjacent pair per merge and takes the first pair with the
-  // strictly highest score above -1e10: quadratic in the text (a 64 KiB prompt took
-  // 22 s, a 1 MiB request body would take hours on an HTTP thread). A heap ordered by
-  // (score, leftmost) over a linked list of symbols makes the same choices in
-  // O(n log n); entries made stale by a merge are skipped when popped.
-  constexpr std::size_t none = static_cast<std::size_t>(-1);
-  const std::size_t n = tokens.size();
-  std::vector<std::size_t> prev(n), next(n);
-  std::vector<uint32_t> version(n, 0);  // bumped when a symbol changes or is merged away
-  for (std::size_t i = 0; i < n; ++i) {
-    prev[i] = i == 0 ? none : i - 1;
-    next[i] = i + 1 < n ? i + 1 : none;
-  }
-  struct candidate {
-    float score;
-    std::size_t left, right;
-    uint32_t left_version, right_version;
-    int32_t merged;
-  };
-  const auto lower = [](const candidate& a, const candidate& b) {
-    return a.score != b.score ? a.score < b.score : a.left > b.left;
-  };
-  std::priority_queue<candidate, std::vector<candidate>, decltype(lower)> heap(lower);
-  const auto consider = [&](std::size_t left) {
-    if (left == none || next[left] == none) return;
-    const std::size_t right = next[left];
-    const int32_t id = lookup(pieces_[tokens[left]] + pieces_[tokens[right]]);
-    if (id < 0 || !(scores_[static_cast<std::size_t>(id)] > -1e10f)) return;
-    heap.push({scores_[static_cast<std::size_t>(id)], left, right, version[left], version[right], id});
-  };
-  for (std::size_t i = 0; i + 1 < n; ++i) consider(i);
-  while (!heap.empty()) {
-    const candidate c = heap.top();
-    heap.pop();
-    if (next[c.left] != c.right || version[c.left] != c.left_version || version[c.right] != c.right_version) continue;
-    tokens[c.left] = c.merged;
-    ++version[c.left];
-    ++version[c.right];
-    next[c.left] = next[c.right];
-    if (next[c.right] != none) prev[next[c.right]] = c.left;
-    next[c.right] = none;
-    consider(prev[c.left]);
-    consider(c.left);
-  }
-  std::size_t kept = 0;
-  for (std::size_t i = n == 0 ? none : 0; i != none; i = next[i]) tokens[kept++] = tokens[i];
-  tokens.resize(kept);
-  if (eos) tokens.push_back(eos_id_);
-  return tokens;
+  std::vector<int32_t> out;
+  if (bos) out.push_back(bos_id_);
+  const auto body = run(text, false);
+  out.insert(out.end(), body.begin(), body.end());
+  if (eos) out.push_back(eos_id_);
+  return out;
 }
 
 std::string tokenizer::decode_piece(int32_t prev_token, int32_t token) const {
-  if (token < 0 || token >= vocab_size())
-    throw std::out_of_range("token id " + std::to_string(token) + " outside the vocabulary of " +
-                            std::to_string(vocab_size()));
-  std::string_view p = pieces_[static_cast<std::size_t>(token)];
-  // SentencePiece decoding strips the dummy-prefix space after BOS.
-  if (prev_token == bos_id_ && !p.empty() && p[0] == ' ') p.remove_prefix(1);
-  const int byte = byte_piece_value(p);
-  if (byte >= 0) return std::string(1, static_cast<char>(byte));
-  return std::string(p);
+  check_id(token);
+  const token_kind k = kinds_[static_cast<std::size_t>(token)];
+  if (k == token_kind::control || k == token_kind::unknown) return {};
+  const std::string& p = pieces_[static_cast<std::size_t>(token)];
+  if (k == token_kind::user_defined) return token_text(token);
+  if (spm_) {
+    std::string_view v = p;
+    // SentencePiece decoding drops the dummy-prefix space encoding put after a special token.
+    if (add_space_prefix_ && is_special(prev_token) && !v.empty() && v[0] == ' ') v.remove_prefix(1);
+    const int byte = sentencepiece_bpe::byte_value(v);
+    if (byte >= 0) return std::string(1, static_cast<char>(byte));
+    return std::string(v);
+  }
+  if (k == token_kind::unused) return {};
+  return bpe_->decode_token(p);
 }
 
-std::string tokenizer::decode(const std::vector<int32_t>& tokens) const {
+std::string tokenizer::decode(const std::vector<int32_t>& tokens, bool render_special) const {
   std::string out;
   int32_t prev = -1;
   for (int32_t t : tokens) {
-    if (t != bos_id_ && t != eos_id_) out += decode_piece(prev, t);
+    check_id(t);
+    const token_kind k = kinds_[static_cast<std::size_t>(t)];
+    if (k == token_kind::control || k == token_kind::unknown) {
+      if (render_special) out += token_text(t);
+    } else {
+      out += decode_piece(prev, t);
+    }
     prev = t;
   }
   return out;
