@@ -1,5 +1,6 @@
 #include "actors/gateway.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "actors/engine_host.hpp"
@@ -42,7 +43,12 @@ gateway::gateway(const engine_config& cfg) : impl_(std::make_unique<impl>()) {
   }
 }
 
-std::vector<int32_t> end_of_generation_ids(const tokenizer& tok) { return {tok.eos_id(), tok.bos_id()}; }
+std::vector<int32_t> end_of_generation_ids(const tokenizer& tok) {
+  std::vector<int32_t> ids = tok.end_of_generation_ids();
+  for (int32_t id : {tok.eos_id(), tok.bos_id()})
+    if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  return ids;
+}
 
 gateway::~gateway() = default;
 

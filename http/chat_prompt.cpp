@@ -53,26 +53,23 @@ std::string read_template_file(const std::string& path) {
   return text.str();
 }
 
-// llama2.c's tokenizer.bin spells BOS "\n<s>\n": the GGUF form has no newlines.
-std::string token_text(const tokenizer& tok, int32_t id) {
-  std::string s = tok.piece(id);
-  while (!s.empty() && (s.front() == '\n' || s.front() == ' ')) s.erase(s.begin());
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 }  // namespace
 
 chat_prompt chat_prompt_for(const tokenizer& tok, const std::string& template_file) {
   chat_vocabulary vocab;
-  vocab.bos_text = token_text(tok, tok.bos_id());
-  vocab.eos_text = token_text(tok, tok.eos_id());
-  vocab.add_bos = true;
-  vocab.encode = [&tok](const std::string& text, bool add_bos, bool /*parse_special*/) {
-    return tok.encode(text, add_bos, false);
+  vocab.bos_text = tok.bos_id() >= 0 ? tok.token_text(tok.bos_id()) : std::string();
+  vocab.eos_text = tok.eos_id() >= 0 ? tok.token_text(tok.eos_id()) : std::string();
+  vocab.add_bos = tok.add_bos();
+  vocab.encode = [&tok](const std::string& text, bool add_bos, bool parse_special) {
+    // BOS by the caller's decision only (it knows whether the template wrote one); never EOS.
+    std::vector<int32_t> ids = tok.tokenize(text, false, parse_special);
+    if (add_bos) ids.insert(ids.begin(), tok.bos_id());
+    return ids;
   };
   if (!template_file.empty())
     return chat_prompt(read_template_file(template_file), "chat template " + template_file, std::move(vocab));
+  if (!tok.chat_template().empty())
+    return chat_prompt(tok.chat_template(), "the model's tokenizer.chat_template", std::move(vocab));
   return chat_prompt("", "ChatML (the model has no chat template)", std::move(vocab));
 }
 
