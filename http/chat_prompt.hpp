@@ -58,6 +58,8 @@ class chat_prompt {
   const std::string& origin() const { return origin_; }
 
  private:
+  std::string render_checked(const nlohmann::json& messages, bool add_generation_prompt) const;  // throws jinja errors
+
   struct compiled;
   std::unique_ptr<compiled> compiled_;  // null: ChatML
   std::string origin_;

@@ -3,11 +3,18 @@
 // rendered conversation, streamed chunks add up to it, and a second turn reuses the
 // first turn's KV through the prefix trie.
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "actors/gateway.hpp"
 #include "http/server.hpp"
+#include "tests/http/child_process.hpp"
 #include "tests/http/http_client.hpp"
 
 using namespace kvactor;
@@ -143,3 +150,51 @@ TEST_CASE("chat end to end: bad requests are 400 with the usual error and nothin
   const http_result apply_get = http_call(s.server.port(), "GET", "/apply-template");
   CHECK(apply_get.status == 405);
 }
+
+TEST_CASE("chat end to end: --chat-template serves a real template (Llama 3.2) through /apply-template and chat") {
+  ::setenv("KVACTOR_TEMPLATE_NOW", "2026-01-15T10:00:00", 1);
+  http::server_config cfg = stories_config();
+  cfg.chat_template = "/work/shared/templates/meta-llama-Llama-3.2-3B-Instruct.jinja";
+  chat_served s(cfg);
+  CHECK(s.server.chat_template_origin().find("Llama-3.2-3B-Instruct") != std::string::npos);
+  const json rendered =
+      s.post("/apply-template", {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"add_generation_prompt", false}});
+  CHECK(rendered["prompt"] ==
+        "<s><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 15 Jan "
+        "2026\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>");
+  const json chat = s.post("/v1/chat/completions",
+                           {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 8}, {"temperature", 0}});
+  CHECK(chat["object"] == "chat.completion");
+  CHECK(chat["usage"]["prompt_tokens"].get<int>() > 20);
+  ::unsetenv("KVACTOR_TEMPLATE_NOW");
+}
+
+#ifdef KVACTOR_BINARY
+TEST_CASE("chat end to end: serve names the ChatML fallback once, and refuses an unrenderable template at start") {
+  const std::string models = KVACTOR_MODELS_DIR;
+  const std::vector<std::string> base = {KVACTOR_BINARY, "serve",     "--port", "0", "--model", models + "/stories260K.bin",
+                                         "--tokenizer",  models + "/tok512.bin"};
+  {
+    child server(base);
+    REQUIRE(server.wait_for_port() != 0);
+    CHECK(server.err.find("chat template: ChatML") != std::string::npos);
+    kill(server.pid, SIGTERM);
+    CHECK(server.wait_exit() == 0);
+  }
+  const std::string bad = "/tmp/kvactor_chat_e2e_" + std::to_string(::getpid()) + ".jinja";
+  std::ofstream(bad) << "{% for m in messages %}\n{{ m.content }}\n{% endfor %\n";
+  std::vector<std::string> args = base;
+  args.insert(args.end(), {"--chat-template", bad});
+  child refused(args);
+  CHECK(refused.wait_exit() == 1);
+  refused.read_rest(std::chrono::seconds(2));
+  CHECK(refused.err.find(bad) != std::string::npos);
+  CHECK(refused.err.find("line 3") != std::string::npos);
+  std::remove(bad.c_str());
+  args.back() = "/nonexistent/chat.jinja";
+  child missing(args);
+  CHECK(missing.wait_exit() == 2);  // a configuration error, like a missing model file
+  missing.read_rest(std::chrono::seconds(2));
+  CHECK(missing.err.find("chat_template") != std::string::npos);
+}
+#endif

@@ -1,6 +1,12 @@
 // /v1/chat/completions and /apply-template bodies -> typed calls or typed errors, the
 // ChatML fallback, and the chat response / chunk shapes, without a socket.
 #include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -239,4 +245,69 @@ TEST_CASE("chat response and chunk shapes") {
   const json usage = payload(chat_usage_event(who, o));
   CHECK(usage["choices"] == json::array());
   CHECK(usage["usage"]["prompt_tokens_details"]["cached_tokens"] == 8);
+}
+
+namespace {
+
+std::string temp_template(const std::string& name, const std::string& text) {
+  const std::string path = "/tmp/kvactor_chat_test_" + std::to_string(::getpid()) + "_" + name + ".jinja";
+  std::ofstream(path) << text;
+  return path;
+}
+
+const std::string llama32_template = "/work/shared/templates/meta-llama-Llama-3.2-3B-Instruct.jinja";
+
+}  // namespace
+
+TEST_CASE("chat: a real template (Llama 3.2) renders as jinja2 does, and its BOS is not doubled") {
+  ::setenv("KVACTOR_TEMPLATE_NOW", "2026-01-15T10:00:00", 1);
+  const chat_prompt llama = chat_prompt_for(tok512(), llama32_template);
+  CHECK_FALSE(llama.is_chatml_fallback());
+  CHECK(llama.origin().find("Llama-3.2-3B-Instruct") != std::string::npos);
+  auto r = parse_chat_completion(R"({"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}]})",
+                                 limits(), llama);
+  REQUIRE(std::holds_alternative<chat_call>(r));
+  const chat_call& c = std::get<chat_call>(r);
+  // Python's jinja2 with transformers' settings (tests/template/render_with_jinja2.py), bos_token "<s>":
+  CHECK(c.prompt.text ==
+        "<s><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 15 Jan "
+        "2026\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>"
+        "assistant<|end_header_id|>\n\n");
+  REQUIRE_FALSE(c.prompt.ids.empty());
+  CHECK(c.prompt.ids.front() == tok512().bos_id());  // the template's "<s>", parsed as the BOS token
+  CHECK(std::count(c.prompt.ids.begin(), c.prompt.ids.end(), tok512().bos_id()) == 1);
+  CHECK(c.stop.empty());  // no ChatML stop text with a real template
+  ::unsetenv("KVACTOR_TEMPLATE_NOW");
+}
+
+TEST_CASE("chat: a template that cannot be rendered is refused at start with its line") {
+  const std::string syntax = temp_template("syntax", "{% for m in messages %}\n{{ m.content }}\n{% if %}\n{% endfor %}");
+  CHECK_THROWS_WITH_AS(chat_prompt_for(tok512(), syntax), doctest::Contains("line 3"), chat_template_error);
+  const std::string filter =
+      temp_template("filter", "{% for m in messages %}\n{{ m.content | no_such_filter }}\n{% endfor %}");
+  CHECK_THROWS_WITH_AS(chat_prompt_for(tok512(), filter), doctest::Contains("no_such_filter"), chat_template_error);
+  CHECK_THROWS_WITH_AS(chat_prompt_for(tok512(), "/nonexistent/t.jinja"), doctest::Contains("/nonexistent/t.jinja"),
+                       chat_template_error);
+  std::remove(syntax.c_str());
+  std::remove(filter.c_str());
+}
+
+TEST_CASE("chat: a template that raises for one conversation is a 400 with its message") {
+  const std::string path = temp_template(
+      "raises",
+      "{% if messages[0]['role'] != 'user' %}{{ raise_exception('Conversations must start with the user') }}{% endif %}"
+      "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}");
+  const chat_prompt picky = chat_prompt_for(tok512(), path);  // usable: it renders a conversation that starts with the user
+  std::remove(path.c_str());
+  auto ok = parse_apply_template(R"({"messages":[{"role":"user","content":"Hi"}]})", limits(), picky);
+  REQUIRE(std::holds_alternative<apply_template_call>(ok));
+  CHECK(std::get<apply_template_call>(ok).prompt == "[user] Hi\n");
+  for (const char* target : {"chat", "apply"}) {
+    const std::string body = R"({"messages":[{"role":"system","content":"S"},{"role":"user","content":"Hi"}]})";
+    const api_error e = std::string(target) == "chat" ? std::get<api_error>(parse_chat_completion(body, limits(), picky))
+                                                      : std::get<api_error>(parse_apply_template(body, limits(), picky));
+    CHECK(e.status == 400);
+    CHECK(e.code == "TEMPLATE_ERROR");
+    CHECK(e.message.find("Conversations must start with the user") != std::string::npos);
+  }
 }
