@@ -71,7 +71,10 @@ std::string chat_prompt::render(const json& messages, bool add_generation_prompt
 std::vector<int32_t> chat_prompt::tokenize(const std::string& rendered) const {
   const bool starts_with_bos =
       !vocab_.bos_text.empty() && rendered.compare(0, vocab_.bos_text.size(), vocab_.bos_text) == 0;
-  return vocab_.encode(rendered, vocab_.add_bos && !starts_with_bos, true);
+  // The template's BOS becomes the BOS id whatever the vocabulary's spelling of it (llama2.c's
+  // is "\n<s>\n"), and no second one is added.
+  if (starts_with_bos) return vocab_.encode(rendered.substr(vocab_.bos_text.size()), true, true);
+  return vocab_.encode(rendered, vocab_.add_bos, true);
 }
 
 std::string render_chatml(const json& messages, bool add_generation_prompt) {

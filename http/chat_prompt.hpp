@@ -50,8 +50,8 @@ class chat_prompt {
 
   // messages: validated OpenAI messages (role, content string, ...). Throws chat_render_error.
   std::string render(const nlohmann::json& messages, bool add_generation_prompt) const;
-  // The rendered text as ids. A text that already starts with the BOS text gets no second
-  // BOS; rendered text is tokenized with special tokens parsed (the template wrote them).
+  // The rendered text as ids, special tokens parsed (the template wrote them). A text that
+  // starts with the BOS text gets exactly that one BOS; otherwise BOS as the vocabulary asks.
   std::vector<int32_t> tokenize(const std::string& rendered) const;
 
   bool is_chatml_fallback() const { return compiled_ == nullptr; }
