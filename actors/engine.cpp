@@ -12,8 +12,8 @@
 
 namespace kvactor {
 
-engine_settings make_engine_settings(const engine_config& cfg, const model_config& model, int32_t bos_id,
-                                     int32_t eos_id) {
+engine_settings make_engine_settings(const engine_config& cfg, const model_config& model,
+                                     std::vector<int32_t> end_ids) {
   auto positive = [](int v, const char* name) {
     if (v <= 0)
       throw std::invalid_argument(std::string("engine config: ") + name + " must be positive (got " +
@@ -45,8 +45,7 @@ engine_settings make_engine_settings(const engine_config& cfg, const model_confi
   s.eviction_policy = cfg.eviction_policy;
   s.max_seq_len = model.max_seq_len;
   s.vocab_size = model.vocab_size;
-  s.bos_id = bos_id;
-  s.eos_id = eos_id;
+  s.end_ids = std::move(end_ids);
   return s;
 }
 

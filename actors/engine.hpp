@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actors/engine_config.hpp"
 #include "actors/gateway.hpp"
@@ -24,8 +25,10 @@ struct engine_settings {
   std::string eviction_policy = "lru";
   int32_t max_seq_len = 0;  // from the model
   int32_t vocab_size = 0;   // from the model
-  int32_t bos_id = 1;
-  int32_t eos_id = 2;
+  // A generated token in this set ends its request with "stop" (when stop_at_eos): EOS,
+  // the template's end-of-turn tokens (<|eot_id|>, <|im_end|>, ...), and BOS, with which
+  // llama2.c models end a story.
+  std::vector<int32_t> end_ids = {2, 1};
   uint64_t ns = 0;               // trie namespace (one model per engine)
   bool prefix_cache = true;      // false: requests match nothing (pages are still published)
   bool detached_device = true;   // false under the test coordinator (deterministic)
@@ -33,8 +36,8 @@ struct engine_settings {
 
 // Checks an engine_config and fills the model-dependent fields; throws
 // std::invalid_argument naming the bad field.
-engine_settings make_engine_settings(const engine_config& cfg, const model_config& model, int32_t bos_id,
-                                     int32_t eos_id);
+engine_settings make_engine_settings(const engine_config& cfg, const model_config& model,
+                                     std::vector<int32_t> end_ids);
 
 struct engine_actors {
   pool_actor pool;

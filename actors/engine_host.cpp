@@ -25,12 +25,12 @@ struct engine_host::impl {
   uint64_t rid_counter = 0;
 };
 
-engine_host::engine_host(const engine_config& cfg, const model_config& model, int32_t bos_id, int32_t eos_id,
+engine_host::engine_host(const engine_config& cfg, const model_config& model, std::vector<int32_t> end_ids,
                          std::shared_ptr<backend> be, int worker_threads)
     : impl_(std::make_unique<impl>()) {
   if (!be)
     throw std::invalid_argument("engine_host: no backend");
-  impl_->settings = make_engine_settings(cfg, model, bos_id, eos_id);
+  impl_->settings = make_engine_settings(cfg, model, std::move(end_ids));
   auto layout = be->layout();
   if (layout.num_pages < cfg.num_pages || layout.page_size != cfg.page_size)
     throw std::invalid_argument("engine_host: the backend's KV layout does not match the engine config");

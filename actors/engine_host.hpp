@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actors/engine_config.hpp"
 #include "actors/gateway.hpp"
@@ -28,7 +29,8 @@ struct page_totals {
 class engine_host {
  public:
   // Throws std::invalid_argument for a bad config. `worker_threads` 0 = CAF default.
-  engine_host(const engine_config& cfg, const model_config& model, int32_t bos_id, int32_t eos_id,
+  // `end_ids`: generated tokens that end a request (engine_settings::end_ids).
+  engine_host(const engine_config& cfg, const model_config& model, std::vector<int32_t> end_ids,
               std::shared_ptr<backend> be, int worker_threads = 0);
   ~engine_host();  // shutdown(0) then stops every actor
   engine_host(const engine_host&) = delete;

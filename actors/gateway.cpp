@@ -1,5 +1,6 @@
 #include "actors/gateway.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "actors/engine_host.hpp"
@@ -35,11 +36,18 @@ gateway::gateway(const engine_config& cfg) : impl_(std::make_unique<impl>()) {
     throw std::runtime_error("cannot start the " + cfg.device + " backend: " + e.what());
   }
   try {
-    impl_->host = std::make_unique<engine_host>(cfg, impl_->model.weights->config, impl_->model.tok->bos_id(),
-                                                impl_->model.tok->eos_id(), std::move(be));
+    impl_->host = std::make_unique<engine_host>(cfg, impl_->model.weights->config,
+                                                end_of_generation_ids(*impl_->model.tok), std::move(be));
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(e.what());
   }
+}
+
+std::vector<int32_t> end_of_generation_ids(const tokenizer& tok) {
+  std::vector<int32_t> ids = tok.end_of_generation_ids();
+  for (int32_t id : {tok.eos_id(), tok.bos_id()})
+    if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  return ids;
 }
 
 gateway::~gateway() = default;

@@ -28,6 +28,7 @@ struct generation_request {
   sampling_params sampling;
   bool stop_at_eos = true;           // stop when the model emits EOS (or BOS, as llama2.c)
   std::chrono::milliseconds deadline{0};  // 0 = none; past it the request is cancelled
+  std::string kind;                  // the API that asked ("generate", "completion", "chat"); shown by inspect
 };
 
 struct generation_usage {
@@ -74,6 +75,10 @@ class generation_service {
   // finish for up to `drain`, cancels the rest, and waits until every page is back.
   virtual void shutdown(std::chrono::milliseconds drain) = 0;
 };
+
+// The generated tokens that end a request for this vocabulary: its end-of-generation
+// ids (EOS and end-of-turn tokens such as <|eot_id|>, <|im_end|>) and BOS.
+std::vector<int32_t> end_of_generation_ids(const tokenizer& tok);
 
 class gateway final : public generation_service {
  public:

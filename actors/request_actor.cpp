@@ -1,5 +1,6 @@
 #include "actors/request_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -48,6 +49,7 @@ double ms_since(clock_type::time_point t) {
 nlohmann::json snapshot(request_pointer self) {
   auto& st = self->state;
   return {{"rid", st.req.rid},
+          {"kind", st.req.kind},
           {"phase", st.phase},
           {"prompt_tokens", st.prompt_len},
           {"generated_tokens", st.generated},
@@ -229,7 +231,8 @@ void publish_full_pages(request_pointer self, Next next) {
 
 void on_token(request_pointer self, int32_t token) {
   auto& st = self->state;
-  bool stop = st.req.stop_at_eos && (token == st.cfg.eos_id || token == st.cfg.bos_id);
+  const bool stop =
+      st.req.stop_at_eos && std::find(st.cfg.end_ids.begin(), st.cfg.end_ids.end(), token) != st.cfg.end_ids.end();
   if (stop) {
     end_finished(self, "stop");
     return;

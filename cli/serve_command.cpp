@@ -26,8 +26,9 @@ void print_usage(FILE* out) {
   std::fprintf(out,
                "usage: kvactor serve [--config FILE] [--host H] [--port P] [--KEY VALUE ...]\n"
                "\n"
-               "Serves the HTTP API (POST /generate, POST /v1/completions, GET /v1/models, /health,\n"
-               "/metrics, /v1/inspect/*, /console) until SIGTERM or SIGINT, then drains and exits 0.\n"
+               "Serves the HTTP API (POST /generate, /v1/completions, /v1/chat/completions, /apply-template,\n"
+               "GET /v1/models, /health, /metrics, /v1/inspect/*, /console) until SIGTERM or SIGINT, then\n"
+               "drains and exits 0.\n"
                "\n"
                "  --config FILE             JSON configuration (default configs/default.json; a relative\n"
                "                            FILE is looked up in the current directory, then the repository)\n"
@@ -112,6 +113,7 @@ int serve(int argc, char** argv) {
   std::fprintf(stderr, "kvactor serve: loading %s\n", cfg.engine.model_path.c_str());
   kvactor::gateway engine(cfg.engine);
   kvactor::http::http_server server(cfg, engine);
+  std::fprintf(stderr, "kvactor serve: chat template: %s\n", server.chat_template_origin().c_str());
   std::fprintf(stderr, "kvactor serve: model %s on http://%s:%u (console at /console)\n", cfg.model_name.c_str(),
                cfg.host.c_str(), static_cast<unsigned>(server.port()));
 #ifdef KVACTOR_HAVE_CLUSTER

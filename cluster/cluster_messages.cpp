@@ -12,6 +12,7 @@ node_request to_node_request(const generation_request& req) {
   out.sampling = req.sampling;
   out.stop_at_eos = req.stop_at_eos;
   out.deadline_ms = req.deadline.count();
+  out.kind = req.kind;
   return out;
 }
 
@@ -23,6 +24,7 @@ generation_request from_node_request(const node_request& req) {
   out.sampling = req.sampling;
   out.stop_at_eos = req.stop_at_eos;
   out.deadline = std::chrono::milliseconds(req.deadline_ms);
+  out.kind = req.kind;
   return out;
 }
 

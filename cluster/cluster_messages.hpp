@@ -33,6 +33,7 @@ struct node_request {
   sampling_params sampling;
   bool stop_at_eos = true;
   int64_t deadline_ms = 0;
+  std::string kind;
 };
 
 // generation_event flattened; type: 0 token, 1 finished, 2 error.
@@ -56,7 +57,7 @@ generation_event from_node_event(const node_event& ev);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_request& x) {
   return f(caf::meta::type_name("node_request"), x.rid, x.prompt, x.max_tokens, x.sampling, x.stop_at_eos,
-           x.deadline_ms);
+           x.deadline_ms, x.kind);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_event& x) {

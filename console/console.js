@@ -126,6 +126,7 @@
       const num = (field, text) => el("td", { "data-field": field, class: "num" }, text);
       tr.append(
         el("td", { "data-field": "rid" }, r.rid),
+        el("td", { "data-field": "kind" }, r.kind || "–"),
         el("td", { "data-field": "phase", class: "phase-" + r.phase }, r.phase),
         num("prompt_tokens", fmtInt(r.prompt_tokens)),
         num("generated_tokens", fmtInt(r.generated_tokens)),

@@ -26,6 +26,8 @@ bool needs_api_key(endpoint e) {
   switch (e) {
     case endpoint::generate:
     case endpoint::completions:
+    case endpoint::chat_completions:
+    case endpoint::apply_template:
     case endpoint::inspect_actors:
     case endpoint::inspect_cache:
     case endpoint::inspect_requests:

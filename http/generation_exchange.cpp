@@ -31,6 +31,7 @@ void generation_exchange::start() {
     req.max_tokens = spec_.params[i].max_tokens;
     req.sampling = spec_.params[i].sampling;
     req.deadline = spec_.deadline;
+    req.kind = spec_.flavor == api_flavor::shortfin ? "generate" : spec_.flavor == api_flavor::openai ? "completion" : "chat";
     // The engine calls back on an actor thread: hop onto the connection's executor.
     auto on_engine_event = [self, i](const generation_event& ev) {
       self->sink_->post([self, i, ev] { self->on_event(i, ev); });
@@ -45,7 +46,7 @@ void generation_exchange::start() {
       on_event(i, ev);
     }
   }
-  identity_.id = "cmpl-" + runs_.front().rid;
+  identity_.id = (spec_.flavor == api_flavor::chat ? "chatcmpl-" : "cmpl-") + runs_.front().rid;
   if (failing_) cancel_running();  // a later prompt failed to submit: stop the earlier ones
 }
 
@@ -132,10 +133,17 @@ void generation_exchange::emit(std::size_t index, const std::string& delta, cons
     stream_begun_ = true;
     sink_->begin_stream();
   }
-  if (spec_.flavor == api_flavor::shortfin)
-    sink_->stream(shortfin_event(index, runs_[index].rid, delta, finish_reason));
-  else
-    sink_->stream(completion_event(identity_, index, delta, finish_reason));
+  switch (spec_.flavor) {
+    case api_flavor::shortfin: sink_->stream(shortfin_event(index, runs_[index].rid, delta, finish_reason)); break;
+    case api_flavor::openai: sink_->stream(completion_event(identity_, index, delta, finish_reason)); break;
+    case api_flavor::chat:
+      // OpenAI's chunk order: the role first, then content pieces, then the finish reason alone.
+      if (!role_sent_) sink_->stream(chat_completion_event(identity_, chat_delta::role, "", ""));
+      role_sent_ = true;
+      if (!delta.empty()) sink_->stream(chat_completion_event(identity_, chat_delta::content, delta, ""));
+      if (!finish_reason.empty()) sink_->stream(chat_completion_event(identity_, chat_delta::finish, "", finish_reason));
+      break;
+  }
 }
 
 std::vector<prompt_outcome> generation_exchange::outcomes() const {
@@ -173,14 +181,16 @@ void generation_exchange::maybe_answer() {
       sink_->begin_stream();
     }
     if (spec_.flavor == api_flavor::openai && spec_.stream_usage) sink_->stream(completion_usage_event(identity_, all));
+    if (spec_.flavor == api_flavor::chat && spec_.stream_usage) sink_->stream(chat_usage_event(identity_, all.front()));
     sink_->stream(done_event);
     sink_->end_stream();
     return;
   }
-  if (spec_.flavor == api_flavor::shortfin)
-    sink_->send(json_reply(200, shortfin_response(all, spec_.return_input_ids)));
-  else
-    sink_->send(json_reply(200, completion_response(identity_, all)));
+  switch (spec_.flavor) {
+    case api_flavor::shortfin: sink_->send(json_reply(200, shortfin_response(all, spec_.return_input_ids))); break;
+    case api_flavor::openai: sink_->send(json_reply(200, completion_response(identity_, all))); break;
+    case api_flavor::chat: sink_->send(json_reply(200, chat_completion_response(identity_, all.front()))); break;
+  }
 }
 
 }  // namespace kvactor::http

@@ -1,4 +1,4 @@
-// One POST /generate or /v1/completions in flight: submits one engine request per
+// One POST /generate, /v1/completions or /v1/chat/completions in flight: submits one engine request per
 // prompt, turns engine events into text (stop strings, UTF-8 boundaries), streams
 // or collects it, and answers exactly once. Engine callbacks arrive on actor
 // threads; each is posted onto the connection's executor before it touches state,
@@ -20,7 +20,7 @@
 
 namespace kvactor::http {
 
-enum class api_flavor { shortfin, openai };
+enum class api_flavor { shortfin, openai, chat };  // chat: one prompt, rendered from messages
 
 struct exchange_spec {
   api_flavor flavor = api_flavor::shortfin;
@@ -79,6 +79,7 @@ class generation_exchange : public std::enable_shared_from_this<generation_excha
   std::vector<prompt_run> runs_;
   std::size_t finished_ = 0;
   bool stream_begun_ = false;
+  bool role_sent_ = false;  // chat: the {"role":"assistant"} chunk went out
   bool failing_ = false;  // an error arrived before any output: the whole call fails
   bool answered_ = false;
 };

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/authorization.hpp"
+#include "http/chat_request.hpp"
 #include "http/inspect_bounds.hpp"
 #include "http/router.hpp"
 #include "http/static_files.hpp"
@@ -80,7 +81,7 @@ std::shared_ptr<generation_exchange> start_generation(server_context& ctx, const
 }  // namespace
 
 server_context::server_context(server_config c, generation_service& s)
-    : cfg(std::move(c)), service(s), limits(limits_for(cfg, s)) {}
+    : cfg(std::move(c)), service(s), limits(limits_for(cfg, s)), chat(chat_prompt_for(s.tok(), cfg.chat_template)) {}
 
 std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incoming_request& req,
                                               const std::shared_ptr<reply_sink>& sink) {
@@ -129,6 +130,31 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       spec.stream = call.stream;
       spec.stream_usage = call.stream_usage;
       return start_generation(ctx, req, sink, std::move(spec));
+    }
+    case endpoint::chat_completions: {
+      auto parsed = parse_chat_completion(req.body, ctx.limits, ctx.chat);
+      if (auto* err = std::get_if<api_error>(&parsed)) {
+        sink->send(error_reply(*err));
+        return nullptr;
+      }
+      auto& call = std::get<chat_call>(parsed);
+      exchange_spec spec;
+      spec.flavor = api_flavor::chat;
+      spec.params = {call.params};
+      spec.rids = {""};
+      spec.prompts = {std::move(call.prompt)};
+      spec.stop = std::move(call.stop);
+      spec.stream = call.stream;
+      spec.stream_usage = call.stream_usage;
+      return start_generation(ctx, req, sink, std::move(spec));
+    }
+    case endpoint::apply_template: {
+      auto parsed = parse_apply_template(req.body, ctx.limits, ctx.chat);
+      if (auto* err = std::get_if<api_error>(&parsed))
+        sink->send(error_reply(*err));
+      else
+        sink->send(json_reply(200, json{{"prompt", std::get<apply_template_call>(parsed).prompt}}.dump(-1, ' ', false, json::error_handler_t::replace)));
+      return nullptr;
     }
     case endpoint::models: {
       const json body = {{"object", "list"},

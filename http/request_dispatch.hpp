@@ -9,6 +9,7 @@
 #include <string>
 
 #include "actors/gateway.hpp"
+#include "http/chat_prompt.hpp"
 #include "http/generation_exchange.hpp"
 #include "http/reply.hpp"
 #include "http/request_parsing.hpp"
@@ -23,6 +24,7 @@ struct server_context {
   server_config cfg;
   generation_service& service;
   prompt_limits limits;
+  chat_prompt chat;  // renders /v1/chat/completions and /apply-template messages
   server_metrics metrics;
   std::atomic<bool> draining{false};  // shutting down: no new generations
   std::atomic<int> answers_in_flight{0};  // requests read whose answer is not yet written

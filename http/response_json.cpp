@@ -79,6 +79,42 @@ std::string completion_usage_event(const completion_identity& who, const std::ve
               {"usage", usage_of(outcomes)}});
 }
 
+std::string chat_completion_response(const completion_identity& who, const prompt_outcome& outcome) {
+  const json choice = {{"index", 0},
+                       {"message", {{"role", "assistant"}, {"content", outcome.text}}},
+                       {"logprobs", nullptr},
+                       {"finish_reason", finish_value(outcome.finish_reason)}};
+  return dump({{"id", who.id},
+               {"object", "chat.completion"},
+               {"created", who.created},
+               {"model", who.model},
+               {"choices", json::array({choice})},
+               {"usage", usage_of({outcome})}});
+}
+
+std::string chat_completion_event(const completion_identity& who, chat_delta kind, const std::string& content,
+                                  const std::string& finish_reason) {
+  json delta = json::object();
+  if (kind == chat_delta::role) delta = {{"role", "assistant"}, {"content", ""}};
+  if (kind == chat_delta::content) delta = {{"content", content}};
+  const json choice = {{"index", 0}, {"delta", delta}, {"logprobs", nullptr},
+                       {"finish_reason", kind == chat_delta::finish ? finish_value(finish_reason) : json(nullptr)}};
+  return sse({{"id", who.id},
+              {"object", "chat.completion.chunk"},
+              {"created", who.created},
+              {"model", who.model},
+              {"choices", json::array({choice})}});
+}
+
+std::string chat_usage_event(const completion_identity& who, const prompt_outcome& outcome) {
+  return sse({{"id", who.id},
+              {"object", "chat.completion.chunk"},
+              {"created", who.created},
+              {"model", who.model},
+              {"choices", json::array()},
+              {"usage", usage_of({outcome})}});
+}
+
 std::string error_event(const std::string& code, const std::string& message) {
   return sse({{"error", {{"code", code}, {"message", message}}}});
 }

@@ -1,5 +1,5 @@
-// Response bodies and server-sent events for /generate (shortfin's shape) and
-// /v1/completions (OpenAI's shape). Formatting only; no state.
+// Response bodies and server-sent events for /generate (shortfin's shape),
+// /v1/completions and /v1/chat/completions (OpenAI's shapes). Formatting only; no state.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +39,15 @@ std::string completion_event(const completion_identity& who, std::size_t index, 
                              const std::string& finish_reason);
 // The last chunk when stream_options.include_usage is set: "choices":[] plus usage.
 std::string completion_usage_event(const completion_identity& who, const std::vector<prompt_outcome>& outcomes);
+// /v1/chat/completions: one choice, {"role":"assistant","content":text}.
+std::string chat_completion_response(const completion_identity& who, const prompt_outcome& outcome);
+// A "chat.completion.chunk" event: delta {"role":"assistant","content":""} (the first chunk of
+// a stream), {"content":delta}, or {} with the finish_reason (the last one).
+enum class chat_delta { role, content, finish };
+std::string chat_completion_event(const completion_identity& who, chat_delta kind, const std::string& content,
+                                  const std::string& finish_reason);
+// The last chunk when stream_options.include_usage is set: "choices":[] plus usage.
+std::string chat_usage_event(const completion_identity& who, const prompt_outcome& outcome);
 // An error reported inside a stream that has already begun.
 std::string error_event(const std::string& code, const std::string& message);
 

@@ -74,6 +74,8 @@ std::variant<route, api_error> route_request(std::string_view method, std::strin
 
   if (path == "/generate") return post_only(endpoint::generate);
   if (path == "/v1/completions") return post_only(endpoint::completions);
+  if (path == "/v1/chat/completions") return post_only(endpoint::chat_completions);
+  if (path == "/apply-template") return post_only(endpoint::apply_template);
   if (path == "/v1/models") return get_only(endpoint::models);
   if (path == "/tokenize") return post_only(endpoint::tokenize);
   if (path == "/detokenize") return post_only(endpoint::detokenize);

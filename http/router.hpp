@@ -14,6 +14,8 @@ namespace kvactor::http {
 enum class endpoint {
   generate,          // POST /generate
   completions,       // POST /v1/completions
+  chat_completions,  // POST /v1/chat/completions
+  apply_template,    // POST /apply-template
   models,            // GET /v1/models
   health,            // GET /health
   metrics,           // GET /metrics

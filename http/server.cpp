@@ -148,6 +148,7 @@ http_server::~http_server() {
 unsigned short http_server::port() const { return impl_->accept->port(); }
 
 const server_metrics& http_server::metrics() const { return impl_->ctx.metrics; }
+const std::string& http_server::chat_template_origin() const { return impl_->ctx.chat.origin(); }
 
 void http_server::shutdown(std::chrono::milliseconds drain) {
   if (impl_->shut_down) return;

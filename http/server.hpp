@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 
 #include "actors/gateway.hpp"
 #include "http/server_config.hpp"
@@ -30,6 +31,8 @@ class http_server {
   void shutdown(std::chrono::milliseconds drain);
 
   const server_metrics& metrics() const;
+  // Where chat requests' template comes from ("ChatML (...)" for a model without one).
+  const std::string& chat_template_origin() const;
 
  private:
   struct impl;

@@ -81,6 +81,8 @@ const std::vector<config_key>& keys() {
               "generated tokens when a request names no limit"),
       text_key("model_name", &server_config::model_name, "name served by /v1/models (default: model file stem)"),
       text_key("console_dir", &server_config::console_dir, "directory served at /console"),
+      text_key("chat_template", &server_config::chat_template,
+               "Jinja chat template file for chat requests (default: the model's, else ChatML)"),
       int_key("max_prompt_tokens", &server_config::max_prompt_tokens, 1, 1 << 24,
               "longest prompt in tokens (400 PROMPT_TOO_LONG above)"),
       int_key("max_new_tokens", &server_config::max_new_tokens, 1, 1 << 24,
@@ -204,6 +206,7 @@ server_config load_server_config(const std::string& json_text,
   cfg.engine.model_path = resolve(cfg.engine.model_path, base_dir);
   cfg.engine.tokenizer_path = resolve(cfg.engine.tokenizer_path, base_dir);
   cfg.console_dir = resolve(cfg.console_dir, base_dir);
+  cfg.chat_template = resolve(cfg.chat_template, base_dir);
   cfg.api_key = load_api_key(cfg.api_key_file, std::getenv(api_key_env));
   if (cfg.model_name.empty()) cfg.model_name = std::filesystem::path(cfg.engine.model_path).stem().string();
   return cfg;
@@ -216,6 +219,8 @@ void check_model_files(const server_config& cfg) {
     throw config_error("model: file not found: " + cfg.engine.model_path);
   if (!cfg.engine.tokenizer_path.empty() && !fs::is_regular_file(cfg.engine.tokenizer_path, ec))
     throw config_error("tokenizer: file not found: " + cfg.engine.tokenizer_path);
+  if (!cfg.chat_template.empty() && !fs::is_regular_file(cfg.chat_template, ec))
+    throw config_error("chat_template: file not found: " + cfg.chat_template);
 }
 
 std::string repository_dir() { return KVACTOR_REPOSITORY_DIR; }

@@ -26,6 +26,7 @@ struct server_config {
   int default_max_tokens = 16;      // when a request names no limit
   std::string model_name;           // served by /v1/models; default: model file stem
   std::string console_dir = "console";  // static files for /console
+  std::string chat_template;        // Jinja file overriding the model's chat template ("" = the model's)
 
   // Limits on what one client may ask for (http/API.md, "Limits and authentication").
   int max_prompt_tokens = 8192;     // longer prompts get 400 PROMPT_TOO_LONG

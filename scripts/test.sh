@@ -25,7 +25,7 @@ deps=()
 if want unit; then deps+=(--browser); fi
 if want fuzz; then deps+=(--fuzz); fi
 "$root/scripts/install_deps.sh" "${deps[@]}"
-want unit && "$root/tests/console/setup.sh"
+want unit && "$root/tests/console/setup.sh" && "$root/tests/http/openai_sdk/setup.sh"
 
 failed=()
 run_stage() {

@@ -58,7 +58,7 @@ engine_config small_engine_config(int num_pages, int page_size) {
 std::unique_ptr<engine_host> stories_engine(const engine_config& cfg) {
   auto& m = stories260k();
   std::shared_ptr<backend> be = make_cpu_backend(m.weights, kv_layout{cfg.page_size, cfg.num_pages}, cfg.device_threads);
-  return std::make_unique<engine_host>(cfg, m.weights->config, m.tok->bos_id(), m.tok->eos_id(), std::move(be), 2);
+  return std::make_unique<engine_host>(cfg, m.weights->config, end_of_generation_ids(*m.tok), std::move(be), 2);
 }
 
 generation_callback event_log::callback() {

@@ -3,11 +3,13 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <future>
 #include <set>
 
 #include "actors/gateway.hpp"
 #include "actors_test_support.hpp"
+#include "device/cpu_backend.hpp"
 #include "model/tokenizer.hpp"
 
 using namespace kvactor;
@@ -234,4 +236,43 @@ TEST_CASE("engine: a request id that is not UTF-8 finishes normally and can be i
     CHECK(nlohmann::json::parse(got.get(), nullptr, false).is_object());
   }
   CHECK(engine->wait_until_quiet(10s) == "");
+}
+
+TEST_CASE("engine: a request ends at any end-of-generation id, not only EOS, and reports its kind") {
+  const auto& m = stories260k();
+  const auto prompt = test_prompts(1, false)[0];
+  sampling_params greedy;
+  const auto expected = reference_generate(m, prompt, 8, greedy);
+  REQUIRE(expected.size() == 8);
+  // Make the fourth greedy token an end-of-turn token of this engine (as <|eot_id|> is for Llama 3).
+  const int32_t end_of_turn = expected[3];
+  REQUIRE(std::find(expected.begin(), expected.begin() + 3, end_of_turn) == expected.begin() + 3);
+  engine_config cfg = small_engine_config(64);
+  std::shared_ptr<backend> be = make_cpu_backend(m.weights, kv_layout{cfg.page_size, cfg.num_pages}, 1);
+  std::vector<int32_t> end_ids = end_of_generation_ids(*m.tok);
+  CHECK(std::find(end_ids.begin(), end_ids.end(), m.tok->eos_id()) != end_ids.end());
+  CHECK(std::find(end_ids.begin(), end_ids.end(), m.tok->bos_id()) != end_ids.end());
+  end_ids.push_back(end_of_turn);
+  engine_host engine(cfg, m.weights->config, end_ids, std::move(be), 2);
+
+  event_log log;
+  generation_request req;
+  req.prompt = prompt;
+  req.max_tokens = 8;
+  req.kind = "chat";
+  const std::string rid = engine.submit(req, log.callback());
+  REQUIRE(log.wait(1, 30s));
+  const auto out = log.outcomes().at(rid);
+  CHECK(out.final_event.finish_reason == "stop");
+  CHECK(out.tokens == std::vector<int32_t>(expected.begin(), expected.begin() + 3));  // the end token is not output
+  CHECK(out.final_event.usage.completion_tokens == 3);
+  const auto snapshot = nlohmann::json::parse(engine.inspect_now("request:" + rid));
+  CHECK(snapshot["kind"] == "chat");
+  CHECK(engine.wait_until_quiet(10s) == "");
+
+  // Without stop_at_eos the same token is just output.
+  req.stop_at_eos = false;
+  const std::string plain = engine.submit(req, log.callback());
+  REQUIRE(log.wait(2, 30s));
+  CHECK(log.outcomes().at(plain).tokens == expected);
 }

@@ -121,6 +121,7 @@ function compare(c, shown, { actors, cache, requests }, quiet) {
     for (const k of ["phase", "prompt_tokens", "generated_tokens", "max_tokens", "cached_tokens", "pages_held", "locked_pages"]) {
       c.eq("request " + r.rid + " " + k, s[k], r[k]);
     }
+    c.eq("request " + r.rid + " kind", s.kind, r.kind || null);
     c.near("request " + r.rid + " ttft_ms", s.ttft_ms, r.ttft_ms, 0.051);
   }
 }

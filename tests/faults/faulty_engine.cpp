@@ -15,7 +15,7 @@ faulty_engine::faulty_engine(const engine_config& cfg)
     : cfg_(cfg), model_(load_model(cfg.model_path, cfg.tokenizer_path)), plan_(std::make_shared<fault_plan>()) {
   std::shared_ptr<backend> be = make_fault_injecting_backend(
       make_cpu_backend(model_.weights, kv_layout{cfg.page_size, cfg.num_pages}, cfg.device_threads), plan_);
-  host_ = std::make_unique<engine_host>(cfg, model_.weights->config, model_.tok->bos_id(), model_.tok->eos_id(),
+  host_ = std::make_unique<engine_host>(cfg, model_.weights->config, end_of_generation_ids(*model_.tok),
                                         std::move(be));
 }
 

@@ -1,0 +1,85 @@
+// The official OpenAI Node SDK (pinned in package.json) against `kvactor serve` on
+// stories260K: a chat completion, the same one streamed (with usage), a second turn
+// served partly from the prefix cache, and a field the server does not honour coming
+// back as the SDK's BadRequestError. Exit 77 (skip) only when the SDK is not installed
+// (tests/http/openai_sdk/setup.sh installs it).
+"use strict";
+
+const path = require("path");
+const { SKIP, parseArgs, freePort, waitHealthy, startServer, stopProcess } =
+  require(path.join(__dirname, "..", "..", "console", "console_harness"));
+
+function log(...args) { console.log("[openai_sdk_test]", ...args); }
+
+let failures = 0;
+function check(what, ok, detail) {
+  if (!ok) { failures++; log("FAIL:", what, detail === undefined ? "" : JSON.stringify(detail)); }
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  let OpenAI;
+  try {
+    OpenAI = require(path.join(__dirname, "node_modules", "openai"));
+    OpenAI = OpenAI.default || OpenAI.OpenAI || OpenAI;
+  } catch (e) {
+    log("SKIP: the openai package is not installed (run tests/http/openai_sdk/setup.sh):", e.message);
+    return SKIP;
+  }
+  const port = await freePort();
+  const base = "http://127.0.0.1:" + port;
+  const server = startServer(args, port, path.join(args.out || "/tmp", "openai_sdk_server.log"));
+  try {
+    await waitHealthy(base, server, 30000);
+    const client = new OpenAI({ baseURL: base + "/v1", apiKey: "not-needed-without-a-key", maxRetries: 0 });
+    const messages = [{ role: "system", content: "You tell short stories." },
+      { role: "user", content: [{ type: "text", text: "Tell me about a cat." }] }];
+
+    const reply = await client.chat.completions.create({ model: "stories260K", messages, max_tokens: 24, temperature: 0 });
+    const answer = reply.choices[0].message.content;
+    check("object", reply.object === "chat.completion", reply.object);
+    check("role", reply.choices[0].message.role === "assistant", reply.choices[0].message);
+    check("content", typeof answer === "string" && answer.length > 0, answer);
+    check("finish_reason", ["stop", "length"].includes(reply.choices[0].finish_reason), reply.choices[0].finish_reason);
+    check("usage", reply.usage.total_tokens === reply.usage.prompt_tokens + reply.usage.completion_tokens, reply.usage);
+    log("answer:", JSON.stringify(answer), "usage:", JSON.stringify(reply.usage));
+
+    const stream = await client.chat.completions.create({ model: "stories260K", messages, max_tokens: 24, temperature: 0,
+      stream: true, stream_options: { include_usage: true } });
+    let streamed = "", chunks = 0, usage = null, finish = null;
+    for await (const chunk of stream) {
+      chunks++;
+      check("chunk object", chunk.object === "chat.completion.chunk", chunk.object);
+      if (chunk.usage) usage = chunk.usage;
+      if (chunk.choices.length === 0) continue;
+      streamed += chunk.choices[0].delta.content || "";
+      if (chunk.choices[0].finish_reason) finish = chunk.choices[0].finish_reason;
+    }
+    check("streamed text equals the answer", streamed === answer, { streamed, answer });
+    check("stream finish_reason", finish === reply.choices[0].finish_reason, finish);
+    check("stream usage", usage && usage.completion_tokens === reply.usage.completion_tokens, usage);
+    log("stream:", chunks, "chunks");
+
+    const second = await client.chat.completions.create({ model: "stories260K", max_tokens: 8, temperature: 0,
+      messages: [...messages, { role: "assistant", content: answer }, { role: "user", content: "And then?" }] });
+    const cached = second.usage.prompt_tokens_details.cached_tokens;
+    check("second turn reuses the first turn's KV", cached >= Math.floor(reply.usage.prompt_tokens / 16) * 16,
+      { cached, first_prompt: reply.usage.prompt_tokens });
+    log("second turn: prompt", second.usage.prompt_tokens, "cached", cached);
+
+    try {
+      await client.chat.completions.create({ model: "stories260K", messages, response_format: { type: "json_object" } });
+      check("response_format refused", false);
+    } catch (e) {
+      check("response_format refused as BadRequestError", e instanceof OpenAI.BadRequestError && e.status === 400,
+        { status: e.status, name: e.constructor.name });
+      check("the error names the field", String(e.message).includes("response_format"), e.message);
+    }
+  } finally {
+    stopProcess(server);
+  }
+  log(failures === 0 ? "PASS" : failures + " failures");
+  return failures === 0 ? 0 : 1;
+}
+
+main().then((code) => process.exit(code), (e) => { log("ERROR:", e.stack || e); process.exit(1); });
