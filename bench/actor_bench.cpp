@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
         make_null_backend(vocab, 2048, kv_layout{cfg.page_size, cfg.num_pages}));
     auto* timed = timed_owner.get();
     model_config mc = timed->config();
-    engine_host host(cfg, mc, 1, 2, std::shared_ptr<backend>(std::move(timed_owner)));
+    engine_host host(cfg, mc, {2}, std::shared_ptr<backend>(std::move(timed_owner)));
     run_wave(host, *timed, 8, prompt_len, 16, vocab);  // warm-up
     auto before = timed->records().size();
     auto r = run_wave(host, *timed, concurrency, prompt_len, max_tokens, vocab);
@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
     auto timed_owner =
         std::make_unique<timing_backend>(make_cpu_backend(weights, kv_layout{cfg.page_size, cfg.num_pages}, threads));
     auto* timed = timed_owner.get();
-    engine_host host(cfg, weights->config, 1, 2, std::shared_ptr<backend>(std::move(timed_owner)));
+    engine_host host(cfg, weights->config, {2}, std::shared_ptr<backend>(std::move(timed_owner)));
     auto r = run_wave(host, *timed, batch, prompt_len, max_tokens, shape.vocab_size);
     auto d = split_decode(r.steps, batch);
     double share = d.outside_ms / (d.outside_ms + d.device_ms);

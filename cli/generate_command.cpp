@@ -144,7 +144,12 @@ int run_generate(const generate_options& o) {
   const int pages = (config.max_seq_len + page_size - 1) / page_size;
   auto engine = kvactor::make_cpu_backend(model.weights, {page_size, pages}, static_cast<int>(o.threads));
 
-  std::vector<int32_t> tokens = model.tok->encode(o.prompt, true, false);
+  // BOS only where the vocabulary asks for it (Llama 2/3 yes, Qwen2 and GPT-2 no).
+  std::vector<int32_t> tokens = model.tok->tokenize(o.prompt, true, false);
+  if (tokens.empty()) {
+    std::fprintf(stderr, "kvactor generate: the prompt has no tokens (this model adds no BOS): give a non-empty --prompt\n");
+    return 2;
+  }
   if (static_cast<int>(tokens.size()) >= config.max_seq_len) {
     std::fprintf(stderr, "kvactor generate: the prompt is %zu tokens; the model's context is %d\n", tokens.size(),
                  config.max_seq_len);
