@@ -85,11 +85,48 @@ TEST_CASE("llama.cpp agreement: qwen2 architecture, F32 (NEOX RoPE, Q/K/V biases
 }
 
 // The weights read in place in their block formats (exact dequantisation, F32
-// arithmetic), so kvactor follows llama.cpp's run on its own dequantised copy.
-TEST_CASE("llama.cpp agreement: every quantized llama file and the quantized qwen2 file (ids_dequant)") {
-  for (const char* type : {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_K_S", "Q3_K_M", "Q2_K", "Q4_0", "Q5_0", "IQ4_NL"}) {
-    CAPTURE(type);
-    CHECK(check_file(std::string("stories260K-pad256-llama-") + type, true) == 4);
-  }
+// arithmetic), so kvactor follows llama.cpp's run on its own dequantised copy. One
+// test case per file: ctest runs them in parallel and names the failing type.
+TEST_CASE("llama.cpp agreement: llama architecture, Q8_0 (ids_dequant)") {
+  CHECK(check_file("stories260K-pad256-llama-Q8_0", true) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: llama architecture, Q6_K (ids_dequant)") {
+  CHECK(check_file("stories260K-pad256-llama-Q6_K", true) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: llama architecture, Q5_K_M (ids_dequant)") {
+  CHECK(check_file("stories260K-pad256-llama-Q5_K_M", true) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: llama architecture, Q4_K_M (ids_dequant)") {
+  CHECK(check_file("stories260K-pad256-llama-Q4_K_M", true) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: llama architecture, Q4_K_S (ids_dequant)") {
+  CHECK(check_file("stories260K-pad256-llama-Q4_K_S", true) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: llama architecture, Q3_K_M (ids_dequant)") {
+  CHECK(check_file("stories260K-pad256-llama-Q3_K_M", true) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: llama architecture, Q2_K (ids_dequant)") {
+  CHECK(check_file("stories260K-pad256-llama-Q2_K", true) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: llama architecture, Q4_0 (ids_dequant)") {
+  CHECK(check_file("stories260K-pad256-llama-Q4_0", true) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: llama architecture, Q5_0 (ids_dequant)") {
+  CHECK(check_file("stories260K-pad256-llama-Q5_0", true) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: llama architecture, IQ4_NL (ids_dequant)") {
+  CHECK(check_file("stories260K-pad256-llama-IQ4_NL", true) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: qwen2 architecture, Q4_K_M (ids_dequant)") {
   CHECK(check_file("stories260K-pad256-qwen2-Q4_K_M", true) == 4);
 }
