@@ -51,6 +51,12 @@ std::int64_t int_arg(const call_arguments& a, std::size_t index, const char* nam
   throw builtin_error(std::string("argument '") + name + "' must be an integer, not " + type_name(*v));
 }
 
+/// Widths (indent, center, tojson's indent) beyond any template's need are refused, not allocated.
+std::size_t checked_width(std::int64_t width, const char* what) {
+  if (width > 10000) throw builtin_error(std::string(what) + " above 10000");
+  return static_cast<std::size_t>(std::max<std::int64_t>(0, width));
+}
+
 void at_most(const call_arguments& a, std::size_t n, const std::string& what) {
   if (a.positional.size() > n) throw builtin_error(what + "() got too many arguments");
 }
@@ -165,7 +171,7 @@ value do_tojson(const value& input, const call_arguments& a) {
     if (indent->is_string()) {
       o.indent = indent->as_string();
     } else if (indent->is_int()) {
-      o.indent = std::string(static_cast<std::size_t>(std::max<std::int64_t>(0, indent->as_int())), ' ');
+      o.indent = std::string(checked_width(indent->as_int(), "tojson indent"), ' ');
     } else {
       throw builtin_error("tojson indent must be an int or a string");
     }
@@ -192,7 +198,7 @@ value do_indent(const value& input, const call_arguments& a) {
   std::string indentation = "    ";
   if (const value* w = arg(a, 0, "width")) {
     if (w->is_string()) indentation = w->as_string();
-    else indentation = std::string(static_cast<std::size_t>(std::max<std::int64_t>(0, int_arg(a, 0, "width", 4))), ' ');
+    else indentation = std::string(checked_width(int_arg(a, 0, "width", 4), "indent width"), ' ');
   }
   const bool first = bool_arg(a, 1, "first", false);
   const bool blank = bool_arg(a, 2, "blank", false);
@@ -585,7 +591,7 @@ value apply_filter(const std::string& name, const value& input, const call_argum
     return get_attribute(input, attr->as_string());
   }
   if (name == "center") {
-    const auto width = int_arg(a, 0, "width", 80);
+    const auto width = static_cast<std::int64_t>(checked_width(int_arg(a, 0, "width", 80), "center width"));
     std::string s = to_str(input);
     const auto len = static_cast<std::int64_t>(utf8_length(s));
     if (len >= width) return s;
