@@ -51,6 +51,12 @@ std::int64_t int_arg(const call_arguments& a, std::size_t index, const char* nam
   throw builtin_error(std::string("argument '") + name + "' must be an integer, not " + type_name(*v));
 }
 
+/// Widths (indent, center, tojson's indent) beyond any template's need are refused, not allocated.
+std::size_t checked_width(std::int64_t width, const char* what) {
+  if (width > 10000) throw builtin_error(std::string(what) + " above 10000");
+  return static_cast<std::size_t>(std::max<std::int64_t>(0, width));
+}
+
 void at_most(const call_arguments& a, std::size_t n, const std::string& what) {
   if (a.positional.size() > n) throw builtin_error(what + "() got too many arguments");
 }
@@ -165,7 +171,7 @@ value do_tojson(const value& input, const call_arguments& a) {
     if (indent->is_string()) {
       o.indent = indent->as_string();
     } else if (indent->is_int()) {
-      o.indent = std::string(static_cast<std::size_t>(std::max<std::int64_t>(0, indent->as_int())), ' ');
+      o.indent = std::string(checked_width(indent->as_int(), "tojson indent"), ' ');
     } else {
       throw builtin_error("tojson indent must be an int or a string");
     }
@@ -192,7 +198,7 @@ value do_indent(const value& input, const call_arguments& a) {
   std::string indentation = "    ";
   if (const value* w = arg(a, 0, "width")) {
     if (w->is_string()) indentation = w->as_string();
-    else indentation = std::string(static_cast<std::size_t>(std::max<std::int64_t>(0, int_arg(a, 0, "width", 4))), ' ');
+    else indentation = std::string(checked_width(int_arg(a, 0, "width", 4), "indent width"), ' ');
   }
   const bool first = bool_arg(a, 1, "first", false);
   const bool blank = bool_arg(a, 2, "blank", false);
@@ -323,6 +329,17 @@ std::tm template_now() {
 
 }  // namespace
 
+/// snprintf into a string of the size it needs (width and precision are capped by the caller).
+template <class T>
+std::string c_format(const std::string& spec, T argument) {
+  const int n = std::snprintf(nullptr, 0, spec.c_str(), argument);
+  if (n < 0) throw builtin_error("bad format '" + spec + "'");
+  std::string out(static_cast<std::size_t>(n) + 1, '\0');
+  std::snprintf(out.data(), out.size(), spec.c_str(), argument);
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
 std::string percent_format(const std::string& format, const value& args) {
   std::vector<value> positional;
   const bool by_name = args.is_mapping();
@@ -356,13 +373,16 @@ std::string percent_format(const std::string& format, const value& args) {
       while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) spec += format[i++];
     }
     if (i >= format.size()) throw builtin_error("incomplete format");
+    for (std::size_t k = 1, digits = 0; k < spec.size(); ++k) {
+      digits = std::isdigit(static_cast<unsigned char>(spec[k])) ? digits + 1 : 0;
+      if (digits > 4) throw builtin_error("format width or precision above 9999");
+    }
     const char conversion = format[i];
     if (!arg_value) {
       if (next >= positional.size()) throw builtin_error("not enough arguments for format string");
       arg_value = &positional[next++];
     }
     const value& v = *arg_value;
-    char buf[512];
     auto number = [&]() -> double {
       if (v.is_int()) return static_cast<double>(v.as_int());
       if (v.is_float()) return v.as_float();
@@ -373,12 +393,7 @@ std::string percent_format(const std::string& format, const value& args) {
       case 's':
       case 'r': {
         const std::string text = conversion == 's' ? to_str(v) : to_repr(v);
-        if (spec == "%") {
-          out += text;
-        } else {
-          std::snprintf(buf, sizeof buf, (spec + "s").c_str(), text.c_str());
-          out += buf;
-        }
+        out += spec == "%" ? text : c_format(spec + "s", text.c_str());
         break;
       }
       case 'd':
@@ -388,8 +403,7 @@ std::string percent_format(const std::string& format, const value& args) {
       case 'o': {
         if (!v.is_number()) throw builtin_error(std::string("%") + conversion + " format: a number is required, not " + type_name(v));
         const auto n = v.is_int() ? v.as_int() : v.is_bool() ? std::int64_t{v.as_bool()} : static_cast<std::int64_t>(std::trunc(v.as_float()));
-        std::snprintf(buf, sizeof buf, (spec + "ll" + (conversion == 'i' ? 'd' : conversion)).c_str(), static_cast<long long>(n));
-        out += buf;
+        out += c_format(spec + "ll" + (conversion == 'i' ? 'd' : conversion), static_cast<long long>(n));
         break;
       }
       case 'f':
@@ -398,8 +412,7 @@ std::string percent_format(const std::string& format, const value& args) {
       case 'E':
       case 'g':
       case 'G':
-        std::snprintf(buf, sizeof buf, (spec + conversion).c_str(), number());
-        out += buf;
+        out += c_format(spec + conversion, number());
         break;
       case 'c':
         if (v.is_string() && utf8_length(v.as_string()) == 1) out += v.as_string();
@@ -578,7 +591,7 @@ value apply_filter(const std::string& name, const value& input, const call_argum
     return get_attribute(input, attr->as_string());
   }
   if (name == "center") {
-    const auto width = int_arg(a, 0, "width", 80);
+    const auto width = static_cast<std::int64_t>(checked_width(int_arg(a, 0, "width", 80), "center width"));
     std::string s = to_str(input);
     const auto len = static_cast<std::int64_t>(utf8_length(s));
     if (len >= width) return s;
@@ -706,9 +719,15 @@ void install_globals(dict_object& globals) {
   globals.set("strftime_now", make_callable("strftime_now", [](const call_arguments& a) -> value {
     if (a.positional.empty() || !a.positional[0].is_string()) throw builtin_error("strftime_now needs a format string");
     const std::tm tm = template_now();
-    char buf[512];
-    const std::size_t n = std::strftime(buf, sizeof buf, a.positional[0].as_string().c_str(), &tm);
-    return std::string(buf, n);
+    const std::string& format = a.positional[0].as_string();
+    if (format.empty()) return std::string();
+    // strftime reports 0 both for "too small" and for an empty result: grow, then give up.
+    for (std::size_t size = 256; size <= (1u << 16); size *= 4) {
+      std::string out(size, '\0');
+      const std::size_t n = std::strftime(out.data(), out.size(), format.c_str(), &tm);
+      if (n > 0) return out.substr(0, n);
+    }
+    return std::string();
   }));
 }
 

@@ -3,6 +3,7 @@
 #include "template/jinja_interpreter.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <unordered_map>
 
 #include "template/jinja_builtins.hpp"
@@ -41,6 +42,10 @@ double as_double(const value& v) {
 std::int64_t as_integer(const value& v) { return v.is_int() ? v.as_int() : std::int64_t{v.as_bool()}; }
 
 constexpr int max_call_depth = 200;
+// A chat template does thousands of steps; a hostile one (nested range loops) must end with an error.
+constexpr std::uint64_t max_steps = 2'000'000;
+constexpr std::size_t max_output_bytes = std::size_t{64} << 20;
+constexpr std::size_t max_string_bytes = std::size_t{16} << 20;  // one value (x ~ x doubling, replace)
 
 class interpreter {
  public:
@@ -72,6 +77,8 @@ class interpreter {
   }
 
   flow exec(const statement& s, const scope_ptr& sc, std::string& out) {
+    if (++steps_ > max_steps) fail(s.line, "the template ran more than " + std::to_string(max_steps) + " steps");
+    if (out.size() > max_output_bytes) fail(s.line, "the template's output passed " + std::to_string(max_output_bytes >> 20) + " MiB");
     switch (s.kind) {
       case stmt_kind::text: out += s.text; return flow::normal;
       case stmt_kind::print: out += to_str(eval(*s.expr, sc)); return flow::normal;
@@ -168,6 +175,7 @@ class interpreter {
     }
     const auto n = static_cast<std::int64_t>(items.size());
     for (std::int64_t i = 0; i < n; ++i) {
+      if (++steps_ > max_steps) fail(s.line, "the template ran more than " + std::to_string(max_steps) + " steps");
       auto iteration = child_of(sc);
       bind_targets(s.targets, items[static_cast<std::size_t>(i)], *iteration, s.line);
       auto loop = std::make_shared<dict_object>();
@@ -262,10 +270,17 @@ class interpreter {
   value call_filter(const expression& f, const value& input, const scope_ptr& sc) {
     const call_arguments a = eval_arguments(f, sc);
     try {
-      return apply_filter(f.name, input, a);
+      return bounded(f.line, apply_filter(f.name, input, a));
     } catch (const builtin_error& e) {
       fail(f.line, "filter '" + f.name + "': " + e.what());
     }
+  }
+
+  static value bounded(int line, value v) {
+    if (v.is_string() && v.as_string().size() > max_string_bytes) {
+      fail(line, "a string of more than " + std::to_string(max_string_bytes >> 20) + " MiB");
+    }
+    return v;
   }
 
   value eval(const expression& e, const scope_ptr& sc) {
@@ -318,7 +333,7 @@ class interpreter {
         const call_arguments a = eval_arguments(e, sc);
         if (callee.is_undefined()) fail(e.line, undefined_message(callee));
         if (!callee.is_callable()) fail(e.line, "'" + type_name(callee) + "' object is not callable");
-        return guarded(e.line, [&] { return callee.as_callable().invoke(a); });
+        return bounded(e.line, guarded(e.line, [&] { return callee.as_callable().invoke(a); }));
       }
       case expr_kind::filter: return call_filter(e, eval(*e.operands[0], sc), sc);
       case expr_kind::test: {
@@ -339,7 +354,7 @@ class interpreter {
         }
         const value left = eval(*e.operands[0], sc);
         const value right = eval(*e.operands[1], sc);
-        return binary(e, left, right);
+        return bounded(e.line, binary(e, left, right));
       }
       case expr_kind::condition: {
         if (truthy(eval(*e.operands[0], sc))) return eval(*e.operands[1], sc);
@@ -476,6 +491,7 @@ class interpreter {
 
   scope_ptr top_;
   int depth_ = 0;
+  std::uint64_t steps_ = 0;
 };
 
 }  // namespace

@@ -171,3 +171,15 @@ TEST_CASE("deep macro recursion is an error, not a stack overflow") {
   const auto e = render_error("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
   CHECK(contains(e.what(), "nested too deeply"));
 }
+
+TEST_CASE("a runaway template ends with an error") {
+  const auto e = render_error("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}");
+  CHECK(contains(e.what(), "steps"));
+}
+
+TEST_CASE("sizes a template asks for are bounded") {
+  CHECK(contains(render_error("{{ {} | tojson(indent=2 ** 32) }}").what(), "above 10000"));
+  CHECK(contains(render_error("{{ 'x' | indent(99999999) }}").what(), "above 10000"));
+  CHECK(contains(render_error("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}").what(),
+                 "MiB"));
+}
