@@ -33,6 +33,8 @@ bool needs_api_key(endpoint e) {
     case endpoint::inspect_requests:
     case endpoint::inspect_request:
     case endpoint::inspect_cluster:
+    case endpoint::tokenize:
+    case endpoint::detokenize:
       return true;
     case endpoint::models:
     case endpoint::health:

@@ -9,6 +9,7 @@
 #include "http/inspect_bounds.hpp"
 #include "http/router.hpp"
 #include "http/static_files.hpp"
+#include "http/tokenize_endpoints.hpp"
 #include "model/model.hpp"
 #include "model/tokenizer.hpp"
 
@@ -28,7 +29,8 @@ prompt_limits limits_for(const server_config& cfg, const generation_service& ser
   l.max_new_tokens = cfg.max_new_tokens;
   l.max_prompts_per_request = cfg.max_prompts_per_request;
   l.max_bytes_per_token = static_cast<std::size_t>(std::max<int32_t>(tok.max_piece_length(), 4));
-  l.encode = [&tok](const std::string& text) { return tok.encode(text, true, false); };
+  // BOS where the vocabulary asks for it (Llama 2/3: yes; Qwen2, GPT-2: no).
+  l.encode = [&tok](const std::string& text) { return tok.tokenize(text, true, false); };
   l.decode = [&tok](const std::vector<int32_t>& ids) { return tok.decode(ids); };
   return l;
 }
@@ -207,6 +209,12 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       return nullptr;
     case endpoint::inspect_cluster:
       answer_inspect(ctx, "cluster", sink, snapshot_reply);
+      return nullptr;
+    case endpoint::tokenize:
+      sink->send(answer_tokenize(req.body, ctx.cfg.body_limit_bytes, ctx.service.tok()));
+      return nullptr;
+    case endpoint::detokenize:
+      sink->send(answer_detokenize(req.body, ctx.cfg.body_limit_bytes, ctx.service.tok()));
       return nullptr;
     case endpoint::console: {
       auto file = console_file(ctx.cfg.console_dir, r.argument);

@@ -76,6 +76,8 @@ long long new_tokens_cap(const prompt_limits& limits) {
 }
 
 void check_context(const prompt_input& p, int max_tokens, const prompt_limits& limits, const std::string& field) {
+  // Empty text on a vocabulary that adds no BOS (Qwen2, GPT-2) gives no token to start from.
+  if (p.ids.empty()) reject(400, "OUT_OF_RANGE", field + ": the prompt has no tokens (this model adds no BOS)");
   if (static_cast<long long>(p.ids.size()) > limits.max_prompt_tokens)
     reject(400, "PROMPT_TOO_LONG", field + ": prompt of " + std::to_string(p.ids.size()) +
                                        " tokens is longer than the server's limit of " +

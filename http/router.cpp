@@ -77,6 +77,8 @@ std::variant<route, api_error> route_request(std::string_view method, std::strin
   if (path == "/v1/chat/completions") return post_only(endpoint::chat_completions);
   if (path == "/apply-template") return post_only(endpoint::apply_template);
   if (path == "/v1/models") return get_only(endpoint::models);
+  if (path == "/tokenize") return post_only(endpoint::tokenize);
+  if (path == "/detokenize") return post_only(endpoint::detokenize);
   if (path == "/health") return get_only(endpoint::health);
   if (path == "/metrics") return get_only(endpoint::metrics);
   if (path == "/v1/inspect/actors") return get_only(endpoint::inspect_actors);

@@ -25,6 +25,8 @@ enum class endpoint {
   inspect_request,   // GET /v1/inspect/requests/{rid}
   inspect_cluster,   // GET /v1/inspect/cluster (served by `kvactor route`; 404 on a single node)
   console,           // GET /console, /console/{file}
+  tokenize,          // POST /tokenize (http/tokenize_endpoints.hpp)
+  detokenize,        // POST /detokenize
 };
 
 struct route {

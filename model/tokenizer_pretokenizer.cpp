@@ -138,7 +138,9 @@ std::vector<std::string_view> regex_pretokenizer::split(std::string_view text) c
       const auto* subject = reinterpret_cast<PCRE2_SPTR>(piece.data());
       std::size_t at = 0, unmatched_from = 0;
       while (at < piece.size()) {
-        int rc = pcre2_match(stage->code, subject, piece.size(), at, 0, match.get(), nullptr);
+        // pcre2_jit_match skips pcre2_match's option checks: the pattern is known to be JIT-compiled.
+        int rc = stage->jit ? pcre2_jit_match(stage->code, subject, piece.size(), at, 0, match.get(), nullptr)
+                            : pcre2_match(stage->code, subject, piece.size(), at, 0, match.get(), nullptr);
         if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
           rc = pcre2_match(stage->code, subject, piece.size(), at, PCRE2_NO_JIT, match.get(), nullptr);
         if (rc == PCRE2_ERROR_NOMATCH) break;
