@@ -11,7 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${KVACTOR_FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${KVACTOR_FUZZ_SECONDS:-30}
-targets=${KVACTOR_FUZZ_TARGETS:-"request_json http_request gguf_loader llama2c_loader tokenizer"}
+targets=${KVACTOR_FUZZ_TARGETS:-"request_json http_request gguf_loader llama2c_loader tokenizer chat_template"}
 jobs=${KVACTOR_JOBS:-$(nproc)}
 cxx=${KVACTOR_FUZZ_CXX:-clang++}
 cc=${KVACTOR_FUZZ_CC:-clang}

@@ -52,7 +52,8 @@ enum class stmt_kind {
   for_,         // for targets in expr [if filter]      targets, expr, filter, body, else_body
   set,          // set targets = expr                   targets (name or ns.attr), expr
   set_block,    // set target %}...{% endset            targets, body, filters (filter exprs, input null)
-  macro,        // macro name(params)                   name, params, body
+  macro,        // macro name(params)                   name, params, body, uses_*
+  call_block,   // call(params) expr %}...{% endcall    expr (a call), params, body: the caller macro
   filter_block, // filter f %}...{% endfilter           filters, body
   break_,
   continue_,
@@ -76,6 +77,9 @@ struct statement {
   stmt_list else_body;
   std::vector<macro_parameter> params;
   std::vector<expr_ptr> filters;  // filter expressions applied to a block's output (operand 0 unset)
+  bool uses_varargs = false;      // a macro whose body names varargs / kwargs / caller accepts them
+  bool uses_kwargs = false;
+  bool uses_caller = false;
 
   statement(stmt_kind k, int l) : kind(k), line(l) {}
 };

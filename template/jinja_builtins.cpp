@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <string_view>
 
 #include "template/jinja_parser.hpp"
 #include "template/jinja_template.hpp"
@@ -46,6 +49,12 @@ std::int64_t int_arg(const call_arguments& a, std::size_t index, const char* nam
   if (v->is_int()) return v->as_int();
   if (v->is_bool()) return v->as_bool();
   throw builtin_error(std::string("argument '") + name + "' must be an integer, not " + type_name(*v));
+}
+
+/// Widths (indent, center, tojson's indent) beyond any template's need are refused, not allocated.
+std::size_t checked_width(std::int64_t width, const char* what) {
+  if (width > 10000) throw builtin_error(std::string(what) + " above 10000");
+  return static_cast<std::size_t>(std::max<std::int64_t>(0, width));
 }
 
 void at_most(const call_arguments& a, std::size_t n, const std::string& what) {
@@ -162,7 +171,7 @@ value do_tojson(const value& input, const call_arguments& a) {
     if (indent->is_string()) {
       o.indent = indent->as_string();
     } else if (indent->is_int()) {
-      o.indent = std::string(static_cast<std::size_t>(std::max<std::int64_t>(0, indent->as_int())), ' ');
+      o.indent = std::string(checked_width(indent->as_int(), "tojson indent"), ' ');
     } else {
       throw builtin_error("tojson indent must be an int or a string");
     }
@@ -189,7 +198,7 @@ value do_indent(const value& input, const call_arguments& a) {
   std::string indentation = "    ";
   if (const value* w = arg(a, 0, "width")) {
     if (w->is_string()) indentation = w->as_string();
-    else indentation = std::string(static_cast<std::size_t>(std::max<std::int64_t>(0, int_arg(a, 0, "width", 4))), ' ');
+    else indentation = std::string(checked_width(int_arg(a, 0, "width", 4), "indent width"), ' ');
   }
   const bool first = bool_arg(a, 1, "first", false);
   const bool blank = bool_arg(a, 2, "blank", false);
@@ -319,6 +328,103 @@ std::tm template_now() {
 }
 
 }  // namespace
+
+/// snprintf into a string of the size it needs (width and precision are capped by the caller).
+template <class T>
+std::string c_format(const std::string& spec, T argument) {
+  const int n = std::snprintf(nullptr, 0, spec.c_str(), argument);
+  if (n < 0) throw builtin_error("bad format '" + spec + "'");
+  std::string out(static_cast<std::size_t>(n) + 1, '\0');
+  std::snprintf(out.data(), out.size(), spec.c_str(), argument);
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string percent_format(const std::string& format, const value& args) {
+  std::vector<value> positional;
+  const bool by_name = args.is_mapping();
+  if (args.is_list() && args.as_list().is_tuple()) positional = args.as_list().items;
+  else if (!by_name) positional.push_back(args);
+  std::size_t next = 0;
+  std::string out;
+  for (std::size_t i = 0; i < format.size(); ++i) {
+    if (format[i] != '%') {
+      out += format[i];
+      continue;
+    }
+    if (++i >= format.size()) throw builtin_error("incomplete format");
+    if (format[i] == '%') {
+      out += '%';
+      continue;
+    }
+    const value* arg_value = nullptr;
+    if (format[i] == '(') {
+      const auto close = format.find(')', i);
+      if (!by_name || close == std::string::npos) throw builtin_error("format requires a mapping");
+      arg_value = args.as_dict().find(format.substr(i + 1, close - i - 1));
+      if (!arg_value) throw builtin_error("KeyError: '" + format.substr(i + 1, close - i - 1) + "'");
+      i = close + 1;
+    }
+    std::string spec = "%";
+    while (i < format.size() && std::string_view("-+ #0").find(format[i]) != std::string_view::npos) spec += format[i++];
+    while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) spec += format[i++];
+    if (i < format.size() && format[i] == '.') {
+      spec += format[i++];
+      while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) spec += format[i++];
+    }
+    if (i >= format.size()) throw builtin_error("incomplete format");
+    for (std::size_t k = 1, digits = 0; k < spec.size(); ++k) {
+      digits = std::isdigit(static_cast<unsigned char>(spec[k])) ? digits + 1 : 0;
+      if (digits > 4) throw builtin_error("format width or precision above 9999");
+    }
+    const char conversion = format[i];
+    if (!arg_value) {
+      if (next >= positional.size()) throw builtin_error("not enough arguments for format string");
+      arg_value = &positional[next++];
+    }
+    const value& v = *arg_value;
+    auto number = [&]() -> double {
+      if (v.is_int()) return static_cast<double>(v.as_int());
+      if (v.is_float()) return v.as_float();
+      if (v.is_bool()) return v.as_bool();
+      throw builtin_error(std::string("%") + conversion + " format: a real number is required, not " + type_name(v));
+    };
+    switch (conversion) {
+      case 's':
+      case 'r': {
+        const std::string text = conversion == 's' ? to_str(v) : to_repr(v);
+        out += spec == "%" ? text : c_format(spec + "s", text.c_str());
+        break;
+      }
+      case 'd':
+      case 'i':
+      case 'x':
+      case 'X':
+      case 'o': {
+        if (!v.is_number()) throw builtin_error(std::string("%") + conversion + " format: a number is required, not " + type_name(v));
+        const auto n = v.is_int() ? v.as_int() : v.is_bool() ? std::int64_t{v.as_bool()} : static_cast<std::int64_t>(std::trunc(v.as_float()));
+        out += c_format(spec + "ll" + (conversion == 'i' ? 'd' : conversion), static_cast<long long>(n));
+        break;
+      }
+      case 'f':
+      case 'F':
+      case 'e':
+      case 'E':
+      case 'g':
+      case 'G':
+        out += c_format(spec + conversion, number());
+        break;
+      case 'c':
+        if (v.is_string() && utf8_length(v.as_string()) == 1) out += v.as_string();
+        else if (v.is_int()) out += utf8_encode(std::u32string(1, static_cast<char32_t>(v.as_int())));
+        else throw builtin_error("%c requires an int or a single character");
+        break;
+      default: throw builtin_error(std::string("unsupported format character '") + conversion + "'");
+    }
+  }
+  if (!by_name && next < positional.size()) throw builtin_error("not all arguments converted during string formatting");
+  return out;
+}
 
 bool is_known_filter(const std::string& name) { return listed(filter_names, name); }
 bool is_known_test(const std::string& name) { return listed(test_names, name); }
@@ -485,7 +591,7 @@ value apply_filter(const std::string& name, const value& input, const call_argum
     return get_attribute(input, attr->as_string());
   }
   if (name == "center") {
-    const auto width = int_arg(a, 0, "width", 80);
+    const auto width = static_cast<std::int64_t>(checked_width(int_arg(a, 0, "width", 80), "center width"));
     std::string s = to_str(input);
     const auto len = static_cast<std::int64_t>(utf8_length(s));
     if (len >= width) return s;
@@ -613,9 +719,15 @@ void install_globals(dict_object& globals) {
   globals.set("strftime_now", make_callable("strftime_now", [](const call_arguments& a) -> value {
     if (a.positional.empty() || !a.positional[0].is_string()) throw builtin_error("strftime_now needs a format string");
     const std::tm tm = template_now();
-    char buf[512];
-    const std::size_t n = std::strftime(buf, sizeof buf, a.positional[0].as_string().c_str(), &tm);
-    return std::string(buf, n);
+    const std::string& format = a.positional[0].as_string();
+    if (format.empty()) return std::string();
+    // strftime reports 0 both for "too small" and for an empty result: grow, then give up.
+    for (std::size_t size = 256; size <= (1u << 16); size *= 4) {
+      std::string out(size, '\0');
+      const std::size_t n = std::strftime(out.data(), out.size(), format.c_str(), &tm);
+      if (n > 0) return out.substr(0, n);
+    }
+    return std::string();
   }));
 }
 

@@ -37,6 +37,10 @@ bool apply_test(const std::string& name, const value& input, const call_argument
 /// range, namespace, dict, raise_exception, strftime_now.
 void install_globals(dict_object& globals);
 
+/// Python's `format % args` for %s %r %d %i %f %e %g %x %o %c %% (flags, width, precision; a
+/// dict argument with %(name)s); throws builtin_error as Python raises TypeError / ValueError.
+std::string percent_format(const std::string& format, const value& args);
+
 // Python str helpers shared with the evaluator.
 std::string py_strip(const std::string& s, const value* chars, bool left, bool right);
 

@@ -3,6 +3,7 @@
 #include "template/jinja_interpreter.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <unordered_map>
 
 #include "template/jinja_builtins.hpp"
@@ -41,6 +42,10 @@ double as_double(const value& v) {
 std::int64_t as_integer(const value& v) { return v.is_int() ? v.as_int() : std::int64_t{v.as_bool()}; }
 
 constexpr int max_call_depth = 200;
+// A chat template does thousands of steps; a hostile one (nested range loops) must end with an error.
+constexpr std::uint64_t max_steps = 2'000'000;
+constexpr std::size_t max_output_bytes = std::size_t{64} << 20;
+constexpr std::size_t max_string_bytes = std::size_t{16} << 20;  // one value (x ~ x doubling, replace)
 
 class interpreter {
  public:
@@ -72,6 +77,8 @@ class interpreter {
   }
 
   flow exec(const statement& s, const scope_ptr& sc, std::string& out) {
+    if (++steps_ > max_steps) fail(s.line, "the template ran more than " + std::to_string(max_steps) + " steps");
+    if (out.size() > max_output_bytes) fail(s.line, "the template's output passed " + std::to_string(max_output_bytes >> 20) + " MiB");
     switch (s.kind) {
       case stmt_kind::text: out += s.text; return flow::normal;
       case stmt_kind::print: out += to_str(eval(*s.expr, sc)); return flow::normal;
@@ -95,6 +102,17 @@ class interpreter {
         return flow::normal;
       }
       case stmt_kind::macro: sc->vars[s.text] = make_macro(s, sc); return flow::normal;
+      case stmt_kind::call_block: {
+        // The call gets `caller`: a macro whose body is the block.
+        const value caller = make_macro(s, sc);
+        const expression& call = *s.expr;
+        const value callee = eval(*call.operands[0], sc);
+        call_arguments a = eval_arguments(call, sc);
+        a.keyword.emplace_back("caller", caller);
+        if (!callee.is_callable()) fail(s.line, "'{% call %}' needs a macro, got " + type_name(callee));
+        out += to_str(guarded(s.line, [&] { return callee.as_callable().invoke(a); }));
+        return flow::normal;
+      }
       case stmt_kind::scope: exec(s.body, child_of(sc), out); return flow::normal;  // a call block in jinja2
       case stmt_kind::break_: return flow::break_loop;
       case stmt_kind::continue_: return flow::continue_loop;
@@ -157,6 +175,7 @@ class interpreter {
     }
     const auto n = static_cast<std::int64_t>(items.size());
     for (std::int64_t i = 0; i < n; ++i) {
+      if (++steps_ > max_steps) fail(s.line, "the template ran more than " + std::to_string(max_steps) + " steps");
       auto iteration = child_of(sc);
       bind_targets(s.targets, items[static_cast<std::size_t>(i)], *iteration, s.line);
       auto loop = std::make_shared<dict_object>();
@@ -182,17 +201,32 @@ class interpreter {
     if (n == 0) exec(s.else_body, child_of(sc), out);
   }
 
-  value make_macro(const statement& s, const scope_ptr& defining) {
+  value make_macro(const statement& s, const scope_ptr& defining_scope) {
     const statement* macro = &s;
-    return make_callable(s.text, [this, macro, defining](const call_arguments& a) -> value {
-      if (a.positional.size() > macro->params.size()) {
+    // The scope holds the macro, so the macro holds its scope weakly (no reference cycle).
+    std::weak_ptr<scope> weak_scope = defining_scope;
+    return make_callable(s.text, [this, macro, weak_scope](const call_arguments& a) -> value {
+      const scope_ptr defining = weak_scope.lock();
+      if (!defining) throw builtin_error("macro '" + macro->text + "' called after the block defining it ended");
+      if (a.positional.size() > macro->params.size() && !macro->uses_varargs) {
         throw builtin_error("macro '" + macro->text + "' takes not more than " + std::to_string(macro->params.size()) +
                             " argument(s)");
       }
+      std::vector<value> extra_positional;
+      for (std::size_t i = macro->params.size(); i < a.positional.size(); ++i) extra_positional.push_back(a.positional[i]);
+      auto extra_keywords = make_dict();
+      value caller = value::undefined("no caller was given to macro '" + macro->text + "'");
       for (const auto& [k, v] : a.keyword) {
         bool known = false;
         for (const auto& p : macro->params) known = known || p.name == k;
-        if (!known) throw builtin_error("macro '" + macro->text + "' takes no keyword argument '" + k + "'");
+        if (known) continue;
+        if (k == "caller" && macro->uses_caller) {
+          caller = v;
+        } else if (macro->uses_kwargs) {
+          extra_keywords.as_dict().set(k, v);
+        } else {
+          throw builtin_error("macro '" + macro->text + "' takes no keyword argument '" + k + "'");
+        }
       }
       if (++depth_ > max_call_depth) {
         --depth_;
@@ -209,6 +243,9 @@ class interpreter {
           call_scope->vars[p.name] = value::undefined("parameter '" + p.name + "' was not provided");
         }
       }
+      if (macro->uses_varargs) call_scope->vars["varargs"] = make_list(std::move(extra_positional), sequence_kind::tuple);
+      if (macro->uses_kwargs) call_scope->vars["kwargs"] = extra_keywords;
+      if (macro->uses_caller) call_scope->vars["caller"] = caller;
       std::string out;
       try {
         exec(macro->body, call_scope, out);
@@ -233,10 +270,17 @@ class interpreter {
   value call_filter(const expression& f, const value& input, const scope_ptr& sc) {
     const call_arguments a = eval_arguments(f, sc);
     try {
-      return apply_filter(f.name, input, a);
+      return bounded(f.line, apply_filter(f.name, input, a));
     } catch (const builtin_error& e) {
       fail(f.line, "filter '" + f.name + "': " + e.what());
     }
+  }
+
+  static value bounded(int line, value v) {
+    if (v.is_string() && v.as_string().size() > max_string_bytes) {
+      fail(line, "a string of more than " + std::to_string(max_string_bytes >> 20) + " MiB");
+    }
+    return v;
   }
 
   value eval(const expression& e, const scope_ptr& sc) {
@@ -289,7 +333,7 @@ class interpreter {
         const call_arguments a = eval_arguments(e, sc);
         if (callee.is_undefined()) fail(e.line, undefined_message(callee));
         if (!callee.is_callable()) fail(e.line, "'" + type_name(callee) + "' object is not callable");
-        return guarded(e.line, [&] { return callee.as_callable().invoke(a); });
+        return bounded(e.line, guarded(e.line, [&] { return callee.as_callable().invoke(a); }));
       }
       case expr_kind::filter: return call_filter(e, eval(*e.operands[0], sc), sc);
       case expr_kind::test: {
@@ -310,7 +354,7 @@ class interpreter {
         }
         const value left = eval(*e.operands[0], sc);
         const value right = eval(*e.operands[1], sc);
-        return binary(e, left, right);
+        return bounded(e.line, binary(e, left, right));
       }
       case expr_kind::condition: {
         if (truthy(eval(*e.operands[0], sc))) return eval(*e.operands[1], sc);
@@ -393,7 +437,7 @@ class interpreter {
         return make_list(std::move(items), seq.as_list().kind);
       }
     }
-    if (op == "%" && a.is_string()) fail(e.line, "unsupported construct: printf-style string formatting with '%'");
+    if (op == "%" && a.is_string()) return guarded(e.line, [&] { return value(percent_format(a.as_string(), b)); });
     unsupported(e, a, b);
   }
 
@@ -447,6 +491,7 @@ class interpreter {
 
   scope_ptr top_;
   int depth_ = 0;
+  std::uint64_t steps_ = 0;
 };
 
 }  // namespace

@@ -481,7 +481,13 @@ value get_slice(const value& object, const value* start, const value* stop, cons
 
 std::vector<value> iterate(const value& v) {
   if (v.is_undefined()) return {};
-  if (v.is_list()) return v.as_list().items;
+  if (v.is_list()) {
+    auto& l = v.as_list();
+    if (!l.is_generator()) return l.items;
+    if (l.consumed) return {};
+    l.consumed = true;
+    return std::move(l.items);
+  }
   if (v.is_mapping()) {
     std::vector<value> keys;
     for (const auto& [k, e] : v.as_dict().entries) keys.push_back(key_value(k));

@@ -137,6 +137,7 @@ class parser {
   }
 
   stmt_ptr parse_statement() {
+    const nesting_guard guard(*this);
     const token& t = cur();
     const int line = t.line;
     const std::string tag = t.text;
@@ -158,7 +159,8 @@ class parser {
       expect_block_end(tag);
       return std::make_unique<statement>(tag == "break" ? stmt_kind::break_ : stmt_kind::continue_, line);
     }
-    for (const char* unsupported : {"raw", "call", "with", "include", "import", "from", "extends", "block",
+    if (tag == "call") return parse_call_block(line);
+    for (const char* unsupported : {"raw", "with", "include", "import", "from", "extends", "block",
                                     "autoescape", "do", "trans", "pluralize"}) {
       if (tag == unsupported) throw template_error(line, "unsupported construct '{% " + tag + " %}'");
     }
@@ -248,10 +250,34 @@ class parser {
     return s;
   }
 
+  stmt_ptr parse_call_block(int line) {
+    auto s = std::make_unique<statement>(stmt_kind::call_block, line);
+    s->text = "caller";
+    if (is_op("(")) {
+      next();
+      parse_macro_params(*s);
+    }
+    s->expr = parse_expression(true);
+    check_unknown(false);
+    if (s->expr->kind != expr_kind::call) fail("expected a call after '{% call %}'");
+    expect_block_end("call");
+    parse_macro_body(*s, "endcall", "call", line);
+    return s;
+  }
+
   stmt_ptr parse_macro(int line) {
     auto s = std::make_unique<statement>(stmt_kind::macro, line);
     s->text = expect_name("after '{% macro'");
     expect_op("(", "after the macro name");
+    parse_macro_params(*s);
+    expect_block_end("macro");
+    parse_macro_body(*s, "endmacro", "macro", line);
+    return s;
+  }
+
+  /// Parameters up to and including ')'.
+  void parse_macro_params(statement& macro) {
+    auto* s = &macro;
     while (!is_op(")")) {
       if (!s->params.empty()) expect_op(",", "between macro parameters");
       if (is_op(")")) break;
@@ -266,13 +292,16 @@ class parser {
       s->params.push_back(std::move(p));
     }
     next();
-    expect_block_end("macro");
+  }
+
+  void parse_macro_body(statement& s, const char* end, const char* tag, int line) {
     const int saved_loops = loop_depth_;
     loop_depth_ = 0;
-    s->body = sub_body(false, {"endmacro"});
+    macros_.push_back(&s);
+    s.body = sub_body(false, {end});
+    macros_.pop_back();
     loop_depth_ = saved_loops;
-    expect_end_tag("endmacro", "macro", line);
-    return s;
+    expect_end_tag(end, tag, line);
   }
 
   stmt_ptr parse_filter_block(int line) {
@@ -442,7 +471,18 @@ class parser {
     return left;
   }
 
+  /// Bounds the parser's recursion (nested brackets, nested blocks) so no template overflows the stack.
+  struct nesting_guard {
+    parser& p;
+    explicit nesting_guard(parser& owner) : p(owner) {
+      if (++p.nesting_ > max_nesting) p.fail("nesting deeper than " + std::to_string(max_nesting) + " levels");
+    }
+    ~nesting_guard() { --p.nesting_; }
+  };
+  static constexpr int max_nesting = 100;
+
   expr_ptr parse_unary(bool with_filter) {
+    const nesting_guard guard(*this);
     expr_ptr e;
     if (is_op("-") || is_op("+")) {
       const token& t = next();
@@ -471,6 +511,11 @@ class parser {
       } else {
         e->kind = expr_kind::name;
         e->name = t.text;
+        if (!macros_.empty()) {
+          macros_.back()->uses_varargs |= t.text == "varargs";
+          macros_.back()->uses_kwargs |= t.text == "kwargs";
+          macros_.back()->uses_caller |= t.text == "caller";
+        }
       }
       return e;
     }
@@ -664,6 +709,8 @@ class parser {
   std::size_t pos_ = 0;
   bool soft_ = false;  // directly inside an if: unknown filters/tests fail only when run
   int loop_depth_ = 0;
+  int nesting_ = 0;
+  std::vector<statement*> macros_;  // macros (and call blocks) being parsed, innermost last
   std::vector<std::pair<int, std::string>> unknown_;
 };
 

@@ -33,6 +33,7 @@ enum class sequence_kind { list, tuple, generator };
 struct list_object {
   std::vector<value> items;
   sequence_kind kind = sequence_kind::list;
+  bool consumed = false;  // a generator yields its items once
   bool is_tuple() const { return kind == sequence_kind::tuple; }
   bool is_generator() const { return kind == sequence_kind::generator; }
 };

@@ -158,7 +158,28 @@ TEST_CASE("the context must be an object; bad input never crashes") {
   }
 }
 
+TEST_CASE("deep nesting in a template is a parse error, not a stack overflow") {
+  const std::string brackets = "{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}";
+  CHECK(contains(parse_error(brackets).what(), "nesting deeper than"));
+  std::string ifs;
+  for (int i = 0; i < 1000; ++i) ifs += "{% if true %}";
+  CHECK(contains(parse_error(ifs).what(), "nesting deeper than"));
+  CHECK(render(std::string(50, '(').insert(0, "{{ ") + "7" + std::string(50, ')') + " }}") == "7");
+}
+
 TEST_CASE("deep macro recursion is an error, not a stack overflow") {
   const auto e = render_error("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
   CHECK(contains(e.what(), "nested too deeply"));
+}
+
+TEST_CASE("a runaway template ends with an error") {
+  const auto e = render_error("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}");
+  CHECK(contains(e.what(), "steps"));
+}
+
+TEST_CASE("sizes a template asks for are bounded") {
+  CHECK(contains(render_error("{{ {} | tojson(indent=2 ** 32) }}").what(), "above 10000"));
+  CHECK(contains(render_error("{{ 'x' | indent(99999999) }}").what(), "above 10000"));
+  CHECK(contains(render_error("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}").what(),
+                 "MiB"));
 }
