@@ -16,6 +16,8 @@ using namespace kvactor::testing;
 TEST_CASE("hip backend: logits are identical alone and in a batch of 64") {
   require_gpu();
   for (const named_model& m : invariance_models()) {
+    // The GPU path runs the plain llama layout only (the agreement test checks the refusal).
+    if (llama_layout_gap(*m.weights) != nullptr) continue;
     // Emulated: stories260K (f32, grouped-query) and the q8_0 model only.
     if (emulated_gpu && m.weights->config.vocab_size != 512 && m.weights->layers[0].wq.type != dtype::q8_0) continue;
     CAPTURE(m.name);
