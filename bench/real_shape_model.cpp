@@ -12,18 +12,19 @@
 // llama-quantize does. Norms, biases and rope_freqs are F32.
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "bench/bench_arguments.hpp"
+#include "model/gguf_encoder.hpp"
 #include "model/gguf_reader.hpp"
 #include "model/weight_types.hpp"
 #include "tests/device/random_weights.hpp"
 
 namespace {
 
+using kvactor::gguf::encoder;
 using kvactor::gguf::value;
 using kvactor::gguf::value_type;
 
@@ -47,54 +48,27 @@ constexpr layout layouts[] = {
      "ggml-vocab-llama-spm.gguf"},
 };
 
-class encoder {
- public:
-  template <typename T>
-  void raw(T v) {
-    char b[sizeof v];
-    std::memcpy(b, &v, sizeof v);
-    out_.append(b, sizeof v);
+// A value as the reader parsed it, re-encoded with its own type.
+void append_value(kvactor::gguf::encoder& e, const value& v) {
+  switch (v.type) {
+    case value_type::uint8: case value_type::boolean: e.raw(static_cast<uint8_t>(v.uint_value)); break;
+    case value_type::uint16: e.raw(static_cast<uint16_t>(v.uint_value)); break;
+    case value_type::uint32: e.raw(static_cast<uint32_t>(v.uint_value)); break;
+    case value_type::uint64: e.raw(v.uint_value); break;
+    case value_type::int8: e.raw(static_cast<int8_t>(v.int_value)); break;
+    case value_type::int16: e.raw(static_cast<int16_t>(v.int_value)); break;
+    case value_type::int32: e.raw(static_cast<int32_t>(v.int_value)); break;
+    case value_type::int64: e.raw(v.int_value); break;
+    case value_type::float32: e.raw(static_cast<float>(v.float_value)); break;
+    case value_type::float64: e.raw(v.float_value); break;
+    case value_type::string: e.string(v.string_value); break;
+    case value_type::array:
+      e.raw(static_cast<uint32_t>(v.element_type));
+      e.raw<uint64_t>(v.elements.size());
+      for (const value& element : v.elements) append_value(e, element);
+      break;
   }
-  void string(const std::string& s) {
-    raw<uint64_t>(s.size());
-    out_ += s;
-  }
-  void key(const std::string& k, value_type t) {
-    string(k);
-    raw(static_cast<uint32_t>(t));
-    ++count_;
-  }
-  void kv_u32(const std::string& k, uint32_t v) { key(k, value_type::uint32), raw(v); }
-  void kv_f32(const std::string& k, float v) { key(k, value_type::float32), raw(v); }
-  void kv_string(const std::string& k, const std::string& v) { key(k, value_type::string), string(v); }
-  // A value as the reader parsed it, re-encoded with its own type.
-  void value_bytes(const value& v) {
-    switch (v.type) {
-      case value_type::uint8: case value_type::boolean: raw(static_cast<uint8_t>(v.uint_value)); break;
-      case value_type::uint16: raw(static_cast<uint16_t>(v.uint_value)); break;
-      case value_type::uint32: raw(static_cast<uint32_t>(v.uint_value)); break;
-      case value_type::uint64: raw(v.uint_value); break;
-      case value_type::int8: raw(static_cast<int8_t>(v.int_value)); break;
-      case value_type::int16: raw(static_cast<int16_t>(v.int_value)); break;
-      case value_type::int32: raw(static_cast<int32_t>(v.int_value)); break;
-      case value_type::int64: raw(v.int_value); break;
-      case value_type::float32: raw(static_cast<float>(v.float_value)); break;
-      case value_type::float64: raw(v.float_value); break;
-      case value_type::string: string(v.string_value); break;
-      case value_type::array:
-        raw(static_cast<uint32_t>(v.element_type));
-        raw<uint64_t>(v.elements.size());
-        for (const value& e : v.elements) value_bytes(e);
-        break;
-    }
-  }
-  const std::string& bytes() const { return out_; }
-  uint64_t count() const { return count_; }
-
- private:
-  std::string out_;
-  uint64_t count_ = 0;
-};
+}
 
 struct tensor {
   std::string name;
@@ -181,7 +155,7 @@ int main(int argc, char** argv) {
     h.kv_f32(p + "attention.layer_norm_rms_epsilon", l->eps);
     h.kv_u32(p + "vocab_size", static_cast<uint32_t>(n_vocab));
     for (const auto& [key, v] : vocab.metadata())
-      if (key.rfind("tokenizer.", 0) == 0) h.key(key, v.type), h.value_bytes(v);
+      if (key.rfind("tokenizer.", 0) == 0) h.key(key, v.type), append_value(h, v);
 
     const auto matrix_type = [&](int64_t cols) {
       for (kvactor::dtype t : {type->type, kvactor::dtype::q8_0, kvactor::dtype::f16})
@@ -246,7 +220,7 @@ int main(int argc, char** argv) {
     start.raw(kvactor::gguf::magic);
     start.raw<uint32_t>(3);
     start.raw<uint64_t>(tensors.size());
-    start.raw<uint64_t>(h.count());
+    start.raw<uint64_t>(h.n_kv());
     std::string header = start.bytes() + h.bytes() + infos.bytes();
     header.resize(align32(header.size()), '\0');
     file.write(header.data(), static_cast<std::streamsize>(header.size()));

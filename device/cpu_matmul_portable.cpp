@@ -1,7 +1,6 @@
 // The matmul tile in plain C++ (any CPU): eight lanes written out, no fused
 // multiply-add (the build uses -ffp-contract=off), the AVX2 path's lane tree.
 #include "device/cpu_matmul_tile.hpp"
-#include "device/half_float.hpp"
 
 namespace kvactor {
 
@@ -27,7 +26,7 @@ struct portable_ops {
   }
   static vec load_f16(const uint16_t* p) {
     vec v;
-    for (int j = 0; j < 8; ++j) v.lane[j] = half_to_float(p[j]);
+    for (int j = 0; j < 8; ++j) v.lane[j] = ggml::fp16_value(p[j]);
     return v;
   }
   static vec load_q8(const int8_t* q, float scale) {
@@ -39,7 +38,7 @@ struct portable_ops {
     const float* l = v.lane;
     return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
   }
-  static float half(uint16_t h) { return half_to_float(h); }
+  static float half(uint16_t h) { return ggml::fp16_value(h); }
   static float scalar_fma(float a, float b, float acc) { return acc + a * b; }
   static void decode_q4_0(const uint8_t* p, float* y) { ggml::dequantize_block_q4_0(p, y); }
   static void decode_iq4_nl(const uint8_t* p, float* y) { ggml::dequantize_block_iq4_nl(p, y); }

@@ -1,36 +1,18 @@
 // IEEE half <-> float conversion in plain integer code, so every build converts
 // identically (no dependence on F16C or the compiler's _Float16 support).
+// half -> float is model/ggml_dequant.hpp's fp16_value (through fp16_to_fp32, out of
+// line, so this external-linkage inline never carries a per-ISA copy). float -> half
+// differs from fp32_to_fp16 in NaN payloads only (this one keeps none), so stays here.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
+#include "model/quantization.hpp"
+
 namespace kvactor {
 
-inline float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exponent = (h >> 10) & 0x1fu;
-  uint32_t mantissa = h & 0x3ffu;
-  uint32_t bits;
-  if (exponent == 0x1f) {  // inf / nan
-    bits = sign | 0x7f800000u | (mantissa << 13);
-  } else if (exponent != 0) {  // normal
-    bits = sign | ((exponent + 112u) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {  // signed zero
-    bits = sign;
-  } else {  // subnormal half: normalise into a float
-    int shift = 0;
-    while ((mantissa & 0x400u) == 0) {
-      mantissa <<= 1;
-      ++shift;
-    }
-    mantissa &= 0x3ffu;
-    bits = sign | ((113u - static_cast<uint32_t>(shift)) << 23) | (mantissa << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
+inline float half_to_float(uint16_t h) { return fp16_to_fp32(h); }
 
 // Round to nearest even, as hardware conversions do.
 inline uint16_t float_to_half(float f) {

@@ -1,9 +1,9 @@
 #include "model/gguf_writer.hpp"
 
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 
+#include "model/gguf_encoder.hpp"
 #include "model/gguf_format.hpp"
 #include "model/quantization.hpp"
 #include "model/weight_types.hpp"
@@ -12,41 +12,6 @@ namespace kvactor {
 namespace {
 
 using gguf::value_type;
-
-// Appends GGUF-encoded values to a byte string (the header is small; tensor
-// data is streamed separately).
-class header_encoder {
- public:
-  template <typename T>
-  void raw(T v) {
-    char b[sizeof v];
-    std::memcpy(b, &v, sizeof v);
-    out_.append(b, sizeof v);
-  }
-  void string(const std::string& s) {
-    raw<uint64_t>(s.size());
-    out_ += s;
-  }
-  void key(const std::string& k, value_type t) {
-    string(k);
-    raw(static_cast<uint32_t>(t));
-    ++n_kv_;
-  }
-  void kv_u32(const std::string& k, uint32_t v) { key(k, value_type::uint32), raw(v); }
-  void kv_f32(const std::string& k, float v) { key(k, value_type::float32), raw(v); }
-  void kv_string(const std::string& k, const std::string& v) { key(k, value_type::string), string(v); }
-  void array_header(const std::string& k, value_type element, uint64_t count) {
-    key(k, value_type::array);
-    raw(static_cast<uint32_t>(element));
-    raw(count);
-  }
-  const std::string& bytes() const { return out_; }
-  uint64_t n_kv() const { return n_kv_; }
-
- private:
-  std::string out_;
-  uint64_t n_kv_ = 0;
-};
 
 struct tensor_entry {
   std::string name;
@@ -108,7 +73,7 @@ void write_gguf(const std::string& path, const model_weights& w, const tokenizer
   if (const char* feature = llama_layout_gap(w))
     throw model_error(path + ": the GGUF writer writes the llama architecture only; this model has " + feature);
 
-  header_encoder h;
+  gguf::encoder h;
   h.kv_string("general.architecture", "llama");
   h.kv_string("general.name", "kvactor");
   h.kv_u32("general.alignment", gguf::default_alignment);
@@ -166,7 +131,7 @@ void write_gguf(const std::string& path, const model_weights& w, const tokenizer
     add_matrix(p + "ffn_up.weight", l.w3);
   }
 
-  header_encoder infos;
+  gguf::encoder infos;
   uint64_t offset = 0;
   for (auto& t : tensors) {
     t.offset = offset;
@@ -182,7 +147,7 @@ void write_gguf(const std::string& path, const model_weights& w, const tokenizer
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw model_error(path + ": cannot create " + tmp);
-    header_encoder start;
+    gguf::encoder start;
     start.raw(gguf::magic);
     start.raw<uint32_t>(3);
     start.raw<uint64_t>(tensors.size());

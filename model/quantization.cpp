@@ -1,5 +1,6 @@
 #include "model/quantization.hpp"
 
+#include "model/ggml_dequant.hpp"
 #include "model/weight_types.hpp"
 
 #include <algorithm>
@@ -31,24 +32,7 @@ uint16_t fp32_to_fp16(float f) {
   return static_cast<uint16_t>(sign | h);
 }
 
-float fp16_to_fp32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu;
-  const uint32_t mant = h & 0x3ffu;
-  uint32_t x;
-  if (exp == 0) {
-    const float v = std::ldexp(static_cast<float>(mant), -24);
-    std::memcpy(&x, &v, 4);
-    x |= sign;
-  } else if (exp == 31) {
-    x = sign | 0x7f800000u | (mant << 13);
-  } else {
-    x = sign | ((exp - 15 + 127) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &x, 4);
-  return f;
-}
+float fp16_to_fp32(uint16_t h) { return ggml::fp16_value(h); }
 
 namespace {
 

@@ -1,4 +1,5 @@
 #include "model/tokenizer_bpe.hpp"
+#include "model/utf8_length.hpp"
 
 #include <array>
 #include <queue>
@@ -54,14 +55,6 @@ const std::array<int, 0x144>& code_point_bytes() {
     return t;
   }();
   return bytes;
-}
-
-std::size_t utf8_length(unsigned char lead) {
-  if (lead < 0x80) return 1;
-  if ((lead & 0xE0) == 0xC0) return 2;
-  if ((lead & 0xF0) == 0xE0) return 3;
-  if ((lead & 0xF8) == 0xF0) return 4;
-  return 1;
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "model/tokenizer_pretokenizer.hpp"
+#include "model/utf8_length.hpp"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -73,14 +74,6 @@ std::string with_unicode_white_space(std::string_view regex) {
     out += c;
   }
   return out;
-}
-
-std::size_t utf8_length(unsigned char lead) {
-  if (lead < 0x80) return 1;
-  if ((lead & 0xE0) == 0xC0) return 2;
-  if ((lead & 0xF0) == 0xE0) return 3;
-  if ((lead & 0xF8) == 0xF0) return 4;
-  return 1;
 }
 
 }  // namespace

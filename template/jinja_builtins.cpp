@@ -202,19 +202,7 @@ value do_indent(const value& input, const call_arguments& a) {
   }
   const bool first = bool_arg(a, 1, "first", false);
   const bool blank = bool_arg(a, 2, "blank", false);
-  std::string s = to_str(input) + "\n";
-  std::vector<std::string> lines;
-  std::string line;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\n' || s[i] == '\r') {
-      if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
-      lines.push_back(line);
-      line.clear();
-    } else {
-      line += s[i];
-    }
-  }
-  if (!line.empty()) lines.push_back(line);
+  const std::vector<std::string> lines = py_splitlines(to_str(input) + "\n");
   std::string rv;
   if (blank) {
     for (std::size_t i = 0; i < lines.size(); ++i) rv += (i ? "\n" + indentation : "") + lines[i];

@@ -43,5 +43,8 @@ std::string percent_format(const std::string& format, const value& args);
 
 // Python str helpers shared with the evaluator.
 std::string py_strip(const std::string& s, const value* chars, bool left, bool right);
+/// str.splitlines() for "\n", "\r" and "\r\n" line ends (the only ones these split on): the
+/// lines without their ends; a trailing line end adds no empty line.
+std::vector<std::string> py_splitlines(const std::string& s);
 
 }  // namespace kvactor::jinja

@@ -176,21 +176,7 @@ value string_method(const std::string& s, const std::string& name, const call_ar
     const auto& sp = string_arg(sep, name.c_str());
     return string_list(name == "split" ? split_on(s, sp, maxsplit) : rsplit_on(s, sp, maxsplit));
   }
-  if (name == "splitlines") {
-    std::vector<std::string> lines;
-    std::string line;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '\n' || s[i] == '\r') {
-        if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
-        lines.push_back(line);
-        line.clear();
-      } else {
-        line += s[i];
-      }
-    }
-    if (!line.empty()) lines.push_back(line);
-    return string_list(lines);
-  }
+  if (name == "splitlines") return string_list(py_splitlines(s));
   if (name == "startswith" || name == "endswith") {
     const value* p = a.get(0, "prefix");
     if (!p) throw builtin_error(name + "() takes at least 1 argument (0 given)");
@@ -366,6 +352,22 @@ bool one_of(const std::string& name, std::initializer_list<const char*> names) {
 std::int64_t normalise_index(std::int64_t i, std::size_t size) { return i < 0 ? i + static_cast<std::int64_t>(size) : i; }
 
 }  // namespace
+
+std::vector<std::string> py_splitlines(const std::string& s) {
+  std::vector<std::string> lines;
+  std::string line;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\n' || s[i] == '\r') {
+      if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
+      lines.push_back(line);
+      line.clear();
+    } else {
+      line += s[i];
+    }
+  }
+  if (!line.empty()) lines.push_back(line);
+  return lines;
+}
 
 std::string py_strip(const std::string& s, const value* chars, bool left, bool right) {
   const auto u = utf8_decode(s);
