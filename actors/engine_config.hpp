@@ -18,7 +18,7 @@ struct engine_config {
   int prefill_chunk = 512;        // longest prefill chunk for one sequence in one step
   int queue_limit = 1024;         // waiting requests before QUEUE_FULL
   int max_wait_steps = 64;        // bound on how long cache-aware ordering may pass a request over
-  int device_threads = 1;         // CPU backend worker threads
+  int device_threads = 0;         // CPU backend worker threads; 0: default_cpu_threads(model)
   std::string eviction_policy = "lru";  // lru | lfu
   int prefix_cache = 1;           // 1: requests reuse cached prompt prefixes; 0: never (the uncached baseline)
 };

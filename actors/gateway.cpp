@@ -31,7 +31,8 @@ gateway::gateway(const engine_config& cfg) : impl_(std::make_unique<impl>()) {
     if (cfg.device == "hip")
       be = make_hip_backend(impl_->model.weights, layout);
     else
-      be = make_cpu_backend(impl_->model.weights, layout, cfg.device_threads);
+      be = make_cpu_backend(impl_->model.weights, layout,
+                            cfg.device_threads > 0 ? cfg.device_threads : default_cpu_threads(*impl_->model.weights));
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot start the " + cfg.device + " backend: " + e.what());
   }

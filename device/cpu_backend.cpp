@@ -19,6 +19,7 @@
 #include <initializer_list>
 #include <limits>
 #include <string>
+#include <thread>
 
 #include "device/cpu_dot.hpp"
 #include "device/cpu_isa.hpp"
@@ -365,6 +366,15 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
 }
 
 }  // namespace
+
+int default_cpu_threads(const model_weights& weights) {
+  constexpr std::size_t small_model_bytes = std::size_t{32} << 20;
+  std::size_t bytes = weights.tok_embeddings.byte_size() + (weights.shared_classifier ? 0 : weights.output.byte_size());
+  for (const layer_weights& l : weights.layers)
+    for (const weight_matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3}) bytes += m->byte_size();
+  if (bytes < small_model_bytes) return 1;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
 
 std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout,
                                           int threads) {

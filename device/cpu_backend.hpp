@@ -17,4 +17,11 @@ namespace kvactor {
 std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout,
                                           int threads);
 
+// The thread count `device_threads: 0` (the default) picks: 1 for a model whose matrices
+// hold less than 32 MiB (stories260K-class steps are too small to split: a second thread
+// only takes the core the scheduler and HTTP threads use, bench/RESULTS.md
+// "device_threads"), else one per hardware thread (a 1B model streams its weights from
+// DRAM every step; 2 threads were 1.7x one on this 2-core machine, bench/results/peer-models.md).
+int default_cpu_threads(const model_weights& weights);
+
 }  // namespace kvactor

@@ -3,11 +3,15 @@
 // they did not see published), and hand a chunk's exception to the caller.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
+#include "device/cpu_backend.hpp"
 #include "device/thread_pool.hpp"
+#include "tests/device/test_models.hpp"
 
 using namespace kvactor;
 
@@ -52,4 +56,13 @@ TEST_CASE("thread_pool rethrows a chunk's exception after the job and stays usab
   std::atomic<int64_t> covered{0};
   pool.parallel_for(10, 1, [&](int64_t begin, int64_t end) { covered += end - begin; });
   CHECK(covered.load() == 10);
+}
+
+TEST_CASE("device_threads 0: one thread for a small model, one per hardware thread from 32 MiB of matrices") {
+  const auto& small = *kvactor::testing::stories260k().weights;
+  CHECK(kvactor::default_cpu_threads(small) == 1);
+  kvactor::model_weights big = small;  // same shape; the embedding grows past the threshold
+  big.tok_embeddings.data.assign(std::size_t{32} << 20, 0);
+  const int hw = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  CHECK(kvactor::default_cpu_threads(big) == hw);
 }
