@@ -40,7 +40,7 @@ done
 [[ -n $src_models ]] || { echo "hip_device_pack: no models folder; set KVACTOR_SOURCE_MODELS" >&2; exit 1; }
 for m in stories260K.bin tok512.bin llama2-tokenizer.bin; do cp "$src_models/$m" "$dest/models/"; done
 
-cp "$root/bench/peer_sdpa.py" "$root/bench/hip_device_run.sh" "$dest/"
+cp "$root/bench/peer_sdpa.py" "$root/bench/hip_device_run.sh" "$root/bench/hip_serve_1b.sh" "$dest/"
 cp "$root"/scripts/loadtest*.py "$dest/loadtest/"
 cp "$root/configs/default.json" "$dest/serve.json"
 du -sh "$dest"
