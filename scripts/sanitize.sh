@@ -16,8 +16,9 @@ case "$kind" in
   address)
     build_dir=${KVACTOR_ASAN_BUILD_DIR:-$root/build-asan}
     # The CLI (kvactor) is built too: http_tests and the CLI tests run it.
-    targets=(kvcache_tests model_tests device_tests actors_tests http_tests kvactor
-             request_json_replay http_request_replay gguf_loader_replay llama2c_loader_replay tokenizer_replay)
+    targets=(kvcache_tests model_tests template_tests device_tests actors_tests http_tests kvactor
+             request_json_replay http_request_replay gguf_loader_replay llama2c_loader_replay tokenizer_replay
+             chat_template_replay)
     # Not here: the browser test (chromium; the console's JavaScript, not memory safety),
     # the soak (its own stage, long) and the multi-process cluster scenarios (minutes of
     # wall time each; their code is covered by the in-process tests). No HIP code is built.
