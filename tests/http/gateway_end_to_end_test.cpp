@@ -341,12 +341,26 @@ TEST_CASE("kvactor serve: SIGTERM under load drains, answers everything, exits 0
       const json b = {{"text", "Tom " + std::to_string(i)}, {"sampling_params", {{"max_completion_tokens", 60}}}};
       return http_call(port, "POST", "/generate", b.dump());
     }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  // SIGTERM once the engine holds at least one of them (a fixed sleep raced a loaded
+  // machine under ASan: every request still in flight on the client side got 503).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  bool engine_has_one = false;
+  while (!engine_has_one && std::chrono::steady_clock::now() < deadline) {
+    const http_result r = http_call(port, "GET", "/v1/inspect/requests");
+    engine_has_one = r.status == 200 && r.body.find("\"generate\"") != std::string::npos;
+    if (!engine_has_one) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  REQUIRE(engine_has_one);
   kill(server.pid, SIGTERM);
   int answered = 0;
   for (auto& f : inflight) {
     const auto r = f.get();
     if (r.status == 0) continue;  // connected after the listener closed: refused, fine
+    // Arrived after SIGTERM: refused as draining (503 SHUTTING_DOWN), never dropped.
+    if (r.status == 503) {
+      CHECK(r.body.find("SHUTTING_DOWN") != std::string::npos);
+      continue;
+    }
     CHECK(r.status == 200);
     answered += r.status == 200;
   }
