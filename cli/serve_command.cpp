@@ -45,13 +45,19 @@ void print_usage(FILE* out) {
                kvactor::http::repository_dir().c_str(), kvactor::http::config_keys_help().c_str());
 }
 
-// Many idle keep-alive clients need descriptors: take what the hard limit allows.
+// Many idle keep-alive clients need descriptors: take what the hard limit allows, and
+// say what was got (max_connections 0 is sized from it).
 void raise_descriptor_limit() {
   rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  const auto before = lim.rlim_cur;
+  if (lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &lim);
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) lim.rlim_cur = before;
   }
+  auto text = [](rlim_t v) { return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v); };
+  std::fprintf(stderr, "kvactor serve: file descriptor limit %s (was %s, hard limit %s)\n", text(lim.rlim_cur).c_str(),
+               text(before).c_str(), text(lim.rlim_max).c_str());
 }
 
 int serve(int argc, char** argv) {
@@ -114,6 +120,10 @@ int serve(int argc, char** argv) {
   kvactor::gateway engine(cfg.engine);
   kvactor::http::http_server server(cfg, engine);
   std::fprintf(stderr, "kvactor serve: chat template: %s\n", server.chat_template_origin().c_str());
+  std::fprintf(stderr,
+               "kvactor serve: max_connections %d%s, per client address %d connections and %d requests in flight\n",
+               server.max_connections(), cfg.max_connections == 0 ? " (from the descriptor limit)" : "",
+               cfg.max_connections_per_client, cfg.max_requests_per_client);
   std::fprintf(stderr, "kvactor serve: model %s on http://%s:%u (console at /console)\n", cfg.model_name.c_str(),
                cfg.host.c_str(), static_cast<unsigned>(server.port()));
 #ifdef KVACTOR_HAVE_CLUSTER

@@ -10,6 +10,7 @@
 
 #include "actors/gateway.hpp"
 #include "http/chat_prompt.hpp"
+#include "http/connection_registry.hpp"
 #include "http/generation_exchange.hpp"
 #include "http/reply.hpp"
 #include "http/request_parsing.hpp"
@@ -28,6 +29,9 @@ struct server_context {
   server_metrics metrics;
   std::atomic<bool> draining{false};  // shutting down: no new generations
   std::atomic<int> answers_in_flight{0};  // requests read whose answer is not yet written
+  // Open connections by client address and state: per-client limits, shedding (issue 22).
+  connection_registry connections{
+      client_limits{cfg.max_connections, cfg.max_connections_per_client, cfg.max_requests_per_client}};
 };
 
 struct incoming_request {

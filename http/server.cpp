@@ -59,18 +59,49 @@ class listener : public std::enable_shared_from_this<listener> {
       });
       return;
     }
-    // Over max_connections: answer 503 (a short-lived session); far over it (a flood),
-    // close at once so refusing costs nothing.
+    // Far over max_connections (a flood of refusals): close at once so refusing costs nothing.
     const auto open = ctx_.metrics.open_connections.load();
     const auto limit = static_cast<int64_t>(ctx_.cfg.max_connections);
     if (open >= 2 * limit) {
       ++ctx_.metrics.refused_connections;
       beast::error_code cec;
       socket.close(cec);
-    } else {
-      std::make_shared<session>(std::move(socket), ctx_, open >= limit)->run();
+      return do_accept();
     }
+    admit(std::move(socket));
     do_accept();
+  }
+
+  // Fair use: a client over its own connection limit gets 429; a full server sheds its
+  // oldest idle (else slowest reading) connection to make room, and answers 503 only
+  // when every connection is answering a request. Refusals are short-lived sessions
+  // that read one request and answer it.
+  void admit(tcp::socket socket) {
+    beast::error_code aec;
+    const auto remote = socket.remote_endpoint(aec);
+    if (aec) return;  // already gone
+    auto verdict = ctx_.connections.admit(remote.address().to_string());
+    if (verdict.shed) verdict.shed->shed();
+    using admission = connection_registry::admission;
+    if (verdict.verdict == admission::admitted) {
+      std::make_shared<session>(std::move(socket), ctx_, verdict.id)->run();
+      return;
+    }
+    api_error refusal;
+    if (verdict.verdict == admission::client_full) {
+      ++ctx_.metrics.client_refused_connections;
+      refusal = {429, "TOO_MANY_CONNECTIONS",
+                 "this client address holds its limit of " + std::to_string(ctx_.cfg.max_connections_per_client) +
+                     " connections (max_connections_per_client); retry later",
+                 1, {}};
+    } else {
+      ++ctx_.metrics.refused_connections;
+      refusal = {503, "TOO_MANY_CONNECTIONS",
+                 "the server holds its limit of " + std::to_string(ctx_.cfg.max_connections) +
+                     " connections, all answering requests; retry later",
+                 1, {}};
+    }
+    std::make_shared<session>(std::move(socket), ctx_, 0, std::move(refusal))->run();
   }
 
   net::io_context& ioc_;
@@ -100,11 +131,17 @@ void log_drained_pages(generation_service& service) {
                count("total"), count("free"), count("private"), count("cached_locked"), count("cached_evictable"));
 }
 
+// The configuration as served: max_connections 0 becomes the descriptor-sized default.
+server_config resolved(server_config cfg) {
+  cfg.max_connections = effective_max_connections(cfg);
+  return cfg;
+}
+
 }  // namespace
 
 struct http_server::impl {
   impl(const server_config& cfg, generation_service& service)
-      : ctx(cfg, service), ioc(cfg.io_threads) {
+      : ctx(resolved(cfg), service), ioc(cfg.io_threads) {
     beast::error_code ec;
     const auto address = net::ip::make_address(cfg.host, ec);
     if (ec) throw std::runtime_error("host: not an IP address: " + cfg.host);
@@ -148,6 +185,7 @@ http_server::~http_server() {
 unsigned short http_server::port() const { return impl_->accept->port(); }
 
 const server_metrics& http_server::metrics() const { return impl_->ctx.metrics; }
+int http_server::max_connections() const { return impl_->ctx.cfg.max_connections; }
 const std::string& http_server::chat_template_origin() const { return impl_->ctx.chat.origin(); }
 
 void http_server::shutdown(std::chrono::milliseconds drain) {

@@ -31,6 +31,8 @@ class http_server {
   void shutdown(std::chrono::milliseconds drain);
 
   const server_metrics& metrics() const;
+  // The connection limit in force (max_connections 0 resolved from the descriptor limit).
+  int max_connections() const;
   // Where chat requests' template comes from ("ChatML (...)" for a model without one).
   const std::string& chat_template_origin() const;
 

@@ -1,5 +1,8 @@
 #include "http/server_config.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
@@ -71,8 +74,14 @@ const std::vector<config_key>& keys() {
       int_key("port", &server_config::port, 0, 65535, "TCP port (0 = ephemeral)"),
       int_key("io_threads", &server_config::io_threads, 1, 256, "HTTP io threads"),
       int_key("body_limit_bytes", &server_config::body_limit_bytes, 64, 1LL << 30, "largest request body (413 above)"),
-      int_key("idle_timeout_ms", &server_config::idle_timeout_ms, 10, INT_MAX, "keep-alive wait for the next request"),
-      int_key("read_timeout_ms", &server_config::read_timeout_ms, 10, INT_MAX, "time to receive a request body"),
+      int_key("idle_timeout_ms", &server_config::idle_timeout_ms, 10, INT_MAX,
+              "keep-alive wait for the first byte of the next request"),
+      int_key("header_timeout_ms", &server_config::header_timeout_ms, 10, INT_MAX,
+              "time to receive a whole request head, from its first byte"),
+      int_key("read_timeout_ms", &server_config::read_timeout_ms, 10, INT_MAX,
+              "time to receive a request body, plus its size at body_min_bytes_per_s"),
+      int_key("body_min_bytes_per_s", &server_config::body_min_bytes_per_s, 1, INT_MAX,
+              "slowest request-body rate the body deadline allows for"),
       int_key("write_timeout_ms", &server_config::write_timeout_ms, 10, INT_MAX, "time a client may take per write"),
       int_key("request_timeout_ms", &server_config::request_timeout_ms, 0, INT_MAX,
               "generation deadline (0 = none)"),
@@ -90,8 +99,12 @@ const std::vector<config_key>& keys() {
               "largest max_tokens / max_completion_tokens a request may ask for"),
       int_key("max_prompts_per_request", &server_config::max_prompts_per_request, 1, 1 << 16,
               "prompts in one batch request"),
-      int_key("max_connections", &server_config::max_connections, 1, 1 << 20,
-              "open connections (503 TOO_MANY_CONNECTIONS above)"),
+      int_key("max_connections", &server_config::max_connections, 0, 1 << 22,
+              "open connections (0 = from the descriptor limit); when full the oldest idle or slowest is shed"),
+      int_key("max_connections_per_client", &server_config::max_connections_per_client, 1, 1 << 22,
+              "open connections from one client address (429 TOO_MANY_CONNECTIONS above)"),
+      int_key("max_requests_per_client", &server_config::max_requests_per_client, 1, 1 << 22,
+              "requests in flight from one client address (429 TOO_MANY_REQUESTS above)"),
       int_key("max_requests_per_connection", &server_config::max_requests_per_connection, 1, INT_MAX,
               "requests on one keep-alive connection before it is closed"),
       int_key("pipeline_buffer_bytes", &server_config::pipeline_buffer_bytes, 1024, 1 << 26,
@@ -222,6 +235,19 @@ void check_model_files(const server_config& cfg) {
     throw config_error("tokenizer: file not found: " + cfg.engine.tokenizer_path);
   if (!cfg.chat_template.empty() && !fs::is_regular_file(cfg.chat_template, ec))
     throw config_error("chat_template: file not found: " + cfg.chat_template);
+}
+
+int default_max_connections(long long fd_limit) {
+  const long long usable = (fd_limit - 64) / 2;
+  return static_cast<int>(std::clamp<long long>(usable, 16, 1 << 22));
+}
+
+int effective_max_connections(const server_config& cfg) {
+  if (cfg.max_connections > 0) return cfg.max_connections;
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return default_max_connections(1024);
+  const long long soft = lim.rlim_cur == RLIM_INFINITY ? (1LL << 23) : static_cast<long long>(lim.rlim_cur);
+  return default_max_connections(soft);
 }
 
 std::string repository_dir() { return KVACTOR_REPOSITORY_DIR; }

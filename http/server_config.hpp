@@ -18,8 +18,10 @@ struct server_config {
   int port = 8000;                  // 0 = an ephemeral port (tests)
   int io_threads = 2;               // threads running the Beast io_context
   std::size_t body_limit_bytes = 1 << 20;  // larger bodies get 413
-  int idle_timeout_ms = 60000;      // keep-alive: time to wait for the next request's header
-  int read_timeout_ms = 30000;      // time to receive a request's body once its header is in
+  int idle_timeout_ms = 60000;      // keep-alive: time to wait for the first byte of the next request
+  int header_timeout_ms = 10000;    // whole request head, from its first byte (a drip cannot extend it)
+  int read_timeout_ms = 10000;      // body: this long plus its size at body_min_bytes_per_s
+  int body_min_bytes_per_s = 8192;  // slowest body rate the body deadline allows for
   int write_timeout_ms = 30000;     // time a client may take to accept one write
   int request_timeout_ms = 0;       // generation deadline handed to the engine; 0 = none
   int drain_timeout_ms = 10000;     // shutdown: how long in-flight requests may finish
@@ -32,7 +34,10 @@ struct server_config {
   int max_prompt_tokens = 8192;     // longer prompts get 400 PROMPT_TOO_LONG
   int max_new_tokens = 4096;        // max_tokens / max_completion_tokens above it get 400 OUT_OF_RANGE
   int max_prompts_per_request = 64; // a batch with more prompts gets 400 OUT_OF_RANGE
-  int max_connections = 1024;       // open connections; past it new ones get 503 TOO_MANY_CONNECTIONS
+  int max_connections = 0;          // open connections (0 = from the descriptor limit); when full the
+                                    // oldest idle / slowest is shed, else 503 TOO_MANY_CONNECTIONS
+  int max_connections_per_client = 256;  // per client address; past it 429 TOO_MANY_CONNECTIONS
+  int max_requests_per_client = 256;     // requests in flight per client address; past it 429 TOO_MANY_REQUESTS
   int max_requests_per_connection = 10000;  // keep-alive: the answer to the last one closes it
   int pipeline_buffer_bytes = 64 * 1024;    // bytes read ahead (pipelined) while one answer is produced
 
@@ -64,6 +69,13 @@ void check_model_files(const server_config& cfg);
 
 // The repository root (compiled in): relative paths in configs resolve against it.
 std::string repository_dir();
+
+// The max_connections that `max_connections 0` means under a descriptor limit of
+// `fd_limit`: half of what is left after 64 for files and the engine, so even twice the
+// limit (where new connections are closed unanswered) stays within the descriptors.
+int default_max_connections(long long fd_limit);
+// max_connections, with 0 resolved from this process's current RLIMIT_NOFILE.
+int effective_max_connections(const server_config& cfg);
 
 // One line per key: "  --page-size N   tokens per KV page (default 16)".
 std::string config_keys_help();

@@ -119,6 +119,20 @@ std::string render_prometheus(const std::string& gateway_json, const server_metr
   out << "# HELP kvactor_http_refused_connections_total Connections refused over max_connections.\n"
          "# TYPE kvactor_http_refused_connections_total counter\n"
       << "kvactor_http_refused_connections_total " << m.refused_connections.load() << '\n';
+  out << "# HELP kvactor_http_shed_connections_total Connections closed to make room for new ones, by what they "
+         "were doing.\n# TYPE kvactor_http_shed_connections_total counter\n"
+      << "kvactor_http_shed_connections_total{state=\"idle\"} " << m.shed_idle_connections.load() << '\n'
+      << "kvactor_http_shed_connections_total{state=\"reading\"} " << m.shed_reading_connections.load() << '\n';
+  out << "# HELP kvactor_http_client_limit_refusals_total Answers 429 for a client address over its limit.\n"
+         "# TYPE kvactor_http_client_limit_refusals_total counter\n"
+      << "kvactor_http_client_limit_refusals_total{limit=\"connections\"} " << m.client_refused_connections.load()
+      << '\n'
+      << "kvactor_http_client_limit_refusals_total{limit=\"requests\"} " << m.client_refused_requests.load() << '\n';
+  out << "# HELP kvactor_http_deadline_closes_total Connections closed because a client was too slow.\n"
+         "# TYPE kvactor_http_deadline_closes_total counter\n"
+      << "kvactor_http_deadline_closes_total{phase=\"head\"} " << m.head_deadline_closes.load() << '\n'
+      << "kvactor_http_deadline_closes_total{phase=\"body\"} " << m.body_deadline_closes.load() << '\n'
+      << "kvactor_http_deadline_closes_total{phase=\"write\"} " << m.write_timeout_closes.load() << '\n';
   return out.str();
 }
 

@@ -38,6 +38,14 @@ struct server_metrics {
   std::atomic<int64_t> open_connections{0};
   std::atomic<int64_t> active_generations{0};  // HTTP requests with engine work in flight
   std::atomic<int64_t> refused_connections{0}; // over max_connections (answered 503 or closed)
+  // Fair use (issue 22, docs/reliability.md "Slow and abusive clients").
+  std::atomic<int64_t> shed_idle_connections{0};     // closed while idle to make room
+  std::atomic<int64_t> shed_reading_connections{0};  // closed mid-request (the slowest) to make room
+  std::atomic<int64_t> client_refused_connections{0};  // 429: over max_connections_per_client
+  std::atomic<int64_t> client_refused_requests{0};     // 429: over max_requests_per_client
+  std::atomic<int64_t> head_deadline_closes{0};  // request head not complete within header_timeout_ms
+  std::atomic<int64_t> body_deadline_closes{0};  // request body not complete within its deadline
+  std::atomic<int64_t> write_timeout_closes{0};  // a client did not take a write within write_timeout_ms
 
   void count_response(int status);
   std::map<int, uint64_t> responses() const;

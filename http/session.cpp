@@ -23,10 +23,10 @@ bool quiet_error(const beast::error_code& ec) {
 }
 }  // namespace
 
-session::session(tcp::socket&& socket, server_context& ctx, bool refuse)
-    : stream_(std::move(socket)), ctx_(ctx), refuse_(refuse) {
+session::session(tcp::socket&& socket, server_context& ctx, connection_registry::id_type id,
+                 std::optional<api_error> refusal)
+    : stream_(std::move(socket)), ctx_(ctx), refusal_(std::move(refusal)), id_(id) {
   ++ctx_.metrics.open_connections;
-  if (refuse_) ++ctx_.metrics.refused_connections;
   // Streamed tokens are small writes: without this, Nagle holds each one back until
   // the previous is acknowledged (up to the client's delayed-ACK timeout).
   beast::error_code ec;
@@ -37,9 +37,12 @@ session::~session() {
   --ctx_.metrics.open_connections;
   if (answering_) --ctx_.answers_in_flight;
   if (exchange_) exchange_->client_gone();
+  if (request_counted_) ctx_.connections.end_request(id_);
+  if (id_ != 0) ctx_.connections.remove(id_);
 }
 
 void session::run() {
+  if (id_ != 0) ctx_.connections.attach(id_, std::weak_ptr<sheddable>(shared_from_this()));
   // Start on the connection's strand: every handler of this session runs there.
   net::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::do_read, shared_from_this()));
 }
@@ -48,28 +51,64 @@ void session::fail(beast::error_code ec, const char* what) {
   if (!quiet_error(ec)) std::fprintf(stderr, "kvactor http: %s: %s\n", what, ec.message().c_str());
 }
 
+void session::enter(connection_state state) {
+  if (state_ == state) return;
+  state_ = state;
+  if (id_ != 0) ctx_.connections.set_state(id_, state);
+}
+
+void session::shed() { net::post(stream_.get_executor(), [self = shared_from_this()] { self->on_shed(); }); }
+
+void session::on_shed() {
+  // The registry picked this connection to make room; by now it may be answering.
+  if (closed_ || answering_ || state_ == connection_state::answering) return;
+  ++(state_ == connection_state::idle ? ctx_.metrics.shed_idle_connections : ctx_.metrics.shed_reading_connections);
+  closed_ = true;
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream_.socket().close(ec);
+}
+
 void session::do_read() {
   if (closed_) return;
+  if (buffer_.size() > 0) return do_read_header();  // a pipelined request is already here
+  // Idle (keep-alive, or connected and silent): wait for one byte with no buffer held,
+  // for idle_timeout_ms. The request's own deadlines start with that byte.
+  enter(connection_state::idle);
+  parser_.reset();
+  buffer_.shrink_to_fit();
+  stream_.expires_after(std::chrono::milliseconds(
+      refusal_ ? std::min(ctx_.cfg.idle_timeout_ms, refused_header_timeout_ms) : ctx_.cfg.idle_timeout_ms));
+  stream_.async_read_some(net::buffer(&first_byte_, 1),
+                          beast::bind_front_handler(&session::on_first_byte, shared_from_this()));
+}
+
+void session::on_first_byte(beast::error_code ec, std::size_t n) {
+  if (ec || n == 0) return do_close();  // idle timeout, the client closed, or shed
+  buffer_.commit(net::buffer_copy(buffer_.prepare(1), net::buffer(&first_byte_, 1)));
+  do_read_header();
+}
+
+void session::do_read_header() {
+  enter(connection_state::reading);
   parser_.emplace();
   parser_->header_limit(header_limit);
   parser_->body_limit(ctx_.cfg.body_limit_bytes);
-  // Keep-alive: an idle client is given idle_timeout_ms to start its next request.
+  // The whole head within header_timeout_ms of its first byte: the deadline is absolute,
+  // so a client dripping a byte at a time cannot extend it.
   stream_.expires_after(std::chrono::milliseconds(
-      refuse_ ? std::min(ctx_.cfg.idle_timeout_ms, refused_header_timeout_ms) : ctx_.cfg.idle_timeout_ms));
+      refusal_ ? std::min(ctx_.cfg.header_timeout_ms, refused_header_timeout_ms) : ctx_.cfg.header_timeout_ms));
   http::async_read_header(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&session::on_read_header, shared_from_this()));
 }
 
 void session::on_read_header(beast::error_code ec, std::size_t) {
   if (ec == http::error::body_limit) return answer_and_close({413, "BODY_TOO_LARGE", "request body exceeds the limit of " + std::to_string(ctx_.cfg.body_limit_bytes) + " bytes", 0, {}});
+  if (ec == beast::error::timeout && !refusal_) ++ctx_.metrics.head_deadline_closes;
   if (ec == http::error::end_of_stream || ec == beast::error::timeout || quiet_error(ec)) return do_close();
   if (ec) return answer_and_close({400, "BAD_HTTP", "malformed HTTP request: " + ec.message(), 0, {}});
   received_ = std::chrono::steady_clock::now();
-  if (refuse_)
-    return answer_and_close({503, "TOO_MANY_CONNECTIONS",
-                             "the server holds its limit of " + std::to_string(ctx_.cfg.max_connections) +
-                                 " connections; retry later",
-                             1, {}});
+  if (refusal_) return answer_and_close(*refusal_);
   auto& head = parser_->get();
   // curl and others wait for this before sending a large body.
   if (beast::iequals(head[http::field::expect], "100-continue") && !parser_->is_done()) {
@@ -86,14 +125,20 @@ void session::on_read_header(beast::error_code ec, std::size_t) {
 }
 
 void session::do_read_body() {
-  // A slow client gets read_timeout_ms for the whole body.
-  stream_.expires_after(std::chrono::milliseconds(ctx_.cfg.read_timeout_ms));
+  // The whole body within read_timeout_ms plus its size at body_min_bytes_per_s (the
+  // body limit's worth when the size is not announced); like the head's, not reset by
+  // each byte received.
+  const auto announced = parser_->content_length();
+  const uint64_t size = announced ? *announced : static_cast<uint64_t>(ctx_.cfg.body_limit_bytes);
+  const uint64_t allowance_ms = size * 1000 / static_cast<uint64_t>(ctx_.cfg.body_min_bytes_per_s);
+  stream_.expires_after(std::chrono::milliseconds(static_cast<uint64_t>(ctx_.cfg.read_timeout_ms) + allowance_ms));
   http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&session::on_read, shared_from_this()));
 }
 
 void session::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::body_limit) return answer_and_close({413, "BODY_TOO_LARGE", "request body exceeds the limit of " + std::to_string(ctx_.cfg.body_limit_bytes) + " bytes", 0, {}});
   // On timeout the stream has already closed the socket: nothing can be answered.
+  if (ec == beast::error::timeout) ++ctx_.metrics.body_deadline_closes;
   if (quiet_error(ec)) return do_close();
   if (ec) return answer_and_close({400, "BAD_HTTP", "malformed HTTP request: " + ec.message(), 0, {}});
   handle_request();
@@ -107,7 +152,18 @@ void session::handle_request() {
   chunked_ = version_ >= 11;
   answering_ = true;
   ++ctx_.answers_in_flight;
+  enter(connection_state::answering);
   stream_.expires_never();  // generation takes as long as it takes; writes carry their own timeout
+  // Fair use: one client address may have max_requests_per_client requests in flight.
+  if (id_ != 0 && !(request_counted_ = ctx_.connections.begin_request(id_))) {
+    ++ctx_.metrics.client_refused_requests;
+    send(error_reply({429, "TOO_MANY_REQUESTS",
+                      "this client has " + std::to_string(ctx_.cfg.max_requests_per_client) +
+                          " requests in flight (max_requests_per_client); retry later",
+                      1, {}}));
+    if (answering_ && !closed_) do_watch();
+    return;
+  }
   incoming_request in{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), received_,
                       std::string(req[http::field::authorization])};
   exchange_ = dispatch(ctx_, in, shared_from_this());
@@ -247,6 +303,7 @@ void session::on_write(beast::error_code ec, std::size_t) {
   const outgoing done = std::move(queue_.front());
   queue_.pop_front();
   if (ec) {
+    if (ec == beast::error::timeout) ++ctx_.metrics.write_timeout_closes;
     fail(ec, "write");
     return client_gone();
   }
@@ -254,6 +311,8 @@ void session::on_write(beast::error_code ec, std::size_t) {
   if (done.end_of_response) {
     answering_ = false;
     --ctx_.answers_in_flight;
+    if (request_counted_) ctx_.connections.end_request(id_);
+    request_counted_ = false;
     if (done.close_after) return do_close();
     if (watching_) {
       beast::error_code cec;

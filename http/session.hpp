@@ -22,13 +22,19 @@ namespace beast = boost::beast;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-class session : public std::enable_shared_from_this<session>, public reply_sink {
+class session : public std::enable_shared_from_this<session>, public reply_sink, public sheddable {
  public:
-  // `refuse`: the server is over max_connections; the first request is read (so the
-  // client sees the answer rather than a reset) and answered 503 TOO_MANY_CONNECTIONS.
-  session(tcp::socket&& socket, server_context& ctx, bool refuse = false);
+  // `id`: the connection's entry in ctx.connections (0: not registered).
+  // `refusal`: the server or this client is over its connection limit; the first
+  // request is read (so the client sees the answer rather than a reset) and answered
+  // with it, then the connection is closed.
+  session(tcp::socket&& socket, server_context& ctx, connection_registry::id_type id,
+          std::optional<api_error> refusal = std::nullopt);
   ~session() override;
   void run();
+
+  // sheddable: close now if idle or still reading a request (from any thread).
+  void shed() override;
 
   // reply_sink
   void post(std::function<void()> fn) override;
@@ -47,6 +53,10 @@ class session : public std::enable_shared_from_this<session>, public reply_sink 
   };
 
   void do_read();
+  void on_first_byte(beast::error_code ec, std::size_t n);
+  void do_read_header();
+  void enter(connection_state state);
+  void on_shed();
   void on_read_header(beast::error_code ec, std::size_t);
   void do_read_body();
   void on_read(beast::error_code ec, std::size_t);
@@ -75,7 +85,11 @@ class session : public std::enable_shared_from_this<session>, public reply_sink 
   bool watching_ = false;
   bool answering_ = false;  // a request was read and its answer is not fully written
   bool closed_ = false;
-  bool refuse_ = false;
+  std::optional<api_error> refusal_;
+  connection_registry::id_type id_ = 0;
+  connection_state state_ = connection_state::idle;
+  bool request_counted_ = false;  // counted in the client's requests in flight
+  char first_byte_ = 0;           // an idle connection waits for one byte, holding no buffer
   int requests_ = 0;        // requests read on this connection (max_requests_per_connection)
 };
 

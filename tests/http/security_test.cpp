@@ -189,7 +189,9 @@ TEST_CASE("the server binds 127.0.0.1 unless told otherwise") {
   // Every limit has its default in the shipped configuration.
   const json shipped = json::parse(text);
   for (const char* key : {"body_limit_bytes", "max_prompt_tokens", "max_new_tokens", "max_prompts_per_request",
-                          "max_connections", "max_requests_per_connection", "pipeline_buffer_bytes", "api_key_file"})
+                          "max_connections", "max_requests_per_connection", "pipeline_buffer_bytes", "api_key_file",
+                          "header_timeout_ms", "body_min_bytes_per_s", "max_connections_per_client",
+                          "max_requests_per_client"})
     CHECK_MESSAGE(shipped.contains(key), key);
 }
 
@@ -229,7 +231,7 @@ TEST_CASE("limits on prompt length, max tokens and batch size are 400s that neve
             .status == 200);
 }
 
-TEST_CASE("over max_connections a client gets 503 TOO_MANY_CONNECTIONS; far over it, a plain close") {
+TEST_CASE("over max_connections the oldest idle connection is shed; when all are answering, 503; far over, a plain close") {
   auto cfg = test_config();
   cfg.max_connections = 3;
   cfg.idle_timeout_ms = 20000;
@@ -239,6 +241,26 @@ TEST_CASE("over max_connections a client gets 503 TOO_MANY_CONNECTIONS; far over
     held.emplace_back(s.port());
     REQUIRE(held.back().call("GET", "/health").status == 200);
   }
+  // Full of idle keep-alive connections: a newcomer is served, the oldest idle one goes.
+  http_connection newcomer(s.port());
+  CHECK(newcomer.call("GET", "/health").status == 200);
+  CHECK(held[0].closed_by_peer(std::chrono::milliseconds(2000)));
+  CHECK(s.server->metrics().shed_idle_connections.load() == 1);
+  CHECK(held[1].call("GET", "/health").status == 200);
+  held.clear();
+  newcomer.close();
+  REQUIRE(eventually([&] { return s.server->metrics().open_connections.load() == 0; }));
+
+  // Full of connections that are all answering (paused generations): 503, nothing shed.
+  s.service->pause(true);
+  const std::string generate = "POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                               std::to_string(small_generate.size()) + "\r\n\r\n" + small_generate;
+  std::vector<http_connection> busy;
+  for (int i = 0; i < 3; ++i) {
+    busy.emplace_back(s.port());
+    busy.back().send_raw(generate);
+  }
+  REQUIRE(eventually([&] { return s.service->submitted() == 3; }));
   http_connection over(s.port());
   const auto refused = over.call("GET", "/health");
   CHECK(refused.status == 503);
@@ -257,14 +279,14 @@ TEST_CASE("over max_connections a client gets 503 TOO_MANY_CONNECTIONS; far over
   CHECK(flood.closed_by_peer(std::chrono::milliseconds(3000)));
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(500));
   CHECK(s.server->metrics().refused_connections.load() >= 5);
-  // The refused ones go; the held ones still work; a closed slot is free again.
+  // The refused ones go; the busy ones finish their answers.
   CHECK(eventually([&] { return s.server->metrics().open_connections.load() == 3; }));
-  CHECK(held[1].call("GET", "/health").status == 200);
-  held[0].close();
-  REQUIRE(eventually([&] { return s.server->metrics().open_connections.load() == 2; }));
-  CHECK(http_call(s.port(), "POST", "/generate", small_generate).status == 200);
-  const auto metrics = held[1].call("GET", "/metrics");  // a held connection: no race for a free slot
+  CHECK(s.server->metrics().shed_reading_connections.load() == 0);
+  s.service->pause(false);
+  for (auto& b : busy) CHECK(b.read_raw(std::chrono::milliseconds(3000), "\r\n\r\n").find("200 OK") != std::string::npos);
+  const auto metrics = http_call(s.port(), "GET", "/metrics");
   CHECK(metrics.body.find("kvactor_http_refused_connections_total ") != std::string::npos);
+  CHECK(metrics.body.find("kvactor_http_shed_connections_total{state=\"idle\"} 1") != std::string::npos);
 }
 
 TEST_CASE("pipelining is bounded: max_requests_per_connection closes, read-ahead is capped") {
