@@ -5,8 +5,6 @@
 
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "http/connection_registry.hpp"
 #include "http/server_config.hpp"
 #include "tests/http/http_client.hpp"
@@ -15,7 +13,6 @@
 
 using namespace kvactor;
 using namespace kvactor::test;
-using nlohmann::json;
 using http::connection_registry;
 using http::connection_state;
 
@@ -25,12 +22,6 @@ struct recorded_victim : http::sheddable {
   int shed_calls = 0;
   void shed() override { ++shed_calls; }
 };
-
-std::string error_code(const http_result& r) {
-  const json j = json::parse(r.body, nullptr, false);
-  if (j.is_discarded() || !j.contains("error")) return "<not an error: " + r.body + ">";
-  return j["error"]["code"].get<std::string>();
-}
 
 template <class F>
 bool eventually(F cond, std::chrono::milliseconds within = std::chrono::milliseconds(5000)) {
@@ -188,7 +179,8 @@ TEST_CASE("a request head dripped a byte at a time is cut at header_timeout_ms f
   CHECK_FALSE(open);
   CHECK(took >= 550);
   CHECK(took < 2500);
-  CHECK(s.server->metrics().head_deadline_closes.load() == 1);
+  // The stream closes the socket before the read completes: the count may trail the close.
+  CHECK(eventually([&] { return s.server->metrics().head_deadline_closes.load() == 1; }));
 }
 
 TEST_CASE("a body dripped slowly is cut at read_timeout_ms plus its size at body_min_bytes_per_s") {
@@ -207,7 +199,8 @@ TEST_CASE("a body dripped slowly is cut at read_timeout_ms plus its size at body
   CHECK_FALSE(open);
   CHECK(took >= 750);
   CHECK(took < 3000);
-  CHECK(s.server->metrics().body_deadline_closes.load() == 1);
+  // The stream closes the socket before the read completes: the count may trail the close.
+  CHECK(eventually([&] { return s.server->metrics().body_deadline_closes.load() == 1; }));
   // The same body at a fair rate is read and answered (400: it is not JSON, but it was read).
   raw_socket fair("127.0.0.6", s.port());
   REQUIRE(fair.send("POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n"));
