@@ -40,6 +40,10 @@ class raw_socket {
   raw_socket(const raw_socket&) = delete;
 
   bool connected() const { return ok_; }
+  // Wakes a send blocked in another thread (close would not); the fd stays open.
+  void shutdown() {
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  }
   void close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;

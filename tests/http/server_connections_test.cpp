@@ -132,6 +132,8 @@ TEST_CASE("1,000 idle connections are held without harm") {
 
   auto cfg = test_config();
   cfg.idle_timeout_ms = 20000;
+  cfg.max_connections = 2000;             // capacity, not fair use: all 1,000 come from 127.0.0.1
+  cfg.max_connections_per_client = 2000;
   served s({}, cfg);
   std::vector<http_connection> idle;
   idle.reserve(1000);
