@@ -36,8 +36,8 @@ struct server_config {
   int max_prompts_per_request = 64; // a batch with more prompts gets 400 OUT_OF_RANGE
   int max_connections = 0;          // open connections (0 = from the descriptor limit); when full the
                                     // oldest idle / slowest is shed, else 503 TOO_MANY_CONNECTIONS
-  int max_connections_per_client = 256;  // per client address; past it 429 TOO_MANY_CONNECTIONS
-  int max_requests_per_client = 256;     // requests in flight per client address; past it 429 TOO_MANY_REQUESTS
+  int max_connections_per_client = 1024;  // per client address; past it 429 TOO_MANY_CONNECTIONS
+  int max_requests_per_client = 512;      // requests in flight per client address; past it 429 TOO_MANY_REQUESTS
   int max_requests_per_connection = 10000;  // keep-alive: the answer to the last one closes it
   int pipeline_buffer_bytes = 64 * 1024;    // bytes read ahead (pipelined) while one answer is produced
 
