@@ -85,6 +85,7 @@ void session::do_read() {
 
 void session::on_first_byte(beast::error_code ec, std::size_t n) {
   if (ec || n == 0) return do_close();  // idle timeout, the client closed, or shed
+  if (closed_) return;                   // shed just as the byte arrived
   buffer_.commit(net::buffer_copy(buffer_.prepare(1), net::buffer(&first_byte_, 1)));
   do_read_header();
 }

@@ -1,6 +1,9 @@
 // One client connection (Beast internals; included only by session.cpp and
-// server.cpp). Reads requests with a timeout before each read, hands them to
-// dispatch(), and writes answers from one queue, all on the connection's strand.
+// server.cpp). Reads requests under deadlines a slow client cannot stretch (idle wait
+// for the first byte, then the whole head, then the whole body), hands them to
+// dispatch(), and writes answers from one queue, all on the connection's strand. It
+// reports its state (idle, reading, answering) to ctx.connections, which may ask it to
+// close (shed) to make room.
 // While an answer is being produced it keeps a read open so a client that goes
 // away is noticed at once and its engine requests are cancelled.
 #pragma once
