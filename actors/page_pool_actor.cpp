@@ -160,14 +160,44 @@ std::string check_state(pool_pointer self) {
   return {};
 }
 
-// The trie's "states" string ('.', 'L', 'e' per page) as prefix_trie::cached_states bytes.
-std::vector<uint8_t> trie_states(const std::string& states) {
-  std::vector<uint8_t> out(states.size(), static_cast<uint8_t>(cached_state::not_cached));
-  for (std::size_t p = 0; p < states.size(); ++p)
-    out[p] = static_cast<uint8_t>(states[p] == 'L'   ? cached_state::locked
-                                  : states[p] == 'e' ? cached_state::evictable
-                                                     : cached_state::not_cached);
-  return out;
+// Counters that must agree, O(1): kept separately (the free list's length, the
+// private, publishing and cached counters), so their sum can be wrong.
+std::string check_counters(pool_pointer self, const trie_view& trie) {
+  auto c = self->state.pages().counts();
+  if (c.free + c.private_pages + c.cached != c.total)
+    return "page pool actor: free " + std::to_string(c.free) + " + private " + std::to_string(c.private_pages) +
+           " + cached " + std::to_string(c.cached) + " != total " + std::to_string(c.total);
+  if (c.cached != trie.cached_pages)
+    return "page pool actor: " + std::to_string(c.cached) + " pages cached, the trie has " +
+           std::to_string(trie.cached_pages);
+  return {};
+}
+
+// The pool's half of the `cache` view around the trie's. `full`: the O(pages)
+// walks ran (the trie's already, in `trie.problem`); else counters only. The page
+// map is compared with the trie's either way ('!' where they disagree).
+cache_view cache_view_of(pool_pointer self, trie_view trie, bool full) {
+  auto& pages = self->state.pages();
+  cache_view v;
+  auto c = pages.counts();
+  v.total = c.total;
+  v.free = c.free;
+  v.private_pages = c.private_pages;
+  v.page_states = page_state_map(pages, trie.states);
+  v.cached_locked = static_cast<int32_t>(std::count(v.page_states.begin(), v.page_states.end(), 'L'));
+  v.cached_evictable = static_cast<int32_t>(std::count(v.page_states.begin(), v.page_states.end(), 'e'));
+  v.full_check = full;
+  v.problem = trie.problem;
+  if (v.problem.empty() && full)
+    v.problem = check_state(self);
+  if (v.problem.empty())
+    v.problem = check_counters(self, trie);
+  if (v.problem.empty())
+    v.problem = cross_check(pages, trie.states);
+  v.invariants_ok = v.problem.empty();
+  trie.states.clear();  // shown through page_states
+  v.trie = std::move(trie);
+  return v;
 }
 
 pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_pages, trie_actor trie) {
@@ -252,34 +282,12 @@ pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_page
         return pool_counts{c.total, c.free, c.private_pages, c.cached, c.publishing, c.owners,
                            static_cast<int32_t>(st.waiting.size())};
       },
-      [self](cache_atom, int32_t depth, int32_t max_nodes) -> caf::result<std::string> {
+      [self](cache_atom, int32_t depth, int32_t max_nodes, bool full) -> caf::result<cache_view> {
         ++self->state.handled;
-        auto promise = self->make_response_promise<std::string>();
-        self->request(self->state.trie, caf::infinite, cache_atom_v, depth, max_nodes)
-            .then(
-                [self, promise](std::string& trie_json) mutable {
-                  auto& st = self->state;
-                  auto t = nlohmann::json::parse(trie_json);
-                  auto states = trie_states(t["states"].get<std::string>());
-                  auto map = page_state_map(st.pages(), states);
-                  auto locked = static_cast<int32_t>(std::count(map.begin(), map.end(), 'L'));
-                  auto evictable = static_cast<int32_t>(std::count(map.begin(), map.end(), 'e'));
-                  bool ok = cross_check(st.pages(), states).empty() && check_state(self).empty();
-                  auto c = st.pages().counts();
-                  nlohmann::json out;
-                  out["page_size"] = t["page_size"];
-                  out["pages"] = {{"total", c.total},
-                                  {"free", c.free},
-                                  {"private", c.private_pages},
-                                  {"cached_locked", locked},
-                                  {"cached_evictable", evictable}};
-                  out["page_states"] = map;
-                  out["trie"] = t["trie"];
-                  out["invariants_ok"] = ok && t["trie_ok"].get<bool>();
-                  out["tree"] = t["tree"];
-                  promise.deliver(snapshot_text(out));
-                },
-                [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+        auto promise = self->make_response_promise<cache_view>();
+        self->request(self->state.trie, caf::infinite, cache_atom_v, depth, max_nodes, full)
+            .then([self, promise, full](trie_view& trie) mutable { promise.deliver(cache_view_of(self, std::move(trie), full)); },
+                  [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
         return promise;
       },
       [self](check_atom) -> caf::result<std::string> {
@@ -288,15 +296,10 @@ pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_page
         if (!local.empty())
           return local;
         auto promise = self->make_response_promise<std::string>();
-        self->request(self->state.trie, caf::infinite, cache_atom_v, 0, 0)
+        self->request(self->state.trie, caf::infinite, cache_atom_v, int32_t{0}, int32_t{0}, true)
             .then(
-                [self, promise](std::string& trie_json) mutable {
-                  auto t = nlohmann::json::parse(trie_json);
-                  if (!t["trie_ok"].get<bool>()) {
-                    promise.deliver(t["trie_problem"].get<std::string>());
-                    return;
-                  }
-                  promise.deliver(cross_check(self->state.pages(), trie_states(t["states"].get<std::string>())));
+                [self, promise](trie_view& trie) mutable {
+                  promise.deliver(trie.problem.empty() ? cross_check(self->state.pages(), trie.states) : trie.problem);
                 },
                 [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
         return promise;
