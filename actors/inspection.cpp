@@ -184,12 +184,21 @@ void inspect_metrics(caf::event_based_actor* self, const engine_actors& a, std::
   };
 }
 
-// "cache?depth=8&max_nodes=256" -> (8, 256); defaults 8 / 256, bounded.
-std::pair<int32_t, int32_t> cache_bounds(const std::string& what) {
-  int32_t depth = 8, max_nodes = 256;
+struct cache_query {
+  int32_t depth = 8;
+  int32_t max_nodes = 256;
+  bool full_check = false;
+};
+
+// "cache?depth=8&max_nodes=256&check=full" -> {8, 256, true}; defaults 8 / 256 /
+// counters only, bounded.
+cache_query cache_bounds(const std::string& what) {
+  cache_query out;
+  auto& depth = out.depth;
+  auto& max_nodes = out.max_nodes;
   auto q = what.find('?');
   if (q == std::string::npos)
-    return {depth, max_nodes};
+    return out;
   auto rest = what.substr(q + 1);
   std::size_t pos = 0;
   while (pos < rest.size()) {
@@ -198,6 +207,8 @@ std::pair<int32_t, int32_t> cache_bounds(const std::string& what) {
     auto eq = item.find('=');
     if (eq != std::string::npos) {
       auto key = item.substr(0, eq);
+      if (key == "check")
+        out.full_check = item.substr(eq + 1) == "full";
       int32_t value = 0;
       try {
         value = std::stoi(item.substr(eq + 1));
@@ -213,7 +224,61 @@ std::pair<int32_t, int32_t> cache_bounds(const std::string& what) {
       break;
     pos = amp + 1;
   }
-  return {depth, max_nodes};
+  return out;
+}
+
+// The trie's node list (parents first, namespace roots at page -1) as one tree
+// under a synthetic root holding every namespace's first pages.
+json tree_json(const trie_view& t) {
+  std::vector<json> nodes(t.nodes.size());
+  for (std::size_t i = 0; i < t.nodes.size(); ++i) {
+    auto& n = t.nodes[i];
+    nodes[i] = {{"page", n.page},
+                {"tokens", n.tokens},
+                {"first_tokens", n.first_tokens},
+                {"lock_count", n.lock_count},
+                {"hit_count", n.hit_count},
+                {"age_ms", n.age_ms},
+                {"pages_below", n.pages_below},
+                {"children", json::array()}};
+  }
+  for (std::size_t i = t.nodes.size(); i-- > 0;) {
+    auto parent = t.nodes[i].parent;
+    if (parent >= 0) {
+      auto& children = nodes[static_cast<std::size_t>(parent)]["children"];
+      children.insert(children.begin(), std::move(nodes[i]));
+    }
+  }
+  json root = {{"page", -1},        {"tokens", 0},     {"lock_count", 0}, {"hit_count", 0},
+               {"age_ms", 0},       {"pages_below", t.cached_pages},
+               {"children", json::array()}, {"truncated", t.truncated}};
+  for (std::size_t i = 0; i < t.nodes.size(); ++i)
+    if (t.nodes[i].parent < 0)
+      for (auto& c : nodes[i]["children"])
+        root["children"].push_back(std::move(c));
+  return root;
+}
+
+// http/API.md "cache".
+json cache_json(const cache_view& v) {
+  auto& t = v.trie;
+  json out;
+  out["page_size"] = t.page_size;
+  out["pages"] = {{"total", v.total},
+                  {"free", v.free},
+                  {"private", v.private_pages},
+                  {"cached_locked", v.cached_locked},
+                  {"cached_evictable", v.cached_evictable}};
+  out["page_states"] = v.page_states;
+  out["trie"] = {{"nodes", t.cached_pages},      {"cached_pages", t.cached_pages}, {"locked_nodes", t.locked_pages},
+                 {"max_depth", t.max_depth},     {"hits", t.hits},                 {"evictions", t.evictions},
+                 {"policy", t.policy},           {"live_handles", t.live_handles}};
+  out["invariants_ok"] = v.invariants_ok;
+  out["invariants_checked"] = v.full_check ? "full" : "counters";
+  if (!v.invariants_ok)
+    out["invariants_problem"] = v.problem;
+  out["tree"] = t.with_tree ? tree_json(t) : json::object();
+  return out;
 }
 
 }  // namespace
@@ -237,9 +302,9 @@ void spawn_inspection(caf::actor_system& sys, const engine_actors& actors, const
     } else if (what == "metrics") {
       inspect_metrics(self, actors, reply);
     } else if (what == "cache" || what.rfind("cache?", 0) == 0) {
-      auto [depth, max_nodes] = cache_bounds(what);
-      self->request(actors.pool, part_timeout, cache_atom_v, depth, max_nodes)
-          .then([reply](std::string& s) { reply(json::parse(s, nullptr, false)); },
+      auto q = cache_bounds(what);
+      self->request(actors.pool, part_timeout, cache_atom_v, q.depth, q.max_nodes, q.full_check)
+          .then([reply](cache_view& v) { reply(cache_json(v)); },
                 [reply](caf::error& e) { reply(error_json("INTERNAL", caf::to_string(e))); });
     } else {
       reply(error_json("NOT_FOUND", "unknown inspection '" + what +

@@ -1,6 +1,9 @@
 // Building the JSON snapshots of http/API.md by asking every actor for its part.
-// what = "actors" | "cache" | "cache?depth=D&max_nodes=N" | "requests" |
+// what = "actors" | "cache" | "cache?depth=D&max_nodes=N[&check=full]" | "requests" |
 //        "request:<rid>" | "metrics". Unknown: {"error": {"code": "NOT_FOUND", ...}}.
+// "cache" checks the counters that must agree (O(1)) and compares the pool's page
+// map with the trie's; "check=full" also runs the O(pages) invariant walks of
+// page_ownership and prefix_trie (tests, or an operator on demand).
 #pragma once
 
 #include <functional>

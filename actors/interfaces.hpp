@@ -88,6 +88,53 @@ struct trie_counts {
   uint64_t evicted_pages = 0;
 };
 
+// ---- Cache inspection (pool and trie answer `cache` with these; JSON is made once,
+// at the inspection edge: actors/inspection.cpp, http/API.md "cache") ----
+
+// One node of the trie's bounded snapshot; parents precede children. A namespace
+// root has page -1.
+struct cache_tree_node {
+  int32_t parent = -1;  // index into the node list, -1 for a namespace root
+  page_id page = -1;
+  int32_t tokens = 0;
+  std::vector<int32_t> first_tokens;
+  int32_t lock_count = 0;
+  uint64_t hit_count = 0;
+  double age_ms = 0;
+  int32_t pages_below = 0;
+};
+
+// trie → pool: per-page cached states, counters and the bounded tree.
+struct trie_view {
+  int32_t page_size = 0;
+  std::vector<uint8_t> states;  // prefix_trie::cached_states(): 0 not cached, 1 locked, 2 evictable
+  int32_t cached_pages = 0;
+  int32_t locked_pages = 0;
+  int32_t max_depth = 0;
+  uint64_t hits = 0;
+  uint64_t evictions = 0;
+  std::string policy;
+  int32_t live_handles = 0;
+  std::string problem;  // "" unless a check failed (counters always; the full walk when asked)
+  bool with_tree = false;  // a tree was asked for (depth or max_nodes > 0)
+  bool truncated = false;
+  std::vector<cache_tree_node> nodes;
+};
+
+// pool → inspection: the whole `cache` view.
+struct cache_view {
+  int32_t total = 0;
+  int32_t free = 0;
+  int32_t private_pages = 0;
+  int32_t cached_locked = 0;
+  int32_t cached_evictable = 0;
+  std::string page_states;  // f free, p private, L locked, e evictable, ! pool and trie disagree
+  bool full_check = false;  // the O(pages) invariant walk ran in pool and trie
+  bool invariants_ok = false;
+  std::string problem;  // first problem found, "" when invariants_ok
+  trie_view trie;
+};
+
 struct enqueue_request {
   uint64_t seq_id = 0;
   std::string rid;
@@ -142,6 +189,21 @@ typename Inspector::result_type inspect(Inspector& f, trie_counts& x) {
            x.evicted_pages);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cache_tree_node& x) {
+  return f(caf::meta::type_name("cache_tree_node"), x.parent, x.page, x.tokens, x.first_tokens, x.lock_count,
+           x.hit_count, x.age_ms, x.pages_below);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, trie_view& x) {
+  return f(caf::meta::type_name("trie_view"), x.page_size, x.states, x.cached_pages, x.locked_pages, x.max_depth,
+           x.hits, x.evictions, x.policy, x.live_handles, x.problem, x.with_tree, x.truncated, x.nodes);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cache_view& x) {
+  return f(caf::meta::type_name("cache_view"), x.total, x.free, x.private_pages, x.cached_locked,
+           x.cached_evictable, x.page_states, x.full_check, x.invariants_ok, x.problem, x.trie);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, enqueue_request& x) {
   return f(caf::meta::type_name("enqueue_request"), x.seq_id, x.rid, x.tokens);
 }
@@ -169,6 +231,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(kvactor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(kvactor, (kvactor::trie_counts))
   CAF_ADD_TYPE_ID(kvactor, (kvactor::enqueue_request))
   CAF_ADD_TYPE_ID(kvactor, (kvactor::scheduler_counts))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::trie_view))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::cache_view))
 
   CAF_ADD_ATOM(kvactor, kvactor, alloc_atom, "alloc")
   CAF_ADD_ATOM(kvactor, kvactor, drop_atom, "drop")
@@ -211,8 +275,9 @@ using pool_actor = caf::typed_actor<
     caf::replies_to<publish_atom, publish_request>::with<publish_reply>,
     caf::replies_to<drop_atom>::with<int32_t>,  // releases all the sender holds (pages, locks)
     caf::replies_to<counts_atom>::with<pool_counts>,
-    caf::replies_to<cache_atom, int32_t, int32_t>::with<std::string>,  // cache JSON (depth, max nodes)
-    caf::replies_to<check_atom>::with<std::string>,  // "" if every invariant holds, else the problem
+    // depth, max nodes, full: also run the O(pages) invariant walks (else counters only)
+    caf::replies_to<cache_atom, int32_t, int32_t, bool>::with<cache_view>,
+    caf::replies_to<check_atom>::with<std::string>,  // full walk: "" if every invariant holds, else the problem
     caf::replies_to<inspect_atom>::with<std::string>>;
 
 // Owns prefix_trie. Handles belong to the request that matched/published; the trie
@@ -226,7 +291,7 @@ using trie_actor = caf::typed_actor<
     caf::replies_to<drop_atom, caf::actor_addr>::with<int32_t>,
     caf::replies_to<evict_atom, int32_t>::with<page_list>,
     caf::replies_to<counts_atom>::with<trie_counts>,
-    caf::replies_to<cache_atom, int32_t, int32_t>::with<std::string>,  // trie + tree JSON + "states"
+    caf::replies_to<cache_atom, int32_t, int32_t, bool>::with<trie_view>,  // as the pool's
     caf::replies_to<check_atom>::with<std::string>,
     caf::replies_to<inspect_atom>::with<std::string>>;
 

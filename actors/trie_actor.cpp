@@ -93,35 +93,44 @@ std::string check_trie(trie_pointer self) {
   return {};
 }
 
-nlohmann::json tree_json(const trie_snapshot& snap, uint64_t now_us) {
-  // Snapshot nodes come parents first; build children lists bottom-up.
-  std::vector<nlohmann::json> nodes(snap.nodes.size());
-  for (std::size_t i = 0; i < snap.nodes.size(); ++i) {
-    auto& n = snap.nodes[i];
-    nodes[i] = {{"page", n.page},
-                {"tokens", n.token_count},
-                {"first_tokens", n.first_tokens},
-                {"lock_count", n.lock_count},
-                {"hit_count", n.hit_count},
-                {"age_ms", n.page < 0 || now_us < n.last_access ? 0.0 : (now_us - n.last_access) / 1000.0},
-                {"pages_below", n.pages_below},
-                {"children", nlohmann::json::array()}};
+// Counters that must agree, O(1): what a console poll checks.
+std::string check_trie_counters(trie_pointer self) {
+  auto& st = self->state;
+  if (st.trie->locked_pages() + st.trie->evictable_pages() != st.trie->cached_pages())
+    return "trie actor: locked " + std::to_string(st.trie->locked_pages()) + " + evictable " +
+           std::to_string(st.trie->evictable_pages()) + " != cached " + std::to_string(st.trie->cached_pages());
+  if (static_cast<int32_t>(st.owner_of.size()) != st.trie->live_handles())
+    return "trie actor: " + std::to_string(st.owner_of.size()) + " owned handles but the trie has " +
+           std::to_string(st.trie->live_handles()) + " live";
+  return {};
+}
+
+trie_view view_of(trie_pointer self, int32_t depth, int32_t max_nodes, bool full) {
+  auto& st = self->state;
+  auto snap = st.trie->snapshot(depth, max_nodes);
+  auto now_us = st.now();
+  trie_view v;
+  v.page_size = st.trie->page_size();
+  v.states = st.trie->cached_states();
+  v.cached_pages = snap.cached_pages;
+  v.locked_pages = snap.locked_pages;
+  v.max_depth = snap.max_depth;
+  v.hits = snap.hits;
+  v.evictions = snap.evictions;
+  v.policy = snap.policy;
+  v.live_handles = snap.live_handles;
+  v.problem = full ? check_trie(self) : check_trie_counters(self);
+  v.with_tree = depth > 0 || max_nodes > 0;
+  v.truncated = snap.truncated;
+  if (v.with_tree) {
+    v.nodes.reserve(snap.nodes.size());
+    for (auto& n : snap.nodes)
+      v.nodes.push_back(cache_tree_node{
+          n.parent, n.page, n.token_count, n.first_tokens, n.lock_count, n.hit_count,
+          n.page < 0 || now_us < n.last_access ? 0.0 : static_cast<double>(now_us - n.last_access) / 1000.0,
+          n.pages_below});
   }
-  for (std::size_t i = snap.nodes.size(); i-- > 0;) {
-    auto parent = snap.nodes[i].parent;
-    if (parent >= 0)
-      nodes[static_cast<std::size_t>(parent)]["children"].insert(
-          nodes[static_cast<std::size_t>(parent)]["children"].begin(), std::move(nodes[i]));
-  }
-  // One synthetic root over every namespace root.
-  nlohmann::json root = {{"page", -1},        {"tokens", 0},     {"lock_count", 0}, {"hit_count", 0},
-                         {"age_ms", 0},       {"pages_below", snap.cached_pages},
-                         {"children", nlohmann::json::array()}, {"truncated", snap.truncated}};
-  for (std::size_t i = 0; i < snap.nodes.size(); ++i)
-    if (snap.nodes[i].parent < 0)
-      for (auto& c : nodes[i]["children"])
-        root["children"].push_back(std::move(c));
-  return root;
+  return v;
 }
 
 trie_actor::behavior_type trie_behavior(trie_pointer self, int32_t page_size, int32_t num_pages,
@@ -190,28 +199,9 @@ trie_actor::behavior_type trie_behavior(trie_pointer self, int32_t page_size, in
                            st.trie->hit_pages(),
                            st.trie->evicted_pages()};
       },
-      [self](cache_atom, int32_t depth, int32_t max_nodes) -> std::string {
-        auto& st = self->state;
-        ++st.handled;
-        auto snap = st.trie->snapshot(depth, max_nodes);
-        auto states = st.trie->cached_states();
-        std::string map(states.size(), '.');
-        for (std::size_t p = 0; p < states.size(); ++p)
-          map[p] = states[p] == static_cast<uint8_t>(cached_state::locked)      ? 'L'
-                   : states[p] == static_cast<uint8_t>(cached_state::evictable) ? 'e'
-                                                                                 : '.';
-        auto problem = check_trie(self);
-        nlohmann::json j;
-        j["page_size"] = st.trie->page_size();
-        j["states"] = map;
-        j["trie_ok"] = problem.empty();
-        j["trie_problem"] = problem;
-        j["trie"] = {{"nodes", snap.cached_pages},         {"cached_pages", snap.cached_pages},
-                     {"locked_nodes", snap.locked_pages},  {"max_depth", snap.max_depth},
-                     {"hits", snap.hits},                  {"evictions", snap.evictions},
-                     {"policy", snap.policy},              {"live_handles", snap.live_handles}};
-        j["tree"] = depth > 0 || max_nodes > 0 ? tree_json(snap, st.now()) : nlohmann::json::object();
-        return snapshot_text(j);
+      [self](cache_atom, int32_t depth, int32_t max_nodes, bool full) -> trie_view {
+        ++self->state.handled;
+        return view_of(self, depth, max_nodes, full);
       },
       [self](check_atom) -> std::string {
         ++self->state.handled;

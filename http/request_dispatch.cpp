@@ -193,7 +193,15 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       }
       // The gateway cuts the tree itself (plain "cache" means 8 levels / 256 nodes):
       // pass the caller's bounds on, then apply them here too.
-      const std::string what = "cache?depth=" + std::to_string(depth) + "&max_nodes=" + std::to_string(max_nodes);
+      // check=full also runs the O(pages) invariant walks in pool and trie (on demand).
+      const auto check = r.query.find("check");
+      if (check != r.query.end() && check->second != "full" && check->second != "counters") {
+        sink->send(error_reply({400, "OUT_OF_RANGE", "check must be 'full' or 'counters'", 0, {}}));
+        return nullptr;
+      }
+      const bool full = check != r.query.end() && check->second == "full";
+      const std::string what = "cache?depth=" + std::to_string(depth) + "&max_nodes=" + std::to_string(max_nodes) +
+                               (full ? "&check=full" : "");
       answer_inspect(ctx, what, sink, [depth, max_nodes](std::string snapshot) {
         http_reply reply = snapshot_reply(snapshot);
         if (reply.status == 200) reply.body = bound_cache_tree(reply.body, depth, max_nodes);

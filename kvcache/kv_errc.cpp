@@ -14,6 +14,8 @@ const char* to_string(kv_errc code) noexcept {
     case kv_errc::page_already_cached: return "page_already_cached";
     case kv_errc::handle_mismatch: return "handle_mismatch";
     case kv_errc::page_in_use: return "page_in_use";
+    case kv_errc::not_owner: return "not_owner";
+    case kv_errc::not_cached: return "not_cached";
   }
   return "unknown_error";
 }

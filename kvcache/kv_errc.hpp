@@ -26,7 +26,9 @@ enum class kv_errc : uint8_t {
   invalid_argument,     ///< negative count, tokens/pages that do not fit, and similar
   page_already_cached,  ///< prefix_trie::publish: a page id that another trie node already holds
   handle_mismatch,      ///< prefix_trie::publish: the handle's path is not a prefix of the tokens
-  page_in_use,          ///< paged_cache::release: the page is cached in the trie, not private
+  page_in_use,          ///< page_ownership::release: the page is cached in the trie, not private
+  not_owner,            ///< page_ownership: the page is another owner's (or being published)
+  not_cached,           ///< page_ownership::release_evicted: the page is not cached
 };
 
 /// Stable lowercase name of an error code ("no_capacity", ...), for logs and JSON.

@@ -94,6 +94,12 @@ TEST_CASE("gateway: a greedy request streams the reference tokens and finishes w
   CHECK(metrics["cache_hit_tokens"] == o2.final_event.usage.cached_tokens);
   auto cache = nlohmann::json::parse(inspect_now(gw, "cache"));
   CHECK(cache["invariants_ok"] == true);
+  CHECK(cache["invariants_checked"] == "counters");  // a poll runs no O(pages) walk
+  auto checked = nlohmann::json::parse(inspect_now(gw, "cache?depth=0&max_nodes=0&check=full"));
+  CHECK(checked["invariants_ok"] == true);
+  CHECK(checked["invariants_checked"] == "full");
+  CHECK(checked["pages"] == cache["pages"]);
+  CHECK(checked["tree"].empty());
   CHECK(cache["pages"]["private"] == 0);
   CHECK(cache["page_states"].get<std::string>().size() == 256);
   auto full_tree = nlohmann::json::parse(inspect_now(gw, "cache"));

@@ -116,7 +116,7 @@ std::vector<job> mixed_jobs(int count, int max_tokens) {
 std::string check_quiet(faulty_server& s) {
   const std::string engine_view = s.engine->host().wait_until_quiet(std::chrono::seconds(20));
   if (!engine_view.empty()) return "engine: " + engine_view;
-  const auto r = http_call(s.port(), "GET", "/v1/inspect/cache?depth=0&max_nodes=1");
+  const auto r = http_call(s.port(), "GET", "/v1/inspect/cache?depth=0&max_nodes=1&check=full");
   if (r.status != 200) return "/v1/inspect/cache answered " + std::to_string(r.status);
   const json c = json::parse(r.body, nullptr, false);
   if (c.is_discarded() || c.value("invariants_ok", false) != true) return "/v1/inspect/cache: " + r.body;

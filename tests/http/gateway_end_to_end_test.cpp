@@ -157,6 +157,15 @@ TEST_CASE("real engine: metrics and inspection agree, and usage reports cached p
   const json cache = json::parse(http_call(s.port(), "GET", "/v1/inspect/cache").body);
   const json requests = json::parse(http_call(s.port(), "GET", "/v1/inspect/requests").body);
   const json actors = json::parse(http_call(s.port(), "GET", "/v1/inspect/actors").body);
+  // check=full runs the O(pages) invariant walks on demand; a plain poll checks counters.
+  const json full = json::parse(http_call(s.port(), "GET", "/v1/inspect/cache?check=full").body);
+  CHECK(full["invariants_ok"] == true);
+  CHECK(full["invariants_checked"] == "full");
+  CHECK(cache["invariants_checked"] == "counters");
+  CHECK(full["page_states"] == cache["page_states"]);
+  const auto bad_check = http_call(s.port(), "GET", "/v1/inspect/cache?check=everything");
+  CHECK(bad_check.status == 400);
+  CHECK(bad_check.body.find("check") != std::string::npos);
   for (const char* state : {"total", "free", "private", "cached_locked", "cached_evictable"})
     CHECK_MESSAGE(metric(after, std::string("kvactor_pages{state=\"") + state + "\"}") == cache["pages"][state].get<double>(), state);
   CHECK(cache["invariants_ok"] == true);

@@ -9,7 +9,7 @@
 #include <set>
 #include <vector>
 
-#include "kvcache/paged_cache.hpp"
+#include "tests/kvcache/paged_cache.hpp"
 #include "tests/kvcache/test_access.hpp"
 
 namespace kvactor {
@@ -69,23 +69,29 @@ TEST_CASE("release of a page still in use") {
   std::vector<page_id> mine;
   REQUIRE(cache.allocate(1, mine) == kv_errc::ok);
   CHECK(cache.release({mine[0], pages[0]}) == kv_errc::page_in_use);  // whole call rejected
-  CHECK(cache.pool().is_allocated(mine[0]));
+  CHECK(cache.ownership().state_of(mine[0]) == page_state::private_page);
   CHECK(cache.accounting().cached() == before.cached());
   cache.check_invariants();
   // Releasing a private page twice is refused too.
   REQUIRE(cache.release(mine) == kv_errc::ok);
   CHECK(cache.release(mine) == kv_errc::double_release);
   cache.check_invariants();
-  // The bug itself, with pool and trie held apart as the actors hold them: a cached
-  // page released behind the trie's back is caught by the combined check.
-  page_pool pool(4);
+  // The bug itself, with ownership and trie held apart as the actors hold them: a
+  // cached page freed behind the trie's back is caught by the cross check.
+  page_ownership apart(4);
   prefix_trie trie(2, 4);
   std::vector<page_id> raw;
-  REQUIRE(pool.allocate(1, raw) == kv_errc::ok);
-  REQUIRE(trie.publish(1, {5, 6}, raw, 0, 1).status == kv_errc::ok);
-  check_pool_and_trie(pool, trie);
-  REQUIRE(pool.release(raw) == kv_errc::ok);
-  CHECK_THROWS_AS(check_pool_and_trie(pool, trie), invariant_error);
+  REQUIRE(apart.allocate(7, 1, raw) == kv_errc::ok);
+  const auto ticket = apart.begin_publish(7, raw);
+  REQUIRE(ticket.status == kv_errc::ok);
+  const publish_result published = trie.publish(1, {5, 6}, raw, 0, 1);
+  REQUIRE(published.status == kv_errc::ok);
+  apart.finish_publish(ticket.id, true, published.pages, published.duplicates);
+  CHECK(cross_check(apart, trie.cached_states()).empty());
+  REQUIRE(apart.release_evicted(raw) == kv_errc::ok);  // the trie never evicted it
+  apart.check_invariants();                            // each half alone is consistent
+  CHECK(cross_check(apart, trie.cached_states()).find("pool says not cached") != std::string::npos);
+  CHECK(page_state_map(apart, trie.cached_states()) == "!fff");
 }
 
 TEST_CASE("reuse before the last holder lets go") {
@@ -249,7 +255,7 @@ TEST_CASE("duplicate pages double-counted as evictable") {
   CHECK(b.duplicates == second);
   CHECK(b.pages == first);
   CHECK(b.inserted == 0);
-  for (page_id p : second) CHECK_FALSE(cache.pool().is_allocated(p));  // released exactly once
+  for (page_id p : second) CHECK(cache.ownership().state_of(p) == page_state::free);  // released exactly once
   page_accounting counts = cache.accounting();
   CHECK(counts.cached() == 3);
   CHECK(counts.cached_locked == 3);
@@ -264,7 +270,7 @@ TEST_CASE("duplicate pages double-counted as evictable") {
   const std::vector<page_id> evicted = cache.evict(100);
   CHECK(evicted.size() == 3);
   CHECK(std::set<page_id>(evicted.begin(), evicted.end()) == std::set<page_id>(first.begin(), first.end()));
-  CHECK(cache.pool().free_count() == 16);
+  CHECK(cache.ownership().free_count() == 16);
   cache.check_invariants();
   // The bug itself: a page the trie holds twice.
   prefix_trie broken(4, 8);

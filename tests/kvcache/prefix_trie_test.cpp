@@ -3,7 +3,6 @@
 #include <numeric>
 #include <vector>
 
-#include "kvcache/cache_accounting.hpp"
 #include "kvcache/prefix_trie.hpp"
 #include "tests/kvcache/test_access.hpp"
 
@@ -269,30 +268,6 @@ TEST_CASE("prefix_trie: snapshot is bounded and counts pages below") {
   const trie_snapshot few = trie.snapshot(100, 3);
   CHECK(few.truncated);
   CHECK(few.nodes.size() == 3);
-}
-
-TEST_CASE("accounting: page states and counters") {
-  page_pool pool(6);
-  prefix_trie trie(2, 6);
-  std::vector<page_id> pages;
-  REQUIRE(pool.allocate(4, pages) == kv_errc::ok);  // 0..3
-  const publish_result locked = trie.publish(1, {1, 1, 2, 2}, {0, 1}, 0, 1);
-  REQUIRE(locked.status == kv_errc::ok);
-  REQUIRE(trie.unlock(trie.publish(1, {3, 3}, {2}, 0, 1).handle) == kv_errc::ok);
-  const page_accounting counts = account_pages(pool, trie);
-  CHECK(counts.total == 6);
-  CHECK(counts.free == 2);
-  CHECK(counts.private_pages == 1);
-  CHECK(counts.cached_locked == 2);
-  CHECK(counts.cached_evictable == 1);
-  CHECK(page_state_map(pool.allocation_map(), trie.cached_states()) == "LLepff");
-  check_pool_and_trie(pool, trie);
-  // A cached page freed behind the trie's back is caught.
-  REQUIRE(pool.release({2}) == kv_errc::ok);
-  CHECK(page_state_map(pool.allocation_map(), trie.cached_states()) == "LL!pff");
-  CHECK_THROWS_AS(check_pool_and_trie(pool, trie), invariant_error);
-  CHECK_THROWS_AS(recount_pages({1, 0}, {0}), invariant_error);
-  CHECK(std::string(to_string(kv_errc::page_in_use)) == "page_in_use");
 }
 
 }  // namespace kvactor

@@ -1,5 +1,7 @@
-// Property tests: seeded random operation sequences run against paged_cache and the
-// brute-force reference_cache side by side. After every step the two must agree on
+// Property tests: seeded random operation sequences run against paged_cache (the
+// test wrapper composing kvcache/page_ownership, which the page-pool actor wraps,
+// with a prefix_trie) and the brute-force reference_cache side by side. Each
+// simulated request is its own owner. After every step the two must agree on
 // every answer and every page's state, and check_invariants() must pass. A failing
 // seed is shrunk to the shortest failing operation sequence, which is printed.
 //
@@ -19,7 +21,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "kvcache/paged_cache.hpp"
+#include "tests/kvcache/paged_cache.hpp"
 #include "tests/kvcache/reference_cache.hpp"
 
 namespace kvactor {
@@ -88,6 +90,7 @@ std::string describe(const std::vector<operation>& ops) {
 
 // One request of the simulated server: its prompt, block table and holds.
 struct sim_request {
+  owner_id owner = 0;
   uint64_t ns = 0;
   std::vector<int32_t> tokens;
   std::vector<page_id> block;       // page per token page, in order
@@ -136,6 +139,7 @@ struct coverage {
   long rejected_releases = 0;
   long rejected_publishes[16] = {};
   long rejected_unlocks = 0;
+  long drops = 0;
 };
 coverage totals;
 
@@ -187,6 +191,7 @@ class simulation {
   void start(const operation& op) {
     if (requests_.size() >= 6) return;
     sim_request r;
+    r.owner = next_owner_++;
     r.ns = 1 + op.a % 2;
     r.tokens = prompt(op.b);
     const int32_t peeked = cache_.trie().cached_prefix_pages(r.ns, r.tokens);
@@ -219,7 +224,7 @@ class simulation {
     const kv_errc expected = reference_.plan_allocate(n, expected_evicted);
     const std::vector<uint8_t> cached_before = cache_.trie().cached_states();
     std::vector<page_id> got;
-    const kv_errc real = cache_.allocate(n, got);
+    const kv_errc real = cache_.allocate(n, got, r->owner);
     EXPECT_SAME(real, expected, "allocate status");
     if (real == kv_errc::no_capacity) ++totals.no_capacity;
     if (!expected_evicted.empty()) ++totals.allocate_evictions;
@@ -246,7 +251,7 @@ class simulation {
     if (!r) return;
     const uint64_t handle = with_handle && !r->handles.empty() ? r->handles.back() : 0;
     const auto expected = reference_.publish(r->ns, r->tokens, r->block, handle, now_);
-    const publish_result real = cache_.publish(r->ns, r->tokens, r->block, handle, now_);
+    const publish_result real = cache_.publish(r->ns, r->tokens, r->block, handle, now_, r->owner);
     EXPECT_SAME(real.status, expected.status, "publish status");
     if (real.status != kv_errc::ok) return;
     EXPECT_SAME(real.pages, expected.pages, "publish canonical pages");
@@ -283,7 +288,13 @@ class simulation {
     std::vector<page_id> mine;
     for (size_t i = 0; i < r->block.size(); ++i)
       if (r->owned[i]) mine.push_back(r->block[i]);
-    EXPECT_SAME(cache_.release(mine), reference_.release(mine), "release at finish");
+    if (op.c % 2 == 0) {
+      EXPECT_SAME(cache_.release(mine, r->owner), reference_.release(mine), "release at finish");
+    } else {  // the owner goes away: everything private it holds goes back
+      EXPECT_SAME(reference_.release(mine), kv_errc::ok, "reference release at drop");
+      EXPECT_SAME(cache_.drop(r->owner), static_cast<int32_t>(mine.size()), "pages freed by drop");
+      ++totals.drops;
+    }
     requests_.erase(requests_.begin() + (r - requests_.data()));
   }
 
@@ -319,9 +330,14 @@ class simulation {
     std::vector<page_id> cached;
     for (const auto& [key, entry] : reference_.nodes()) cached.push_back(entry.page);
     std::vector<page_id> owned;
+    std::vector<owner_id> owners;  // owners[i] holds owned[i]
     for (const auto& r : requests_)
       for (size_t i = 0; i < r.block.size(); ++i)
-        if (r.owned[i]) owned.push_back(r.block[i]);
+        if (r.owned[i]) {
+          owned.push_back(r.block[i]);
+          owners.push_back(r.owner);
+        }
+    owner_id owner = requests_.empty() ? 1 : requests_[op.a % requests_.size()].owner;
     switch (op.b % 5) {
       case 0:
         if (free_pages.empty()) return;
@@ -335,14 +351,16 @@ class simulation {
       case 3:
         if (owned.empty()) return;
         ids = {owned[op.c % owned.size()], owned[op.c % owned.size()]};
+        owner = owners[op.c % owned.size()];
         break;
       default:
         if (owned.empty() || free_pages.empty()) return;
         ids = {owned[op.c % owned.size()], *free_pages.begin()};
+        owner = owners[op.c % owned.size()];
         break;
     }
     const kv_errc expected = reference_.release(ids);
-    EXPECT_SAME(cache_.release(ids), expected, "bad release status");
+    EXPECT_SAME(cache_.release(ids, owner), expected, "bad release status");
     EXPECT_SAME(expected != kv_errc::ok, true, "bad release was accepted by the reference");
     ++totals.rejected_releases;
   }
@@ -379,7 +397,7 @@ class simulation {
     // client's own bookkeeping, not the cache.
     const kv_errc expected = reference_.check_publish(r->ns, r->tokens, pages, handle);
     if (expected == kv_errc::ok) return;
-    const publish_result real = cache_.publish(r->ns, r->tokens, pages, handle, now_);
+    const publish_result real = cache_.publish(r->ns, r->tokens, pages, handle, now_, r->owner);
     EXPECT_SAME(real.status, expected, "misused publish status");
     ++totals.rejected_publishes[static_cast<int>(expected)];
     EXPECT_SAME(real.pages.empty() && real.duplicates.empty() && real.handle == 0, true, "rejected publish returned data");
@@ -402,23 +420,31 @@ class simulation {
 
   void compare_state() {
     cache_.check_invariants();
-    const std::vector<uint8_t> allocated = cache_.pool().allocation_map();
+    const page_ownership& pages = cache_.ownership();
     const std::vector<uint8_t> states = cache_.trie().cached_states();
     std::vector<int32_t> expected_locks(static_cast<size_t>(s_.num_pages), -1);
     for (const auto& [key, entry] : reference_.nodes()) expected_locks[entry.page] = reference_.lock_count(key);
     std::vector<int32_t> private_owner(static_cast<size_t>(s_.num_pages), 0);
+    std::vector<owner_id> expected_owner(static_cast<size_t>(s_.num_pages), 0);
     for (const auto& r : requests_)
       for (size_t i = 0; i < r.block.size(); ++i)
-        if (r.owned[i]) ++private_owner[r.block[i]];
+        if (r.owned[i]) {
+          ++private_owner[r.block[i]];
+          expected_owner[r.block[i]] = r.owner;
+        }
     for (page_id p = 0; p < s_.num_pages; ++p) {
       const std::string page = " (page " + std::to_string(p) + ")";
-      EXPECT_SAME(allocated[p] == 0, reference_.is_free(p), "free state" + page);
+      const bool is_free = pages.state_of(p) == page_state::free;
+      EXPECT_SAME(is_free, reference_.is_free(p), "free state" + page);
+      EXPECT_SAME(pages.state_of(p) == page_state::cached, states[p] != 0, "cached in pool and trie" + page);
+      EXPECT_SAME(pages.owner_of(p), expected_owner[p], "owner" + page);
       const uint8_t expected_state = expected_locks[p] < 0 ? 0 : expected_locks[p] > 0 ? 1 : 2;
       EXPECT_SAME(states[p], expected_state, "cached state" + page);
       // Exactly one of free / private (one owner) / cached.
-      const int holders = (allocated[p] == 0) + private_owner[p] + (states[p] != 0);
+      const int holders = (is_free ? 1 : 0) + private_owner[p] + (states[p] != 0);
       EXPECT_SAME(holders, 1, "page in exactly one place" + page);
     }
+    EXPECT_SAME(pages.pending_publishes(), 0, "publishes left pending");
     const page_accounting counts = cache_.accounting();
     EXPECT_SAME(counts.cached_locked, reference_.locked_count(), "locked count");
     EXPECT_SAME(counts.cached_evictable, reference_.evictable_count(), "evictable count");
@@ -447,6 +473,7 @@ class simulation {
   std::vector<sim_request> requests_;
   std::vector<uint64_t> dead_handles_;
   uint64_t now_ = 1;
+  owner_id next_owner_ = 1;
 };
 
 // Runs `ops`; returns the failure message, or "" if every step agreed.
@@ -499,7 +526,7 @@ int seed_count(int default_count) {
   return env && std::atoi(env) > 0 ? std::atoi(env) : default_count;
 }
 
-TEST_CASE("property: paged_cache agrees with the brute-force reference on random operation sequences") {
+TEST_CASE("property: page_ownership + prefix_trie agree with the brute-force reference on random operation sequences") {
   run_seeds(1, seed_count(3000), 150);
   MESSAGE("match hits " << totals.match_hits << ", inserted " << totals.publish_inserts << ", duplicates "
                         << totals.publish_duplicates << ", handle extensions " << totals.handle_extensions
@@ -514,6 +541,7 @@ TEST_CASE("property: paged_cache agrees with the brute-force reference on random
   CHECK(totals.no_capacity > 100);
   CHECK(totals.rejected_releases > 100);
   CHECK(totals.rejected_unlocks > 100);
+  CHECK(totals.drops > 100);
   for (kv_errc code : {kv_errc::unknown_handle, kv_errc::repeated_page, kv_errc::page_already_cached,
                        kv_errc::handle_mismatch})
     CHECK_MESSAGE(totals.rejected_publishes[static_cast<int>(code)] > 10, std::string(to_string(code)));
