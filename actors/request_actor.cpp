@@ -8,6 +8,7 @@
 #ifdef KVACTOR_FAULT_HOOKS
 #include "actors/fault_hooks.hpp"  // tests/faults only; see that header
 #endif
+#include "scheduling/page_arithmetic.hpp"
 
 namespace kvactor {
 namespace {
@@ -160,12 +161,12 @@ void starve(request_pointer self) {
 void ensure_pages_then_offer(request_pointer self) {
   auto& st = self->state;
   auto positions = std::min<int32_t>(static_cast<int32_t>(st.tokens.size()) + 1, st.cfg.max_seq_len);
-  auto need = (positions + st.cfg.page_size - 1) / st.cfg.page_size - static_cast<int32_t>(st.block_table.size());
-  if (need <= 0) {
+  auto need = scheduling::pages_to_allocate(positions, static_cast<int32_t>(st.block_table.size()), st.cfg.page_size);
+  if (need == 0) {
     offer(self);
     return;
   }
-  if (positions > st.cfg.num_pages * st.cfg.page_size) {
+  if (!scheduling::fits_cache(positions, st.cfg.num_pages, st.cfg.page_size)) {
     end_with_error(self, "CONTEXT_TOO_LARGE_FOR_CACHE",
                    "the request needs " + std::to_string(positions) + " positions of KV; the cache has " +
                        std::to_string(st.cfg.num_pages) + " pages of " + std::to_string(st.cfg.page_size));
@@ -196,7 +197,7 @@ void ensure_pages_then_offer(request_pointer self) {
 template <class Next>
 void publish_full_pages(request_pointer self, Next next) {
   auto& st = self->state;
-  auto full = std::min<int32_t>(st.kv_written / st.cfg.page_size, static_cast<int32_t>(st.block_table.size()));
+  auto full = scheduling::full_pages_written(st.kv_written, static_cast<int32_t>(st.block_table.size()), st.cfg.page_size);
   if (full <= st.published_pages) {
     next();
     return;
