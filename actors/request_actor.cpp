@@ -92,6 +92,10 @@ void terminate(request_pointer self, generation_event final_event, const std::st
     self->send(s.peers.registry, done_atom_v, s.req.rid, outcome, snapshot_text(snapshot(self)));
     if (s.cb)
       s.cb(final_event);
+    // CAF 0.17 keeps a monitor's record at the monitored actor until demonitored.
+    self->demonitor(s.peers.scheduler.address());
+    self->demonitor(s.peers.pool.address());
+    self->demonitor(s.peers.trie.address());
     self->quit();
   };
   self->request(st.peers.pool, caf::infinite, drop_atom_v)
@@ -299,6 +303,27 @@ void start(request_pointer self) {
             });
 }
 
+// The request waits on the scheduler, the pool and the trie. They stop only at engine
+// shutdown, after every request has ended, so one exiting earlier has failed (a handler
+// threw, say): the request then ends with an error naming it instead of waiting
+// forever, and returns what it holds. docs/reliability.md ("Engine actor failures").
+void watch_peers(request_pointer self) {
+  auto& p = self->state.peers;
+  self->monitor(p.scheduler);
+  self->monitor(p.pool);
+  self->monitor(p.trie);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& s = self->state;
+    const char* who = msg.source == s.peers.scheduler.address() ? "scheduler"
+                      : msg.source == s.peers.pool.address()    ? "page pool"
+                      : msg.source == s.peers.trie.address()    ? "prefix trie"
+                                                                : nullptr;
+    if (who == nullptr || s.terminal)
+      return;
+    end_with_error(self, "INTERNAL", std::string("the ") + who + " actor exited: " + to_string(msg.reason));
+  });
+}
+
 request_actor::behavior_type request_behavior(request_pointer self, engine_actors peers, engine_settings cfg,
                                               uint64_t seq_id, generation_request req, generation_callback cb) {
   auto& st = self->state;
@@ -336,6 +361,7 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
     }
     self->quit();
   } else {
+    watch_peers(self);
     start(self);
   }
   return {
