@@ -443,9 +443,8 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
 
 }  // namespace
 
-request_actor spawn_request_actor(caf::actor_system& sys, const engine_actors& peers,
-                                  const engine_settings& settings, uint64_t seq_id, generation_request req,
-                                  generation_callback cb) {
+request_actor spawn_request(caf::actor_system& sys, const engine_actors& peers, const engine_settings& settings,
+                            uint64_t seq_id, generation_request req, generation_callback cb) {
   return sys.spawn(request_behavior, peers, settings, seq_id, std::move(req), std::move(cb));
 }
 
