@@ -1,6 +1,5 @@
 #include "actors/device_actor.hpp"
 
-#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "actors/actor_snapshot.hpp"
@@ -12,10 +11,7 @@ struct device_state {
   static inline const char* name = "device";
   std::shared_ptr<backend> be;
   std::string id;
-  uint64_t steps = 0;
-  uint64_t tokens = 0;
-  double last_step_ms = 0;
-  uint64_t handled = 0;
+  uint64_t handled = 0;  // the step statistics live in the scheduler (scheduling::step_statistics)
 };
 
 using device_pointer = device_actor::stateful_pointer<device_state>;
@@ -39,23 +35,13 @@ device_actor::behavior_type device_behavior(device_pointer self, std::shared_ptr
       [self](step_atom, std::vector<sequence_step>& batch) -> std::vector<sequence_result> {
         auto& st = self->state;
         ++st.handled;
-        auto t0 = std::chrono::steady_clock::now();
-        auto out = st.be->step(batch);
-        st.last_step_ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        ++st.steps;
-        for (auto& s : batch)
-          st.tokens += s.tokens.size();
-        return out;
+        return st.be->step(batch);
       },
       [self](inspect_atom) -> std::string {
         auto& st = self->state;
         ++st.handled;
         auto j = actor_snapshot("device", st.id, "idle", st.handled, self->mailbox().size());
-        j["details"] = {{"backend", st.be->name()},
-                        {"steps", st.steps},
-                        {"tokens", st.tokens},
-                        {"last_step_ms", st.last_step_ms}};
+        j["details"] = {{"backend", st.be->name()}};
         return snapshot_text(j);
       },
   };

@@ -34,15 +34,7 @@ engine_settings make_engine_settings(const engine_config& cfg, const model_confi
   if (cfg.prefix_cache != 0 && cfg.prefix_cache != 1)
     throw std::invalid_argument("engine config: prefix_cache must be 0 or 1");
   engine_settings s;
-  s.prefix_cache = cfg.prefix_cache == 1;
-  s.page_size = cfg.page_size;
-  s.num_pages = cfg.num_pages;
-  s.max_batch = cfg.max_batch;
-  s.max_tokens_per_step = cfg.max_tokens_per_step;
-  s.prefill_chunk = cfg.prefill_chunk;
-  s.queue_limit = cfg.queue_limit;
-  s.max_wait_steps = cfg.max_wait_steps;
-  s.eviction_policy = cfg.eviction_policy;
+  static_cast<engine_config&>(s) = cfg;
   s.max_seq_len = model.max_seq_len;
   s.vocab_size = model.vocab_size;
   s.end_ids = std::move(end_ids);
@@ -58,11 +50,6 @@ engine_actors spawn_engine(caf::actor_system& sys, const engine_settings& settin
   e.scheduler = spawn_scheduler(sys, settings, e.trie, std::move(be));
   e.registry = spawn_registry(sys);
   return e;
-}
-
-request_actor spawn_request(caf::actor_system& sys, const engine_actors& peers, const engine_settings& settings,
-                            uint64_t seq_id, generation_request req, generation_callback cb) {
-  return spawn_request_actor(sys, peers, settings, seq_id, std::move(req), std::move(cb));
 }
 
 }  // namespace kvactor

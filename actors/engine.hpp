@@ -14,15 +14,10 @@
 
 namespace kvactor {
 
-struct engine_settings {
-  int32_t page_size = 16;
-  int32_t num_pages = 4096;
-  int32_t max_batch = 64;
-  int32_t max_tokens_per_step = 2048;
-  int32_t prefill_chunk = 512;
-  int32_t queue_limit = 1024;
-  int32_t max_wait_steps = 64;
-  std::string eviction_policy = "lru";
+// The checked engine_config (derived once, not copied field by field) plus what the
+// model and the engine decide. prefix_cache: 0 = requests match nothing (pages are still
+// published).
+struct engine_settings : engine_config {
   int32_t max_seq_len = 0;  // from the model
   int32_t vocab_size = 0;   // from the model
   // A generated token in this set ends its request with "stop" (when stop_at_eos): EOS,
@@ -30,7 +25,6 @@ struct engine_settings {
   // llama2.c models end a story.
   std::vector<int32_t> end_ids = {2, 1};
   uint64_t ns = 0;               // trie namespace (one model per engine)
-  bool prefix_cache = true;      // false: requests match nothing (pages are still published)
   bool detached_device = true;   // false under the test coordinator (deterministic)
 };
 
@@ -51,9 +45,6 @@ void add_engine_types(caf::actor_system_config& cfg);
 
 engine_actors spawn_engine(caf::actor_system& sys, const engine_settings& settings, std::shared_ptr<backend> be);
 
-// One request actor; it enqueues itself at the scheduler and reports every event on
-// `cb`. The caller registers it with the registry when cancel-by-rid is wanted.
-request_actor spawn_request(caf::actor_system& sys, const engine_actors& peers, const engine_settings& settings,
-                            uint64_t seq_id, generation_request req, generation_callback cb);
+// Request actors: spawn_request (actors/request_actor.hpp).
 
 }  // namespace kvactor

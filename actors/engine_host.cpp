@@ -9,6 +9,7 @@
 
 #include "actors/engine.hpp"
 #include "actors/inspection.hpp"
+#include "actors/request_actor.hpp"
 
 namespace kvactor {
 

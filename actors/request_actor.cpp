@@ -8,6 +8,7 @@
 #ifdef KVACTOR_FAULT_HOOKS
 #include "actors/fault_hooks.hpp"  // tests/faults only; see that header
 #endif
+#include "scheduling/page_arithmetic.hpp"
 
 namespace kvactor {
 namespace {
@@ -91,6 +92,10 @@ void terminate(request_pointer self, generation_event final_event, const std::st
     self->send(s.peers.registry, done_atom_v, s.req.rid, outcome, snapshot_text(snapshot(self)));
     if (s.cb)
       s.cb(final_event);
+    // CAF 0.17 keeps a monitor's record at the monitored actor until demonitored.
+    self->demonitor(s.peers.scheduler.address());
+    self->demonitor(s.peers.pool.address());
+    self->demonitor(s.peers.trie.address());
     self->quit();
   };
   self->request(st.peers.pool, caf::infinite, drop_atom_v)
@@ -160,12 +165,12 @@ void starve(request_pointer self) {
 void ensure_pages_then_offer(request_pointer self) {
   auto& st = self->state;
   auto positions = std::min<int32_t>(static_cast<int32_t>(st.tokens.size()) + 1, st.cfg.max_seq_len);
-  auto need = (positions + st.cfg.page_size - 1) / st.cfg.page_size - static_cast<int32_t>(st.block_table.size());
-  if (need <= 0) {
+  auto need = scheduling::pages_to_allocate(positions, static_cast<int32_t>(st.block_table.size()), st.cfg.page_size);
+  if (need == 0) {
     offer(self);
     return;
   }
-  if (positions > st.cfg.num_pages * st.cfg.page_size) {
+  if (!scheduling::fits_cache(positions, st.cfg.num_pages, st.cfg.page_size)) {
     end_with_error(self, "CONTEXT_TOO_LARGE_FOR_CACHE",
                    "the request needs " + std::to_string(positions) + " positions of KV; the cache has " +
                        std::to_string(st.cfg.num_pages) + " pages of " + std::to_string(st.cfg.page_size));
@@ -196,7 +201,7 @@ void ensure_pages_then_offer(request_pointer self) {
 template <class Next>
 void publish_full_pages(request_pointer self, Next next) {
   auto& st = self->state;
-  auto full = std::min<int32_t>(st.kv_written / st.cfg.page_size, static_cast<int32_t>(st.block_table.size()));
+  auto full = scheduling::full_pages_written(st.kv_written, static_cast<int32_t>(st.block_table.size()), st.cfg.page_size);
   if (full <= st.published_pages) {
     next();
     return;
@@ -298,6 +303,94 @@ void start(request_pointer self) {
             });
 }
 
+// A request that fails validation ends before it reaches any other actor.
+void reject_invalid(request_pointer self, const std::string& problem) {
+  auto& st = self->state;
+  *st.ended = true;
+  st.phase = "failed";
+  st.terminal = true;
+  self->send(st.peers.registry, done_atom_v, st.req.rid, std::string("rejected"), snapshot_text(snapshot(self)));
+  if (st.cb) {
+    generation_event ev;
+    ev.type = generation_event::kind::error;
+    ev.rid = st.req.rid;
+    ev.error_code = "BAD_REQUEST";
+    ev.error_message = problem;
+    ev.usage.prompt_tokens = st.prompt_len;
+    st.cb(ev);
+  }
+  self->quit();
+}
+
+// Admitted: match the prompt in the trie (locking the matched pages), then get pages.
+void on_admit(request_pointer self) {
+  auto& s = self->state;
+  if (s.terminal)
+    return;
+  auto epoch = ++s.epoch;
+  s.phase = "prefill";
+  // With the prefix cache off an empty match (a miss) stands in for the real one.
+  self->request(s.peers.trie, caf::infinite, match_atom_v, s.cfg.ns, s.cfg.prefix_cache ? s.tokens : token_list{})
+      .then(
+          [self, epoch](match_reply& m) {
+            if (epoch != self->state.epoch)
+              return;  // the drop that ended the epoch unlocked this handle too
+            auto& r = self->state;
+            r.handle = m.handle;
+            r.block_table = std::move(m.pages);
+            r.published_pages = static_cast<int32_t>(r.block_table.size());
+            r.kv_written = m.cached_tokens;
+            if (r.cached_tokens < 0)
+              r.cached_tokens = std::min(m.cached_tokens, r.prompt_len);
+            ensure_pages_then_offer(self);
+          },
+          [self, epoch](caf::error& err) {
+            if (epoch == self->state.epoch)
+              end_with_error(self, "INTERNAL", "trie: " + error_text(self, err));
+          });
+}
+
+// Preempted: give every page back and answer the tokens so far (prompt + generated),
+// which the scheduler queues again.
+caf::result<token_list> on_preempt(request_pointer self) {
+  auto& s = self->state;
+  if (s.terminal)
+    return caf::make_error(engine_errc::cancelled, "request already ending");
+  ++s.epoch;
+  ++s.preemptions;
+  s.phase = "queued";
+  s.block_table.clear();
+  s.kv_written = 0;
+  s.handle = 0;
+  s.published_pages = 0;
+  auto promise = self->make_response_promise<token_list>();
+  self->request(s.peers.pool, caf::infinite, drop_atom_v)
+      .then([self, promise](int32_t) mutable { promise.deliver(self->state.tokens); },
+            [self, promise](caf::error&) mutable { promise.deliver(self->state.tokens); });
+  return promise;
+}
+
+// The request waits on the scheduler, the pool and the trie. They stop only at engine
+// shutdown, after every request has ended, so one exiting earlier has failed (a handler
+// threw, say): the request then ends with an error naming it instead of waiting
+// forever, and returns what it holds. docs/reliability.md ("Engine actor failures").
+void watch_peers(request_pointer self) {
+  auto& p = self->state.peers;
+  self->monitor(p.scheduler);
+  self->monitor(p.pool);
+  self->monitor(p.trie);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& s = self->state;
+    const char* who = msg.source == s.peers.scheduler.address() ? "scheduler"
+                      : msg.source == s.peers.pool.address()    ? "page pool"
+                      : msg.source == s.peers.trie.address()    ? "prefix trie"
+                                                                : nullptr;
+    if (who == nullptr || s.terminal)
+      return;
+    end_with_error(self, "INTERNAL", std::string("the ") + who + " actor exited: " + to_string(msg.reason));
+  });
+}
+
 request_actor::behavior_type request_behavior(request_pointer self, engine_actors peers, engine_settings cfg,
                                               uint64_t seq_id, generation_request req, generation_callback cb) {
   auto& st = self->state;
@@ -320,50 +413,15 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
     cb(ev);
   });
   if (auto problem = validate(st); !problem.empty()) {
-    *st.ended = true;
-    st.phase = "failed";
-    st.terminal = true;
-    self->send(st.peers.registry, done_atom_v, st.req.rid, std::string("rejected"), snapshot_text(snapshot(self)));
-    if (st.cb) {
-      generation_event ev;
-      ev.type = generation_event::kind::error;
-      ev.rid = st.req.rid;
-      ev.error_code = "BAD_REQUEST";
-      ev.error_message = problem;
-      ev.usage.prompt_tokens = st.prompt_len;
-      st.cb(ev);
-    }
-    self->quit();
+    reject_invalid(self, problem);
   } else {
+    watch_peers(self);
     start(self);
   }
   return {
       [self](admit_atom) {
-        auto& s = self->state;
-        ++s.handled;
-        if (s.terminal)
-          return;
-        auto epoch = ++s.epoch;
-        s.phase = "prefill";
-        // With the prefix cache off an empty match (a miss) stands in for the real one.
-        self->request(s.peers.trie, caf::infinite, match_atom_v, s.cfg.ns, s.cfg.prefix_cache ? s.tokens : token_list{})
-            .then(
-                [self, epoch](match_reply& m) {
-                  if (epoch != self->state.epoch)
-                    return;  // the drop that ended the epoch unlocked this handle too
-                  auto& r = self->state;
-                  r.handle = m.handle;
-                  r.block_table = std::move(m.pages);
-                  r.published_pages = static_cast<int32_t>(r.block_table.size());
-                  r.kv_written = m.cached_tokens;
-                  if (r.cached_tokens < 0)
-                    r.cached_tokens = std::min(m.cached_tokens, r.prompt_len);
-                  ensure_pages_then_offer(self);
-                },
-                [self, epoch](caf::error& err) {
-                  if (epoch == self->state.epoch)
-                    end_with_error(self, "INTERNAL", "trie: " + error_text(self, err));
-                });
+        ++self->state.handled;
+        on_admit(self);
       },
       [self](step_atom, int32_t processed, int32_t token) {
         auto& s = self->state;
@@ -378,22 +436,8 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
         publish_full_pages(self, [self] { ensure_pages_then_offer(self); });
       },
       [self](preempt_atom) -> caf::result<token_list> {
-        auto& s = self->state;
-        ++s.handled;
-        if (s.terminal)
-          return caf::make_error(engine_errc::cancelled, "request already ending");
-        ++s.epoch;
-        ++s.preemptions;
-        s.phase = "queued";
-        s.block_table.clear();
-        s.kv_written = 0;
-        s.handle = 0;
-        s.published_pages = 0;
-        auto promise = self->make_response_promise<token_list>();
-        self->request(s.peers.pool, caf::infinite, drop_atom_v)
-            .then([self, promise](int32_t) mutable { promise.deliver(self->state.tokens); },
-                  [self, promise](caf::error&) mutable { promise.deliver(self->state.tokens); });
-        return promise;
+        ++self->state.handled;
+        return on_preempt(self);
       },
       [self](fail_atom, std::string& code, std::string& message) {
         ++self->state.handled;
@@ -416,9 +460,8 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
 
 }  // namespace
 
-request_actor spawn_request_actor(caf::actor_system& sys, const engine_actors& peers,
-                                  const engine_settings& settings, uint64_t seq_id, generation_request req,
-                                  generation_callback cb) {
+request_actor spawn_request(caf::actor_system& sys, const engine_actors& peers, const engine_settings& settings,
+                            uint64_t seq_id, generation_request req, generation_callback cb) {
   return sys.spawn(request_behavior, peers, settings, seq_id, std::move(req), std::move(cb));
 }
 

@@ -18,8 +18,9 @@
 
 namespace kvactor {
 
-request_actor spawn_request_actor(caf::actor_system& sys, const engine_actors& peers,
-                                  const engine_settings& settings, uint64_t seq_id, generation_request req,
-                                  generation_callback cb);
+// One request actor; it enqueues itself at the scheduler and reports every event on
+// `cb`. The caller registers it with the registry when cancel-by-rid is wanted.
+request_actor spawn_request(caf::actor_system& sys, const engine_actors& peers, const engine_settings& settings,
+                            uint64_t seq_id, generation_request req, generation_callback cb);
 
 }  // namespace kvactor

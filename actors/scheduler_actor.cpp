@@ -7,6 +7,10 @@
 
 #include "actors/actor_snapshot.hpp"
 #include "actors/device_actor.hpp"
+#include "scheduling/admission.hpp"
+#include "scheduling/batch_formation.hpp"
+#include "scheduling/preemption.hpp"
+#include "scheduling/step_statistics.hpp"
 
 namespace kvactor {
 namespace {
@@ -51,9 +55,20 @@ struct starving {
   caf::typed_response_promise<int32_t> promise;
 };
 
+scheduling::limits scheduling_limits(const engine_settings& cfg) {
+  scheduling::limits lim;
+  lim.max_batch = cfg.max_batch;
+  lim.max_tokens_per_step = cfg.max_tokens_per_step;
+  lim.prefill_chunk = cfg.prefill_chunk;
+  lim.page_size = cfg.page_size;
+  lim.max_wait_steps = cfg.max_wait_steps;
+  return lim;
+}
+
 struct scheduler_state {
   static inline const char* name = "scheduler";
   engine_settings cfg;
+  scheduling::limits lim;
   trie_actor trie;
   std::shared_ptr<backend> be;
   device_actor device;
@@ -73,12 +88,9 @@ struct scheduler_state {
   std::vector<caf::actor_addr> in_flight;
   uint64_t arrivals = 0;
   uint64_t admissions = 0;
-  scheduler_counts counts;
+  scheduler_counts counts;  // preemptions and restarts; steps and tokens come from stats
+  scheduling::step_statistics stats;  // the one owner of the device step statistics
   uint64_t handled = 0;
-  uint64_t device_steps = 0;
-  uint64_t device_tokens = 0;
-  double last_step_ms = 0;
-  clock_type::time_point step_start;
   std::vector<caf::actor_addr> devices;  // every device actor spawned (linked)
   bool owns_device(const caf::actor_addr& a) const {
     return std::find(devices.begin(), devices.end(), a) != devices.end();
@@ -170,64 +182,24 @@ void remove_request(scheduler_pointer self, const caf::actor_addr& a) {
   answer_requeued(st.starved, a);
 }
 
-int32_t common_full_pages(const token_list& a, const token_list& b, int32_t page_size) {
-  std::size_t n = std::min(a.size(), b.size());
-  std::size_t i = 0;
-  while (i < n && a[i] == b[i])
-    ++i;
-  // The trie never matches a prompt's last token.
-  auto usable = std::min<std::size_t>(i, a.empty() ? 0 : a.size() - 1);
-  return static_cast<int32_t>(usable / static_cast<std::size_t>(page_size));
-}
-
-// A waiting request that shares full pages not yet cached with a request still in
-// prefill waits until that one has published them, then matches them instead of
-// computing them again.
-bool shares_uncached_prefix(scheduler_pointer self, const entry& w) {
-  auto ps = self->state.cfg.page_size;
-  for (auto& a : self->state.running) {
-    if (a.decoding)
-      continue;
-    auto cached = (a.first_start >= 0 ? a.first_start : a.cached_hint) / ps;
-    if (common_full_pages(w.tokens, a.tokens, ps) > cached)
-      return true;
-  }
-  return false;
-}
-
+// Admits what scheduling::choose_admissions picks; each admitted request is told so.
 void admit(scheduler_pointer self) {
   auto& st = self->state;
   if (st.admission_blocked || !st.parked.empty() || st.waiting.empty())
     return;
-  if (static_cast<int32_t>(st.running.size()) >= st.cfg.max_batch)
+  std::vector<scheduling::waiting_request> waiting;
+  waiting.reserve(st.waiting.size());
+  for (auto& w : st.waiting)
+    waiting.push_back({&w.tokens, w.arrival, w.passed_over, w.cached_hint, w.priority});
+  std::vector<scheduling::prefill_in_progress> prefills;
+  for (auto& r : st.running)
+    if (!r.decoding)
+      prefills.push_back({&r.tokens, r.first_start >= 0 ? r.first_start : r.cached_hint});
+  auto chosen = scheduling::choose_admissions(waiting, st.running.size(), std::move(prefills), st.lim);
+  if (chosen.empty())
     return;
-  // Order: preempted and over-waited requests first (by arrival), then the longest
-  // cached prefix (SGLang's LPM), then arrival.
-  std::vector<std::size_t> order(st.waiting.size());
-  for (std::size_t i = 0; i < order.size(); ++i)
-    order[i] = i;
-  auto urgent = [&](const entry& e) { return e.priority || e.passed_over >= st.cfg.max_wait_steps; };
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
-    auto& a = st.waiting[x];
-    auto& b = st.waiting[y];
-    if (urgent(a) != urgent(b))
-      return urgent(a);
-    if (urgent(a))
-      return a.arrival < b.arrival;
-    if (a.cached_hint != b.cached_hint)
-      return a.cached_hint > b.cached_hint;
-    return a.arrival < b.arrival;
-  });
-  std::vector<std::size_t> chosen;
-  for (auto i : order) {
-    if (static_cast<int32_t>(st.running.size() + chosen.size()) >= st.cfg.max_batch)
-      break;
-    auto& w = st.waiting[i];
-    if (!urgent(w) && shares_uncached_prefix(self, w))
-      continue;
-    // Move it into running now so later candidates see it as a prefill in progress.
-    chosen.push_back(i);
-    entry e = w;
+  for (auto i : chosen) {
+    entry e = st.waiting[i];
     e.status = run_status::admitting;
     e.admitted_order = ++st.admissions;
     e.first_start = -1;
@@ -235,8 +207,6 @@ void admit(scheduler_pointer self) {
     st.running.push_back(std::move(e));
     self->send(st.running.back().req, admit_atom_v);
   }
-  if (chosen.empty())
-    return;
   std::sort(chosen.begin(), chosen.end());
   for (auto it = chosen.rbegin(); it != chosen.rend(); ++it)
     st.waiting.erase(st.waiting.begin() + static_cast<std::ptrdiff_t>(*it));
@@ -268,69 +238,59 @@ void peek_waiting(scheduler_pointer self) {
           [self](caf::error&) { self->state.peek_in_flight = false; });
 }
 
+void on_step_done(scheduler_pointer self, std::vector<sequence_result>& results) {
+  auto& s = self->state;
+  s.busy = false;
+  s.stats.finished(clock_type::now());
+  for (std::size_t i = 0; i < s.in_flight.size(); ++i) {
+    auto* e = find_running(self, s.in_flight[i]);
+    if (e == nullptr)
+      continue;  // left (cancelled) during the step
+    e->status = run_status::processing;
+    int32_t token = -1;
+    if (e->step_sampled && i < results.size()) {
+      token = results[i].token;
+      e->decoding = true;
+    }
+    self->send(e->req, step_atom_v, e->step_tokens, token);
+  }
+  s.in_flight.clear();
+  try_step(self);
+}
+
+// Sends the batch scheduling::form_batch picks from the ready requests to the device.
 void start_step(scheduler_pointer self) {
   auto& st = self->state;
+  std::vector<scheduling::step_candidate> candidates;
+  candidates.reserve(st.running.size());
+  for (auto& e : st.running)
+    candidates.push_back({e.status == run_status::ready, static_cast<int32_t>(e.offer.tokens.size())});
+  auto formed = scheduling::form_batch(candidates, st.lim);
+  if (formed.slots.empty())
+    return;
   std::vector<sequence_step> batch;
-  int32_t budget = st.cfg.max_tokens_per_step;
-  auto take = [&](entry& e, int32_t n) {
+  batch.reserve(formed.slots.size());
+  for (auto& slot : formed.slots) {
+    auto& e = st.running[slot.index];
     sequence_step s = e.offer;
-    if (n < static_cast<int32_t>(s.tokens.size())) {
-      s.tokens.resize(static_cast<std::size_t>(n));
+    if (slot.truncated) {
+      s.tokens.resize(static_cast<std::size_t>(slot.tokens));
       s.sample = false;  // a prefill chunk that does not reach the end samples nothing
     }
     e.status = run_status::in_step;
-    e.step_tokens = n;
+    e.step_tokens = slot.tokens;
     e.step_sampled = s.sample;
-    budget -= n;
     st.in_flight.push_back(e.addr);
     batch.push_back(std::move(s));
-  };
-  // Decode tokens first (one each, latency-critical), then prefill chunks in
-  // admission order within the remaining budget.
-  for (auto& e : st.running)
-    if (e.status == run_status::ready && e.offer.tokens.size() == 1 &&
-        static_cast<int32_t>(batch.size()) < st.cfg.max_batch && budget >= 1)
-      take(e, 1);
-  for (auto& e : st.running) {
-    if (e.status != run_status::ready || static_cast<int32_t>(batch.size()) >= st.cfg.max_batch)
-      continue;
-    auto n = std::min<int32_t>({static_cast<int32_t>(e.offer.tokens.size()), st.cfg.prefill_chunk, budget});
-    if (n <= 0)
-      break;
-    take(e, n);
   }
-  if (batch.empty())
-    return;
   st.busy = true;
-  ++st.counts.steps;
-  int32_t tokens = st.cfg.max_tokens_per_step - budget;
-  st.counts.batched_tokens += static_cast<uint64_t>(tokens);
-  st.step_start = clock_type::now();
+  st.stats.started(formed.tokens, clock_type::now());
   auto generation = st.device_generation;
   self->request(st.device, caf::infinite, step_atom_v, std::move(batch))
       .then(
-          [self, generation, tokens](std::vector<sequence_result>& results) {
-            auto& s = self->state;
-            if (generation != s.device_generation)
-              return;
-            s.busy = false;
-            s.last_step_ms = std::chrono::duration<double, std::milli>(clock_type::now() - s.step_start).count();
-            ++s.device_steps;
-            s.device_tokens += static_cast<uint64_t>(tokens);
-            for (std::size_t i = 0; i < s.in_flight.size(); ++i) {
-              auto* e = find_running(self, s.in_flight[i]);
-              if (e == nullptr)
-                continue;  // left (cancelled) during the step
-              e->status = run_status::processing;
-              int32_t token = -1;
-              if (e->step_sampled && i < results.size()) {
-                token = results[i].token;
-                e->decoding = true;
-              }
-              self->send(e->req, step_atom_v, e->step_tokens, token);
-            }
-            s.in_flight.clear();
-            try_step(self);
+          [self, generation](std::vector<sequence_result>& results) {
+            if (generation == self->state.device_generation)
+              on_step_done(self, results);
           },
           [self, generation](caf::error& err) {
             if (generation != self->state.device_generation)
@@ -398,11 +358,11 @@ void resolve_starved(scheduler_pointer self) {
       st.starved.pop_front();
       continue;
     }
-    entry* victim = nullptr;
+    std::vector<scheduling::victim_candidate> candidates;
     for (auto& e : st.running)
-      if (e.status != run_status::preempting && (victim == nullptr || e.admitted_order > victim->admitted_order))
-        victim = &e;
-    if (st.running.size() == 1) {
+      candidates.push_back({e.admitted_order, e.status == run_status::preempting});
+    auto victim = scheduling::choose_victim(candidates);
+    if (scheduling::on_starving(st.running.size()) == scheduling::starve_action::park || !victim) {
       // Alone and still short. The request fits the cache (it checks that itself),
       // so the missing pages are on their way back from requests that just ended:
       // park it and retry when one goes, or after a short timer.
@@ -414,7 +374,7 @@ void resolve_starved(scheduler_pointer self) {
       }
       continue;
     }
-    preempt(self, *victim, s.addr);
+    preempt(self, st.running[*victim], s.addr);
     return;
   }
 }
@@ -435,10 +395,104 @@ void try_step(scheduler_pointer self) {
   start_step(self);
 }
 
+void on_down(scheduler_pointer self, caf::down_msg& msg) {
+  auto& s = self->state;
+  if (msg.source == s.device_addr) {
+    s.device_addr = caf::actor_addr{};
+    if (s.busy) {
+      on_device_failure(self, "device actor exited: " + to_string(msg.reason));
+    } else {
+      ++s.device_generation;
+      ++s.counts.device_restarts;
+      start_device(self);
+    }
+    return;
+  }
+  remove_request(self, msg.source);
+  try_step(self);
+}
+
+caf::result<int32_t> on_enqueue(scheduler_pointer self, enqueue_request& r) {
+  auto& s = self->state;
+  if (static_cast<int32_t>(s.waiting.size()) >= s.cfg.queue_limit)
+    return caf::make_error(engine_errc::queue_full);
+  entry e;
+  e.req = caf::actor_cast<request_actor>(self->current_sender());
+  e.addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  e.seq_id = r.seq_id;
+  e.rid = std::move(r.rid);
+  e.tokens = std::move(r.tokens);
+  e.arrival = ++s.arrivals;
+  self->monitor(e.addr);
+  s.waiting.push_back(std::move(e));
+  auto position = static_cast<int32_t>(s.waiting.size());
+  try_step(self);
+  return position;
+}
+
+void on_ready(scheduler_pointer self, sequence_step& offer) {
+  auto* e = find_running(self, caf::actor_cast<caf::actor_addr>(self->current_sender()));
+  if (e == nullptr || e->status == run_status::preempting)
+    return;
+  if (e->first_start < 0)
+    e->first_start = offer.start_pos;
+  e->offer = std::move(offer);
+  e->status = run_status::ready;
+  try_step(self);
+}
+
+caf::result<int32_t> on_starved(scheduler_pointer self) {
+  auto& s = self->state;
+  auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  auto* e = find_running(self, addr);
+  if (e == nullptr)
+    return static_cast<int32_t>(starve_decision::requeued);
+  e->status = run_status::processing;
+  auto promise = self->make_response_promise<int32_t>();
+  s.starved.push_back({addr, promise});
+  try_step(self);
+  return promise;
+}
+
+scheduler_counts current_counts(const scheduler_state& s) {
+  auto c = s.counts;
+  c.steps = s.stats.steps_started();
+  c.batched_tokens = s.stats.tokens_started();
+  c.queued = static_cast<int32_t>(s.waiting.size());
+  c.running = static_cast<int32_t>(s.running.size());
+  return c;
+}
+
+std::string inspect_text(scheduler_pointer self) {
+  auto& s = self->state;
+  auto j = actor_snapshot("scheduler", "scheduler", s.busy ? "stepping" : "idle", s.handled, self->mailbox().size());
+  auto batch = nlohmann::json::array();
+  for (auto& e : s.running)
+    if (e.status == run_status::in_step)
+      batch.push_back({{"rid", e.rid}, {"tokens", e.step_tokens}, {"phase", e.decoding ? "decode" : "prefill"}});
+  auto running = nlohmann::json::array();
+  for (auto& e : s.running)
+    running.push_back({{"rid", e.rid}, {"status", status_name(e.status)}});
+  j["details"] = {{"queued", s.waiting.size()},       {"running", s.running.size()},
+                  {"batch", batch},                   {"running_requests", running},
+                  {"steps", s.stats.steps_started()}, {"preemptions", s.counts.preemptions},
+                  {"admission_blocked", s.admission_blocked}, {"starving", s.starved.size()}};
+  auto dev = actor_snapshot("device", "device-" + std::to_string(s.device_generation), s.busy ? "stepping" : "idle",
+                            s.stats.steps_finished(), 0);
+  dev["details"] = {{"backend", s.be->name()},
+                    {"steps", s.stats.steps_finished()},
+                    {"tokens", s.stats.tokens_finished()},
+                    {"last_step_ms", s.stats.last_step_ms()},
+                    {"restarts", s.counts.device_restarts}};
+  j["device_snapshot"] = dev;
+  return snapshot_text(j);
+}
+
 scheduler_actor::behavior_type scheduler_behavior(scheduler_pointer self, engine_settings cfg, trie_actor trie,
                                                   std::shared_ptr<backend> be) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
+  st.lim = scheduling_limits(st.cfg);
   st.trie = std::move(trie);
   st.be = std::move(be);
   start_device(self);
@@ -446,65 +500,19 @@ scheduler_actor::behavior_type scheduler_behavior(scheduler_pointer self, engine
     if (msg.reason && !self->state.owns_device(msg.source))
       self->quit(msg.reason);
   });
-  self->set_down_handler([self](caf::down_msg& msg) {
-    auto& s = self->state;
-    if (msg.source == s.device_addr) {
-      s.device_addr = caf::actor_addr{};
-      if (s.busy) {
-        on_device_failure(self, "device actor exited: " + to_string(msg.reason));
-      } else {
-        ++s.device_generation;
-        ++s.counts.device_restarts;
-        start_device(self);
-      }
-      return;
-    }
-    remove_request(self, msg.source);
-    try_step(self);
-  });
+  self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   return {
       [self](enqueue_atom, enqueue_request& r) -> caf::result<int32_t> {
-        auto& s = self->state;
-        ++s.handled;
-        if (static_cast<int32_t>(s.waiting.size()) >= s.cfg.queue_limit)
-          return caf::make_error(engine_errc::queue_full);
-        entry e;
-        e.req = caf::actor_cast<request_actor>(self->current_sender());
-        e.addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
-        e.seq_id = r.seq_id;
-        e.rid = std::move(r.rid);
-        e.tokens = std::move(r.tokens);
-        e.arrival = ++s.arrivals;
-        self->monitor(e.addr);
-        s.waiting.push_back(std::move(e));
-        auto position = static_cast<int32_t>(s.waiting.size());
-        try_step(self);
-        return position;
+        ++self->state.handled;
+        return on_enqueue(self, r);
       },
       [self](ready_atom, sequence_step& offer) {
-        auto& s = self->state;
-        ++s.handled;
-        auto* e = find_running(self, caf::actor_cast<caf::actor_addr>(self->current_sender()));
-        if (e == nullptr || e->status == run_status::preempting)
-          return;
-        if (e->first_start < 0)
-          e->first_start = offer.start_pos;
-        e->offer = std::move(offer);
-        e->status = run_status::ready;
-        try_step(self);
+        ++self->state.handled;
+        on_ready(self, offer);
       },
       [self](starved_atom) -> caf::result<int32_t> {
-        auto& s = self->state;
-        ++s.handled;
-        auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
-        auto* e = find_running(self, addr);
-        if (e == nullptr)
-          return static_cast<int32_t>(starve_decision::requeued);
-        e->status = run_status::processing;
-        auto promise = self->make_response_promise<int32_t>();
-        s.starved.push_back({addr, promise});
-        try_step(self);
-        return promise;
+        ++self->state.handled;
+        return on_starved(self);
       },
       [self](leave_atom) {
         ++self->state.handled;
@@ -518,38 +526,12 @@ scheduler_actor::behavior_type scheduler_behavior(scheduler_pointer self, engine
         try_step(self);
       },
       [self](counts_atom) -> scheduler_counts {
-        auto& s = self->state;
-        ++s.handled;
-        auto c = s.counts;
-        c.queued = static_cast<int32_t>(s.waiting.size());
-        c.running = static_cast<int32_t>(s.running.size());
-        return c;
+        ++self->state.handled;
+        return current_counts(self->state);
       },
       [self](inspect_atom) -> std::string {
-        auto& s = self->state;
-        ++s.handled;
-        auto j = actor_snapshot("scheduler", "scheduler", s.busy ? "stepping" : "idle", s.handled,
-                                self->mailbox().size());
-        auto batch = nlohmann::json::array();
-        for (auto& e : s.running)
-          if (e.status == run_status::in_step)
-            batch.push_back({{"rid", e.rid}, {"tokens", e.step_tokens}, {"phase", e.decoding ? "decode" : "prefill"}});
-        auto running = nlohmann::json::array();
-        for (auto& e : s.running)
-          running.push_back({{"rid", e.rid}, {"status", status_name(e.status)}});
-        j["details"] = {{"queued", s.waiting.size()},       {"running", s.running.size()},
-                        {"batch", batch},                   {"running_requests", running},
-                        {"steps", s.counts.steps},          {"preemptions", s.counts.preemptions},
-                        {"admission_blocked", s.admission_blocked}, {"starving", s.starved.size()}};
-        auto dev = actor_snapshot("device", "device-" + std::to_string(s.device_generation),
-                                  s.busy ? "stepping" : "idle", s.device_steps, 0);
-        dev["details"] = {{"backend", s.be->name()},
-                          {"steps", s.device_steps},
-                          {"tokens", s.device_tokens},
-                          {"last_step_ms", s.last_step_ms},
-                          {"restarts", s.counts.device_restarts}};
-        j["device_snapshot"] = dev;
-        return snapshot_text(j);
+        ++self->state.handled;
+        return inspect_text(self);
       },
   };
 }

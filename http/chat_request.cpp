@@ -108,6 +108,7 @@ chat_call chat_from(const json& doc, const prompt_limits& limits, const chat_pro
   call.params.sampling.top_p = static_cast<float>(read_number(doc, "top_p", "", 1.0, 0.0, 1.0, true));
   call.params.sampling.top_k = static_cast<int>(read_int(doc, "top_k", "", 0, 0, limits.vocab_size));
   call.params.sampling.seed = read_seed(doc, "seed", "");
+  call.params.seed_given = present(doc, "seed");
   call.stream = read_bool(doc, "stream", "", false);
   if (present(doc, "stream_options")) {
     if (!call.stream) reject(400, "INVALID_TYPE", "stream_options: only allowed when stream is true");

@@ -159,6 +159,7 @@ std::vector<prompt_outcome> generation_exchange::outcomes() const {
     o.output_ids = run.output_ids;
     o.finish_reason = run.finish_reason;
     o.usage = run.usage;
+    if (!spec_.params[i].sampling.greedy()) o.seed = spec_.params[i].sampling.seed;
     out.push_back(std::move(o));
   }
   return out;

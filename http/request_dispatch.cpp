@@ -8,6 +8,7 @@
 #include "http/chat_request.hpp"
 #include "http/inspect_bounds.hpp"
 #include "http/router.hpp"
+#include "http/seed_choice.hpp"
 #include "http/static_files.hpp"
 #include "http/tokenize_endpoints.hpp"
 #include "model/model.hpp"
@@ -72,6 +73,7 @@ std::shared_ptr<generation_exchange> start_generation(server_context& ctx, const
     return nullptr;
   }
   spec.model_name = ctx.cfg.model_name;
+  choose_seeds(spec.params);  // a sampled request without a seed gets a fresh one, reported back
   spec.deadline = std::chrono::milliseconds(ctx.cfg.request_timeout_ms);
   auto exchange = std::make_shared<generation_exchange>(ctx.service, sink, ctx.metrics, std::move(spec), req.received);
   exchange->start();

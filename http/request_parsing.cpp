@@ -60,6 +60,7 @@ generation_params shortfin_params(const json& sp, const std::string& where, cons
   p.sampling.top_k = static_cast<int>(read_int(sp, "top_k", where, 0, 0, limits.vocab_size));
   p.sampling.top_p = static_cast<float>(read_number(sp, "top_p", where, 1.0, 0.0, 1.0, true));
   p.sampling.seed = read_seed(sp, "seed", where);
+  p.seed_given = present(sp, "seed");
   return p;
 }
 
@@ -180,6 +181,7 @@ completion_call completion_from(const json& doc, const prompt_limits& limits) {
   call.params.sampling.top_p = static_cast<float>(read_number(doc, "top_p", "", 1.0, 0.0, 1.0, true));
   call.params.sampling.top_k = static_cast<int>(read_int(doc, "top_k", "", 0, 0, limits.vocab_size));
   call.params.sampling.seed = read_seed(doc, "seed", "");
+  call.params.seed_given = present(doc, "seed");
   if (read_int(doc, "n", "", 1, 1, 1) != 1) reject(400, "UNSUPPORTED", "n: only 1 is supported");
   if (read_bool(doc, "echo", "", false)) reject(400, "UNSUPPORTED", "echo: not supported");
   call.stream = read_bool(doc, "stream", "", false);

@@ -42,6 +42,7 @@ struct prompt_input {
 struct generation_params {
   int max_tokens = 16;
   sampling_params sampling;
+  bool seed_given = false;  // false: a sampled request gets a fresh seed (choose_seeds), reported back
 };
 
 // POST /generate (shortfin's GenerateReqInput).

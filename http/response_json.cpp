@@ -26,6 +26,13 @@ json usage_of(const std::vector<prompt_outcome>& outcomes) {
 
 json finish_value(const std::string& reason) { return reason.empty() ? json(nullptr) : json(reason); }
 
+// "seed": the seed the (first) sampled prompt used, so the run can be replayed; absent
+// when greedy. The prompts of one /v1/completions request share their parameters.
+json with_seed(json body, const std::vector<prompt_outcome>& outcomes) {
+  if (!outcomes.empty() && outcomes.front().seed) body["seed"] = *outcomes.front().seed;
+  return body;
+}
+
 }  // namespace
 
 std::string shortfin_response(const std::vector<prompt_outcome>& outcomes, bool return_input_ids) {
@@ -33,6 +40,7 @@ std::string shortfin_response(const std::vector<prompt_outcome>& outcomes, bool 
   for (const auto& o : outcomes) {
     json entry = {{"prompt", o.prompt_text}, {"rid", o.rid}, {"responses", json::array({{{"text", o.text}}})}};
     if (return_input_ids) entry["input_ids"] = o.prompt_ids;
+    if (o.seed) entry["seed"] = *o.seed;
     list.push_back(std::move(entry));
   }
   return dump({{"responses", list}});
@@ -52,12 +60,13 @@ std::string completion_response(const completion_identity& who, const std::vecto
                        {"text", outcomes[i].text},
                        {"logprobs", nullptr},
                        {"finish_reason", finish_value(outcomes[i].finish_reason)}});
-  return dump({{"id", who.id},
-               {"object", "text_completion"},
-               {"created", who.created},
-               {"model", who.model},
-               {"choices", choices},
-               {"usage", usage_of(outcomes)}});
+  return dump(with_seed({{"id", who.id},
+                         {"object", "text_completion"},
+                         {"created", who.created},
+                         {"model", who.model},
+                         {"choices", choices},
+                         {"usage", usage_of(outcomes)}},
+                        outcomes));
 }
 
 std::string completion_event(const completion_identity& who, std::size_t index, const std::string& delta,
@@ -71,12 +80,13 @@ std::string completion_event(const completion_identity& who, std::size_t index, 
 }
 
 std::string completion_usage_event(const completion_identity& who, const std::vector<prompt_outcome>& outcomes) {
-  return sse({{"id", who.id},
-              {"object", "text_completion"},
-              {"created", who.created},
-              {"model", who.model},
-              {"choices", json::array()},
-              {"usage", usage_of(outcomes)}});
+  return sse(with_seed({{"id", who.id},
+                        {"object", "text_completion"},
+                        {"created", who.created},
+                        {"model", who.model},
+                        {"choices", json::array()},
+                        {"usage", usage_of(outcomes)}},
+                       outcomes));
 }
 
 std::string chat_completion_response(const completion_identity& who, const prompt_outcome& outcome) {
@@ -84,12 +94,13 @@ std::string chat_completion_response(const completion_identity& who, const promp
                        {"message", {{"role", "assistant"}, {"content", outcome.text}}},
                        {"logprobs", nullptr},
                        {"finish_reason", finish_value(outcome.finish_reason)}};
-  return dump({{"id", who.id},
-               {"object", "chat.completion"},
-               {"created", who.created},
-               {"model", who.model},
-               {"choices", json::array({choice})},
-               {"usage", usage_of({outcome})}});
+  return dump(with_seed({{"id", who.id},
+                         {"object", "chat.completion"},
+                         {"created", who.created},
+                         {"model", who.model},
+                         {"choices", json::array({choice})},
+                         {"usage", usage_of({outcome})}},
+                        {outcome}));
 }
 
 std::string chat_completion_event(const completion_identity& who, chat_delta kind, const std::string& content,
@@ -107,12 +118,13 @@ std::string chat_completion_event(const completion_identity& who, chat_delta kin
 }
 
 std::string chat_usage_event(const completion_identity& who, const prompt_outcome& outcome) {
-  return sse({{"id", who.id},
-              {"object", "chat.completion.chunk"},
-              {"created", who.created},
-              {"model", who.model},
-              {"choices", json::array()},
-              {"usage", usage_of({outcome})}});
+  return sse(with_seed({{"id", who.id},
+                        {"object", "chat.completion.chunk"},
+                        {"created", who.created},
+                        {"model", who.model},
+                        {"choices", json::array()},
+                        {"usage", usage_of({outcome})}},
+                       {outcome}));
 }
 
 std::string error_event(const std::string& code, const std::string& message) {

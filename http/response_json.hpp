@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@ struct prompt_outcome {
   std::vector<int32_t> output_ids;
   std::string finish_reason;      // length | stop | cancelled
   generation_usage usage;
+  std::optional<uint64_t> seed;   // the seed a sampled prompt used (given or chosen); none when greedy
 };
 
 // {"responses":[{"prompt":...,"responses":[{"text":...}]}]}; with return_input_ids

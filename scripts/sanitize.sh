@@ -3,8 +3,10 @@
 # (no benchmarks, no GPU code):
 #   scripts/sanitize.sh address   ASan+UBSan (build-asan/): every test binary, the CLI
 #                                 tests and the fuzz replays; not the browser test
-#   scripts/sanitize.sh thread    TSan (build-tsan/): kvcache_tests (KVACTOR_TSAN_ACTORS=1 adds
-#                                 actors_tests, which uninstrumented CAF makes report false races)
+#   scripts/sanitize.sh thread    TSan (build-tsan/): kvcache_tests and device_tests (the thread
+#                                 pool and the multi-threaded CPU backend; no CAF, so no false
+#                                 reports); KVACTOR_TSAN_ACTORS=1 adds actors_tests, which
+#                                 uninstrumented CAF makes report false races
 # Which binaries and why: fuzz/README.md ("Sanitizers in CI").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +31,9 @@ case "$kind" in
     ;;
   thread)
     build_dir=${KVACTOR_TSAN_BUILD_DIR:-$root/build-tsan}
-    targets=(kvcache_tests)
+    # device_tests: device/thread_pool and the CPU backend's parallel matmul/attention run
+    # on several threads; none of it uses CAF, so every report is ours.
+    targets=(kvcache_tests device_tests)
     # actors_tests under TSan reports ~2,000 races per run that are CAF hand-overs TSan
     # cannot see (Debian's libcaf_core is not instrumented; fuzz/README.md): opt-in only.
     if [[ "${KVACTOR_TSAN_ACTORS:-0}" == 1 ]]; then targets+=(actors_tests); fi

@@ -67,7 +67,9 @@ namespace kvactor::hip {
 // gfx1030); the host pass never runs device code, so its value is only a
 // placeholder. Host code must not size anything by it: launchers use block sizes
 // that are multiples of 64, valid for every warp size.
-#if defined(KVACTOR_GPU_NVIDIA) || defined(KVACTOR_GPU_EMULATION)
+#if defined(KVACTOR_GPU_EMULATION)
+inline constexpr int warp_size = ::kvactor::emulation::lanes;  // 32, or 64 (KVACTOR_EMULATED_WARP_SIZE)
+#elif defined(KVACTOR_GPU_NVIDIA)
 inline constexpr int warp_size = 32;
 #elif defined(__AMDGCN_WAVEFRONT_SIZE)
 inline constexpr int warp_size = __AMDGCN_WAVEFRONT_SIZE;

@@ -1,5 +1,7 @@
 #include "coordinated_engine.hpp"
 
+#include "actors/request_actor.hpp"
+
 namespace kvactor::actors_test {
 
 engine_settings coordinated_engine::default_settings(int32_t num_pages, int32_t page_size) {

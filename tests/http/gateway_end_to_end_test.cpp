@@ -139,6 +139,27 @@ TEST_CASE("real engine: 256 concurrent HTTP requests give exactly the answers se
   CHECK(mismatches == 0);
 }
 
+TEST_CASE("real engine: a sampled request without a seed reports the seed it used, and replaying it gives the same text") {
+  real_served s;
+  const json unseeded = {{"prompt", "Once upon a time"}, {"max_tokens", 24}, {"temperature", 1.0}};
+  const json a = json::parse(http_call(s.port(), "POST", "/v1/completions", unseeded.dump()).body);
+  const json b = json::parse(http_call(s.port(), "POST", "/v1/completions", unseeded.dump()).body);
+  REQUIRE(a.contains("seed"));
+  REQUIRE(b.contains("seed"));
+  CHECK(a["seed"] != b["seed"]);  // a fresh seed each, not seed 0 for all
+  json replay = unseeded;
+  replay["seed"] = a["seed"];
+  const json again = json::parse(http_call(s.port(), "POST", "/v1/completions", replay.dump()).body);
+  CHECK(again["seed"] == a["seed"]);
+  CHECK(again["choices"][0]["text"] == a["choices"][0]["text"]);
+  // Greedy answers carry no seed.
+  const json greedy = {{"prompt", "Once upon a time"}, {"max_tokens", 4}, {"temperature", 0}};
+  CHECK_FALSE(json::parse(http_call(s.port(), "POST", "/v1/completions", greedy.dump()).body).contains("seed"));
+  // Chat too.
+  const json chat = {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 4}};
+  CHECK(json::parse(http_call(s.port(), "POST", "/v1/chat/completions", chat.dump()).body).contains("seed"));
+}
+
 TEST_CASE("real engine: metrics and inspection agree, and usage reports cached prompt tokens") {
   real_served s;
   const std::string prompt =

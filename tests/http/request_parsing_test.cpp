@@ -2,8 +2,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "http/request_parsing.hpp"
+#include "http/seed_choice.hpp"
 #include "model/tokenizer.hpp"
 
 using namespace kvactor::http;
@@ -207,4 +209,35 @@ TEST_CASE("a text prompt too long for any tokenization is refused before it is e
   auto ok = parse_completion(R"({"prompt":")" + short_text + R"(","max_tokens":1})", l);
   CHECK(encodes == 1);
   CHECK(std::holds_alternative<completion_call>(ok));
+}
+
+TEST_CASE("seeds: a sampled request without a seed gets a fresh one; given seeds and greedy ones stay") {
+  auto r = parse_generate(
+      R"({"text":["a","b","c","d"],"sampling_params":[{"temperature":0.7},{"temperature":0.7,"seed":0},{},{"temperature":0.7}]})",
+      limits());
+  REQUIRE(std::holds_alternative<generate_call>(r));
+  auto params = std::get<generate_call>(r).params;
+  CHECK_FALSE(params[0].seed_given);
+  CHECK(params[1].seed_given);  // 0 given on purpose is kept
+  CHECK_FALSE(params[2].seed_given);
+  uint64_t next = 41;
+  choose_seeds(params, [&next] { return ++next; });
+  CHECK(params[0].sampling.seed == 42);
+  CHECK(params[0].seed_given);
+  CHECK(params[1].sampling.seed == 0);
+  CHECK(params[2].sampling.seed == 0);  // greedy: no seed needed
+  CHECK_FALSE(params[2].seed_given);
+  CHECK(params[3].sampling.seed == 43);  // each request its own
+
+  auto c = parse_completion(R"({"prompt":"a"})", limits());  // OpenAI's default temperature is 1
+  REQUIRE(std::holds_alternative<completion_call>(c));
+  CHECK_FALSE(std::get<completion_call>(c).params.seed_given);
+  auto seeded = parse_completion(R"({"prompt":"a","seed":9})", limits());
+  CHECK(std::get<completion_call>(seeded).params.seed_given);
+}
+
+TEST_CASE("seeds: fresh_seed does not repeat") {
+  std::set<uint64_t> seen;
+  for (int i = 0; i < 1000; ++i) seen.insert(fresh_seed());
+  CHECK(seen.size() == 1000);
 }

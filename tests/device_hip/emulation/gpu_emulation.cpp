@@ -215,12 +215,26 @@ float shuffle_xor(float value, int lane_mask) {
   return s.slots[half + static_cast<std::size_t>(partner)];
 }
 
+// The linker's bounds of the section that __shared__ puts every shared variable in
+// (weak: a program with no kernel has no such section).
+extern "C" {
+extern char __start_kvactor_gpu_shared[] __attribute__((weak));
+extern char __stop_kvactor_gpu_shared[] __attribute__((weak));
+}
+
+std::size_t poison_shared_memory() {
+  if (__start_kvactor_gpu_shared == nullptr || __stop_kvactor_gpu_shared == nullptr) return 0;
+  const auto bytes = static_cast<std::size_t>(__stop_kvactor_gpu_shared - __start_kvactor_gpu_shared);
+  std::memset(__start_kvactor_gpu_shared, shared_poison_byte, bytes);
+  return bytes;
+}
+
 void launch(dim3 grid, dim3 block, const std::function<void()>& body) {
   block_state& s = state();
   const std::size_t threads = static_cast<std::size_t>(block.x) * block.y * block.z;
   if (threads == 0 || threads > 1024 || threads % lanes != 0)
     throw std::runtime_error("GPU emulation: block of " + std::to_string(threads) +
-                             " threads (need a positive multiple of 32, at most 1024)");
+                             " threads (need a positive multiple of " + std::to_string(lanes) + ", at most 1024)");
   while (s.fibers.size() < threads) {
     auto f = std::make_unique<fiber>();
     start_fiber(*f);
@@ -239,6 +253,7 @@ void launch(dim3 grid, dim3 block, const std::function<void()>& body) {
         for (unsigned tz = 0; tz < block.z; ++tz)
           for (unsigned ty = 0; ty < block.y; ++ty)
             for (unsigned tx = 0; tx < block.x; ++tx) s.fibers[i++]->index = dim3(tx, ty, tz);
+        poison_shared_memory();
         run_block(s);
         if (s.failure) {
           std::exception_ptr failure = s.failure;

@@ -3,10 +3,15 @@
 //
 // Each GPU thread of a block is a fiber (ucontext) on the calling thread; blocks
 // run one after another. __syncthreads waits for every live thread of the block,
-// a warp shuffle for all 32 lanes of the warp; a shuffle or barrier that not all
-// of them reach is reported as a deadlock instead of hanging. __shared__ variables
-// become function statics, which is exact because blocks never overlap. The
-// runtime calls (hipMalloc, hipMemcpy, streams, events) work on host memory.
+// a warp shuffle for all lanes of the warp; a shuffle or barrier that not all
+// of them reach is reported as a deadlock instead of hanging. The warp size is
+// KVACTOR_EMULATED_WARP_SIZE: 32 (NVIDIA, AMD RDNA) by default, 64 for an AMD CDNA
+// wavefront; the tests run at both. __shared__ variables become function statics
+// in one linker section, which is exact because blocks never overlap; before each
+// block that section is filled with a poison pattern (every byte 0xFF: NaN floats,
+// -1 integers), as real shared memory starts with whatever the last block left, so
+// a kernel that reads shared memory it did not write fails its test. The runtime
+// calls (hipMalloc, hipMemcpy, streams, events) work on host memory.
 //
 // It checks the kernels' logic (indexing, reductions, the split-K merge, batch
 // invariance), not a real device's memory model, timing or code generation.
@@ -22,7 +27,9 @@
 #define __global__
 #define __device__
 #define __host__
-#define __shared__ static
+// GCC wants every variable of one section from the same kind of function: the
+// kernels (plain, non-inline functions) are.
+#define __shared__ __attribute__((section("kvactor_gpu_shared"))) static
 #define __launch_bounds__(threads)
 
 struct dim3 {
@@ -49,7 +56,12 @@ T min(T a, T b) {
 
 namespace kvactor::emulation {
 
-inline constexpr int lanes = 32;
+#ifndef KVACTOR_EMULATED_WARP_SIZE
+#define KVACTOR_EMULATED_WARP_SIZE 32
+#endif
+static_assert(KVACTOR_EMULATED_WARP_SIZE == 32 || KVACTOR_EMULATED_WARP_SIZE == 64, "warp size 32 or 64");
+inline constexpr int lanes = KVACTOR_EMULATED_WARP_SIZE;
+inline constexpr unsigned char shared_poison_byte = 0xFF;
 
 const dim3& thread_idx();
 const dim3& block_idx();
@@ -57,6 +69,9 @@ const dim3& block_dim();
 const dim3& grid_dim();
 void sync_block();
 float shuffle_xor(float value, int lane_mask);
+// Fills every __shared__ variable with shared_poison_byte (launch does, before each
+// block); returns how many bytes that is.
+std::size_t poison_shared_memory();
 // Runs `body` once per thread of every block of `grid`.
 void launch(dim3 grid, dim3 block, const std::function<void()>& body);
 
