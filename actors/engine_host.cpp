@@ -83,7 +83,7 @@ std::string engine_host::submit(generation_request req, generation_callback cb) 
     generation_event ev;
     ev.type = generation_event::kind::error;
     ev.rid = rid;
-    ev.error_code = "SHUTTING_DOWN";
+    ev.error = engine_errc::shutting_down;
     ev.error_message = "the engine is shutting down and accepts no new requests";
     ev.usage.prompt_tokens = static_cast<int>(req.prompt.size());
     // Delivered from a short-lived actor so the caller never sees its callback re-entered.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "actors/engine_config.hpp"
+#include "actors/engine_errc.hpp"
 #include "device/sampling.hpp"
 
 namespace kvactor {
@@ -29,6 +30,7 @@ struct generation_request {
   bool stop_at_eos = true;           // stop when the model emits EOS (or BOS, as llama2.c)
   std::chrono::milliseconds deadline{0};  // 0 = none; past it the request is cancelled
   std::string kind;                  // the API that asked ("generate", "completion", "chat"); shown by inspect
+  std::string request_id;            // the HTTP request's x-request-id ("" = none); shown by inspect
 };
 
 struct generation_usage {
@@ -43,7 +45,7 @@ struct generation_event {
   std::string rid;
   int32_t token = -1;              // kind::token
   std::string finish_reason;       // kind::finished: "length" | "stop" | "cancelled"
-  std::string error_code;          // kind::error: QUEUE_FULL, BAD_REQUEST, DEVICE_ERROR, SHUTTING_DOWN, ...
+  engine_errc error = engine_errc::ok;  // kind::error: queue_full, bad_request, device_error, shutting_down, ...
   std::string error_message;
   generation_usage usage;          // filled on finished and error
 };

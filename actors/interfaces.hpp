@@ -23,27 +23,10 @@
 
 #include "device/backend.hpp"
 #include "device/sampling.hpp"
+#include "actors/engine_errc.hpp"
 #include "kvcache/kv_errc.hpp"
 
 namespace kvactor {
-
-// Errors that travel in caf::error (category "kvactor"); wire names via error_code_name.
-enum class engine_errc : uint8_t {
-  ok = 0,
-  queue_full,         // scheduler queue over its limit
-  no_capacity,        // pool: not enough pages even after eviction
-  context_too_large,  // one request alone needs more pages than the cache has
-  device_error,       // the device actor failed mid-step
-  cancelled,          // an allocation was abandoned because its owner dropped
-  shutting_down,      // the gateway stopped accepting
-  bad_request,        // invalid prompt / parameters
-  not_owner,          // publish of pages the sender does not own
-  publish_rejected,   // the trie refused a publish (kv_errc in the context)
-};
-
-std::string to_string(engine_errc code);
-// Stable upper-case code for APIs: QUEUE_FULL, DEVICE_ERROR, ...
-const char* error_code_name(engine_errc code);
 
 // request → pool → trie: insert the full pages of `tokens` (pages[i] holds tokens
 // [i*ps, (i+1)*ps)); `handle` is the request's lock (0 = none yet).
@@ -265,6 +248,11 @@ CAF_ERROR_CODE_ENUM(kvactor::engine_errc, "kvactor")
 
 namespace kvactor {
 
+// A caf::error made with make_error(engine_errc, message): its code (an error of
+// another category is internal) and its message (else the rendered error).
+engine_errc engine_code(const caf::error& err);
+std::string engine_message(const caf::error& err);
+
 using page_list = std::vector<page_id>;
 using token_list = std::vector<int32_t>;
 
@@ -305,7 +293,7 @@ using request_actor = caf::typed_actor<
     caf::reacts_to<admit_atom>,                     // scheduler: you may start (match, allocate, offer)
     caf::reacts_to<step_atom, int32_t, int32_t>,    // scheduler: step done (tokens processed, sampled token or -1)
     caf::replies_to<preempt_atom>::with<token_list>,  // give back everything, wait for the next admit
-    caf::reacts_to<fail_atom, std::string, std::string>,  // code, message: end with an error
+    caf::reacts_to<fail_atom, caf::error>,          // an engine_errc + message: end with that error
     caf::reacts_to<cancel_atom, std::string>,       // reason: end as cancelled
     caf::replies_to<inspect_atom>::with<std::string>>;
 

@@ -51,6 +51,7 @@ nlohmann::json snapshot(request_pointer self) {
   auto& st = self->state;
   return {{"rid", st.req.rid},
           {"kind", st.req.kind},
+          {"request_id", st.req.request_id},
           {"phase", st.phase},
           {"prompt_tokens", st.prompt_len},
           {"generated_tokens", st.generated},
@@ -102,12 +103,12 @@ void terminate(request_pointer self, generation_event final_event, const std::st
       .then([finish](int32_t) mutable { finish(); }, [finish](caf::error&) mutable { finish(); });
 }
 
-void end_with_error(request_pointer self, const std::string& code, const std::string& message) {
+void end_with_error(request_pointer self, engine_errc code, const std::string& message) {
   generation_event ev;
   ev.type = generation_event::kind::error;
-  ev.error_code = code;
+  ev.error = code;
   ev.error_message = message;
-  terminate(self, ev, "failed", code == "QUEUE_FULL" ? "rejected" : "failed");
+  terminate(self, ev, "failed", code == engine_errc::queue_full ? "rejected" : "failed");
 }
 
 void end_finished(request_pointer self, const std::string& reason) {
@@ -120,6 +121,7 @@ void end_finished(request_pointer self, const std::string& reason) {
 std::string error_text(request_pointer self, const caf::error& err) {
   return self->system().render(err);
 }
+
 
 void offer(request_pointer self) {
   auto& st = self->state;
@@ -147,7 +149,7 @@ void starve(request_pointer self) {
               case starve_decision::retry: ensure_pages_then_offer(self); break;
               case starve_decision::requeued: break;  // the preempt handler did the work
               case starve_decision::fail:
-                end_with_error(self, "CONTEXT_TOO_LARGE_FOR_CACHE",
+                end_with_error(self, engine_errc::context_too_large,
                                "the request needs more KV pages than the cache can give it even alone (" +
                                    std::to_string(self->state.tokens.size()) + " tokens, " +
                                    std::to_string(self->state.cfg.num_pages) + " pages of " +
@@ -157,7 +159,7 @@ void starve(request_pointer self) {
           },
           [self, epoch](caf::error& err) {
             if (epoch == self->state.epoch)
-              end_with_error(self, "INTERNAL", "scheduler: " + error_text(self, err));
+              end_with_error(self, engine_errc::internal, "scheduler: " + error_text(self, err));
           });
 }
 
@@ -171,7 +173,7 @@ void ensure_pages_then_offer(request_pointer self) {
     return;
   }
   if (!scheduling::fits_cache(positions, st.cfg.num_pages, st.cfg.page_size)) {
-    end_with_error(self, "CONTEXT_TOO_LARGE_FOR_CACHE",
+    end_with_error(self, engine_errc::context_too_large,
                    "the request needs " + std::to_string(positions) + " positions of KV; the cache has " +
                        std::to_string(st.cfg.num_pages) + " pages of " + std::to_string(st.cfg.page_size));
     return;
@@ -193,7 +195,7 @@ void ensure_pages_then_offer(request_pointer self) {
             if (err == engine_errc::no_capacity)
               starve(self);
             else
-              end_with_error(self, "INTERNAL", "page pool: " + error_text(self, err));
+              end_with_error(self, engine_errc::internal, "page pool: " + error_text(self, err));
           });
 }
 
@@ -295,11 +297,11 @@ void start(request_pointer self) {
       .then([](int32_t) {},
             [self](caf::error& err) {
               if (err == engine_errc::queue_full)
-                end_with_error(self, "QUEUE_FULL", "the waiting queue is full; retry later");
+                end_with_error(self, engine_errc::queue_full, "the waiting queue is full; retry later");
               else if (err == engine_errc::shutting_down)
-                end_with_error(self, "SHUTTING_DOWN", "the engine is shutting down");
+                end_with_error(self, engine_errc::shutting_down, "the engine is shutting down");
               else
-                end_with_error(self, "INTERNAL", "scheduler: " + error_text(self, err));
+                end_with_error(self, engine_errc::internal, "scheduler: " + error_text(self, err));
             });
 }
 
@@ -314,7 +316,7 @@ void reject_invalid(request_pointer self, const std::string& problem) {
     generation_event ev;
     ev.type = generation_event::kind::error;
     ev.rid = st.req.rid;
-    ev.error_code = "BAD_REQUEST";
+    ev.error = engine_errc::bad_request;
     ev.error_message = problem;
     ev.usage.prompt_tokens = st.prompt_len;
     st.cb(ev);
@@ -346,7 +348,7 @@ void on_admit(request_pointer self) {
           },
           [self, epoch](caf::error& err) {
             if (epoch == self->state.epoch)
-              end_with_error(self, "INTERNAL", "trie: " + error_text(self, err));
+              end_with_error(self, engine_errc::internal, "trie: " + error_text(self, err));
           });
 }
 
@@ -387,7 +389,7 @@ void watch_peers(request_pointer self) {
                                                                 : nullptr;
     if (who == nullptr || s.terminal)
       return;
-    end_with_error(self, "INTERNAL", std::string("the ") + who + " actor exited: " + to_string(msg.reason));
+    end_with_error(self, engine_errc::internal, std::string("the ") + who + " actor exited: " + to_string(msg.reason));
   });
 }
 
@@ -408,7 +410,7 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
     generation_event ev;
     ev.type = generation_event::kind::error;
     ev.rid = rid;
-    ev.error_code = "ABORTED";
+    ev.error = engine_errc::aborted;
     ev.error_message = "request actor exited: " + to_string(reason);
     cb(ev);
   });
@@ -439,9 +441,9 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
         ++self->state.handled;
         return on_preempt(self);
       },
-      [self](fail_atom, std::string& code, std::string& message) {
+      [self](fail_atom, caf::error& err) {
         ++self->state.handled;
-        end_with_error(self, code, message);
+        end_with_error(self, engine_code(err), engine_message(err));
       },
       [self](cancel_atom, std::string& reason) {
         ++self->state.handled;

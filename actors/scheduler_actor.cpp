@@ -139,7 +139,7 @@ void on_device_failure(scheduler_pointer self, const std::string& why) {
   ++st.counts.device_restarts;
   for (auto& a : st.in_flight) {
     if (auto* e = find_running(self, a)) {
-      self->send(e->req, fail_atom_v, std::string("DEVICE_ERROR"), "the device failed during a step: " + why);
+      self->send(e->req, fail_atom_v, caf::make_error(engine_errc::device_error, "the device failed during a step: " + why));
       auto addr = e->addr;
       erase_entries_of(st.running, addr);
     }

@@ -13,6 +13,7 @@ node_request to_node_request(const generation_request& req) {
   out.stop_at_eos = req.stop_at_eos;
   out.deadline_ms = req.deadline.count();
   out.kind = req.kind;
+  out.request_id = req.request_id;
   return out;
 }
 
@@ -25,6 +26,7 @@ generation_request from_node_request(const node_request& req) {
   out.stop_at_eos = req.stop_at_eos;
   out.deadline = std::chrono::milliseconds(req.deadline_ms);
   out.kind = req.kind;
+  out.request_id = req.request_id;
   return out;
 }
 
@@ -34,7 +36,7 @@ node_event to_node_event(const generation_event& ev) {
   out.rid = ev.rid;
   out.token = ev.token;
   out.finish_reason = ev.finish_reason;
-  out.error_code = ev.error_code;
+  out.error_code = ev.type == generation_event::kind::error ? error_code_name(ev.error) : "";
   out.error_message = ev.error_message;
   out.prompt_tokens = ev.usage.prompt_tokens;
   out.cached_tokens = ev.usage.cached_tokens;
@@ -52,8 +54,13 @@ generation_event from_node_event(const node_event& ev) {
   out.rid = ev.rid;
   out.token = ev.token;
   out.finish_reason = ev.finish_reason;
-  out.error_code = ev.error_code;
   out.error_message = ev.error_message;
+  if (out.type == generation_event::kind::error) {
+    // A name this build does not know (a newer node) stays visible in the message.
+    const auto code = engine_errc_from_name(ev.error_code);
+    out.error = code ? *code : engine_errc::internal;
+    if (!code) out.error_message = ev.error_code + ": " + ev.error_message;
+  }
   out.usage.prompt_tokens = ev.prompt_tokens;
   out.usage.cached_tokens = ev.cached_tokens;
   out.usage.completion_tokens = ev.completion_tokens;

@@ -34,6 +34,7 @@ struct node_request {
   bool stop_at_eos = true;
   int64_t deadline_ms = 0;
   std::string kind;
+  std::string request_id;
 };
 
 // generation_event flattened; type: 0 token, 1 finished, 2 error.
@@ -57,7 +58,7 @@ generation_event from_node_event(const node_event& ev);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_request& x) {
   return f(caf::meta::type_name("node_request"), x.rid, x.prompt, x.max_tokens, x.sampling, x.stop_at_eos,
-           x.deadline_ms, x.kind);
+           x.deadline_ms, x.kind, x.request_id);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_event& x) {

@@ -70,7 +70,7 @@ std::string cluster_router::submit(generation_request req, generation_callback c
     generation_event ev;
     ev.type = generation_event::kind::error;
     ev.rid = rid;
-    ev.error_code = "SHUTTING_DOWN";
+    ev.error = engine_errc::shutting_down;
     ev.error_message = "the router is shutting down and accepts no new requests";
     ev.usage.prompt_tokens = static_cast<int>(req.prompt.size());
     // From a short-lived actor so the caller never sees its callback re-entered.
@@ -135,8 +135,9 @@ void cluster_router::shutdown(std::chrono::milliseconds drain) {
   // system could not stop with it alive, and its caller must get its final event.
   m.idle.wait_for(guard, std::chrono::seconds(5), [&] { return m.live.empty(); });
   for (auto& [rid, actor] : m.live)
-    caf::anon_send(actor, fail_atom_v, std::string("SHUTTING_DOWN"),
-                   std::string("the router stopped before the request's node confirmed its cancellation"));
+    caf::anon_send(actor, fail_atom_v,
+                   caf::make_error(engine_errc::shutting_down,
+                                   "the router stopped before the request's node confirmed its cancellation"));
   m.idle.wait_for(guard, std::chrono::seconds(5), [&] { return m.live.empty(); });
   m.stopped = true;
 }

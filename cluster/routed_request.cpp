@@ -33,10 +33,10 @@ void emit_end(routed_pointer self, generation_event ev) {
   self->quit();
 }
 
-void end_with_error(routed_pointer self, const std::string& code, const std::string& message) {
+void end_with_error(routed_pointer self, engine_errc code, const std::string& message) {
   generation_event ev;
   ev.type = generation_event::kind::error;
-  ev.error_code = code;
+  ev.error = code;
   ev.error_message = message;
   ev.usage.completion_tokens = self->state.streamed;
   emit_end(self, std::move(ev));
@@ -68,7 +68,7 @@ void route(routed_pointer self) {
           [self](int32_t index, caf::actor node, std::string& address) {
             auto& st = self->state;
             if (index < 0) {
-              end_with_error(self, "NO_NODE",
+              end_with_error(self, engine_errc::no_node,
                              st.excluded.empty() ? "no node of the cluster is reachable"
                                                  : "no other node of the cluster is reachable after losing " +
                                                        st.node_address);
@@ -85,7 +85,7 @@ void route(routed_pointer self) {
             self->monitor(node);
             self->send(caf::actor_cast<node_actor>(node), node_submit_atom_v, st.wire);
           },
-          [self](caf::error& err) { end_with_error(self, "ROUTER_ERROR", self->system().render(err)); });
+          [self](caf::error& err) { end_with_error(self, engine_errc::internal, "router: " + self->system().render(err)); });
 }
 
 // Before any token was streamed the request can start over on another node.
@@ -114,7 +114,7 @@ caf::behavior routed_behavior(routed_pointer self, caf::actor router, generation
       route(self);
     } else {
       leave_node(self, 2);
-      end_with_error(self, "NODE_LOST",
+      end_with_error(self, engine_errc::node_lost,
                      "node " + lost + " was lost after streaming " + std::to_string(st.streamed) +
                          " token(s) of this request; the rest cannot be delivered");
     }
@@ -132,7 +132,7 @@ caf::behavior routed_behavior(routed_pointer self, caf::actor router, generation
           return;
         }
         // A node that is full or draining did no work for us: another one may.
-        if (ev.type == generation_event::kind::error && (ev.error_code == "QUEUE_FULL" || ev.error_code == "SHUTTING_DOWN") &&
+        if (ev.type == generation_event::kind::error && (ev.error == engine_errc::queue_full || ev.error == engine_errc::shutting_down) &&
             may_retry(self)) {
           st.excluded.push_back(st.node_index);
           leave_node(self, 1);
@@ -143,9 +143,9 @@ caf::behavior routed_behavior(routed_pointer self, caf::actor router, generation
         emit_end(self, std::move(ev));
       },
       // The router is stopping and the node never confirmed a cancel: end here, with an error.
-      [self](fail_atom, const std::string& code, const std::string& message) {
+      [self](fail_atom, const caf::error& err) {
         leave_node(self, 0);
-        end_with_error(self, code, message);
+        end_with_error(self, engine_code(err), engine_message(err));
       },
       [self](cancel_atom, const std::string&) {
         auto& st = self->state;

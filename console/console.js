@@ -125,7 +125,7 @@
       const tr = el("tr", { "data-rid": r.rid, "data-phase": r.phase });
       const num = (field, text) => el("td", { "data-field": field, class: "num" }, text);
       tr.append(
-        el("td", { "data-field": "rid" }, r.rid),
+        el("td", { "data-field": "rid", title: r.request_id ? "x-request-id: " + r.request_id : "" }, r.rid),
         el("td", { "data-field": "kind" }, r.kind || "–"),
         el("td", { "data-field": "phase", class: "phase-" + r.phase }, r.phase),
         num("prompt_tokens", fmtInt(r.prompt_tokens)),

@@ -37,6 +37,7 @@ bool needs_api_key(endpoint e) {
     case endpoint::detokenize:
       return true;
     case endpoint::models:
+    case endpoint::model:
     case endpoint::health:
     case endpoint::metrics:
     case endpoint::console:

@@ -31,6 +31,7 @@ void generation_exchange::start() {
     req.max_tokens = spec_.params[i].max_tokens;
     req.sampling = spec_.params[i].sampling;
     req.deadline = spec_.deadline;
+    req.request_id = spec_.request_id;
     req.kind = spec_.flavor == api_flavor::shortfin ? "generate" : spec_.flavor == api_flavor::openai ? "completion" : "chat";
     // The engine calls back on an actor thread: hop onto the connection's executor.
     auto on_engine_event = [self, i](const generation_event& ev) {
@@ -41,7 +42,7 @@ void generation_exchange::start() {
     } catch (const std::exception& e) {
       generation_event ev;
       ev.type = generation_event::kind::error;
-      ev.error_code = "ENGINE_ERROR";
+      ev.error = engine_errc::internal;
       ev.error_message = e.what();
       on_event(i, ev);
     }
@@ -83,7 +84,7 @@ void generation_exchange::on_token(std::size_t index, int32_t token) {
   } catch (const std::exception& e) {  // a token id the tokenizer does not know: an engine fault
     generation_event ev;
     ev.type = generation_event::kind::error;
-    ev.error_code = "ENGINE_ERROR";
+    ev.error = engine_errc::internal;
     ev.error_message = std::string("undecodable token: ") + e.what();
     service_.cancel(run.rid);
     on_error(index, ev);
@@ -117,9 +118,9 @@ void generation_exchange::on_error(std::size_t index, const generation_event& ev
   run.finished = true;
   ++finished_;
   run.usage = ev.usage;
-  run.error = engine_error(ev.error_code, ev.error_message);
+  run.error = engine_error(ev.error, ev.error_message);
   if (stream_begun_) {
-    sink_->stream(error_event(run.error->code, run.error->message));
+    sink_->stream(error_event(*run.error));
   } else if (!failing_) {
     // Nothing sent yet: the whole call fails with this status; stop the others.
     failing_ = true;

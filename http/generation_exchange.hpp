@@ -27,6 +27,7 @@ struct exchange_spec {
   std::vector<prompt_input> prompts;
   std::vector<generation_params> params;  // one per prompt
   std::vector<std::string> rids;          // one per prompt ("" = engine chooses)
+  std::string request_id;                 // the HTTP request's x-request-id, shown by inspect
   std::vector<std::string> stop;
   bool stream = false;
   bool stream_usage = false;

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,10 @@ struct http_reply {
 
 http_reply json_reply(int status, std::string body);
 http_reply error_reply(const api_error& e);
+
+// The request's x-request-id: the client's when it sent a usable one (1 to 128
+// visible ASCII characters), else a fresh "req-" + 16 hex digits. Every answer echoes it.
+std::string choose_request_id(std::string_view given);
 
 // One connection's output. post() may be called from any thread (engine callbacks
 // use it to get back onto the connection's executor); every other member must be

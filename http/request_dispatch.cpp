@@ -60,19 +60,35 @@ void answer_inspect(server_context& ctx, const std::string& what, const std::sha
 http_reply snapshot_reply(const std::string& snapshot) {
   const json doc = json::parse(snapshot, nullptr, false);
   if (doc.is_object() && doc.contains("error") && doc["error"].is_object()) {
-    const std::string code = doc["error"].value("code", "ENGINE_ERROR");
-    return json_reply(code == "NOT_FOUND" ? 404 : 500, snapshot);
+    // Re-rendered so every endpoint answers errors in the one shape (http/api_error.hpp).
+    const std::string code = doc["error"].value("code", "INTERNAL");
+    return error_reply({code == "NOT_FOUND" ? 404 : 500, code, doc["error"].value("message", ""), 0, {}});
   }
   return json_reply(200, snapshot);
+}
+
+json model_object(const server_context& ctx) {
+  return {{"id", ctx.cfg.model_name},
+          {"object", "model"},
+          {"created", 0},
+          {"owned_by", "kvactor"},
+          {"max_model_len", ctx.limits.max_seq_len}};
+}
+
+http_reply unknown_model(const std::string& id) {
+  api_error e{404, "NOT_FOUND", "the model '" + id + "' does not exist on this server (see GET /v1/models)", 0, {}};
+  e.param = "model";
+  return error_reply(e);
 }
 
 std::shared_ptr<generation_exchange> start_generation(server_context& ctx, const incoming_request& req,
                                                       const std::shared_ptr<reply_sink>& sink, exchange_spec spec) {
   if (ctx.draining) {
-    sink->send(error_reply(engine_error("SHUTTING_DOWN", "the server is shutting down")));
+    sink->send(error_reply(engine_error(engine_errc::shutting_down, "the server is shutting down")));
     return nullptr;
   }
   spec.model_name = ctx.cfg.model_name;
+  spec.request_id = req.request_id;
   choose_seeds(spec.params);  // a sampled request without a seed gets a fresh one, reported back
   spec.deadline = std::chrono::milliseconds(ctx.cfg.request_timeout_ms);
   auto exchange = std::make_shared<generation_exchange>(ctx.service, sink, ctx.metrics, std::move(spec), req.received);
@@ -158,16 +174,12 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
         sink->send(json_reply(200, json{{"prompt", std::get<apply_template_call>(parsed).prompt}}.dump(-1, ' ', false, json::error_handler_t::replace)));
       return nullptr;
     }
-    case endpoint::models: {
-      const json body = {{"object", "list"},
-                         {"data", json::array({{{"id", ctx.cfg.model_name},
-                                                {"object", "model"},
-                                                {"created", 0},
-                                                {"owned_by", "kvactor"},
-                                                {"max_model_len", ctx.limits.max_seq_len}}})}};
-      sink->send(json_reply(200, body.dump()));
+    case endpoint::models:
+      sink->send(json_reply(200, json{{"object", "list"}, {"data", json::array({model_object(ctx)})}}.dump()));
       return nullptr;
-    }
+    case endpoint::model:
+      sink->send(r.argument == ctx.cfg.model_name ? json_reply(200, model_object(ctx).dump()) : unknown_model(r.argument));
+      return nullptr;
     case endpoint::health:
       if (ctx.draining)
         sink->send(json_reply(503, R"({"status":"draining"})"));

@@ -40,6 +40,7 @@ struct incoming_request {
   std::string body;
   std::chrono::steady_clock::time_point received;
   std::string authorization;  // the Authorization header ("" if none)
+  std::string request_id;     // x-request-id (the client's, or generated)
 };
 
 // Answers `req` through `sink`, now or later. Returns the exchange when engine work

@@ -8,7 +8,9 @@
 namespace kvactor::http::fields {
 
 [[noreturn]] void reject(int status, const std::string& code, const std::string& message) {
-  throw api_error{status, code, message, 0, {}};
+  api_error e{status, code, message, 0, {}};
+  e.param = field_of(message);
+  throw e;
 }
 [[noreturn]] void wrong_type(const std::string& field, const char* expected, const json& got) {
   reject(400, "INVALID_TYPE", field + ": expected " + expected + ", got " + std::string(got.type_name()));
@@ -84,11 +86,11 @@ void check_context(const prompt_input& p, int max_tokens, const prompt_limits& l
                                        std::to_string(limits.max_prompt_tokens) + " tokens");
   const long long need = static_cast<long long>(p.ids.size()) + max_tokens;
   if (static_cast<long long>(p.ids.size()) >= limits.max_seq_len)
-    reject(400, "CONTEXT_LENGTH_EXCEEDED", field + ": prompt of " + std::to_string(p.ids.size()) +
+    reject(400, "context_length_exceeded", field + ": prompt of " + std::to_string(p.ids.size()) +
                                                " tokens does not fit the context of " +
                                                std::to_string(limits.max_seq_len) + " tokens");
   if (need > limits.max_seq_len)
-    reject(400, "CONTEXT_LENGTH_EXCEEDED", field + ": prompt of " + std::to_string(p.ids.size()) + " tokens plus " +
+    reject(400, "context_length_exceeded", field + ": prompt of " + std::to_string(p.ids.size()) + " tokens plus " +
                                                std::to_string(max_tokens) + " new tokens exceeds the context of " +
                                                std::to_string(limits.max_seq_len) + " tokens");
 }
@@ -133,7 +135,7 @@ void check_text_fits(const std::string& text, const prompt_limits& limits, const
                           std::to_string(limits.max_bytes_per_token) + " bytes)");
   };
   if (too_long(limits.max_prompt_tokens)) refuse("PROMPT_TOO_LONG", limits.max_prompt_tokens, "the server's limit");
-  if (too_long(limits.max_seq_len)) refuse("CONTEXT_LENGTH_EXCEEDED", limits.max_seq_len, "the context");
+  if (too_long(limits.max_seq_len)) refuse("context_length_exceeded", limits.max_seq_len, "the context");
 }
 
 void refuse_unknown_keys(const json& obj, std::initializer_list<std::string_view> known, const std::string& where) {

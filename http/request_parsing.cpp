@@ -182,7 +182,9 @@ completion_call completion_from(const json& doc, const prompt_limits& limits) {
   call.params.sampling.top_k = static_cast<int>(read_int(doc, "top_k", "", 0, 0, limits.vocab_size));
   call.params.sampling.seed = read_seed(doc, "seed", "");
   call.params.seed_given = present(doc, "seed");
-  if (read_int(doc, "n", "", 1, 1, 1) != 1) reject(400, "UNSUPPORTED", "n: only 1 is supported");
+  // Any positive n parses first, so n: 2 is UNSUPPORTED (as documented), not OUT_OF_RANGE.
+  if (read_int(doc, "n", "", 1, 1, std::numeric_limits<int32_t>::max()) != 1)
+    reject(400, "UNSUPPORTED", "n: only 1 is supported");
   if (read_bool(doc, "echo", "", false)) reject(400, "UNSUPPORTED", "echo: not supported");
   call.stream = read_bool(doc, "stream", "", false);
   call.stream_usage = read_include_usage(doc);

@@ -127,8 +127,8 @@ std::string chat_usage_event(const completion_identity& who, const prompt_outcom
                        {outcome}));
 }
 
-std::string error_event(const std::string& code, const std::string& message) {
-  return sse({{"error", {{"code", code}, {"message", message}}}});
+std::string error_event(const api_error& e) {
+  return "data: " + error_body(e) + "\n\n";
 }
 
 }  // namespace kvactor::http

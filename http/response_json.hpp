@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "actors/gateway.hpp"
+#include "http/api_error.hpp"
 
 namespace kvactor::http {
 
@@ -51,7 +52,7 @@ std::string chat_completion_event(const completion_identity& who, chat_delta kin
 // The last chunk when stream_options.include_usage is set: "choices":[] plus usage.
 std::string chat_usage_event(const completion_identity& who, const prompt_outcome& outcome);
 // An error reported inside a stream that has already begun.
-std::string error_event(const std::string& code, const std::string& message);
+std::string error_event(const api_error& e);  // data: {"error":{...}} (error_body)
 
 inline const char* done_event = "data: [DONE]\n\n";
 

@@ -60,9 +60,9 @@ std::variant<route, api_error> route_request(std::string_view method, std::strin
   if (qpos != std::string_view::npos && !parse_query(target.substr(qpos + 1), r.query))
     return api_error{400, "INVALID_QUERY", "malformed query string", 0, {}};
 
-  const bool get = method == "GET", post = method == "POST";
+  const bool get = method == "GET" || method == "HEAD", post = method == "POST";
   auto get_only = [&](endpoint e) -> std::variant<route, api_error> {
-    if (!get) return wrong_method(method, path, "GET");
+    if (!get) return wrong_method(method, path, "GET, HEAD");
     r.target = e;
     return r;
   };
@@ -85,6 +85,12 @@ std::variant<route, api_error> route_request(std::string_view method, std::strin
   if (path == "/v1/inspect/cache") return get_only(endpoint::inspect_cache);
   if (path == "/v1/inspect/cluster") return get_only(endpoint::inspect_cluster);
   if (path == "/v1/inspect/requests" || path == "/v1/inspect/requests/") return get_only(endpoint::inspect_requests);
+  constexpr std::string_view model_prefix = "/v1/models/";
+  if (path.substr(0, model_prefix.size()) == model_prefix) {
+    if (!percent_decode(path.substr(model_prefix.size()), r.argument))
+      return api_error{400, "INVALID_QUERY", "malformed model id in path", 0, {}};
+    return get_only(endpoint::model);
+  }
   constexpr std::string_view request_prefix = "/v1/inspect/requests/";
   if (path.substr(0, request_prefix.size()) == request_prefix) {
     if (!percent_decode(path.substr(request_prefix.size()), r.argument))

@@ -1,5 +1,6 @@
 // Method + target to endpoint. Pure: unknown paths are 404, known paths with the
-// wrong method 405 (with Allow), query strings parsed into key/value pairs.
+// wrong method 405 (with Allow), query strings parsed into key/value pairs. HEAD
+// routes wherever GET does (the session sends the headers only).
 #pragma once
 
 #include <map>
@@ -17,6 +18,7 @@ enum class endpoint {
   chat_completions,  // POST /v1/chat/completions
   apply_template,    // POST /apply-template
   models,            // GET /v1/models
+  model,             // GET /v1/models/{id}
   health,            // GET /health
   metrics,           // GET /metrics
   inspect_actors,    // GET /v1/inspect/actors
@@ -31,7 +33,7 @@ enum class endpoint {
 
 struct route {
   endpoint target;
-  std::string argument;                      // rid, or the console file path ("" = index)
+  std::string argument;                      // rid, model id, or the console file path ("" = index)
   std::map<std::string, std::string> query;  // decoded query parameters
 };
 

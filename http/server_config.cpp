@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/cors.hpp"
+
 namespace kvactor::http {
 namespace {
 
@@ -109,6 +111,8 @@ const std::vector<config_key>& keys() {
               "requests on one keep-alive connection before it is closed"),
       int_key("pipeline_buffer_bytes", &server_config::pipeline_buffer_bytes, 1024, 1 << 26,
               "pipelined bytes read ahead while an answer is produced"),
+      text_key("cors_origins", &server_config::cors_origins,
+               "browser origins allowed cross-origin, comma-separated (\"\" = none, * = any)"),
       text_key("api_key_file", &server_config::api_key_file,
                "file holding the API key (else $KVACTOR_API_KEY; none = no authentication)"),
   };
@@ -216,6 +220,12 @@ server_config load_server_config(const std::string& json_text,
   if (cfg.engine.prefill_chunk > cfg.engine.max_tokens_per_step)
     throw config_error("prefill_chunk: must not exceed max_tokens_per_step (" +
                        std::to_string(cfg.engine.max_tokens_per_step) + ")");
+
+  try {
+    cfg.cors_allowed = parse_cors_origins(cfg.cors_origins);
+  } catch (const std::invalid_argument& e) {
+    throw config_error(std::string("cors_origins: ") + e.what());
+  }
 
   cfg.engine.model_path = resolve(cfg.engine.model_path, base_dir);
   cfg.engine.tokenizer_path = resolve(cfg.engine.tokenizer_path, base_dir);

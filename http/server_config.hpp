@@ -29,6 +29,10 @@ struct server_config {
   std::string model_name;           // served by /v1/models; default: model file stem
   std::string console_dir = "console";  // static files for /console
   std::string chat_template;        // Jinja file overriding the model's chat template ("" = the model's)
+  // Browser origins allowed to call the API cross-origin, comma-separated ("" = none,
+  // "*" = any); http/cors.hpp. cors_allowed is the parsed list.
+  std::string cors_origins;
+  std::vector<std::string> cors_allowed;
 
   // Limits on what one client may ask for (http/API.md, "Limits and authentication").
   int max_prompt_tokens = 8192;     // longer prompts get 400 PROMPT_TOO_LONG

@@ -1,5 +1,7 @@
 #include "http/session.hpp"
 
+#include "http/cors.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -15,6 +17,8 @@ namespace {
 constexpr std::size_t header_limit = 16 * 1024;
 // A refused connection gets this long to send its request before it is just closed.
 constexpr int refused_header_timeout_ms = 1000;
+
+std::string_view sv(beast::string_view v) { return {v.data(), v.size()}; }
 
 bool quiet_error(const beast::error_code& ec) {
   return ec == net::error::operation_aborted || ec == beast::error::timeout || ec == http::error::end_of_stream ||
@@ -92,6 +96,9 @@ void session::on_first_byte(beast::error_code ec, std::size_t n) {
 
 void session::do_read_header() {
   enter(connection_state::reading);
+  head_ = false;  // an error answered before the head is parsed belongs to no earlier request
+  request_id_.clear();
+  cors_headers_.clear();
   parser_.emplace();
   parser_->header_limit(header_limit);
   parser_->body_limit(ctx_.cfg.body_limit_bytes);
@@ -148,6 +155,8 @@ void session::on_read(beast::error_code ec, std::size_t) {
 void session::handle_request() {
   auto req = parser_->release();
   version_ = req.version();
+  head_ = req.method() == http::verb::head;
+  request_id_ = choose_request_id(sv(req["x-request-id"]));
   // Bounded keep-alive: the answer to the last allowed request closes the connection.
   keep_alive_ = req.keep_alive() && ++requests_ < ctx_.cfg.max_requests_per_connection;
   chunked_ = version_ >= 11;
@@ -165,12 +174,25 @@ void session::handle_request() {
     if (answering_ && !closed_) do_watch();
     return;
   }
+  if (answered_by_gate(req)) return;
   incoming_request in{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), received_,
-                      std::string(req[http::field::authorization])};
+                      std::string(req[http::field::authorization]), request_id_};
   exchange_ = dispatch(ctx_, in, shared_from_this());
   if (exchange_ && exchange_->done()) exchange_.reset();  // answered while starting
   // Engine work in flight: keep reading so a disconnect cancels it at once.
   if (answering_ && !closed_) do_watch();
+}
+
+// Cross-origin checks (http/cors.hpp): a preflight or a refused origin is answered here.
+bool session::answered_by_gate(const http::request<http::string_body>& req) {
+  const cors_request asked{sv(req.method_string()), sv(req[http::field::origin]), sv(req[http::field::host]),
+                           sv(req[http::field::access_control_request_headers])};
+  cors_decision cors = check_origin(ctx_.cfg.cors_allowed, asked);
+  cors_headers_ = std::move(cors.headers);
+  if (!cors.answer) return false;
+  send(std::move(*cors.answer));
+  if (answering_ && !closed_) do_watch();
+  return true;
 }
 
 void session::do_watch() {
@@ -208,12 +230,15 @@ void session::send(http_reply reply) {
   if (closed_) return;
   auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), version_);
   res->set(http::field::server, "kvactor");
-  res->set(http::field::content_type, reply.content_type);
+  if (!reply.content_type.empty()) res->set(http::field::content_type, reply.content_type);
+  if (!request_id_.empty()) res->set("x-request-id", request_id_);
+  for (const auto& [name, value] : cors_headers_) res->set(name, value);
   for (const auto& [name, value] : reply.headers) res->set(name, value);
   const bool keep = keep_alive_ && !ctx_.draining;
   res->keep_alive(keep);
   res->body() = std::move(reply.body);
   res->prepare_payload();
+  if (head_) res->body().clear();  // HEAD: the headers (Content-Length included) and no body
   outgoing item;
   item.full = std::move(res);
   item.end_of_response = true;
@@ -228,12 +253,18 @@ void session::begin_stream() {
   keep_alive_ = keep;
   std::string head = version_ >= 11 ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.0 200 OK\r\n";
   head += "Server: kvactor\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n";
+  add_common_headers(head);
   if (chunked_) head += "Transfer-Encoding: chunked\r\n";
   head += keep ? (version_ >= 11 ? "" : "Connection: keep-alive\r\n") : "Connection: close\r\n";
   head += "\r\n";
   outgoing item;
   item.bytes = std::move(head);
   enqueue(std::move(item));
+}
+
+void session::add_common_headers(std::string& head) const {
+  if (!request_id_.empty()) head += "x-request-id: " + request_id_ + "\r\n";
+  for (const auto& [name, value] : cors_headers_) head += name + ": " + value + "\r\n";
 }
 
 void session::stream(std::string data) {

@@ -64,6 +64,8 @@ class session : public std::enable_shared_from_this<session>, public reply_sink,
   void do_read_body();
   void on_read(beast::error_code ec, std::size_t);
   void handle_request();
+  bool answered_by_gate(const beast::http::request<beast::http::string_body>& req);
+  void add_common_headers(std::string& head) const;
   void do_watch();
   void on_watch(beast::error_code ec, std::size_t n);
   void enqueue(outgoing item);
@@ -94,6 +96,10 @@ class session : public std::enable_shared_from_this<session>, public reply_sink,
   bool request_counted_ = false;  // counted in the client's requests in flight
   char first_byte_ = 0;           // an idle connection waits for one byte, holding no buffer
   int requests_ = 0;        // requests read on this connection (max_requests_per_connection)
+  // Of the request being answered: HEAD (headers only), its x-request-id, CORS headers.
+  bool head_ = false;
+  std::string request_id_;
+  std::vector<std::pair<std::string, std::string>> cors_headers_;
 };
 
 }  // namespace kvactor::http

@@ -11,7 +11,9 @@ namespace {
 using nlohmann::json;
 
 [[noreturn]] void reject(const std::string& code, const std::string& message) {
-  throw api_error{400, code, message, 0, {}};
+  api_error e{400, code, message, 0, {}};
+  e.param = field_of(message);
+  throw e;
 }
 
 json object_body(std::string_view body, std::size_t body_limit) {

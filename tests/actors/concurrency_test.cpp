@@ -91,7 +91,7 @@ TEST_CASE("pool pressure on the real model: 4x demand, outputs equal solo output
   for (auto& [rid, what] : asked) {
     CAPTURE(rid);
     auto& o = out.at(rid);
-    CAPTURE(o.final_event.error_code);
+    CAPTURE(to_string(o.final_event.error));
     CHECK(o.final_event.type == generation_event::kind::finished);
     CHECK(o.tokens == reference_generate(stories260k(), what.first, 40, what.second, false));
   }

@@ -138,7 +138,7 @@ TEST_CASE("gateway: bad requests get BAD_REQUEST, shutdown gets SHUTTING_DOWN") 
   auto out = log.outcomes();
   for (auto& rid : {r1, r2, r3}) {
     CHECK(out.at(rid).final_event.type == generation_event::kind::error);
-    CHECK(out.at(rid).final_event.error_code == "BAD_REQUEST");
+    CHECK(out.at(rid).final_event.error == engine_errc::bad_request);
   }
   gw.shutdown(0ms);
   event_log late;
@@ -146,7 +146,7 @@ TEST_CASE("gateway: bad requests get BAD_REQUEST, shutdown gets SHUTTING_DOWN") 
   ok.prompt = {1, 20};
   auto r4 = gw.submit(ok, late.callback());
   REQUIRE(late.wait(1, 10s));
-  CHECK(late.outcomes().at(r4).final_event.error_code == "SHUTTING_DOWN");
+  CHECK(late.outcomes().at(r4).final_event.error == engine_errc::shutting_down);
 }
 
 TEST_CASE("gateway: an unloadable model is a runtime_error naming the file") {

@@ -32,7 +32,7 @@ void check_finished(coordinated_engine& e, const std::string& rid, const std::ve
   CAPTURE(rid);
   auto& o = e.outcomes()[rid];
   REQUIRE(o.finals.size() == 1);
-  CAPTURE(o.finals[0].error_code);
+  CAPTURE(to_string(o.finals[0].error));
   CAPTURE(o.finals[0].error_message);
   CHECK(o.finals[0].type == generation_event::kind::finished);
   CHECK(o.finals[0].finish_reason == "length");
@@ -127,7 +127,7 @@ TEST_CASE("interleavings: a request killed or cancelled at every step returns al
             // Either the kill/cancel won, or the victim was already finishing.
             bool finished_anyway = ov.finals[0].finish_reason == "length" && ov.tokens == ref;
             if (kill)
-              CHECK((ov.finals[0].error_code == "ABORTED" || finished_anyway));
+              CHECK((ov.finals[0].error == engine_errc::aborted || finished_anyway));
             else
               CHECK((ov.finals[0].finish_reason == "cancelled" || finished_anyway));
           }
@@ -215,7 +215,7 @@ TEST_CASE("a request larger than the whole cache fails with CONTEXT_TOO_LARGE_FO
   e.run_random();
   auto& o = e.outcomes()["big"];
   REQUIRE(o.finals.size() == 1);
-  CHECK(o.finals[0].error_code == "CONTEXT_TOO_LARGE_FOR_CACHE");
+  CHECK(o.finals[0].error == engine_errc::context_too_large);
   check_finished(e, "small", small, 4);
   CHECK(e.check_quiet() == "");
   CHECK(e.stop_all());
@@ -234,7 +234,7 @@ TEST_CASE("a full queue rejects with QUEUE_FULL and nothing is half done") {
     auto& o = e.outcomes()["q" + std::to_string(i)];
     REQUIRE(o.finals.size() == 1);
     if (o.finals[0].type == generation_event::kind::error) {
-      CHECK(o.finals[0].error_code == "QUEUE_FULL");
+      CHECK(o.finals[0].error == engine_errc::queue_full);
       CHECK(o.tokens.empty());
       ++rejected;
     } else {
@@ -266,7 +266,7 @@ TEST_CASE("device failure mid-step: in-flight requests get DEVICE_ERROR, the dev
       auto& o = e.outcomes()["r" + std::to_string(i)];
       REQUIRE(o.finals.size() == 1);
       if (o.finals[0].type == generation_event::kind::error) {
-        CHECK(o.finals[0].error_code == "DEVICE_ERROR");
+        CHECK(o.finals[0].error == engine_errc::device_error);
         ++failed;
       } else {
         CHECK(o.tokens == null_reference(prompts[static_cast<std::size_t>(i)], 5));

@@ -43,7 +43,7 @@ TEST_CASE("peer failure: a scheduler, pool or trie that exits ends every waiting
         REQUIRE(o.finals.size() == 1);  // exactly one final event: nothing hangs
         auto& f = o.finals[0];
         if (f.type == generation_event::kind::error) {
-          CHECK(f.error_code == "INTERNAL");
+          CHECK(f.error == engine_errc::internal);
           CHECK_FALSE(f.error_message.empty());
         }
       }

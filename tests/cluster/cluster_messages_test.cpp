@@ -55,7 +55,7 @@ TEST_CASE("node_request and node_event round-trip through the binary serializer"
     ev.rid = "x";
     ev.token = 42;
     ev.finish_reason = "length";
-    ev.error_code = "DEVICE_ERROR";
+    ev.error = engine_errc::device_error;
     ev.error_message = "boom";
     ev.usage = {10, 8, 3};
     const auto got = from_node_event(round_trip(sys, to_node_event(ev)));
@@ -63,12 +63,32 @@ TEST_CASE("node_request and node_event round-trip through the binary serializer"
     CHECK(got.rid == "x");
     CHECK(got.token == 42);
     CHECK(got.finish_reason == "length");
-    CHECK(got.error_code == "DEVICE_ERROR");
+    // The code travels by its wire name, and only on an error event.
+    CHECK(got.error == (kind == generation_event::kind::error ? engine_errc::device_error : engine_errc::ok));
     CHECK(got.error_message == "boom");
     CHECK(got.usage.prompt_tokens == 10);
     CHECK(got.usage.cached_tokens == 8);
     CHECK(got.usage.completion_tokens == 3);
   }
+}
+
+TEST_CASE("every engine error crosses a node by its wire name; an unknown name stays in the message") {
+  for (auto code : all_engine_errcs) {
+    if (code == engine_errc::ok) continue;
+    generation_event ev;
+    ev.type = generation_event::kind::error;
+    ev.error = code;
+    ev.error_message = "m";
+    CAPTURE(to_string(code));
+    CHECK(from_node_event(to_node_event(ev)).error == code);
+  }
+  node_event newer;
+  newer.type = 2;
+  newer.error_code = "SOMETHING_NEW";
+  newer.error_message = "from a newer node";
+  const auto got = from_node_event(newer);
+  CHECK(got.error == engine_errc::internal);
+  CHECK(got.error_message == "SOMETHING_NEW: from a newer node");
 }
 
 TEST_CASE("the cluster's type-ID block follows the engine's without overlap") {

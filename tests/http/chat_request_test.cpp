@@ -165,7 +165,7 @@ TEST_CASE("chat: every bad input is a 400 naming the field") {
       {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})",
        "UNSUPPORTED_FIELD", "response_format"},
       {R"({"messages":[{"role":"user","content":"x"}],"user":"u1"})", "UNSUPPORTED_FIELD", "user"},
-      {R"({"messages":[{"role":"user","content":"x"}],"max_tokens":250})", "CONTEXT_LENGTH_EXCEEDED", "messages"},
+      {R"({"messages":[{"role":"user","content":"x"}],"max_tokens":250})", "context_length_exceeded", "messages"},
       {R"([1,2])", "INVALID_JSON", "object"},
       {R"({"messages":)", "INVALID_JSON", "JSON"},
   };
@@ -181,7 +181,7 @@ TEST_CASE("chat: every bad input is a 400 naming the field") {
 TEST_CASE("chat: a long conversation is refused before it is tokenized") {
   const std::string long_text(5000, 'a');
   const api_error e = chat_error(json{{"messages", {{{"role", "user"}, {"content", long_text}}}}}.dump());
-  CHECK(e.code == "CONTEXT_LENGTH_EXCEEDED");
+  CHECK(e.code == "context_length_exceeded");
   CHECK(e.message.find("messages") == 0);
 }
 

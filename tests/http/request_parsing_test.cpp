@@ -112,12 +112,12 @@ TEST_CASE("generate: prompts must fit the context") {
   for (int i = 0; i < 63; ++i) ids += ",400";
   ids += "]";
   auto e = gen_error(R"({"input_ids":)" + ids + "}");  // 64 tokens, context 64
-  CHECK(e.code == "CONTEXT_LENGTH_EXCEEDED");
+  CHECK(e.code == "context_length_exceeded");
   CHECK(e.status == 400);
   // Prompt fits but not with the requested completion.
   CHECK(gen_error(R"({"text":"a","sampling_params":{"max_completion_tokens":65}})").code == "OUT_OF_RANGE");
   CHECK(gen_error(R"({"input_ids":[1,400],"sampling_params":{"max_completion_tokens":63}})").code ==
-        "CONTEXT_LENGTH_EXCEEDED");
+        "context_length_exceeded");
   CHECK(std::holds_alternative<generate_call>(
       parse_generate(R"({"input_ids":[1,400],"sampling_params":{"max_completion_tokens":62}})", limits())));
 }
@@ -170,10 +170,11 @@ TEST_CASE("completions: bad input") {
   CHECK(cmpl_error(R"({"prompt":"a","stop":["a","b","c","d","e"]})").code == "OUT_OF_RANGE");
   CHECK(cmpl_error(R"({"prompt":"a","stop":[""]})").code == "OUT_OF_RANGE");
   CHECK(cmpl_error(R"({"prompt":"a","stop":[1]})").code == "INVALID_TYPE");
-  CHECK(cmpl_error(R"({"prompt":"a","n":2})").code == "OUT_OF_RANGE");
+  CHECK(cmpl_error(R"({"prompt":"a","n":2})").code == "UNSUPPORTED");  // as documented, not OUT_OF_RANGE
+  CHECK(cmpl_error(R"({"prompt":"a","n":0})").code == "OUT_OF_RANGE");
   CHECK(cmpl_error(R"({"prompt":"a","echo":true})").code == "UNSUPPORTED");
   CHECK(cmpl_error(R"({"prompt":"a","stream_options":1})").code == "INVALID_TYPE");
-  CHECK(cmpl_error(R"({"prompt":[1,2,3,4],"max_tokens":61})").code == "CONTEXT_LENGTH_EXCEEDED");
+  CHECK(cmpl_error(R"({"prompt":[1,2,3,4],"max_tokens":61})").code == "context_length_exceeded");
 }
 
 TEST_CASE("a text prompt too long for any tokenization is refused before it is encoded") {
@@ -199,7 +200,7 @@ TEST_CASE("a text prompt too long for any tokenization is refused before it is e
   l.max_prompt_tokens = 1000;
   const std::string past_context(per_token * 65, 'a');
   e = error_of(parse_completion(R"({"prompt":")" + past_context + R"(","max_tokens":1})", l));
-  CHECK(e.code == "CONTEXT_LENGTH_EXCEEDED");
+  CHECK(e.code == "context_length_exceeded");
   CHECK(encodes == 0);
 
   // At the bound the text is encoded and judged by its real token count ("a" * n packs into

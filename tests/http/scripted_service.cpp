@@ -43,10 +43,10 @@ std::string scripted_service::submit(generation_request req, generation_callback
   reject.type = generation_event::kind::error;
   reject.rid = rid;
   if (!accepting_) {
-    reject.error_code = "SHUTTING_DOWN";
+    reject.error = engine_errc::shutting_down;
     reject.error_message = "the engine is shutting down";
   } else if (static_cast<int>(live_.size()) >= opt_.queue_limit) {
-    reject.error_code = "QUEUE_FULL";
+    reject.error = engine_errc::queue_full;
     reject.error_message = "queue limit reached";
   } else {
     ++submitted_;

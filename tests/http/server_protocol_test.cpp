@@ -28,6 +28,8 @@ void check_error(const http_result& r, int status, const std::string& code) {
   REQUIRE(j.contains("error"));
   CHECK(j["error"]["code"] == code);
   CHECK(j["error"]["message"].is_string());
+  CHECK(j["error"]["type"] == (status >= 500 ? "server_error" : status == 404 ? "not_found_error" : "invalid_request_error"));
+  CHECK(j["error"].contains("param"));
 }
 
 }  // namespace
@@ -196,7 +198,7 @@ TEST_CASE("every bad request is a 4xx JSON error and never reaches the engine") 
   check_error(http_call(p, "POST", "/generate", R"({"text":"a","sampling_params":{"top_p":7}})"), 400, "OUT_OF_RANGE");
   check_error(http_call(p, "POST", "/generate", R"({"input_ids":[1,9999]})"), 400, "TOKEN_OUT_OF_VOCABULARY");
   check_error(http_call(p, "POST", "/v1/completions", R"({"prompt":")" + std::string(600, 'x') + R"("})"), 400,
-              "CONTEXT_LENGTH_EXCEEDED");
+              "context_length_exceeded");
   check_error(http_call(p, "POST", "/v1/completions", "{\"prompt\":\"\xC3\x28\"}"), 400, "INVALID_UTF8");
   check_error(http_call(p, "POST", "/v1/completions", R"({"prompt":")" + std::string(5000, 'x') + R"("})"), 413,
               "BODY_TOO_LARGE");

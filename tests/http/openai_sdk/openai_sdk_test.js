@@ -1,7 +1,8 @@
 // The official OpenAI Node SDK (pinned in package.json) against `kvactor serve` on
 // stories260K: a chat completion, the same one streamed (with usage), a second turn
-// served partly from the prefix cache, and a field the server does not honour coming
-// back as the SDK's BadRequestError. Exit 77 (skip) only when the SDK is not installed
+// served partly from the prefix cache, a field the server does not honour and a context
+// overflow coming back as the SDK's BadRequestError with OpenAI's type/param/code,
+// x-request-id as the SDK's _request_id, and models.retrieve (found and 404). Exit 77 (skip) only when the SDK is not installed
 // (tests/http/openai_sdk/setup.sh installs it).
 "use strict";
 
@@ -74,6 +75,29 @@ async function main() {
       check("response_format refused as BadRequestError", e instanceof OpenAI.BadRequestError && e.status === 400,
         { status: e.status, name: e.constructor.name });
       check("the error names the field", String(e.message).includes("response_format"), e.message);
+      // OpenAI's error shape: the SDK reads type, param and code from the body.
+      check("error type", e.type === "invalid_request_error", e.type);
+      check("error param", e.param === "response_format", e.param);
+      check("error code", e.code === "UNSUPPORTED_FIELD", e.code);
+    }
+    try {
+      await client.chat.completions.create({ model: "stories260K", messages, max_tokens: 500 });
+      check("a context overflow refused", false);
+    } catch (e) {
+      check("context overflow: 400 context_length_exceeded naming messages",
+        e instanceof OpenAI.BadRequestError && e.code === "context_length_exceeded" && e.param === "messages",
+        { status: e.status, code: e.code, param: e.param });
+    }
+    check("x-request-id reaches the SDK", typeof reply._request_id === "string" && reply._request_id.startsWith("req-"),
+      reply._request_id);
+    const model = await client.models.retrieve("stories260K");
+    check("models.retrieve", model.id === "stories260K" && model.object === "model", model);
+    try {
+      await client.models.retrieve("no-such-model");
+      check("an unknown model is 404", false);
+    } catch (e) {
+      check("an unknown model is NotFoundError", e instanceof OpenAI.NotFoundError && e.type === "not_found_error",
+        { status: e.status, type: e.type });
     }
   } finally {
     stopProcess(server);
