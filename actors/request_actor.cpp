@@ -122,7 +122,6 @@ std::string error_text(request_pointer self, const caf::error& err) {
   return self->system().render(err);
 }
 
-
 void offer(request_pointer self) {
   auto& st = self->state;
   sequence_step s;

@@ -1,13 +1,13 @@
 #include "http/session.hpp"
 
-#include "http/cors.hpp"
-
 #include <algorithm>
 #include <cstdio>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+
+#include "http/cors.hpp"
 
 namespace kvactor::http {
 

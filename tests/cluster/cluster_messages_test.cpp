@@ -72,7 +72,7 @@ TEST_CASE("node_request and node_event round-trip through the binary serializer"
   }
 }
 
-TEST_CASE("every engine error crosses a node by its wire name; an unknown name stays in the message") {
+TEST_CASE("every engine error crosses a node by its wire name, and an unknown name stays in the message") {
   for (auto code : all_engine_errcs) {
     if (code == engine_errc::ok) continue;
     generation_event ev;
