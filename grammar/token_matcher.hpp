@@ -1,0 +1,50 @@
+// Token-level masks: which vocabulary tokens may come next in a grammar state.
+//
+// The vocabulary's token byte strings are laid out once as a trie in preorder, so one mask is a
+// single sequential walk: a node whose byte the grammar refuses skips its whole subtree, and each
+// surviving node's state is derived from its parent's (one byte step), never from the full string.
+//
+//   node i: byte, depth, subtree_end (first node after its subtree), tokens ending here
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "grammar/grammar_matcher.hpp"
+
+namespace kvactor::grammar {
+
+// One bit per token id.
+struct token_mask {
+  std::vector<uint64_t> words;
+  void reset(std::size_t vocab_size) { words.assign((vocab_size + 63) / 64, 0); }
+  void allow(uint32_t id) { words[id / 64] |= uint64_t{1} << (id % 64); }
+  bool allowed(uint32_t id) const { return id / 64 < words.size() && (words[id / 64] >> (id % 64) & 1); }
+  std::size_t count() const;
+};
+
+class vocabulary_trie {
+ public:
+  // token_bytes[id]: the bytes token id appends to the text; an empty string (control tokens) is
+  // never allowed by a grammar. end_tokens: allowed exactly when the grammar is complete.
+  vocabulary_trie(const std::vector<std::string>& token_bytes, std::vector<uint32_t> end_tokens);
+
+  std::size_t vocab_size() const { return vocab_size_; }
+  std::size_t node_count() const { return bytes_.size(); }
+  const std::vector<uint32_t>& end_tokens() const { return end_tokens_; }
+
+  // Fills `mask` with every token the matcher may take next (end tokens when it is complete).
+  void fill_mask(const grammar_matcher& matcher, token_mask& mask) const;
+
+ private:
+  std::size_t vocab_size_;
+  std::vector<uint32_t> end_tokens_;
+  std::vector<uint8_t> bytes_;         // per node
+  std::vector<uint32_t> depth_;        // per node, 1 for the root's children
+  std::vector<uint32_t> subtree_end_;  // per node
+  std::vector<uint32_t> token_begin_;  // per node + 1: tokens_[token_begin_[i] .. token_begin_[i+1])
+  std::vector<uint32_t> tokens_;
+};
+
+}  // namespace kvactor::grammar
