@@ -65,6 +65,8 @@ bool class_meets(const element* pos, uint32_t low, uint32_t high) {
 
 void advance(const grammar& g, grammar_stack& stack, std::vector<grammar_stack>& out) {
   if (stack.empty() || stack.back()->type != element_type::rule_ref) {
+    if (out.size() >= 16 * max_stacks)  // before duplicates are removed
+      throw grammar_error("the grammar is too ambiguous: over " + std::to_string(max_stacks) + " parse stacks", 0);
     out.push_back(stack);
     return;
   }
@@ -89,6 +91,8 @@ void advance(const grammar& g, grammar_stack& stack, std::vector<grammar_stack>&
 void normalise(std::vector<grammar_stack>& stacks) {
   std::sort(stacks.begin(), stacks.end());
   stacks.erase(std::unique(stacks.begin(), stacks.end()), stacks.end());
+  if (stacks.size() > max_stacks)
+    throw grammar_error("the grammar is too ambiguous: over " + std::to_string(max_stacks) + " parse stacks", 0);
 }
 
 void accept_code_point(const grammar& g, const match_state& in, uint32_t cp, match_state& out) {

@@ -15,6 +15,10 @@ namespace kvactor::grammar {
 
 using grammar_stack = std::vector<const element*>;
 
+// A grammar whose state needs more stacks than this (a highly ambiguous one, e.g. ("a"?){0,5000})
+// throws grammar_error from the matcher instead of using quadratic memory and time.
+inline constexpr std::size_t max_stacks = 4096;
+
 struct match_state {
   std::vector<grammar_stack> stacks;  // sorted, no duplicates
   uint32_t partial_value = 0;         // bits of a code point begun but not finished
@@ -24,6 +28,8 @@ struct match_state {
 // The state before any input.
 match_state initial_state(const grammar& g);
 // The state after one more byte into `out`; false (out unspecified) when no stack can take it.
+// initial_state, step_byte and grammar_matcher's constructor and accept() may throw grammar_error
+// (max_stacks).
 bool step_byte(const grammar& g, const match_state& in, uint8_t byte, match_state& out);
 inline bool state_is_complete(const match_state& s) {
   return s.partial_remaining == 0 && !s.stacks.empty() && s.stacks.front().empty();
