@@ -66,4 +66,26 @@ void vocabulary_trie::fill_mask(const grammar_matcher& matcher, token_mask& mask
   }
 }
 
+const token_mask& mask_cache::mask_for(const vocabulary_trie& trie, const grammar_matcher& matcher) {
+  // Key: every stack, each closed by a null, then the partial code point's two fields as fake pointers.
+  std::vector<const element*> key;
+  const match_state& s = matcher.state();
+  for (const grammar_stack& stack : s.stacks) {
+    key.insert(key.end(), stack.begin(), stack.end());
+    key.push_back(nullptr);
+  }
+  key.push_back(reinterpret_cast<const element*>(static_cast<uintptr_t>(s.partial_value) + 1));
+  key.push_back(reinterpret_cast<const element*>(static_cast<uintptr_t>(s.partial_remaining) + 1));
+  const auto found = masks_.find(key);
+  if (found != masks_.end()) {
+    ++hits_;
+    return found->second;
+  }
+  ++misses_;
+  if (masks_.size() >= capacity_) masks_.clear();
+  token_mask& mask = masks_[std::move(key)];
+  trie.fill_mask(matcher, mask);
+  return mask;
+}
+
 }  // namespace kvactor::grammar

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,24 @@ class vocabulary_trie {
   std::vector<uint32_t> subtree_end_;  // per node
   std::vector<uint32_t> token_begin_;  // per node + 1: tokens_[token_begin_[i] .. token_begin_[i+1])
   std::vector<uint32_t> tokens_;
+};
+
+// Masks already computed for a grammar state, by state (the stacks' positions and the partial
+// UTF-8). Generation revisits states constantly (every character inside an unbounded JSON string
+// leaves the same stacks), so most steps are a lookup. One per request: the request actor owns it
+// with its matcher, so no locking. Bounded: cleared when it holds `capacity` masks.
+class mask_cache {
+ public:
+  explicit mask_cache(std::size_t capacity = 64) : capacity_(capacity) {}
+  // The mask for the matcher's current state (computed on a miss).
+  const token_mask& mask_for(const vocabulary_trie& trie, const grammar_matcher& matcher);
+  std::size_t hits() const { return hits_; }
+  std::size_t misses() const { return misses_; }
+
+ private:
+  std::size_t capacity_;
+  std::map<std::vector<const element*>, token_mask> masks_;
+  std::size_t hits_ = 0, misses_ = 0;
 };
 
 }  // namespace kvactor::grammar

@@ -116,3 +116,22 @@ TEST_CASE("a finished grammar allows only its end tokens; an open one never allo
   CHECK(mask.count() == 1);
   CHECK_FALSE(m.can_continue());
 }
+
+TEST_CASE("the mask cache returns the computed mask, and hits when a state recurs") {
+  const auto g = std::make_shared<grammar>(parse_gbnf("root ::= \"\\\"\" [a-c]* \"\\\"\"\n"));
+  const std::vector<std::string> vocab{"", "\"", "a", "b", "ab", "c\"", "d"};
+  const vocabulary_trie trie(vocab, {0});
+  mask_cache cache(2);
+  grammar_matcher m(g);
+  token_mask direct;
+  for (const std::string piece : {"\"", "a", "b", "ab", "c\""}) {
+    trie.fill_mask(m, direct);
+    CHECK(cache.mask_for(trie, m).words == direct.words);
+    REQUIRE(m.accept(piece));
+  }
+  CHECK(cache.mask_for(trie, m).allowed(0));
+  // Misses: the start, inside the string, the end (a full cache of 2 is cleared first). Every
+  // character inside the string leaves the same stacks: the masks before "b", "ab" and "c\"" hit.
+  CHECK(cache.misses() == 3);
+  CHECK(cache.hits() == 3);
+}
