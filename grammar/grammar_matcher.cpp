@@ -99,6 +99,7 @@ void accept_code_point(const grammar& g, const match_state& in, uint32_t cp, mat
   out.stacks.clear();
   out.partial_value = 0;
   out.partial_remaining = 0;
+  out.partial_length = 0;
   grammar_stack next;
   for (const grammar_stack& s : in.stacks) {
     if (s.empty()) continue;
@@ -111,11 +112,16 @@ void accept_code_point(const grammar& g, const match_state& in, uint32_t cp, mat
   normalise(out.stacks);
 }
 
+// The smallest code point a sequence of n bytes may encode (shorter forms are overlong).
+uint32_t minimum_code_point(int length) { return length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000; }
+
+bool is_surrogate(uint32_t cp) { return cp >= 0xD800 && cp <= 0xDFFF; }
+
 bool partial_possible(const match_state& s) {
   const int bits = 6 * s.partial_remaining;
-  const uint32_t low = s.partial_value << bits;
-  const uint32_t high = low | ((1u << bits) - 1);
-  if (low > 0x10FFFF) return false;
+  const uint32_t low = std::max(s.partial_value << bits, minimum_code_point(s.partial_length));
+  const uint32_t high = (s.partial_value << bits) | ((1u << bits) - 1);
+  if (low > 0x10FFFF || low > high || (is_surrogate(low) && is_surrogate(high))) return false;
   return std::any_of(s.stacks.begin(), s.stacks.end(), [&](const grammar_stack& st) {
     return !st.empty() && class_meets(st.back(), low, std::min<uint32_t>(high, 0x10FFFF));
   });
@@ -145,17 +151,20 @@ bool step_byte(const grammar& g, const match_state& in, uint8_t byte, match_stat
     out.stacks = in.stacks;
     out.partial_value = byte & (0x3Fu >> extra);
     out.partial_remaining = extra;
+    out.partial_length = extra + 1;
     return partial_possible(out);
   }
   if ((byte & 0xC0) != 0x80) return false;
   const uint32_t value = (in.partial_value << 6) | (byte & 0x3F);
   if (in.partial_remaining == 1) {
+    if (value < minimum_code_point(in.partial_length) || is_surrogate(value) || value > 0x10FFFF) return false;
     accept_code_point(g, in, value, out);
     return !out.stacks.empty();
   }
   out.stacks = in.stacks;
   out.partial_value = value;
   out.partial_remaining = in.partial_remaining - 1;
+  out.partial_length = in.partial_length;
   return partial_possible(out);
 }
 

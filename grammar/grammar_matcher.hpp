@@ -23,6 +23,7 @@ struct match_state {
   std::vector<grammar_stack> stacks;  // sorted, no duplicates
   uint32_t partial_value = 0;         // bits of a code point begun but not finished
   int partial_remaining = 0;          // continuation bytes it still needs
+  int partial_length = 0;             // bytes in its whole sequence (overlong forms are refused)
 };
 
 // The state before any input.

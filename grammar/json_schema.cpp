@@ -31,7 +31,13 @@ const std::map<std::string, std::string>& primitives() {
       {"value", "object | array | string | number | boolean | null"},
       {"object", "\"{\" (string \":\" ws value (\",\" ws string \":\" ws value)*)? \"}\""},
       {"array", "\"[\" (value (\",\" ws value)*)? \"]\""},
-      {"date", "[0-9]{4} \"-\" (\"0\" [1-9] | \"1\" [0-2]) \"-\" (\"0\" [1-9] | [12] [0-9] | \"3\" [01])"},
+      // Real calendar days, except February 29 (leap years are not worth their grammar); no year 0000.
+      {"date", "year \"-\" (month-31 \"-\" (day-30 | \"31\") | month-30 \"-\" day-30 | \"02-\" day-28)"},
+      {"year", "[1-9] [0-9]{3} | \"0\" ([1-9] [0-9]{2} | \"0\" ([1-9] [0-9] | \"0\" [1-9]))"},
+      {"month-31", "\"01\" | \"03\" | \"05\" | \"07\" | \"08\" | \"10\" | \"12\""},
+      {"month-30", "\"04\" | \"06\" | \"09\" | \"11\""},
+      {"day-28", "\"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8]"},
+      {"day-30", "day-28 | \"29\" | \"30\""},
       {"time", "([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9] (\".\" [0-9]{1,6})? "
                "(\"Z\" | [+-] ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9])"},
       {"date-time", "date \"T\" time"},
@@ -45,7 +51,8 @@ const std::map<std::string, std::vector<std::string>>& primitive_uses() {
   static const std::map<std::string, std::vector<std::string>> uses{
       {"string", {"json-char"}}, {"integer", {"integral"}}, {"number", {"unsigned-number"}},
       {"unsigned-number", {"integral"}}, {"value", {"object", "array", "string", "number", "boolean", "null"}},
-      {"object", {"string", "ws", "value"}}, {"array", {"value", "ws"}}, {"date-time", {"date", "time"}}};
+      {"object", {"string", "ws", "value"}}, {"array", {"value", "ws"}}, {"date-time", {"date", "time"}},
+      {"date", {"year", "month-31", "month-30", "day-28", "day-30"}}, {"day-30", {"day-28"}}};
   return uses;
 }
 

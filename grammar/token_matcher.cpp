@@ -76,6 +76,7 @@ const token_mask& mask_cache::mask_for(const vocabulary_trie& trie, const gramma
   }
   key.push_back(reinterpret_cast<const element*>(static_cast<uintptr_t>(s.partial_value) + 1));
   key.push_back(reinterpret_cast<const element*>(static_cast<uintptr_t>(s.partial_remaining) + 1));
+  key.push_back(reinterpret_cast<const element*>(static_cast<uintptr_t>(s.partial_length) + 1));
   const auto found = masks_.find(key);
   if (found != masks_.end()) {
     ++hits_;

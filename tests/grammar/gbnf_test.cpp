@@ -108,6 +108,12 @@ TEST_CASE("code points split across tokens are carried as partial UTF-8") {
   grammar_matcher n(g);
   CHECK_FALSE(n.accept("\xCE"));  // no class can start with U+0380..U+03BF here
   CHECK_FALSE(n.accept("\xFF"));  // never valid UTF-8
+  grammar_matcher any(compile("root ::= .+"));
+  CHECK_FALSE(any.accept("\xE0\x80\xA0"));  // an overlong space
+  CHECK_FALSE(any.accept("\xC0\xA0"));      // an overlong space, two bytes
+  CHECK_FALSE(any.accept("\xED\xA0\x80"));  // a surrogate
+  CHECK_FALSE(any.accept("\xF4\x90\x80\x80"));  // over U+10FFFF
+  CHECK(any.accept("\xF0\x9F\x98\x80"));  // U+1F600
   grammar_matcher negated(compile("root ::= [^\\u0080-\\u07FF]"));
   CHECK_FALSE(negated.accept("\xC3"));  // every two-byte code point is excluded
   CHECK(negated.accept("\xE2"));
