@@ -63,11 +63,16 @@ bool class_meets(const element* pos, uint32_t low, uint32_t high) {
   return next <= high;
 }
 
-void advance(const grammar& g, grammar_stack& stack, std::vector<grammar_stack>& out) {
+// Expands rule references on top of `stack` until every stack's top is a class (or it is empty),
+// writing the results into out[n...]: existing vectors are overwritten, so a reused state allocates
+// only when it grows (the mask walk derives thousands of states per step).
+void advance(const grammar& g, grammar_stack& stack, std::vector<grammar_stack>& out, std::size_t& n) {
   if (stack.empty() || stack.back()->type != element_type::rule_ref) {
-    if (out.size() >= 16 * max_stacks)  // before duplicates are removed
+    if (n >= 16 * max_stacks)  // before duplicates are removed
       throw grammar_error("the grammar is too ambiguous: over " + std::to_string(max_stacks) + " parse stacks", 0);
-    out.push_back(stack);
+    if (n < out.size()) out[n].assign(stack.begin(), stack.end());
+    else out.push_back(stack);
+    ++n;
     return;
   }
   const element* ref = stack.back();
@@ -79,7 +84,7 @@ void advance(const grammar& g, grammar_stack& stack, std::vector<grammar_stack>&
     stack.resize(base);
     if (!is_end(after)) stack.push_back(after);
     if (!is_end(alt)) stack.push_back(alt);
-    advance(g, stack, out);
+    advance(g, stack, out, n);
     while (!is_end(alt)) ++alt;
     if (alt->type == element_type::end) break;
     ++alt;
@@ -88,28 +93,32 @@ void advance(const grammar& g, grammar_stack& stack, std::vector<grammar_stack>&
   stack.push_back(ref);
 }
 
-void normalise(std::vector<grammar_stack>& stacks) {
-  std::sort(stacks.begin(), stacks.end());
-  stacks.erase(std::unique(stacks.begin(), stacks.end()), stacks.end());
+// Keeps the first n stacks, sorted and without duplicates.
+void normalise(std::vector<grammar_stack>& stacks, std::size_t n) {
+  if (n > 1) {
+    std::sort(stacks.begin(), stacks.begin() + static_cast<std::ptrdiff_t>(n));
+    n = static_cast<std::size_t>(std::unique(stacks.begin(), stacks.begin() + static_cast<std::ptrdiff_t>(n)) - stacks.begin());
+  }
+  stacks.resize(n);
   if (stacks.size() > max_stacks)
     throw grammar_error("the grammar is too ambiguous: over " + std::to_string(max_stacks) + " parse stacks", 0);
 }
 
 void accept_code_point(const grammar& g, const match_state& in, uint32_t cp, match_state& out) {
-  out.stacks.clear();
   out.partial_value = 0;
   out.partial_remaining = 0;
   out.partial_length = 0;
-  grammar_stack next;
+  thread_local grammar_stack next;
+  std::size_t n = 0;
   for (const grammar_stack& s : in.stacks) {
     if (s.empty()) continue;
     const auto [ok, after] = match_char(s.back(), cp);
     if (!ok) continue;
     next.assign(s.begin(), s.end() - 1);
     if (!is_end(after)) next.push_back(after);
-    advance(g, next, out.stacks);
+    advance(g, next, out.stacks, n);
   }
-  normalise(out.stacks);
+  normalise(out.stacks, n);
 }
 
 // The smallest code point a sequence of n bytes may encode (shorter forms are overlong).
@@ -135,8 +144,9 @@ match_state initial_state(const grammar& g) {
   // advance() reads the element after the reference: give it an end marker.
   const element wrapper[2] = {root, {element_type::end, 0}};
   grammar_stack start{&wrapper[0]};
-  advance(g, start, s.stacks);
-  normalise(s.stacks);
+  std::size_t n = 0;
+  advance(g, start, s.stacks, n);
+  normalise(s.stacks, n);
   return s;
 }
 
