@@ -1,7 +1,8 @@
 // GBNF grammars come from request bodies (`grammar`): the parser must refuse any bytes with a
 // grammar_error that carries its position, and a grammar it accepts must print back (to_gbnf) to a
 // grammar that parses again and accepts the same inputs. The matcher then runs over the input's own
-// bytes, and a token mask over a small vocabulary must equal the brute-force mask.
+// bytes, and a token mask over a small vocabulary must equal the brute-force mask (also through
+// mask_cache's interned-state walk).
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,8 +27,10 @@ void check_masks(const std::shared_ptr<const g::grammar>& grammar, std::string_v
   static const g::vocabulary_trie trie(vocabulary(), {0});
   g::grammar_matcher m(grammar);
   g::token_mask mask;
+  g::mask_cache cache(4);
   for (std::size_t i = 0; i < input.size() && i < 16; ++i) {
     trie.fill_mask(m, mask);
+    FUZZ_CHECK(cache.mask_for(trie, m).words == mask.words, "a cached (interned-state) mask that differs");
     for (uint32_t id = 1; id < vocabulary().size(); ++id) {
       g::grammar_matcher copy = m;
       FUZZ_CHECK(mask.allowed(id) == copy.accept(vocabulary()[id]), "a trie mask that differs from brute force");

@@ -66,26 +66,79 @@ void vocabulary_trie::fill_mask(const grammar_matcher& matcher, token_mask& mask
   }
 }
 
-const token_mask& mask_cache::mask_for(const vocabulary_trie& trie, const grammar_matcher& matcher) {
-  // Key: every stack, each closed by a null, then the partial code point's two fields as fake pointers.
+namespace {
+
+// Every stack, each closed by a null, then the partial code point's fields as fake pointers.
+std::vector<const element*> state_key(const match_state& s) {
   std::vector<const element*> key;
-  const match_state& s = matcher.state();
   for (const grammar_stack& stack : s.stacks) {
     key.insert(key.end(), stack.begin(), stack.end());
     key.push_back(nullptr);
   }
-  key.push_back(reinterpret_cast<const element*>(static_cast<uintptr_t>(s.partial_value) + 1));
-  key.push_back(reinterpret_cast<const element*>(static_cast<uintptr_t>(s.partial_remaining) + 1));
-  key.push_back(reinterpret_cast<const element*>(static_cast<uintptr_t>(s.partial_length) + 1));
-  const auto found = masks_.find(key);
+  for (const uint32_t field : {s.partial_value, static_cast<uint32_t>(s.partial_remaining),
+                               static_cast<uint32_t>(s.partial_length)})
+    key.push_back(reinterpret_cast<const element*>(static_cast<uintptr_t>(field) + 1));
+  return key;
+}
+
+}  // namespace
+
+int32_t mask_cache::intern(match_state&& state) {
+  auto key = state_key(state);
+  const auto found = ids_.find(key);
+  if (found != ids_.end()) return found->second;
+  const auto id = static_cast<int32_t>(states_.size());
+  states_.push_back(std::move(state));
+  ids_.emplace(std::move(key), id);
+  return id;
+}
+
+int32_t mask_cache::transition(const grammar& g, int32_t from, uint8_t byte) {
+  const uint64_t key = static_cast<uint64_t>(from) << 8 | byte;
+  const auto found = transitions_.find(key);
+  if (found != transitions_.end()) return found->second;
+  const int32_t to = step_byte(g, states_[static_cast<std::size_t>(from)], byte, scratch_) ? intern(std::move(scratch_))
+                                                                                         : rejected;
+  transitions_.emplace(key, to);
+  return to;
+}
+
+void mask_cache::walk(const vocabulary_trie& trie, const grammar& g, int32_t root, token_mask& mask) {
+  std::vector<int32_t> ids{root};  // ids[d]: state after the first d bytes of the current path
+  std::size_t i = 0;
+  while (i < trie.bytes_.size()) {
+    const uint32_t d = trie.depth_[i];
+    if (ids.size() <= d) ids.resize(d + 1);
+    ids[d] = transition(g, ids[d - 1], trie.bytes_[i]);
+    if (ids[d] == rejected) {
+      i = trie.subtree_end_[i];
+      continue;
+    }
+    for (uint32_t t = trie.token_begin_[i]; t < trie.token_begin_[i + 1]; ++t) mask.allow(trie.tokens_[t]);
+    ++i;
+  }
+}
+
+const token_mask& mask_cache::mask_for(const vocabulary_trie& trie, const grammar_matcher& matcher) {
+  int32_t root = intern(match_state(matcher.state()));
+  const auto found = masks_.find(root);
   if (found != masks_.end()) {
     ++hits_;
     return found->second;
   }
   ++misses_;
-  if (masks_.size() >= capacity_) masks_.clear();
-  token_mask& mask = masks_[std::move(key)];
-  trie.fill_mask(matcher, mask);
+  if (masks_.size() >= capacity_ || states_.size() >= (1u << 16)) {
+    masks_.clear();
+    ids_.clear();
+    states_.clear();
+    transitions_.clear();
+    root = intern(match_state(matcher.state()));
+  }
+  token_mask& mask = masks_[root];
+  mask.reset(trie.vocab_size());
+  if (matcher.is_complete())
+    for (const uint32_t id : trie.end_tokens()) mask.allow(id);
+  if (matcher.can_continue()) walk(trie, matcher.rules(), root, mask);
   return mask;
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "grammar/grammar_matcher.hpp"
@@ -39,6 +40,7 @@ class vocabulary_trie {
   void fill_mask(const grammar_matcher& matcher, token_mask& mask) const;
 
  private:
+  friend class mask_cache;
   std::size_t vocab_size_;
   std::vector<uint32_t> end_tokens_;
   std::vector<uint8_t> bytes_;         // per node
@@ -50,8 +52,11 @@ class vocabulary_trie {
 
 // Masks already computed for a grammar state, by state (the stacks' positions and the partial
 // UTF-8). Generation revisits states constantly (every character inside an unbounded JSON string
-// leaves the same stacks), so most steps are a lookup. One per request: the request actor owns it
-// with its matcher, so no locking. Bounded: cleared when it holds `capacity` masks.
+// leaves the same stacks), so most steps are a lookup. On a miss the trie walk runs over interned
+// states: each distinct state gets an id and each (state, byte) transition is computed once, so a
+// walk through string content (where almost every byte leads back to the same few states) is a
+// table lookup per trie node instead of a matcher step. One per request: the request actor owns it
+// with its matcher, so no locking. Bounded: cleared when it holds `capacity` masks or 2^16 states.
 class mask_cache {
  public:
   explicit mask_cache(std::size_t capacity = 64) : capacity_(capacity) {}
@@ -61,8 +66,17 @@ class mask_cache {
   std::size_t misses() const { return misses_; }
 
  private:
+  static constexpr int32_t rejected = -1;
+  int32_t intern(match_state&& state);
+  int32_t transition(const grammar& g, int32_t from, uint8_t byte);
+  void walk(const vocabulary_trie& trie, const grammar& g, int32_t root, token_mask& mask);
+
   std::size_t capacity_;
-  std::map<std::vector<const element*>, token_mask> masks_;
+  std::map<std::vector<const element*>, int32_t> ids_;  // state key -> id
+  std::vector<match_state> states_;                     // by id
+  std::unordered_map<uint64_t, int32_t> transitions_;   // (id << 8 | byte) -> id or rejected
+  std::map<int32_t, token_mask> masks_;                 // by state id
+  match_state scratch_;
   std::size_t hits_ = 0, misses_ = 0;
 };
 

@@ -82,9 +82,11 @@ TEST_CASE("random grammars' masks match brute force along random accepted paths"
     for (int walk = 0; walk < 20; ++walk) {
       grammar_matcher m(g);
       token_mask mask;
+      mask_cache cache(4);
       for (int step = 0; step < 12; ++step) {
         trie.fill_mask(m, mask);
         REQUIRE(mask.words == brute_force_mask(m, vocab, ends).words);
+        REQUIRE(cache.mask_for(trie, m).words == mask.words);
         std::vector<uint32_t> choices;
         for (uint32_t id = 1; id < vocab.size(); ++id)
           if (mask.allowed(id)) choices.push_back(id);
