@@ -68,7 +68,7 @@ bool class_meets(const element* pos, uint32_t low, uint32_t high) {
 // only when it grows (the mask walk derives thousands of states per step).
 void advance(const grammar& g, grammar_stack& stack, std::vector<grammar_stack>& out, std::size_t& n) {
   if (stack.empty() || stack.back()->type != element_type::rule_ref) {
-    if (n >= 16 * max_stacks)  // before duplicates are removed
+    if (n >= 8 * max_stacks)  // before duplicates are removed
       throw grammar_error("the grammar is too ambiguous: over " + std::to_string(max_stacks) + " parse stacks", 0);
     if (n < out.size()) out[n].assign(stack.begin(), stack.end());
     else out.push_back(stack);

@@ -15,9 +15,9 @@ namespace kvactor::grammar {
 
 using grammar_stack = std::vector<const element*>;
 
-// A grammar whose state needs more stacks than this (a highly ambiguous one, e.g. ("a"?){0,5000})
+// A grammar whose state needs more stacks than this (a highly ambiguous one, e.g. ("a"?){0,2000})
 // throws grammar_error from the matcher instead of using quadratic memory and time.
-inline constexpr std::size_t max_stacks = 4096;
+inline constexpr std::size_t max_stacks = 1024;
 
 struct match_state {
   std::vector<grammar_stack> stacks;  // sorted, no duplicates

@@ -166,6 +166,6 @@ TEST_CASE("to_gbnf writes a grammar that parses to the same language") {
 TEST_CASE("a highly ambiguous grammar is refused by the matcher, not run in quadratic memory") {
   const auto g = compile("root ::= (\"a\"?){0,5000} \"b\"\n");
   CHECK_THROWS_AS(grammar_matcher{g}, grammar_error);
-  const auto fine = compile("root ::= (\"a\"?){0,100} \"b\"\n");
+  const auto fine = compile("root ::= (\"a\"?){0,20} \"b\"\n");
   CHECK(matches(fine, "aaab"));
 }
