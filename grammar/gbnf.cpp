@@ -421,6 +421,55 @@ void append_char(std::string& out, uint32_t cp) {
 
 grammar parse_gbnf(std::string_view source, std::string_view root) { return gbnf_parser(source).parse(root); }
 
+namespace {
+
+constexpr std::size_t longest_limit = std::size_t{1} << 40;
+
+std::size_t utf8_bytes(uint32_t cp) { return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4; }
+
+// Longest match of rule r in bytes (capped at longest_limit); sets `unbounded` on a cycle.
+std::size_t longest_rule(const grammar& g, uint32_t r, std::vector<uint8_t>& colour, std::vector<std::size_t>& memo,
+                         bool& unbounded) {
+  if (colour[r] == 2) return memo[r];
+  if (colour[r] == 1 || unbounded) {
+    unbounded = true;
+    return longest_limit;
+  }
+  colour[r] = 1;
+  std::size_t best = 0, current = 0;
+  const auto& rule = g.rules[r];
+  for (std::size_t i = 0; i < rule.size(); ++i) {
+    const element& e = rule[i];
+    if (e.type == element_type::end || e.type == element_type::alt) {
+      best = std::max(best, current);
+      current = 0;
+    } else if (e.type == element_type::rule_ref) {
+      current = std::min(longest_limit, current + longest_rule(g, e.value, colour, memo, unbounded));
+    } else if (e.type == element_type::chr || e.type == element_type::chr_not || e.type == element_type::chr_any) {
+      // A class: the widest code point it can match (a negated class or `.` can match 4-byte ones).
+      std::size_t width = e.type == element_type::chr ? utf8_bytes(e.value) : 4;
+      for (std::size_t j = i + 1; j < rule.size() && (rule[j].type == element_type::chr_alt ||
+                                                       rule[j].type == element_type::chr_range_upper); ++j)
+        width = std::max(width, utf8_bytes(rule[j].value));
+      current = std::min(longest_limit, current + width);
+    }
+  }
+  colour[r] = 2;
+  memo[r] = best;
+  return best;
+}
+
+}  // namespace
+
+std::optional<std::size_t> longest_match_bytes(const grammar& g) {
+  std::vector<uint8_t> colour(g.rules.size(), 0);
+  std::vector<std::size_t> memo(g.rules.size(), 0);
+  bool unbounded = false;
+  const std::size_t n = longest_rule(g, g.root, colour, memo, unbounded);
+  if (unbounded || n >= longest_limit) return std::nullopt;
+  return n;
+}
+
 std::string to_gbnf(const grammar& g) {
   std::string out;
   for (std::size_t r = 0; r < g.rules.size(); ++r) {

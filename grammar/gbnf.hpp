@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -57,6 +58,12 @@ inline constexpr std::size_t max_grammar_elements = 1u << 20;
 // Parses GBNF text; `root` names the start rule. Refuses undefined rules, a missing root and left
 // recursion (the matcher would never terminate on it), each with a message naming the rule.
 grammar parse_gbnf(std::string_view source, std::string_view root = "root");
+
+// The most bytes a complete match of the root can have, or nullopt when it is unbounded (a recursive
+// rule reachable from the root, e.g. any `*` or `+`) or over 2^40. A document that is not complete
+// after this many generated tokens never will be (a token is at least one byte): with every string
+// and array of a JSON schema bounded, max_tokens >= this guarantees the document closes.
+std::optional<std::size_t> longest_match_bytes(const grammar& g);
 
 // Writes the grammar back as GBNF (one rule per line; generated rules included). For tests and logs.
 std::string to_gbnf(const grammar& g);

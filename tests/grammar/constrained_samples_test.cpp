@@ -84,8 +84,10 @@ TEST_CASE("every constrained sample parses, and satisfies its schema (Python's j
   int complete = 0, total = 0;
   for (const auto& [schema, text] : cases) {
     const auto g = std::make_shared<grammar>(parse_gbnf(text));
+    const auto bound = longest_match_bytes(*g);
     for (int i = 0; i < 12; ++i) {
       const auto [doc, done] = generate(s, trie, g, rng, 256);
+      if (bound) CHECK(doc.size() <= *bound);
       // A complete document must be whole UTF-8 (strict dump throws otherwise); a cut one may end mid-character.
       const auto handler = done ? ordered_json::error_handler_t::strict : ordered_json::error_handler_t::replace;
       out << ordered_json{{"schema", schema}, {"document", doc}, {"complete", done}}.dump(-1, ' ', false, handler) << "\n";

@@ -113,3 +113,21 @@ TEST_CASE("gbnf_literal round-trips through the parser") {
   const auto g = std::make_shared<grammar>(parse_gbnf("root ::= " + gbnf_literal(bytes) + "\n"));
   CHECK(accepts(g, bytes));
 }
+
+TEST_CASE("a bounded schema has a computable byte bound that its longest documents reach") {
+  const auto bounded = ordered_json::parse(R"({"type":"object","properties":{
+      "id":{"type":"integer","minimum":0,"maximum":999},
+      "tags":{"type":"array","items":{"type":"string","maxLength":3},"maxItems":2},
+      "ok":{"type":"boolean"}},"required":["id","tags","ok"]})");
+  const auto g = std::make_shared<grammar>(parse_gbnf(json_schema_to_gbnf(bounded)));
+  const auto bound = longest_match_bytes(*g);
+  REQUIRE(bound.has_value());
+  // Longest document: a 3-digit id, two 3-character strings of 6-byte escapes (\uXXXX), "false".
+  const std::string longest = R"({"id": 999, "tags": ["\u00e9\u00e9\u00e9", "\u00e9\u00e9\u00e9"], "ok": false})";
+  CHECK(accepts(g, longest));
+  CHECK(*bound == longest.size());
+  CHECK_FALSE(longest_match_bytes(*std::make_shared<grammar>(parse_gbnf(json_object_gbnf()))).has_value());
+  const auto unbounded_string = ordered_json::parse(R"({"type":"array","items":{"type":"string"},"maxItems":2})");
+  CHECK_FALSE(longest_match_bytes(parse_gbnf(json_schema_to_gbnf(unbounded_string))).has_value());
+  CHECK(longest_match_bytes(parse_gbnf("root ::= \"a\" [\\U0001F600] (\"bc\" | \"d\")?\n")) == std::optional<std::size_t>(7));
+}
