@@ -3,7 +3,7 @@
 # a bounded time, starting from its seed corpus and every saved regression input.
 # Skips with a message (exit 0) when clang or libFuzzer is missing.
 #   KVACTOR_FUZZ_SECONDS   seconds per target (default 30)
-#   KVACTOR_FUZZ_TARGETS   space-separated subset (default: all five)
+#   KVACTOR_FUZZ_TARGETS   space-separated subset (default: all of them)
 #   KVACTOR_FUZZ_BUILD_DIR (default build-fuzz)
 # A crash fails the run; its input is left in $build/artifacts/<target>/. Fix the bug,
 # then keep the input as fuzz/regressions/<target>/<name> (it is replayed by ctest).
@@ -11,7 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${KVACTOR_FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${KVACTOR_FUZZ_SECONDS:-30}
-targets=${KVACTOR_FUZZ_TARGETS:-"request_json http_request gguf_loader llama2c_loader tokenizer chat_template"}
+targets=${KVACTOR_FUZZ_TARGETS:-"request_json http_request gguf_loader llama2c_loader tokenizer chat_template gbnf"}
 jobs=${KVACTOR_JOBS:-$(nproc)}
 cxx=${KVACTOR_FUZZ_CXX:-clang++}
 cc=${KVACTOR_FUZZ_CC:-clang}

@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(g++ cmake make ccache pkg-config python3
           libcaf-dev libboost-dev nlohmann-json3-dev doctest-dev
-          libpcre2-dev python3-jinja2)
+          libpcre2-dev python3-jinja2 python3-jsonschema)
 for arg in "$@"; do
   case "$arg" in
     --browser) packages+=(chromium nodejs npm) ;;
