@@ -135,6 +135,111 @@ struct cache_view {
   trie_view trie;
 };
 
+// ---- Actor inspection (http/API.md "actors", "requests", "metrics"). Actors answer
+// `inspect`, `history`, `metrics` and `check` with these values; the JSON of the API
+// is written once, from them, by actors/inspection.cpp for the gateway's inspect(). ----
+
+// The common head of every actor's snapshot.
+struct actor_head {
+  std::string kind;
+  std::string id;
+  std::string state;
+  uint64_t messages_handled = 0;
+  uint64_t mailbox_depth = 0;
+};
+
+// One request, live or finished ("details" of a request actor, an entry of `history`).
+struct request_snapshot {
+  std::string rid;
+  std::string kind;
+  std::string phase;
+  int32_t prompt_tokens = 0;
+  int32_t generated_tokens = 0;
+  int32_t max_tokens = 0;
+  int32_t cached_tokens = 0;
+  int32_t pages_held = 0;
+  int32_t locked_pages = 0;
+  double ttft_ms = -1;  // -1 until the first token (JSON null)
+  double age_ms = 0;
+  int32_t preemptions = 0;
+  std::string error;  // set only for a request actor that died without reporting its end
+};
+
+struct request_report {
+  actor_head head;
+  request_snapshot details;
+};
+
+struct pool_report {
+  actor_head head;
+  pool_counts counts;
+  uint64_t evicted_pages = 0;
+};
+
+struct trie_report {
+  actor_head head;
+  trie_counts counts;
+  std::string policy;
+};
+
+struct device_report {
+  actor_head head;
+  std::string backend;
+  uint64_t steps = 0;
+  uint64_t tokens = 0;
+  double last_step_ms = 0;
+  uint64_t restarts = 0;
+};
+
+struct batch_entry {
+  std::string rid;
+  int32_t tokens = 0;
+  bool decoding = false;  // JSON phase: decode | prefill
+};
+
+struct running_entry {
+  std::string rid;
+  std::string status;
+};
+
+// The scheduler's snapshot carries the device's (the scheduler owns the step statistics).
+struct scheduler_report {
+  actor_head head;
+  int32_t queued = 0;
+  int32_t running = 0;
+  std::vector<batch_entry> batch;
+  std::vector<running_entry> running_requests;
+  uint64_t steps = 0;
+  uint64_t preemptions = 0;
+  bool admission_blocked = false;
+  int32_t starving = 0;
+  device_report device;
+};
+
+struct registry_report {
+  actor_head head;
+  int32_t live_requests = 0;
+  int32_t finished_kept = 0;
+};
+
+// The registry's counters over every request that ended.
+struct registry_metrics {
+  uint64_t finished = 0;
+  uint64_t cancelled = 0;
+  uint64_t failed = 0;
+  uint64_t rejected = 0;
+  uint64_t prompt_tokens = 0;
+  uint64_t generated_tokens = 0;
+  uint64_t cache_hit_tokens = 0;
+  int32_t live = 0;
+};
+
+// Answer to `check` (the full O(pages) invariant walks of pool and trie).
+struct invariant_check {
+  bool ok = true;
+  std::string problem;  // the first problem found, "" when ok
+};
+
 struct enqueue_request {
   uint64_t seq_id = 0;
   std::string rid;
@@ -204,6 +309,57 @@ typename Inspector::result_type inspect(Inspector& f, cache_view& x) {
            x.cached_evictable, x.page_states, x.full_check, x.invariants_ok, x.problem, x.trie);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, actor_head& x) {
+  return f(caf::meta::type_name("actor_head"), x.kind, x.id, x.state, x.messages_handled, x.mailbox_depth);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_snapshot& x) {
+  return f(caf::meta::type_name("request_snapshot"), x.rid, x.kind, x.phase, x.prompt_tokens, x.generated_tokens,
+           x.max_tokens, x.cached_tokens, x.pages_held, x.locked_pages, x.ttft_ms, x.age_ms, x.preemptions, x.error);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_report& x) {
+  return f(caf::meta::type_name("request_report"), x.head, x.details);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_report& x) {
+  return f(caf::meta::type_name("pool_report"), x.head, x.counts, x.evicted_pages);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, trie_report& x) {
+  return f(caf::meta::type_name("trie_report"), x.head, x.counts, x.policy);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, device_report& x) {
+  return f(caf::meta::type_name("device_report"), x.head, x.backend, x.steps, x.tokens, x.last_step_ms, x.restarts);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch_entry& x) {
+  return f(caf::meta::type_name("batch_entry"), x.rid, x.tokens, x.decoding);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, running_entry& x) {
+  return f(caf::meta::type_name("running_entry"), x.rid, x.status);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, scheduler_report& x) {
+  return f(caf::meta::type_name("scheduler_report"), x.head, x.queued, x.running, x.batch, x.running_requests,
+           x.steps, x.preemptions, x.admission_blocked, x.starving, x.device);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registry_report& x) {
+  return f(caf::meta::type_name("registry_report"), x.head, x.live_requests, x.finished_kept);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registry_metrics& x) {
+  return f(caf::meta::type_name("registry_metrics"), x.finished, x.cancelled, x.failed, x.rejected, x.prompt_tokens,
+           x.generated_tokens, x.cache_hit_tokens, x.live);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, invariant_check& x) {
+  return f(caf::meta::type_name("invariant_check"), x.ok, x.problem);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, enqueue_request& x) {
   return f(caf::meta::type_name("enqueue_request"), x.seq_id, x.rid, x.tokens);
 }
@@ -233,6 +389,16 @@ CAF_BEGIN_TYPE_ID_BLOCK(kvactor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(kvactor, (kvactor::scheduler_counts))
   CAF_ADD_TYPE_ID(kvactor, (kvactor::trie_view))
   CAF_ADD_TYPE_ID(kvactor, (kvactor::cache_view))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::request_snapshot))
+  CAF_ADD_TYPE_ID(kvactor, (std::vector<kvactor::request_snapshot>))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::request_report))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::pool_report))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::trie_report))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::device_report))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::scheduler_report))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::registry_report))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::registry_metrics))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::invariant_check))
 
   CAF_ADD_ATOM(kvactor, kvactor, alloc_atom, "alloc")
   CAF_ADD_ATOM(kvactor, kvactor, drop_atom, "drop")
@@ -277,8 +443,8 @@ using pool_actor = caf::typed_actor<
     caf::replies_to<counts_atom>::with<pool_counts>,
     // depth, max nodes, full: also run the O(pages) invariant walks (else counters only)
     caf::replies_to<cache_atom, int32_t, int32_t, bool>::with<cache_view>,
-    caf::replies_to<check_atom>::with<std::string>,  // full walk: "" if every invariant holds, else the problem
-    caf::replies_to<inspect_atom>::with<std::string>>;
+    caf::replies_to<check_atom>::with<invariant_check>,  // the full walks of pool and trie, and the cross-check
+    caf::replies_to<inspect_atom>::with<pool_report>>;
 
 // Owns prefix_trie. Handles belong to the request that matched/published; the trie
 // monitors those owners and unlocks a dead one's handles.
@@ -292,13 +458,13 @@ using trie_actor = caf::typed_actor<
     caf::replies_to<evict_atom, int32_t>::with<page_list>,
     caf::replies_to<counts_atom>::with<trie_counts>,
     caf::replies_to<cache_atom, int32_t, int32_t, bool>::with<trie_view>,  // as the pool's
-    caf::replies_to<check_atom>::with<std::string>,
-    caf::replies_to<inspect_atom>::with<std::string>>;
+    caf::replies_to<check_atom>::with<invariant_check>,  // the trie's full walk
+    caf::replies_to<inspect_atom>::with<trie_report>>;
 
 // Runs one batched step at a time on its backend.
 using device_actor = caf::typed_actor<
     caf::replies_to<step_atom, std::vector<sequence_step>>::with<std::vector<sequence_result>>,
-    caf::replies_to<inspect_atom>::with<std::string>>;
+    caf::replies_to<inspect_atom>::with<device_report>>;
 
 // One per request; owns its tokens, block table, sampling state and output.
 using request_actor = caf::typed_actor<
@@ -307,7 +473,7 @@ using request_actor = caf::typed_actor<
     caf::replies_to<preempt_atom>::with<token_list>,  // give back everything, wait for the next admit
     caf::reacts_to<fail_atom, std::string, std::string>,  // code, message: end with an error
     caf::reacts_to<cancel_atom, std::string>,       // reason: end as cancelled
-    caf::replies_to<inspect_atom>::with<std::string>>;
+    caf::replies_to<inspect_atom>::with<request_report>>;
 
 // Waiting queue, running set, batch formation, preemption, device supervision.
 using scheduler_actor = caf::typed_actor<
@@ -317,18 +483,18 @@ using scheduler_actor = caf::typed_actor<
     caf::reacts_to<leave_atom>,                                     // the sender finished
     caf::reacts_to<check_atom>,                                     // timer: retry parked starving requests
     caf::replies_to<counts_atom>::with<scheduler_counts>,
-    caf::replies_to<inspect_atom>::with<std::string>>;
+    caf::replies_to<inspect_atom>::with<scheduler_report>>;
 
 // The gateway's bookkeeping actor: rid -> live request, the last finished ones, counters.
 // outcome = finished | cancelled | failed | rejected.
 using registry_actor = caf::typed_actor<
     caf::reacts_to<register_atom, std::string, caf::actor>,  // rid, request
-    caf::reacts_to<done_atom, std::string, std::string, std::string>,  // rid, outcome, snapshot JSON
+    caf::reacts_to<done_atom, std::string, std::string, request_snapshot>,  // rid, outcome, last snapshot
     caf::reacts_to<cancel_atom, std::string>,                 // rid
     caf::replies_to<list_atom>::with<std::vector<caf::actor>>,  // live requests
-    caf::replies_to<history_atom>::with<std::string>,         // JSON array of finished snapshots, newest first
-    caf::replies_to<metrics_atom>::with<std::string>,         // counters JSON
-    caf::replies_to<counts_atom>::with<int32_t>,              // live requests
-    caf::replies_to<inspect_atom>::with<std::string>>;
+    caf::replies_to<history_atom>::with<std::vector<request_snapshot>>,  // finished requests, newest first
+    caf::replies_to<metrics_atom>::with<registry_metrics>,
+    caf::replies_to<counts_atom>::with<int32_t>,  // live requests
+    caf::replies_to<inspect_atom>::with<registry_report>>;
 
 }  // namespace kvactor

@@ -4,9 +4,7 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 
-#include "actors/actor_snapshot.hpp"
 #include "kvcache/page_ownership.hpp"
 #include "kvcache/prefix_trie.hpp"
 #ifdef KVACTOR_FAULT_HOOKS
@@ -290,36 +288,30 @@ pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_page
                   [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
         return promise;
       },
-      [self](check_atom) -> caf::result<std::string> {
+      [self](check_atom) -> caf::result<invariant_check> {
         ++self->state.handled;
         auto local = check_state(self);
         if (!local.empty())
-          return local;
-        auto promise = self->make_response_promise<std::string>();
+          return invariant_check{false, local};
+        auto promise = self->make_response_promise<invariant_check>();
         self->request(self->state.trie, caf::infinite, cache_atom_v, int32_t{0}, int32_t{0}, true)
             .then(
                 [self, promise](trie_view& trie) mutable {
-                  promise.deliver(trie.problem.empty() ? cross_check(self->state.pages(), trie.states) : trie.problem);
+                  auto problem = trie.problem.empty() ? cross_check(self->state.pages(), trie.states) : trie.problem;
+                  promise.deliver(invariant_check{problem.empty(), problem});
                 },
                 [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
         return promise;
       },
-      [self](inspect_atom) -> std::string {
+      [self](inspect_atom) -> pool_report {
         auto& st = self->state;
         ++st.handled;
-        auto j = actor_snapshot("page_pool", "page_pool", st.evicting ? "evicting" : "running", st.handled,
-                                self->mailbox().size());
         auto c = st.pages().counts();
-        j["details"] = {{"total", c.total},
-                        {"free", c.free},
-                        {"allocated", c.total - c.free},
-                        {"private", c.private_pages},
-                        {"publishing", c.publishing},
-                        {"cached", c.cached},
-                        {"owners", c.owners},
-                        {"waiting_allocs", st.waiting.size()},
-                        {"evicted_pages", st.evicted}};
-        return snapshot_text(j);
+        return pool_report{{"page_pool", "page_pool", st.evicting ? "evicting" : "running", st.handled,
+                            self->mailbox().size()},
+                           pool_counts{c.total, c.free, c.private_pages, c.cached, c.publishing, c.owners,
+                                       static_cast<int32_t>(st.waiting.size())},
+                           st.evicted};
       },
   };
 }

@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
-#include <nlohmann/json.hpp>
 
-#include "actors/actor_snapshot.hpp"
 #include "actors/device_actor.hpp"
 #include "scheduling/admission.hpp"
 #include "scheduling/batch_formation.hpp"
@@ -463,29 +461,30 @@ scheduler_counts current_counts(const scheduler_state& s) {
   return c;
 }
 
-std::string inspect_text(scheduler_pointer self) {
+scheduler_report inspect_report(scheduler_pointer self) {
   auto& s = self->state;
-  auto j = actor_snapshot("scheduler", "scheduler", s.busy ? "stepping" : "idle", s.handled, self->mailbox().size());
-  auto batch = nlohmann::json::array();
-  for (auto& e : s.running)
+  scheduler_report r;
+  r.head = {"scheduler", "scheduler", s.busy ? "stepping" : "idle", s.handled, self->mailbox().size()};
+  for (auto& e : s.running) {
     if (e.status == run_status::in_step)
-      batch.push_back({{"rid", e.rid}, {"tokens", e.step_tokens}, {"phase", e.decoding ? "decode" : "prefill"}});
-  auto running = nlohmann::json::array();
-  for (auto& e : s.running)
-    running.push_back({{"rid", e.rid}, {"status", status_name(e.status)}});
-  j["details"] = {{"queued", s.waiting.size()},       {"running", s.running.size()},
-                  {"batch", batch},                   {"running_requests", running},
-                  {"steps", s.stats.steps_started()}, {"preemptions", s.counts.preemptions},
-                  {"admission_blocked", s.admission_blocked}, {"starving", s.starved.size()}};
-  auto dev = actor_snapshot("device", "device-" + std::to_string(s.device_generation), s.busy ? "stepping" : "idle",
-                            s.stats.steps_finished(), 0);
-  dev["details"] = {{"backend", s.be->name()},
-                    {"steps", s.stats.steps_finished()},
-                    {"tokens", s.stats.tokens_finished()},
-                    {"last_step_ms", s.stats.last_step_ms()},
-                    {"restarts", s.counts.device_restarts}};
-  j["device_snapshot"] = dev;
-  return snapshot_text(j);
+      r.batch.push_back({e.rid, e.step_tokens, e.decoding});
+    r.running_requests.push_back({e.rid, status_name(e.status)});
+  }
+  r.queued = static_cast<int32_t>(s.waiting.size());
+  r.running = static_cast<int32_t>(s.running.size());
+  r.steps = s.stats.steps_started();
+  r.preemptions = s.counts.preemptions;
+  r.admission_blocked = s.admission_blocked;
+  r.starving = static_cast<int32_t>(s.starved.size());
+  auto& d = r.device;
+  d.head = {"device", "device-" + std::to_string(s.device_generation), s.busy ? "stepping" : "idle",
+            s.stats.steps_finished(), 0};
+  d.backend = s.be->name();
+  d.steps = s.stats.steps_finished();
+  d.tokens = s.stats.tokens_finished();
+  d.last_step_ms = s.stats.last_step_ms();
+  d.restarts = s.counts.device_restarts;
+  return r;
 }
 
 scheduler_actor::behavior_type scheduler_behavior(scheduler_pointer self, engine_settings cfg, trie_actor trie,
@@ -529,9 +528,9 @@ scheduler_actor::behavior_type scheduler_behavior(scheduler_pointer self, engine
         ++self->state.handled;
         return current_counts(self->state);
       },
-      [self](inspect_atom) -> std::string {
+      [self](inspect_atom) -> scheduler_report {
         ++self->state.handled;
-        return inspect_text(self);
+        return inspect_report(self);
       },
   };
 }

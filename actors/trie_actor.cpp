@@ -3,10 +3,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <set>
 
-#include "actors/actor_snapshot.hpp"
 #include "kvcache/prefix_trie.hpp"
 
 namespace kvactor {
@@ -105,6 +103,15 @@ std::string check_trie_counters(trie_pointer self) {
   return {};
 }
 
+trie_counts counts_of(const trie_state& st) {
+  return trie_counts{st.trie->cached_pages(),
+                     st.trie->locked_pages(),
+                     st.trie->live_handles(),
+                     static_cast<int32_t>(st.handles.size()),
+                     st.trie->hit_pages(),
+                     st.trie->evicted_pages()};
+}
+
 trie_view view_of(trie_pointer self, int32_t depth, int32_t max_nodes, bool full) {
   auto& st = self->state;
   auto snap = st.trie->snapshot(depth, max_nodes);
@@ -190,34 +197,23 @@ trie_actor::behavior_type trie_behavior(trie_pointer self, int32_t page_size, in
         return self->state.trie->evict(n);
       },
       [self](counts_atom) -> trie_counts {
-        auto& st = self->state;
-        ++st.handled;
-        return trie_counts{st.trie->cached_pages(),
-                           st.trie->locked_pages(),
-                           st.trie->live_handles(),
-                           static_cast<int32_t>(st.handles.size()),
-                           st.trie->hit_pages(),
-                           st.trie->evicted_pages()};
+        ++self->state.handled;
+        return counts_of(self->state);
       },
       [self](cache_atom, int32_t depth, int32_t max_nodes, bool full) -> trie_view {
         ++self->state.handled;
         return view_of(self, depth, max_nodes, full);
       },
-      [self](check_atom) -> std::string {
+      [self](check_atom) -> invariant_check {
         ++self->state.handled;
-        return check_trie(self);
+        auto problem = check_trie(self);
+        return invariant_check{problem.empty(), problem};
       },
-      [self](inspect_atom) -> std::string {
+      [self](inspect_atom) -> trie_report {
         auto& st = self->state;
         ++st.handled;
-        auto j = actor_snapshot("trie", "trie", "running", st.handled, self->mailbox().size());
-        j["details"] = {{"nodes", st.trie->cached_pages()},
-                        {"cached_pages", st.trie->cached_pages()},
-                        {"locked_nodes", st.trie->locked_pages()},
-                        {"live_handles", st.trie->live_handles()},
-                        {"owners", st.handles.size()},
-                        {"policy", st.trie->policy_name()}};
-        return snapshot_text(j);
+        return trie_report{{"trie", "trie", "running", st.handled, self->mailbox().size()}, counts_of(st),
+                           st.trie->policy_name()};
       },
   };
 }
