@@ -45,17 +45,23 @@ std::string to_string(engine_errc code);
 // Stable upper-case code for APIs: QUEUE_FULL, DEVICE_ERROR, ...
 const char* error_code_name(engine_errc code);
 
-// request → pool → trie: insert the full pages of `tokens` (pages[i] holds tokens
-// [i*ps, (i+1)*ps)); `handle` is the request's lock (0 = none yet).
+// request → pool → trie: extend the request's cached prefix by the full pages of
+// `tokens` (pages[i] holds tokens [i*ps, (i+1)*ps) of the new part). The first
+// `first_page` pages are already cached under `handle` (matched or published
+// before; 0 = none yet): only what is new travels. The trie keeps the tokens of
+// each handle's path (its per-request cursor), and refuses a publish whose
+// first_page is not where that path ends.
 struct publish_request {
   uint64_t ns = 0;
   std::vector<int32_t> tokens;
   std::vector<page_id> pages;
   uint64_t handle = 0;
+  int32_t first_page = 0;
 };
 
-// Canonical page per published position, the duplicates (already freed by the
-// pool: the request must stop using them) and the handle now locking the path.
+// Canonical page per newly published position (first_page + i), the duplicates
+// (already freed by the pool: the request must stop using them) and the handle
+// now locking the path.
 struct publish_reply {
   std::vector<page_id> pages;
   std::vector<page_id> duplicates;
@@ -86,6 +92,19 @@ struct trie_counts {
   int32_t owners = 0;
   uint64_t hit_pages = 0;
   uint64_t evicted_pages = 0;
+  int32_t publish_cursors = 0;  // handles whose path tokens the trie keeps (one per live handle)
+  int32_t peek_cursors = 0;     // waiting prompts the trie keeps for the scheduler's hints
+  uint64_t publish_tokens_received = 0;  // tokens that arrived in publish messages
+  uint64_t peek_tokens_received = 0;     // tokens that arrived in peek messages
+};
+
+// scheduler → trie, for the longest-cached-prefix hint of a waiting request: the
+// prompt's tokens from `from` on (the trie keeps the first `from` from earlier
+// peeks: its per-request cursor; 0 starts over). Dropped with `forget`.
+struct peek_entry {
+  uint64_t seq_id = 0;
+  int32_t from = 0;
+  std::vector<int32_t> tokens;
 };
 
 // ---- Cache inspection (pool and trie answer `cache` with these; JSON is made once,
@@ -273,7 +292,7 @@ typename Inspector::result_type inspect(Inspector& f, sequence_result& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, publish_request& x) {
-  return f(caf::meta::type_name("publish_request"), x.ns, x.tokens, x.pages, x.handle);
+  return f(caf::meta::type_name("publish_request"), x.ns, x.tokens, x.pages, x.handle, x.first_page);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, publish_reply& x) {
@@ -291,7 +310,11 @@ typename Inspector::result_type inspect(Inspector& f, pool_counts& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, trie_counts& x) {
   return f(caf::meta::type_name("trie_counts"), x.cached, x.locked, x.handles, x.owners, x.hit_pages,
-           x.evicted_pages);
+           x.evicted_pages, x.publish_cursors, x.peek_cursors, x.publish_tokens_received, x.peek_tokens_received);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peek_entry& x) {
+  return f(caf::meta::type_name("peek_entry"), x.seq_id, x.from, x.tokens);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cache_tree_node& x) {
@@ -399,6 +422,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(kvactor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(kvactor, (kvactor::registry_report))
   CAF_ADD_TYPE_ID(kvactor, (kvactor::registry_metrics))
   CAF_ADD_TYPE_ID(kvactor, (kvactor::invariant_check))
+  CAF_ADD_TYPE_ID(kvactor, (kvactor::peek_entry))
+  CAF_ADD_TYPE_ID(kvactor, (std::vector<kvactor::peek_entry>))
 
   CAF_ADD_ATOM(kvactor, kvactor, alloc_atom, "alloc")
   CAF_ADD_ATOM(kvactor, kvactor, drop_atom, "drop")
@@ -425,6 +450,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(kvactor, caf::first_custom_type_id)
   CAF_ADD_ATOM(kvactor, kvactor, list_atom, "list")
   CAF_ADD_ATOM(kvactor, kvactor, metrics_atom, "metrics")
   CAF_ADD_ATOM(kvactor, kvactor, history_atom, "history")
+  CAF_ADD_ATOM(kvactor, kvactor, forget_atom, "forget")
 CAF_END_TYPE_ID_BLOCK(kvactor)
 
 CAF_ERROR_CODE_ENUM(kvactor::engine_errc, "kvactor")
@@ -451,7 +477,10 @@ using pool_actor = caf::typed_actor<
 using trie_actor = caf::typed_actor<
     caf::replies_to<match_atom, uint64_t, token_list>::with<match_reply>,  // ns, tokens; sender = owner
     caf::replies_to<unlock_atom, uint64_t>::with<int32_t>,
-    caf::replies_to<peek_atom, uint64_t, std::vector<token_list>>::with<token_list>,  // cached tokens, no lock
+    // ns, waiting prompts (new tokens only) -> cached tokens per entry (-1: the trie
+    // lost that prompt's earlier tokens, send it again from 0); no lock.
+    caf::replies_to<peek_atom, uint64_t, std::vector<peek_entry>>::with<token_list>,
+    caf::reacts_to<forget_atom, uint64_t>,  // seq id: that prompt left the waiting queue
     // From the pool only: publish for `owner`; drop every handle of `owner`.
     caf::replies_to<publish_atom, caf::actor_addr, publish_request>::with<publish_reply>,
     caf::replies_to<drop_atom, caf::actor_addr>::with<int32_t>,

@@ -206,21 +206,24 @@ void publish_full_pages(request_pointer self, Next next) {
     next();
     return;
   }
+  // Only the pages not published yet travel; the trie knows the rest by the handle.
+  const auto first = st.published_pages;
   publish_request pr;
   pr.ns = st.cfg.ns;
-  pr.tokens.assign(st.tokens.begin(), st.tokens.begin() + full * st.cfg.page_size);
-  pr.pages.assign(st.block_table.begin(), st.block_table.begin() + full);
+  pr.first_page = first;
+  pr.tokens.assign(st.tokens.begin() + first * st.cfg.page_size, st.tokens.begin() + full * st.cfg.page_size);
+  pr.pages.assign(st.block_table.begin() + first, st.block_table.begin() + full);
   pr.handle = st.handle;
   auto epoch = st.epoch;
   self->request(st.peers.pool, caf::infinite, publish_atom_v, std::move(pr))
       .then(
-          [self, epoch, full, next](publish_reply& reply) mutable {
+          [self, epoch, first, full, next](publish_reply& reply) mutable {
             if (epoch != self->state.epoch)
               return;
             auto& s = self->state;
             // Duplicates were freed by the pool; use the canonical pages from now on.
-            for (std::size_t i = 0; i < reply.pages.size() && i < s.block_table.size(); ++i)
-              s.block_table[i] = reply.pages[i];
+            for (std::size_t i = 0; i < reply.pages.size() && first + i < s.block_table.size(); ++i)
+              s.block_table[first + i] = reply.pages[i];
             s.handle = reply.handle;
             s.published_pages = full;
             next();

@@ -88,6 +88,9 @@ std::string coordinated_engine::check_quiet() {
     return "locks left: " + std::to_string(tc->locked) + " locked pages, " + std::to_string(tc->handles) + " handles";
   if (tc->cached != pc->cached)
     return "trie and pool disagree on cached pages";
+  if (tc->publish_cursors != 0 || tc->peek_cursors != 0)
+    return "trie cursors left: " + std::to_string(tc->publish_cursors) + " publish, " +
+           std::to_string(tc->peek_cursors) + " peek";
   auto check = ask<invariant_check>(actors_.pool, check_atom_v);
   if (!check)
     return "no answer to check";
