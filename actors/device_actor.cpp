@@ -1,8 +1,6 @@
 #include "actors/device_actor.hpp"
 
-#include <nlohmann/json.hpp>
 
-#include "actors/actor_snapshot.hpp"
 
 namespace kvactor {
 namespace {
@@ -37,12 +35,13 @@ device_actor::behavior_type device_behavior(device_pointer self, std::shared_ptr
         ++st.handled;
         return st.be->step(batch);
       },
-      [self](inspect_atom) -> std::string {
+      [self](inspect_atom) -> device_report {
         auto& st = self->state;
         ++st.handled;
-        auto j = actor_snapshot("device", st.id, "idle", st.handled, self->mailbox().size());
-        j["details"] = {{"backend", st.be->name()}};
-        return snapshot_text(j);
+        device_report r;
+        r.head = {"device", st.id, "idle", st.handled, self->mailbox().size()};
+        r.backend = st.be->name();
+        return r;
       },
   };
 }

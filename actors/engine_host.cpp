@@ -161,7 +161,7 @@ std::string engine_host::wait_until_quiet(std::chrono::milliseconds timeout) {
   std::string problem;
   caf::scoped_actor self{*impl_->sys};
   self->request(impl_->actors.pool, caf::infinite, check_atom_v)
-      .receive([&](std::string& p) { problem = std::move(p); },
+      .receive([&](invariant_check& c) { problem = std::move(c.problem); },
                [&](caf::error& e) { problem = "check failed: " + caf::to_string(e); });
   return problem;
 }

@@ -55,6 +55,15 @@ using generation_callback = std::function<void(const generation_event&)>;
 
 // What a front end (HTTP, CLI) needs from the engine. `gateway` is the real one; HTTP
 // tests may substitute a scripted one to exercise error paths without a model.
+// The one set of bounds on the cache tree of "cache" (http/API.md): levels below the
+// root and nodes kept breadth-first, the root included. http/ refuses values outside.
+struct cache_tree_limits {
+  static constexpr int32_t default_depth = 8;
+  static constexpr int32_t max_depth = 1024;
+  static constexpr int32_t default_nodes = 256;
+  static constexpr int32_t max_nodes = 1 << 20;
+};
+
 class generation_service {
  public:
   virtual ~generation_service() = default;
@@ -69,8 +78,10 @@ class generation_service {
   virtual void cancel(const std::string& rid) = 0;
 
   // JSON snapshots (serialised), as served by /v1/inspect/* (contract: http/API.md):
-  // what = "actors" | "cache" | "requests" | "request:<rid>" | "metrics".
-  // Delivered on cb from an actor thread.
+  // what = "actors" | "cache[?depth=D&max_nodes=N&check=full]" | "requests" |
+  // "request:<rid>" | "metrics". The service bounds the cache tree itself
+  // (cache_tree_limits); the caller serves the text as it is. Delivered on cb from an
+  // actor thread.
   virtual void inspect(const std::string& what, std::function<void(std::string json)> cb) = 0;
 
   // Stops accepting (submit then fails with SHUTTING_DOWN), lets in-flight requests

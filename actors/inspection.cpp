@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "actors/actor_snapshot.hpp"
@@ -22,6 +23,128 @@ int64_t now_ms() {
       .count();
 }
 
+// ---- The JSON of http/API.md, written once from the actors' typed answers ----
+
+json actor_json(const actor_head& h, json details) {
+  return {{"kind", h.kind},
+          {"id", h.id},
+          {"state", h.state},
+          {"messages_handled", h.messages_handled},
+          {"mailbox_depth", h.mailbox_depth},
+          {"details", std::move(details)}};
+}
+
+json request_json(const request_snapshot& r) {
+  json out = {{"rid", r.rid},
+              {"kind", r.kind},
+              {"request_id", r.request_id},
+              {"phase", r.phase},
+              {"prompt_tokens", r.prompt_tokens},
+              {"generated_tokens", r.generated_tokens},
+              {"max_tokens", r.max_tokens},
+              {"cached_tokens", r.cached_tokens},
+              {"pages_held", r.pages_held},
+              {"locked_pages", r.locked_pages},
+              {"ttft_ms", r.ttft_ms < 0 ? json(nullptr) : json(r.ttft_ms)},
+              {"age_ms", r.age_ms},
+              {"preemptions", r.preemptions}};
+  if (!r.error.empty())
+    out["error"] = r.error;
+  return out;
+}
+
+json pool_json(const pool_report& p) {
+  auto& c = p.counts;
+  return actor_json(p.head, {{"total", c.total},
+                             {"free", c.free},
+                             {"allocated", c.total - c.free},
+                             {"private", c.private_pages},
+                             {"publishing", c.publishing},
+                             {"cached", c.cached},
+                             {"owners", c.owners},
+                             {"waiting_allocs", c.waiting_allocs},
+                             {"evicted_pages", p.evicted_pages}});
+}
+
+json trie_json(const trie_report& t) {
+  auto& c = t.counts;
+  return actor_json(t.head, {{"nodes", c.cached},
+                             {"cached_pages", c.cached},
+                             {"locked_nodes", c.locked},
+                             {"live_handles", c.handles},
+                             {"owners", c.owners},
+                             {"policy", t.policy}});
+}
+
+json registry_json(const registry_report& r) {
+  return actor_json(r.head, {{"live_requests", r.live_requests}, {"finished_kept", r.finished_kept}});
+}
+
+json device_json(const device_report& d) {
+  return actor_json(d.head, {{"backend", d.backend},
+                             {"steps", d.steps},
+                             {"tokens", d.tokens},
+                             {"last_step_ms", d.last_step_ms},
+                             {"restarts", d.restarts}});
+}
+
+json scheduler_json(const scheduler_report& s) {
+  auto batch = json::array();
+  for (auto& b : s.batch)
+    batch.push_back({{"rid", b.rid}, {"tokens", b.tokens}, {"phase", b.decoding ? "decode" : "prefill"}});
+  auto running = json::array();
+  for (auto& r : s.running_requests)
+    running.push_back({{"rid", r.rid}, {"status", r.status}});
+  return actor_json(s.head, {{"queued", s.queued},
+                             {"running", s.running},
+                             {"batch", batch},
+                             {"running_requests", running},
+                             {"steps", s.steps},
+                             {"preemptions", s.preemptions},
+                             {"admission_blocked", s.admission_blocked},
+                             {"starving", s.starving}});
+}
+
+// The parts of "metrics" that answered (a part that did not is left out).
+struct metrics_parts {
+  std::optional<registry_metrics> registry;
+  std::optional<scheduler_counts> scheduler;
+  std::optional<trie_counts> trie;
+  std::optional<pool_counts> pool;
+};
+
+json metrics_json(const metrics_parts& m) {
+  json o = json::object();
+  if (auto& r = m.registry) {
+    o["requests"] = {{"finished", r->finished}, {"cancelled", r->cancelled}, {"failed", r->failed},
+                     {"rejected", r->rejected}};
+    o["prompt_tokens"] = r->prompt_tokens;
+    o["generated_tokens"] = r->generated_tokens;
+    o["cache_queried_tokens"] = r->prompt_tokens;
+    o["cache_hit_tokens"] = r->cache_hit_tokens;
+    o["live"] = r->live;
+  }
+  if (auto& s = m.scheduler) {
+    o["queue_depth"] = s->queued;
+    o["running"] = s->running;
+    o["preemptions"] = s->preemptions;
+    o["steps"] = s->steps;
+    o["device_restarts"] = s->device_restarts;
+    o["batched_tokens"] = s->batched_tokens;
+  }
+  if (m.trie)
+    o["evictions"] = m.trie->evicted_pages;
+  if (auto& p = m.pool) {
+    const int32_t locked = m.trie ? m.trie->locked : 0;
+    o["pages"] = {{"total", p->total},
+                  {"free", p->free},
+                  {"private", p->private_pages},
+                  {"cached_locked", locked},
+                  {"cached_evictable", p->cached - locked}};
+  }
+  return o;
+}
+
 // Counts outstanding replies; runs `done` when the last one arrives (or fails).
 struct countdown {
   int pending = 0;
@@ -32,12 +155,15 @@ struct countdown {
   }
 };
 
+using request_reports = std::vector<request_report>;
+
 // Asks every live request (from the registry) for its snapshot; calls next(list).
-void with_live_requests(caf::event_based_actor* self, const engine_actors& a, std::function<void(json)> next) {
+void with_live_requests(caf::event_based_actor* self, const engine_actors& a,
+                        std::function<void(request_reports)> next) {
   self->request(a.registry, part_timeout, list_atom_v)
       .then(
           [self, next](std::vector<caf::actor>& live) {
-            auto out = std::make_shared<json>(json::array());
+            auto out = std::make_shared<request_reports>();
             if (live.empty()) {
               next(*out);
               return;
@@ -48,154 +174,131 @@ void with_live_requests(caf::event_based_actor* self, const engine_actors& a, st
             for (auto& r : live)
               self->request(caf::actor_cast<request_actor>(r), part_timeout, inspect_atom_v)
                   .then(
-                      [out, cd](std::string& s) {
-                        out->push_back(json::parse(s, nullptr, false));
+                      [out, cd](request_report& rep) {
+                        out->push_back(std::move(rep));
                         cd->finish_one();
                       },
                       [cd](caf::error&) { cd->finish_one(); });  // it finished meanwhile
           },
-          [next](caf::error&) { next(json::array()); });
+          [next](caf::error&) { next({}); });
+}
+
+// The engine's own actors' snapshots (those that answered).
+struct actor_parts {
+  std::optional<registry_report> registry;
+  std::optional<pool_report> pool;
+  std::optional<trie_report> trie;
+  std::optional<scheduler_report> scheduler;
+};
+
+json actors_json(const actor_parts& p, const request_reports& requests) {
+  auto out = json::array();
+  if (p.registry)
+    out.push_back(registry_json(*p.registry));
+  if (p.pool)
+    out.push_back(pool_json(*p.pool));
+  if (p.trie)
+    out.push_back(trie_json(*p.trie));
+  if (p.scheduler) {
+    out.push_back(scheduler_json(*p.scheduler));
+    out.push_back(device_json(p.scheduler->device));
+  }
+  for (auto& r : requests)
+    out.push_back(actor_json(r.head, request_json(r.details)));
+  return {{"time_ms", now_ms()}, {"actors", out}};
+}
+
+// Asks `to` for its inspect snapshot and stores it in `slot` (left empty on error).
+template <class Handle, class Report>
+void ask_part(caf::event_based_actor* self, const Handle& to, std::shared_ptr<actor_parts> parts,
+              std::optional<Report> actor_parts::*slot, std::shared_ptr<countdown> cd) {
+  self->request(to, part_timeout, inspect_atom_v)
+      .then(
+          [parts, slot, cd](Report& r) {
+            (*parts).*slot = std::move(r);
+            cd->finish_one();
+          },
+          [cd](caf::error&) { cd->finish_one(); });
 }
 
 void inspect_actors(caf::event_based_actor* self, const engine_actors& a, std::function<void(json)> reply) {
-  with_live_requests(self, a, [self, a, reply](json requests) {
-    auto out = std::make_shared<json>(json::array());
+  with_live_requests(self, a, [self, a, reply](request_reports requests) {
+    auto parts = std::make_shared<actor_parts>();
     auto cd = std::make_shared<countdown>();
     cd->pending = 4;
-    cd->done = [out, requests, reply] {
-      for (auto& r : requests)
-        out->push_back(r);
-      reply({{"time_ms", now_ms()}, {"actors", *out}});
-    };
-    auto add = [out, cd](std::string& s) {
-      auto j = json::parse(s, nullptr, false);
-      if (j.is_object() && j.contains("device_snapshot")) {
-        auto dev = j["device_snapshot"];
-        j.erase("device_snapshot");
-        out->push_back(j);
-        out->push_back(dev);
-      } else {
-        out->push_back(j);
-      }
-      cd->finish_one();
-    };
-    auto skip = [cd](caf::error&) { cd->finish_one(); };
-    self->request(a.registry, part_timeout, inspect_atom_v).then(add, skip);
-    self->request(a.pool, part_timeout, inspect_atom_v).then(add, skip);
-    self->request(a.trie, part_timeout, inspect_atom_v).then(add, skip);
-    self->request(a.scheduler, part_timeout, inspect_atom_v).then(add, skip);
+    cd->done = [parts, requests, reply] { reply(actors_json(*parts, requests)); };
+    ask_part(self, a.registry, parts, &actor_parts::registry, cd);
+    ask_part(self, a.pool, parts, &actor_parts::pool, cd);
+    ask_part(self, a.trie, parts, &actor_parts::trie, cd);
+    ask_part(self, a.scheduler, parts, &actor_parts::scheduler, cd);
   });
+}
+
+// Live requests (newest first), then the registry's finished ones (newest first);
+// all of them, or the one named `rid`.
+json requests_json(request_reports live, const std::vector<request_snapshot>& history, const std::string& rid) {
+  std::sort(live.begin(), live.end(),
+            [](const request_report& x, const request_report& y) { return x.details.age_ms < y.details.age_ms; });
+  std::vector<const request_snapshot*> items;
+  for (auto& r : live)
+    items.push_back(&r.details);
+  for (auto& h : history)
+    items.push_back(&h);
+  if (!rid.empty()) {
+    for (auto* r : items)
+      if (r->rid == rid)
+        return request_json(*r);
+    return error_json("NOT_FOUND", "no live or recently finished request with rid '" + rid + "'");
+  }
+  auto out = json::array();
+  for (auto* r : items)
+    out.push_back(request_json(*r));
+  return {{"requests", out}};
 }
 
 void inspect_requests(caf::event_based_actor* self, const engine_actors& a, std::string rid,
                       std::function<void(json)> reply) {
-  with_live_requests(self, a, [self, a, rid, reply](json live) {
+  with_live_requests(self, a, [self, a, rid, reply](request_reports live) {
     self->request(a.registry, part_timeout, history_atom_v)
-        .then(
-            [live, rid, reply](std::string& history_json) {
-              std::vector<json> items;
-              for (auto& r : live)
-                if (r.is_object() && r.contains("details"))
-                  items.push_back(r["details"]);
-              std::sort(items.begin(), items.end(), [](const json& x, const json& y) {
-                return x.value("age_ms", 0.0) < y.value("age_ms", 0.0);
-              });
-              auto history = json::parse(history_json, nullptr, false);
-              if (history.is_array())
-                for (auto& h : history)
-                  items.push_back(h);
-              if (rid.empty()) {
-                reply({{"requests", items}});
-                return;
-              }
-              for (auto& r : items)
-                if (r.is_object() && r.value("rid", std::string()) == rid) {
-                  reply(r);
-                  return;
-                }
-              reply(error_json("NOT_FOUND", "no live or recently finished request with rid '" + rid + "'"));
-            },
-            [reply](caf::error& e) { reply(error_json("INTERNAL", caf::to_string(e))); });
+        .then([live, rid, reply](std::vector<request_snapshot>& history) { reply(requests_json(live, history, rid)); },
+              [reply](caf::error& e) { reply(error_json("INTERNAL", caf::to_string(e))); });
   });
 }
 
+// Asks `to` for `atom` and stores the answer in `slot` (left empty on error).
+template <class Handle, class Atom, class Value>
+void ask_metric(caf::event_based_actor* self, const Handle& to, Atom atom, std::shared_ptr<metrics_parts> parts,
+                std::optional<Value> metrics_parts::*slot, std::shared_ptr<countdown> cd) {
+  self->request(to, part_timeout, atom)
+      .then(
+          [parts, slot, cd](Value& v) {
+            (*parts).*slot = std::move(v);
+            cd->finish_one();
+          },
+          [cd](caf::error&) { cd->finish_one(); });
+}
+
 void inspect_metrics(caf::event_based_actor* self, const engine_actors& a, std::function<void(json)> reply) {
-  auto out = std::make_shared<json>(json::object());
+  auto parts = std::make_shared<metrics_parts>();
   auto cd = std::make_shared<countdown>();
   cd->pending = 4;
-  cd->done = [out, reply] { reply(*out); };
-  auto fail = [cd](caf::error&) { cd->finish_one(); };
-  self->request(a.registry, part_timeout, metrics_atom_v)
-      .then(
-          [out, cd](std::string& s) {
-            auto j = json::parse(s, nullptr, false);
-            if (j.is_object())
-              for (auto& [k, v] : j.items())
-                (*out)[k] = v;
-            cd->finish_one();
-          },
-          fail);
-  self->request(a.scheduler, part_timeout, counts_atom_v)
-      .then(
-          [out, cd](scheduler_counts& c) {
-            (*out)["queue_depth"] = c.queued;
-            (*out)["running"] = c.running;
-            (*out)["preemptions"] = c.preemptions;
-            (*out)["steps"] = c.steps;
-            (*out)["device_restarts"] = c.device_restarts;
-            (*out)["batched_tokens"] = c.batched_tokens;
-            cd->finish_one();
-          },
-          fail);
-  self->request(a.trie, part_timeout, counts_atom_v)
-      .then(
-          [out, cd](trie_counts& c) {
-            (*out)["evictions"] = c.evicted_pages;
-            (*out)["cached_locked_pages"] = c.locked;
-            cd->finish_one();
-          },
-          fail);
-  self->request(a.pool, part_timeout, counts_atom_v)
-      .then(
-          [out, cd](pool_counts& c) {
-            (*out)["pool"] = c.total;
-            (*out)["pool_counts"] = {{"total", c.total}, {"free", c.free}, {"private", c.private_pages},
-                                     {"cached", c.cached}};
-            cd->finish_one();
-          },
-          fail);
-  // Fold pool and trie into the API's "pages" object once both are in.
-  cd->done = [out, reply] {
-    auto& o = *out;
-    if (o.contains("pool_counts")) {
-      auto pc = o["pool_counts"];
-      int locked = o.value("cached_locked_pages", 0);
-      int cached = pc.value("cached", 0);
-      o["pages"] = {{"total", pc["total"]},
-                    {"free", pc["free"]},
-                    {"private", pc["private"]},
-                    {"cached_locked", locked},
-                    {"cached_evictable", cached - locked}};
-      o.erase("pool_counts");
-      o.erase("pool");
-      o.erase("cached_locked_pages");
-    }
-    reply(o);
-  };
+  cd->done = [parts, reply] { reply(metrics_json(*parts)); };
+  ask_metric(self, a.registry, metrics_atom_v, parts, &metrics_parts::registry, cd);
+  ask_metric(self, a.scheduler, counts_atom_v, parts, &metrics_parts::scheduler, cd);
+  ask_metric(self, a.trie, counts_atom_v, parts, &metrics_parts::trie, cd);
+  ask_metric(self, a.pool, counts_atom_v, parts, &metrics_parts::pool, cd);
 }
 
 struct cache_query {
-  int32_t depth = 8;
-  int32_t max_nodes = 256;
+  int32_t depth = cache_tree_limits::default_depth;
+  int32_t max_nodes = cache_tree_limits::default_nodes;
   bool full_check = false;
 };
 
-// "cache?depth=8&max_nodes=256&check=full" -> {8, 256, true}; defaults 8 / 256 /
-// counters only, bounded.
+// "cache?depth=8&max_nodes=256&check=full" -> {8, 256, true}. Values outside
+// cache_tree_limits are brought inside (http/ refuses them before they get here).
 cache_query cache_bounds(const std::string& what) {
   cache_query out;
-  auto& depth = out.depth;
-  auto& max_nodes = out.max_nodes;
   auto q = what.find('?');
   if (q == std::string::npos)
     return out;
@@ -216,9 +319,9 @@ cache_query cache_bounds(const std::string& what) {
         value = -1;
       }
       if (key == "depth" && value >= 0)
-        depth = std::min(value, 64);
+        out.depth = std::min(value, cache_tree_limits::max_depth);
       if (key == "max_nodes" && value >= 0)
-        max_nodes = std::min(value, 4096);
+        out.max_nodes = std::min(value, cache_tree_limits::max_nodes);
     }
     if (amp == std::string::npos)
       break;

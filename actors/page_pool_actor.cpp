@@ -4,9 +4,7 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 
-#include "actors/actor_snapshot.hpp"
 #include "kvcache/page_ownership.hpp"
 #include "kvcache/prefix_trie.hpp"
 #ifdef KVACTOR_FAULT_HOOKS
@@ -200,6 +198,65 @@ cache_view cache_view_of(pool_pointer self, trie_view trie, bool full) {
   return v;
 }
 
+// `alloc`: n pages now, or a place in the waiting queue (and an eviction under way).
+caf::result<page_list> answer_alloc(pool_pointer self, int32_t n) {
+  auto& st = self->state;
+  if (n < 0)
+    return caf::make_error(engine_errc::bad_request, "alloc: negative page count");
+  if (n > st.pages().total())
+    return caf::make_error(engine_errc::no_capacity);
+#ifdef KVACTOR_FAULT_HOOKS
+  switch (fault_hooks::on_allocation()) {
+    case fault_hooks::alloc_fault::no_capacity: return caf::make_error(engine_errc::no_capacity);
+    case fault_hooks::alloc_fault::failure:
+      return caf::make_error(caf::sec::runtime_error, "injected page allocation failure");
+    case fault_hooks::alloc_fault::none: break;
+  }
+#endif
+  auto owner = sender_owner(self);
+  if (st.waiting.empty() && n <= st.pages().free_count())
+    return take_pages(self, n, owner);
+  auto promise = self->make_response_promise<page_list>();
+  st.waiting.push_back({promise, n, owner});
+  kick_eviction(self);
+  return promise;
+}
+
+// The `cache` view: the trie's part first, then the pool's around it.
+caf::result<cache_view> answer_cache(pool_pointer self, int32_t depth, int32_t max_nodes, bool full) {
+  auto promise = self->make_response_promise<cache_view>();
+  self->request(self->state.trie, caf::infinite, cache_atom_v, depth, max_nodes, full)
+      .then([self, promise, full](trie_view& trie) mutable { promise.deliver(cache_view_of(self, std::move(trie), full)); },
+            [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+  return promise;
+}
+
+// `check`: the pool's full walk, the trie's, then the page-by-page cross-check.
+caf::result<invariant_check> answer_check(pool_pointer self) {
+  auto local = check_state(self);
+  if (!local.empty())
+    return invariant_check{false, local};
+  auto promise = self->make_response_promise<invariant_check>();
+  self->request(self->state.trie, caf::infinite, cache_atom_v, int32_t{0}, int32_t{0}, true)
+      .then(
+          [self, promise](trie_view& trie) mutable {
+            auto problem = trie.problem.empty() ? cross_check(self->state.pages(), trie.states) : trie.problem;
+            promise.deliver(invariant_check{problem.empty(), problem});
+          },
+          [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+  return promise;
+}
+
+pool_report report_of(pool_pointer self) {
+  auto& st = self->state;
+  auto c = st.pages().counts();
+  return pool_report{{"page_pool", "page_pool", st.evicting ? "evicting" : "running", st.handled,
+                      self->mailbox().size()},
+                     pool_counts{c.total, c.free, c.private_pages, c.cached, c.publishing, c.owners,
+                                 static_cast<int32_t>(st.waiting.size())},
+                     st.evicted};
+}
+
 pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_pages, trie_actor trie) {
   self->state.pages_ptr = std::make_unique<page_ownership>(num_pages);
   self->state.trie = trie;
@@ -215,27 +272,8 @@ pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_page
   });
   return {
       [self](alloc_atom, int32_t n) -> caf::result<page_list> {
-        auto& st = self->state;
-        ++st.handled;
-        if (n < 0)
-          return caf::make_error(engine_errc::bad_request, "alloc: negative page count");
-        if (n > st.pages().total())
-          return caf::make_error(engine_errc::no_capacity);
-#ifdef KVACTOR_FAULT_HOOKS
-        switch (fault_hooks::on_allocation()) {
-          case fault_hooks::alloc_fault::no_capacity: return caf::make_error(engine_errc::no_capacity);
-          case fault_hooks::alloc_fault::failure:
-            return caf::make_error(caf::sec::runtime_error, "injected page allocation failure");
-          case fault_hooks::alloc_fault::none: break;
-        }
-#endif
-        auto owner = sender_owner(self);
-        if (st.waiting.empty() && n <= st.pages().free_count())
-          return take_pages(self, n, owner);
-        auto promise = self->make_response_promise<page_list>();
-        st.waiting.push_back({promise, n, owner});
-        kick_eviction(self);
-        return promise;
+        ++self->state.handled;
+        return answer_alloc(self, n);
       },
       [self](publish_atom, publish_request& req) -> caf::result<publish_reply> {
         auto& st = self->state;
@@ -284,42 +322,15 @@ pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_page
       },
       [self](cache_atom, int32_t depth, int32_t max_nodes, bool full) -> caf::result<cache_view> {
         ++self->state.handled;
-        auto promise = self->make_response_promise<cache_view>();
-        self->request(self->state.trie, caf::infinite, cache_atom_v, depth, max_nodes, full)
-            .then([self, promise, full](trie_view& trie) mutable { promise.deliver(cache_view_of(self, std::move(trie), full)); },
-                  [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
-        return promise;
+        return answer_cache(self, depth, max_nodes, full);
       },
-      [self](check_atom) -> caf::result<std::string> {
+      [self](check_atom) -> caf::result<invariant_check> {
         ++self->state.handled;
-        auto local = check_state(self);
-        if (!local.empty())
-          return local;
-        auto promise = self->make_response_promise<std::string>();
-        self->request(self->state.trie, caf::infinite, cache_atom_v, int32_t{0}, int32_t{0}, true)
-            .then(
-                [self, promise](trie_view& trie) mutable {
-                  promise.deliver(trie.problem.empty() ? cross_check(self->state.pages(), trie.states) : trie.problem);
-                },
-                [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
-        return promise;
+        return answer_check(self);
       },
-      [self](inspect_atom) -> std::string {
-        auto& st = self->state;
-        ++st.handled;
-        auto j = actor_snapshot("page_pool", "page_pool", st.evicting ? "evicting" : "running", st.handled,
-                                self->mailbox().size());
-        auto c = st.pages().counts();
-        j["details"] = {{"total", c.total},
-                        {"free", c.free},
-                        {"allocated", c.total - c.free},
-                        {"private", c.private_pages},
-                        {"publishing", c.publishing},
-                        {"cached", c.cached},
-                        {"owners", c.owners},
-                        {"waiting_allocs", st.waiting.size()},
-                        {"evicted_pages", st.evicted}};
-        return snapshot_text(j);
+      [self](inspect_atom) -> pool_report {
+        ++self->state.handled;
+        return report_of(self);
       },
   };
 }

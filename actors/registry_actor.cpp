@@ -3,9 +3,6 @@
 #include <deque>
 #include <map>
 #include <set>
-#include <nlohmann/json.hpp>
-
-#include "actors/actor_snapshot.hpp"
 
 namespace kvactor {
 namespace {
@@ -17,7 +14,7 @@ struct registry_state {
   // Requests that ended before their registration arrived (the gateway registers
   // after spawning, so a request rejected at once can be first): not live.
   std::set<caf::actor_addr> ended_unregistered;
-  std::deque<nlohmann::json> history;  // newest first
+  std::deque<request_snapshot> history;  // newest first
   uint64_t finished = 0, cancelled = 0, failed = 0, rejected = 0;
   uint64_t prompt_tokens = 0, generated_tokens = 0, cache_hit_tokens = 0;
   uint64_t handled = 0;
@@ -26,7 +23,7 @@ struct registry_state {
 
 using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 
-void record(registry_pointer self, const std::string& rid, const std::string& outcome, nlohmann::json snap) {
+void record(registry_pointer self, const std::string& rid, const std::string& outcome, request_snapshot snap) {
   auto& st = self->state;
   auto it = st.live.find(rid);
   if (it != st.live.end()) {
@@ -42,11 +39,9 @@ void record(registry_pointer self, const std::string& rid, const std::string& ou
     ++st.rejected;
   else
     ++st.failed;
-  if (snap.is_object()) {
-    st.prompt_tokens += snap.value("prompt_tokens", 0);
-    st.generated_tokens += snap.value("generated_tokens", 0);
-    st.cache_hit_tokens += snap.value("cached_tokens", 0);
-  }
+  st.prompt_tokens += static_cast<uint64_t>(snap.prompt_tokens);
+  st.generated_tokens += static_cast<uint64_t>(snap.generated_tokens);
+  st.cache_hit_tokens += static_cast<uint64_t>(snap.cached_tokens);
   st.history.push_front(std::move(snap));
   if (st.history.size() > st.history_limit)
     st.history.pop_back();
@@ -59,8 +54,11 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
     if (it == self->state.rid_of.end())
       return;
     auto rid = it->second;
-    record(self, rid, "failed",
-           {{"rid", rid}, {"phase", "failed"}, {"error", "request actor exited: " + to_string(msg.reason)}});
+    request_snapshot snap;
+    snap.rid = rid;
+    snap.phase = "failed";
+    snap.error = "request actor exited: " + to_string(msg.reason);
+    record(self, rid, "failed", std::move(snap));
   });
   return {
       [self](register_atom, std::string& rid, caf::actor& req) {
@@ -72,13 +70,12 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
         self->monitor(req);
         st.live[rid] = std::move(req);
       },
-      [self](done_atom, std::string& rid, std::string& outcome, std::string& snapshot_json) {
+      [self](done_atom, std::string& rid, std::string& outcome, request_snapshot& snap) {
         auto& st = self->state;
         ++st.handled;
         auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
         if (st.rid_of.count(sender) == 0)
           st.ended_unregistered.insert(sender);
-        auto snap = nlohmann::json::parse(snapshot_json, nullptr, false);
         record(self, rid, outcome, std::move(snap));
       },
       [self](cancel_atom, std::string& rid) {
@@ -95,36 +92,26 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
           out.push_back(a);
         return out;
       },
-      [self](history_atom) -> std::string {
+      [self](history_atom) -> std::vector<request_snapshot> {
         ++self->state.handled;
-        auto arr = nlohmann::json::array();
-        for (auto& h : self->state.history)
-          arr.push_back(h);
-        return snapshot_text(arr);
+        return {self->state.history.begin(), self->state.history.end()};
       },
-      [self](metrics_atom) -> std::string {
+      [self](metrics_atom) -> registry_metrics {
         auto& st = self->state;
         ++st.handled;
-        nlohmann::json j = {
-            {"requests",
-             {{"finished", st.finished}, {"cancelled", st.cancelled}, {"failed", st.failed}, {"rejected", st.rejected}}},
-            {"prompt_tokens", st.prompt_tokens},
-            {"generated_tokens", st.generated_tokens},
-            {"cache_queried_tokens", st.prompt_tokens},
-            {"cache_hit_tokens", st.cache_hit_tokens},
-            {"live", st.live.size()}};
-        return snapshot_text(j);
+        return registry_metrics{st.finished,         st.cancelled,        st.failed,
+                                st.rejected,         st.prompt_tokens,    st.generated_tokens,
+                                st.cache_hit_tokens, static_cast<int32_t>(st.live.size())};
       },
       [self](counts_atom) -> int32_t {
         ++self->state.handled;
         return static_cast<int32_t>(self->state.live.size());
       },
-      [self](inspect_atom) -> std::string {
+      [self](inspect_atom) -> registry_report {
         auto& st = self->state;
         ++st.handled;
-        auto j = actor_snapshot("gateway", "gateway", "running", st.handled, self->mailbox().size());
-        j["details"] = {{"live_requests", st.live.size()}, {"finished_kept", st.history.size()}};
-        return snapshot_text(j);
+        return registry_report{{"gateway", "gateway", "running", st.handled, self->mailbox().size()},
+                               static_cast<int32_t>(st.live.size()), static_cast<int32_t>(st.history.size())};
       },
   };
 }

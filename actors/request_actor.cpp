@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <nlohmann/json.hpp>
 
-#include "actors/actor_snapshot.hpp"
 #ifdef KVACTOR_FAULT_HOOKS
 #include "actors/fault_hooks.hpp"  // tests/faults only; see that header
 #endif
@@ -47,21 +45,23 @@ double ms_since(clock_type::time_point t) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - t).count();
 }
 
-nlohmann::json snapshot(request_pointer self) {
+request_snapshot snapshot(request_pointer self) {
   auto& st = self->state;
-  return {{"rid", st.req.rid},
-          {"kind", st.req.kind},
-          {"request_id", st.req.request_id},
-          {"phase", st.phase},
-          {"prompt_tokens", st.prompt_len},
-          {"generated_tokens", st.generated},
-          {"max_tokens", st.req.max_tokens},
-          {"cached_tokens", st.cached_tokens < 0 ? 0 : st.cached_tokens},
-          {"pages_held", st.block_table.size()},
-          {"locked_pages", st.published_pages},
-          {"ttft_ms", st.ttft_ms < 0 ? nlohmann::json(nullptr) : nlohmann::json(st.ttft_ms)},
-          {"age_ms", ms_since(st.start)},
-          {"preemptions", st.preemptions}};
+  request_snapshot out;
+  out.rid = st.req.rid;
+  out.kind = st.req.kind;
+  out.request_id = st.req.request_id;
+  out.phase = st.phase;
+  out.prompt_tokens = st.prompt_len;
+  out.generated_tokens = st.generated;
+  out.max_tokens = st.req.max_tokens;
+  out.cached_tokens = st.cached_tokens < 0 ? 0 : st.cached_tokens;
+  out.pages_held = static_cast<int32_t>(st.block_table.size());
+  out.locked_pages = st.published_pages;
+  out.ttft_ms = st.ttft_ms;
+  out.age_ms = ms_since(st.start);
+  out.preemptions = st.preemptions;
+  return out;
 }
 
 generation_usage usage(request_pointer self) {
@@ -90,7 +90,7 @@ void terminate(request_pointer self, generation_event final_event, const std::st
     *s.ended = true;
     // The registry hears first: a caller reacting to the final event (reading
     // metrics, say) then finds this request already counted.
-    self->send(s.peers.registry, done_atom_v, s.req.rid, outcome, snapshot_text(snapshot(self)));
+    self->send(s.peers.registry, done_atom_v, s.req.rid, outcome, snapshot(self));
     if (s.cb)
       s.cb(final_event);
     // CAF 0.17 keeps a monitor's record at the monitored actor until demonitored.
@@ -207,21 +207,24 @@ void publish_full_pages(request_pointer self, Next next) {
     next();
     return;
   }
+  // Only the pages not published yet travel; the trie knows the rest by the handle.
+  const auto first = st.published_pages;
   publish_request pr;
   pr.ns = st.cfg.ns;
-  pr.tokens.assign(st.tokens.begin(), st.tokens.begin() + full * st.cfg.page_size);
-  pr.pages.assign(st.block_table.begin(), st.block_table.begin() + full);
+  pr.first_page = first;
+  pr.tokens.assign(st.tokens.begin() + first * st.cfg.page_size, st.tokens.begin() + full * st.cfg.page_size);
+  pr.pages.assign(st.block_table.begin() + first, st.block_table.begin() + full);
   pr.handle = st.handle;
   auto epoch = st.epoch;
   self->request(st.peers.pool, caf::infinite, publish_atom_v, std::move(pr))
       .then(
-          [self, epoch, full, next](publish_reply& reply) mutable {
+          [self, epoch, first, full, next](publish_reply& reply) mutable {
             if (epoch != self->state.epoch)
               return;
             auto& s = self->state;
             // Duplicates were freed by the pool; use the canonical pages from now on.
-            for (std::size_t i = 0; i < reply.pages.size() && i < s.block_table.size(); ++i)
-              s.block_table[i] = reply.pages[i];
+            for (std::size_t i = 0; i < reply.pages.size() && first + i < s.block_table.size(); ++i)
+              s.block_table[first + i] = reply.pages[i];
             s.handle = reply.handle;
             s.published_pages = full;
             next();
@@ -310,7 +313,7 @@ void reject_invalid(request_pointer self, const std::string& problem) {
   *st.ended = true;
   st.phase = "failed";
   st.terminal = true;
-  self->send(st.peers.registry, done_atom_v, st.req.rid, std::string("rejected"), snapshot_text(snapshot(self)));
+  self->send(st.peers.registry, done_atom_v, st.req.rid, std::string("rejected"), snapshot(self));
   if (st.cb) {
     generation_event ev;
     ev.type = generation_event::kind::error;
@@ -449,12 +452,10 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
         (void)reason;
         end_finished(self, "cancelled");
       },
-      [self](inspect_atom) -> std::string {
+      [self](inspect_atom) -> request_report {
         auto& s = self->state;
         ++s.handled;
-        auto j = actor_snapshot("request", s.req.rid, s.phase, s.handled, self->mailbox().size());
-        j["details"] = snapshot(self);
-        return snapshot_text(j);
+        return request_report{{"request", s.req.rid, s.phase, s.handled, self->mailbox().size()}, snapshot(self)};
       },
   };
 }

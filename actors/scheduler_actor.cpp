@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
-#include <nlohmann/json.hpp>
 
-#include "actors/actor_snapshot.hpp"
 #include "actors/device_actor.hpp"
 #include "scheduling/admission.hpp"
 #include "scheduling/batch_formation.hpp"
@@ -39,6 +37,7 @@ struct entry {
   uint64_t arrival = 0;
   int32_t passed_over = 0;     // admission rounds that admitted others but not this one
   int32_t cached_hint = 0;     // cached prefix length from the last trie peek
+  int32_t peek_sent = 0;       // tokens of `tokens` the trie holds for the peek (its cursor)
   bool priority = false;       // preempted: goes first
   // running only:
   run_status status = run_status::admitting;
@@ -172,8 +171,18 @@ void answer_requeued(Queue& queue, const caf::actor_addr& a) {
   }
 }
 
+// The trie drops its copy of a prompt that leaves the waiting queue.
+void forget_peeked(scheduler_pointer self, entry& e) {
+  if (e.peek_sent > 0)
+    self->send(self->state.trie, forget_atom_v, e.seq_id);
+  e.peek_sent = 0;
+}
+
 void remove_request(scheduler_pointer self, const caf::actor_addr& a) {
   auto& st = self->state;
+  for (auto& w : st.waiting)
+    if (w.addr == a)
+      forget_peeked(self, w);
   answer_requeued(st.parked, a);
   release_parked(self);
   if (erase_entries_of(st.running, a) > 0)
@@ -199,6 +208,7 @@ void admit(scheduler_pointer self) {
   if (chosen.empty())
     return;
   for (auto i : chosen) {
+    forget_peeked(self, st.waiting[i]);
     entry e = st.waiting[i];
     e.status = run_status::admitting;
     e.admitted_order = ++st.admissions;
@@ -218,11 +228,15 @@ void peek_waiting(scheduler_pointer self) {
   auto& st = self->state;
   if (st.peek_in_flight || st.waiting.size() < 2)
     return;
-  std::vector<token_list> prompts;
+  // Each prompt travels once: the trie keeps what it was sent (until forget_peeked).
+  std::vector<peek_entry> prompts;
   std::vector<uint64_t> ids;
   for (std::size_t i = 0; i < st.waiting.size() && i < 256; ++i) {
-    prompts.push_back(st.waiting[i].tokens);
-    ids.push_back(st.waiting[i].seq_id);
+    auto& w = st.waiting[i];
+    auto sent = static_cast<std::size_t>(w.peek_sent);
+    prompts.push_back({w.seq_id, w.peek_sent, token_list(w.tokens.begin() + static_cast<std::ptrdiff_t>(sent), w.tokens.end())});
+    w.peek_sent = static_cast<int32_t>(w.tokens.size());
+    ids.push_back(w.seq_id);
   }
   st.peek_in_flight = true;
   self->request(st.trie, caf::infinite, peek_atom_v, st.cfg.ns, std::move(prompts))
@@ -232,10 +246,20 @@ void peek_waiting(scheduler_pointer self) {
             s.peek_in_flight = false;
             for (std::size_t i = 0; i < ids.size() && i < lens.size(); ++i)
               for (auto& w : s.waiting)
-                if (w.seq_id == ids[i])
-                  w.cached_hint = lens[i];
+                if (w.seq_id == ids[i]) {
+                  if (lens[i] < 0)
+                    w.peek_sent = 0;  // the trie lost it: send it whole next time
+                  else
+                    w.cached_hint = lens[i];
+                }
           },
-          [self](caf::error&) { self->state.peek_in_flight = false; });
+          [self, ids](caf::error&) {
+            auto& s = self->state;
+            s.peek_in_flight = false;
+            for (auto& w : s.waiting)
+              if (std::find(ids.begin(), ids.end(), w.seq_id) != ids.end())
+                w.peek_sent = 0;  // unknown what arrived: start over
+          });
 }
 
 void on_step_done(scheduler_pointer self, std::vector<sequence_result>& results) {
@@ -324,6 +348,7 @@ void preempt(scheduler_pointer self, entry& victim, caf::actor_addr starving_add
       moved.tokens = *tokens;
       moved.priority = true;
       moved.cached_hint = 0;
+      moved.peek_sent = 0;
       moved.status = run_status::admitting;
       s.waiting.push_front(std::move(moved));
       ++s.counts.preemptions;
@@ -463,29 +488,30 @@ scheduler_counts current_counts(const scheduler_state& s) {
   return c;
 }
 
-std::string inspect_text(scheduler_pointer self) {
+scheduler_report inspect_report(scheduler_pointer self) {
   auto& s = self->state;
-  auto j = actor_snapshot("scheduler", "scheduler", s.busy ? "stepping" : "idle", s.handled, self->mailbox().size());
-  auto batch = nlohmann::json::array();
-  for (auto& e : s.running)
+  scheduler_report r;
+  r.head = {"scheduler", "scheduler", s.busy ? "stepping" : "idle", s.handled, self->mailbox().size()};
+  for (auto& e : s.running) {
     if (e.status == run_status::in_step)
-      batch.push_back({{"rid", e.rid}, {"tokens", e.step_tokens}, {"phase", e.decoding ? "decode" : "prefill"}});
-  auto running = nlohmann::json::array();
-  for (auto& e : s.running)
-    running.push_back({{"rid", e.rid}, {"status", status_name(e.status)}});
-  j["details"] = {{"queued", s.waiting.size()},       {"running", s.running.size()},
-                  {"batch", batch},                   {"running_requests", running},
-                  {"steps", s.stats.steps_started()}, {"preemptions", s.counts.preemptions},
-                  {"admission_blocked", s.admission_blocked}, {"starving", s.starved.size()}};
-  auto dev = actor_snapshot("device", "device-" + std::to_string(s.device_generation), s.busy ? "stepping" : "idle",
-                            s.stats.steps_finished(), 0);
-  dev["details"] = {{"backend", s.be->name()},
-                    {"steps", s.stats.steps_finished()},
-                    {"tokens", s.stats.tokens_finished()},
-                    {"last_step_ms", s.stats.last_step_ms()},
-                    {"restarts", s.counts.device_restarts}};
-  j["device_snapshot"] = dev;
-  return snapshot_text(j);
+      r.batch.push_back({e.rid, e.step_tokens, e.decoding});
+    r.running_requests.push_back({e.rid, status_name(e.status)});
+  }
+  r.queued = static_cast<int32_t>(s.waiting.size());
+  r.running = static_cast<int32_t>(s.running.size());
+  r.steps = s.stats.steps_started();
+  r.preemptions = s.counts.preemptions;
+  r.admission_blocked = s.admission_blocked;
+  r.starving = static_cast<int32_t>(s.starved.size());
+  auto& d = r.device;
+  d.head = {"device", "device-" + std::to_string(s.device_generation), s.busy ? "stepping" : "idle",
+            s.stats.steps_finished(), 0};
+  d.backend = s.be->name();
+  d.steps = s.stats.steps_finished();
+  d.tokens = s.stats.tokens_finished();
+  d.last_step_ms = s.stats.last_step_ms();
+  d.restarts = s.counts.device_restarts;
+  return r;
 }
 
 scheduler_actor::behavior_type scheduler_behavior(scheduler_pointer self, engine_settings cfg, trie_actor trie,
@@ -529,9 +555,9 @@ scheduler_actor::behavior_type scheduler_behavior(scheduler_pointer self, engine
         ++self->state.handled;
         return current_counts(self->state);
       },
-      [self](inspect_atom) -> std::string {
+      [self](inspect_atom) -> scheduler_report {
         ++self->state.handled;
-        return inspect_text(self);
+        return inspect_report(self);
       },
   };
 }

@@ -3,10 +3,9 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <set>
+#include <unordered_map>
 
-#include "actors/actor_snapshot.hpp"
 #include "kvcache/prefix_trie.hpp"
 
 namespace kvactor {
@@ -17,6 +16,11 @@ struct trie_state {
   std::unique_ptr<prefix_trie> trie;
   std::map<caf::actor_addr, std::set<uint64_t>> handles;  // owner -> live handles
   std::map<uint64_t, caf::actor_addr> owner_of;
+  // Per-request cursors, so requests and the scheduler send only new tokens:
+  std::unordered_map<uint64_t, token_list> path_tokens;   // handle -> tokens of its locked path
+  std::unordered_map<uint64_t, token_list> peek_prompts;  // seq id -> waiting prompt (peek)
+  uint64_t publish_tokens = 0;  // tokens received in publish messages
+  uint64_t peek_tokens = 0;     // tokens received in peek messages
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   uint64_t last_now = 0;
   uint64_t handled = 0;
@@ -62,6 +66,7 @@ void disown(trie_pointer self, uint64_t handle) {
     }
   }
   st.owner_of.erase(it);
+  st.path_tokens.erase(handle);
 }
 
 int32_t drop_owner(trie_pointer self, const caf::actor_addr& owner) {
@@ -74,6 +79,7 @@ int32_t drop_owner(trie_pointer self, const caf::actor_addr& owner) {
     if (st.trie->unlock(h) == kv_errc::ok)
       ++n;
     st.owner_of.erase(h);
+    st.path_tokens.erase(h);
   }
   self->demonitor(owner);
   st.handles.erase(it);
@@ -90,6 +96,10 @@ std::string check_trie(trie_pointer self) {
   if (static_cast<int32_t>(st.owner_of.size()) != st.trie->live_handles())
     return "trie actor: " + std::to_string(st.owner_of.size()) + " owned handles but the trie has " +
            std::to_string(st.trie->live_handles()) + " live";
+  for (auto& [handle, tokens] : st.path_tokens)
+    if (st.trie->handle_pages(handle).size() * static_cast<std::size_t>(st.trie->page_size()) != tokens.size())
+      return "trie actor: handle " + std::to_string(handle) + " keeps " + std::to_string(tokens.size()) +
+             " path tokens, its path is " + std::to_string(st.trie->handle_pages(handle).size()) + " pages";
   return {};
 }
 
@@ -103,6 +113,79 @@ std::string check_trie_counters(trie_pointer self) {
     return "trie actor: " + std::to_string(st.owner_of.size()) + " owned handles but the trie has " +
            std::to_string(st.trie->live_handles()) + " live";
   return {};
+}
+
+trie_counts counts_of(const trie_state& st) {
+  return trie_counts{st.trie->cached_pages(),
+                     st.trie->locked_pages(),
+                     st.trie->live_handles(),
+                     static_cast<int32_t>(st.handles.size()),
+                     st.trie->hit_pages(),
+                     st.trie->evicted_pages(),
+                     static_cast<int32_t>(st.path_tokens.size()),
+                     static_cast<int32_t>(st.peek_prompts.size()),
+                     st.publish_tokens,
+                     st.peek_tokens};
+}
+
+// A request's publish carries only its new pages: the path it already holds under
+// `handle` comes from the cursor (its tokens) and the trie (its pages).
+caf::result<publish_reply> publish_for(trie_pointer self, const caf::actor_addr& owner, publish_request& req) {
+  auto& st = self->state;
+  st.publish_tokens += req.tokens.size();
+  token_list tokens;
+  std::vector<page_id> pages;
+  if (req.handle != 0) {
+    auto it = st.owner_of.find(req.handle);
+    if (it == st.owner_of.end() || it->second != owner)
+      return caf::make_error(engine_errc::publish_rejected, "publish: handle not held by the publisher");
+    auto& held = st.path_tokens[req.handle];
+    pages = st.trie->handle_pages(req.handle);
+    if (static_cast<std::size_t>(req.first_page) != pages.size() ||
+        held.size() != pages.size() * static_cast<std::size_t>(st.trie->page_size()))
+      return caf::make_error(engine_errc::publish_rejected,
+                             "publish: first_page " + std::to_string(req.first_page) + " but the handle holds " +
+                                 std::to_string(pages.size()) + " pages");
+    tokens = held;
+  } else if (req.first_page != 0) {
+    return caf::make_error(engine_errc::publish_rejected, "publish: first_page without a handle");
+  }
+  const auto known = pages.size();
+  tokens.insert(tokens.end(), req.tokens.begin(), req.tokens.end());
+  pages.insert(pages.end(), req.pages.begin(), req.pages.end());
+  auto r = st.trie->publish(req.ns, tokens, pages, req.handle, st.now());
+  if (r.status != kv_errc::ok)
+    return caf::make_error(engine_errc::publish_rejected, std::string("publish: ") + to_string(r.status));
+  own(self, owner, r.handle);
+  if (r.handle != 0 && r.pages.size() >= known) {
+    tokens.resize(r.pages.size() * static_cast<std::size_t>(st.trie->page_size()));
+    st.path_tokens[r.handle] = std::move(tokens);
+  }
+  std::vector<page_id> fresh(r.pages.begin() + static_cast<std::ptrdiff_t>(std::min(known, r.pages.size())),
+                             r.pages.end());
+  return publish_reply{std::move(fresh), std::move(r.duplicates), r.handle, r.inserted};
+}
+
+// The scheduler's hints: each waiting prompt arrives once (then only its new tokens).
+token_list peek_for(trie_pointer self, uint64_t ns, std::vector<peek_entry>& entries) {
+  auto& st = self->state;
+  token_list out;
+  out.reserve(entries.size());
+  for (auto& e : entries) {
+    st.peek_tokens += e.tokens.size();
+    auto& prompt = st.peek_prompts[e.seq_id];
+    if (e.from == 0) {
+      prompt = std::move(e.tokens);
+    } else if (static_cast<std::size_t>(e.from) == prompt.size()) {
+      prompt.insert(prompt.end(), e.tokens.begin(), e.tokens.end());
+    } else {
+      st.peek_prompts.erase(e.seq_id);
+      out.push_back(-1);
+      continue;
+    }
+    out.push_back(st.trie->cached_prefix_pages(ns, prompt) * st.trie->page_size());
+  }
+  return out;
 }
 
 trie_view view_of(trie_pointer self, int32_t depth, int32_t max_nodes, bool full) {
@@ -146,6 +229,10 @@ trie_actor::behavior_type trie_behavior(trie_pointer self, int32_t page_size, in
         ++st.handled;
         auto r = st.trie->match(ns, tokens, st.now());
         own(self, caf::actor_cast<caf::actor_addr>(self->current_sender()), r.handle);
+        if (r.handle != 0) {
+          tokens.resize(r.pages.size() * static_cast<std::size_t>(st.trie->page_size()));
+          st.path_tokens[r.handle] = std::move(tokens);
+        }
         return match_reply{std::move(r.pages), r.cached_tokens, r.handle};
       },
       [self](unlock_atom, uint64_t handle) -> caf::result<int32_t> {
@@ -157,29 +244,18 @@ trie_actor::behavior_type trie_behavior(trie_pointer self, int32_t page_size, in
         disown(self, handle);
         return 0;
       },
-      [self](peek_atom, uint64_t ns, std::vector<token_list>& prompts) -> token_list {
+      [self](peek_atom, uint64_t ns, std::vector<peek_entry>& entries) -> token_list {
         // A read-only match: a scheduling hint must not lock, touch LRU clocks or count hits.
-        auto& st = self->state;
-        ++st.handled;
-        token_list out;
-        out.reserve(prompts.size());
-        for (auto& p : prompts)
-          out.push_back(st.trie->cached_prefix_pages(ns, p) * st.trie->page_size());
-        return out;
+        ++self->state.handled;
+        return peek_for(self, ns, entries);
+      },
+      [self](forget_atom, uint64_t seq_id) {
+        ++self->state.handled;
+        self->state.peek_prompts.erase(seq_id);
       },
       [self](publish_atom, caf::actor_addr owner, publish_request& req) -> caf::result<publish_reply> {
-        auto& st = self->state;
-        ++st.handled;
-        if (req.handle != 0) {
-          auto it = st.owner_of.find(req.handle);
-          if (it == st.owner_of.end() || it->second != owner)
-            return caf::make_error(engine_errc::publish_rejected, "publish: handle not held by the publisher");
-        }
-        auto r = st.trie->publish(req.ns, req.tokens, req.pages, req.handle, st.now());
-        if (r.status != kv_errc::ok)
-          return caf::make_error(engine_errc::publish_rejected, std::string("publish: ") + to_string(r.status));
-        own(self, owner, r.handle);
-        return publish_reply{std::move(r.pages), std::move(r.duplicates), r.handle, r.inserted};
+        ++self->state.handled;
+        return publish_for(self, owner, req);
       },
       [self](drop_atom, caf::actor_addr owner) -> int32_t {
         ++self->state.handled;
@@ -190,34 +266,23 @@ trie_actor::behavior_type trie_behavior(trie_pointer self, int32_t page_size, in
         return self->state.trie->evict(n);
       },
       [self](counts_atom) -> trie_counts {
-        auto& st = self->state;
-        ++st.handled;
-        return trie_counts{st.trie->cached_pages(),
-                           st.trie->locked_pages(),
-                           st.trie->live_handles(),
-                           static_cast<int32_t>(st.handles.size()),
-                           st.trie->hit_pages(),
-                           st.trie->evicted_pages()};
+        ++self->state.handled;
+        return counts_of(self->state);
       },
       [self](cache_atom, int32_t depth, int32_t max_nodes, bool full) -> trie_view {
         ++self->state.handled;
         return view_of(self, depth, max_nodes, full);
       },
-      [self](check_atom) -> std::string {
+      [self](check_atom) -> invariant_check {
         ++self->state.handled;
-        return check_trie(self);
+        auto problem = check_trie(self);
+        return invariant_check{problem.empty(), problem};
       },
-      [self](inspect_atom) -> std::string {
+      [self](inspect_atom) -> trie_report {
         auto& st = self->state;
         ++st.handled;
-        auto j = actor_snapshot("trie", "trie", "running", st.handled, self->mailbox().size());
-        j["details"] = {{"nodes", st.trie->cached_pages()},
-                        {"cached_pages", st.trie->cached_pages()},
-                        {"locked_nodes", st.trie->locked_pages()},
-                        {"live_handles", st.trie->live_handles()},
-                        {"owners", st.handles.size()},
-                        {"policy", st.trie->policy_name()}};
-        return snapshot_text(j);
+        return trie_report{{"trie", "trie", "running", st.handled, self->mailbox().size()}, counts_of(st),
+                           st.trie->policy_name()};
       },
   };
 }

@@ -99,6 +99,18 @@ using node_actor = caf::typed_actor<
     caf::reacts_to<node_answer_atom, uint64_t, std::string>,
     caf::reacts_to<done_atom, std::string>>;
 
+// The router actor (router_actor.hpp), inside the router process: which node a request
+// goes to, the nodes' load, and the cluster's inspection.
+using router_actor = caf::typed_actor<
+    // prompt, excluded node indexes -> node index (-1: none up), node handle, "host:port"
+    caf::replies_to<route_atom, std::vector<int32_t>, std::vector<int32_t>>::with<int32_t, caf::actor, std::string>,
+    caf::reacts_to<release_atom, int32_t, int32_t>,                 // node index, outcome
+    caf::replies_to<inspect_atom, std::string>::with<std::string>,  // the gateway's inspect(what)
+    // From the router's own timers and connectors:
+    caf::reacts_to<connect_atom, int32_t>,
+    caf::reacts_to<node_up_atom, int32_t, caf::actor>,
+    caf::reacts_to<unreachable_atom, int32_t, std::string>>;
+
 // Registers the engine's and the cluster's message types and loads the middleman with
 // heartbeats (1 s) and a connection timeout (5 s). Both sides call it.
 void add_cluster_types(caf::actor_system_config& cfg);

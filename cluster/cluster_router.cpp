@@ -20,7 +20,7 @@ struct cluster_router::impl {
   loaded_model model;
   caf::actor_system_config sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
-  caf::actor router;
+  router_actor router;
   std::mutex m;
   std::condition_variable idle;  // signalled when `live` empties
   std::unordered_map<std::string, caf::actor> live;  // rid -> its routed_request actor
@@ -105,7 +105,7 @@ void cluster_router::cancel(const std::string& rid) {
 void cluster_router::inspect(const std::string& what, std::function<void(std::string json)> cb) {
   // A short-lived actor asks the router actor; the answer comes back on an actor thread.
   impl_->sys->spawn(
-      [](caf::event_based_actor* self, caf::actor router, std::string what, std::function<void(std::string)> cb,
+      [](caf::event_based_actor* self, router_actor router, std::string what, std::function<void(std::string)> cb,
          caf::timespan timeout) {
         self->request(router, timeout, inspect_atom_v, what)
             .then([self, cb](std::string& json) {

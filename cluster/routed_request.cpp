@@ -6,7 +6,7 @@ namespace kvactor::cluster {
 namespace {
 
 struct routed_state {
-  caf::actor router;
+  router_actor router;
   node_request wire;
   generation_callback cb;
   int max_attempts = 3;
@@ -94,7 +94,7 @@ bool may_retry(routed_pointer self) {
   return st.streamed == 0 && !st.cancelled && st.attempts < st.max_attempts;
 }
 
-caf::behavior routed_behavior(routed_pointer self, caf::actor router, generation_request req, generation_callback cb,
+caf::behavior routed_behavior(routed_pointer self, router_actor router, generation_request req, generation_callback cb,
                               int max_attempts) {
   auto& st = self->state;
   st.router = std::move(router);
@@ -160,7 +160,7 @@ caf::behavior routed_behavior(routed_pointer self, caf::actor router, generation
 
 }  // namespace
 
-caf::actor spawn_routed_request(caf::actor_system& sys, caf::actor router, generation_request req,
+caf::actor spawn_routed_request(caf::actor_system& sys, router_actor router, generation_request req,
                                 generation_callback cb, int max_attempts) {
   return sys.spawn(routed_behavior, std::move(router), std::move(req), std::move(cb), max_attempts);
 }

@@ -11,11 +11,12 @@
 #include <caf/all.hpp>
 
 #include "actors/gateway.hpp"
+#include "cluster/cluster_messages.hpp"
 
 namespace kvactor::cluster {
 
 // `cb` gets every event; exactly one finished-or-error event ends the request.
-caf::actor spawn_routed_request(caf::actor_system& sys, caf::actor router, generation_request req,
+caf::actor spawn_routed_request(caf::actor_system& sys, router_actor router, generation_request req,
                                 generation_callback cb, int max_attempts);
 
 }  // namespace kvactor::cluster

@@ -35,7 +35,8 @@ struct router_state {
   static inline const char* name = "cluster_router";
 };
 
-using router_pointer = caf::stateful_actor<router_state>*;
+using router_pointer = router_actor::stateful_pointer<router_state>;
+using route_reply = caf::result<int32_t, caf::actor, std::string>;
 
 std::string error_json(const std::string& code, const std::string& message) {
   return json{{"error", {{"code", code}, {"message", message}}}}.dump();
@@ -52,7 +53,7 @@ void start_connect(router_pointer self, int32_t index) {
   if (slot.up || slot.connecting) return;
   slot.connecting = true;
   self->spawn<caf::detached>(
-      [](caf::event_based_actor* conn, caf::actor router, int32_t idx, std::string host, uint16_t port) {
+      [](caf::event_based_actor* conn, router_actor router, int32_t idx, std::string host, uint16_t port) {
         auto node = conn->system().middleman().remote_actor<node_actor>(host, port);
         if (node)
           conn->send(router, node_up_atom_v, idx, caf::actor_cast<caf::actor>(*node));
@@ -60,7 +61,7 @@ void start_connect(router_pointer self, int32_t index) {
           conn->send(router, unreachable_atom_v, idx, conn->system().render(node.error()));
         conn->quit();
       },
-      caf::actor_cast<caf::actor>(self), index, slot.address.host, slot.address.port);
+      caf::actor_cast<router_actor>(self), index, slot.address.host, slot.address.port);
 }
 
 // Asks every node that is up for `what`; `done` gets (slot index, snapshot or "") for each.
@@ -153,7 +154,7 @@ json cluster_snapshot(const router_state& st, const std::vector<std::pair<std::s
           {"hit_rate", queried > 0 ? static_cast<double>(hit) / static_cast<double>(queried) : 0.0}};
 }
 
-void answer_inspection(router_pointer self, const std::string& what, caf::response_promise rp) {
+void answer_inspection(router_pointer self, const std::string& what, caf::typed_response_promise<std::string> rp) {
   if (what == "cluster") {
     ask_nodes(self, "metrics", [self, rp](std::vector<std::pair<std::size_t, std::string>> all) mutable {
       rp.deliver(snapshot_text(cluster_snapshot(self->state, all)));
@@ -200,7 +201,50 @@ void node_lost(router_pointer self, node_slot& slot, int32_t index, const std::s
   self->delayed_send(self, self->state.settings.reconnect_interval, connect_atom_v, index);
 }
 
-caf::behavior router_behavior(router_pointer self, router_settings settings) {
+// Picks the node for `prompt` (none of `excluded`) and counts it there.
+route_reply route(router_pointer self, const std::vector<int32_t>& prompt, const std::vector<int32_t>& excluded) {
+  auto& st = self->state;
+  const std::vector<int32_t> key(prompt.begin(),
+                                 prompt.begin() + std::min(prompt.size(), st.settings.routed_prefix_tokens));
+  std::vector<node_view> views(st.slots.size());
+  for (std::size_t i = 0; i < st.slots.size(); ++i) {
+    auto& s = st.slots[i];
+    const bool skipped = std::find(excluded.begin(), excluded.end(), static_cast<int32_t>(i)) != excluded.end();
+    views[i] = node_view{s.up && !skipped, s.load, s.up ? s.tree.match(key) : 0};
+  }
+  auto choice = st.policy->choose(views);
+  if (!choice) {
+    ++st.no_node;
+    return route_reply(int32_t{-1}, caf::actor{}, std::string{});
+  }
+  auto& s = st.slots[choice->node];
+  s.tree.insert(key);
+  ++s.load;
+  ++s.routed;
+  ++st.routed;
+  if (choice->by_prefix) {
+    ++s.prefix_routed;
+    ++st.prefix_routed;
+  }
+  return route_reply(static_cast<int32_t>(choice->node), s.handle, s.address.text());
+}
+
+// A request left node `index` (outcome as in router_actor.hpp).
+void release(router_pointer self, int32_t index, int32_t outcome) {
+  auto& st = self->state;
+  if (index < 0 || static_cast<std::size_t>(index) >= st.slots.size()) return;
+  auto& s = st.slots[static_cast<std::size_t>(index)];
+  if (s.load > 0) --s.load;
+  if (outcome == 1) {
+    ++s.moved_away;
+    ++st.retried;
+  } else if (outcome == 2) {
+    ++s.lost;
+    ++st.node_lost;
+  }
+}
+
+router_actor::behavior_type router_behavior(router_pointer self, router_settings settings) {
   auto& st = self->state;
   st.settings = settings;
   st.policy = std::make_unique<routing_policy>(settings.routing);
@@ -216,46 +260,11 @@ caf::behavior router_behavior(router_pointer self, router_settings settings) {
 
   return {
       [self](route_atom, const std::vector<int32_t>& prompt, const std::vector<int32_t>& excluded) {
-        auto& st = self->state;
-        const std::vector<int32_t> key(prompt.begin(),
-                                       prompt.begin() + std::min(prompt.size(), st.settings.routed_prefix_tokens));
-        std::vector<node_view> views(st.slots.size());
-        for (std::size_t i = 0; i < st.slots.size(); ++i) {
-          auto& s = st.slots[i];
-          const bool skipped = std::find(excluded.begin(), excluded.end(), static_cast<int32_t>(i)) != excluded.end();
-          views[i] = node_view{s.up && !skipped, s.load, s.up ? s.tree.match(key) : 0};
-        }
-        auto choice = st.policy->choose(views);
-        if (!choice) {
-          ++st.no_node;
-          return caf::make_message(int32_t{-1}, caf::actor{}, std::string{});
-        }
-        auto& s = st.slots[choice->node];
-        s.tree.insert(key);
-        ++s.load;
-        ++s.routed;
-        ++st.routed;
-        if (choice->by_prefix) {
-          ++s.prefix_routed;
-          ++st.prefix_routed;
-        }
-        return caf::make_message(static_cast<int32_t>(choice->node), s.handle, s.address.text());
+        return route(self, prompt, excluded);
       },
-      [self](release_atom, int32_t index, int32_t outcome) {
-        auto& st = self->state;
-        if (index < 0 || static_cast<std::size_t>(index) >= st.slots.size()) return;
-        auto& s = st.slots[static_cast<std::size_t>(index)];
-        if (s.load > 0) --s.load;
-        if (outcome == 1) {
-          ++s.moved_away;
-          ++st.retried;
-        } else if (outcome == 2) {
-          ++s.lost;
-          ++st.node_lost;
-        }
-      },
-      [self](inspect_atom, const std::string& what) {
-        auto rp = self->make_response_promise();
+      [self](release_atom, int32_t index, int32_t outcome) { release(self, index, outcome); },
+      [self](inspect_atom, const std::string& what) -> caf::result<std::string> {
+        auto rp = self->make_response_promise<std::string>();
         answer_inspection(self, what, rp);
         return rp;
       },
@@ -298,7 +307,7 @@ caf::behavior router_behavior(router_pointer self, router_settings settings) {
 
 }  // namespace
 
-caf::actor spawn_router_actor(caf::actor_system& sys, const router_settings& settings) {
+router_actor spawn_router_actor(caf::actor_system& sys, const router_settings& settings) {
   return sys.spawn(router_behavior, settings);
 }
 

@@ -1,6 +1,7 @@
 // The router actor: owns the view of every node (connection, load, approximate prefix
 // tree, counters) and answers which node a request goes to. Request actors
-// (routed_request.hpp) ask it and tell it when they leave a node. Local messages:
+// (routed_request.hpp) ask it and tell it when they leave a node. Its typed interface
+// is router_actor in cluster_messages.hpp; the messages (local to the router process):
 //
 //   (route, prompt, excluded node indexes) -> (index, node handle, "host:port"); index -1 = none up
 //   (release, index, outcome)               outcome: 0 ended, 1 moved to another node before its first
@@ -18,10 +19,11 @@
 
 #include <caf/all.hpp>
 
+#include "cluster/cluster_messages.hpp"
 #include "cluster/router_settings.hpp"
 
 namespace kvactor::cluster {
 
-caf::actor spawn_router_actor(caf::actor_system& sys, const router_settings& settings);
+router_actor spawn_router_actor(caf::actor_system& sys, const router_settings& settings);
 
 }  // namespace kvactor::cluster

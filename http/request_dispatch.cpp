@@ -6,7 +6,6 @@
 
 #include "http/authorization.hpp"
 #include "http/chat_request.hpp"
-#include "http/inspect_bounds.hpp"
 #include "http/router.hpp"
 #include "http/seed_choice.hpp"
 #include "http/static_files.hpp"
@@ -200,13 +199,17 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       answer_inspect(ctx, "actors", sink, snapshot_reply);
       return nullptr;
     case endpoint::inspect_cache: {
-      const int depth = query_int(r, "depth", 8, 0, 1024), max_nodes = query_int(r, "max_nodes", 256, 1, 1 << 20);
+      using limits = cache_tree_limits;
+      const int depth = query_int(r, "depth", limits::default_depth, 0, limits::max_depth),
+                max_nodes = query_int(r, "max_nodes", limits::default_nodes, 1, limits::max_nodes);
       if (depth < 0 || max_nodes < 0) {
-        sink->send(error_reply({400, "OUT_OF_RANGE", "depth must be in [0, 1024] and max_nodes in [1, 1048576]", 0, {}}));
+        sink->send(error_reply({400, "OUT_OF_RANGE",
+                                "depth must be in [0, " + std::to_string(limits::max_depth) + "] and max_nodes in [1, " +
+                                    std::to_string(limits::max_nodes) + "]",
+                                0, {}}));
         return nullptr;
       }
-      // The gateway cuts the tree itself (plain "cache" means 8 levels / 256 nodes):
-      // pass the caller's bounds on, then apply them here too.
+      // The service cuts the tree itself, to these bounds (one set: cache_tree_limits).
       // check=full also runs the O(pages) invariant walks in pool and trie (on demand).
       const auto check = r.query.find("check");
       if (check != r.query.end() && check->second != "full" && check->second != "counters") {
@@ -216,11 +219,7 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       const bool full = check != r.query.end() && check->second == "full";
       const std::string what = "cache?depth=" + std::to_string(depth) + "&max_nodes=" + std::to_string(max_nodes) +
                                (full ? "&check=full" : "");
-      answer_inspect(ctx, what, sink, [depth, max_nodes](std::string snapshot) {
-        http_reply reply = snapshot_reply(snapshot);
-        if (reply.status == 200) reply.body = bound_cache_tree(reply.body, depth, max_nodes);
-        return reply;
-      });
+      answer_inspect(ctx, what, sink, snapshot_reply);
       return nullptr;
     }
     case endpoint::inspect_requests:

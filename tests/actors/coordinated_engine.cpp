@@ -88,14 +88,19 @@ std::string coordinated_engine::check_quiet() {
     return "locks left: " + std::to_string(tc->locked) + " locked pages, " + std::to_string(tc->handles) + " handles";
   if (tc->cached != pc->cached)
     return "trie and pool disagree on cached pages";
-  auto problem = ask<std::string>(actors_.pool, check_atom_v);
-  if (!problem)
+  if (tc->publish_cursors != 0 || tc->peek_cursors != 0)
+    return "trie cursors left: " + std::to_string(tc->publish_cursors) + " publish, " +
+           std::to_string(tc->peek_cursors) + " peek";
+  auto check = ask<invariant_check>(actors_.pool, check_atom_v);
+  if (!check)
     return "no answer to check";
+  if (check->ok != check->problem.empty())
+    return "check: ok and problem disagree";
   auto sc = scheduler_stats();
   if (sc.queued != 0 || sc.running != 0)
     return "scheduler still has " + std::to_string(sc.queued) + " queued, " + std::to_string(sc.running) +
            " running";
-  return *problem;
+  return check->problem;
 }
 
 scheduler_counts coordinated_engine::scheduler_stats() {

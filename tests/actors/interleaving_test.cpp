@@ -326,11 +326,18 @@ TEST_CASE("scheduler: cache-aware order admits the longest cached prefix first, 
       REQUIRE(e.outcomes()[rid].finals.size() == 1);
     // Finish order = admission order with one slot: compare the order the requests
     // ended in through the registry's history (newest first).
-    auto history = e.ask<std::string>(e.actors().registry, history_atom_v);
-    auto cold_at = history->find("\"rid\":\"cold\"");
-    auto hot_at = history->find("\"rid\":\"hot\"");
-    REQUIRE(cold_at != std::string::npos);
-    REQUIRE(hot_at != std::string::npos);
+    auto history = e.ask<std::vector<request_snapshot>>(e.actors().registry, history_atom_v);
+    REQUIRE(history);
+    auto at = [&](const std::string& rid) {
+      for (std::size_t i = 0; i < history->size(); ++i)
+        if ((*history)[i].rid == rid)
+          return i;
+      return history->size();
+    };
+    auto cold_at = at("cold");
+    auto hot_at = at("hot");
+    REQUIRE(cold_at < history->size());
+    REQUIRE(hot_at < history->size());
     if (max_wait == 100)
       CHECK(cold_at < hot_at);  // cold ended last: hot (cached) went first
     else

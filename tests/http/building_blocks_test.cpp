@@ -9,7 +9,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http/inspect_bounds.hpp"
 #include "http/router.hpp"
 #include "http/server_config.hpp"
 #include "http/server_metrics.hpp"
@@ -160,26 +159,6 @@ TEST_CASE("console files: content types, index, and no way out of the directory"
     CHECK_MESSAGE(std::holds_alternative<api_error>(console_file(root.string(), bad)), bad);
   fs::remove_all(root);
   fs::remove(root.parent_path() / "kvactor_secret.txt");
-}
-
-TEST_CASE("the cache dump is bounded by depth and node count") {
-  using nlohmann::json;
-  json leaf = {{"page", 3}, {"children", json::array()}};
-  json mid = {{"page", 2}, {"children", json::array({leaf, leaf})}};
-  json doc = {{"pages", {{"total", 8}}}, {"tree", {{"page", -1}, {"children", json::array({mid, mid})}, {"truncated", false}}}};
-  const json full = json::parse(bound_cache_tree(doc.dump(), 8, 256));
-  CHECK(full["tree"]["truncated"] == false);
-  CHECK(full["tree"]["children"][1]["children"].size() == 2);
-  const json shallow = json::parse(bound_cache_tree(doc.dump(), 1, 256));
-  CHECK(shallow["tree"]["truncated"] == true);
-  CHECK(shallow["tree"]["children"].size() == 2);
-  CHECK(shallow["tree"]["children"][0]["children"].empty());
-  const json few = json::parse(bound_cache_tree(doc.dump(), 8, 4));  // root + 3
-  CHECK(few["tree"]["truncated"] == true);
-  CHECK(few["tree"]["children"].size() == 2);
-  CHECK(few["tree"]["children"][0]["children"].size() == 1);
-  CHECK(few["tree"]["children"][1]["children"].empty());
-  CHECK(few["pages"]["total"] == 8);
 }
 
 TEST_CASE("Prometheus text merges engine counters and HTTP histograms") {

@@ -1,5 +1,6 @@
 #include "tests/http/scripted_service.hpp"
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 namespace kvactor::test {
@@ -162,9 +163,14 @@ void scripted_service::inspect(const std::string& what, std::function<void(std::
                    {"pages_below", 1}, {"children", json::array()}};
       json mid = {{"page", 2}, {"tokens", 16}, {"lock_count", 0}, {"hit_count", 1}, {"age_ms", 5},
                   {"pages_below", 2}, {"children", json::array({leaf})}};
+      // Like the engine, the service cuts the tree to the depth it is asked for.
+      const auto at = what.find("depth=");
+      const int depth = at == std::string::npos ? 8 : std::atoi(what.c_str() + at + 6);
+      if (depth < 2) mid["children"] = json::array();
+      json children = depth < 1 ? json::array() : json::array({mid, mid});
       doc = {{"page_size", opt_.page_size}, {"pages", pages}, {"invariants_ok", true},
              {"tree", {{"page", -1}, {"tokens", 0}, {"lock_count", 0}, {"hit_count", 0}, {"age_ms", 0},
-                       {"pages_below", 3}, {"children", json::array({mid, mid})}, {"truncated", false}}}};
+                       {"pages_below", 3}, {"children", children}, {"truncated", depth < 2}}}};
     } else if (what == "actors") {
       doc = {{"time_ms", 0}, {"actors", json::array({{{"kind", "gateway"}, {"id", "gateway"}, {"state", "running"},
                                                       {"messages_handled", submitted_.load()}, {"mailbox_depth", 0},
