@@ -27,6 +27,8 @@ struct generation_request {
   int max_tokens = 16;               // generated tokens at most
   sampling_params sampling;
   bool stop_at_eos = true;           // stop when the model emits EOS (or BOS, as llama2.c)
+  std::vector<int32_t> stop_token_ids;  // generating one of these ends the request ("stop"), like EOS
+  bool cache_prompt = true;          // false: the prompt is not matched in the prefix cache (computed afresh)
   std::chrono::milliseconds deadline{0};  // 0 = none; past it the request is cancelled
   std::string kind;                  // the API that asked ("generate", "completion", "chat"); shown by inspect
 };
@@ -42,6 +44,9 @@ struct generation_event {
   kind type = kind::token;
   std::string rid;
   int32_t token = -1;              // kind::token
+  float logprob = 0.0f;            // kind::token, when sampling.logprobs >= 0: log_softmax of the raw logits
+  std::vector<int32_t> top_ids;    // ... and the sampling.logprobs most likely tokens, most likely first
+  std::vector<float> top_logprobs;
   std::string finish_reason;       // kind::finished: "length" | "stop" | "cancelled"
   std::string error_code;          // kind::error: QUEUE_FULL, BAD_REQUEST, DEVICE_ERROR, SHUTTING_DOWN, ...
   std::string error_message;

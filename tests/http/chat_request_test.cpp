@@ -152,14 +152,17 @@ TEST_CASE("chat: every bad input is a 400 naming the field") {
       {R"({"messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":3})", "INVALID_TYPE",
        "stream_options"},
       // Fields the server does not honour: refused, never ignored.
-      {R"({"messages":[{"role":"user","content":"x"}],"n":2})", "UNSUPPORTED_FIELD", "n"},
-      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":true})", "UNSUPPORTED_FIELD", "logprobs"},
-      {R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", "UNSUPPORTED_FIELD", "top_logprobs"},
-      {R"({"messages":[{"role":"user","content":"x"}],"presence_penalty":0.5})", "UNSUPPORTED_FIELD",
+      {R"({"messages":[{"role":"user","content":"x"}],"n":0})", "OUT_OF_RANGE", "n"},
+      {R"({"messages":[{"role":"user","content":"x"}],"best_of":3})", "UNSUPPORTED_FIELD", "best_of"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":3})", "INVALID_TYPE", "logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", "INVALID_TYPE", "top_logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":21})", "OUT_OF_RANGE",
+       "top_logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"presence_penalty":2.5})", "OUT_OF_RANGE",
        "presence_penalty"},
-      {R"({"messages":[{"role":"user","content":"x"}],"frequency_penalty":1})", "UNSUPPORTED_FIELD",
-       "frequency_penalty"},
-      {R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"5":1}})", "UNSUPPORTED_FIELD", "logit_bias"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"5":-101}})", "OUT_OF_RANGE", "logit_bias.5"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"9999":1}})", "TOKEN_OUT_OF_VOCABULARY",
+       "logit_bias.9999"},
       {R"({"messages":[{"role":"user","content":"x"}],"tools":[]})", "UNSUPPORTED_FIELD", "tools"},
       {R"({"messages":[{"role":"user","content":"x"}],"tool_choice":"auto"})", "UNSUPPORTED_FIELD", "tool_choice"},
       {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})",
@@ -310,4 +313,24 @@ TEST_CASE("chat: a template that raises for one conversation is a 400 with its m
     CHECK(e.code == "TEMPLATE_ERROR");
     CHECK(e.message.find("Conversations must start with the user") != std::string::npos);
   }
+}
+
+TEST_CASE("chat: logprobs, top_logprobs, n and the penalties are read") {
+  const chat_call c = chat_ok(R"({"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":4,"n":2,)"
+                              R"("presence_penalty":0.5,"frequency_penalty":-0.5,"logit_bias":{"5":1},"min_p":0.3,)"
+                              R"("repetition_penalty":1.1,"stop_token_ids":[3],"ignore_eos":true,"cache_prompt":false})");
+  CHECK(c.params.sampling.logprobs == 4);
+  CHECK(c.params.n == 2);
+  CHECK(c.params.sampling.presence_penalty == 0.5f);
+  CHECK(c.params.sampling.frequency_penalty == -0.5f);
+  CHECK(c.params.sampling.bias_ids == std::vector<int32_t>{5});
+  CHECK(c.params.sampling.min_p == 0.3f);
+  CHECK(c.params.sampling.repetition_penalty == 1.1f);
+  CHECK(c.params.stop_token_ids == std::vector<int32_t>{3});
+  CHECK(c.params.ignore_eos);
+  CHECK_FALSE(c.params.cache_prompt);
+  CHECK(chat_ok(R"({"messages":[{"role":"user","content":"x"}],"logprobs":true})").params.sampling.logprobs == 0);
+  CHECK(chat_ok(R"({"messages":[{"role":"user","content":"x"}],"logprobs":false})").params.sampling.logprobs == -1);
+  CHECK(chat_ok(R"({"messages":[{"role":"user","content":"x"}],"logprobs":null,"top_logprobs":null,"n":null})")
+            .params.sampling.logprobs == -1);
 }
