@@ -226,7 +226,7 @@ std::vector<prompt_outcome> generation_exchange::outcomes() const {
     }
     if (spec_.params[i].sampling.logprobs >= 0) {
       o.logprobs = run.logprobs;
-      o.logprobs->resize(std::min<std::size_t>(o.logprobs->size(), static_cast<std::size_t>(o.usage.completion_tokens)));
+      o.logprobs->resize(std::min<std::size_t>(o.logprobs->size(), static_cast<std::size_t>(run.usage.completion_tokens)));
     }
     o.repeat_choice = !spec_.choice.empty() && spec_.choice[i] > 0;
     o.output_ids = run.output_ids;

@@ -11,6 +11,7 @@
 
 #include "actors/gateway.hpp"
 #include "http/server.hpp"
+#include "model/tokenizer.hpp"
 #include "tests/http/http_client.hpp"
 
 using namespace kvactor;
@@ -31,7 +32,7 @@ struct sampling_served {
     cfg.model_name = "stories260K";
     return cfg;
   }
-  sampling_served() : engine(config()), server(config(), engine) {}
+  sampling_served() : engine(config().engine), server(config(), engine) {}
   json post(const std::string& target, const json& body) {
     const http_result r = http_call(server.port(), "POST", target, body.dump());
     REQUIRE_MESSAGE(r.status == 200, r.body);
@@ -157,7 +158,7 @@ TEST_CASE("sampling e2e: chat logprobs per content token with bytes and top_logp
   CHECK(streamed == content);
 }
 
-TEST_CASE("sampling e2e: echo, ignore_eos and cache_prompt") {
+TEST_CASE("sampling e2e: echo, cache_prompt, logit_bias and ignore_eos") {
   sampling_served s;
   const std::string prompt = "Once upon a time, there was a little girl named Lily. She loved to play";
   const json body = {{"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0}};
@@ -178,18 +179,15 @@ TEST_CASE("sampling e2e: echo, ignore_eos and cache_prompt") {
   CHECK(u["usage"]["prompt_tokens_details"]["cached_tokens"] == 0);
   CHECK(s.post("/v1/completions", body)["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>() > 0);
 
-  // ignore_eos: a prompt that stops early runs to max_tokens instead.
-  json long_one;
-  for (const char* p : {"The end.", "Once upon a time", "Tom had a big red ball.", "The sun was shining."}) {
-    json b = {{"prompt", p}, {"max_tokens", 200}, {"temperature", 0}};
-    if (s.post("/v1/completions", b)["choices"][0]["finish_reason"] == "stop") {
-      long_one = b;
-      break;
-    }
-  }
-  REQUIRE_MESSAGE(!long_one.is_null(), "no prompt ended with EOS within 200 tokens");
-  long_one["ignore_eos"] = true;
-  const json ran = s.post("/v1/completions", long_one);
+  // logit_bias +100 on EOS makes it the first token: the answer stops at once; with ignore_eos
+  // the same request runs to max_tokens.
+  const std::string eos = std::to_string(s.engine.tok().eos_id());
+  json forced = {{"prompt", prompt}, {"max_tokens", 5}, {"temperature", 0}, {"logit_bias", {{eos, 100}}}};
+  const json stopped = s.post("/v1/completions", forced);
+  CHECK(stopped["choices"][0]["finish_reason"] == "stop");
+  CHECK(stopped["usage"]["completion_tokens"] == 0);
+  forced["ignore_eos"] = true;
+  const json ran = s.post("/v1/completions", forced);
   CHECK(ran["choices"][0]["finish_reason"] == "length");
-  CHECK(ran["usage"]["completion_tokens"] == 200);
+  CHECK(ran["usage"]["completion_tokens"] == 5);
 }
