@@ -334,3 +334,31 @@ TEST_CASE("chat: logprobs, top_logprobs, n and the penalties are read") {
   CHECK(chat_ok(R"({"messages":[{"role":"user","content":"x"}],"logprobs":null,"top_logprobs":null,"n":null})")
             .params.sampling.logprobs == -1);
 }
+
+TEST_CASE("logprobs shapes: completions lists with offsets after an echoed prompt; chat entries with bytes; n counts the prompt once") {
+  completion_identity who{"cmpl-r1", "m", 1700000000};
+  prompt_outcome o;
+  o.text = "Hi there";
+  o.text_offset = 2;  // echo: "Hi" was the prompt
+  o.usage = {5, 0, 2};
+  o.logprobs = std::vector<token_logprob>{{" th", -0.5f, {{" th", -0.5f}, {" a", -1.5f}, {" th", -3.0f}}},
+                                          {"ere", -0.25f, {{"ere", -0.25f}}}};
+  prompt_outcome second = o;
+  second.repeat_choice = true;
+  const json r = json::parse(completion_response(who, {o, second}));
+  const json& lp = r["choices"][0]["logprobs"];
+  CHECK(lp["tokens"] == json{" th", "ere"});
+  CHECK(lp["token_logprobs"] == json{-0.5, -0.25});
+  CHECK(lp["text_offset"] == json{2, 5});
+  CHECK(lp["top_logprobs"][0] == json{{" th", -0.5}, {" a", -1.5}});  // the likelier of two equal texts
+  CHECK(r["usage"]["prompt_tokens"] == 5);       // two choices, one prompt
+  CHECK(r["usage"]["completion_tokens"] == 4);
+
+  const json c = json::parse(chat_completion_response(who, o));
+  const json& e = c["choices"][0]["logprobs"]["content"][0];
+  CHECK(e["token"] == " th");
+  CHECK(e["bytes"] == json{32, 116, 104});
+  CHECK(e["top_logprobs"].size() == 3);
+  CHECK(e["top_logprobs"][1] == json{{"token", " a"}, {"logprob", -1.5}, {"bytes", {32, 97}}});
+  CHECK(c["choices"][0]["logprobs"]["refusal"].is_null());
+}
