@@ -263,16 +263,18 @@ enum class starve_decision : int32_t { retry = 0, requeued = 1, fail = 2 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sampling_params& x) {
-  return f(caf::meta::type_name("sampling_params"), x.temperature, x.top_k, x.top_p, x.seed);
+  return f(caf::meta::type_name("sampling_params"), x.temperature, x.top_k, x.top_p, x.seed, x.min_p,
+           x.presence_penalty, x.frequency_penalty, x.repetition_penalty, x.bias_ids, x.bias_values, x.logprobs);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sequence_step& x) {
   return f(caf::meta::type_name("sequence_step"), x.seq_id, x.tokens, x.start_pos, x.block_table, x.sample,
-           x.sampling, x.sample_index, x.return_logits);
+           x.sampling, x.sample_index, x.return_logits, x.history, x.history_prompt_len);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sequence_result& x) {
-  return f(caf::meta::type_name("sequence_result"), x.seq_id, x.token, x.logits);
+  return f(caf::meta::type_name("sequence_result"), x.seq_id, x.token, x.logits, x.logprob, x.top_ids,
+           x.top_logprobs);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, publish_request& x) {
@@ -487,7 +489,7 @@ using device_actor = caf::typed_actor<
 // One per request; owns its tokens, block table, sampling state and output.
 using request_actor = caf::typed_actor<
     caf::reacts_to<admit_atom>,                     // scheduler: you may start (match, allocate, offer)
-    caf::reacts_to<step_atom, int32_t, int32_t>,    // scheduler: step done (tokens processed, sampled token or -1)
+    caf::reacts_to<step_atom, int32_t, sequence_result>,  // scheduler: step done (tokens processed; token -1: none sampled)
     caf::replies_to<preempt_atom>::with<token_list>,  // give back everything, wait for the next admit
     caf::reacts_to<fail_atom, caf::error>,          // an engine_errc + message: end with that error
     caf::reacts_to<cancel_atom, std::string>,       // reason: end as cancelled

@@ -132,6 +132,10 @@ void offer(request_pointer self) {
   s.sample = true;  // the scheduler clears it when it cuts a prefill chunk short
   s.sampling = st.req.sampling;
   s.sample_index = static_cast<uint64_t>(st.generated);
+  if (st.req.sampling.penalized()) {
+    s.history = st.tokens;
+    s.history_prompt_len = st.prompt_len;
+  }
   self->send(st.peers.scheduler, ready_atom_v, std::move(s));
 }
 
@@ -238,11 +242,15 @@ void publish_full_pages(request_pointer self, Next next) {
           });
 }
 
-void on_token(request_pointer self, int32_t token) {
+bool is_stop_token(const request_state& st, int32_t token) {
+  auto listed = [token](const std::vector<int32_t>& ids) { return std::find(ids.begin(), ids.end(), token) != ids.end(); };
+  return (st.req.stop_at_eos && listed(st.cfg.end_ids)) || listed(st.req.stop_token_ids);
+}
+
+void on_token(request_pointer self, sequence_result& result) {
   auto& st = self->state;
-  const bool stop =
-      st.req.stop_at_eos && std::find(st.cfg.end_ids.begin(), st.cfg.end_ids.end(), token) != st.cfg.end_ids.end();
-  if (stop) {
+  const int32_t token = result.token;
+  if (is_stop_token(st, token)) {
     end_finished(self, "stop");
     return;
   }
@@ -255,6 +263,11 @@ void on_token(request_pointer self, int32_t token) {
     ev.type = generation_event::kind::token;
     ev.rid = st.req.rid;
     ev.token = token;
+    if (st.req.sampling.logprobs >= 0) {
+      ev.logprob = result.logprob;
+      ev.top_ids = std::move(result.top_ids);
+      ev.top_logprobs = std::move(result.top_logprobs);
+    }
     st.cb(ev);
   }
 #ifdef KVACTOR_FAULT_HOOKS
@@ -287,6 +300,11 @@ std::string validate(const request_state& st) {
   if (st.req.sampling.top_p <= 0.0f || st.req.sampling.top_p > 1.0f || st.req.sampling.top_k < 0 ||
       st.req.sampling.temperature < 0.0f)
     return "sampling parameters out of range (temperature >= 0, top_k >= 0, 0 < top_p <= 1)";
+  const sampling_params& p = st.req.sampling;
+  if (!(p.min_p >= 0.0f && p.min_p <= 1.0f) || !(p.repetition_penalty > 0.0f) || p.bias_ids.size() != p.bias_values.size())
+    return "sampling parameters out of range (0 <= min_p <= 1, repetition_penalty > 0, one value per logit_bias id)";
+  for (auto t : p.bias_ids)
+    if (t < 0 || t >= st.cfg.vocab_size) return "logit_bias token " + std::to_string(t) + " is outside the vocabulary";
   return {};
 }
 
@@ -333,8 +351,8 @@ void on_admit(request_pointer self) {
     return;
   auto epoch = ++s.epoch;
   s.phase = "prefill";
-  // With the prefix cache off an empty match (a miss) stands in for the real one.
-  self->request(s.peers.trie, caf::infinite, match_atom_v, s.cfg.ns, s.cfg.prefix_cache ? s.tokens : token_list{})
+  // With the prefix cache off (or cache_prompt false) an empty match (a miss) stands in for the real one.
+  self->request(s.peers.trie, caf::infinite, match_atom_v, s.cfg.ns, s.cfg.prefix_cache && s.req.cache_prompt ? s.tokens : token_list{})
       .then(
           [self, epoch](match_reply& m) {
             if (epoch != self->state.epoch)
@@ -427,14 +445,14 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
         ++self->state.handled;
         on_admit(self);
       },
-      [self](step_atom, int32_t processed, int32_t token) {
+      [self](step_atom, int32_t processed, sequence_result& result) {
         auto& s = self->state;
         ++s.handled;
         if (s.terminal)
           return;
         s.kv_written += processed;
-        if (token >= 0) {
-          on_token(self, token);
+        if (result.token >= 0) {
+          on_token(self, result);
           return;
         }
         publish_full_pages(self, [self] { ensure_pages_then_offer(self); });

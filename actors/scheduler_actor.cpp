@@ -271,12 +271,12 @@ void on_step_done(scheduler_pointer self, std::vector<sequence_result>& results)
     if (e == nullptr)
       continue;  // left (cancelled) during the step
     e->status = run_status::processing;
-    int32_t token = -1;
+    sequence_result result;  // token -1: nothing sampled
     if (e->step_sampled && i < results.size()) {
-      token = results[i].token;
+      result = std::move(results[i]);
       e->decoding = true;
     }
-    self->send(e->req, step_atom_v, e->step_tokens, token);
+    self->send(e->req, step_atom_v, e->step_tokens, std::move(result));
   }
   s.in_flight.clear();
   try_step(self);

@@ -11,6 +11,8 @@ node_request to_node_request(const generation_request& req) {
   out.max_tokens = req.max_tokens;
   out.sampling = req.sampling;
   out.stop_at_eos = req.stop_at_eos;
+  out.stop_token_ids = req.stop_token_ids;
+  out.cache_prompt = req.cache_prompt;
   out.deadline_ms = req.deadline.count();
   out.kind = req.kind;
   out.request_id = req.request_id;
@@ -24,6 +26,8 @@ generation_request from_node_request(const node_request& req) {
   out.max_tokens = req.max_tokens;
   out.sampling = req.sampling;
   out.stop_at_eos = req.stop_at_eos;
+  out.stop_token_ids = req.stop_token_ids;
+  out.cache_prompt = req.cache_prompt;
   out.deadline = std::chrono::milliseconds(req.deadline_ms);
   out.kind = req.kind;
   out.request_id = req.request_id;
@@ -35,6 +39,9 @@ node_event to_node_event(const generation_event& ev) {
   out.type = static_cast<int32_t>(ev.type);
   out.rid = ev.rid;
   out.token = ev.token;
+  out.logprob = ev.logprob;
+  out.top_ids = ev.top_ids;
+  out.top_logprobs = ev.top_logprobs;
   out.finish_reason = ev.finish_reason;
   out.error_code = ev.type == generation_event::kind::error ? error_code_name(ev.error) : "";
   out.error_message = ev.error_message;
@@ -53,6 +60,9 @@ generation_event from_node_event(const node_event& ev) {
   }
   out.rid = ev.rid;
   out.token = ev.token;
+  out.logprob = ev.logprob;
+  out.top_ids = ev.top_ids;
+  out.top_logprobs = ev.top_logprobs;
   out.finish_reason = ev.finish_reason;
   out.error_message = ev.error_message;
   if (out.type == generation_event::kind::error) {

@@ -32,6 +32,8 @@ struct node_request {
   int32_t max_tokens = 16;
   sampling_params sampling;
   bool stop_at_eos = true;
+  std::vector<int32_t> stop_token_ids;
+  bool cache_prompt = true;
   int64_t deadline_ms = 0;
   std::string kind;
   std::string request_id;
@@ -42,6 +44,9 @@ struct node_event {
   int32_t type = 0;
   std::string rid;
   int32_t token = -1;
+  float logprob = 0.0f;
+  std::vector<int32_t> top_ids;
+  std::vector<float> top_logprobs;
   std::string finish_reason;
   std::string error_code;
   std::string error_message;
@@ -58,11 +63,12 @@ generation_event from_node_event(const node_event& ev);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_request& x) {
   return f(caf::meta::type_name("node_request"), x.rid, x.prompt, x.max_tokens, x.sampling, x.stop_at_eos,
-           x.deadline_ms, x.kind, x.request_id);
+           x.stop_token_ids, x.cache_prompt, x.deadline_ms, x.kind, x.request_id);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_event& x) {
-  return f(caf::meta::type_name("node_event"), x.type, x.rid, x.token, x.finish_reason, x.error_code,
+  return f(caf::meta::type_name("node_event"), x.type, x.rid, x.token, x.logprob, x.top_ids,
+           x.top_logprobs, x.finish_reason, x.error_code,
            x.error_message, x.prompt_tokens, x.cached_tokens, x.completion_tokens);
 }
 

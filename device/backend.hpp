@@ -27,12 +27,20 @@ struct sequence_step {
   sampling_params sampling;
   uint64_t sample_index = 0;         // index of the generated token (see sample_token)
   bool return_logits = false;        // copy the last position's logits into the result
+  // Prompt + generated tokens so far, for the penalties (only when sampling.penalized()).
+  std::vector<int32_t> history;
+  int32_t history_prompt_len = 0;    // the prompt's share of history
 };
 
 struct sequence_result {
   uint64_t seq_id = 0;
   int32_t token = -1;          // sampled token when sequence_step::sample
   std::vector<float> logits;   // [vocab] when sequence_step::return_logits
+  // When sampling.logprobs >= 0 (device/logit_adjust.hpp): the sampled token's log probability
+  // and the sampling.logprobs most likely alternatives.
+  float logprob = 0.0f;
+  std::vector<int32_t> top_ids;
+  std::vector<float> top_logprobs;
 };
 
 // Raised for a step the backend cannot run: bad token id, block table too short,

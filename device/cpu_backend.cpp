@@ -25,6 +25,7 @@
 #include "device/cpu_isa.hpp"
 #include "device/cpu_matmul.hpp"
 #include "device/model_validation.hpp"
+#include "device/step_sampling.hpp"
 #include "device/step_validation.hpp"
 #include "device/thread_pool.hpp"
 #include "device/weight_rows.hpp"
@@ -129,7 +130,7 @@ class cpu_backend final : public backend {
   std::vector<float> x_, xb_, q_, k_, v_, att_, h1_, h3_, logits_;
   std::vector<int> wanted_;
   std::vector<std::size_t> last_rows_;
-  std::vector<std::pair<float, int32_t>> sampling_scratch_;
+  sampler_scratch sampling_scratch_;
 };
 
 void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const float* in, int n_rows) {
@@ -354,13 +355,13 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
 
   std::vector<sequence_result> results(batch.size());
   for (std::size_t s = 0; s < batch.size(); ++s) results[s].seq_id = batch[s].seq_id;
-  std::vector<std::pair<float, int32_t>>& scratch = sampling_scratch_;
+  sampler_scratch& scratch = sampling_scratch_;
   for (std::size_t i = 0; i < wanted.size(); ++i) {
     const sequence_step& s = batch[static_cast<std::size_t>(wanted[i])];
     sequence_result& out = results[static_cast<std::size_t>(wanted[i])];
     const float* logits = logits_.data() + i * static_cast<std::size_t>(vocab);
     if (s.return_logits) out.logits.assign(logits, logits + vocab);
-    if (s.sample) out.token = sample_token(logits, vocab, s.sampling, s.sample_index, scratch);
+    sample_into(out, logits, vocab, s, scratch);
   }
   return results;
 }

@@ -41,6 +41,23 @@ bool ranks_before(const std::pair<float, int32_t>& a, const std::pair<float, int
   return a.first != b.first ? a.first > b.first : a.second < b.second;
 }
 
+// The candidates: every usable token, less those min_p removes (probability after
+// temperature below min_p times the top one's: (logit - max) / T < log(min_p)).
+void fill_candidates(const float* logits, int vocab, const sampling_params& params,
+                     std::vector<std::pair<float, int32_t>>& scratch) {
+  scratch.clear();
+  if (params.min_p <= 0.0f) {
+    for (int i = 0; i < vocab; ++i) scratch.emplace_back(usable(logits[i]), static_cast<int32_t>(i));
+    return;
+  }
+  const double top = static_cast<double>(usable(logits[argmax(logits, vocab)]));
+  const double floor = std::log(static_cast<double>(params.min_p));
+  const double inv_t = 1.0 / static_cast<double>(params.temperature);
+  for (int i = 0; i < vocab; ++i)
+    if ((static_cast<double>(usable(logits[i])) - top) * inv_t >= floor)
+      scratch.emplace_back(usable(logits[i]), static_cast<int32_t>(i));
+}
+
 }  // namespace
 
 int32_t sample_token(const float* logits, int vocab, const sampling_params& params, uint64_t sample_index,
@@ -48,8 +65,8 @@ int32_t sample_token(const float* logits, int vocab, const sampling_params& para
   if (vocab <= 0) return -1;
   if (params.greedy()) return argmax(logits, vocab);
 
-  scratch.clear();
-  for (int i = 0; i < vocab; ++i) scratch.emplace_back(usable(logits[i]), static_cast<int32_t>(i));
+  fill_candidates(logits, vocab, params, scratch);
+  if (scratch.empty()) return argmax(logits, vocab);  // an infinite top logit: it wins outright
   std::size_t kept = scratch.size();
   bool sorted = false;
   if (params.top_k > 0 && static_cast<std::size_t>(params.top_k) < kept) {

@@ -20,6 +20,12 @@ void validate_sampling(std::size_t index, const sequence_step& s) {
   if (p.top_k < 0) fail(index, s, "top_k must be >= 0, got " + std::to_string(p.top_k));
   if (!(p.top_p > 0.0f && p.top_p <= 1.0f))
     fail(index, s, "top_p must be in (0, 1], got " + std::to_string(p.top_p));
+  if (!(p.min_p >= 0.0f && p.min_p <= 1.0f)) fail(index, s, "min_p must be in [0, 1], got " + std::to_string(p.min_p));
+  if (!(p.repetition_penalty > 0.0f) || !std::isfinite(p.repetition_penalty))
+    fail(index, s, "repetition_penalty must be a finite number > 0, got " + std::to_string(p.repetition_penalty));
+  if (!std::isfinite(p.presence_penalty) || !std::isfinite(p.frequency_penalty))
+    fail(index, s, "presence_penalty and frequency_penalty must be finite");
+  if (p.bias_ids.size() != p.bias_values.size()) fail(index, s, "logit bias ids and values differ in number");
 }
 
 }  // namespace

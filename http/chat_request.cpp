@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "http/request_fields.hpp"
+#include "http/sampling_fields.hpp"
 
 namespace kvactor::http {
 namespace {
@@ -78,17 +79,23 @@ std::string rendered(const chat_prompt& chat, const json& messages, bool add_gen
   }
 }
 
+// logprobs (a boolean) and top_logprobs (alternatives per token, only with logprobs true).
+void read_chat_logprobs(const json& doc, generation_params& p) {
+  const bool wanted = read_bool(doc, "logprobs", "", false);
+  const long long top = read_int(doc, "top_logprobs", "", 0, 0, max_top_logprobs);
+  if (present(doc, "top_logprobs") && !wanted)
+    reject(400, "INVALID_TYPE", "top_logprobs: only allowed when logprobs is true");
+  p.sampling.logprobs = wanted ? static_cast<int32_t>(top) : -1;
+}
+
 chat_call chat_from(const json& doc, const prompt_limits& limits, const chat_prompt& chat) {
   // Everything the server honours, plus fields accepted only at their neutral value.
   refuse_unknown_keys(doc,
                       {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k",
-                       "seed", "stop", "stream", "stream_options", "n", "logprobs", "presence_penalty",
-                       "frequency_penalty"},
+                       "min_p", "seed", "stop", "stop_token_ids", "stream", "stream_options", "n", "best_of",
+                       "logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "repetition_penalty",
+                       "logit_bias", "ignore_eos", "cache_prompt"},
                       "");
-  refuse_unless_neutral(doc, "n", 1, "only one choice per request is supported");
-  refuse_unless_neutral(doc, "logprobs", false, "log probabilities are not supported");
-  refuse_unless_neutral(doc, "presence_penalty", 0, "penalties are not supported");
-  refuse_unless_neutral(doc, "frequency_penalty", 0, "penalties are not supported");
 
   chat_call call;
   if (present(doc, "model")) {
@@ -109,6 +116,9 @@ chat_call chat_from(const json& doc, const prompt_limits& limits, const chat_pro
   call.params.sampling.top_k = static_cast<int>(read_int(doc, "top_k", "", 0, 0, limits.vocab_size));
   call.params.sampling.seed = read_seed(doc, "seed", "");
   call.params.seed_given = present(doc, "seed");
+  read_chat_logprobs(doc, call.params);
+  read_sampling_extras(doc, "", limits, call.params);
+  call.params.n = read_choices(doc, limits, 1);
   call.stream = read_bool(doc, "stream", "", false);
   if (present(doc, "stream_options")) {
     if (!call.stream) reject(400, "INVALID_TYPE", "stream_options: only allowed when stream is true");

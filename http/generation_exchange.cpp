@@ -1,15 +1,38 @@
 #include "http/generation_exchange.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "model/tokenizer.hpp"
 
 namespace kvactor::http {
 
+void expand_choices(exchange_spec& spec) {
+  exchange_spec out = spec;
+  out.prompts.clear();
+  out.params.clear();
+  out.rids.clear();
+  out.choice.clear();
+  for (std::size_t i = 0; i < spec.prompts.size(); ++i) {
+    const int n = std::max(1, spec.params[i].n);
+    for (int j = 0; j < n; ++j) {
+      out.prompts.push_back(spec.prompts[i]);
+      generation_params p = spec.params[i];
+      p.sampling.seed += static_cast<uint64_t>(j);
+      p.n = 1;
+      out.params.push_back(std::move(p));
+      out.rids.push_back(spec.rids[i].empty() || n == 1 ? spec.rids[i] : spec.rids[i] + "-" + std::to_string(j));
+      out.choice.push_back(j);
+    }
+  }
+  spec = std::move(out);
+}
+
 generation_exchange::generation_exchange(generation_service& service, std::shared_ptr<reply_sink> sink,
                                          server_metrics& metrics, exchange_spec spec, clock::time_point received)
     : service_(service), sink_(std::move(sink)), metrics_(metrics), spec_(std::move(spec)), received_(received) {
   runs_.resize(spec_.prompts.size());
+  role_sent_.assign(runs_.size(), false);
   identity_.model = spec_.model_name;
   identity_.created = static_cast<int64_t>(std::time(nullptr));
   ++metrics_.active_generations;
@@ -30,6 +53,9 @@ void generation_exchange::start() {
     req.prompt = prompt.ids;
     req.max_tokens = spec_.params[i].max_tokens;
     req.sampling = spec_.params[i].sampling;
+    req.stop_token_ids = spec_.params[i].stop_token_ids;
+    req.stop_at_eos = !spec_.params[i].ignore_eos;
+    req.cache_prompt = spec_.params[i].cache_prompt;
     req.deadline = spec_.deadline;
     req.request_id = spec_.request_id;
     req.kind = spec_.flavor == api_flavor::shortfin ? "generate" : spec_.flavor == api_flavor::openai ? "completion" : "chat";
@@ -62,13 +88,25 @@ void generation_exchange::on_event(std::size_t index, const generation_event& ev
   prompt_run& run = runs_[index];
   if (run.finished) return;  // exactly one end per request; anything later is ignored
   switch (ev.type) {
-    case generation_event::kind::token: on_token(index, ev.token); break;
+    case generation_event::kind::token: on_token(index, ev); break;
     case generation_event::kind::finished: on_finished(index, ev); break;
     case generation_event::kind::error: on_error(index, ev); break;
   }
 }
 
-void generation_exchange::on_token(std::size_t index, int32_t token) {
+// The token's text and its alternatives' texts, each decoded after the token before it.
+void generation_exchange::record_logprobs(prompt_run& run, const generation_event& ev, int32_t prev) {
+  const tokenizer& tok = service_.tok();
+  token_logprob e;
+  e.token = tok.decode_piece(prev, ev.token);
+  e.logprob = ev.logprob;
+  for (std::size_t k = 0; k < ev.top_ids.size() && k < ev.top_logprobs.size(); ++k)
+    e.top.emplace_back(tok.decode_piece(prev, ev.top_ids[k]), ev.top_logprobs[k]);
+  run.logprobs.push_back(std::move(e));
+}
+
+void generation_exchange::on_token(std::size_t index, const generation_event& ev) {
+  const int32_t token = ev.token;
   prompt_run& run = runs_[index];
   if (run.text->stopped() || failing_) return;  // cancel sent; tokens still in flight
   const auto now = clock::now();
@@ -77,9 +115,11 @@ void generation_exchange::on_token(std::size_t index, int32_t token) {
   else
     metrics_.time_to_first_token.observe(std::chrono::duration<double>(now - received_).count());
   run.last_token = now;
+  const int32_t prev = run.output_ids.empty() ? spec_.prompts[index].ids.back() : run.output_ids.back();
   run.output_ids.push_back(token);
   std::string delta;
   try {
+    if (spec_.params[index].sampling.logprobs >= 0) record_logprobs(run, ev, prev);
     delta = run.text->push(token);
   } catch (const std::exception& e) {  // a token id the tokenizer does not know: an engine fault
     generation_event ev;
@@ -134,17 +174,41 @@ void generation_exchange::emit(std::size_t index, const std::string& delta, cons
     stream_begun_ = true;
     sink_->begin_stream();
   }
+  prompt_run& run = runs_[index];
+  // The log probabilities of the tokens since the last chunk travel with this one.
+  std::optional<std::vector<token_logprob>> fresh;
+  if (spec_.params[index].sampling.logprobs >= 0) {
+    fresh.emplace(run.logprobs.begin() + static_cast<std::ptrdiff_t>(run.logprobs_sent), run.logprobs.end());
+    run.logprobs_sent = run.logprobs.size();
+  }
+  const std::vector<token_logprob>* lp = fresh ? &*fresh : nullptr;
   switch (spec_.flavor) {
-    case api_flavor::shortfin: sink_->stream(shortfin_event(index, runs_[index].rid, delta, finish_reason)); break;
-    case api_flavor::openai: sink_->stream(completion_event(identity_, index, delta, finish_reason)); break;
+    case api_flavor::shortfin: sink_->stream(shortfin_event(index, run.rid, delta, finish_reason)); break;
+    case api_flavor::openai: emit_completion(index, delta, finish_reason, lp); break;
     case api_flavor::chat:
       // OpenAI's chunk order: the role first, then content pieces, then the finish reason alone.
-      if (!role_sent_) sink_->stream(chat_completion_event(identity_, chat_delta::role, "", ""));
-      role_sent_ = true;
-      if (!delta.empty()) sink_->stream(chat_completion_event(identity_, chat_delta::content, delta, ""));
-      if (!finish_reason.empty()) sink_->stream(chat_completion_event(identity_, chat_delta::finish, "", finish_reason));
+      if (!role_sent_[index]) sink_->stream(chat_completion_event(identity_, chat_delta::role, "", "", index));
+      role_sent_[index] = true;
+      if (!delta.empty() || (lp && !lp->empty()))
+        sink_->stream(chat_completion_event(identity_, chat_delta::content, delta, "", index, lp));
+      if (!finish_reason.empty())
+        sink_->stream(chat_completion_event(identity_, chat_delta::finish, "", finish_reason, index));
       break;
   }
+}
+
+void generation_exchange::emit_completion(std::size_t index, const std::string& delta, const std::string& finish_reason,
+                                          const std::vector<token_logprob>* lp) {
+  prompt_run& run = runs_[index];
+  std::string text = delta;
+  if (spec_.echo && !run.echoed) {
+    text = spec_.prompts[index].text + delta;
+    run.offset_sent = spec_.prompts[index].text.size();
+  }
+  run.echoed = true;
+  sink_->stream(completion_event(identity_, index, text, finish_reason, lp, run.offset_sent));
+  if (lp)
+    for (const auto& e : *lp) run.offset_sent += e.token.size();
 }
 
 std::vector<prompt_outcome> generation_exchange::outcomes() const {
@@ -157,6 +221,15 @@ std::vector<prompt_outcome> generation_exchange::outcomes() const {
     o.prompt_text = spec_.prompts[i].text;
     o.prompt_ids = spec_.prompts[i].ids;
     o.text = run.text ? run.text->text() : std::string();
+    if (spec_.echo) {
+      o.text = spec_.prompts[i].text + o.text;
+      o.text_offset = spec_.prompts[i].text.size();
+    }
+    if (spec_.params[i].sampling.logprobs >= 0) {
+      o.logprobs = run.logprobs;
+      o.logprobs->resize(std::min<std::size_t>(o.logprobs->size(), static_cast<std::size_t>(run.usage.completion_tokens)));
+    }
+    o.repeat_choice = !spec_.choice.empty() && spec_.choice[i] > 0;
     o.output_ids = run.output_ids;
     o.finish_reason = run.finish_reason;
     o.usage = run.usage;
@@ -183,7 +256,7 @@ void generation_exchange::maybe_answer() {
       sink_->begin_stream();
     }
     if (spec_.flavor == api_flavor::openai && spec_.stream_usage) sink_->stream(completion_usage_event(identity_, all));
-    if (spec_.flavor == api_flavor::chat && spec_.stream_usage) sink_->stream(chat_usage_event(identity_, all.front()));
+    if (spec_.flavor == api_flavor::chat && spec_.stream_usage) sink_->stream(chat_usage_event(identity_, all));
     sink_->stream(done_event);
     sink_->end_stream();
     return;
@@ -191,7 +264,7 @@ void generation_exchange::maybe_answer() {
   switch (spec_.flavor) {
     case api_flavor::shortfin: sink_->send(json_reply(200, shortfin_response(all, spec_.return_input_ids))); break;
     case api_flavor::openai: sink_->send(json_reply(200, completion_response(identity_, all))); break;
-    case api_flavor::chat: sink_->send(json_reply(200, chat_completion_response(identity_, all.front()))); break;
+    case api_flavor::chat: sink_->send(json_reply(200, chat_completion_response(identity_, all))); break;
   }
 }
 

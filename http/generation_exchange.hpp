@@ -28,13 +28,20 @@ struct exchange_spec {
   std::vector<generation_params> params;  // one per prompt
   std::vector<std::string> rids;          // one per prompt ("" = engine chooses)
   std::string request_id;                 // the HTTP request's x-request-id, shown by inspect
+  std::vector<int> choice;                // per entry: its choice number j among its prompt's n (empty: all 0)
   std::vector<std::string> stop;
   bool stream = false;
   bool stream_usage = false;
   bool return_input_ids = false;
+  bool echo = false;                      // completions: each choice's text starts with its prompt
   std::string model_name;
   std::chrono::milliseconds deadline{0};
 };
+
+// n > 1: entry i becomes n entries (choice j samples with seed + j, so it equals what
+// seed + j gives alone); entries of one prompt are adjacent, as OpenAI numbers choices.
+// Call after choose_seeds. The copies share the prompt's pages through the prefix cache.
+void expand_choices(exchange_spec& spec);
 
 class generation_exchange : public std::enable_shared_from_this<generation_exchange> {
  public:
@@ -60,13 +67,20 @@ class generation_exchange : public std::enable_shared_from_this<generation_excha
     generation_usage usage;
     std::optional<api_error> error;
     std::optional<clock::time_point> last_token;
+    std::vector<token_logprob> logprobs;  // when asked for: one per generated token
+    std::size_t logprobs_sent = 0;        // streamed so far
+    std::size_t offset_sent = 0;          // text_offset of the next streamed entry
+    bool echoed = false;                  // the prompt went out (echo, streaming)
   };
 
   void on_event(std::size_t index, const generation_event& ev);
-  void on_token(std::size_t index, int32_t token);
+  void on_token(std::size_t index, const generation_event& ev);
+  void record_logprobs(prompt_run& run, const generation_event& ev, int32_t prev);
   void on_finished(std::size_t index, const generation_event& ev);
   void on_error(std::size_t index, const generation_event& ev);
   void emit(std::size_t index, const std::string& delta, const std::string& finish_reason);
+  void emit_completion(std::size_t index, const std::string& delta, const std::string& finish_reason,
+                       const std::vector<token_logprob>* lp);
   void cancel_running();
   void maybe_answer();
   std::vector<prompt_outcome> outcomes() const;
@@ -80,7 +94,7 @@ class generation_exchange : public std::enable_shared_from_this<generation_excha
   std::vector<prompt_run> runs_;
   std::size_t finished_ = 0;
   bool stream_begun_ = false;
-  bool role_sent_ = false;  // chat: the {"role":"assistant"} chunk went out
+  std::vector<bool> role_sent_;  // chat: the {"role":"assistant"} chunk of choice i went out
   bool failing_ = false;  // an error arrived before any output: the whole call fails
   bool answered_ = false;
 };

@@ -89,6 +89,7 @@ std::shared_ptr<generation_exchange> start_generation(server_context& ctx, const
   spec.model_name = ctx.cfg.model_name;
   spec.request_id = req.request_id;
   choose_seeds(spec.params);  // a sampled request without a seed gets a fresh one, reported back
+  expand_choices(spec);       // n > 1: choice j of a prompt samples with seed + j
   spec.deadline = std::chrono::milliseconds(ctx.cfg.request_timeout_ms);
   auto exchange = std::make_shared<generation_exchange>(ctx.service, sink, ctx.metrics, std::move(spec), req.received);
   exchange->start();
@@ -146,6 +147,7 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       spec.stop = std::move(call.stop);
       spec.stream = call.stream;
       spec.stream_usage = call.stream_usage;
+      spec.echo = call.echo;
       return start_generation(ctx, req, sink, std::move(spec));
     }
     case endpoint::chat_completions: {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/request_fields.hpp"
+#include "http/sampling_fields.hpp"
 
 namespace kvactor::http {
 namespace {
@@ -61,6 +62,12 @@ generation_params shortfin_params(const json& sp, const std::string& where, cons
   p.sampling.top_p = static_cast<float>(read_number(sp, "top_p", where, 1.0, 0.0, 1.0, true));
   p.sampling.seed = read_seed(sp, "seed", where);
   p.seed_given = present(sp, "seed");
+  refuse_unknown_keys(sp,
+                      {"max_completion_tokens", "temperature", "top_k", "top_p", "seed", "min_p", "presence_penalty",
+                       "frequency_penalty", "repetition_penalty", "logit_bias", "stop_token_ids", "ignore_eos",
+                       "cache_prompt"},
+                      where);
+  read_sampling_extras(sp, where, limits, p);
   return p;
 }
 
@@ -147,7 +154,34 @@ generate_call generate_from(const json& doc, const prompt_limits& limits) {
   return call;
 }
 
+// Every OpenAI completions field (http/API.md lists their status) plus the vLLM and
+// llama.cpp extensions the server honours; anything else is refused naming it.
+void refuse_unknown_completion_keys(const json& doc) {
+  refuse_unknown_keys(doc,
+                      {"model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "n", "best_of",
+                       "echo", "logprobs", "stop", "stop_token_ids", "stream", "stream_options", "presence_penalty",
+                       "frequency_penalty", "repetition_penalty", "logit_bias", "ignore_eos", "cache_prompt"},
+                      "");
+}
+
+void read_completion_sampling(const json& doc, const prompt_limits& limits, completion_call& call) {
+  generation_params& p = call.params;
+  p.max_tokens = static_cast<int>(read_int(doc, "max_tokens", "", limits.default_max_tokens, 1, new_tokens_cap(limits)));
+  p.sampling.temperature = static_cast<float>(read_number(doc, "temperature", "", 1.0, 0.0, 2.0, false));
+  p.sampling.top_p = static_cast<float>(read_number(doc, "top_p", "", 1.0, 0.0, 1.0, true));
+  p.sampling.top_k = static_cast<int>(read_int(doc, "top_k", "", 0, 0, limits.vocab_size));
+  p.sampling.seed = read_seed(doc, "seed", "");
+  p.seed_given = present(doc, "seed");
+  p.sampling.logprobs = static_cast<int32_t>(read_int(doc, "logprobs", "", -1, 0, max_top_logprobs));
+  read_sampling_extras(doc, "", limits, p);
+  p.n = read_choices(doc, limits, call.prompts.size());
+  call.echo = read_bool(doc, "echo", "", false);
+  if (call.echo && p.sampling.logprobs >= 0)
+    reject(400, "UNSUPPORTED_FIELD", "echo: not supported together with logprobs (prompt log probabilities are not computed)");
+}
+
 completion_call completion_from(const json& doc, const prompt_limits& limits) {
+  refuse_unknown_completion_keys(doc);
   completion_call call;
   if (present(doc, "model")) {
     if (!doc.at("model").is_string()) wrong_type("model", "a string", doc.at("model"));
@@ -176,16 +210,7 @@ completion_call completion_from(const json& doc, const prompt_limits& limits) {
     wrong_type("prompt", "a string, a list of strings, or a list of token ids", prompt);
   }
 
-  call.params.max_tokens = static_cast<int>(read_int(doc, "max_tokens", "", limits.default_max_tokens, 1, new_tokens_cap(limits)));
-  call.params.sampling.temperature = static_cast<float>(read_number(doc, "temperature", "", 1.0, 0.0, 2.0, false));
-  call.params.sampling.top_p = static_cast<float>(read_number(doc, "top_p", "", 1.0, 0.0, 1.0, true));
-  call.params.sampling.top_k = static_cast<int>(read_int(doc, "top_k", "", 0, 0, limits.vocab_size));
-  call.params.sampling.seed = read_seed(doc, "seed", "");
-  call.params.seed_given = present(doc, "seed");
-  // Any positive n parses first, so n: 2 is UNSUPPORTED (as documented), not OUT_OF_RANGE.
-  if (read_int(doc, "n", "", 1, 1, std::numeric_limits<int32_t>::max()) != 1)
-    reject(400, "UNSUPPORTED", "n: only 1 is supported");
-  if (read_bool(doc, "echo", "", false)) reject(400, "UNSUPPORTED", "echo: not supported");
+  read_completion_sampling(doc, limits, call);
   call.stream = read_bool(doc, "stream", "", false);
   call.stream_usage = read_include_usage(doc);
   call.stop = read_stop(doc);

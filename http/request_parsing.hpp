@@ -43,6 +43,10 @@ struct generation_params {
   int max_tokens = 16;
   sampling_params sampling;
   bool seed_given = false;  // false: a sampled request gets a fresh seed (choose_seeds), reported back
+  std::vector<int32_t> stop_token_ids;  // generating one ends the choice ("stop"; the token is not shown)
+  bool ignore_eos = false;              // true: EOS does not end generation
+  bool cache_prompt = true;             // false: no prefix-cache match for this request
+  int n = 1;                            // choices per prompt; choice j samples with seed + j
 };
 
 // POST /generate (shortfin's GenerateReqInput).
@@ -63,6 +67,7 @@ struct completion_call {
   std::vector<std::string> stop;          // generation ends before any of these
   bool stream = false;
   bool stream_usage = false;              // stream_options.include_usage
+  bool echo = false;                      // each choice's text starts with its prompt
 };
 
 template <class T>

@@ -14,8 +14,9 @@ std::string sse(const json& j) { return "data: " + dump(j) + "\n\n"; }
 json usage_of(const std::vector<prompt_outcome>& outcomes) {
   int prompt = 0, completion = 0, cached = 0;
   for (const auto& o : outcomes) {
-    prompt += o.usage.prompt_tokens;
     completion += o.usage.completion_tokens;
+    if (o.repeat_choice) continue;  // n > 1: the prompt is counted once, as OpenAI does
+    prompt += o.usage.prompt_tokens;
     cached += o.usage.cached_tokens;
   }
   return {{"prompt_tokens", prompt},
@@ -31,6 +32,39 @@ json finish_value(const std::string& reason) { return reason.empty() ? json(null
 json with_seed(json body, const std::vector<prompt_outcome>& outcomes) {
   if (!outcomes.empty() && outcomes.front().seed) body["seed"] = *outcomes.front().seed;
   return body;
+}
+
+// OpenAI's completions shape: parallel lists, top_logprobs as {text: logprob} maps.
+json completion_logprobs(const std::vector<token_logprob>& entries, std::size_t text_offset) {
+  json tokens = json::array(), values = json::array(), tops = json::array(), offsets = json::array();
+  for (const auto& e : entries) {
+    tokens.push_back(e.token);
+    values.push_back(e.logprob);
+    json top = json::object();
+    for (const auto& [text, lp] : e.top)
+      if (!top.contains(text)) top[text] = lp;  // two ids with the same text: the likelier one
+    tops.push_back(std::move(top));
+    offsets.push_back(text_offset);
+    text_offset += e.token.size();
+  }
+  return {{"tokens", tokens}, {"token_logprobs", values}, {"top_logprobs", tops}, {"text_offset", offsets}};
+}
+
+json bytes_of(const std::string& text) {
+  json out = json::array();
+  for (unsigned char c : text) out.push_back(static_cast<int>(c));
+  return out;
+}
+
+// OpenAI's chat shape: {"content":[{token, logprob, bytes, top_logprobs:[{token, logprob, bytes}]}]}.
+json chat_logprobs(const std::vector<token_logprob>& entries) {
+  json content = json::array();
+  for (const auto& e : entries) {
+    json top = json::array();
+    for (const auto& [text, lp] : e.top) top.push_back({{"token", text}, {"logprob", lp}, {"bytes", bytes_of(text)}});
+    content.push_back({{"token", e.token}, {"logprob", e.logprob}, {"bytes", bytes_of(e.token)}, {"top_logprobs", top}});
+  }
+  return {{"content", content}, {"refusal", nullptr}};
 }
 
 }  // namespace
@@ -58,7 +92,9 @@ std::string completion_response(const completion_identity& who, const std::vecto
   for (std::size_t i = 0; i < outcomes.size(); ++i)
     choices.push_back({{"index", i},
                        {"text", outcomes[i].text},
-                       {"logprobs", nullptr},
+                       {"logprobs", outcomes[i].logprobs
+                                        ? completion_logprobs(*outcomes[i].logprobs, outcomes[i].text_offset)
+                                        : json(nullptr)},
                        {"finish_reason", finish_value(outcomes[i].finish_reason)}});
   return dump(with_seed({{"id", who.id},
                          {"object", "text_completion"},
@@ -70,8 +106,12 @@ std::string completion_response(const completion_identity& who, const std::vecto
 }
 
 std::string completion_event(const completion_identity& who, std::size_t index, const std::string& delta,
-                             const std::string& finish_reason) {
-  json choice = {{"index", index}, {"text", delta}, {"logprobs", nullptr}, {"finish_reason", finish_value(finish_reason)}};
+                             const std::string& finish_reason, const std::vector<token_logprob>* logprobs,
+                             std::size_t text_offset) {
+  json choice = {{"index", index},
+                 {"text", delta},
+                 {"logprobs", logprobs ? completion_logprobs(*logprobs, text_offset) : json(nullptr)},
+                 {"finish_reason", finish_value(finish_reason)}};
   return sse({{"id", who.id},
               {"object", "text_completion"},
               {"created", who.created},
@@ -89,26 +129,33 @@ std::string completion_usage_event(const completion_identity& who, const std::ve
                        outcomes));
 }
 
-std::string chat_completion_response(const completion_identity& who, const prompt_outcome& outcome) {
-  const json choice = {{"index", 0},
-                       {"message", {{"role", "assistant"}, {"content", outcome.text}}},
-                       {"logprobs", nullptr},
-                       {"finish_reason", finish_value(outcome.finish_reason)}};
+std::string chat_completion_response(const completion_identity& who, const std::vector<prompt_outcome>& outcomes) {
+  json choices = json::array();
+  for (std::size_t i = 0; i < outcomes.size(); ++i)
+    choices.push_back({{"index", i},
+                       {"message", {{"role", "assistant"}, {"content", outcomes[i].text}}},
+                       {"logprobs", outcomes[i].logprobs ? chat_logprobs(*outcomes[i].logprobs) : json(nullptr)},
+                       {"finish_reason", finish_value(outcomes[i].finish_reason)}});
   return dump(with_seed({{"id", who.id},
                          {"object", "chat.completion"},
                          {"created", who.created},
                          {"model", who.model},
-                         {"choices", json::array({choice})},
-                         {"usage", usage_of({outcome})}},
-                        {outcome}));
+                         {"choices", choices},
+                         {"usage", usage_of(outcomes)}},
+                        outcomes));
+}
+
+std::string chat_completion_response(const completion_identity& who, const prompt_outcome& outcome) {
+  return chat_completion_response(who, std::vector<prompt_outcome>{outcome});
 }
 
 std::string chat_completion_event(const completion_identity& who, chat_delta kind, const std::string& content,
-                                  const std::string& finish_reason) {
+                                  const std::string& finish_reason, std::size_t index,
+                                  const std::vector<token_logprob>* logprobs) {
   json delta = json::object();
   if (kind == chat_delta::role) delta = {{"role", "assistant"}, {"content", ""}};
   if (kind == chat_delta::content) delta = {{"content", content}};
-  const json choice = {{"index", 0}, {"delta", delta}, {"logprobs", nullptr},
+  const json choice = {{"index", index}, {"delta", delta}, {"logprobs", logprobs ? chat_logprobs(*logprobs) : json(nullptr)},
                        {"finish_reason", kind == chat_delta::finish ? finish_value(finish_reason) : json(nullptr)}};
   return sse({{"id", who.id},
               {"object", "chat.completion.chunk"},
@@ -117,14 +164,18 @@ std::string chat_completion_event(const completion_identity& who, chat_delta kin
               {"choices", json::array({choice})}});
 }
 
-std::string chat_usage_event(const completion_identity& who, const prompt_outcome& outcome) {
+std::string chat_usage_event(const completion_identity& who, const std::vector<prompt_outcome>& outcomes) {
   return sse(with_seed({{"id", who.id},
                         {"object", "chat.completion.chunk"},
                         {"created", who.created},
                         {"model", who.model},
                         {"choices", json::array()},
-                        {"usage", usage_of({outcome})}},
-                       {outcome}));
+                        {"usage", usage_of(outcomes)}},
+                       outcomes));
+}
+
+std::string chat_usage_event(const completion_identity& who, const prompt_outcome& outcome) {
+  return chat_usage_event(who, std::vector<prompt_outcome>{outcome});
 }
 
 std::string error_event(const api_error& e) {

@@ -12,7 +12,15 @@
 
 namespace kvactor::http {
 
-// The outcome of one prompt, as the exchange collected it.
+// One generated token's log probability (log_softmax of the raw logits) and the most
+// likely alternatives at its position, each with its text.
+struct token_logprob {
+  std::string token;
+  float logprob = 0.0f;
+  std::vector<std::pair<std::string, float>> top;  // most likely first
+};
+
+// The outcome of one prompt (one choice), as the exchange collected it.
 struct prompt_outcome {
   std::string rid;
   std::string prompt_text;
@@ -22,6 +30,9 @@ struct prompt_outcome {
   std::string finish_reason;      // length | stop | cancelled
   generation_usage usage;
   std::optional<uint64_t> seed;   // the seed a sampled prompt used (given or chosen); none when greedy
+  std::optional<std::vector<token_logprob>> logprobs;  // when asked for: one per token of `text`
+  std::size_t text_offset = 0;    // where the generated text starts in `text` (the prompt's length with echo)
+  bool repeat_choice = false;     // a second or later choice of its prompt: usage counts the prompt once
 };
 
 // {"responses":[{"prompt":...,"responses":[{"text":...}]}]}; with return_input_ids
@@ -38,18 +49,24 @@ struct completion_identity {
 };
 
 std::string completion_response(const completion_identity& who, const std::vector<prompt_outcome>& outcomes);
+// With `logprobs`, the choice carries those tokens' log probabilities, offsets from `text_offset`.
 std::string completion_event(const completion_identity& who, std::size_t index, const std::string& delta,
-                             const std::string& finish_reason);
+                             const std::string& finish_reason, const std::vector<token_logprob>* logprobs = nullptr,
+                             std::size_t text_offset = 0);
 // The last chunk when stream_options.include_usage is set: "choices":[] plus usage.
 std::string completion_usage_event(const completion_identity& who, const std::vector<prompt_outcome>& outcomes);
-// /v1/chat/completions: one choice, {"role":"assistant","content":text}.
+// /v1/chat/completions: one choice per outcome, {"role":"assistant","content":text}.
+std::string chat_completion_response(const completion_identity& who, const std::vector<prompt_outcome>& outcomes);
 std::string chat_completion_response(const completion_identity& who, const prompt_outcome& outcome);
 // A "chat.completion.chunk" event: delta {"role":"assistant","content":""} (the first chunk of
 // a stream), {"content":delta}, or {} with the finish_reason (the last one).
 enum class chat_delta { role, content, finish };
+// `index` is the choice's; `logprobs` (content chunks) the log probabilities of its tokens.
 std::string chat_completion_event(const completion_identity& who, chat_delta kind, const std::string& content,
-                                  const std::string& finish_reason);
+                                  const std::string& finish_reason, std::size_t index = 0,
+                                  const std::vector<token_logprob>* logprobs = nullptr);
 // The last chunk when stream_options.include_usage is set: "choices":[] plus usage.
+std::string chat_usage_event(const completion_identity& who, const std::vector<prompt_outcome>& outcomes);
 std::string chat_usage_event(const completion_identity& who, const prompt_outcome& outcome);
 // An error reported inside a stream that has already begun.
 std::string error_event(const api_error& e);  // data: {"error":{...}} (error_body)

@@ -21,6 +21,7 @@
 #include "device/hip/device_memory.hpp"
 #include "device/hip/kernel_launchers.hpp"
 #include "device/model_validation.hpp"
+#include "device/step_sampling.hpp"
 #include "device/step_validation.hpp"
 #include "device/weight_rows.hpp"
 
@@ -409,22 +410,23 @@ std::vector<sequence_result> hip_backend::step(const std::vector<sequence_step>&
   hip::copy_to_host(greedy_tokens.data(), greedy, greedy_tokens.size() * sizeof(int32_t));
   bool need_logits = false;
   for (std::size_t i : output_batch_index)
-    need_logits = need_logits || batch[i].return_logits || !batch[i].sampling.greedy();
+    need_logits = need_logits || batch[i].return_logits || !batch[i].sampling.greedy() ||
+                  batch[i].sampling.adjusts_logits() || batch[i].sampling.logprobs >= 0;
   std::vector<float> host_logits;
   if (need_logits) {
     host_logits.resize(static_cast<std::size_t>(n_out) * vocab);
     hip::copy_to_host(host_logits.data(), logits, host_logits.size() * sizeof(float));
   }
-  std::vector<std::pair<float, int32_t>> sampler_scratch;
+  sampler_scratch scratch;
   for (std::size_t o = 0; o < output_batch_index.size(); ++o) {
     const sequence_step& seq = batch[output_batch_index[o]];
     sequence_result& out = results[output_batch_index[o]];
     const float* row_logits = need_logits ? host_logits.data() + o * static_cast<std::size_t>(vocab) : nullptr;
     if (seq.return_logits) out.logits.assign(row_logits, row_logits + vocab);
-    if (seq.sample)
-      out.token = seq.sampling.greedy()
-                      ? greedy_tokens[o]
-                      : sample_token(row_logits, vocab, seq.sampling, seq.sample_index, sampler_scratch);
+    if (seq.sample && row_logits == nullptr)
+      out.token = greedy_tokens[o];
+    else if (seq.sample)
+      sample_into(out, row_logits, vocab, seq, scratch, greedy_tokens[o]);
   }
   if (profiling_) finish_profile(started, launching, enqueued);
   return results;

@@ -1,5 +1,6 @@
 #include "actors_test_support.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "device/cpu_backend.hpp"
@@ -13,7 +14,8 @@ const loaded_model& stories260k() {
 }
 
 std::vector<int32_t> reference_generate(const loaded_model& m, const std::vector<int32_t>& prompt, int max_tokens,
-                                        const sampling_params& sampling, bool stop_at_eos) {
+                                        const sampling_params& sampling, bool stop_at_eos,
+                                        std::vector<sequence_result>* results, const std::vector<int32_t>& stop_ids) {
   const int ps = 16;
   const int max_seq = m.weights->config.max_seq_len;
   auto be = make_cpu_backend(m.weights, kv_layout{ps, (max_seq + ps - 1) / ps}, 1);
@@ -31,11 +33,19 @@ std::vector<int32_t> reference_generate(const loaded_model& m, const std::vector
     s.sample = true;
     s.sampling = sampling;
     s.sample_index = out.size();
+    if (sampling.penalized()) {
+      s.history = tokens;
+      s.history_prompt_len = static_cast<int32_t>(prompt.size());
+    }
     auto r = be->step({s});
     written = static_cast<int32_t>(tokens.size());
     auto t = r.at(0).token;
     if (stop_at_eos && (t == m.tok->eos_id() || t == m.tok->bos_id()))
       break;
+    if (std::find(stop_ids.begin(), stop_ids.end(), t) != stop_ids.end())
+      break;
+    if (results)
+      results->push_back(r.at(0));
     tokens.push_back(t);
     out.push_back(t);
   }
@@ -67,6 +77,8 @@ generation_callback event_log::callback() {
     auto& o = outcomes_[ev.rid];
     if (ev.type == generation_event::kind::token) {
       o.tokens.push_back(ev.token);
+      o.logprobs.push_back(ev.logprob);
+      o.top_ids.push_back(ev.top_ids);
       return;
     }
     ++o.final_events;

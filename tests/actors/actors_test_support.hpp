@@ -23,8 +23,12 @@ const loaded_model& stories260k();
 
 // Generation for one prompt alone on a fresh CPU backend, one step per token,
 // the whole prompt in one prefill step. Same stopping rules as a request actor.
+// With `results`, each sampled step's result (token, log probabilities) is appended;
+// `stop_ids` end generation like EOS.
 std::vector<int32_t> reference_generate(const loaded_model& m, const std::vector<int32_t>& prompt, int max_tokens,
-                                        const sampling_params& sampling, bool stop_at_eos = true);
+                                        const sampling_params& sampling, bool stop_at_eos = true,
+                                        std::vector<sequence_result>* results = nullptr,
+                                        const std::vector<int32_t>& stop_ids = {});
 
 engine_config small_engine_config(int num_pages, int page_size = 16);
 
@@ -33,6 +37,8 @@ std::unique_ptr<engine_host> stories_engine(const engine_config& cfg);
 
 struct request_outcome {
   std::vector<int32_t> tokens;
+  std::vector<float> logprobs;                 // per token event (0 when not asked for)
+  std::vector<std::vector<int32_t>> top_ids;   // per token event
   bool ended = false;
   generation_event final_event;
   int final_events = 0;

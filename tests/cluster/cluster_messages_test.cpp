@@ -37,6 +37,15 @@ TEST_CASE("node_request and node_event round-trip through the binary serializer"
   req.sampling.top_p = 0.9f;
   req.sampling.seed = 1234567890123ULL;
   req.stop_at_eos = false;
+  req.sampling.min_p = 0.25f;
+  req.sampling.presence_penalty = 0.5f;
+  req.sampling.frequency_penalty = -1.0f;
+  req.sampling.repetition_penalty = 1.5f;
+  req.sampling.bias_ids = {3, 9};
+  req.sampling.bias_values = {-100.0f, 2.5f};
+  req.sampling.logprobs = 4;
+  req.stop_token_ids = {13, 2};
+  req.cache_prompt = false;
   req.deadline = std::chrono::milliseconds(2500);
   const auto back = from_node_request(round_trip(sys, to_node_request(req)));
   CHECK(back.rid == req.rid);
@@ -47,6 +56,15 @@ TEST_CASE("node_request and node_event round-trip through the binary serializer"
   CHECK(back.sampling.top_p == doctest::Approx(0.9f));
   CHECK(back.sampling.seed == 1234567890123ULL);
   CHECK_FALSE(back.stop_at_eos);
+  CHECK(back.sampling.min_p == 0.25f);
+  CHECK(back.sampling.presence_penalty == 0.5f);
+  CHECK(back.sampling.frequency_penalty == -1.0f);
+  CHECK(back.sampling.repetition_penalty == 1.5f);
+  CHECK(back.sampling.bias_ids == req.sampling.bias_ids);
+  CHECK(back.sampling.bias_values == req.sampling.bias_values);
+  CHECK(back.sampling.logprobs == 4);
+  CHECK(back.stop_token_ids == req.stop_token_ids);
+  CHECK_FALSE(back.cache_prompt);
   CHECK(back.deadline == std::chrono::milliseconds(2500));
 
   for (auto kind : {generation_event::kind::token, generation_event::kind::finished, generation_event::kind::error}) {
@@ -54,6 +72,9 @@ TEST_CASE("node_request and node_event round-trip through the binary serializer"
     ev.type = kind;
     ev.rid = "x";
     ev.token = 42;
+    ev.logprob = -1.25f;
+    ev.top_ids = {42, 7};
+    ev.top_logprobs = {-1.25f, -2.0f};
     ev.finish_reason = "length";
     ev.error = engine_errc::device_error;
     ev.error_message = "boom";
@@ -62,6 +83,9 @@ TEST_CASE("node_request and node_event round-trip through the binary serializer"
     CHECK(got.type == kind);
     CHECK(got.rid == "x");
     CHECK(got.token == 42);
+    CHECK(got.logprob == -1.25f);
+    CHECK(got.top_ids == ev.top_ids);
+    CHECK(got.top_logprobs == ev.top_logprobs);
     CHECK(got.finish_reason == "length");
     // The code travels by its wire name, and only on an error event.
     CHECK(got.error == (kind == generation_event::kind::error ? engine_errc::device_error : engine_errc::ok));

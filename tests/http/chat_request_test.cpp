@@ -152,14 +152,17 @@ TEST_CASE("chat: every bad input is a 400 naming the field") {
       {R"({"messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":3})", "INVALID_TYPE",
        "stream_options"},
       // Fields the server does not honour: refused, never ignored.
-      {R"({"messages":[{"role":"user","content":"x"}],"n":2})", "UNSUPPORTED_FIELD", "n"},
-      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":true})", "UNSUPPORTED_FIELD", "logprobs"},
-      {R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", "UNSUPPORTED_FIELD", "top_logprobs"},
-      {R"({"messages":[{"role":"user","content":"x"}],"presence_penalty":0.5})", "UNSUPPORTED_FIELD",
+      {R"({"messages":[{"role":"user","content":"x"}],"n":0})", "OUT_OF_RANGE", "n"},
+      {R"({"messages":[{"role":"user","content":"x"}],"best_of":3})", "UNSUPPORTED_FIELD", "best_of"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":3})", "INVALID_TYPE", "logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", "INVALID_TYPE", "top_logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":21})", "OUT_OF_RANGE",
+       "top_logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"presence_penalty":2.5})", "OUT_OF_RANGE",
        "presence_penalty"},
-      {R"({"messages":[{"role":"user","content":"x"}],"frequency_penalty":1})", "UNSUPPORTED_FIELD",
-       "frequency_penalty"},
-      {R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"5":1}})", "UNSUPPORTED_FIELD", "logit_bias"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"5":-101}})", "OUT_OF_RANGE", "logit_bias.5"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"9999":1}})", "TOKEN_OUT_OF_VOCABULARY",
+       "logit_bias.9999"},
       {R"({"messages":[{"role":"user","content":"x"}],"tools":[]})", "UNSUPPORTED_FIELD", "tools"},
       {R"({"messages":[{"role":"user","content":"x"}],"tool_choice":"auto"})", "UNSUPPORTED_FIELD", "tool_choice"},
       {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})",
@@ -310,4 +313,52 @@ TEST_CASE("chat: a template that raises for one conversation is a 400 with its m
     CHECK(e.code == "TEMPLATE_ERROR");
     CHECK(e.message.find("Conversations must start with the user") != std::string::npos);
   }
+}
+
+TEST_CASE("chat: logprobs, top_logprobs, n and the penalties are read") {
+  const chat_call c = chat_ok(R"({"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":4,"n":2,)"
+                              R"("presence_penalty":0.5,"frequency_penalty":-0.5,"logit_bias":{"5":1},"min_p":0.3,)"
+                              R"("repetition_penalty":1.1,"stop_token_ids":[3],"ignore_eos":true,"cache_prompt":false})");
+  CHECK(c.params.sampling.logprobs == 4);
+  CHECK(c.params.n == 2);
+  CHECK(c.params.sampling.presence_penalty == 0.5f);
+  CHECK(c.params.sampling.frequency_penalty == -0.5f);
+  CHECK(c.params.sampling.bias_ids == std::vector<int32_t>{5});
+  CHECK(c.params.sampling.min_p == 0.3f);
+  CHECK(c.params.sampling.repetition_penalty == 1.1f);
+  CHECK(c.params.stop_token_ids == std::vector<int32_t>{3});
+  CHECK(c.params.ignore_eos);
+  CHECK_FALSE(c.params.cache_prompt);
+  CHECK(chat_ok(R"({"messages":[{"role":"user","content":"x"}],"logprobs":true})").params.sampling.logprobs == 0);
+  CHECK(chat_ok(R"({"messages":[{"role":"user","content":"x"}],"logprobs":false})").params.sampling.logprobs == -1);
+  CHECK(chat_ok(R"({"messages":[{"role":"user","content":"x"}],"logprobs":null,"top_logprobs":null,"n":null})")
+            .params.sampling.logprobs == -1);
+}
+
+TEST_CASE("logprobs shapes: completions lists with offsets after an echoed prompt; chat entries with bytes; n counts the prompt once") {
+  completion_identity who{"cmpl-r1", "m", 1700000000};
+  prompt_outcome o;
+  o.text = "Hi there";
+  o.text_offset = 2;  // echo: "Hi" was the prompt
+  o.usage = {5, 0, 2};
+  o.logprobs = std::vector<token_logprob>{{" th", -0.5f, {{" th", -0.5f}, {" a", -1.5f}, {" th", -3.0f}}},
+                                          {"ere", -0.25f, {{"ere", -0.25f}}}};
+  prompt_outcome second = o;
+  second.repeat_choice = true;
+  const json r = json::parse(completion_response(who, {o, second}));
+  const json& lp = r["choices"][0]["logprobs"];
+  CHECK(lp["tokens"] == json{" th", "ere"});
+  CHECK(lp["token_logprobs"] == json{-0.5, -0.25});
+  CHECK(lp["text_offset"] == json{2, 5});
+  CHECK(lp["top_logprobs"][0] == json{{" th", -0.5}, {" a", -1.5}});  // the likelier of two equal texts
+  CHECK(r["usage"]["prompt_tokens"] == 5);       // two choices, one prompt
+  CHECK(r["usage"]["completion_tokens"] == 4);
+
+  const json c = json::parse(chat_completion_response(who, o));
+  const json& e = c["choices"][0]["logprobs"]["content"][0];
+  CHECK(e["token"] == " th");
+  CHECK(e["bytes"] == json{32, 116, 104});
+  CHECK(e["top_logprobs"].size() == 3);
+  CHECK(e["top_logprobs"][1] == json{{"token", " a"}, {"logprob", -1.5}, {"bytes", {32, 97}}});
+  CHECK(c["choices"][0]["logprobs"]["refusal"].is_null());
 }

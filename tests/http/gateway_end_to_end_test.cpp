@@ -101,13 +101,22 @@ std::vector<job> mixed_jobs() {
   for (int i = 0; i < 64; ++i) {
     const std::string prompt = std::string(openings[i % 4]) + endings[(i / 4) % 8];
     const bool sampled = i % 3 == 0, stream = i % 2 == 1;
+    // The other sampling fields in rotation: each is a pure function of the request too.
+    json extra = json::object();
+    if (i % 5 == 1) extra.update({{"presence_penalty", 0.8}, {"frequency_penalty", 0.5}, {"repetition_penalty", 1.3}});
+    if (i % 7 == 2) extra["logit_bias"] = {{"400", 4}, {"13", -100}};
+    if (i % 6 == 3) extra["min_p"] = 0.1;
+    if (i % 8 == 5) extra["cache_prompt"] = false;
     if (i % 4 < 2) {
       json sp = {{"max_completion_tokens", 12 + i % 9}};
       if (sampled) sp.update({{"temperature", 0.8}, {"top_k", 40}, {"seed", 1000 + i}});
+      sp.update(extra);
       jobs.push_back({"/generate", {{"text", prompt}, {"sampling_params", sp}, {"stream", stream}}});
     } else {
       json b = {{"prompt", prompt}, {"max_tokens", 12 + i % 9}, {"temperature", sampled ? 0.8 : 0.0}, {"stream", stream}};
       if (sampled) b["seed"] = 2000 + i;
+      if (i % 3 == 1) b["logprobs"] = 2;
+      b.update(extra);
       jobs.push_back({"/v1/completions", b});
     }
   }

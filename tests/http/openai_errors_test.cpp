@@ -125,10 +125,10 @@ TEST_CASE("request parsing errors name the field in param") {
   CHECK(cmpl(R"({"prompt":[1,600]})").param == "prompt[1]");
   CHECK(gen(R"({"text":"a","sampling_params":{"top_p":7}})").param == "sampling_params.top_p");
   CHECK(cmpl("{oops").param.empty());  // no field to name: null
-  // n: 2 is a value this server does not support, not a malformed one.
-  const api_error n2 = cmpl(R"({"prompt":"a","n":2})");
-  CHECK(n2.code == "UNSUPPORTED");
-  CHECK(n2.param == "n");
+  // best_of: 2 is a value this server does not support, not a malformed one.
+  const api_error b2 = cmpl(R"({"prompt":"a","best_of":2})");
+  CHECK(b2.code == "UNSUPPORTED_FIELD");
+  CHECK(b2.param == "best_of");
   // OpenAI clients match this code to shorten the prompt.
   const api_error ctx = cmpl(R"({"prompt":[1,2,3,4],"max_tokens":61})");
   CHECK(ctx.code == "context_length_exceeded");

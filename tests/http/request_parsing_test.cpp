@@ -170,9 +170,8 @@ TEST_CASE("completions: bad input") {
   CHECK(cmpl_error(R"({"prompt":"a","stop":["a","b","c","d","e"]})").code == "OUT_OF_RANGE");
   CHECK(cmpl_error(R"({"prompt":"a","stop":[""]})").code == "OUT_OF_RANGE");
   CHECK(cmpl_error(R"({"prompt":"a","stop":[1]})").code == "INVALID_TYPE");
-  CHECK(cmpl_error(R"({"prompt":"a","n":2})").code == "UNSUPPORTED");  // as documented, not OUT_OF_RANGE
   CHECK(cmpl_error(R"({"prompt":"a","n":0})").code == "OUT_OF_RANGE");
-  CHECK(cmpl_error(R"({"prompt":"a","echo":true})").code == "UNSUPPORTED");
+  CHECK(cmpl_error(R"({"prompt":"a","echo":1})").code == "INVALID_TYPE");
   CHECK(cmpl_error(R"({"prompt":"a","stream_options":1})").code == "INVALID_TYPE");
   CHECK(cmpl_error(R"({"prompt":[1,2,3,4],"max_tokens":61})").code == "context_length_exceeded");
 }
@@ -241,4 +240,95 @@ TEST_CASE("seeds: fresh_seed does not repeat") {
   std::set<uint64_t> seen;
   for (int i = 0; i < 1000; ++i) seen.insert(fresh_seed());
   CHECK(seen.size() == 1000);
+}
+
+namespace {
+
+completion_call cmpl_ok(const std::string& body) {
+  auto r = parse_completion(body, limits());
+  if (auto* e = std::get_if<api_error>(&r)) FAIL(body << " -> " << e->code << ": " << e->message);
+  return std::get<completion_call>(r);
+}
+
+}  // namespace
+
+TEST_CASE("completions: sampling fields are read exactly, or refused naming the field") {
+  const auto c = cmpl_ok(R"({"prompt":"a","n":3,"echo":true,"presence_penalty":-1.5,"frequency_penalty":2,)"
+                         R"("repetition_penalty":1.2,"min_p":0.1,"logit_bias":{"7":-100,"300":55.5},)"
+                         R"("stop_token_ids":[2,9],"ignore_eos":true,"cache_prompt":false,"best_of":1,"seed":4})");
+  const auto& s = c.params.sampling;
+  CHECK(c.params.n == 3);
+  CHECK(c.echo);
+  CHECK(s.presence_penalty == -1.5f);
+  CHECK(s.frequency_penalty == 2.0f);
+  CHECK(s.repetition_penalty == 1.2f);
+  CHECK(s.min_p == 0.1f);
+  CHECK(s.logprobs == -1);
+  CHECK(s.bias_ids == std::vector<int32_t>{300, 7});  // JSON object keys in sorted order
+  CHECK(s.bias_values == std::vector<float>{55.5f, -100.0f});
+  CHECK(c.params.stop_token_ids == std::vector<int32_t>{2, 9});
+  CHECK(c.params.ignore_eos);
+  CHECK_FALSE(c.params.cache_prompt);
+  CHECK(cmpl_ok(R"({"prompt":"a","logprobs":5})").params.sampling.logprobs == 5);
+  CHECK(cmpl_ok(R"({"prompt":"a","logprobs":0})").params.sampling.logprobs == 0);
+  // Explicit nulls are the defaults.
+  const auto d = cmpl_ok(R"({"prompt":"a","n":null,"best_of":null,"logprobs":null,"echo":null,"logit_bias":null,)"
+                         R"("presence_penalty":null,"frequency_penalty":null,"min_p":null,"stop_token_ids":null,)"
+                         R"("seed":null,"stop":null,"top_p":null,"temperature":null,"cache_prompt":null})");
+  CHECK(d.params.n == 1);
+  CHECK(d.params.sampling.logprobs == -1);
+  CHECK_FALSE(d.params.sampling.adjusts_logits());
+  CHECK(d.params.cache_prompt);
+
+  struct refused {
+    const char* body;
+    const char* code;
+    const char* names;
+  };
+  const refused cases[] = {
+      {R"({"prompt":"a","best_of":2})", "UNSUPPORTED_FIELD", "best_of"},
+      {R"({"prompt":"a","logprobs":21})", "OUT_OF_RANGE", "logprobs"},
+      {R"({"prompt":"a","logprobs":true})", "INVALID_TYPE", "logprobs"},
+      {R"({"prompt":"a","echo":true,"logprobs":1})", "UNSUPPORTED_FIELD", "echo"},
+      {R"({"prompt":"a","presence_penalty":2.5})", "OUT_OF_RANGE", "presence_penalty"},
+      {R"({"prompt":"a","frequency_penalty":-3})", "OUT_OF_RANGE", "frequency_penalty"},
+      {R"({"prompt":"a","repetition_penalty":0})", "OUT_OF_RANGE", "repetition_penalty"},
+      {R"({"prompt":"a","min_p":1.5})", "OUT_OF_RANGE", "min_p"},
+      {R"({"prompt":"a","logit_bias":{"512":1}})", "TOKEN_OUT_OF_VOCABULARY", "logit_bias.512"},
+      {R"({"prompt":"a","logit_bias":{"abc":1}})", "INVALID_TYPE", "logit_bias"},
+      {R"({"prompt":"a","logit_bias":{"5":101}})", "OUT_OF_RANGE", "logit_bias.5"},
+      {R"({"prompt":"a","logit_bias":[1]})", "INVALID_TYPE", "logit_bias"},
+      {R"({"prompt":"a","stop_token_ids":[600]})", "TOKEN_OUT_OF_VOCABULARY", "stop_token_ids[0]"},
+      {R"({"prompt":"a","stop_token_ids":"2"})", "INVALID_TYPE", "stop_token_ids"},
+      {R"({"prompt":"a","ignore_eos":1})", "INVALID_TYPE", "ignore_eos"},
+      {R"({"prompt":"a","cache_prompt":"no"})", "INVALID_TYPE", "cache_prompt"},
+      {R"({"prompt":"a","n":65})", "OUT_OF_RANGE", "n"},
+      {R"({"prompt":"a","suffix":"x"})", "UNSUPPORTED_FIELD", "suffix"},
+      {R"({"prompt":"a","user":"u"})", "UNSUPPORTED_FIELD", "user"},
+      {R"({"input_ids":[1,2],"sampling_params":{"bogus":1}})", "UNSUPPORTED_FIELD", "sampling_params.bogus"},
+      {R"({"input_ids":[1,2],"sampling_params":{"min_p":-1}})", "OUT_OF_RANGE", "sampling_params.min_p"},
+  };
+  for (const auto& c : cases) {
+    const std::string body = c.body;
+    const api_error e = body.find("input_ids") != std::string::npos ? gen_error(body) : cmpl_error(body);
+    INFO(c.body, " -> ", e.code, ": ", e.message);
+    CHECK(e.status == 400);
+    CHECK(e.code == c.code);
+    CHECK(e.message.find(c.names) != std::string::npos);
+  }
+}
+
+TEST_CASE("generate: sampling_params takes the penalties, min_p, logit_bias and stop token ids") {
+  auto r = parse_generate(R"({"input_ids":[1,2],"sampling_params":{"presence_penalty":0.5,"repetition_penalty":1.1,)"
+                          R"("min_p":0.2,"logit_bias":{"3":2},"stop_token_ids":[4],"ignore_eos":true,"cache_prompt":false}})",
+                          limits());
+  REQUIRE(std::holds_alternative<generate_call>(r));
+  const auto& p = std::get<generate_call>(r).params.at(0);
+  CHECK(p.sampling.presence_penalty == 0.5f);
+  CHECK(p.sampling.repetition_penalty == 1.1f);
+  CHECK(p.sampling.min_p == 0.2f);
+  CHECK(p.sampling.bias_ids == std::vector<int32_t>{3});
+  CHECK(p.stop_token_ids == std::vector<int32_t>{4});
+  CHECK(p.ignore_eos);
+  CHECK_FALSE(p.cache_prompt);
 }

@@ -68,6 +68,25 @@ async function main() {
       { cached, first_prompt: reply.usage.prompt_tokens });
     log("second turn: prompt", second.usage.prompt_tokens, "cached", cached);
 
+    // Sampling fields as the SDK sends them: n, logprobs, penalties, logit_bias, seed.
+    const many = await client.completions.create({ model: "stories260K", prompt: "Once upon a time", max_tokens: 6,
+      temperature: 1, seed: 7, n: 2, logprobs: 2, presence_penalty: 0.5, frequency_penalty: 0.5,
+      logit_bias: { "0": -100 } });
+    check("n choices", many.choices.length === 2 && many.choices[1].index === 1, many.choices);
+    const lp = many.choices[0].logprobs;
+    check("completion logprobs shape", lp && lp.tokens.length === lp.token_logprobs.length &&
+      lp.top_logprobs.length === lp.tokens.length && lp.text_offset.length === lp.tokens.length &&
+      lp.tokens.join("") === many.choices[0].text, lp);
+    const alone = await client.completions.create({ model: "stories260K", prompt: "Once upon a time", max_tokens: 6,
+      temperature: 1, seed: 8, presence_penalty: 0.5, frequency_penalty: 0.5, logit_bias: { "0": -100 } });
+    check("choice 1 equals seed + 1 alone", alone.choices[0].text === many.choices[1].text,
+      { alone: alone.choices[0].text, choice: many.choices[1].text });
+    const withLogprobs = await client.chat.completions.create({ model: "stories260K", messages, max_tokens: 6,
+      temperature: 0, logprobs: true, top_logprobs: 3 });
+    const content = withLogprobs.choices[0].logprobs.content;
+    check("chat logprobs per token", content.length === withLogprobs.usage.completion_tokens &&
+      content.every((e) => e.top_logprobs.length === 3 && Array.isArray(e.bytes) && e.logprob <= 0), content);
+
     try {
       await client.chat.completions.create({ model: "stories260K", messages, response_format: { type: "json_object" } });
       check("response_format refused", false);
