@@ -303,7 +303,10 @@ using device_actor = caf::typed_actor<
 // One per request; owns its tokens, block table, sampling state and output.
 using request_actor = caf::typed_actor<
     caf::reacts_to<admit_atom>,                     // scheduler: you may start (match, allocate, offer)
-    caf::reacts_to<step_atom, int32_t, int32_t>,    // scheduler: step done (tokens processed, sampled token or -1)
+    // scheduler: step done (tokens processed, sampled token or -1, continued: the scheduler
+    // already issued the next step with that token as input, so no offer follows;
+    // scheduling/continuation.hpp)
+    caf::reacts_to<step_atom, int32_t, int32_t, bool>,
     caf::replies_to<preempt_atom>::with<token_list>,  // give back everything, wait for the next admit
     caf::reacts_to<fail_atom, std::string, std::string>,  // code, message: end with an error
     caf::reacts_to<cancel_atom, std::string>,       // reason: end as cancelled

@@ -98,8 +98,16 @@ void terminate(request_pointer self, generation_event final_event, const std::st
     self->demonitor(s.peers.trie.address());
     self->quit();
   };
-  self->request(st.peers.pool, caf::infinite, drop_atom_v)
-      .then([finish](int32_t) mutable { finish(); }, [finish](caf::error&) mutable { finish(); });
+  // The drop waits until the scheduler has handled the leave (its counts reply comes after
+  // it, same sender): a step the scheduler continued for this request (scheduling/
+  // continuation.hpp) is then either already on the device, which runs steps one at a
+  // time, or never formed, so no later step can put these pages in two sequences at once.
+  auto drop = [self, finish]() mutable {
+    self->request(self->state.peers.pool, caf::infinite, drop_atom_v)
+        .then([finish](int32_t) mutable { finish(); }, [finish](caf::error&) mutable { finish(); });
+  };
+  self->request(st.peers.scheduler, caf::infinite, counts_atom_v)
+      .then([drop](scheduler_counts&) mutable { drop(); }, [drop](caf::error&) mutable { drop(); });
 }
 
 void end_with_error(request_pointer self, const std::string& code, const std::string& message) {
@@ -234,7 +242,9 @@ void publish_full_pages(request_pointer self, Next next) {
           });
 }
 
-void on_token(request_pointer self, int32_t token) {
+// continued: the scheduler already issued the next step with this token as its input
+// (scheduling/continuation.hpp): nothing to publish or allocate, and no offer to make.
+void on_token(request_pointer self, int32_t token, bool continued) {
   auto& st = self->state;
   const bool stop =
       st.req.stop_at_eos && std::find(st.cfg.end_ids.begin(), st.cfg.end_ids.end(), token) != st.cfg.end_ids.end();
@@ -265,6 +275,8 @@ void on_token(request_pointer self, int32_t token) {
     return;
   }
   st.phase = "decode";
+  if (continued)
+    return;
   publish_full_pages(self, [self] { ensure_pages_then_offer(self); });
 }
 
@@ -423,14 +435,14 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
         ++self->state.handled;
         on_admit(self);
       },
-      [self](step_atom, int32_t processed, int32_t token) {
+      [self](step_atom, int32_t processed, int32_t token, bool continued) {
         auto& s = self->state;
         ++s.handled;
         if (s.terminal)
           return;
         s.kv_written += processed;
         if (token >= 0) {
-          on_token(self, token);
+          on_token(self, token, continued);
           return;
         }
         publish_full_pages(self, [self] { ensure_pages_then_offer(self); });

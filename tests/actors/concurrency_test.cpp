@@ -12,10 +12,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-void run_concurrent(int n, bool shared, bool sampled, int num_pages) {
-  auto engine = stories_engine(small_engine_config(num_pages));
+void run_concurrent(int n, bool shared, bool sampled, int num_pages, int max_tokens = 6, int page_size = 16) {
+  auto engine = stories_engine(small_engine_config(num_pages, page_size));
   auto prompts = test_prompts(8, shared);
-  const int max_tokens = 6;
   event_log log;
   std::map<std::string, std::pair<std::vector<int32_t>, sampling_params>> asked;
   for (int i = 0; i < n; ++i) {
@@ -98,4 +97,16 @@ TEST_CASE("pool pressure on the real model: 4x demand, outputs equal solo output
   auto metrics = nlohmann::json::parse(engine->inspect_now("metrics"));
   CHECK(metrics["preemptions"].get<int>() > 0);
   CHECK(engine->wait_until_quiet(10s) == "");
+}
+
+TEST_CASE("continued decode steps (issue 18): pages of 4, 48 tokens, outputs equal solo outputs, every page back") {
+  // Pages of 4 put a page boundary (publish, allocate: the request actor's own offer) every
+  // 4th token and scheduler-continued steps between them, for requests at different phases.
+  for (int num_pages : {1024, 64}) {  // 64 pages: continuation mixed with starving and preemption
+    for (bool sampled : {false, true}) {
+      CAPTURE(num_pages);
+      CAPTURE(sampled);
+      run_concurrent(24, true, sampled, num_pages, 48, 4);
+    }
+  }
 }
