@@ -111,10 +111,10 @@ class Server:
                 self.proc.wait()
 
 
-def server_argv(name, binary, peer, model, port, slots):
+def server_argv(name, binary, peer, model, port, slots, peer_threads):
     if name == "llama.cpp":
         # -c: slots x 256 positions (prompt 130 + up to 126 new tokens per slot).
-        return [os.path.join(peer, "llama-server"), "-m", model, "-t", "2", "-np", str(slots), "-c",
+        return [os.path.join(peer, "llama-server"), "-m", model, "-t", str(peer_threads), "-np", str(slots), "-c",
                 str(slots * 256), "--no-repack", "--port", str(port), "--host", "127.0.0.1"]
     return [binary, "serve", "--model", model, "--host", "127.0.0.1", "--port", str(port)]
 
@@ -153,7 +153,7 @@ def run(args):
                 for name, binary in order:
                     port += 1
                     load = open("/proc/loadavg").read().split()[:3]
-                    srv = Server(name, server_argv(name, binary, peer, path, port, slots), port,
+                    srv = Server(name, server_argv(name, binary, peer, path, port, slots, args.peer_threads), port,
                                  os.path.join(OUT, f"{name}.log"))
                     try:
                         res = drive(srv, args, workload, low, high, seed)
@@ -184,7 +184,7 @@ def table(rows, args, started, load_start):
              f"{load_start}, at end {' '.join(open('/proc/loadavg').read().split()[:3])}\n",
              f"`bench/peer_compare.py {' '.join(sys.argv[1:])}`: {args.reps} repetitions (server order alternating), "
              f"{args.requests} requests per level (at least the concurrency), 130-token prompts, "
-             f"{args.max_tokens} greedy tokens each, one SSE event per token. tok/s: medians over repetitions; "
+             f"{args.max_tokens} greedy tokens each, one SSE event per token, llama-server -t {args.peer_threads}. tok/s: medians over repetitions; "
              "ratio: median of the per-repetition ratios, [min–max] across repetitions. TTFT/ITL: medians of the "
              "per-run p50/p99 (ms). mism.: answers differing from the same prompt sent alone (all repetitions).\n"]
     fields = {r["server"]: r["result"]["fields"] for r in rows}
@@ -234,6 +234,8 @@ def main():
     ap.add_argument("--build", default=os.environ.get("KVACTOR_BUILD_DIR", os.path.join(ROOT, "build")))
     ap.add_argument("--kvactor", default=None, help="kvactor binary (default BUILD/kvactor)")
     ap.add_argument("--also", action="append", default=[], help="NAME=BIN: another kvactor binary to compare")
+    ap.add_argument("--peer-threads", type=int, default=2,
+                    help="llama-server -t (2 = both cores; its busy-waiting pool collapses on a loaded machine)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "peer.md"))
     args = ap.parse_args()
     if args.quick:
