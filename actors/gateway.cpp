@@ -16,15 +16,6 @@ struct gateway::impl {
   std::unique_ptr<engine_host> host;
 };
 
-namespace {
-
-// CAF's default is max(hardware threads, 4) work-stealing workers, each polling with
-// short sleeps while idle: on a 2-core machine 4 pollers took ~18% of the server's CPU
-// time at concurrency 1 (do_nanosleep; bench/results/peer.md, issue 18). One per usable CPU.
-int actor_threads() { return usable_cpus(); }
-
-}  // namespace
-
 gateway::gateway(const engine_config& cfg) : impl_(std::make_unique<impl>()) {
   impl_->cfg = cfg;
   try {
@@ -47,8 +38,7 @@ gateway::gateway(const engine_config& cfg) : impl_(std::make_unique<impl>()) {
   }
   try {
     impl_->host = std::make_unique<engine_host>(cfg, impl_->model.weights->config,
-                                                end_of_generation_ids(*impl_->model.tok), std::move(be),
-                                                actor_threads());
+                                                end_of_generation_ids(*impl_->model.tok), std::move(be));
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(e.what());
   }
