@@ -489,7 +489,10 @@ using device_actor = caf::typed_actor<
 // One per request; owns its tokens, block table, sampling state and output.
 using request_actor = caf::typed_actor<
     caf::reacts_to<admit_atom>,                     // scheduler: you may start (match, allocate, offer)
-    caf::reacts_to<step_atom, int32_t, sequence_result>,  // scheduler: step done (tokens processed; token -1: none sampled)
+    // scheduler: step done (tokens processed, the result: token -1 if none sampled;
+    // continued: the scheduler already issued the next step with that token as input,
+    // so no offer follows; scheduling/continuation.hpp)
+    caf::reacts_to<step_atom, int32_t, sequence_result, bool>,
     caf::replies_to<preempt_atom>::with<token_list>,  // give back everything, wait for the next admit
     caf::reacts_to<fail_atom, caf::error>,          // an engine_errc + message: end with that error
     caf::reacts_to<cancel_atom, std::string>,       // reason: end as cancelled

@@ -99,8 +99,16 @@ void terminate(request_pointer self, generation_event final_event, const std::st
     self->demonitor(s.peers.trie.address());
     self->quit();
   };
-  self->request(st.peers.pool, caf::infinite, drop_atom_v)
-      .then([finish](int32_t) mutable { finish(); }, [finish](caf::error&) mutable { finish(); });
+  // The drop waits until the scheduler has handled the leave (its counts reply comes after
+  // it, same sender): a step the scheduler continued for this request (scheduling/
+  // continuation.hpp) is then either already on the device, which runs steps one at a
+  // time, or never formed, so no later step can put these pages in two sequences at once.
+  auto drop = [self, finish]() mutable {
+    self->request(self->state.peers.pool, caf::infinite, drop_atom_v)
+        .then([finish](int32_t) mutable { finish(); }, [finish](caf::error&) mutable { finish(); });
+  };
+  self->request(st.peers.scheduler, caf::infinite, counts_atom_v)
+      .then([drop](scheduler_counts&) mutable { drop(); }, [drop](caf::error&) mutable { drop(); });
 }
 
 void end_with_error(request_pointer self, engine_errc code, const std::string& message) {
@@ -247,7 +255,9 @@ bool is_stop_token(const request_state& st, int32_t token) {
   return (st.req.stop_at_eos && listed(st.cfg.end_ids)) || listed(st.req.stop_token_ids);
 }
 
-void on_token(request_pointer self, sequence_result& result) {
+// continued: the scheduler already issued the next step with this token as its input
+// (scheduling/continuation.hpp): nothing to publish or allocate, and no offer to make.
+void on_token(request_pointer self, sequence_result& result, bool continued) {
   auto& st = self->state;
   const int32_t token = result.token;
   if (is_stop_token(st, token)) {
@@ -282,6 +292,8 @@ void on_token(request_pointer self, sequence_result& result) {
     return;
   }
   st.phase = "decode";
+  if (continued)
+    return;
   publish_full_pages(self, [self] { ensure_pages_then_offer(self); });
 }
 
@@ -445,14 +457,14 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
         ++self->state.handled;
         on_admit(self);
       },
-      [self](step_atom, int32_t processed, sequence_result& result) {
+      [self](step_atom, int32_t processed, sequence_result& result, bool continued) {
         auto& s = self->state;
         ++s.handled;
         if (s.terminal)
           return;
         s.kv_written += processed;
         if (result.token >= 0) {
-          on_token(self, result);
+          on_token(self, result, continued);
           return;
         }
         publish_full_pages(self, [self] { ensure_pages_then_offer(self); });

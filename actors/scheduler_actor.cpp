@@ -7,6 +7,7 @@
 #include "actors/device_actor.hpp"
 #include "scheduling/admission.hpp"
 #include "scheduling/batch_formation.hpp"
+#include "scheduling/continuation.hpp"
 #include "scheduling/preemption.hpp"
 #include "scheduling/step_statistics.hpp"
 
@@ -262,6 +263,28 @@ void peek_waiting(scheduler_pointer self) {
           });
 }
 
+// Makes e's next offer the step its request actor would offer itself (input: the token
+// just sampled), when scheduling::can_continue allows it: e is ready again at once.
+bool continue_sequence(scheduler_state& s, entry& e, int32_t token) {
+  // An end id may end the request (unless it ignores EOS): let it answer first.
+  const bool end_id = std::find(s.cfg.end_ids.begin(), s.cfg.end_ids.end(), token) != s.cfg.end_ids.end();
+  // Per-step state the request computes (logits it asked for) is never carried forward.
+  if (token < 0 || end_id || e.offer.return_logits || !s.starved.empty())
+    return false;
+  scheduling::finished_step done{e.offer.start_pos, e.step_tokens, e.step_sampled,
+                                 static_cast<int32_t>(e.offer.block_table.size())};
+  if (!scheduling::can_continue(done, s.lim.page_size, s.cfg.max_seq_len))
+    return false;
+  e.offer.start_pos += e.step_tokens;
+  e.offer.tokens.assign(1, token);
+  if (e.offer.sampling.penalized())
+    e.offer.history.push_back(token);  // what the request actor's own offer would carry
+  e.offer.sample = true;
+  ++e.offer.sample_index;
+  e.status = run_status::ready;
+  return true;
+}
+
 void on_step_done(scheduler_pointer self, std::vector<sequence_result>& results) {
   auto& s = self->state;
   s.busy = false;
@@ -276,7 +299,8 @@ void on_step_done(scheduler_pointer self, std::vector<sequence_result>& results)
       result = std::move(results[i]);
       e->decoding = true;
     }
-    self->send(e->req, step_atom_v, e->step_tokens, std::move(result));
+    const bool continued = continue_sequence(s, *e, result.token);
+    self->send(e->req, step_atom_v, e->step_tokens, std::move(result), continued);
   }
   s.in_flight.clear();
   try_step(self);
@@ -352,7 +376,8 @@ void preempt(scheduler_pointer self, entry& victim, caf::actor_addr starving_add
       moved.status = run_status::admitting;
       s.waiting.push_front(std::move(moved));
       ++s.counts.preemptions;
-      s.admission_blocked = true;
+      // Blocked until a running request leaves; if all left meanwhile, nothing would unblock it.
+      s.admission_blocked = !s.running.empty();
     }
     // Answer the starving request (the victim itself was told by the preempt).
     for (auto it = s.starved.begin(); it != s.starved.end();) {
@@ -414,10 +439,15 @@ void try_step(scheduler_pointer self) {
       return;
   }
   admit(self);
-  for (auto& e : st.running)
-    if (e.status == run_status::processing || e.status == run_status::preempting)
+  int32_t ready = 0, processing = 0;
+  for (auto& e : st.running) {
+    if (e.status == run_status::preempting)
       return;
-  start_step(self);
+    ready += e.status == run_status::ready;
+    processing += e.status == run_status::processing;
+  }
+  if (scheduling::should_start_step(ready, processing, !st.starved.empty()))
+    start_step(self);
 }
 
 void on_down(scheduler_pointer self, caf::down_msg& msg) {

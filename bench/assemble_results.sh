@@ -9,7 +9,7 @@ dir=$(cd "$(dirname "$0")" && pwd)
   echo "Each section below is written by its benchmark tool (see bench/results/); this file is"
   echo "assembled by bench/assemble_results.sh. Ratios are measured within one run, as the"
   echo "machine is shared and noisy."
-  for area in kvcache engine engine-backend quant models peer-models actors http loadtest cluster hip; do
+  for area in kvcache engine engine-backend quant models peer-models peer actors http loadtest cluster hip; do
     f="$dir/results/$area.md"
     [[ -f "$f" ]] || continue
     echo

@@ -21,6 +21,10 @@
 #include <string>
 #include <thread>
 
+#ifdef __linux__
+#include <sched.h>
+#endif
+
 #include "device/cpu_dot.hpp"
 #include "device/cpu_isa.hpp"
 #include "device/cpu_matmul.hpp"
@@ -53,7 +57,7 @@ class cpu_backend final : public backend {
       : weights_(std::move(weights)),
         config_(weights_ ? weights_->config : model_config{}),
         layout_(layout),
-        pool_(threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))) {
+        pool_(threads > 0 ? threads : usable_cpus()) {
     cpu_isa_in_use();  // a bad KVACTOR_CPU_ISA is reported here, not in the middle of a step
     if (!weights_) throw backend_error("cpu backend: no model weights");
     validate_model(*weights_);
@@ -374,6 +378,15 @@ int default_cpu_threads(const model_weights& weights) {
   for (const layer_weights& l : weights.layers)
     for (const weight_matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3}) bytes += m->byte_size();
   if (bytes < small_model_bytes) return 1;
+  return usable_cpus();
+}
+
+int usable_cpus() {
+#ifdef __linux__
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 

@@ -24,4 +24,8 @@ std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> w
 // DRAM every step; 2 threads were 1.7x one on this 2-core machine, bench/results/peer-models.md).
 int default_cpu_threads(const model_weights& weights);
 
+// CPUs this process may run on (its affinity mask, e.g. under taskset or a container's
+// cpuset), at least 1; std::thread::hardware_concurrency() counts the whole machine.
+int usable_cpus();
+
 }  // namespace kvactor

@@ -11,19 +11,17 @@ namespace kvactor::http {
 void latency_histogram::observe(double seconds) {
   std::size_t i = 0;
   while (i < bounds.size() && seconds > bounds[i]) ++i;
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (i < bounds.size()) ++buckets_[i];
-  ++count_;
-  sum_ += seconds;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  const double ns = seconds > 0 ? seconds * 1e9 : 0.0;
+  sum_ns_.fetch_add(ns < 1.8e19 ? static_cast<uint64_t>(ns + 0.5) : uint64_t{0}, std::memory_order_relaxed);
 }
 
 latency_histogram::snapshot latency_histogram::read() const {
-  std::lock_guard<std::mutex> lock(mutex_);
   snapshot s;
   uint64_t running = 0;
-  for (std::size_t i = 0; i < bounds.size(); ++i) s.cumulative[i] = running += buckets_[i];
-  s.count = count_;
-  s.sum = sum_;
+  for (std::size_t i = 0; i < bounds.size(); ++i) s.cumulative[i] = running += buckets_[i].load(std::memory_order_relaxed);
+  s.count = running + buckets_[bounds.size()].load(std::memory_order_relaxed);
+  s.sum = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
   return s;
 }
 

@@ -11,7 +11,8 @@
 
 namespace kvactor::http {
 
-// A Prometheus histogram with fixed buckets (seconds). Thread-safe.
+// A Prometheus histogram with fixed buckets (seconds). Thread-safe and lock-free: it is
+// observed once per streamed token, from every connection's thread (issue 18).
 class latency_histogram {
  public:
   static constexpr std::array<double, 15> bounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -22,13 +23,11 @@ class latency_histogram {
     uint64_t count = 0;
     double sum = 0;
   };
-  snapshot read() const;
+  snapshot read() const;  // each field exact; fields read while observations land may disagree by those
 
  private:
-  mutable std::mutex mutex_;
-  std::array<uint64_t, bounds.size()> buckets_{};  // per bucket, not cumulative
-  uint64_t count_ = 0;
-  double sum_ = 0;
+  std::array<std::atomic<uint64_t>, bounds.size() + 1> buckets_{};  // per bucket, not cumulative; last: +Inf
+  std::atomic<uint64_t> sum_ns_{0};  // sum of observations, nanoseconds
 };
 
 struct server_metrics {

@@ -14,10 +14,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-void run_concurrent(int n, bool shared, bool sampled, int num_pages) {
-  auto engine = stories_engine(small_engine_config(num_pages));
+void run_concurrent(int n, bool shared, bool sampled, int num_pages, int max_tokens = 6, int page_size = 16) {
+  auto engine = stories_engine(small_engine_config(num_pages, page_size));
   auto prompts = test_prompts(8, shared);
-  const int max_tokens = 6;
   event_log log;
   std::map<std::string, std::pair<std::vector<int32_t>, sampling_params>> asked;
   for (int i = 0; i < n; ++i) {
@@ -199,4 +198,16 @@ TEST_CASE("stop_token_ids end a request at the first listed token, which is not 
   CHECK(o.final_event.finish_reason == "stop");
   CHECK(o.tokens == std::vector<int32_t>(solo.begin(), solo.begin() + static_cast<std::ptrdiff_t>(first)));
   CHECK(engine->wait_until_quiet(10s) == "");
+}
+
+TEST_CASE("continued decode steps (issue 18): pages of 4, 48 tokens, outputs equal solo outputs, every page back") {
+  // Pages of 4 put a page boundary (publish, allocate: the request actor's own offer) every
+  // 4th token and scheduler-continued steps between them, for requests at different phases.
+  for (int num_pages : {1024, 64}) {  // 64 pages: continuation mixed with starving and preemption
+    for (bool sampled : {false, true}) {
+      CAPTURE(num_pages);
+      CAPTURE(sampled);
+      run_concurrent(24, true, sampled, num_pages, 48, 4);
+    }
+  }
 }

@@ -58,11 +58,12 @@ TEST_CASE("thread_pool rethrows a chunk's exception after the job and stays usab
   CHECK(covered.load() == 10);
 }
 
-TEST_CASE("device_threads 0: one thread for a small model, one per hardware thread from 32 MiB of matrices") {
+TEST_CASE("device_threads 0: one thread for a small model, one per usable CPU from 32 MiB of matrices") {
   const auto& small = *kvactor::testing::stories260k().weights;
   CHECK(kvactor::default_cpu_threads(small) == 1);
   kvactor::model_weights big = small;  // same shape; the embedding grows past the threshold
   big.tok_embeddings.data.assign(std::size_t{32} << 20, 0);
-  const int hw = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  CHECK(kvactor::default_cpu_threads(big) == hw);
+  CHECK(kvactor::default_cpu_threads(big) == kvactor::usable_cpus());
+  CHECK(kvactor::usable_cpus() >= 1);
+  CHECK(kvactor::usable_cpus() <= std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
 }
