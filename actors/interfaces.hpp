@@ -102,6 +102,7 @@ struct cache_tree_node {
   uint64_t hit_count = 0;
   double age_ms = 0;
   int32_t pages_below = 0;
+  uint64_t ns = 0;  // namespace of the tree (tenants: http/tenants.hpp)
 };
 
 // trie → pool: per-page cached states, counters and the bounded tree.
@@ -139,6 +140,9 @@ struct enqueue_request {
   uint64_t seq_id = 0;
   std::string rid;
   std::vector<int32_t> tokens;
+  uint64_t ns = 0;            // trie namespace (generation_request::ns)
+  uint32_t tenant = 0;        // fair share across tenants
+  int32_t tenant_weight = 1;
 };
 
 struct scheduler_counts {
@@ -191,7 +195,7 @@ typename Inspector::result_type inspect(Inspector& f, trie_counts& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cache_tree_node& x) {
   return f(caf::meta::type_name("cache_tree_node"), x.parent, x.page, x.tokens, x.first_tokens, x.lock_count,
-           x.hit_count, x.age_ms, x.pages_below);
+           x.hit_count, x.age_ms, x.pages_below, x.ns);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, trie_view& x) {
@@ -205,7 +209,7 @@ typename Inspector::result_type inspect(Inspector& f, cache_view& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, enqueue_request& x) {
-  return f(caf::meta::type_name("enqueue_request"), x.seq_id, x.rid, x.tokens);
+  return f(caf::meta::type_name("enqueue_request"), x.seq_id, x.rid, x.tokens, x.ns, x.tenant, x.tenant_weight);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, scheduler_counts& x) {

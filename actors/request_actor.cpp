@@ -51,6 +51,7 @@ nlohmann::json snapshot(request_pointer self) {
   auto& st = self->state;
   return {{"rid", st.req.rid},
           {"kind", st.req.kind},
+          {"tenant", st.req.tenant},
           {"phase", st.phase},
           {"prompt_tokens", st.prompt_len},
           {"generated_tokens", st.generated},
@@ -207,7 +208,7 @@ void publish_full_pages(request_pointer self, Next next) {
     return;
   }
   publish_request pr;
-  pr.ns = st.cfg.ns;
+  pr.ns = st.req.ns;
   pr.tokens.assign(st.tokens.begin(), st.tokens.begin() + full * st.cfg.page_size);
   pr.pages.assign(st.block_table.begin(), st.block_table.begin() + full);
   pr.handle = st.handle;
@@ -291,7 +292,7 @@ void start(request_pointer self) {
   if (st.req.deadline.count() > 0)
     self->delayed_send(self, st.req.deadline, cancel_atom_v, std::string("deadline"));
   self->request(st.peers.scheduler, caf::infinite, enqueue_atom_v,
-                enqueue_request{st.seq_id, st.req.rid, st.tokens})
+                enqueue_request{st.seq_id, st.req.rid, st.tokens, st.req.ns, st.req.tenant, st.req.tenant_weight})
       .then([](int32_t) {},
             [self](caf::error& err) {
               if (err == engine_errc::queue_full)
@@ -330,7 +331,7 @@ void on_admit(request_pointer self) {
   auto epoch = ++s.epoch;
   s.phase = "prefill";
   // With the prefix cache off an empty match (a miss) stands in for the real one.
-  self->request(s.peers.trie, caf::infinite, match_atom_v, s.cfg.ns, s.cfg.prefix_cache ? s.tokens : token_list{})
+  self->request(s.peers.trie, caf::infinite, match_atom_v, s.req.ns, s.cfg.prefix_cache ? s.tokens : token_list{})
       .then(
           [self, epoch](match_reply& m) {
             if (epoch != self->state.epoch)

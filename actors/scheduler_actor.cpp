@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "actors/actor_snapshot.hpp"
 #include "actors/device_actor.hpp"
 #include "scheduling/admission.hpp"
 #include "scheduling/batch_formation.hpp"
+#include "scheduling/fair_share.hpp"
 #include "scheduling/preemption.hpp"
 #include "scheduling/step_statistics.hpp"
 
@@ -40,6 +42,9 @@ struct entry {
   int32_t passed_over = 0;     // admission rounds that admitted others but not this one
   int32_t cached_hint = 0;     // cached prefix length from the last trie peek
   bool priority = false;       // preempted: goes first
+  uint64_t ns = 0;             // trie namespace of the request
+  uint32_t tenant = 0;         // fair share across tenants
+  int32_t weight = 1;
   // running only:
   run_status status = run_status::admitting;
   uint64_t admitted_order = 0;
@@ -77,7 +82,8 @@ struct scheduler_state {
   bool busy = false;
   bool preempting = false;
   bool admission_blocked = false;  // after a preemption, until a running request leaves
-  bool peek_in_flight = false;
+  int32_t peeks_in_flight = 0;
+  scheduling::fair_share fair;  // admission order across tenants
   std::deque<entry> waiting;
   std::vector<entry> running;  // admission order
   std::deque<starving> starved;
@@ -190,16 +196,19 @@ void admit(scheduler_pointer self) {
   std::vector<scheduling::waiting_request> waiting;
   waiting.reserve(st.waiting.size());
   for (auto& w : st.waiting)
-    waiting.push_back({&w.tokens, w.arrival, w.passed_over, w.cached_hint, w.priority});
+    waiting.push_back({&w.tokens, w.arrival, w.passed_over, w.cached_hint, w.priority, w.ns, w.tenant, w.weight});
   std::vector<scheduling::prefill_in_progress> prefills;
   for (auto& r : st.running)
     if (!r.decoding)
-      prefills.push_back({&r.tokens, r.first_start >= 0 ? r.first_start : r.cached_hint});
-  auto chosen = scheduling::choose_admissions(waiting, st.running.size(), std::move(prefills), st.lim);
+      prefills.push_back({&r.tokens, r.first_start >= 0 ? r.first_start : r.cached_hint, r.ns});
+  scheduling::admission_rule rule;
+  rule.fairness = &st.fair;
+  auto chosen = scheduling::choose_admissions(waiting, st.running.size(), std::move(prefills), st.lim, rule);
   if (chosen.empty())
     return;
   for (auto i : chosen) {
     entry e = st.waiting[i];
+    st.fair.admitted(e.tenant, e.weight);
     e.status = run_status::admitting;
     e.admitted_order = ++st.admissions;
     e.first_start = -1;
@@ -214,28 +223,31 @@ void admit(scheduler_pointer self) {
     ++w.passed_over;
 }
 
+// Asks the trie how much of each waiting prompt is cached, one peek per namespace.
 void peek_waiting(scheduler_pointer self) {
   auto& st = self->state;
-  if (st.peek_in_flight || st.waiting.size() < 2)
+  if (st.peeks_in_flight > 0 || st.waiting.size() < 2)
     return;
-  std::vector<token_list> prompts;
-  std::vector<uint64_t> ids;
+  std::map<uint64_t, std::pair<std::vector<token_list>, std::vector<uint64_t>>> by_ns;
   for (std::size_t i = 0; i < st.waiting.size() && i < 256; ++i) {
-    prompts.push_back(st.waiting[i].tokens);
-    ids.push_back(st.waiting[i].seq_id);
+    auto& group = by_ns[st.waiting[i].ns];
+    group.first.push_back(st.waiting[i].tokens);
+    group.second.push_back(st.waiting[i].seq_id);
   }
-  st.peek_in_flight = true;
-  self->request(st.trie, caf::infinite, peek_atom_v, st.cfg.ns, std::move(prompts))
-      .then(
-          [self, ids](token_list& lens) {
-            auto& s = self->state;
-            s.peek_in_flight = false;
-            for (std::size_t i = 0; i < ids.size() && i < lens.size(); ++i)
-              for (auto& w : s.waiting)
-                if (w.seq_id == ids[i])
-                  w.cached_hint = lens[i];
-          },
-          [self](caf::error&) { self->state.peek_in_flight = false; });
+  for (auto& [ns, group] : by_ns) {
+    ++st.peeks_in_flight;
+    self->request(st.trie, caf::infinite, peek_atom_v, ns, std::move(group.first))
+        .then(
+            [self, ids = std::move(group.second)](token_list& lens) {
+              auto& s = self->state;
+              --s.peeks_in_flight;
+              for (std::size_t i = 0; i < ids.size() && i < lens.size(); ++i)
+                for (auto& w : s.waiting)
+                  if (w.seq_id == ids[i])
+                    w.cached_hint = lens[i];
+            },
+            [self](caf::error&) { --self->state.peeks_in_flight; });
+  }
 }
 
 void on_step_done(scheduler_pointer self, std::vector<sequence_result>& results) {
@@ -422,6 +434,9 @@ caf::result<int32_t> on_enqueue(scheduler_pointer self, enqueue_request& r) {
   e.seq_id = r.seq_id;
   e.rid = std::move(r.rid);
   e.tokens = std::move(r.tokens);
+  e.ns = r.ns;
+  e.tenant = r.tenant;
+  e.weight = r.tenant_weight;
   e.arrival = ++s.arrivals;
   self->monitor(e.addr);
   s.waiting.push_back(std::move(e));

@@ -83,7 +83,7 @@ chat_call chat_from(const json& doc, const prompt_limits& limits, const chat_pro
   refuse_unknown_keys(doc,
                       {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k",
                        "seed", "stop", "stream", "stream_options", "n", "logprobs", "presence_penalty",
-                       "frequency_penalty"},
+                       "frequency_penalty", "cache_salt"},
                       "");
   refuse_unless_neutral(doc, "n", 1, "only one choice per request is supported");
   refuse_unless_neutral(doc, "logprobs", false, "log probabilities are not supported");
@@ -109,6 +109,7 @@ chat_call chat_from(const json& doc, const prompt_limits& limits, const chat_pro
   call.params.sampling.top_k = static_cast<int>(read_int(doc, "top_k", "", 0, 0, limits.vocab_size));
   call.params.sampling.seed = read_seed(doc, "seed", "");
   call.params.seed_given = present(doc, "seed");
+  call.params.cache_salt = read_cache_salt(doc);
   call.stream = read_bool(doc, "stream", "", false);
   if (present(doc, "stream_options")) {
     if (!call.stream) reject(400, "INVALID_TYPE", "stream_options: only allowed when stream is true");

@@ -33,6 +33,10 @@ struct exchange_spec {
   bool return_input_ids = false;
   std::string model_name;
   std::chrono::milliseconds deadline{0};
+  std::string tenant_name = "default";  // /metrics labels
+  uint32_t tenant = 0;        // who asked (http/tenants.hpp); with each prompt's cache_salt, the cache namespace
+  int32_t tenant_weight = 1;  // fair-share weight in admission
+  std::shared_ptr<void> tenant_slot;  // the tenant's in-flight slot (tenant_gate), freed with the exchange
 };
 
 class generation_exchange : public std::enable_shared_from_this<generation_exchange> {

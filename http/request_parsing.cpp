@@ -138,6 +138,8 @@ generate_call generate_from(const json& doc, const prompt_limits& limits) {
       if (r.size() > 256) reject(400, "OUT_OF_RANGE", "rid: longer than 256 characters");
   }
 
+  const std::string salt = read_cache_salt(doc);
+  for (auto& p : call.params) p.cache_salt = salt;
   call.stream = read_bool(doc, "stream", "", false);
   call.return_input_ids = read_bool(doc, "return_input_ids", "", false);
   for (std::size_t i = 0; i < n; ++i)
@@ -182,6 +184,7 @@ completion_call completion_from(const json& doc, const prompt_limits& limits) {
   call.params.sampling.top_k = static_cast<int>(read_int(doc, "top_k", "", 0, 0, limits.vocab_size));
   call.params.sampling.seed = read_seed(doc, "seed", "");
   call.params.seed_given = present(doc, "seed");
+  call.params.cache_salt = read_cache_salt(doc);
   if (read_int(doc, "n", "", 1, 1, 1) != 1) reject(400, "UNSUPPORTED", "n: only 1 is supported");
   if (read_bool(doc, "echo", "", false)) reject(400, "UNSUPPORTED", "echo: not supported");
   call.stream = read_bool(doc, "stream", "", false);

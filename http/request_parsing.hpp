@@ -43,6 +43,7 @@ struct generation_params {
   int max_tokens = 16;
   sampling_params sampling;
   bool seed_given = false;  // false: a sampled request gets a fresh seed (choose_seeds), reported back
+  std::string cache_salt;   // narrows prefix-cache sharing inside the tenant ("" = none; http/tenants.hpp)
 };
 
 // POST /generate (shortfin's GenerateReqInput).
