@@ -2,8 +2,15 @@
 // inspect, and the per-tenant in-flight gate. Pure functions: no socket, no engine.
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
+#include "http/request_parsing.hpp"
 #include "http/server_config.hpp"
 #include "http/tenant_view.hpp"
 #include "http/tenants.hpp"
@@ -167,4 +174,52 @@ TEST_CASE("tenant gate: a limit per tenant, slots come back") {
   CHECK(gate.enter(1, 2));
   auto unlimited = gate.enter(3, 0);
   CHECK(unlimited);
+}
+
+TEST_CASE("cache_salt: read on /generate and completions, refused unless a non-empty string") {
+  prompt_limits l;
+  l.vocab_size = 512;
+  l.max_seq_len = 512;
+  l.encode = [](const std::string& text) { return std::vector<int32_t>(text.size() % 7 + 2, 5); };
+  l.decode = [](const std::vector<int32_t>&) { return std::string("x"); };
+  auto gen = parse_generate(R"({"text": ["a", "b"], "cache_salt": "s1"})", l);
+  REQUIRE(std::holds_alternative<generate_call>(gen));
+  for (const auto& p : std::get<generate_call>(gen).params) CHECK(p.cache_salt == "s1");
+  auto plain = parse_completion(R"({"prompt": "a"})", l);
+  REQUIRE(std::holds_alternative<completion_call>(plain));
+  CHECK(std::get<completion_call>(plain).params.cache_salt.empty());
+  for (const char* body : {R"({"prompt": "a", "cache_salt": ""})", R"({"prompt": "a", "cache_salt": 5})"}) {
+    auto bad = parse_completion(body, l);
+    REQUIRE(std::holds_alternative<api_error>(bad));
+    CHECK(std::get<api_error>(bad).status == 400);
+    CHECK(mentions(std::get<api_error>(bad).message, "cache_salt"));
+  }
+}
+
+TEST_CASE("config: api_keys_file loads tenants; with the single key as well it is refused") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("kvactor-tenants-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "keys.txt") << "alice " << key_a << "\nops " << key_b << " admin\n";
+  std::ofstream(dir / "key.txt") << key_c << "\n";
+  const std::string model = (dir / "model.bin").string();
+  const json base = {{"model", model}, {"api_keys_file", (dir / "keys.txt").string()}};
+  const auto cfg = load_server_config(base.dump(), {}, dir.string());
+  REQUIRE(cfg.tenants.tenants.size() == 2);
+  CHECK(cfg.tenants.tenants[1].admin);
+  CHECK(cfg.max_requests_per_tenant == 0);  // off by default
+  json both = base;
+  both["api_key_file"] = (dir / "key.txt").string();
+  try {
+    load_server_config(both.dump(), {}, dir.string());
+    FAIL("a keys file and a single key were both accepted");
+  } catch (const config_error& e) {
+    CHECK(mentions(e.what(), "api_keys_file"));
+    CHECK_FALSE(mentions(e.what(), key_c));
+  }
+  const auto single = load_server_config(json{{"model", model}, {"api_key_file", (dir / "key.txt").string()}}.dump(),
+                                         {}, dir.string());
+  REQUIRE(single.tenants.tenants.size() == 1);
+  CHECK(single.tenants.tenants[0].name == "default");
+  fs::remove_all(dir);
 }
