@@ -2,7 +2,6 @@
 // inspect, and the per-tenant in-flight gate. Pure functions: no socket, no engine.
 #include <doctest/doctest.h>
 
-#include <cstdio>
 #include <unistd.h>
 
 #include <filesystem>
