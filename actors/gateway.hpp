@@ -33,6 +33,11 @@ struct generation_request {
   std::chrono::milliseconds deadline{0};  // 0 = none; past it the request is cancelled
   std::string kind;                  // the API that asked ("generate", "completion", "chat"); shown by inspect
   std::string request_id;            // the HTTP request's x-request-id ("" = none); shown by inspect
+  // Tenants (issue 20): the prompt matches and publishes only in trie namespace `ns`;
+  // admission is fair across `tenant`s by `tenant_weight` (scheduling/fair_share.hpp).
+  uint64_t ns = 0;
+  uint32_t tenant = 0;
+  int32_t tenant_weight = 1;
 };
 
 struct generation_usage {

@@ -38,6 +38,7 @@ json request_json(const request_snapshot& r) {
   json out = {{"rid", r.rid},
               {"kind", r.kind},
               {"request_id", r.request_id},
+              {"tenant", r.tenant},
               {"phase", r.phase},
               {"prompt_tokens", r.prompt_tokens},
               {"generated_tokens", r.generated_tokens},
@@ -355,10 +356,18 @@ json tree_json(const trie_view& t) {
   json root = {{"page", -1},        {"tokens", 0},     {"lock_count", 0}, {"hit_count", 0},
                {"age_ms", 0},       {"pages_below", t.cached_pages},
                {"children", json::array()}, {"truncated", t.truncated}};
+  // Each namespace's first pages carry its ns (a tenant sees only its own: http/tenants.hpp),
+  // and the namespace roots give the cached pages per namespace.
+  json namespaces = json::array();
   for (std::size_t i = 0; i < t.nodes.size(); ++i)
-    if (t.nodes[i].parent < 0)
-      for (auto& c : nodes[i]["children"])
+    if (t.nodes[i].parent < 0) {
+      namespaces.push_back({{"ns", t.nodes[i].ns}, {"cached_pages", t.nodes[i].pages_below}});
+      for (auto& c : nodes[i]["children"]) {
+        c["ns"] = t.nodes[i].ns;
         root["children"].push_back(std::move(c));
+      }
+    }
+  root["namespaces"] = std::move(namespaces);
   return root;
 }
 

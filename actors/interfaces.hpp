@@ -104,6 +104,7 @@ struct cache_tree_node {
   uint64_t hit_count = 0;
   double age_ms = 0;
   int32_t pages_below = 0;
+  uint64_t ns = 0;  // namespace of the tree (tenants: http/tenants.hpp)
 };
 
 // trie → pool: per-page cached states, counters and the bounded tree.
@@ -155,6 +156,7 @@ struct request_snapshot {
   std::string rid;
   std::string kind;
   std::string request_id;  // the client's x-request-id (or the one generated for it)
+  uint32_t tenant = 0;     // issue 20: whose request (inspection shows a tenant only its own)
   std::string phase;
   int32_t prompt_tokens = 0;
   int32_t generated_tokens = 0;
@@ -247,6 +249,9 @@ struct enqueue_request {
   uint64_t seq_id = 0;
   std::string rid;
   std::vector<int32_t> tokens;
+  uint64_t ns = 0;            // trie namespace (generation_request::ns)
+  uint32_t tenant = 0;        // fair share across tenants
+  int32_t tenant_weight = 1;
 };
 
 struct scheduler_counts {
@@ -305,7 +310,7 @@ typename Inspector::result_type inspect(Inspector& f, peek_entry& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cache_tree_node& x) {
   return f(caf::meta::type_name("cache_tree_node"), x.parent, x.page, x.tokens, x.first_tokens, x.lock_count,
-           x.hit_count, x.age_ms, x.pages_below);
+           x.hit_count, x.age_ms, x.pages_below, x.ns);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, trie_view& x) {
@@ -323,7 +328,7 @@ typename Inspector::result_type inspect(Inspector& f, actor_head& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_snapshot& x) {
-  return f(caf::meta::type_name("request_snapshot"), x.rid, x.kind, x.request_id, x.phase, x.prompt_tokens, x.generated_tokens,
+  return f(caf::meta::type_name("request_snapshot"), x.rid, x.kind, x.request_id, x.tenant, x.phase, x.prompt_tokens, x.generated_tokens,
            x.max_tokens, x.cached_tokens, x.pages_held, x.locked_pages, x.ttft_ms, x.age_ms, x.preemptions, x.error);
 }
 template <class Inspector>
@@ -370,7 +375,7 @@ typename Inspector::result_type inspect(Inspector& f, invariant_check& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, enqueue_request& x) {
-  return f(caf::meta::type_name("enqueue_request"), x.seq_id, x.rid, x.tokens);
+  return f(caf::meta::type_name("enqueue_request"), x.seq_id, x.rid, x.tokens, x.ns, x.tenant, x.tenant_weight);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, scheduler_counts& x) {

@@ -51,6 +51,7 @@ request_snapshot snapshot(request_pointer self) {
   out.rid = st.req.rid;
   out.kind = st.req.kind;
   out.request_id = st.req.request_id;
+  out.tenant = st.req.tenant;
   out.phase = st.phase;
   out.prompt_tokens = st.prompt_len;
   out.generated_tokens = st.generated;
@@ -222,7 +223,7 @@ void publish_full_pages(request_pointer self, Next next) {
   // Only the pages not published yet travel; the trie knows the rest by the handle.
   const auto first = st.published_pages;
   publish_request pr;
-  pr.ns = st.cfg.ns;
+  pr.ns = st.req.ns;
   pr.first_page = first;
   pr.tokens.assign(st.tokens.begin() + first * st.cfg.page_size, st.tokens.begin() + full * st.cfg.page_size);
   pr.pages.assign(st.block_table.begin() + first, st.block_table.begin() + full);
@@ -325,7 +326,7 @@ void start(request_pointer self) {
   if (st.req.deadline.count() > 0)
     self->delayed_send(self, st.req.deadline, cancel_atom_v, std::string("deadline"));
   self->request(st.peers.scheduler, caf::infinite, enqueue_atom_v,
-                enqueue_request{st.seq_id, st.req.rid, st.tokens})
+                enqueue_request{st.seq_id, st.req.rid, st.tokens, st.req.ns, st.req.tenant, st.req.tenant_weight})
       .then([](int32_t) {},
             [self](caf::error& err) {
               if (err == engine_errc::queue_full)
@@ -364,7 +365,7 @@ void on_admit(request_pointer self) {
   auto epoch = ++s.epoch;
   s.phase = "prefill";
   // With the prefix cache off (or cache_prompt false) an empty match (a miss) stands in for the real one.
-  self->request(s.peers.trie, caf::infinite, match_atom_v, s.cfg.ns, s.cfg.prefix_cache && s.req.cache_prompt ? s.tokens : token_list{})
+  self->request(s.peers.trie, caf::infinite, match_atom_v, s.req.ns, s.cfg.prefix_cache && s.req.cache_prompt ? s.tokens : token_list{})
       .then(
           [self, epoch](match_reply& m) {
             if (epoch != self->state.epoch)

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <map>
+#include <nlohmann/json.hpp>
 
 #include "actors/device_actor.hpp"
 #include "scheduling/admission.hpp"
 #include "scheduling/batch_formation.hpp"
 #include "scheduling/continuation.hpp"
+#include "scheduling/fair_share.hpp"
 #include "scheduling/preemption.hpp"
 #include "scheduling/step_statistics.hpp"
 
@@ -40,6 +43,9 @@ struct entry {
   int32_t cached_hint = 0;     // cached prefix length from the last trie peek
   int32_t peek_sent = 0;       // tokens of `tokens` the trie holds for the peek (its cursor)
   bool priority = false;       // preempted: goes first
+  uint64_t ns = 0;             // trie namespace of the request
+  uint32_t tenant = 0;         // fair share across tenants
+  int32_t weight = 1;
   // running only:
   run_status status = run_status::admitting;
   uint64_t admitted_order = 0;
@@ -77,7 +83,8 @@ struct scheduler_state {
   bool busy = false;
   bool preempting = false;
   bool admission_blocked = false;  // after a preemption, until a running request leaves
-  bool peek_in_flight = false;
+  int32_t peeks_in_flight = 0;
+  scheduling::fair_share fair;  // admission order across tenants
   std::deque<entry> waiting;
   std::vector<entry> running;  // admission order
   std::deque<starving> starved;
@@ -200,17 +207,20 @@ void admit(scheduler_pointer self) {
   std::vector<scheduling::waiting_request> waiting;
   waiting.reserve(st.waiting.size());
   for (auto& w : st.waiting)
-    waiting.push_back({&w.tokens, w.arrival, w.passed_over, w.cached_hint, w.priority});
+    waiting.push_back({&w.tokens, w.arrival, w.passed_over, w.cached_hint, w.priority, w.ns, w.tenant, w.weight});
   std::vector<scheduling::prefill_in_progress> prefills;
   for (auto& r : st.running)
     if (!r.decoding)
-      prefills.push_back({&r.tokens, r.first_start >= 0 ? r.first_start : r.cached_hint});
-  auto chosen = scheduling::choose_admissions(waiting, st.running.size(), std::move(prefills), st.lim);
+      prefills.push_back({&r.tokens, r.first_start >= 0 ? r.first_start : r.cached_hint, r.ns});
+  scheduling::admission_rule rule;
+  rule.fairness = &st.fair;
+  auto chosen = scheduling::choose_admissions(waiting, st.running.size(), std::move(prefills), st.lim, rule);
   if (chosen.empty())
     return;
   for (auto i : chosen) {
     forget_peeked(self, st.waiting[i]);
     entry e = st.waiting[i];
+    st.fair.admitted(e.tenant, e.weight);
     e.status = run_status::admitting;
     e.admitted_order = ++st.admissions;
     e.first_start = -1;
@@ -225,42 +235,47 @@ void admit(scheduler_pointer self) {
     ++w.passed_over;
 }
 
+// Asks the trie how much of each waiting prompt is cached, one peek per namespace.
 void peek_waiting(scheduler_pointer self) {
   auto& st = self->state;
-  if (st.peek_in_flight || st.waiting.size() < 2)
+  if (st.peeks_in_flight > 0 || st.waiting.size() < 2)
     return;
   // Each prompt travels once: the trie keeps what it was sent (until forget_peeked).
-  std::vector<peek_entry> prompts;
-  std::vector<uint64_t> ids;
+  // One peek per namespace (tenant): a prompt is only ever matched in its own.
+  std::map<uint64_t, std::pair<std::vector<peek_entry>, std::vector<uint64_t>>> by_ns;
   for (std::size_t i = 0; i < st.waiting.size() && i < 256; ++i) {
     auto& w = st.waiting[i];
     auto sent = static_cast<std::size_t>(w.peek_sent);
-    prompts.push_back({w.seq_id, w.peek_sent, token_list(w.tokens.begin() + static_cast<std::ptrdiff_t>(sent), w.tokens.end())});
+    auto& group = by_ns[w.ns];
+    group.first.push_back({w.seq_id, w.peek_sent, token_list(w.tokens.begin() + static_cast<std::ptrdiff_t>(sent), w.tokens.end())});
     w.peek_sent = static_cast<int32_t>(w.tokens.size());
-    ids.push_back(w.seq_id);
+    group.second.push_back(w.seq_id);
   }
-  st.peek_in_flight = true;
-  self->request(st.trie, caf::infinite, peek_atom_v, st.cfg.ns, std::move(prompts))
-      .then(
-          [self, ids](token_list& lens) {
-            auto& s = self->state;
-            s.peek_in_flight = false;
-            for (std::size_t i = 0; i < ids.size() && i < lens.size(); ++i)
+  for (auto& [ns, group] : by_ns) {
+    ++st.peeks_in_flight;
+    auto ids = std::move(group.second);
+    self->request(st.trie, caf::infinite, peek_atom_v, ns, std::move(group.first))
+        .then(
+            [self, ids](token_list& lens) {
+              auto& s = self->state;
+              --s.peeks_in_flight;
+              for (std::size_t i = 0; i < ids.size() && i < lens.size(); ++i)
+                for (auto& w : s.waiting)
+                  if (w.seq_id == ids[i]) {
+                    if (lens[i] < 0)
+                      w.peek_sent = 0;  // the trie lost it: send it whole next time
+                    else
+                      w.cached_hint = lens[i];
+                  }
+            },
+            [self, ids](caf::error&) {
+              auto& s = self->state;
+              --s.peeks_in_flight;
               for (auto& w : s.waiting)
-                if (w.seq_id == ids[i]) {
-                  if (lens[i] < 0)
-                    w.peek_sent = 0;  // the trie lost it: send it whole next time
-                  else
-                    w.cached_hint = lens[i];
-                }
-          },
-          [self, ids](caf::error&) {
-            auto& s = self->state;
-            s.peek_in_flight = false;
-            for (auto& w : s.waiting)
-              if (std::find(ids.begin(), ids.end(), w.seq_id) != ids.end())
-                w.peek_sent = 0;  // unknown what arrived: start over
-          });
+                if (std::find(ids.begin(), ids.end(), w.seq_id) != ids.end())
+                  w.peek_sent = 0;  // unknown what arrived: start over
+            });
+  }
 }
 
 // Makes e's next offer the step its request actor would offer itself (input: the token
@@ -477,6 +492,9 @@ caf::result<int32_t> on_enqueue(scheduler_pointer self, enqueue_request& r) {
   e.seq_id = r.seq_id;
   e.rid = std::move(r.rid);
   e.tokens = std::move(r.tokens);
+  e.ns = r.ns;
+  e.tenant = r.tenant;
+  e.weight = r.tenant_weight;
   e.arrival = ++s.arrivals;
   self->monitor(e.addr);
   s.waiting.push_back(std::move(e));

@@ -211,7 +211,7 @@ trie_view view_of(trie_pointer self, int32_t depth, int32_t max_nodes, bool full
       v.nodes.push_back(cache_tree_node{
           n.parent, n.page, n.token_count, n.first_tokens, n.lock_count, n.hit_count,
           n.page < 0 || now_us < n.last_access ? 0.0 : static_cast<double>(now_us - n.last_access) / 1000.0,
-          n.pages_below});
+          n.pages_below, n.ns});
   }
   return v;
 }

@@ -1,8 +1,17 @@
 #include "cluster/cluster_messages.hpp"
 
+#include <algorithm>
+
 #include <caf/io/all.hpp>
 
 namespace kvactor::cluster {
+
+std::vector<int32_t> namespaced_key(uint64_t ns, const std::vector<int32_t>& prompt, std::size_t max_tokens) {
+  std::vector<int32_t> key = {static_cast<int32_t>(static_cast<uint32_t>(ns >> 32)),
+                              static_cast<int32_t>(static_cast<uint32_t>(ns))};
+  key.insert(key.end(), prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(std::min(prompt.size(), max_tokens)));
+  return key;
+}
 
 node_request to_node_request(const generation_request& req) {
   node_request out;
@@ -16,6 +25,9 @@ node_request to_node_request(const generation_request& req) {
   out.deadline_ms = req.deadline.count();
   out.kind = req.kind;
   out.request_id = req.request_id;
+  out.ns = req.ns;
+  out.tenant = req.tenant;
+  out.tenant_weight = req.tenant_weight;
   return out;
 }
 
@@ -31,6 +43,9 @@ generation_request from_node_request(const node_request& req) {
   out.deadline = std::chrono::milliseconds(req.deadline_ms);
   out.kind = req.kind;
   out.request_id = req.request_id;
+  out.ns = req.ns;
+  out.tenant = req.tenant;
+  out.tenant_weight = req.tenant_weight;
   return out;
 }
 

@@ -37,6 +37,9 @@ struct node_request {
   int64_t deadline_ms = 0;
   std::string kind;
   std::string request_id;
+  uint64_t ns = 0;            // the tenant's cache namespace: the node matches and publishes only there
+  uint32_t tenant = 0;        // fair share on the node
+  int32_t tenant_weight = 1;
 };
 
 // generation_event flattened; type: 0 token, 1 finished, 2 error.
@@ -55,6 +58,12 @@ struct node_event {
   int32_t completion_tokens = 0;
 };
 
+// The router's approximate trees are per namespace (tenant, cache_salt): a prompt is keyed
+// by its namespace as `namespace_tokens` leading pseudo-tokens, so two namespaces never
+// share a branch. Keys are cut to `max_tokens` prompt tokens.
+constexpr std::size_t namespace_tokens = 2;
+std::vector<int32_t> namespaced_key(uint64_t ns, const std::vector<int32_t>& prompt, std::size_t max_tokens);
+
 node_request to_node_request(const generation_request& req);
 generation_request from_node_request(const node_request& req);
 node_event to_node_event(const generation_event& ev);
@@ -63,7 +72,7 @@ generation_event from_node_event(const node_event& ev);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_request& x) {
   return f(caf::meta::type_name("node_request"), x.rid, x.prompt, x.max_tokens, x.sampling, x.stop_at_eos,
-           x.stop_token_ids, x.cache_prompt, x.deadline_ms, x.kind, x.request_id);
+           x.stop_token_ids, x.cache_prompt, x.deadline_ms, x.kind, x.request_id, x.ns, x.tenant, x.tenant_weight);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_event& x) {

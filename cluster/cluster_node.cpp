@@ -87,8 +87,7 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
         auto& st = self->state;
         auto sink = caf::actor_cast<caf::actor>(self->current_sender());
         if (!sink) return;  // nobody to answer: anonymous submits are ignored
-        st.recent_prompts.emplace_back(
-            req.prompt.begin(), req.prompt.begin() + std::min(req.prompt.size(), kept_prompt_tokens));
+        st.recent_prompts.push_back(namespaced_key(req.ns, req.prompt, kept_prompt_tokens));
         if (st.recent_prompts.size() > kept_prompts) st.recent_prompts.pop_front();
         auto relay = std::make_shared<event_relay>();
         relay->sink = sink;

@@ -63,7 +63,9 @@ void leave_node(routed_pointer self, int32_t outcome) {
 void route(routed_pointer self) {
   auto& st = self->state;
   ++st.attempts;
-  self->request(st.router, caf::infinite, route_atom_v, st.wire.prompt, st.excluded)
+  // Keyed by namespace: the router's trees never match one tenant's prompt to another's.
+  auto key = namespaced_key(st.wire.ns, st.wire.prompt, st.wire.prompt.size());
+  self->request(st.router, caf::infinite, route_atom_v, std::move(key), st.excluded)
       .then(
           [self](int32_t index, caf::actor node, std::string& address) {
             auto& st = self->state;

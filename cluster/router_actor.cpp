@@ -204,13 +204,16 @@ void node_lost(router_pointer self, node_slot& slot, int32_t index, const std::s
 // Picks the node for `prompt` (none of `excluded`) and counts it there.
 route_reply route(router_pointer self, const std::vector<int32_t>& prompt, const std::vector<int32_t>& excluded) {
   auto& st = self->state;
-  const std::vector<int32_t> key(prompt.begin(),
-                                 prompt.begin() + std::min(prompt.size(), st.settings.routed_prefix_tokens));
+  // prompt: namespaced_key (cluster_messages.hpp), its namespace first.
+  const std::vector<int32_t> key(
+      prompt.begin(), prompt.begin() + std::min(prompt.size(), st.settings.routed_prefix_tokens + namespace_tokens));
   std::vector<node_view> views(st.slots.size());
   for (std::size_t i = 0; i < st.slots.size(); ++i) {
     auto& s = st.slots[i];
     const bool skipped = std::find(excluded.begin(), excluded.end(), static_cast<int32_t>(i)) != excluded.end();
-    views[i] = node_view{s.up && !skipped, s.load, s.up ? s.tree.match(key) : 0};
+    // The namespace pseudo-tokens (cluster_messages.hpp) are no cached prompt tokens.
+    const std::size_t matched = s.up ? s.tree.match(key) : 0;
+    views[i] = node_view{s.up && !skipped, s.load, matched > namespace_tokens ? matched - namespace_tokens : 0};
   }
   auto choice = st.policy->choose(views);
   if (!choice) {

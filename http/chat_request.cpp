@@ -94,7 +94,7 @@ chat_call chat_from(const json& doc, const prompt_limits& limits, const chat_pro
                       {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k",
                        "min_p", "seed", "stop", "stop_token_ids", "stream", "stream_options", "n", "best_of",
                        "logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "repetition_penalty",
-                       "logit_bias", "ignore_eos", "cache_prompt"},
+                       "logit_bias", "ignore_eos", "cache_prompt", "cache_salt"},
                       "");
 
   chat_call call;
@@ -119,6 +119,7 @@ chat_call chat_from(const json& doc, const prompt_limits& limits, const chat_pro
   read_chat_logprobs(doc, call.params);
   read_sampling_extras(doc, "", limits, call.params);
   call.params.n = read_choices(doc, limits, 1);
+  call.params.cache_salt = read_cache_salt(doc);
   call.stream = read_bool(doc, "stream", "", false);
   if (present(doc, "stream_options")) {
     if (!call.stream) reject(400, "INVALID_TYPE", "stream_options: only allowed when stream is true");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "http/tenants.hpp"
 #include "model/tokenizer.hpp"
 
 namespace kvactor::http {
@@ -58,6 +59,9 @@ void generation_exchange::start() {
     req.cache_prompt = spec_.params[i].cache_prompt;
     req.deadline = spec_.deadline;
     req.request_id = spec_.request_id;
+    req.tenant = spec_.tenant;
+    req.tenant_weight = spec_.tenant_weight;
+    req.ns = cache_namespace(spec_.tenant, spec_.params[i].cache_salt);
     req.kind = spec_.flavor == api_flavor::shortfin ? "generate" : spec_.flavor == api_flavor::openai ? "completion" : "chat";
     // The engine calls back on an actor thread: hop onto the connection's executor.
     auto on_engine_event = [self, i](const generation_event& ev) {
@@ -147,6 +151,7 @@ void generation_exchange::on_finished(std::size_t index, const generation_event&
     run.finish_reason = ev.finish_reason;
   }
   if (run.usage.prompt_tokens == 0) run.usage.prompt_tokens = static_cast<int>(spec_.prompts[index].ids.size());
+  metrics_.count_tenant(spec_.tenant_name, run.usage.prompt_tokens, run.usage.cached_tokens);
   metrics_.end_to_end_latency.observe(std::chrono::duration<double>(clock::now() - received_).count());
   const std::string tail = run.text->finish();
   if (spec_.stream && !failing_) emit(index, tail, run.finish_reason);
@@ -242,6 +247,7 @@ std::vector<prompt_outcome> generation_exchange::outcomes() const {
 void generation_exchange::maybe_answer() {
   if (finished_ < runs_.size() || answered_) return;
   answered_ = true;
+  spec_.tenant_slot.reset();  // every prompt has ended: the tenant's next request may start
   if (failing_ && !stream_begun_) {
     for (const auto& run : runs_)
       if (run.error) {

@@ -36,6 +36,10 @@ struct exchange_spec {
   bool echo = false;                      // completions: each choice's text starts with its prompt
   std::string model_name;
   std::chrono::milliseconds deadline{0};
+  std::string tenant_name = "default";  // /metrics labels
+  uint32_t tenant = 0;        // who asked (http/tenants.hpp); with each prompt's cache_salt, the cache namespace
+  int32_t tenant_weight = 1;  // fair-share weight in admission
+  std::shared_ptr<void> tenant_slot;  // the tenant's in-flight slot (tenant_gate), freed with the exchange
 };
 
 // n > 1: entry i becomes n entries (choice j samples with seed + j, so it equals what

@@ -1,6 +1,7 @@
 #include "http/request_dispatch.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -56,6 +57,12 @@ void answer_inspect(server_context& ctx, const std::string& what, const std::sha
   });
 }
 
+struct caller {
+  viewer view;              // tenant id and admin flag
+  int32_t weight = 1;       // fair share
+  std::string name = "default";
+};
+
 http_reply snapshot_reply(const std::string& snapshot) {
   const json doc = json::parse(snapshot, nullptr, false);
   if (doc.is_object() && doc.contains("error") && doc["error"].is_object()) {
@@ -80,12 +87,40 @@ http_reply unknown_model(const std::string& id) {
   return error_reply(e);
 }
 
+// A non-admin tenant may not see views that hold every tenant's requests: answers 403.
+bool admin_only(const caller& who, const std::shared_ptr<reply_sink>& sink) {
+  if (who.view.admin) return false;
+  sink->send(error_reply({403, "FORBIDDEN", "only an admin tenant may inspect this (it shows every tenant)", 0, {}}));
+  return true;
+}
+
+// Who sent the request (http/tenants.hpp): a server without keys, and the open endpoints,
+// see everyone as tenant 0 (admin). nullopt: no valid key where one is needed.
+std::optional<caller> identify(const server_context& ctx, const incoming_request& req, const route& r) {
+  if (ctx.cfg.tenants.empty() || !needs_api_key(r.target)) return caller{};
+  const tenant* t = ctx.cfg.tenants.authenticate(req.authorization);
+  if (t == nullptr) return std::nullopt;
+  return caller{{t->id, t->admin}, t->weight, t->name};
+}
+
 std::shared_ptr<generation_exchange> start_generation(server_context& ctx, const incoming_request& req,
-                                                      const std::shared_ptr<reply_sink>& sink, exchange_spec spec) {
+                                                      const std::shared_ptr<reply_sink>& sink, exchange_spec spec,
+                                                      const caller& who) {
   if (ctx.draining) {
     sink->send(error_reply(engine_error(engine_errc::shutting_down, "the server is shutting down")));
     return nullptr;
   }
+  spec.tenant_slot = ctx.tenant_requests.enter(who.view.tenant, ctx.cfg.max_requests_per_tenant);
+  if (!spec.tenant_slot) {
+    sink->send(error_reply({429, "TOO_MANY_REQUESTS",
+                            "tenant '" + who.name + "' has " + std::to_string(ctx.cfg.max_requests_per_tenant) +
+                                " requests in flight (max_requests_per_tenant); retry later",
+                            1, {}}));
+    return nullptr;
+  }
+  spec.tenant = who.view.tenant;
+  spec.tenant_name = who.name;
+  spec.tenant_weight = who.weight;
   spec.model_name = ctx.cfg.model_name;
   spec.request_id = req.request_id;
   choose_seeds(spec.params);  // a sampled request without a seed gets a fresh one, reported back
@@ -99,7 +134,10 @@ std::shared_ptr<generation_exchange> start_generation(server_context& ctx, const
 }  // namespace
 
 server_context::server_context(server_config c, generation_service& s)
-    : cfg(std::move(c)), service(s), limits(limits_for(cfg, s)), chat(chat_prompt_for(s.tok(), cfg.chat_template)) {}
+    : cfg(std::move(c)), service(s), limits(limits_for(cfg, s)), chat(chat_prompt_for(s.tok(), cfg.chat_template)) {
+  // A config built in code (tests) may set only the single key: it is the one tenant.
+  if (cfg.tenants.empty() && !cfg.api_key.empty()) cfg.tenants = single_key_table(cfg.api_key);
+}
 
 std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incoming_request& req,
                                               const std::shared_ptr<reply_sink>& sink) {
@@ -110,8 +148,8 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
   }
   const route& r = std::get<route>(routed);
   // Before the body is parsed: an unauthenticated caller costs no tokenizer work.
-  if (!ctx.cfg.api_key.empty() && needs_api_key(r.target) &&
-      !bearer_token_matches(req.authorization, ctx.cfg.api_key)) {
+  const auto who = identify(ctx, req, r);
+  if (!who) {
     sink->send(unauthorized_reply(!req.authorization.empty()));
     return nullptr;
   }
@@ -130,7 +168,7 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       spec.rids = std::move(call.rids);
       spec.stream = call.stream;
       spec.return_input_ids = call.return_input_ids;
-      return start_generation(ctx, req, sink, std::move(spec));
+      return start_generation(ctx, req, sink, std::move(spec), *who);
     }
     case endpoint::completions: {
       auto parsed = parse_completion(req.body, ctx.limits);
@@ -148,7 +186,7 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       spec.stream = call.stream;
       spec.stream_usage = call.stream_usage;
       spec.echo = call.echo;
-      return start_generation(ctx, req, sink, std::move(spec));
+      return start_generation(ctx, req, sink, std::move(spec), *who);
     }
     case endpoint::chat_completions: {
       auto parsed = parse_chat_completion(req.body, ctx.limits, ctx.chat);
@@ -165,7 +203,7 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       spec.stop = std::move(call.stop);
       spec.stream = call.stream;
       spec.stream_usage = call.stream_usage;
-      return start_generation(ctx, req, sink, std::move(spec));
+      return start_generation(ctx, req, sink, std::move(spec), *who);
     }
     case endpoint::apply_template: {
       auto parsed = parse_apply_template(req.body, ctx.limits, ctx.chat);
@@ -198,7 +236,7 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       return nullptr;
     }
     case endpoint::inspect_actors:
-      answer_inspect(ctx, "actors", sink, snapshot_reply);
+      if (!admin_only(*who, sink)) answer_inspect(ctx, "actors", sink, snapshot_reply);
       return nullptr;
     case endpoint::inspect_cache: {
       using limits = cache_tree_limits;
@@ -221,17 +259,26 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       const bool full = check != r.query.end() && check->second == "full";
       const std::string what = "cache?depth=" + std::to_string(depth) + "&max_nodes=" + std::to_string(max_nodes) +
                                (full ? "&check=full" : "");
-      answer_inspect(ctx, what, sink, snapshot_reply);
+      answer_inspect(ctx, what, sink, [v = who->view, &ctx](std::string snapshot) {
+        http_reply reply = snapshot_reply(snapshot);
+        if (reply.status == 200) reply.body = cache_for(reply.body, v, ctx.cfg.tenants);
+        return reply;
+      });
       return nullptr;
     }
     case endpoint::inspect_requests:
-      answer_inspect(ctx, "requests", sink, snapshot_reply);
+      answer_inspect(ctx, "requests", sink, [v = who->view](std::string snapshot) {
+        return snapshot_reply(requests_for(snapshot, v));
+      });
       return nullptr;
     case endpoint::inspect_request:
-      answer_inspect(ctx, "request:" + r.argument, sink, snapshot_reply);
+      answer_inspect(ctx, "request:" + r.argument, sink, [v = who->view, rid = r.argument](std::string snapshot) {
+        if (request_visible(snapshot, v)) return snapshot_reply(snapshot);
+        return error_reply({404, "NOT_FOUND", "no live or recently finished request with rid '" + rid + "'", 0, {}});
+      });
       return nullptr;
     case endpoint::inspect_cluster:
-      answer_inspect(ctx, "cluster", sink, snapshot_reply);
+      if (!admin_only(*who, sink)) answer_inspect(ctx, "cluster", sink, snapshot_reply);
       return nullptr;
     case endpoint::tokenize:
       sink->send(answer_tokenize(req.body, ctx.cfg.body_limit_bytes, ctx.service.tok()));

@@ -16,6 +16,7 @@
 #include "http/request_parsing.hpp"
 #include "http/server_config.hpp"
 #include "http/server_metrics.hpp"
+#include "http/tenant_view.hpp"
 
 namespace kvactor::http {
 
@@ -32,6 +33,7 @@ struct server_context {
   // Open connections by client address and state: per-client limits, shedding (issue 22).
   connection_registry connections{
       client_limits{cfg.max_connections, cfg.max_connections_per_client, cfg.max_requests_per_client}};
+  tenant_gate tenant_requests;  // generation requests in flight per tenant (max_requests_per_tenant)
 };
 
 struct incoming_request {

@@ -115,6 +115,15 @@ std::vector<std::string> read_stop(const json& obj) {
   return out;
 }
 
+std::string read_cache_salt(const json& obj) {
+  if (!present(obj, "cache_salt")) return {};
+  const json& v = obj.at("cache_salt");
+  if (!v.is_string()) wrong_type("cache_salt", "a string", v);
+  std::string salt = v.get<std::string>();
+  if (salt.empty() || salt.size() > 1024) reject(400, "OUT_OF_RANGE", "cache_salt: must be 1 to 1024 bytes");
+  return salt;
+}
+
 bool read_include_usage(const json& obj) {
   if (!present(obj, "stream_options")) return false;
   const json& so = obj.at("stream_options");

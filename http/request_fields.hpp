@@ -38,6 +38,8 @@ double read_number(const json& obj, const char* key, const std::string& where, d
 uint64_t read_seed(const json& obj, const char* key, const std::string& where);
 // "stop": a string or a list of at most 4 non-empty strings.
 std::vector<std::string> read_stop(const json& obj);
+// cache_salt (vLLM's name): optional, a string of 1 to 1024 bytes; "" when absent.
+std::string read_cache_salt(const json& obj);
 // stream_options.include_usage (stream_options must be an object).
 bool read_include_usage(const json& obj);
 

@@ -145,6 +145,8 @@ generate_call generate_from(const json& doc, const prompt_limits& limits) {
       if (r.size() > 256) reject(400, "OUT_OF_RANGE", "rid: longer than 256 characters");
   }
 
+  const std::string salt = read_cache_salt(doc);
+  for (auto& p : call.params) p.cache_salt = salt;
   call.stream = read_bool(doc, "stream", "", false);
   call.return_input_ids = read_bool(doc, "return_input_ids", "", false);
   for (std::size_t i = 0; i < n; ++i)
@@ -160,7 +162,8 @@ void refuse_unknown_completion_keys(const json& doc) {
   refuse_unknown_keys(doc,
                       {"model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "n", "best_of",
                        "echo", "logprobs", "stop", "stop_token_ids", "stream", "stream_options", "presence_penalty",
-                       "frequency_penalty", "repetition_penalty", "logit_bias", "ignore_eos", "cache_prompt"},
+                       "frequency_penalty", "repetition_penalty", "logit_bias", "ignore_eos", "cache_prompt",
+                       "cache_salt"},
                       "");
 }
 
@@ -211,6 +214,7 @@ completion_call completion_from(const json& doc, const prompt_limits& limits) {
   }
 
   read_completion_sampling(doc, limits, call);
+  call.params.cache_salt = read_cache_salt(doc);
   call.stream = read_bool(doc, "stream", "", false);
   call.stream_usage = read_include_usage(doc);
   call.stop = read_stop(doc);

@@ -47,6 +47,7 @@ struct generation_params {
   bool ignore_eos = false;              // true: EOS does not end generation
   bool cache_prompt = true;             // false: no prefix-cache match for this request
   int n = 1;                            // choices per prompt; choice j samples with seed + j
+  std::string cache_salt;   // narrows prefix-cache sharing inside the tenant ("" = none; http/tenants.hpp)
 };
 
 // POST /generate (shortfin's GenerateReqInput).

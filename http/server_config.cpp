@@ -1,4 +1,5 @@
 #include "http/server_config.hpp"
+#include "http/tenants.hpp"
 
 #include <sys/resource.h>
 
@@ -115,6 +116,10 @@ const std::vector<config_key>& keys() {
                "browser origins allowed cross-origin, comma-separated (\"\" = none, * = any)"),
       text_key("api_key_file", &server_config::api_key_file,
                "file holding the API key (else $KVACTOR_API_KEY; none = no authentication)"),
+      text_key("api_keys_file", &server_config::api_keys_file,
+               "file of tenants: 'name key [admin] [weight=N]' lines or a JSON object (http/API.md, Tenants)"),
+      int_key("max_requests_per_tenant", &server_config::max_requests_per_tenant, 0, 1 << 22,
+              "requests in flight (queued or running) per tenant; 0 = no limit (429 TOO_MANY_REQUESTS above)"),
   };
   return table;
 }
@@ -168,6 +173,12 @@ std::string checked_key(std::string key, const std::string& source) {
       throw config_error(source + ": the API key may hold only visible ASCII characters (no spaces)");
   return key;
 }
+
+}  // namespace
+
+std::string checked_api_key(std::string key, const std::string& source) { return checked_key(std::move(key), source); }
+
+namespace {
 
 std::string load_api_key(const std::string& file, const char* env_value) {
   if (!file.empty()) {
@@ -232,6 +243,13 @@ server_config load_server_config(const std::string& json_text,
   cfg.console_dir = resolve(cfg.console_dir, base_dir);
   cfg.chat_template = resolve(cfg.chat_template, base_dir);
   cfg.api_key = load_api_key(cfg.api_key_file, std::getenv(api_key_env));
+  if (!cfg.api_keys_file.empty()) {
+    if (!cfg.api_key.empty())
+      throw config_error("api_keys_file: cannot be combined with api_key_file or $KVACTOR_API_KEY (one tenant: one line)");
+    cfg.tenants = load_keys_file(resolve(cfg.api_keys_file, base_dir));
+  } else {
+    cfg.tenants = single_key_table(cfg.api_key);
+  }
   if (cfg.model_name.empty()) cfg.model_name = std::filesystem::path(cfg.engine.model_path).stem().string();
   return cfg;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "actors/engine_config.hpp"
+#include "http/tenants.hpp"
 
 namespace kvactor::http {
 
@@ -49,6 +50,11 @@ struct server_config {
   // api_key_file, else from the environment variable KVACTOR_API_KEY. Empty = no key.
   std::string api_key_file;
   std::string api_key;              // the key itself: never logged, never printed
+  // Tenants (issue 20, http/API.md "Tenants"): api_keys_file maps keys to tenants; with it
+  // unset the single key above (if any) is the one tenant "default". Keys never logged.
+  std::string api_keys_file;
+  tenant_table tenants;             // loaded from api_keys_file, or the single key
+  int max_requests_per_tenant = 0;  // in flight (queued or running) per tenant; 0 = no limit
 };
 
 // Thrown for any invalid configuration; what() starts with the key it concerns.
@@ -64,6 +70,10 @@ struct config_error : std::runtime_error {
 server_config load_server_config(const std::string& json_text,
                                  const std::vector<std::pair<std::string, std::string>>& overrides,
                                  const std::string& base_dir);
+
+// The single key's rules (16-4096 visible ASCII characters), trailing newline dropped;
+// throws config_error starting with `source`, never quoting the key.
+std::string checked_api_key(std::string key, const std::string& source);
 
 // Name of the environment variable that may carry the API key.
 inline constexpr const char* api_key_env = "KVACTOR_API_KEY";

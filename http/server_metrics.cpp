@@ -1,5 +1,6 @@
 #include "http/server_metrics.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -35,9 +36,38 @@ std::map<int, uint64_t> server_metrics::responses() const {
   return responses_;
 }
 
+void server_metrics::count_tenant(const std::string& tenant, int prompt_tokens, int cached_tokens) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& c = tenants_[tenant];
+  ++c.requests;
+  c.prompt_tokens += static_cast<uint64_t>(std::max(prompt_tokens, 0));
+  c.cache_hit_tokens += static_cast<uint64_t>(std::max(cached_tokens, 0));
+}
+
+std::map<std::string, server_metrics::tenant_counts> server_metrics::tenants() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return tenants_;
+}
+
 namespace {
 
 using nlohmann::json;
+
+// Tenant names are [A-Za-z0-9_.-] (http/tenants.hpp): safe inside a label value as they are.
+void tenant_series(std::ostringstream& out, const std::map<std::string, server_metrics::tenant_counts>& tenants) {
+  if (tenants.empty()) return;
+  out << "# HELP kvactor_tenant_requests_total Finished prompts per tenant.\n"
+         "# TYPE kvactor_tenant_requests_total counter\n";
+  for (const auto& [name, c] : tenants) out << "kvactor_tenant_requests_total{tenant=\"" << name << "\"} " << c.requests << '\n';
+  out << "# HELP kvactor_tenant_prompt_tokens_total Prompt tokens of finished prompts per tenant.\n"
+         "# TYPE kvactor_tenant_prompt_tokens_total counter\n";
+  for (const auto& [name, c] : tenants)
+    out << "kvactor_tenant_prompt_tokens_total{tenant=\"" << name << "\"} " << c.prompt_tokens << '\n';
+  out << "# HELP kvactor_tenant_cache_hit_tokens_total Prompt tokens served from the tenant's prefix cache.\n"
+         "# TYPE kvactor_tenant_cache_hit_tokens_total counter\n";
+  for (const auto& [name, c] : tenants)
+    out << "kvactor_tenant_cache_hit_tokens_total{tenant=\"" << name << "\"} " << c.cache_hit_tokens << '\n';
+}
 
 // Shortest text that reads back as the same double ("0.005", not "0.0050000000000000001").
 std::string number(double v) {
@@ -109,6 +139,7 @@ std::string render_prometheus(const std::string& gateway_json, const server_metr
   out << "# HELP kvactor_http_responses_total HTTP responses by status code.\n"
          "# TYPE kvactor_http_responses_total counter\n";
   for (const auto& [code, n] : m.responses()) out << "kvactor_http_responses_total{code=\"" << code << "\"} " << n << '\n';
+  tenant_series(out, m.tenants());
   out << "# HELP kvactor_http_open_connections Open HTTP connections.\n# TYPE kvactor_http_open_connections gauge\n"
       << "kvactor_http_open_connections " << m.open_connections.load() << '\n';
   out << "# HELP kvactor_http_active_generations HTTP requests with engine work in flight.\n"

@@ -49,9 +49,17 @@ struct server_metrics {
   void count_response(int status);
   std::map<int, uint64_t> responses() const;
 
+  // Per tenant (issue 20): finished prompts, their prompt tokens and prefix-cache hit tokens.
+  struct tenant_counts {
+    uint64_t requests = 0, prompt_tokens = 0, cache_hit_tokens = 0;
+  };
+  void count_tenant(const std::string& tenant, int prompt_tokens, int cached_tokens);
+  std::map<std::string, tenant_counts> tenants() const;
+
  private:
   mutable std::mutex mutex_;
   std::map<int, uint64_t> responses_;
+  std::map<std::string, tenant_counts> tenants_;
 };
 
 // Prometheus text exposition format (version 0.0.4). `gateway_json` is the engine's

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "scheduling/fair_share.hpp"
+
 namespace kvactor::scheduling {
 
 bool is_urgent(const waiting_request& w, const limits& lim) {
@@ -40,8 +42,11 @@ int32_t common_full_pages(const tokens& a, const tokens& b, int32_t page_size) {
   return static_cast<int32_t>(usable / static_cast<std::size_t>(page_size));
 }
 
-bool shares_uncached_prefix(const tokens& w, const std::vector<prefill_in_progress>& prefills, int32_t page_size) {
+bool shares_uncached_prefix(const tokens& w, const std::vector<prefill_in_progress>& prefills, int32_t page_size,
+                            uint64_t ns) {
   for (auto& p : prefills) {
+    if (p.ns != ns)
+      continue;
     auto cached_pages = page_size > 0 ? p.cached_tokens / page_size : 0;
     if (common_full_pages(w, *p.prompt, page_size) > cached_pages)
       return true;
@@ -56,18 +61,19 @@ std::vector<std::size_t> choose_admissions(const std::vector<waiting_request>& w
   auto max_batch = static_cast<std::size_t>(std::max<int32_t>(lim.max_batch, 0));
   if (running >= max_batch)
     return chosen;
-  for (auto i : order_waiting(waiting, lim)) {
+  const auto order = rule.fairness ? rule.fairness->order(waiting, lim) : order_waiting(waiting, lim);
+  for (auto i : order) {
     if (running + chosen.size() >= max_batch)
       break;
     auto& w = waiting[i];
-    if (!is_urgent(w, lim) && shares_uncached_prefix(*w.prompt, prefills, lim.page_size))
+    if (!is_urgent(w, lim) && shares_uncached_prefix(*w.prompt, prefills, lim.page_size, w.ns))
       continue;
     if (rule.may_admit && !rule.may_admit(i, chosen))
       continue;
     chosen.push_back(i);
     // Later candidates see it as a prefill in progress (nothing of it matched yet but
     // the hint).
-    prefills.push_back({w.prompt, w.cached_hint});
+    prefills.push_back({w.prompt, w.cached_hint, w.ns});
   }
   return chosen;
 }

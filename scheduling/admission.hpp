@@ -31,6 +31,9 @@ struct waiting_request {
   int32_t passed_over = 0;         // admission rounds that admitted others but not this one
   int32_t cached_hint = 0;         // cached prefix length (tokens) from the last trie peek
   bool priority = false;           // preempted: goes first
+  uint64_t ns = 0;                 // trie namespace: prefixes are shared only within one
+  uint32_t tenant = 0;             // fair share (scheduling/fair_share.hpp)
+  int32_t weight = 1;              // the tenant's weight, >= 1
 };
 
 // A running request in prefill (not decoding yet): its prompt and how many of its leading
@@ -38,11 +41,16 @@ struct waiting_request {
 struct prefill_in_progress {
   const tokens* prompt = nullptr;
   int32_t cached_tokens = 0;
+  uint64_t ns = 0;  // a prefill in another namespace publishes nothing this one can match
 };
+
+class fair_share;
 
 struct admission_rule {
   // Optional extra filter: candidate index into `waiting`, candidates chosen so far.
   std::function<bool(std::size_t candidate, const std::vector<std::size_t>& chosen)> may_admit;
+  // Optional: candidates in this fair order across tenants instead of order_waiting's.
+  const fair_share* fairness = nullptr;
 };
 
 bool is_urgent(const waiting_request& w, const limits& lim);
@@ -58,7 +66,9 @@ std::vector<std::size_t> order_waiting(const std::vector<waiting_request>& waiti
 int32_t common_full_pages(const tokens& a, const tokens& b, int32_t page_size);
 
 // True if w shares more full pages with one of the prefills than that prefill has cached.
-bool shares_uncached_prefix(const tokens& w, const std::vector<prefill_in_progress>& prefills, int32_t page_size);
+// Only prefills in namespace `ns` count.
+bool shares_uncached_prefix(const tokens& w, const std::vector<prefill_in_progress>& prefills, int32_t page_size,
+                            uint64_t ns = 0);
 
 // The requests to admit now, as indices into `waiting` in admission order. `running` is
 // how many run already; `prefills` the running requests still in prefill. Admission stops

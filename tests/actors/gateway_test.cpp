@@ -282,3 +282,35 @@ TEST_CASE("engine: a request ends at any end-of-generation id, not only EOS, and
   REQUIRE(log.wait(2, 30s));
   CHECK(log.outcomes().at(plain).tokens == expected);
 }
+
+TEST_CASE("gateway: namespaces isolate the prefix cache (tenants), answers stay the same") {
+  gateway gw(stories_config());
+  generation_request req;
+  req.prompt = gw.tok().encode("Once upon a time there was a big dog who liked to run in the park", true, false);
+  req.max_tokens = 8;
+  REQUIRE(req.prompt.size() > 16);
+  const int full = (static_cast<int>(req.prompt.size()) - 1) / 16 * 16;
+  auto run = [&gw](generation_request r, uint64_t ns) {
+    r.ns = ns;
+    r.tenant = static_cast<uint32_t>(ns >> 32);
+    event_log log;
+    auto rid = gw.submit(r, log.callback());
+    REQUIRE(log.wait(1, 30s));
+    return log.outcomes().at(rid);
+  };
+  const uint64_t a = uint64_t{1} << 32, b = uint64_t{2} << 32, a_salted = a | 77u;
+  auto first = run(req, a);
+  CHECK(first.final_event.usage.cached_tokens == 0);
+  auto other = run(req, b);  // another tenant: nothing of a's pages
+  CHECK(other.final_event.usage.cached_tokens == 0);
+  CHECK(other.tokens == first.tokens);
+  CHECK(run(req, a_salted).final_event.usage.cached_tokens == 0);
+  CHECK(run(req, a).final_event.usage.cached_tokens == full);  // its own namespace hits
+  CHECK(run(req, b).final_event.usage.cached_tokens == full);
+  auto cache = nlohmann::json::parse(inspect_now(gw, "cache"));
+  CHECK(cache["invariants_ok"] == true);
+  std::set<uint64_t> namespaces;
+  for (auto& n : cache["tree"]["namespaces"]) namespaces.insert(n["ns"].get<uint64_t>());
+  CHECK(namespaces == std::set<uint64_t>{a, a_salted, b});
+  for (auto& c : cache["tree"]["children"]) CHECK(namespaces.count(c["ns"].get<uint64_t>()) == 1);
+}

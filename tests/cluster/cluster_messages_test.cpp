@@ -47,7 +47,13 @@ TEST_CASE("node_request and node_event round-trip through the binary serializer"
   req.stop_token_ids = {13, 2};
   req.cache_prompt = false;
   req.deadline = std::chrono::milliseconds(2500);
+  req.ns = (uint64_t{3} << 32) | 0xdeadbeefu;  // tenant 3, a salt
+  req.tenant = 3;
+  req.tenant_weight = 4;
   const auto back = from_node_request(round_trip(sys, to_node_request(req)));
+  CHECK(back.ns == req.ns);  // the node matches and publishes in the tenant's namespace only
+  CHECK(back.tenant == 3);
+  CHECK(back.tenant_weight == 4);
   CHECK(back.rid == req.rid);
   CHECK(back.prompt == req.prompt);
   CHECK(back.max_tokens == 33);
@@ -113,6 +119,19 @@ TEST_CASE("every engine error crosses a node by its wire name, and an unknown na
   const auto got = from_node_event(newer);
   CHECK(got.error == engine_errc::internal);
   CHECK(got.error_message == "SOMETHING_NEW: from a newer node");
+}
+
+TEST_CASE("the router's tree keys: a namespace never shares a branch with another") {
+  const std::vector<int32_t> prompt = {1, 2, 3, 4, 5};
+  const auto a = namespaced_key(uint64_t{1} << 32, prompt, 100);
+  const auto b = namespaced_key(uint64_t{2} << 32, prompt, 100);
+  const auto salted = namespaced_key((uint64_t{1} << 32) | 7u, prompt, 100);
+  REQUIRE(a.size() == prompt.size() + namespace_tokens);
+  CHECK(std::vector<int32_t>(a.begin() + namespace_tokens, a.end()) == prompt);
+  CHECK(a[0] != b[0]);
+  CHECK(a[0] == salted[0]);
+  CHECK(a[1] != salted[1]);
+  CHECK(namespaced_key(0, prompt, 3).size() == 3 + namespace_tokens);
 }
 
 TEST_CASE("the cluster's type-ID block follows the engine's without overlap") {

@@ -82,7 +82,8 @@ class Node(Process):
 
 
 class Router(Process):
-    def __init__(self, nodes, extra=(), expect_up=None):
+    def __init__(self, nodes, extra=(), expect_up=None, key=None):
+        self.key = key  # Bearer key of an admin tenant when the router has --api-keys-file
         addresses = ",".join(n if isinstance(n, str) else n.node_address for n in nodes)
         super().__init__(["route", *MODEL_ARGS, "--host", "127.0.0.1", "--port", "0", "--nodes", addresses,
                           "--reconnect-ms", "100", *extra], "kvactor-router-")
@@ -91,21 +92,25 @@ class Router(Process):
         self.wait_nodes_up(want)
 
     def cluster(self):
-        return get_json(self.url + "/v1/inspect/cluster")
+        return get_json(self.url + "/v1/inspect/cluster", key=self.key)
 
     def wait_nodes_up(self, count, timeout=30):
         return wait_for(lambda: sum(n["state"] == "up" for n in self.cluster()["nodes"]) >= count, timeout,
                         "%d node(s) up" % count)
 
 
-def get_json(url, timeout=30):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
+def get_json(url, timeout=30, key=None):
+    headers = {"Authorization": "Bearer " + key} if key else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as r:
         return json.loads(r.read())
 
 
-def post(url, body, timeout=60):
+def post(url, body, timeout=60, key=None):
     """(status, parsed JSON body) of a POST; HTTP errors are answers, not exceptions."""
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = "Bearer " + key
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as r:
             return r.status, json.loads(r.read())

@@ -411,3 +411,48 @@ class hit_rate_test(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class tenants_test(unittest.TestCase):
+    """The router authenticates tenants, keys its trees by (tenant, salt, prefix) and forwards
+    the namespace: a node matches and publishes each tenant's pages apart (issue 20)."""
+
+    def test_tenants_stay_apart_through_the_router(self):
+        keys = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdef00",
+                "ops": "ops-key-0123456789abcdef000"}
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "keys.txt")
+            with open(path, "w") as f:
+                f.write("alice %s\nbob %s\nops %s admin\n" % (keys["alice"], keys["bob"], keys["ops"]))
+            nodes = [Node(), Node()]
+            router = Router(nodes, ["--api-keys-file", path], key=keys["ops"])
+            try:
+                prompt = "Once upon a time, there was a little girl named Lily. She loved to play outside " \
+                         "in the park with her friends every day."
+
+                def send(who, **extra):
+                    status, body = post(router.url + "/v1/completions",
+                                        dict(prompt=prompt, max_tokens=8, temperature=0, **extra), key=keys[who])
+                    self.assertEqual(status, 200, body)
+                    return body["choices"][0]["text"], body["usage"]["prompt_tokens_details"]["cached_tokens"]
+
+                self.assertEqual(post(router.url + "/v1/completions", {"prompt": prompt})[0], 401)
+                first, cached = send("alice")
+                self.assertEqual(cached, 0)
+                self.assertGreater(send("alice")[1], 0, "alice's second send is routed to her cached prefix")
+                text, cached = send("bob")
+                self.assertEqual(cached, 0, "bob got cached tokens from alice's prompt through the router")
+                self.assertEqual(text, first)
+                self.assertEqual(send("alice", cache_salt="s")[1], 0)
+                self.assertGreater(send("bob")[1], 0)
+                # On the nodes (no keys: the admin view) every first page belongs to tenant 1 or 2,
+                # each in its own namespace.
+                seen = set()
+                for node in nodes:
+                    tree = get_json(node.url + "/v1/inspect/cache")["tree"]
+                    seen |= {c["ns"] >> 32 for c in tree["children"]}
+                self.assertEqual(seen, {1, 2})
+            finally:
+                router.stop()
+                for n in nodes:
+                    n.stop()
