@@ -63,34 +63,58 @@ bool class_meets(const element* pos, uint32_t low, uint32_t high) {
   return next <= high;
 }
 
+void emit_stack(const grammar_stack& stack, std::vector<grammar_stack>& out, std::size_t& n) {
+  if (n >= 8 * max_stacks)  // before duplicates are removed
+    throw grammar_error("the grammar is too ambiguous: over " + std::to_string(max_stacks) + " parse stacks", 0);
+  if (n < out.size()) out[n].assign(stack.begin(), stack.end());
+  else out.push_back(stack);
+  ++n;
+}
+
 // Expands rule references on top of `stack` until every stack's top is a class (or it is empty),
 // writing the results into out[n...]: existing vectors are overwritten, so a reused state allocates
 // only when it grows (the mask walk derives thousands of states per step).
+// A depth-first walk with its own frame stack, not recursion: a chain of nullable rules
+// (`("a"?){0,5000}` nests 5,000 of them) is as deep as the grammar is long.
 void advance(const grammar& g, grammar_stack& stack, std::vector<grammar_stack>& out, std::size_t& n) {
-  if (stack.empty() || stack.back()->type != element_type::rule_ref) {
-    if (n >= 8 * max_stacks)  // before duplicates are removed
-      throw grammar_error("the grammar is too ambiguous: over " + std::to_string(max_stacks) + " parse stacks", 0);
-    if (n < out.size()) out[n].assign(stack.begin(), stack.end());
-    else out.push_back(stack);
-    ++n;
-    return;
-  }
-  const element* ref = stack.back();
-  const element* after = ref + 1;
-  const element* alt = g.rules[ref->value].data();
-  stack.pop_back();
-  const std::size_t base = stack.size();
+  struct frame {
+    const element* ref;  // the rule reference being expanded (restored on the stack when done)
+    const element* alt;  // the alternative being walked
+    std::size_t base;    // the stack's size below the reference
+  };
+  thread_local std::vector<frame> frames;
+  frames.clear();
+  // Pushes the continuation after the frame's reference, then its current alternative.
+  const auto enter_alternative = [&](const frame& f) {
+    stack.resize(f.base);
+    if (!is_end(f.ref + 1)) stack.push_back(f.ref + 1);
+    if (!is_end(f.alt)) stack.push_back(f.alt);
+  };
   while (true) {
-    stack.resize(base);
-    if (!is_end(after)) stack.push_back(after);
-    if (!is_end(alt)) stack.push_back(alt);
-    advance(g, stack, out, n);
-    while (!is_end(alt)) ++alt;
-    if (alt->type == element_type::end) break;
-    ++alt;
+    if (stack.empty() || stack.back()->type != element_type::rule_ref) {
+      emit_stack(stack, out, n);
+      // Back up to the innermost frame with another alternative left.
+      while (!frames.empty()) {
+        frame& f = frames.back();
+        while (!is_end(f.alt)) ++f.alt;
+        if (f.alt->type == element_type::end) {
+          stack.resize(f.base);
+          stack.push_back(f.ref);
+          frames.pop_back();
+          continue;
+        }
+        ++f.alt;
+        enter_alternative(f);
+        break;
+      }
+      if (frames.empty()) return;
+      continue;
+    }
+    const element* ref = stack.back();
+    stack.pop_back();
+    frames.push_back({ref, g.rules[ref->value].data(), stack.size()});
+    enter_alternative(frames.back());
   }
-  stack.resize(base);
-  stack.push_back(ref);
 }
 
 // Keeps the first n stacks, sorted and without duplicates.

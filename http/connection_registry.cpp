@@ -21,8 +21,7 @@ connection_registry::admit_result connection_registry::admit(const std::string& 
   entry& e = entries_[r.id];
   e.address = address;
   e.state = connection_state::idle;
-  e.place = idle_.insert(idle_.end(), r.id);
-  e.in_line = true;
+  join_line(r.id, e, reading_);  // a newcomer waits as a reader until it is first answered
   ++clients_[address].connections;
   return r;
 }
@@ -49,9 +48,14 @@ void connection_registry::attach(id_type id, std::weak_ptr<sheddable> owner) {
 }
 
 void connection_registry::leave_line(entry& e) {
-  if (!e.in_line) return;
-  (e.state == connection_state::idle ? idle_ : reading_).erase(e.place);
-  e.in_line = false;
+  if (!e.line) return;
+  e.line->erase(e.place);
+  e.line = nullptr;
+}
+
+void connection_registry::join_line(id_type id, entry& e, std::list<id_type>& line) {
+  e.place = line.insert(line.end(), id);
+  e.line = &line;
 }
 
 void connection_registry::set_state(id_type id, connection_state state) {
@@ -59,14 +63,21 @@ void connection_registry::set_state(id_type id, connection_state state) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   entry& e = it->second;
-  leave_line(e);
   e.state = state;
-  if (state == connection_state::answering) e.picked = false;  // a shed that raced this one is ignored
+  if (state == connection_state::answering) {
+    leave_line(e);
+    e.answered = true;
+    e.picked = false;  // a shed that raced this one is ignored
+    return;
+  }
   // A connection picked as a victim stays out of the lines: it is on its way out.
-  if (state == connection_state::answering || e.picked) return;
-  auto& line = state == connection_state::idle ? idle_ : reading_;
-  e.place = line.insert(line.end(), id);
-  e.in_line = true;
+  if (e.picked) return;
+  // Until its first answer a connection keeps its place in the reading line (its age
+  // counts from the accept); after that, idle and reading each start a new wait.
+  auto& line = state == connection_state::idle && e.answered ? idle_ : reading_;
+  if (e.line == &line && !e.answered) return;
+  leave_line(e);
+  join_line(id, e, line);
 }
 
 bool connection_registry::begin_request(id_type id) {

@@ -2,8 +2,10 @@
 // connection is registered with its client address and what it is doing (idle between
 // requests, reading a request, answering one). The registry enforces the per-client
 // limits on open connections and requests in flight, and when the server is full it
-// picks a connection to shed: the oldest idle one, else the one that has spent longest
-// reading its request (the slowest). No Beast here; thread-safe (one mutex, O(1) calls).
+// picks a connection to shed: the oldest idle keep-alive one, else the one that has spent
+// longest reading its request (the slowest). A new connection that has not been answered
+// yet counts as reading from the moment it was accepted, so a burst of newcomers sheds
+// the oldest slow readers, never a fresh client whose first bytes are still in flight. No Beast here; thread-safe (one mutex, O(1) calls).
 #pragma once
 
 #include <cstdint>
@@ -45,7 +47,8 @@ class connection_registry {
   };
   // A new connection from `address`. Over the client's limit: client_full. Server full:
   // picks a victim to shed and admits, or server_full when every connection is answering.
-  // The connection starts idle (nothing received yet). `owner` is attached with attach().
+  // The connection starts idle (nothing received yet) but waits in the reading line from
+  // now on, until its first answer. `owner` is attached with attach().
   admit_result admit(const std::string& address);
   void attach(id_type id, std::weak_ptr<sheddable> owner);
   // Entering `answering` also clears a pending shed pick (the shed lost the race).
@@ -68,12 +71,14 @@ class connection_registry {
   struct entry {
     std::string address;
     connection_state state = connection_state::idle;
-    bool in_line = false;                 // in idle_ or reading_ (a shedding candidate)
+    bool answered = false;                // has entered `answering` at least once
+    std::list<id_type>* line = nullptr;   // idle_ or reading_ while a shedding candidate
     bool picked = false;                  // chosen as a victim: stays out of the lines
     std::list<id_type>::iterator place;   // its position there
     std::weak_ptr<sheddable> owner;
   };
   void leave_line(entry& e);
+  void join_line(id_type id, entry& e, std::list<id_type>& line);
   std::shared_ptr<sheddable> pick_victim();  // under the lock
 
   client_limits limits_;
@@ -81,8 +86,8 @@ class connection_registry {
   id_type next_id_ = 1;
   std::unordered_map<id_type, entry> entries_;
   std::unordered_map<std::string, client> clients_;
-  std::list<id_type> idle_;     // oldest idle first
-  std::list<id_type> reading_;  // longest reading first
+  std::list<id_type> idle_;     // answered at least once, now idle: oldest idle first
+  std::list<id_type> reading_;  // reading, or new and not yet answered: longest first
 };
 
 }  // namespace kvactor::http

@@ -43,7 +43,7 @@ const std::string generate_request = "POST /generate HTTP/1.1\r\nHost: x\r\nCont
 
 }  // namespace
 
-TEST_CASE("connection registry: sheds the oldest idle, then the longest reading, never one answering") {
+TEST_CASE("connection registry: sheds the oldest idle keep-alive, then the longest reading, never one answering") {
   connection_registry reg({3, 2, 1});
   auto a = std::make_shared<recorded_victim>(), b = std::make_shared<recorded_victim>(),
        c = std::make_shared<recorded_victim>();
@@ -56,13 +56,14 @@ TEST_CASE("connection registry: sheds the oldest idle, then the longest reading,
   reg.set_state(ra.id, connection_state::reading);    // a: reading since first
   reg.set_state(rb.id, connection_state::answering);  // b: answering (never shed)
   reg.set_state(rc.id, connection_state::reading);
-  reg.set_state(rc.id, connection_state::idle);       // c: idle
+  reg.set_state(rc.id, connection_state::answering);
+  reg.set_state(rc.id, connection_state::idle);       // c: answered, idle (keep-alive)
   // Full: the idle one goes first, though a has been reading longer.
   auto first = reg.admit("10.0.0.4");
   CHECK(first.verdict == connection_registry::admission::admitted);
   CHECK(first.shed == c);
   reg.remove(rc.id);
-  // Full again (a, b, d): d is idle but not attached (its session is gone) so a, the
+  // Full again (a, b, d): d is new, waiting in the reading line behind a; a, the
   // longest reading, goes.
   auto second = reg.admit("10.0.0.5");
   CHECK(second.shed == a);
@@ -76,6 +77,25 @@ TEST_CASE("connection registry: sheds the oldest idle, then the longest reading,
   reg.set_state(f.id, connection_state::answering);
   CHECK(reg.admit("10.0.0.7").verdict == connection_registry::admission::server_full);
   CHECK(reg.size() == 3);
+}
+
+TEST_CASE("connection registry: a new connection is not shed before older slow readers") {
+  connection_registry reg({2, 2, 2});
+  auto slow = std::make_shared<recorded_victim>(), fresh = std::make_shared<recorded_victim>();
+  const auto rs = reg.admit("10.0.0.1");
+  reg.attach(rs.id, slow);
+  reg.set_state(rs.id, connection_state::reading);  // dripping its head
+  const auto rf = reg.admit("10.0.0.2");             // accepted, first bytes not read yet
+  reg.attach(rf.id, fresh);
+  // A newcomer arrives while the server is full: the slow reader goes, not the fresh one.
+  const auto n1 = reg.admit("10.0.0.3");
+  CHECK(n1.shed == slow);
+  reg.remove(rs.id);
+  reg.attach(n1.id, std::make_shared<recorded_victim>());
+  // The fresh connection starts reading: it keeps its age (from its accept), so it is
+  // still older than n1 and the next one to go if it never finishes its head.
+  reg.set_state(rf.id, connection_state::reading);
+  CHECK(reg.admit("10.0.0.4").shed == fresh);
 }
 
 TEST_CASE("connection registry: per-client connections and requests in flight") {
