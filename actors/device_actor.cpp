@@ -1,7 +1,5 @@
 #include "actors/device_actor.hpp"
 
-
-
 namespace kvactor {
 namespace {
 
@@ -49,8 +47,7 @@ device_actor::behavior_type device_behavior(device_pointer self, std::shared_ptr
 }  // namespace
 
 device_actor spawn_device(caf::actor_system& sys, std::shared_ptr<backend> be, std::string id, bool detached) {
-  if (detached)
-    return sys.spawn<caf::detached>(device_behavior, std::move(be), std::move(id));
+  if (detached) return sys.spawn<caf::detached>(device_behavior, std::move(be), std::move(id));
   return sys.spawn(device_behavior, std::move(be), std::move(id));
 }
 

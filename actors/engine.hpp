@@ -24,14 +24,13 @@ struct engine_settings : engine_config {
   // the template's end-of-turn tokens (<|eot_id|>, <|im_end|>, ...), and BOS, with which
   // llama2.c models end a story.
   std::vector<int32_t> end_ids = {2, 1};
-  uint64_t ns = 0;               // trie namespace (one model per engine)
-  bool detached_device = true;   // false under the test coordinator (deterministic)
+  uint64_t ns = 0;              // trie namespace (one model per engine)
+  bool detached_device = true;  // false under the test coordinator (deterministic)
 };
 
 // Checks an engine_config and fills the model-dependent fields; throws
 // std::invalid_argument naming the bad field.
-engine_settings make_engine_settings(const engine_config& cfg, const model_config& model,
-                                     std::vector<int32_t> end_ids);
+engine_settings make_engine_settings(const engine_config& cfg, const model_config& model, std::vector<int32_t> end_ids);
 
 struct engine_actors {
   pool_actor pool;

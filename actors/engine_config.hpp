@@ -8,19 +8,19 @@
 namespace kvactor {
 
 struct engine_config {
-  std::string model_path;         // .bin (llama2.c) or .gguf
-  std::string tokenizer_path;     // llama2.c tokenizer.bin; empty for GGUF (tokenizer in metadata)
-  std::string device = "cpu";     // cpu | hip
-  int page_size = 16;             // tokens per KV page
-  int num_pages = 4096;           // physical KV pages
-  int max_batch = 64;             // sequences per device step
-  int max_tokens_per_step = 2048; // token budget per step (prefill chunks + decode tokens)
-  int prefill_chunk = 512;        // longest prefill chunk for one sequence in one step
-  int queue_limit = 1024;         // waiting requests before QUEUE_FULL
-  int max_wait_steps = 64;        // bound on how long cache-aware ordering may pass a request over
-  int device_threads = 0;         // CPU backend worker threads; 0: default_cpu_threads(model)
+  std::string model_path;               // .bin (llama2.c) or .gguf
+  std::string tokenizer_path;           // llama2.c tokenizer.bin; empty for GGUF (tokenizer in metadata)
+  std::string device = "cpu";           // cpu | hip
+  int page_size = 16;                   // tokens per KV page
+  int num_pages = 4096;                 // physical KV pages
+  int max_batch = 64;                   // sequences per device step
+  int max_tokens_per_step = 2048;       // token budget per step (prefill chunks + decode tokens)
+  int prefill_chunk = 512;              // longest prefill chunk for one sequence in one step
+  int queue_limit = 1024;               // waiting requests before QUEUE_FULL
+  int max_wait_steps = 64;              // bound on how long cache-aware ordering may pass a request over
+  int device_threads = 0;               // CPU backend worker threads; 0: default_cpu_threads(model)
   std::string eviction_policy = "lru";  // lru | lfu
-  int prefix_cache = 1;           // 1: requests reuse cached prompt prefixes; 0: never (the uncached baseline)
+  int prefix_cache = 1;                 // 1: requests reuse cached prompt prefixes; 0: never (the uncached baseline)
 };
 
 }  // namespace kvactor

@@ -31,10 +31,20 @@ enum class engine_errc : uint8_t {
 
 // Every enumerator, for tables and tests that must cover them all.
 inline constexpr engine_errc all_engine_errcs[] = {
-    engine_errc::ok,           engine_errc::queue_full,    engine_errc::no_capacity, engine_errc::context_too_large,
-    engine_errc::device_error, engine_errc::cancelled,     engine_errc::shutting_down, engine_errc::bad_request,
-    engine_errc::not_owner,    engine_errc::publish_rejected, engine_errc::internal, engine_errc::aborted,
-    engine_errc::no_node,      engine_errc::node_lost,
+    engine_errc::ok,
+    engine_errc::queue_full,
+    engine_errc::no_capacity,
+    engine_errc::context_too_large,
+    engine_errc::device_error,
+    engine_errc::cancelled,
+    engine_errc::shutting_down,
+    engine_errc::bad_request,
+    engine_errc::not_owner,
+    engine_errc::publish_rejected,
+    engine_errc::internal,
+    engine_errc::aborted,
+    engine_errc::no_node,
+    engine_errc::node_lost,
 };
 
 // Stable upper-case wire name: QUEUE_FULL, DEVICE_ERROR, ... (cluster messages, logs).

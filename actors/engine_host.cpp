@@ -29,15 +29,13 @@ struct engine_host::impl {
 engine_host::engine_host(const engine_config& cfg, const model_config& model, std::vector<int32_t> end_ids,
                          std::shared_ptr<backend> be, int worker_threads)
     : impl_(std::make_unique<impl>()) {
-  if (!be)
-    throw std::invalid_argument("engine_host: no backend");
+  if (!be) throw std::invalid_argument("engine_host: no backend");
   impl_->settings = make_engine_settings(cfg, model, std::move(end_ids));
   auto layout = be->layout();
   if (layout.num_pages < cfg.num_pages || layout.page_size != cfg.page_size)
     throw std::invalid_argument("engine_host: the backend's KV layout does not match the engine config");
   add_engine_types(impl_->sys_cfg);
-  if (worker_threads > 0)
-    impl_->sys_cfg.set("scheduler.max-threads", static_cast<size_t>(worker_threads));
+  if (worker_threads > 0) impl_->sys_cfg.set("scheduler.max-threads", static_cast<size_t>(worker_threads));
   impl_->sys = std::make_unique<caf::actor_system>(impl_->sys_cfg);
   impl_->actors = spawn_engine(*impl_->sys, impl_->settings, std::move(be));
 }
@@ -57,13 +55,11 @@ std::string engine_host::submit(generation_request req, generation_callback cb) 
   auto& m = *impl_;
   {
     std::lock_guard<std::mutex> guard(m.rid_mutex);
-    if (req.rid.empty())
-      req.rid = "req-" + std::to_string(++m.rid_counter);
+    if (req.rid.empty()) req.rid = "req-" + std::to_string(++m.rid_counter);
     // Duplicate ids among live requests get a suffix: cancel and inspect address one request.
     if (m.live_rids.count(req.rid) != 0) {
       auto base = req.rid;
-      do
-        req.rid = base + "-" + std::to_string(++m.rid_counter);
+      do req.rid = base + "-" + std::to_string(++m.rid_counter);
       while (m.live_rids.count(req.rid) != 0);
     }
     m.live_rids.insert(req.rid);
@@ -74,10 +70,8 @@ std::string engine_host::submit(generation_request req, generation_callback cb) 
     host->live_rids.erase(rid);
   };
   generation_callback wrapped = [cb = std::move(cb), forget](const generation_event& ev) {
-    if (ev.type != generation_event::kind::token)
-      forget();
-    if (cb)
-      cb(ev);
+    if (ev.type != generation_event::kind::token) forget();
+    if (cb) cb(ev);
   };
   if (!m.accepting.load()) {
     generation_event ev;
@@ -103,9 +97,7 @@ std::string engine_host::submit(generation_request req, generation_callback cb) 
   return rid;
 }
 
-void engine_host::cancel(const std::string& rid) {
-  caf::anon_send(impl_->actors.registry, cancel_atom_v, rid);
-}
+void engine_host::cancel(const std::string& rid) { caf::anon_send(impl_->actors.registry, cancel_atom_v, rid); }
 
 void engine_host::inspect(const std::string& what, std::function<void(std::string json)> cb) {
   spawn_inspection(*impl_->sys, impl_->actors, what, std::move(cb));
@@ -148,8 +140,7 @@ std::string engine_host::wait_until_quiet(std::chrono::milliseconds timeout) {
   page_totals t;
   for (;;) {
     t = totals();
-    if (t.live_requests == 0 && t.free + t.cached == t.total && t.private_pages == 0 && t.locked == 0 &&
-        t.handles == 0)
+    if (t.live_requests == 0 && t.free + t.cached == t.total && t.private_pages == 0 && t.locked == 0 && t.handles == 0)
       break;
     if (std::chrono::steady_clock::now() > deadline)
       return "not quiet: live=" + std::to_string(t.live_requests) + " free=" + std::to_string(t.free) +
@@ -170,8 +161,7 @@ std::size_t engine_host::running_actors() const { return impl_->sys->registry().
 
 void engine_host::shutdown(std::chrono::milliseconds drain) {
   auto& m = *impl_;
-  if (m.stopped.exchange(true))
-    return;
+  if (m.stopped.exchange(true)) return;
   m.accepting = false;
   auto live = [&] {
     int32_t n = 0;
@@ -189,8 +179,7 @@ void engine_host::shutdown(std::chrono::milliseconds drain) {
     std::vector<caf::actor> rest;
     self->request(m.actors.registry, caf::infinite, list_atom_v)
         .receive([&](std::vector<caf::actor>& xs) { rest = std::move(xs); }, [](caf::error&) {});
-    for (auto& r : rest)
-      self->send(caf::actor_cast<request_actor>(r), cancel_atom_v, std::string("shutdown"));
+    for (auto& r : rest) self->send(caf::actor_cast<request_actor>(r), cancel_atom_v, std::string("shutdown"));
   }
   wait_until_quiet(std::chrono::seconds(30));
 }

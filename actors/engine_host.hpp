@@ -21,8 +21,8 @@ struct page_totals {
   int32_t free = 0;
   int32_t private_pages = 0;
   int32_t cached = 0;
-  int32_t locked = 0;      // cached pages with a lock
-  int32_t handles = 0;     // live trie handles
+  int32_t locked = 0;   // cached pages with a lock
+  int32_t handles = 0;  // live trie handles
   int32_t live_requests = 0;
 };
 

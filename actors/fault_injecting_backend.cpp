@@ -14,8 +14,7 @@ class fault_injecting_backend final : public backend {
   kv_layout layout() const override { return inner_->layout(); }
   std::vector<sequence_result> step(const std::vector<sequence_step>& batch) override {
     auto n = plan_->steps.fetch_add(1);
-    if (n == plan_->fail_at_step.load())
-      throw backend_error("injected device fault at step " + std::to_string(n));
+    if (n == plan_->fail_at_step.load()) throw backend_error("injected device fault at step " + std::to_string(n));
     return inner_->step(batch);
   }
 

@@ -14,7 +14,6 @@ struct fault_plan {
   std::atomic<int> steps{0};          // step calls so far
 };
 
-std::unique_ptr<backend> make_fault_injecting_backend(std::unique_ptr<backend> inner,
-                                                      std::shared_ptr<fault_plan> plan);
+std::unique_ptr<backend> make_fault_injecting_backend(std::unique_ptr<backend> inner, std::shared_ptr<fault_plan> plan);
 
 }  // namespace kvactor

@@ -23,16 +23,16 @@ class tokenizer;
 struct model_config;
 
 struct generation_request {
-  std::string rid;                   // caller's id; made unique by the gateway if empty
-  std::vector<int32_t> prompt;       // token ids, BOS included when wanted
-  int max_tokens = 16;               // generated tokens at most
+  std::string rid;              // caller's id; made unique by the gateway if empty
+  std::vector<int32_t> prompt;  // token ids, BOS included when wanted
+  int max_tokens = 16;          // generated tokens at most
   sampling_params sampling;
-  bool stop_at_eos = true;           // stop when the model emits EOS (or BOS, as llama2.c)
-  std::vector<int32_t> stop_token_ids;  // generating one of these ends the request ("stop"), like EOS
-  bool cache_prompt = true;          // false: the prompt is not matched in the prefix cache (computed afresh)
+  bool stop_at_eos = true;                // stop when the model emits EOS (or BOS, as llama2.c)
+  std::vector<int32_t> stop_token_ids;    // generating one of these ends the request ("stop"), like EOS
+  bool cache_prompt = true;               // false: the prompt is not matched in the prefix cache (computed afresh)
   std::chrono::milliseconds deadline{0};  // 0 = none; past it the request is cancelled
-  std::string kind;                  // the API that asked ("generate", "completion", "chat"); shown by inspect
-  std::string request_id;            // the HTTP request's x-request-id ("" = none); shown by inspect
+  std::string kind;                       // the API that asked ("generate", "completion", "chat"); shown by inspect
+  std::string request_id;                 // the HTTP request's x-request-id ("" = none); shown by inspect
   // Tenants (issue 20): the prompt matches and publishes only in trie namespace `ns`;
   // admission is fair across `tenant`s by `tenant_weight` (scheduling/fair_share.hpp).
   uint64_t ns = 0;
@@ -42,7 +42,7 @@ struct generation_request {
 
 struct generation_usage {
   int prompt_tokens = 0;
-  int cached_tokens = 0;      // prompt tokens whose K/V came from the prefix cache
+  int cached_tokens = 0;  // prompt tokens whose K/V came from the prefix cache
   int completion_tokens = 0;
 };
 
@@ -50,14 +50,14 @@ struct generation_event {
   enum class kind { token, finished, error };
   kind type = kind::token;
   std::string rid;
-  int32_t token = -1;              // kind::token
-  float logprob = 0.0f;            // kind::token, when sampling.logprobs >= 0: log_softmax of the raw logits
-  std::vector<int32_t> top_ids;    // ... and the sampling.logprobs most likely tokens, most likely first
+  int32_t token = -1;            // kind::token
+  float logprob = 0.0f;          // kind::token, when sampling.logprobs >= 0: log_softmax of the raw logits
+  std::vector<int32_t> top_ids;  // ... and the sampling.logprobs most likely tokens, most likely first
   std::vector<float> top_logprobs;
-  std::string finish_reason;       // kind::finished: "length" | "stop" | "cancelled"
+  std::string finish_reason;            // kind::finished: "length" | "stop" | "cancelled"
   engine_errc error = engine_errc::ok;  // kind::error: queue_full, bad_request, device_error, shutting_down, ...
   std::string error_message;
-  generation_usage usage;          // filled on finished and error
+  generation_usage usage;  // filled on finished and error
 };
 
 // Exactly one finished-or-error event ends every submitted request.

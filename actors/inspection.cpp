@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "actors/actor_snapshot.hpp"
 
@@ -49,8 +49,7 @@ json request_json(const request_snapshot& r) {
               {"ttft_ms", r.ttft_ms < 0 ? json(nullptr) : json(r.ttft_ms)},
               {"age_ms", r.age_ms},
               {"preemptions", r.preemptions}};
-  if (!r.error.empty())
-    out["error"] = r.error;
+  if (!r.error.empty()) out["error"] = r.error;
   return out;
 }
 
@@ -94,8 +93,7 @@ json scheduler_json(const scheduler_report& s) {
   for (auto& b : s.batch)
     batch.push_back({{"rid", b.rid}, {"tokens", b.tokens}, {"phase", b.decoding ? "decode" : "prefill"}});
   auto running = json::array();
-  for (auto& r : s.running_requests)
-    running.push_back({{"rid", r.rid}, {"status", r.status}});
+  for (auto& r : s.running_requests) running.push_back({{"rid", r.rid}, {"status", r.status}});
   return actor_json(s.head, {{"queued", s.queued},
                              {"running", s.running},
                              {"batch", batch},
@@ -117,8 +115,8 @@ struct metrics_parts {
 json metrics_json(const metrics_parts& m) {
   json o = json::object();
   if (auto& r = m.registry) {
-    o["requests"] = {{"finished", r->finished}, {"cancelled", r->cancelled}, {"failed", r->failed},
-                     {"rejected", r->rejected}};
+    o["requests"] = {
+        {"finished", r->finished}, {"cancelled", r->cancelled}, {"failed", r->failed}, {"rejected", r->rejected}};
     o["prompt_tokens"] = r->prompt_tokens;
     o["generated_tokens"] = r->generated_tokens;
     o["cache_queried_tokens"] = r->prompt_tokens;
@@ -133,8 +131,7 @@ json metrics_json(const metrics_parts& m) {
     o["device_restarts"] = s->device_restarts;
     o["batched_tokens"] = s->batched_tokens;
   }
-  if (m.trie)
-    o["evictions"] = m.trie->evicted_pages;
+  if (m.trie) o["evictions"] = m.trie->evicted_pages;
   if (auto& p = m.pool) {
     const int32_t locked = m.trie ? m.trie->locked : 0;
     o["pages"] = {{"total", p->total},
@@ -151,8 +148,7 @@ struct countdown {
   int pending = 0;
   std::function<void()> done;
   void finish_one() {
-    if (--pending == 0 && done)
-      done();
+    if (--pending == 0 && done) done();
   }
 };
 
@@ -194,18 +190,14 @@ struct actor_parts {
 
 json actors_json(const actor_parts& p, const request_reports& requests) {
   auto out = json::array();
-  if (p.registry)
-    out.push_back(registry_json(*p.registry));
-  if (p.pool)
-    out.push_back(pool_json(*p.pool));
-  if (p.trie)
-    out.push_back(trie_json(*p.trie));
+  if (p.registry) out.push_back(registry_json(*p.registry));
+  if (p.pool) out.push_back(pool_json(*p.pool));
+  if (p.trie) out.push_back(trie_json(*p.trie));
   if (p.scheduler) {
     out.push_back(scheduler_json(*p.scheduler));
     out.push_back(device_json(p.scheduler->device));
   }
-  for (auto& r : requests)
-    out.push_back(actor_json(r.head, request_json(r.details)));
+  for (auto& r : requests) out.push_back(actor_json(r.head, request_json(r.details)));
   return {{"time_ms", now_ms()}, {"actors", out}};
 }
 
@@ -241,19 +233,15 @@ json requests_json(request_reports live, const std::vector<request_snapshot>& hi
   std::sort(live.begin(), live.end(),
             [](const request_report& x, const request_report& y) { return x.details.age_ms < y.details.age_ms; });
   std::vector<const request_snapshot*> items;
-  for (auto& r : live)
-    items.push_back(&r.details);
-  for (auto& h : history)
-    items.push_back(&h);
+  for (auto& r : live) items.push_back(&r.details);
+  for (auto& h : history) items.push_back(&h);
   if (!rid.empty()) {
     for (auto* r : items)
-      if (r->rid == rid)
-        return request_json(*r);
+      if (r->rid == rid) return request_json(*r);
     return error_json("NOT_FOUND", "no live or recently finished request with rid '" + rid + "'");
   }
   auto out = json::array();
-  for (auto* r : items)
-    out.push_back(request_json(*r));
+  for (auto* r : items) out.push_back(request_json(*r));
   return {{"requests", out}};
 }
 
@@ -301,8 +289,7 @@ struct cache_query {
 cache_query cache_bounds(const std::string& what) {
   cache_query out;
   auto q = what.find('?');
-  if (q == std::string::npos)
-    return out;
+  if (q == std::string::npos) return out;
   auto rest = what.substr(q + 1);
   std::size_t pos = 0;
   while (pos < rest.size()) {
@@ -311,21 +298,17 @@ cache_query cache_bounds(const std::string& what) {
     auto eq = item.find('=');
     if (eq != std::string::npos) {
       auto key = item.substr(0, eq);
-      if (key == "check")
-        out.full_check = item.substr(eq + 1) == "full";
+      if (key == "check") out.full_check = item.substr(eq + 1) == "full";
       int32_t value = 0;
       try {
         value = std::stoi(item.substr(eq + 1));
       } catch (...) {
         value = -1;
       }
-      if (key == "depth" && value >= 0)
-        out.depth = std::min(value, cache_tree_limits::max_depth);
-      if (key == "max_nodes" && value >= 0)
-        out.max_nodes = std::min(value, cache_tree_limits::max_nodes);
+      if (key == "depth" && value >= 0) out.depth = std::min(value, cache_tree_limits::max_depth);
+      if (key == "max_nodes" && value >= 0) out.max_nodes = std::min(value, cache_tree_limits::max_nodes);
     }
-    if (amp == std::string::npos)
-      break;
+    if (amp == std::string::npos) break;
     pos = amp + 1;
   }
   return out;
@@ -353,9 +336,14 @@ json tree_json(const trie_view& t) {
       children.insert(children.begin(), std::move(nodes[i]));
     }
   }
-  json root = {{"page", -1},        {"tokens", 0},     {"lock_count", 0}, {"hit_count", 0},
-               {"age_ms", 0},       {"pages_below", t.cached_pages},
-               {"children", json::array()}, {"truncated", t.truncated}};
+  json root = {{"page", -1},
+               {"tokens", 0},
+               {"lock_count", 0},
+               {"hit_count", 0},
+               {"age_ms", 0},
+               {"pages_below", t.cached_pages},
+               {"children", json::array()},
+               {"truncated", t.truncated}};
   // Each namespace's first pages carry its ns (a tenant sees only its own: http/tenants.hpp),
   // and the namespace roots give the cached pages per namespace.
   json namespaces = json::array();
@@ -382,13 +370,17 @@ json cache_json(const cache_view& v) {
                   {"cached_locked", v.cached_locked},
                   {"cached_evictable", v.cached_evictable}};
   out["page_states"] = v.page_states;
-  out["trie"] = {{"nodes", t.cached_pages},      {"cached_pages", t.cached_pages}, {"locked_nodes", t.locked_pages},
-                 {"max_depth", t.max_depth},     {"hits", t.hits},                 {"evictions", t.evictions},
-                 {"policy", t.policy},           {"live_handles", t.live_handles}};
+  out["trie"] = {{"nodes", t.cached_pages},
+                 {"cached_pages", t.cached_pages},
+                 {"locked_nodes", t.locked_pages},
+                 {"max_depth", t.max_depth},
+                 {"hits", t.hits},
+                 {"evictions", t.evictions},
+                 {"policy", t.policy},
+                 {"live_handles", t.live_handles}};
   out["invariants_ok"] = v.invariants_ok;
   out["invariants_checked"] = v.full_check ? "full" : "counters";
-  if (!v.invariants_ok)
-    out["invariants_problem"] = v.problem;
+  if (!v.invariants_ok) out["invariants_problem"] = v.problem;
   out["tree"] = t.with_tree ? tree_json(t) : json::object();
   return out;
 }
@@ -398,31 +390,32 @@ json cache_json(const cache_view& v) {
 void spawn_inspection(caf::actor_system& sys, const engine_actors& actors, const std::string& what,
                       std::function<void(std::string json)> cb) {
   // Arguments rather than captures: CAF 0.17's zero-argument spawn path trips UBSan.
-  sys.spawn([](caf::event_based_actor* self, engine_actors actors, std::string what,
-               std::function<void(std::string json)> cb) {
-    auto reply = [self, cb](json j) {
-      if (cb)
-        cb(snapshot_text(j));
-      self->quit();
-    };
-    if (what == "actors") {
-      inspect_actors(self, actors, reply);
-    } else if (what == "requests") {
-      inspect_requests(self, actors, "", reply);
-    } else if (what.rfind("request:", 0) == 0) {
-      inspect_requests(self, actors, what.substr(8), reply);
-    } else if (what == "metrics") {
-      inspect_metrics(self, actors, reply);
-    } else if (what == "cache" || what.rfind("cache?", 0) == 0) {
-      auto q = cache_bounds(what);
-      self->request(actors.pool, part_timeout, cache_atom_v, q.depth, q.max_nodes, q.full_check)
-          .then([reply](cache_view& v) { reply(cache_json(v)); },
-                [reply](caf::error& e) { reply(error_json("INTERNAL", caf::to_string(e))); });
-    } else {
-      reply(error_json("NOT_FOUND", "unknown inspection '" + what +
-                                        "' (actors | cache | requests | request:<rid> | metrics)"));
-    }
-  }, actors, what, std::move(cb));
+  sys.spawn(
+      [](caf::event_based_actor* self, engine_actors actors, std::string what,
+         std::function<void(std::string json)> cb) {
+        auto reply = [self, cb](json j) {
+          if (cb) cb(snapshot_text(j));
+          self->quit();
+        };
+        if (what == "actors") {
+          inspect_actors(self, actors, reply);
+        } else if (what == "requests") {
+          inspect_requests(self, actors, "", reply);
+        } else if (what.rfind("request:", 0) == 0) {
+          inspect_requests(self, actors, what.substr(8), reply);
+        } else if (what == "metrics") {
+          inspect_metrics(self, actors, reply);
+        } else if (what == "cache" || what.rfind("cache?", 0) == 0) {
+          auto q = cache_bounds(what);
+          self->request(actors.pool, part_timeout, cache_atom_v, q.depth, q.max_nodes, q.full_check)
+              .then([reply](cache_view& v) { reply(cache_json(v)); },
+                    [reply](caf::error& e) { reply(error_json("INTERNAL", caf::to_string(e))); });
+        } else {
+          reply(error_json("NOT_FOUND",
+                           "unknown inspection '" + what + "' (actors | cache | requests | request:<rid> | metrics)"));
+        }
+      },
+      actors, what, std::move(cb));
 }
 
 }  // namespace kvactor

@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "actors/engine_errc.hpp"
 #include "device/backend.hpp"
 #include "device/sampling.hpp"
-#include "actors/engine_errc.hpp"
 #include "kvcache/kv_errc.hpp"
 
 namespace kvactor {
@@ -63,8 +63,8 @@ struct pool_counts {
   int32_t free = 0;
   int32_t private_pages = 0;
   int32_t cached = 0;
-  int32_t publishing = 0;     // private pages on their way into the trie
-  int32_t owners = 0;         // requests holding private pages
+  int32_t publishing = 0;  // private pages on their way into the trie
+  int32_t owners = 0;      // requests holding private pages
   int32_t waiting_allocs = 0;
 };
 
@@ -75,8 +75,8 @@ struct trie_counts {
   int32_t owners = 0;
   uint64_t hit_pages = 0;
   uint64_t evicted_pages = 0;
-  int32_t publish_cursors = 0;  // handles whose path tokens the trie keeps (one per live handle)
-  int32_t peek_cursors = 0;     // waiting prompts the trie keeps for the scheduler's hints
+  int32_t publish_cursors = 0;           // handles whose path tokens the trie keeps (one per live handle)
+  int32_t peek_cursors = 0;              // waiting prompts the trie keeps for the scheduler's hints
   uint64_t publish_tokens_received = 0;  // tokens that arrived in publish messages
   uint64_t peek_tokens_received = 0;     // tokens that arrived in peek messages
 };
@@ -118,7 +118,7 @@ struct trie_view {
   uint64_t evictions = 0;
   std::string policy;
   int32_t live_handles = 0;
-  std::string problem;  // "" unless a check failed (counters always; the full walk when asked)
+  std::string problem;     // "" unless a check failed (counters always; the full walk when asked)
   bool with_tree = false;  // a tree was asked for (depth or max_nodes > 0)
   bool truncated = false;
   std::vector<cache_tree_node> nodes;
@@ -249,8 +249,8 @@ struct enqueue_request {
   uint64_t seq_id = 0;
   std::string rid;
   std::vector<int32_t> tokens;
-  uint64_t ns = 0;            // trie namespace (generation_request::ns)
-  uint32_t tenant = 0;        // fair share across tenants
+  uint64_t ns = 0;      // trie namespace (generation_request::ns)
+  uint32_t tenant = 0;  // fair share across tenants
   int32_t tenant_weight = 1;
 };
 
@@ -273,13 +273,12 @@ typename Inspector::result_type inspect(Inspector& f, sampling_params& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sequence_step& x) {
-  return f(caf::meta::type_name("sequence_step"), x.seq_id, x.tokens, x.start_pos, x.block_table, x.sample,
-           x.sampling, x.sample_index, x.return_logits, x.history, x.history_prompt_len);
+  return f(caf::meta::type_name("sequence_step"), x.seq_id, x.tokens, x.start_pos, x.block_table, x.sample, x.sampling,
+           x.sample_index, x.return_logits, x.history, x.history_prompt_len);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sequence_result& x) {
-  return f(caf::meta::type_name("sequence_result"), x.seq_id, x.token, x.logits, x.logprob, x.top_ids,
-           x.top_logprobs);
+  return f(caf::meta::type_name("sequence_result"), x.seq_id, x.token, x.logits, x.logprob, x.top_ids, x.top_logprobs);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, publish_request& x) {
@@ -295,13 +294,13 @@ typename Inspector::result_type inspect(Inspector& f, match_reply& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_counts& x) {
-  return f(caf::meta::type_name("pool_counts"), x.total, x.free, x.private_pages, x.cached, x.publishing,
-           x.owners, x.waiting_allocs);
+  return f(caf::meta::type_name("pool_counts"), x.total, x.free, x.private_pages, x.cached, x.publishing, x.owners,
+           x.waiting_allocs);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, trie_counts& x) {
-  return f(caf::meta::type_name("trie_counts"), x.cached, x.locked, x.handles, x.owners, x.hit_pages,
-           x.evicted_pages, x.publish_cursors, x.peek_cursors, x.publish_tokens_received, x.peek_tokens_received);
+  return f(caf::meta::type_name("trie_counts"), x.cached, x.locked, x.handles, x.owners, x.hit_pages, x.evicted_pages,
+           x.publish_cursors, x.peek_cursors, x.publish_tokens_received, x.peek_tokens_received);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peek_entry& x) {
@@ -319,8 +318,8 @@ typename Inspector::result_type inspect(Inspector& f, trie_view& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cache_view& x) {
-  return f(caf::meta::type_name("cache_view"), x.total, x.free, x.private_pages, x.cached_locked,
-           x.cached_evictable, x.page_states, x.full_check, x.invariants_ok, x.problem, x.trie);
+  return f(caf::meta::type_name("cache_view"), x.total, x.free, x.private_pages, x.cached_locked, x.cached_evictable,
+           x.page_states, x.full_check, x.invariants_ok, x.problem, x.trie);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, actor_head& x) {
@@ -328,8 +327,9 @@ typename Inspector::result_type inspect(Inspector& f, actor_head& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_snapshot& x) {
-  return f(caf::meta::type_name("request_snapshot"), x.rid, x.kind, x.request_id, x.tenant, x.phase, x.prompt_tokens, x.generated_tokens,
-           x.max_tokens, x.cached_tokens, x.pages_held, x.locked_pages, x.ttft_ms, x.age_ms, x.preemptions, x.error);
+  return f(caf::meta::type_name("request_snapshot"), x.rid, x.kind, x.request_id, x.tenant, x.phase, x.prompt_tokens,
+           x.generated_tokens, x.max_tokens, x.cached_tokens, x.pages_held, x.locked_pages, x.ttft_ms, x.age_ms,
+           x.preemptions, x.error);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_report& x) {
@@ -357,8 +357,8 @@ typename Inspector::result_type inspect(Inspector& f, running_entry& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, scheduler_report& x) {
-  return f(caf::meta::type_name("scheduler_report"), x.head, x.queued, x.running, x.batch, x.running_requests,
-           x.steps, x.preemptions, x.admission_blocked, x.starving, x.device);
+  return f(caf::meta::type_name("scheduler_report"), x.head, x.queued, x.running, x.batch, x.running_requests, x.steps,
+           x.preemptions, x.admission_blocked, x.starving, x.device);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_report& x) {
@@ -379,69 +379,69 @@ typename Inspector::result_type inspect(Inspector& f, enqueue_request& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, scheduler_counts& x) {
-  return f(caf::meta::type_name("scheduler_counts"), x.queued, x.running, x.steps, x.preemptions,
-           x.device_restarts, x.batched_tokens);
+  return f(caf::meta::type_name("scheduler_counts"), x.queued, x.running, x.steps, x.preemptions, x.device_restarts,
+           x.batched_tokens);
 }
 
 }  // namespace kvactor
 
 CAF_BEGIN_TYPE_ID_BLOCK(kvactor, caf::first_custom_type_id)
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::sampling_params))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::sequence_step))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::sequence_result))
-  CAF_ADD_TYPE_ID(kvactor, (std::vector<kvactor::sequence_step>))
-  CAF_ADD_TYPE_ID(kvactor, (std::vector<kvactor::sequence_result>))
-  CAF_ADD_TYPE_ID(kvactor, (std::vector<int32_t>))
-  CAF_ADD_TYPE_ID(kvactor, (std::vector<std::vector<int32_t>>))
-  CAF_ADD_TYPE_ID(kvactor, (std::vector<float>))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::publish_request))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::publish_reply))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::match_reply))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::pool_counts))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::trie_counts))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::enqueue_request))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::scheduler_counts))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::trie_view))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::cache_view))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::request_snapshot))
-  CAF_ADD_TYPE_ID(kvactor, (std::vector<kvactor::request_snapshot>))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::request_report))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::pool_report))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::trie_report))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::device_report))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::scheduler_report))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::registry_report))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::registry_metrics))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::invariant_check))
-  CAF_ADD_TYPE_ID(kvactor, (kvactor::peek_entry))
-  CAF_ADD_TYPE_ID(kvactor, (std::vector<kvactor::peek_entry>))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::sampling_params))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::sequence_step))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::sequence_result))
+CAF_ADD_TYPE_ID(kvactor, (std::vector<kvactor::sequence_step>))
+CAF_ADD_TYPE_ID(kvactor, (std::vector<kvactor::sequence_result>))
+CAF_ADD_TYPE_ID(kvactor, (std::vector<int32_t>))
+CAF_ADD_TYPE_ID(kvactor, (std::vector<std::vector<int32_t>>))
+CAF_ADD_TYPE_ID(kvactor, (std::vector<float>))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::publish_request))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::publish_reply))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::match_reply))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::pool_counts))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::trie_counts))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::enqueue_request))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::scheduler_counts))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::trie_view))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::cache_view))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::request_snapshot))
+CAF_ADD_TYPE_ID(kvactor, (std::vector<kvactor::request_snapshot>))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::request_report))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::pool_report))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::trie_report))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::device_report))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::scheduler_report))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::registry_report))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::registry_metrics))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::invariant_check))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::peek_entry))
+CAF_ADD_TYPE_ID(kvactor, (std::vector<kvactor::peek_entry>))
 
-  CAF_ADD_ATOM(kvactor, kvactor, alloc_atom, "alloc")
-  CAF_ADD_ATOM(kvactor, kvactor, drop_atom, "drop")
-  CAF_ADD_ATOM(kvactor, kvactor, publish_atom, "publish")
-  CAF_ADD_ATOM(kvactor, kvactor, match_atom, "match")
-  CAF_ADD_ATOM(kvactor, kvactor, unlock_atom, "unlock")
-  CAF_ADD_ATOM(kvactor, kvactor, evict_atom, "evict")
-  CAF_ADD_ATOM(kvactor, kvactor, peek_atom, "peek")
-  CAF_ADD_ATOM(kvactor, kvactor, inspect_atom, "inspect")
-  CAF_ADD_ATOM(kvactor, kvactor, counts_atom, "counts")
-  CAF_ADD_ATOM(kvactor, kvactor, cache_atom, "cache")
-  CAF_ADD_ATOM(kvactor, kvactor, check_atom, "check")
-  CAF_ADD_ATOM(kvactor, kvactor, enqueue_atom, "enqueue")
-  CAF_ADD_ATOM(kvactor, kvactor, admit_atom, "admit")
-  CAF_ADD_ATOM(kvactor, kvactor, ready_atom, "ready")
-  CAF_ADD_ATOM(kvactor, kvactor, step_atom, "step")
-  CAF_ADD_ATOM(kvactor, kvactor, leave_atom, "leave")
-  CAF_ADD_ATOM(kvactor, kvactor, starved_atom, "starved")
-  CAF_ADD_ATOM(kvactor, kvactor, preempt_atom, "preempt")
-  CAF_ADD_ATOM(kvactor, kvactor, fail_atom, "fail")
-  CAF_ADD_ATOM(kvactor, kvactor, cancel_atom, "cancel")
-  CAF_ADD_ATOM(kvactor, kvactor, register_atom, "register")
-  CAF_ADD_ATOM(kvactor, kvactor, done_atom, "done")
-  CAF_ADD_ATOM(kvactor, kvactor, list_atom, "list")
-  CAF_ADD_ATOM(kvactor, kvactor, metrics_atom, "metrics")
-  CAF_ADD_ATOM(kvactor, kvactor, history_atom, "history")
-  CAF_ADD_ATOM(kvactor, kvactor, forget_atom, "forget")
+CAF_ADD_ATOM(kvactor, kvactor, alloc_atom, "alloc")
+CAF_ADD_ATOM(kvactor, kvactor, drop_atom, "drop")
+CAF_ADD_ATOM(kvactor, kvactor, publish_atom, "publish")
+CAF_ADD_ATOM(kvactor, kvactor, match_atom, "match")
+CAF_ADD_ATOM(kvactor, kvactor, unlock_atom, "unlock")
+CAF_ADD_ATOM(kvactor, kvactor, evict_atom, "evict")
+CAF_ADD_ATOM(kvactor, kvactor, peek_atom, "peek")
+CAF_ADD_ATOM(kvactor, kvactor, inspect_atom, "inspect")
+CAF_ADD_ATOM(kvactor, kvactor, counts_atom, "counts")
+CAF_ADD_ATOM(kvactor, kvactor, cache_atom, "cache")
+CAF_ADD_ATOM(kvactor, kvactor, check_atom, "check")
+CAF_ADD_ATOM(kvactor, kvactor, enqueue_atom, "enqueue")
+CAF_ADD_ATOM(kvactor, kvactor, admit_atom, "admit")
+CAF_ADD_ATOM(kvactor, kvactor, ready_atom, "ready")
+CAF_ADD_ATOM(kvactor, kvactor, step_atom, "step")
+CAF_ADD_ATOM(kvactor, kvactor, leave_atom, "leave")
+CAF_ADD_ATOM(kvactor, kvactor, starved_atom, "starved")
+CAF_ADD_ATOM(kvactor, kvactor, preempt_atom, "preempt")
+CAF_ADD_ATOM(kvactor, kvactor, fail_atom, "fail")
+CAF_ADD_ATOM(kvactor, kvactor, cancel_atom, "cancel")
+CAF_ADD_ATOM(kvactor, kvactor, register_atom, "register")
+CAF_ADD_ATOM(kvactor, kvactor, done_atom, "done")
+CAF_ADD_ATOM(kvactor, kvactor, list_atom, "list")
+CAF_ADD_ATOM(kvactor, kvactor, metrics_atom, "metrics")
+CAF_ADD_ATOM(kvactor, kvactor, history_atom, "history")
+CAF_ADD_ATOM(kvactor, kvactor, forget_atom, "forget")
 CAF_END_TYPE_ID_BLOCK(kvactor)
 
 CAF_ERROR_CODE_ENUM(kvactor::engine_errc, "kvactor")
@@ -458,15 +458,16 @@ using token_list = std::vector<int32_t>;
 
 // Owns page_pool; the authority on page ownership. The sender of alloc/publish/drop
 // is the owner. alloc fails with no_capacity after asking the trie to evict.
-using pool_actor = caf::typed_actor<
-    caf::replies_to<alloc_atom, int32_t>::with<page_list>,
-    caf::replies_to<publish_atom, publish_request>::with<publish_reply>,
-    caf::replies_to<drop_atom>::with<int32_t>,  // releases all the sender holds (pages, locks)
-    caf::replies_to<counts_atom>::with<pool_counts>,
-    // depth, max nodes, full: also run the O(pages) invariant walks (else counters only)
-    caf::replies_to<cache_atom, int32_t, int32_t, bool>::with<cache_view>,
-    caf::replies_to<check_atom>::with<invariant_check>,  // the full walks of pool and trie, and the cross-check
-    caf::replies_to<inspect_atom>::with<pool_report>>;
+using pool_actor =
+    caf::typed_actor<caf::replies_to<alloc_atom, int32_t>::with<page_list>,
+                     caf::replies_to<publish_atom, publish_request>::with<publish_reply>,
+                     caf::replies_to<drop_atom>::with<int32_t>,  // releases all the sender holds (pages, locks)
+                     caf::replies_to<counts_atom>::with<pool_counts>,
+                     // depth, max nodes, full: also run the O(pages) invariant walks (else counters only)
+                     caf::replies_to<cache_atom, int32_t, int32_t, bool>::with<cache_view>,
+                     caf::replies_to<check_atom>::with<invariant_check>,  // the full walks of pool and trie, and the
+                                                                          // cross-check
+                     caf::replies_to<inspect_atom>::with<pool_report>>;
 
 // Owns prefix_trie. Handles belong to the request that matched/published; the trie
 // monitors those owners and unlocks a dead one's handles.
@@ -479,48 +480,47 @@ using trie_actor = caf::typed_actor<
     caf::reacts_to<forget_atom, uint64_t>,  // seq id: that prompt left the waiting queue
     // From the pool only: publish for `owner`; drop every handle of `owner`.
     caf::replies_to<publish_atom, caf::actor_addr, publish_request>::with<publish_reply>,
-    caf::replies_to<drop_atom, caf::actor_addr>::with<int32_t>,
-    caf::replies_to<evict_atom, int32_t>::with<page_list>,
+    caf::replies_to<drop_atom, caf::actor_addr>::with<int32_t>, caf::replies_to<evict_atom, int32_t>::with<page_list>,
     caf::replies_to<counts_atom>::with<trie_counts>,
     caf::replies_to<cache_atom, int32_t, int32_t, bool>::with<trie_view>,  // as the pool's
-    caf::replies_to<check_atom>::with<invariant_check>,  // the trie's full walk
+    caf::replies_to<check_atom>::with<invariant_check>,                    // the trie's full walk
     caf::replies_to<inspect_atom>::with<trie_report>>;
 
 // Runs one batched step at a time on its backend.
-using device_actor = caf::typed_actor<
-    caf::replies_to<step_atom, std::vector<sequence_step>>::with<std::vector<sequence_result>>,
-    caf::replies_to<inspect_atom>::with<device_report>>;
+using device_actor =
+    caf::typed_actor<caf::replies_to<step_atom, std::vector<sequence_step>>::with<std::vector<sequence_result>>,
+                     caf::replies_to<inspect_atom>::with<device_report>>;
 
 // One per request; owns its tokens, block table, sampling state and output.
-using request_actor = caf::typed_actor<
-    caf::reacts_to<admit_atom>,                     // scheduler: you may start (match, allocate, offer)
-    // scheduler: step done (tokens processed, the result: token -1 if none sampled;
-    // continued: the scheduler already issued the next step with that token as input,
-    // so no offer follows; scheduling/continuation.hpp)
-    caf::reacts_to<step_atom, int32_t, sequence_result, bool>,
-    caf::replies_to<preempt_atom>::with<token_list>,  // give back everything, wait for the next admit
-    caf::reacts_to<fail_atom, caf::error>,          // an engine_errc + message: end with that error
-    caf::reacts_to<cancel_atom, std::string>,       // reason: end as cancelled
-    caf::replies_to<inspect_atom>::with<request_report>>;
+using request_actor =
+    caf::typed_actor<caf::reacts_to<admit_atom>,  // scheduler: you may start (match, allocate, offer)
+                     // scheduler: step done (tokens processed, the result: token -1 if none sampled;
+                     // continued: the scheduler already issued the next step with that token as input,
+                     // so no offer follows; scheduling/continuation.hpp)
+                     caf::reacts_to<step_atom, int32_t, sequence_result, bool>,
+                     caf::replies_to<preempt_atom>::with<token_list>,  // give back everything, wait for the next admit
+                     caf::reacts_to<fail_atom, caf::error>,            // an engine_errc + message: end with that error
+                     caf::reacts_to<cancel_atom, std::string>,         // reason: end as cancelled
+                     caf::replies_to<inspect_atom>::with<request_report>>;
 
 // Waiting queue, running set, batch formation, preemption, device supervision.
-using scheduler_actor = caf::typed_actor<
-    caf::replies_to<enqueue_atom, enqueue_request>::with<int32_t>,  // queue position, or QUEUE_FULL
-    caf::reacts_to<ready_atom, sequence_step>,                      // a request's next offer
-    caf::replies_to<starved_atom>::with<int32_t>,                   // a starve_decision
-    caf::reacts_to<leave_atom>,                                     // the sender finished
-    caf::reacts_to<check_atom>,                                     // timer: retry parked starving requests
-    caf::replies_to<counts_atom>::with<scheduler_counts>,
-    caf::replies_to<inspect_atom>::with<scheduler_report>>;
+using scheduler_actor =
+    caf::typed_actor<caf::replies_to<enqueue_atom, enqueue_request>::with<int32_t>,  // queue position, or QUEUE_FULL
+                     caf::reacts_to<ready_atom, sequence_step>,                      // a request's next offer
+                     caf::replies_to<starved_atom>::with<int32_t>,                   // a starve_decision
+                     caf::reacts_to<leave_atom>,                                     // the sender finished
+                     caf::reacts_to<check_atom>,  // timer: retry parked starving requests
+                     caf::replies_to<counts_atom>::with<scheduler_counts>,
+                     caf::replies_to<inspect_atom>::with<scheduler_report>>;
 
 // The gateway's bookkeeping actor: rid -> live request, the last finished ones, counters.
 // outcome = finished | cancelled | failed | rejected.
 using registry_actor = caf::typed_actor<
-    caf::reacts_to<register_atom, std::string, caf::actor>,  // rid, request
+    caf::reacts_to<register_atom, std::string, caf::actor>,                 // rid, request
     caf::reacts_to<done_atom, std::string, std::string, request_snapshot>,  // rid, outcome, last snapshot
-    caf::reacts_to<cancel_atom, std::string>,                 // rid
-    caf::replies_to<list_atom>::with<std::vector<caf::actor>>,  // live requests
-    caf::replies_to<history_atom>::with<std::vector<request_snapshot>>,  // finished requests, newest first
+    caf::reacts_to<cancel_atom, std::string>,                               // rid
+    caf::replies_to<list_atom>::with<std::vector<caf::actor>>,              // live requests
+    caf::replies_to<history_atom>::with<std::vector<request_snapshot>>,     // finished requests, newest first
     caf::replies_to<metrics_atom>::with<registry_metrics>,
     caf::replies_to<counts_atom>::with<int32_t>,  // live requests
     caf::replies_to<inspect_atom>::with<registry_report>>;

@@ -34,8 +34,7 @@ class null_backend final : public backend {
         if (p < 0 || p >= layout_.num_pages)
           throw backend_error("null backend: page " + std::to_string(p) + " out of range");
       out[i].seq_id = s.seq_id;
-      if (s.sample)
-        out[i].token = null_backend_token(s.tokens.back(), end - 1, config_.vocab_size);
+      if (s.sample) out[i].token = null_backend_token(s.tokens.back(), end - 1, config_.vocab_size);
     }
     return out;
   }
@@ -53,8 +52,7 @@ int32_t null_backend_token(int32_t last_token, int32_t pos, int vocab_size) {
 }
 
 std::unique_ptr<backend> make_null_backend(int vocab_size, int max_seq_len, kv_layout layout) {
-  if (vocab_size < 4)
-    throw backend_error("null backend: vocab_size must be at least 4");
+  if (vocab_size < 4) throw backend_error("null backend: vocab_size must be at least 4");
   return std::make_unique<null_backend>(vocab_size, max_seq_len, layout);
 }
 

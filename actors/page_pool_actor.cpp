@@ -42,12 +42,10 @@ owner_id sender_owner(pool_pointer self) {
   auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
   auto& st = self->state;
   auto it = st.owners.find(addr);
-  if (it != st.owners.end())
-    return it->second;
+  if (it != st.owners.end()) return it->second;
   auto id = st.next_owner++;
   st.owners.emplace(addr, id);
-  if (addr)
-    self->monitor(addr);
+  if (addr) self->monitor(addr);
   return id;
 }
 
@@ -66,8 +64,7 @@ page_list take_pages(pool_pointer self, int32_t n, owner_id owner) {
 
 int32_t wanted_pages(pool_pointer self) {
   int32_t want = 0;
-  for (auto& w : self->state.waiting)
-    want += w.n;
+  for (auto& w : self->state.waiting) want += w.n;
   return want;
 }
 
@@ -99,8 +96,7 @@ void serve_waiting(pool_pointer self, bool progress) {
 
 void kick_eviction(pool_pointer self) {
   auto& st = self->state;
-  if (st.evicting)
-    return;
+  if (st.evicting) return;
   auto shortfall = wanted_pages(self) - st.pages().free_count();
   if (shortfall <= 0) {
     serve_waiting(self, false);
@@ -186,12 +182,9 @@ cache_view cache_view_of(pool_pointer self, trie_view trie, bool full) {
   v.cached_evictable = static_cast<int32_t>(std::count(v.page_states.begin(), v.page_states.end(), 'e'));
   v.full_check = full;
   v.problem = trie.problem;
-  if (v.problem.empty() && full)
-    v.problem = check_state(self);
-  if (v.problem.empty())
-    v.problem = check_counters(self, trie);
-  if (v.problem.empty())
-    v.problem = cross_check(pages, trie.states);
+  if (v.problem.empty() && full) v.problem = check_state(self);
+  if (v.problem.empty()) v.problem = check_counters(self, trie);
+  if (v.problem.empty()) v.problem = cross_check(pages, trie.states);
   v.invariants_ok = v.problem.empty();
   trie.states.clear();  // shown through page_states
   v.trie = std::move(trie);
@@ -201,10 +194,8 @@ cache_view cache_view_of(pool_pointer self, trie_view trie, bool full) {
 // `alloc`: n pages now, or a place in the waiting queue (and an eviction under way).
 caf::result<page_list> answer_alloc(pool_pointer self, int32_t n) {
   auto& st = self->state;
-  if (n < 0)
-    return caf::make_error(engine_errc::bad_request, "alloc: negative page count");
-  if (n > st.pages().total())
-    return caf::make_error(engine_errc::no_capacity);
+  if (n < 0) return caf::make_error(engine_errc::bad_request, "alloc: negative page count");
+  if (n > st.pages().total()) return caf::make_error(engine_errc::no_capacity);
 #ifdef KVACTOR_FAULT_HOOKS
   switch (fault_hooks::on_allocation()) {
     case fault_hooks::alloc_fault::no_capacity: return caf::make_error(engine_errc::no_capacity);
@@ -214,8 +205,7 @@ caf::result<page_list> answer_alloc(pool_pointer self, int32_t n) {
   }
 #endif
   auto owner = sender_owner(self);
-  if (st.waiting.empty() && n <= st.pages().free_count())
-    return take_pages(self, n, owner);
+  if (st.waiting.empty() && n <= st.pages().free_count()) return take_pages(self, n, owner);
   auto promise = self->make_response_promise<page_list>();
   st.waiting.push_back({promise, n, owner});
   kick_eviction(self);
@@ -226,7 +216,8 @@ caf::result<page_list> answer_alloc(pool_pointer self, int32_t n) {
 caf::result<cache_view> answer_cache(pool_pointer self, int32_t depth, int32_t max_nodes, bool full) {
   auto promise = self->make_response_promise<cache_view>();
   self->request(self->state.trie, caf::infinite, cache_atom_v, depth, max_nodes, full)
-      .then([self, promise, full](trie_view& trie) mutable { promise.deliver(cache_view_of(self, std::move(trie), full)); },
+      .then([self, promise,
+             full](trie_view& trie) mutable { promise.deliver(cache_view_of(self, std::move(trie), full)); },
             [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
   return promise;
 }
@@ -234,8 +225,7 @@ caf::result<cache_view> answer_cache(pool_pointer self, int32_t depth, int32_t m
 // `check`: the pool's full walk, the trie's, then the page-by-page cross-check.
 caf::result<invariant_check> answer_check(pool_pointer self) {
   auto local = check_state(self);
-  if (!local.empty())
-    return invariant_check{false, local};
+  if (!local.empty()) return invariant_check{false, local};
   auto promise = self->make_response_promise<invariant_check>();
   self->request(self->state.trie, caf::infinite, cache_atom_v, int32_t{0}, int32_t{0}, true)
       .then(
@@ -250,11 +240,11 @@ caf::result<invariant_check> answer_check(pool_pointer self) {
 pool_report report_of(pool_pointer self) {
   auto& st = self->state;
   auto c = st.pages().counts();
-  return pool_report{{"page_pool", "page_pool", st.evicting ? "evicting" : "running", st.handled,
-                      self->mailbox().size()},
-                     pool_counts{c.total, c.free, c.private_pages, c.cached, c.publishing, c.owners,
-                                 static_cast<int32_t>(st.waiting.size())},
-                     st.evicted};
+  return pool_report{
+      {"page_pool", "page_pool", st.evicting ? "evicting" : "running", st.handled, self->mailbox().size()},
+      pool_counts{c.total, c.free, c.private_pages, c.cached, c.publishing, c.owners,
+                  static_cast<int32_t>(st.waiting.size())},
+      st.evicted};
 }
 
 pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_pages, trie_actor trie) {
@@ -266,8 +256,7 @@ pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_page
       drop_owner(self, it->second);
       self->state.owners.erase(it);
     }
-    self->request(self->state.trie, caf::infinite, drop_atom_v, msg.source)
-        .then([](int32_t) {}, [](caf::error&) {});
+    self->request(self->state.trie, caf::infinite, drop_atom_v, msg.source).then([](int32_t) {}, [](caf::error&) {});
     serve_waiting(self, false);
   });
   return {
@@ -317,7 +306,12 @@ pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_page
         auto& st = self->state;
         ++st.handled;
         auto c = st.pages().counts();
-        return pool_counts{c.total, c.free, c.private_pages, c.cached, c.publishing, c.owners,
+        return pool_counts{c.total,
+                           c.free,
+                           c.private_pages,
+                           c.cached,
+                           c.publishing,
+                           c.owners,
                            static_cast<int32_t>(st.waiting.size())};
       },
       [self](cache_atom, int32_t depth, int32_t max_nodes, bool full) -> caf::result<cache_view> {

@@ -43,16 +43,14 @@ void record(registry_pointer self, const std::string& rid, const std::string& ou
   st.generated_tokens += static_cast<uint64_t>(snap.generated_tokens);
   st.cache_hit_tokens += static_cast<uint64_t>(snap.cached_tokens);
   st.history.push_front(std::move(snap));
-  if (st.history.size() > st.history_limit)
-    st.history.pop_back();
+  if (st.history.size() > st.history_limit) st.history.pop_back();
 }
 
 registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t history_limit) {
   self->state.history_limit = static_cast<std::size_t>(history_limit);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto it = self->state.rid_of.find(msg.source);
-    if (it == self->state.rid_of.end())
-      return;
+    if (it == self->state.rid_of.end()) return;
     auto rid = it->second;
     request_snapshot snap;
     snap.rid = rid;
@@ -64,8 +62,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
       [self](register_atom, std::string& rid, caf::actor& req) {
         auto& st = self->state;
         ++st.handled;
-        if (st.ended_unregistered.erase(req.address()) > 0)
-          return;
+        if (st.ended_unregistered.erase(req.address()) > 0) return;
         st.rid_of[req.address()] = rid;
         self->monitor(req);
         st.live[rid] = std::move(req);
@@ -74,8 +71,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
         auto& st = self->state;
         ++st.handled;
         auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
-        if (st.rid_of.count(sender) == 0)
-          st.ended_unregistered.insert(sender);
+        if (st.rid_of.count(sender) == 0) st.ended_unregistered.insert(sender);
         record(self, rid, outcome, std::move(snap));
       },
       [self](cancel_atom, std::string& rid) {
@@ -88,8 +84,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
       [self](list_atom) -> std::vector<caf::actor> {
         ++self->state.handled;
         std::vector<caf::actor> out;
-        for (auto& [rid, a] : self->state.live)
-          out.push_back(a);
+        for (auto& [rid, a] : self->state.live) out.push_back(a);
         return out;
       },
       [self](history_atom) -> std::vector<request_snapshot> {
@@ -99,9 +94,9 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
       [self](metrics_atom) -> registry_metrics {
         auto& st = self->state;
         ++st.handled;
-        return registry_metrics{st.finished,         st.cancelled,        st.failed,
-                                st.rejected,         st.prompt_tokens,    st.generated_tokens,
-                                st.cache_hit_tokens, static_cast<int32_t>(st.live.size())};
+        return registry_metrics{
+            st.finished,      st.cancelled,        st.failed,           st.rejected,
+            st.prompt_tokens, st.generated_tokens, st.cache_hit_tokens, static_cast<int32_t>(st.live.size())};
       },
       [self](counts_atom) -> int32_t {
         ++self->state.handled;
@@ -111,7 +106,8 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
         auto& st = self->state;
         ++st.handled;
         return registry_report{{"gateway", "gateway", "running", st.handled, self->mailbox().size()},
-                               static_cast<int32_t>(st.live.size()), static_cast<int32_t>(st.history.size())};
+                               static_cast<int32_t>(st.live.size()),
+                               static_cast<int32_t>(st.history.size())};
       },
   };
 }

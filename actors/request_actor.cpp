@@ -22,15 +22,15 @@ struct request_state {
   generation_callback cb;
   std::shared_ptr<bool> ended = std::make_shared<bool>(false);
 
-  token_list tokens;            // prompt, then generated tokens
+  token_list tokens;  // prompt, then generated tokens
   int32_t prompt_len = 0;
-  int32_t generated = 0;        // also the sample index of the next token
-  page_list block_table;        // page of positions [i*ps, (i+1)*ps)
-  int32_t kv_written = 0;       // positions whose K/V the device has written (or came cached)
-  uint64_t handle = 0;          // trie lock on the matched/published prefix
-  int32_t published_pages = 0;  // leading block-table pages that are cached (shared)
-  int32_t cached_tokens = -1;   // prompt tokens matched at the first admission
-  std::string phase = "queued"; // queued | prefill | decode | done | cancelled | failed
+  int32_t generated = 0;         // also the sample index of the next token
+  page_list block_table;         // page of positions [i*ps, (i+1)*ps)
+  int32_t kv_written = 0;        // positions whose K/V the device has written (or came cached)
+  uint64_t handle = 0;           // trie lock on the matched/published prefix
+  int32_t published_pages = 0;   // leading block-table pages that are cached (shared)
+  int32_t cached_tokens = -1;    // prompt tokens matched at the first admission
+  std::string phase = "queued";  // queued | prefill | decode | done | cancelled | failed
   uint64_t epoch = 0;
   int32_t preemptions = 0;
   bool terminal = false;
@@ -75,8 +75,7 @@ generation_usage usage(request_pointer self) {
 void terminate(request_pointer self, generation_event final_event, const std::string& phase,
                const std::string& outcome) {
   auto& st = self->state;
-  if (st.terminal)
-    return;
+  if (st.terminal) return;
   st.terminal = true;
   ++st.epoch;  // late replies of the running epoch are now stale
   st.phase = phase;
@@ -92,8 +91,7 @@ void terminate(request_pointer self, generation_event final_event, const std::st
     // The registry hears first: a caller reacting to the final event (reading
     // metrics, say) then finds this request already counted.
     self->send(s.peers.registry, done_atom_v, s.req.rid, outcome, snapshot(self));
-    if (s.cb)
-      s.cb(final_event);
+    if (s.cb) s.cb(final_event);
     // CAF 0.17 keeps a monitor's record at the monitored actor until demonitored.
     self->demonitor(s.peers.scheduler.address());
     self->demonitor(s.peers.pool.address());
@@ -127,9 +125,7 @@ void end_finished(request_pointer self, const std::string& reason) {
   terminate(self, ev, reason == "cancelled" ? "cancelled" : "done", reason == "cancelled" ? "cancelled" : "finished");
 }
 
-std::string error_text(request_pointer self, const caf::error& err) {
-  return self->system().render(err);
-}
+std::string error_text(request_pointer self, const caf::error& err) { return self->system().render(err); }
 
 void offer(request_pointer self) {
   auto& st = self->state;
@@ -155,8 +151,7 @@ void starve(request_pointer self) {
   self->request(self->state.peers.scheduler, caf::infinite, starved_atom_v)
       .then(
           [self, epoch](int32_t decision) {
-            if (epoch != self->state.epoch)
-              return;
+            if (epoch != self->state.epoch) return;
             switch (static_cast<starve_decision>(decision)) {
               case starve_decision::retry: ensure_pages_then_offer(self); break;
               case starve_decision::requeued: break;  // the preempt handler did the work
@@ -195,15 +190,13 @@ void ensure_pages_then_offer(request_pointer self) {
       .then(
           [self, epoch](page_list& pages) {
             // A stale epoch's pages were already returned by the drop that ended it.
-            if (epoch != self->state.epoch)
-              return;
+            if (epoch != self->state.epoch) return;
             auto& s = self->state;
             s.block_table.insert(s.block_table.end(), pages.begin(), pages.end());
             offer(self);
           },
           [self, epoch](caf::error& err) {
-            if (epoch != self->state.epoch)
-              return;
+            if (epoch != self->state.epoch) return;
             if (err == engine_errc::no_capacity)
               starve(self);
             else
@@ -215,7 +208,8 @@ void ensure_pages_then_offer(request_pointer self) {
 template <class Next>
 void publish_full_pages(request_pointer self, Next next) {
   auto& st = self->state;
-  auto full = scheduling::full_pages_written(st.kv_written, static_cast<int32_t>(st.block_table.size()), st.cfg.page_size);
+  auto full =
+      scheduling::full_pages_written(st.kv_written, static_cast<int32_t>(st.block_table.size()), st.cfg.page_size);
   if (full <= st.published_pages) {
     next();
     return;
@@ -232,8 +226,7 @@ void publish_full_pages(request_pointer self, Next next) {
   self->request(st.peers.pool, caf::infinite, publish_atom_v, std::move(pr))
       .then(
           [self, epoch, first, full, next](publish_reply& reply) mutable {
-            if (epoch != self->state.epoch)
-              return;
+            if (epoch != self->state.epoch) return;
             auto& s = self->state;
             // Duplicates were freed by the pool; use the canonical pages from now on.
             for (std::size_t i = 0; i < reply.pages.size() && first + i < s.block_table.size(); ++i)
@@ -243,8 +236,7 @@ void publish_full_pages(request_pointer self, Next next) {
             next();
           },
           [self, epoch, full, next](caf::error&) mutable {
-            if (epoch != self->state.epoch)
-              return;
+            if (epoch != self->state.epoch) return;
             // Not fatal: the pages stay private and are released at the end.
             self->state.published_pages = full;
             next();
@@ -252,7 +244,9 @@ void publish_full_pages(request_pointer self, Next next) {
 }
 
 bool is_stop_token(const request_state& st, int32_t token) {
-  auto listed = [token](const std::vector<int32_t>& ids) { return std::find(ids.begin(), ids.end(), token) != ids.end(); };
+  auto listed = [token](const std::vector<int32_t>& ids) {
+    return std::find(ids.begin(), ids.end(), token) != ids.end();
+  };
   return (st.req.stop_at_eos && listed(st.cfg.end_ids)) || listed(st.req.stop_token_ids);
 }
 
@@ -267,8 +261,7 @@ void on_token(request_pointer self, sequence_result& result, bool continued) {
   }
   st.tokens.push_back(token);
   ++st.generated;
-  if (st.ttft_ms < 0)
-    st.ttft_ms = ms_since(st.start);
+  if (st.ttft_ms < 0) st.ttft_ms = ms_since(st.start);
   if (st.cb) {
     generation_event ev;
     ev.type = generation_event::kind::token;
@@ -293,14 +286,12 @@ void on_token(request_pointer self, sequence_result& result, bool continued) {
     return;
   }
   st.phase = "decode";
-  if (continued)
-    return;
+  if (continued) return;
   publish_full_pages(self, [self] { ensure_pages_then_offer(self); });
 }
 
 std::string validate(const request_state& st) {
-  if (st.req.prompt.empty())
-    return "prompt is empty (at least one token, e.g. BOS, is needed)";
+  if (st.req.prompt.empty()) return "prompt is empty (at least one token, e.g. BOS, is needed)";
   for (auto t : st.req.prompt)
     if (t < 0 || t >= st.cfg.vocab_size)
       return "prompt token " + std::to_string(t) + " is outside the vocabulary [0, " +
@@ -308,13 +299,13 @@ std::string validate(const request_state& st) {
   if (static_cast<int32_t>(st.req.prompt.size()) >= st.cfg.max_seq_len)
     return "prompt has " + std::to_string(st.req.prompt.size()) + " tokens; the model's context is " +
            std::to_string(st.cfg.max_seq_len);
-  if (st.req.max_tokens < 1)
-    return "max_tokens must be at least 1";
+  if (st.req.max_tokens < 1) return "max_tokens must be at least 1";
   if (st.req.sampling.top_p <= 0.0f || st.req.sampling.top_p > 1.0f || st.req.sampling.top_k < 0 ||
       st.req.sampling.temperature < 0.0f)
     return "sampling parameters out of range (temperature >= 0, top_k >= 0, 0 < top_p <= 1)";
   const sampling_params& p = st.req.sampling;
-  if (!(p.min_p >= 0.0f && p.min_p <= 1.0f) || !(p.repetition_penalty > 0.0f) || p.bias_ids.size() != p.bias_values.size())
+  if (!(p.min_p >= 0.0f && p.min_p <= 1.0f) || !(p.repetition_penalty > 0.0f) ||
+      p.bias_ids.size() != p.bias_values.size())
     return "sampling parameters out of range (0 <= min_p <= 1, repetition_penalty > 0, one value per logit_bias id)";
   for (auto t : p.bias_ids)
     if (t < 0 || t >= st.cfg.vocab_size) return "logit_bias token " + std::to_string(t) + " is outside the vocabulary";
@@ -323,8 +314,7 @@ std::string validate(const request_state& st) {
 
 void start(request_pointer self) {
   auto& st = self->state;
-  if (st.req.deadline.count() > 0)
-    self->delayed_send(self, st.req.deadline, cancel_atom_v, std::string("deadline"));
+  if (st.req.deadline.count() > 0) self->delayed_send(self, st.req.deadline, cancel_atom_v, std::string("deadline"));
   self->request(st.peers.scheduler, caf::infinite, enqueue_atom_v,
                 enqueue_request{st.seq_id, st.req.rid, st.tokens, st.req.ns, st.req.tenant, st.req.tenant_weight})
       .then([](int32_t) {},
@@ -360,23 +350,21 @@ void reject_invalid(request_pointer self, const std::string& problem) {
 // Admitted: match the prompt in the trie (locking the matched pages), then get pages.
 void on_admit(request_pointer self) {
   auto& s = self->state;
-  if (s.terminal)
-    return;
+  if (s.terminal) return;
   auto epoch = ++s.epoch;
   s.phase = "prefill";
   // With the prefix cache off (or cache_prompt false) an empty match (a miss) stands in for the real one.
-  self->request(s.peers.trie, caf::infinite, match_atom_v, s.req.ns, s.cfg.prefix_cache && s.req.cache_prompt ? s.tokens : token_list{})
+  self->request(s.peers.trie, caf::infinite, match_atom_v, s.req.ns,
+                s.cfg.prefix_cache && s.req.cache_prompt ? s.tokens : token_list{})
       .then(
           [self, epoch](match_reply& m) {
-            if (epoch != self->state.epoch)
-              return;  // the drop that ended the epoch unlocked this handle too
+            if (epoch != self->state.epoch) return;  // the drop that ended the epoch unlocked this handle too
             auto& r = self->state;
             r.handle = m.handle;
             r.block_table = std::move(m.pages);
             r.published_pages = static_cast<int32_t>(r.block_table.size());
             r.kv_written = m.cached_tokens;
-            if (r.cached_tokens < 0)
-              r.cached_tokens = std::min(m.cached_tokens, r.prompt_len);
+            if (r.cached_tokens < 0) r.cached_tokens = std::min(m.cached_tokens, r.prompt_len);
             ensure_pages_then_offer(self);
           },
           [self, epoch](caf::error& err) {
@@ -389,8 +377,7 @@ void on_admit(request_pointer self) {
 // which the scheduler queues again.
 caf::result<token_list> on_preempt(request_pointer self) {
   auto& s = self->state;
-  if (s.terminal)
-    return caf::make_error(engine_errc::cancelled, "request already ending");
+  if (s.terminal) return caf::make_error(engine_errc::cancelled, "request already ending");
   ++s.epoch;
   ++s.preemptions;
   s.phase = "queued";
@@ -420,8 +407,7 @@ void watch_peers(request_pointer self) {
                       : msg.source == s.peers.pool.address()    ? "page pool"
                       : msg.source == s.peers.trie.address()    ? "prefix trie"
                                                                 : nullptr;
-    if (who == nullptr || s.terminal)
-      return;
+    if (who == nullptr || s.terminal) return;
     end_with_error(self, engine_errc::internal, std::string("the ") + who + " actor exited: " + to_string(msg.reason));
   });
 }
@@ -438,8 +424,7 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
   st.prompt_len = static_cast<int32_t>(st.tokens.size());
   // Exactly one final event even if the actor is killed: the functor runs at exit.
   self->attach_functor([ended = st.ended, cb = st.cb, rid = st.req.rid](const caf::error& reason) {
-    if (*ended || !cb)
-      return;
+    if (*ended || !cb) return;
     generation_event ev;
     ev.type = generation_event::kind::error;
     ev.rid = rid;
@@ -461,8 +446,7 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
       [self](step_atom, int32_t processed, sequence_result& result, bool continued) {
         auto& s = self->state;
         ++s.handled;
-        if (s.terminal)
-          return;
+        if (s.terminal) return;
         s.kv_written += processed;
         if (result.token >= 0) {
           on_token(self, result, continued);

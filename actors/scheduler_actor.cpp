@@ -37,20 +37,20 @@ struct entry {
   caf::actor_addr addr;
   uint64_t seq_id = 0;
   std::string rid;
-  token_list tokens;           // prompt (with generated tokens after a preemption)
+  token_list tokens;  // prompt (with generated tokens after a preemption)
   uint64_t arrival = 0;
-  int32_t passed_over = 0;     // admission rounds that admitted others but not this one
-  int32_t cached_hint = 0;     // cached prefix length from the last trie peek
-  int32_t peek_sent = 0;       // tokens of `tokens` the trie holds for the peek (its cursor)
-  bool priority = false;       // preempted: goes first
-  uint64_t ns = 0;             // trie namespace of the request
-  uint32_t tenant = 0;         // fair share across tenants
+  int32_t passed_over = 0;  // admission rounds that admitted others but not this one
+  int32_t cached_hint = 0;  // cached prefix length from the last trie peek
+  int32_t peek_sent = 0;    // tokens of `tokens` the trie holds for the peek (its cursor)
+  bool priority = false;    // preempted: goes first
+  uint64_t ns = 0;          // trie namespace of the request
+  uint32_t tenant = 0;      // fair share across tenants
   int32_t weight = 1;
   // running only:
   run_status status = run_status::admitting;
   uint64_t admitted_order = 0;
   sequence_step offer;
-  int32_t first_start = -1;    // start_pos of the first offer = tokens that came from the cache
+  int32_t first_start = -1;  // start_pos of the first offer = tokens that came from the cache
   bool decoding = false;
   int32_t step_tokens = 0;
   bool step_sampled = false;
@@ -95,7 +95,7 @@ struct scheduler_state {
   std::vector<caf::actor_addr> in_flight;
   uint64_t arrivals = 0;
   uint64_t admissions = 0;
-  scheduler_counts counts;  // preemptions and restarts; steps and tokens come from stats
+  scheduler_counts counts;            // preemptions and restarts; steps and tokens come from stats
   scheduling::step_statistics stats;  // the one owner of the device step statistics
   uint64_t handled = 0;
   std::vector<caf::actor_addr> devices;  // every device actor spawned (linked)
@@ -117,8 +117,7 @@ std::size_t erase_entries_of(Entries& entries, const caf::actor_addr& a) {
 
 entry* find_running(scheduler_pointer self, const caf::actor_addr& a) {
   for (auto& e : self->state.running)
-    if (e.addr == a)
-      return &e;
+    if (e.addr == a) return &e;
   return nullptr;
 }
 
@@ -146,23 +145,22 @@ void on_device_failure(scheduler_pointer self, const std::string& why) {
   ++st.counts.device_restarts;
   for (auto& a : st.in_flight) {
     if (auto* e = find_running(self, a)) {
-      self->send(e->req, fail_atom_v, caf::make_error(engine_errc::device_error, "the device failed during a step: " + why));
+      self->send(e->req, fail_atom_v,
+                 caf::make_error(engine_errc::device_error, "the device failed during a step: " + why));
       auto addr = e->addr;
       erase_entries_of(st.running, addr);
     }
   }
   st.in_flight.clear();
   st.admission_blocked = false;
-  if (st.device)
-    self->demonitor(st.device.address());
+  if (st.device) self->demonitor(st.device.address());
   start_device(self);
   try_step(self);
 }
 
 void release_parked(scheduler_pointer self) {
   auto& st = self->state;
-  for (auto& p : st.parked)
-    p.promise.deliver(static_cast<int32_t>(starve_decision::retry));
+  for (auto& p : st.parked) p.promise.deliver(static_cast<int32_t>(starve_decision::retry));
   st.parked.clear();
 }
 
@@ -181,20 +179,17 @@ void answer_requeued(Queue& queue, const caf::actor_addr& a) {
 
 // The trie drops its copy of a prompt that leaves the waiting queue.
 void forget_peeked(scheduler_pointer self, entry& e) {
-  if (e.peek_sent > 0)
-    self->send(self->state.trie, forget_atom_v, e.seq_id);
+  if (e.peek_sent > 0) self->send(self->state.trie, forget_atom_v, e.seq_id);
   e.peek_sent = 0;
 }
 
 void remove_request(scheduler_pointer self, const caf::actor_addr& a) {
   auto& st = self->state;
   for (auto& w : st.waiting)
-    if (w.addr == a)
-      forget_peeked(self, w);
+    if (w.addr == a) forget_peeked(self, w);
   answer_requeued(st.parked, a);
   release_parked(self);
-  if (erase_entries_of(st.running, a) > 0)
-    st.admission_blocked = false;
+  if (erase_entries_of(st.running, a) > 0) st.admission_blocked = false;
   erase_entries_of(st.waiting, a);
   answer_requeued(st.starved, a);
 }
@@ -202,21 +197,18 @@ void remove_request(scheduler_pointer self, const caf::actor_addr& a) {
 // Admits what scheduling::choose_admissions picks; each admitted request is told so.
 void admit(scheduler_pointer self) {
   auto& st = self->state;
-  if (st.admission_blocked || !st.parked.empty() || st.waiting.empty())
-    return;
+  if (st.admission_blocked || !st.parked.empty() || st.waiting.empty()) return;
   std::vector<scheduling::waiting_request> waiting;
   waiting.reserve(st.waiting.size());
   for (auto& w : st.waiting)
     waiting.push_back({&w.tokens, w.arrival, w.passed_over, w.cached_hint, w.priority, w.ns, w.tenant, w.weight});
   std::vector<scheduling::prefill_in_progress> prefills;
   for (auto& r : st.running)
-    if (!r.decoding)
-      prefills.push_back({&r.tokens, r.first_start >= 0 ? r.first_start : r.cached_hint, r.ns});
+    if (!r.decoding) prefills.push_back({&r.tokens, r.first_start >= 0 ? r.first_start : r.cached_hint, r.ns});
   scheduling::admission_rule rule;
   rule.fairness = &st.fair;
   auto chosen = scheduling::choose_admissions(waiting, st.running.size(), std::move(prefills), st.lim, rule);
-  if (chosen.empty())
-    return;
+  if (chosen.empty()) return;
   for (auto i : chosen) {
     forget_peeked(self, st.waiting[i]);
     entry e = st.waiting[i];
@@ -231,15 +223,13 @@ void admit(scheduler_pointer self) {
   std::sort(chosen.begin(), chosen.end());
   for (auto it = chosen.rbegin(); it != chosen.rend(); ++it)
     st.waiting.erase(st.waiting.begin() + static_cast<std::ptrdiff_t>(*it));
-  for (auto& w : st.waiting)
-    ++w.passed_over;
+  for (auto& w : st.waiting) ++w.passed_over;
 }
 
 // Asks the trie how much of each waiting prompt is cached, one peek per namespace.
 void peek_waiting(scheduler_pointer self) {
   auto& st = self->state;
-  if (st.peeks_in_flight > 0 || st.waiting.size() < 2)
-    return;
+  if (st.peeks_in_flight > 0 || st.waiting.size() < 2) return;
   // Each prompt travels once: the trie keeps what it was sent (until forget_peeked).
   // One peek per namespace (tenant): a prompt is only ever matched in its own.
   std::map<uint64_t, std::pair<std::vector<peek_entry>, std::vector<uint64_t>>> by_ns;
@@ -247,7 +237,8 @@ void peek_waiting(scheduler_pointer self) {
     auto& w = st.waiting[i];
     auto sent = static_cast<std::size_t>(w.peek_sent);
     auto& group = by_ns[w.ns];
-    group.first.push_back({w.seq_id, w.peek_sent, token_list(w.tokens.begin() + static_cast<std::ptrdiff_t>(sent), w.tokens.end())});
+    group.first.push_back(
+        {w.seq_id, w.peek_sent, token_list(w.tokens.begin() + static_cast<std::ptrdiff_t>(sent), w.tokens.end())});
     w.peek_sent = static_cast<int32_t>(w.tokens.size());
     group.second.push_back(w.seq_id);
   }
@@ -284,16 +275,13 @@ bool continue_sequence(scheduler_state& s, entry& e, int32_t token) {
   // An end id may end the request (unless it ignores EOS): let it answer first.
   const bool end_id = std::find(s.cfg.end_ids.begin(), s.cfg.end_ids.end(), token) != s.cfg.end_ids.end();
   // Per-step state the request computes (logits it asked for) is never carried forward.
-  if (token < 0 || end_id || e.offer.return_logits || !s.starved.empty())
-    return false;
+  if (token < 0 || end_id || e.offer.return_logits || !s.starved.empty()) return false;
   scheduling::finished_step done{e.offer.start_pos, e.step_tokens, e.step_sampled,
                                  static_cast<int32_t>(e.offer.block_table.size())};
-  if (!scheduling::can_continue(done, s.lim.page_size, s.cfg.max_seq_len))
-    return false;
+  if (!scheduling::can_continue(done, s.lim.page_size, s.cfg.max_seq_len)) return false;
   e.offer.start_pos += e.step_tokens;
   e.offer.tokens.assign(1, token);
-  if (e.offer.sampling.penalized())
-    e.offer.history.push_back(token);  // what the request actor's own offer would carry
+  if (e.offer.sampling.penalized()) e.offer.history.push_back(token);  // what the request actor's own offer would carry
   e.offer.sample = true;
   ++e.offer.sample_index;
   e.status = run_status::ready;
@@ -306,8 +294,7 @@ void on_step_done(scheduler_pointer self, std::vector<sequence_result>& results)
   s.stats.finished(clock_type::now());
   for (std::size_t i = 0; i < s.in_flight.size(); ++i) {
     auto* e = find_running(self, s.in_flight[i]);
-    if (e == nullptr)
-      continue;  // left (cancelled) during the step
+    if (e == nullptr) continue;  // left (cancelled) during the step
     e->status = run_status::processing;
     sequence_result result;  // token -1: nothing sampled
     if (e->step_sampled && i < results.size()) {
@@ -329,8 +316,7 @@ void start_step(scheduler_pointer self) {
   for (auto& e : st.running)
     candidates.push_back({e.status == run_status::ready, static_cast<int32_t>(e.offer.tokens.size())});
   auto formed = scheduling::form_batch(candidates, st.lim);
-  if (formed.slots.empty())
-    return;
+  if (formed.slots.empty()) return;
   std::vector<sequence_step> batch;
   batch.reserve(formed.slots.size());
   for (auto& slot : formed.slots) {
@@ -352,12 +338,10 @@ void start_step(scheduler_pointer self) {
   self->request(st.device, caf::infinite, step_atom_v, std::move(batch))
       .then(
           [self, generation](std::vector<sequence_result>& results) {
-            if (generation == self->state.device_generation)
-              on_step_done(self, results);
+            if (generation == self->state.device_generation) on_step_done(self, results);
           },
           [self, generation](caf::error& err) {
-            if (generation != self->state.device_generation)
-              return;
+            if (generation != self->state.device_generation) return;
             on_device_failure(self, self->system().render(err));
           });
   peek_waiting(self);
@@ -424,8 +408,7 @@ void resolve_starved(scheduler_pointer self) {
       continue;
     }
     std::vector<scheduling::victim_candidate> candidates;
-    for (auto& e : st.running)
-      candidates.push_back({e.admitted_order, e.status == run_status::preempting});
+    for (auto& e : st.running) candidates.push_back({e.admitted_order, e.status == run_status::preempting});
     auto victim = scheduling::choose_victim(candidates);
     if (scheduling::on_starving(st.running.size()) == scheduling::starve_action::park || !victim) {
       // Alone and still short. The request fits the cache (it checks that itself),
@@ -446,23 +429,19 @@ void resolve_starved(scheduler_pointer self) {
 
 void try_step(scheduler_pointer self) {
   auto& st = self->state;
-  if (st.busy || st.preempting)
-    return;
+  if (st.busy || st.preempting) return;
   if (!st.starved.empty()) {
     resolve_starved(self);
-    if (st.preempting)
-      return;
+    if (st.preempting) return;
   }
   admit(self);
   int32_t ready = 0, processing = 0;
   for (auto& e : st.running) {
-    if (e.status == run_status::preempting)
-      return;
+    if (e.status == run_status::preempting) return;
     ready += e.status == run_status::ready;
     processing += e.status == run_status::processing;
   }
-  if (scheduling::should_start_step(ready, processing, !st.starved.empty()))
-    start_step(self);
+  if (scheduling::should_start_step(ready, processing, !st.starved.empty())) start_step(self);
 }
 
 void on_down(scheduler_pointer self, caf::down_msg& msg) {
@@ -484,8 +463,7 @@ void on_down(scheduler_pointer self, caf::down_msg& msg) {
 
 caf::result<int32_t> on_enqueue(scheduler_pointer self, enqueue_request& r) {
   auto& s = self->state;
-  if (static_cast<int32_t>(s.waiting.size()) >= s.cfg.queue_limit)
-    return caf::make_error(engine_errc::queue_full);
+  if (static_cast<int32_t>(s.waiting.size()) >= s.cfg.queue_limit) return caf::make_error(engine_errc::queue_full);
   entry e;
   e.req = caf::actor_cast<request_actor>(self->current_sender());
   e.addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
@@ -505,10 +483,8 @@ caf::result<int32_t> on_enqueue(scheduler_pointer self, enqueue_request& r) {
 
 void on_ready(scheduler_pointer self, sequence_step& offer) {
   auto* e = find_running(self, caf::actor_cast<caf::actor_addr>(self->current_sender()));
-  if (e == nullptr || e->status == run_status::preempting)
-    return;
-  if (e->first_start < 0)
-    e->first_start = offer.start_pos;
+  if (e == nullptr || e->status == run_status::preempting) return;
+  if (e->first_start < 0) e->first_start = offer.start_pos;
   e->offer = std::move(offer);
   e->status = run_status::ready;
   try_step(self);
@@ -518,8 +494,7 @@ caf::result<int32_t> on_starved(scheduler_pointer self) {
   auto& s = self->state;
   auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
   auto* e = find_running(self, addr);
-  if (e == nullptr)
-    return static_cast<int32_t>(starve_decision::requeued);
+  if (e == nullptr) return static_cast<int32_t>(starve_decision::requeued);
   e->status = run_status::processing;
   auto promise = self->make_response_promise<int32_t>();
   s.starved.push_back({addr, promise});
@@ -541,8 +516,7 @@ scheduler_report inspect_report(scheduler_pointer self) {
   scheduler_report r;
   r.head = {"scheduler", "scheduler", s.busy ? "stepping" : "idle", s.handled, self->mailbox().size()};
   for (auto& e : s.running) {
-    if (e.status == run_status::in_step)
-      r.batch.push_back({e.rid, e.step_tokens, e.decoding});
+    if (e.status == run_status::in_step) r.batch.push_back({e.rid, e.step_tokens, e.decoding});
     r.running_requests.push_back({e.rid, status_name(e.status)});
   }
   r.queued = static_cast<int32_t>(s.waiting.size());
@@ -571,8 +545,7 @@ scheduler_actor::behavior_type scheduler_behavior(scheduler_pointer self, engine
   st.be = std::move(be);
   start_device(self);
   self->set_exit_handler([self](caf::exit_msg& msg) {
-    if (msg.reason && !self->state.owns_device(msg.source))
-      self->quit(msg.reason);
+    if (msg.reason && !self->state.owns_device(msg.source)) self->quit(msg.reason);
   });
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   return {

@@ -19,8 +19,8 @@ struct trie_state {
   // Per-request cursors, so requests and the scheduler send only new tokens:
   std::unordered_map<uint64_t, token_list> path_tokens;   // handle -> tokens of its locked path
   std::unordered_map<uint64_t, token_list> peek_prompts;  // seq id -> waiting prompt (peek)
-  uint64_t publish_tokens = 0;  // tokens received in publish messages
-  uint64_t peek_tokens = 0;     // tokens received in peek messages
+  uint64_t publish_tokens = 0;                            // tokens received in publish messages
+  uint64_t peek_tokens = 0;                               // tokens received in peek messages
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   uint64_t last_now = 0;
   uint64_t handled = 0;
@@ -38,8 +38,7 @@ struct trie_state {
 using trie_pointer = trie_actor::stateful_pointer<trie_state>;
 
 void own(trie_pointer self, const caf::actor_addr& owner, uint64_t handle) {
-  if (handle == 0)
-    return;
+  if (handle == 0) return;
   auto& st = self->state;
   auto it = st.handles.find(owner);
   if (it == st.handles.end()) {
@@ -55,8 +54,7 @@ void own(trie_pointer self, const caf::actor_addr& owner, uint64_t handle) {
 void disown(trie_pointer self, uint64_t handle) {
   auto& st = self->state;
   auto it = st.owner_of.find(handle);
-  if (it == st.owner_of.end())
-    return;
+  if (it == st.owner_of.end()) return;
   auto h = st.handles.find(it->second);
   if (h != st.handles.end()) {
     h->second.erase(handle);
@@ -72,12 +70,10 @@ void disown(trie_pointer self, uint64_t handle) {
 int32_t drop_owner(trie_pointer self, const caf::actor_addr& owner) {
   auto& st = self->state;
   auto it = st.handles.find(owner);
-  if (it == st.handles.end())
-    return 0;
+  if (it == st.handles.end()) return 0;
   int32_t n = 0;
   for (auto h : it->second) {
-    if (st.trie->unlock(h) == kv_errc::ok)
-      ++n;
+    if (st.trie->unlock(h) == kv_errc::ok) ++n;
     st.owner_of.erase(h);
     st.path_tokens.erase(h);
   }
@@ -143,9 +139,9 @@ caf::result<publish_reply> publish_for(trie_pointer self, const caf::actor_addr&
     pages = st.trie->handle_pages(req.handle);
     if (static_cast<std::size_t>(req.first_page) != pages.size() ||
         held.size() != pages.size() * static_cast<std::size_t>(st.trie->page_size()))
-      return caf::make_error(engine_errc::publish_rejected,
-                             "publish: first_page " + std::to_string(req.first_page) + " but the handle holds " +
-                                 std::to_string(pages.size()) + " pages");
+      return caf::make_error(engine_errc::publish_rejected, "publish: first_page " + std::to_string(req.first_page) +
+                                                                " but the handle holds " +
+                                                                std::to_string(pages.size()) + " pages");
     tokens = held;
   } else if (req.first_page != 0) {
     return caf::make_error(engine_errc::publish_rejected, "publish: first_page without a handle");
@@ -219,8 +215,7 @@ trie_view view_of(trie_pointer self, int32_t depth, int32_t max_nodes, bool full
 trie_actor::behavior_type trie_behavior(trie_pointer self, int32_t page_size, int32_t num_pages,
                                         std::string policy_name) {
   auto policy = make_eviction_policy(policy_name);
-  if (!policy)
-    throw std::invalid_argument("unknown eviction policy '" + policy_name + "' (lru | lfu)");
+  if (!policy) throw std::invalid_argument("unknown eviction policy '" + policy_name + "' (lru | lfu)");
   self->state.trie = std::make_unique<prefix_trie>(page_size, num_pages, std::move(policy));
   self->set_down_handler([self](caf::down_msg& msg) { drop_owner(self, msg.source); });
   return {
@@ -281,8 +276,8 @@ trie_actor::behavior_type trie_behavior(trie_pointer self, int32_t page_size, in
       [self](inspect_atom) -> trie_report {
         auto& st = self->state;
         ++st.handled;
-        return trie_report{{"trie", "trie", "running", st.handled, self->mailbox().size()}, counts_of(st),
-                           st.trie->policy_name()};
+        return trie_report{
+            {"trie", "trie", "running", st.handled, self->mailbox().size()}, counts_of(st), st.trie->policy_name()};
       },
   };
 }

@@ -10,7 +10,6 @@
 
 namespace kvactor {
 
-trie_actor spawn_trie(caf::actor_system& sys, int32_t page_size, int32_t num_pages,
-                      const std::string& eviction_policy);
+trie_actor spawn_trie(caf::actor_system& sys, int32_t page_size, int32_t num_pages, const std::string& eviction_policy);
 
 }  // namespace kvactor

@@ -12,13 +12,13 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "bench/machine_description.hpp"
 #include "actors/engine_host.hpp"
 #include "actors/null_backend.hpp"
+#include "bench/machine_description.hpp"
 #include "device/cpu_backend.hpp"
 #include "tests/device/random_weights.hpp"
 
@@ -49,8 +49,7 @@ class timing_backend final : public backend {
     auto out = inner_->step(batch);
     r.end = clock_type::now();
     r.sequences = batch.size();
-    for (auto& s : batch)
-      r.tokens += s.tokens.size();
+    for (auto& s : batch) r.tokens += s.tokens.size();
     std::lock_guard<std::mutex> g(mutex_);
     records_.push_back(r);
     return out;
@@ -83,8 +82,7 @@ run_result run_wave(engine_host& host, timing_backend& timed, int concurrency, i
   for (int i = 0; i < concurrency; ++i) {
     generation_request req;
     req.prompt.push_back(1);
-    for (int t = 1; t < prompt_len; ++t)
-      req.prompt.push_back(3 + (i * 977 + t * 131) % (vocab - 3));
+    for (int t = 1; t < prompt_len; ++t) req.prompt.push_back(3 + (i * 977 + t * 131) % (vocab - 3));
     req.max_tokens = max_tokens;
     req.stop_at_eos = false;
     host.submit(req, [&](const generation_event& ev) {
@@ -131,8 +129,7 @@ decode_split split_decode(const std::vector<step_record>& recs, std::size_t batc
   decode_split d;
   for (std::size_t i = 0; i + 1 < recs.size(); ++i) {
     auto& r = recs[i];
-    if (r.sequences != batch || r.tokens != batch)
-      continue;
+    if (r.sequences != batch || r.tokens != batch) continue;
     ++d.steps;
     d.device_ms += std::chrono::duration<double, std::milli>(r.end - r.start).count();
     d.outside_ms += std::chrono::duration<double, std::milli>(recs[i + 1].start - r.end).count();
@@ -167,8 +164,8 @@ int main(int argc, char** argv) {
   {
     const int vocab = 32000, concurrency = 64, prompt_len = 16, max_tokens = 256;
     auto cfg = bench_config(4096, 64);
-    auto timed_owner = std::make_unique<timing_backend>(
-        make_null_backend(vocab, 2048, kv_layout{cfg.page_size, cfg.num_pages}));
+    auto timed_owner =
+        std::make_unique<timing_backend>(make_null_backend(vocab, 2048, kv_layout{cfg.page_size, cfg.num_pages}));
     auto* timed = timed_owner.get();
     model_config mc = timed->config();
     engine_host host(cfg, mc, {2}, std::shared_ptr<backend>(std::move(timed_owner)));
@@ -211,8 +208,7 @@ int main(int argc, char** argv) {
     std::snprintf(line, sizeof line, "| %d | %zu | %.2f | %.3f | %.2f%% | %.1f |\n", batch, d.steps,
                   d.device_ms / static_cast<double>(d.steps), d.outside_ms / static_cast<double>(d.steps),
                   100.0 * share, r.tokens / r.wall_s);
-    md << "## Share of a decode step outside the device (stories15M shape, CPU backend, " << threads
-       << " threads)\n\n"
+    md << "## Share of a decode step outside the device (stories15M shape, CPU backend, " << threads << " threads)\n\n"
        << "| batch | decode steps | device ms/step | outside ms/step | outside share | tokens/s |\n"
        << "|---|---|---|---|---|---|\n"
        << line << "\n"

@@ -74,9 +74,14 @@ result measure(const options& o, int context, double copy_gb_per_s) {
   hip::device_buffer row_pos = upload(plan.row_pos), row_table = upload(plan.row_table),
                      tables = upload(plan.block_tables), work_row = upload(plan.work_row),
                      work_chunk = upload(plan.work_chunk), first = upload(plan.row_first_work);
-  const hip::device_attention_rows rows{row_pos.as<int32_t>(),  row_table.as<int32_t>(), tables.as<int32_t>(),
-                                        work_row.as<int32_t>(), work_chunk.as<int32_t>(), first.as<int32_t>(),
-                                        o.batch,                static_cast<int>(plan.work_row.size())};
+  const hip::device_attention_rows rows{row_pos.as<int32_t>(),
+                                        row_table.as<int32_t>(),
+                                        tables.as<int32_t>(),
+                                        work_row.as<int32_t>(),
+                                        work_chunk.as<int32_t>(),
+                                        first.as<int32_t>(),
+                                        o.batch,
+                                        static_cast<int>(plan.work_row.size())};
   const std::size_t q_floats = static_cast<std::size_t>(o.batch) * o.heads * o.head_dim;
   hip::device_buffer q(q_floats * sizeof(float), "queries"), out(q_floats * sizeof(float), "attention output");
   {  // random queries: zeros would make every score equal
@@ -117,8 +122,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") {
-      std::printf("usage: attention_bench [--contexts 1024,4096,8192] [--batch 64] [--heads 32] [--kv-heads 8]\n"
-                  "                       [--head-dim 128] [--page-size 16] [--iterations 20] [--out FILE]\n");
+      std::printf(
+          "usage: attention_bench [--contexts 1024,4096,8192] [--batch 64] [--heads 32] [--kv-heads 8]\n"
+          "                       [--head-dim 128] [--page-size 16] [--iterations 20] [--out FILE]\n");
       return 0;
     }
     if (i + 1 >= argc) {
@@ -126,14 +132,22 @@ int main(int argc, char** argv) {
       return 2;
     }
     const char* value = argv[++i];
-    if (flag == "--contexts") o.contexts = bench::parse_int_list("attention_bench", flag, value);
-    else if (flag == "--batch") o.batch = positive("--batch", value);
-    else if (flag == "--heads") o.heads = positive("--heads", value);
-    else if (flag == "--kv-heads") o.kv_heads = positive("--kv-heads", value);
-    else if (flag == "--head-dim") o.head_dim = positive("--head-dim", value);
-    else if (flag == "--page-size") o.page_size = positive("--page-size", value);
-    else if (flag == "--iterations") o.iterations = positive("--iterations", value);
-    else if (flag == "--out") o.out = value;
+    if (flag == "--contexts")
+      o.contexts = bench::parse_int_list("attention_bench", flag, value);
+    else if (flag == "--batch")
+      o.batch = positive("--batch", value);
+    else if (flag == "--heads")
+      o.heads = positive("--heads", value);
+    else if (flag == "--kv-heads")
+      o.kv_heads = positive("--kv-heads", value);
+    else if (flag == "--head-dim")
+      o.head_dim = positive("--head-dim", value);
+    else if (flag == "--page-size")
+      o.page_size = positive("--page-size", value);
+    else if (flag == "--iterations")
+      o.iterations = positive("--iterations", value);
+    else if (flag == "--out")
+      o.out = value;
     else {
       std::fprintf(stderr, "attention_bench: unknown argument '%s'\n", flag.c_str());
       return 2;

@@ -14,8 +14,7 @@
 namespace kvactor::bench {
 
 // A decimal integer in [1, max]; exits with status 2 on anything else.
-inline int parse_positive_int(const char* tool, const std::string& flag, const std::string& text,
-                              long max = 1L << 30) {
+inline int parse_positive_int(const char* tool, const std::string& flag, const std::string& text, long max = 1L << 30) {
   char* end = nullptr;
   errno = 0;
   const long v = std::strtol(text.c_str(), &end, 10);

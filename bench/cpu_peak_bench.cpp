@@ -21,8 +21,8 @@
 #include <thread>
 #include <vector>
 
-#include "bench/machine_description.hpp"
 #include "bench/bench_arguments.hpp"
+#include "bench/machine_description.hpp"
 #include "device/cpu_isa.hpp"
 #include "device/cpu_matmul.hpp"
 #include "tests/device/random_weights.hpp"
@@ -84,8 +84,8 @@ __attribute__((target("avx2"), noipa)) float read_sum(const float* p, std::size_
 }
 
 struct rate {
-  double per_wall = 0;      // units per wall second, all threads together
-  double per_cpu = 0;       // units per CPU second of the measuring threads
+  double per_wall = 0;  // units per wall second, all threads together
+  double per_cpu = 0;   // units per CPU second of the measuring threads
 };
 
 // Runs work(thread index) on `threads` threads at once; work returns its units done.
@@ -98,8 +98,7 @@ rate run_threads(int threads, Work work) {
   for (int t = 0; t < threads; ++t)
     pool.emplace_back([&, t] {
       ready.fetch_add(1);
-      while (ready.load() < threads) {
-      }
+      while (ready.load() < threads) {}
       const double c0 = thread_cpu_seconds();
       units[static_cast<std::size_t>(t)] = work(t);
       cpu[static_cast<std::size_t>(t)] = thread_cpu_seconds() - c0;
@@ -139,8 +138,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::printf("# CPU peak\n\n- Machine: %s, %u hardware threads; load average at start %s\n\n", cpu_model_name().c_str(),
-              std::thread::hardware_concurrency(), load_average().c_str());
+  std::printf("# CPU peak\n\n- Machine: %s, %u hardware threads; load average at start %s\n\n",
+              cpu_model_name().c_str(), std::thread::hardware_concurrency(), load_average().c_str());
 
   // FMA peak: calibrate iterations to about `seconds`.
   std::printf("| measure | threads | per wall second | per CPU second |\n| --- | ---: | ---: | ---: |\n");
@@ -187,27 +186,31 @@ int main(int argc, char** argv) {
   }
 
   // The engine's kernel, one thread, stories15M shapes (layer and classifier).
-  std::printf("\n| kernel | weights | ISA | tokens | GFLOP/s (wall) | GFLOP/s (CPU) | share of 1-thread FMA peak |\n"
-              "| --- | --- | --- | ---: | ---: | ---: | ---: |\n");
+  std::printf(
+      "\n| kernel | weights | ISA | tokens | GFLOP/s (wall) | GFLOP/s (CPU) | share of 1-thread FMA peak |\n"
+      "| --- | --- | --- | ---: | ---: | ---: | ---: |\n");
   kvactor::testing::weight_rng rng(5);
   struct shape {
     const char* name;
     int rows, cols;
   };
-  for (const shape& s : {shape{"w1 768x288", 768, 288}, shape{"w2 288x768", 288, 768}, shape{"classifier 32000x288", 32000, 288}})
+  for (const shape& s :
+       {shape{"w1 768x288", 768, 288}, shape{"w2 288x768", 288, 768}, shape{"classifier 32000x288", 32000, 288}})
     for (kvactor::dtype type : {kvactor::dtype::f32, kvactor::dtype::q8_0}) {
       const kvactor::weight_matrix w = kvactor::testing::random_matrix(rng, s.rows, s.cols, 0.05f, type);
       for (kvactor::cpu_isa isa : {kvactor::cpu_isa::avx512, kvactor::cpu_isa::avx2, kvactor::cpu_isa::portable}) {
         if (!kvactor::cpu_supports(isa)) continue;
         for (int tokens : {1, 8, 32, 64}) {
-          std::vector<float> x(static_cast<std::size_t>(tokens) * s.cols, 0.5f), y(static_cast<std::size_t>(tokens) * s.rows);
+          std::vector<float> x(static_cast<std::size_t>(tokens) * s.cols, 0.5f),
+              y(static_cast<std::size_t>(tokens) * s.rows);
           const double flop_per_call = 2.0 * s.rows * s.cols * tokens;
           const int calls = std::max(1, static_cast<int>(seconds * 0.2 * 20e9 / flop_per_call));
           const rate r = run_threads(1, [&](int) {
             for (int c = 0; c < calls; ++c) kvactor::matmul_rows(isa, w, 0, s.rows, x.data(), tokens, y.data(), s.rows);
             return flop_per_call * calls;
           });
-          const double peak = peak_one_thread[static_cast<int>(isa == kvactor::cpu_isa::portable ? kvactor::cpu_isa::avx2 : isa)];
+          const double peak =
+              peak_one_thread[static_cast<int>(isa == kvactor::cpu_isa::portable ? kvactor::cpu_isa::avx2 : isa)];
           std::printf("| %s | %s | %s | %d | %.1f | %.1f | %.0f%% |\n", s.name, kvactor::dtype_name(type),
                       kvactor::cpu_isa_name(isa), tokens, r.per_wall / 1e9, r.per_cpu / 1e9,
                       peak > 0 ? 100.0 * r.per_cpu / 1e9 / peak : 0.0);

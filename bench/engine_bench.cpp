@@ -23,8 +23,8 @@
 
 #include <sys/resource.h>
 
-#include "bench/machine_description.hpp"
 #include "bench/bench_arguments.hpp"
+#include "bench/machine_description.hpp"
 #include "device/cpu_backend.hpp"
 #include "device/cpu_isa.hpp"
 #include "model/loader.hpp"
@@ -43,7 +43,7 @@ struct measurement {
   int batch = 0;     // sequences (decode) or prompt tokens (prefill)
   double tokens_per_s = 0;
   double ms_per_step = 0;
-  double gflops = 0;  // matrix-product GFLOP/s over the whole step time
+  double gflops = 0;            // matrix-product GFLOP/s over the whole step time
   double tokens_per_cpu_s = 0;  // per CPU second of the whole process (all its threads)
 };
 
@@ -197,23 +197,25 @@ int main(int argc, char** argv) {
   for (kvactor::dtype type : {kvactor::dtype::f32, kvactor::dtype::f16, kvactor::dtype::q8_0}) {
     if ((quick && type == kvactor::dtype::f16) || !wanted(kvactor::dtype_name(type))) continue;
     shape.type = type;
-    models.push_back({std::string("15M-shape ") + kvactor::dtype_name(type), kvactor::testing::make_random_model(shape)});
+    models.push_back(
+        {std::string("15M-shape ") + kvactor::dtype_name(type), kvactor::testing::make_random_model(shape)});
   }
   if (wanted("260k")) try {
-    kvactor::load_options options;
-    options.max_seq_len = 2048;
-    models.push_back({"stories260K f32", kvactor::load_model(std::string(KVACTOR_MODELS_DIR) + "/stories260K.bin",
-                                                             std::string(KVACTOR_MODELS_DIR) + "/tok512.bin", options)
-                                             .weights});
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "engine_bench: stories260K not measured: %s\n", e.what());
-  }
+      kvactor::load_options options;
+      options.max_seq_len = 2048;
+      models.push_back({"stories260K f32", kvactor::load_model(std::string(KVACTOR_MODELS_DIR) + "/stories260K.bin",
+                                                               std::string(KVACTOR_MODELS_DIR) + "/tok512.bin", options)
+                                               .weights});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "engine_bench: stories260K not measured: %s\n", e.what());
+    }
 
   const std::string load_before = load_average();
   std::vector<measurement> results;
   for (const model_entry& m : models) {
     for (int batch : batches)
-      results.push_back(best_of(repeats, [&] { return decode_case(m.weights, m.name, batch, prompt_len, decode_steps, threads); }));
+      results.push_back(
+          best_of(repeats, [&] { return decode_case(m.weights, m.name, batch, prompt_len, decode_steps, threads); }));
     for (int len : prefills)
       results.push_back(best_of(repeats, [&] { return prefill_case(m.weights, m.name, len, threads); }));
   }
@@ -223,14 +225,15 @@ int main(int argc, char** argv) {
      << "`build-perf/bench/engine_bench" << (quick ? " --quick" : "") << " --threads " << threads << " --repeats "
      << repeats << " --models " << model_list.substr(1, model_list.size() - 2) << "`\n\n"
      << "- Machine: " << cpu_model_name() << ", " << std::thread::hardware_concurrency()
-     << " hardware threads; backend threads: " << threads << "; kernels: "
-     << kvactor::cpu_isa_name(kvactor::cpu_isa_in_use()) << "\n"
+     << " hardware threads; backend threads: " << threads
+     << "; kernels: " << kvactor::cpu_isa_name(kvactor::cpu_isa_in_use()) << "\n"
      << "- 1-minute load average before / after the run: " << load_before << " / " << load_average() << "\n"
      << "- Decode: B sequences with " << prompt_len << "-token prompts, then " << decode_steps
      << " greedy steps of one token each, together; page size 16. Prefill: one prompt in one step.\n"
      << "- GFLOP/s counts the matrix products only (2 x multiply-adds of the 7 layer matrices per token and the "
         "classifier per sampled row) over the whole step's time.\n"
-     << "- Each row is the best of " << repeats << " runs (fresh backend each). tokens/CPU-s: tokens per CPU "
+     << "- Each row is the best of " << repeats
+     << " runs (fresh backend each). tokens/CPU-s: tokens per CPU "
         "second of the process (all threads, spinning included); on a loaded machine, times the thread count, it "
         "estimates what the same run would reach with the cores to itself.\n\n"
      << "| model | phase | batch / prompt tokens | tokens/s | ms/step | GFLOP/s | tokens/CPU-s |\n"

@@ -62,7 +62,9 @@ std::vector<std::string> token_bytes(const kvactor::tokenizer& tok) {
 int64_t pick(const g::token_mask& mask, const std::vector<std::string>& bytes, const std::string& rest) {
   int64_t best = -1;
   for (std::size_t id = 0; id < bytes.size(); ++id) {
-    if (!mask.allowed(static_cast<uint32_t>(id)) || bytes[id].empty() || rest.compare(0, bytes[id].size(), bytes[id]) != 0) continue;
+    if (!mask.allowed(static_cast<uint32_t>(id)) || bytes[id].empty() ||
+        rest.compare(0, bytes[id].size(), bytes[id]) != 0)
+      continue;
     if (best < 0 || bytes[id].size() > bytes[static_cast<std::size_t>(best)].size()) best = static_cast<int64_t>(id);
   }
   return best;
@@ -79,8 +81,10 @@ walk_result walk(const g::vocabulary_trie& trie, const std::vector<std::string>&
     std::vector<double> times;
     for (int i = 0; i < (cached ? 1 : repeats); ++i) {
       const auto t0 = clock_type::now();
-      if (cached) mask = cache.mask_for(trie, m);
-      else trie.fill_mask(m, mask);
+      if (cached)
+        mask = cache.mask_for(trie, m);
+      else
+        trie.fill_mask(m, mask);
       times.push_back(micros(clock_type::now() - t0));
     }
     std::sort(times.begin(), times.end());
@@ -120,8 +124,10 @@ int main(int argc, char** argv) {
   std::string out_path;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--quick") quick = true;
-    else if (a == "--out" && i + 1 < argc) out_path = argv[++i];
+    if (a == "--quick")
+      quick = true;
+    else if (a == "--out" && i + 1 < argc)
+      out_path = argv[++i];
     else {
       std::cerr << "usage: grammar_bench [--quick] [--out FILE]\n";
       return 2;
@@ -131,8 +137,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> vocabs{"ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-bpe.gguf",
                                   "ggml-vocab-qwen2.gguf"};
   if (quick) vocabs.resize(1);
-  const auto schema_grammar = std::make_shared<g::grammar>(
-      g::parse_gbnf(g::json_schema_to_gbnf(nlohmann::ordered_json::parse(schema_text))));
+  const auto schema_grammar =
+      std::make_shared<g::grammar>(g::parse_gbnf(g::json_schema_to_gbnf(nlohmann::ordered_json::parse(schema_text))));
   const auto object_grammar = std::make_shared<g::grammar>(g::parse_gbnf(g::json_object_gbnf()));
   std::ostringstream table;
   table << "| vocabulary | tokens | trie nodes | trie build ms | grammar | steps | mask µs mean | median | p90 | max "
@@ -143,10 +149,12 @@ int main(int argc, char** argv) {
     const auto t0 = clock_type::now();
     const g::vocabulary_trie trie(bytes, {static_cast<uint32_t>(tok.eos_id())});
     const double build_ms = micros(clock_type::now() - t0) / 1000.0;
-    for (const auto& [mode, grammar] : {std::pair{"json_schema", schema_grammar}, std::pair{"json_object", object_grammar}}) {
+    for (const auto& [mode, grammar] :
+         {std::pair{"json_schema", schema_grammar}, std::pair{"json_object", object_grammar}}) {
       for (const bool cached : {false, true}) {
         const auto w = walk(trie, bytes, grammar, quick ? 1 : 5, cached);
-        table << row(file, bytes.size(), trie.node_count(), build_ms, std::string(mode) + (cached ? " + mask_cache" : ""), w)
+        table << row(file, bytes.size(), trie.node_count(), build_ms,
+                     std::string(mode) + (cached ? " + mask_cache" : ""), w)
               << "\n";
       }
     }

@@ -133,8 +133,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") {
-      std::printf("usage: hip_e2e_bench [--models 110m,1b] [--concurrency 1,2,...,256] [--dtype f32|f16|q8_0]\n"
-                  "                     [--prompt 128] [--decode 64] [--out FILE]\n");
+      std::printf(
+          "usage: hip_e2e_bench [--models 110m,1b] [--concurrency 1,2,...,256] [--dtype f32|f16|q8_0]\n"
+          "                     [--prompt 128] [--decode 64] [--out FILE]\n");
       return 0;
     }
     if (i + 1 >= argc) {
@@ -149,9 +150,12 @@ int main(int argc, char** argv) {
     } else if (flag == "--concurrency") {
       concurrency = bench::parse_int_list("hip_e2e_bench", flag, value);
     } else if (flag == "--dtype") {
-      if (value == "f32") type = dtype::f32;
-      else if (value == "f16") type = dtype::f16;
-      else if (value == "q8_0") type = dtype::q8_0;
+      if (value == "f32")
+        type = dtype::f32;
+      else if (value == "f16")
+        type = dtype::f16;
+      else if (value == "q8_0")
+        type = dtype::q8_0;
       else {
         std::fprintf(stderr, "hip_e2e_bench: --dtype must be f32, f16 or q8_0, got '%s'\n", value.c_str());
         return 2;
@@ -183,8 +187,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "building the %s model...\n", m.name.c_str());
       const std::shared_ptr<const model_weights> weights = testing::make_random_model(m.shape);
       const model_config& c = weights->config;
-      md << "\n### " << m.name << ": dim " << c.dim << ", hidden " << c.hidden_dim << ", " << c.n_layers
-         << " layers, " << c.n_heads << " heads, " << c.n_kv_heads << " kv heads, vocab " << c.vocab_size << " ("
+      md << "\n### " << m.name << ": dim " << c.dim << ", hidden " << c.hidden_dim << ", " << c.n_layers << " layers, "
+         << c.n_heads << " heads, " << c.n_kv_heads << " kv heads, vocab " << c.vocab_size << " ("
          << parameter_count(c, weights->shared_classifier) / 1e6 << "M parameters)\n\n"
          << "| concurrency | prefill tokens/s | decode tokens/s | decode ms/step | profiled step ms | kernels ms "
             "| outside kernels | launch (host) ms | largest kernels |\n"

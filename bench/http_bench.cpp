@@ -17,9 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bench/machine_description.hpp"
 #include "actors/gateway.hpp"
 #include "bench/bench_arguments.hpp"
+#include "bench/machine_description.hpp"
 #include "http/server.hpp"
 #include "model/tokenizer.hpp"
 #include "tests/http/http_client.hpp"
@@ -29,7 +29,9 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 using nlohmann::json;
 
-double seconds_since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
 
 // Runs one generation in process and waits for its end; returns generated tokens.
 int run_in_process(kvactor::generation_service& g, const std::vector<int32_t>& prompt, int max_tokens) {
@@ -40,8 +42,10 @@ int run_in_process(kvactor::generation_service& g, const std::vector<int32_t>& p
   req.prompt = prompt;
   req.max_tokens = max_tokens;
   g.submit(req, [&done, tokens](const kvactor::generation_event& ev) {
-    if (ev.type == kvactor::generation_event::kind::token) ++*tokens;
-    else done.set_value(tokens->load());
+    if (ev.type == kvactor::generation_event::kind::token)
+      ++*tokens;
+    else
+      done.set_value(tokens->load());
   });
   return f.get();
 }
@@ -102,13 +106,15 @@ int main(int argc, char** argv) {
   kvactor::http::http_server server(cfg, engine);
   const unsigned short port = server.port();
   const auto prompt = engine.tok().encode("Once upon a time", true, false);
-  const std::string one_token_body = R"({"input_ids":[1,403,407,261,378],"sampling_params":{"max_completion_tokens":1}})";
+  const std::string one_token_body =
+      R"({"input_ids":[1,403,407,261,378],"sampling_params":{"max_completion_tokens":1}})";
 
   std::ostringstream md;
   md << "# HTTP overhead (bench/http_bench.cpp)\n\n"
      << "Machine: " << kvactor::bench::cpu_model_name() << ", " << std::thread::hardware_concurrency()
      << " hardware threads; load average at start " << load_average()
-     << " (the machine is shared: other builds and tests ran meanwhile, so treat ratios as rough). Model: stories260K (CPU backend, 1 device "
+     << " (the machine is shared: other builds and tests ran meanwhile, so treat ratios as rough). Model: stories260K "
+        "(CPU backend, 1 device "
         "thread), 2 HTTP io threads, loopback, keep-alive connections, "
      << seconds << " s per closed-loop point.\n\n"
      << "Command: `build/bench/http_bench` (writes this file).\n\n"

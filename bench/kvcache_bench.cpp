@@ -14,8 +14,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -107,19 +107,23 @@ void bench_pool(const options& opt) {
   pages.reserve(256);
   std::vector<page_id> warm;
   pool.allocate(1000, warm);  // a pool in use, not a pristine one
-  const timing one = median_ns(reps, batch, [] {}, [&](int) {
-    pages.clear();
-    pool.allocate(1, pages);
-    sink = sink + static_cast<uint64_t>(pages[0]);
-    pool.release(pages);
-  });
+  const timing one = median_ns(
+      reps, batch, [] {},
+      [&](int) {
+        pages.clear();
+        pool.allocate(1, pages);
+        sink = sink + static_cast<uint64_t>(pages[0]);
+        pool.release(pages);
+      });
   report("page pool (1M pages)", "allocate(1) + release(1)", one, "one page", "< 50 ns");
-  const timing many = median_ns(reps, batch / 128, [] {}, [&](int) {
-    pages.clear();
-    pool.allocate(128, pages);
-    sink = sink + static_cast<uint64_t>(pages[5]);
-    pool.release(pages);
-  });
+  const timing many = median_ns(
+      reps, batch / 128, [] {},
+      [&](int) {
+        pages.clear();
+        pool.allocate(128, pages);
+        sink = sink + static_cast<uint64_t>(pages[5]);
+        pool.release(pages);
+      });
   report("page pool (1M pages)", "allocate(128) + release(128), per page", many / 128, "one page");
   pool.check_invariants();
 }
@@ -146,8 +150,8 @@ struct filled_trie {
 
 struct workload {
   std::string name;
-  std::vector<std::vector<int32_t>> prompts;          // published, 2,048 tokens each
-  std::vector<std::vector<int32_t>> system_prompts;   // shared prefixes (empty if none)
+  std::vector<std::vector<int32_t>> prompts;         // published, 2,048 tokens each
+  std::vector<std::vector<int32_t>> system_prompts;  // shared prefixes (empty if none)
 };
 
 workload no_sharing(int32_t trie_pages, std::mt19937& rng) {
@@ -169,9 +173,12 @@ workload shared_prefix(int32_t groups, int32_t per_group, std::mt19937& rng) {
       w.prompts.push_back(std::move(tokens));
     }
   }
-  const int64_t pages = static_cast<int64_t>(groups) * (system_tokens / page_size + per_group * (prompt_tokens - system_tokens) / page_size);
+  const int64_t pages = static_cast<int64_t>(groups) *
+                        (system_tokens / page_size + per_group * (prompt_tokens - system_tokens) / page_size);
   std::ostringstream name;
-  name << "shared prefix " << groups << "x" << per_group << ", " << (pages >= 1000000 ? std::to_string(pages / 1000000) + "M" : std::to_string(pages / 1000) + "K") << "-page trie";
+  name << "shared prefix " << groups << "x" << per_group << ", "
+       << (pages >= 1000000 ? std::to_string(pages / 1000000) + "M" : std::to_string(pages / 1000) + "K")
+       << "-page trie";
   w.name = name.str();
   return w;
 }
@@ -266,19 +273,23 @@ void bench_trie(const workload& w, const options& opt, std::mt19937& rng) {
       fresh.push_back(std::move(tokens));
     }
     std::vector<uint64_t> held(static_cast<size_t>(match_batch));
-    const timing partial = median_ns(reps, match_batch, [&] { unlock_all(held); }, [&](int i) {
-      const match_result m = t.trie.match(1, fresh[static_cast<size_t>(i) % fresh.size()], t.now++);
-      held[static_cast<size_t>(i)] = m.handle;
-      sink = sink + m.pages.size();
-    });
+    const timing partial = median_ns(
+        reps, match_batch, [&] { unlock_all(held); },
+        [&](int i) {
+          const match_result m = t.trie.match(1, fresh[static_cast<size_t>(i) % fresh.size()], t.now++);
+          held[static_cast<size_t>(i)] = m.handle;
+          sink = sink + m.pages.size();
+        });
     unlock_all(held);
     report(w.name, "match new prompt, system-prompt hit (64 pages)", partial, "one match");
   } else {
     std::vector<std::vector<int32_t>> fresh;
     for (int i = 0; i < 64; ++i) fresh.push_back(random_tokens(rng, prompt_tokens));
-    const timing miss = median_ns(reps, match_batch, [] {}, [&](int i) {
-      sink = sink + t.trie.match(1, fresh[static_cast<size_t>(i) % fresh.size()], t.now++).pages.size();
-    });
+    const timing miss = median_ns(
+        reps, match_batch, [] {},
+        [&](int i) {
+          sink = sink + t.trie.match(1, fresh[static_cast<size_t>(i) % fresh.size()], t.now++).pages.size();
+        });
     report(w.name, "match new prompt, miss (0 pages)", miss, "one match");
   }
 
@@ -317,8 +328,9 @@ void bench_trie(const workload& w, const options& opt, std::mt19937& rng) {
     sink = sink + static_cast<uint64_t>(r.inserted);
   });
   unlock_all(published);
-  report(w.name, w.system_prompts.empty() ? "publish new 2,048-token sequence (128 new pages)"
-                                          : "publish after system-prompt hit (64 new pages)",
+  report(w.name,
+         w.system_prompts.empty() ? "publish new 2,048-token sequence (128 new pages)"
+                                  : "publish after system-prompt hit (64 new pages)",
          publish_ns, "one publish", "< 5 us");
 
   // publish of a sequence that is already cached, from private pages: all duplicates.
@@ -346,7 +358,8 @@ void bench_trie(const workload& w, const options& opt, std::mt19937& rng) {
       longer.push_back(0);
       const match_result m = t.trie.match(1, longer, t.now++);
       t.trie.unlock(m.handle);
-      if (static_cast<int32_t>(m.pages.size()) != prompt_pages) throw std::runtime_error("bench: batch sequence was evicted");
+      if (static_cast<int32_t>(m.pages.size()) != prompt_pages)
+        throw std::runtime_error("bench: batch sequence was evicted");
       cached_now.push_back(tokens);
       auto& pages = dup_pages[static_cast<size_t>(i)];
       pages.clear();
@@ -354,7 +367,8 @@ void bench_trie(const workload& w, const options& opt, std::mt19937& rng) {
     }
   };
   const timing dup_ns = median_ns(reps, publish_batch, prepare_dup, [&](int i) {
-    const publish_result r = t.trie.publish(1, cached_now[static_cast<size_t>(i)], dup_pages[static_cast<size_t>(i)], 0, t.now++);
+    const publish_result r =
+        t.trie.publish(1, cached_now[static_cast<size_t>(i)], dup_pages[static_cast<size_t>(i)], 0, t.now++);
     dup_handles[static_cast<size_t>(i)] = r.handle;
     sink = sink + r.duplicates.size();
     dup_out[static_cast<size_t>(i)] = r.duplicates;
@@ -373,9 +387,8 @@ void bench_trie(const workload& w, const options& opt, std::mt19937& rng) {
         e.clear();
       }
     };
-    const timing evict_ns = median_ns(reps, evict_batch, give_back, [&](int i) {
-      evicted[static_cast<size_t>(i)] = t.trie.evict(prompt_pages);
-    });
+    const timing evict_ns = median_ns(reps, evict_batch, give_back,
+                                      [&](int i) { evicted[static_cast<size_t>(i)] = t.trie.evict(prompt_pages); });
     give_back();
     report(w.name, "evict(128), per page", evict_ns / prompt_pages, "one page");
   }
@@ -414,8 +427,10 @@ void write_markdown(const options& opt, const std::string& path) {
          "marked \"same prompt (warm)\".\n\n";
   const auto format = [](double ns) {
     char text[64];
-    if (ns >= 1000) std::snprintf(text, sizeof text, "%.2f us", ns / 1000);
-    else std::snprintf(text, sizeof text, "%.1f ns", ns);
+    if (ns >= 1000)
+      std::snprintf(text, sizeof text, "%.2f us", ns / 1000);
+    else
+      std::snprintf(text, sizeof text, "%.1f ns", ns);
     return std::string(text);
   };
   out << "Reading the numbers: a match walks one trie node per page (127 for a full hit), and each\n"
@@ -465,7 +480,8 @@ int main(int argc, char** argv) {
   try {
     std::mt19937 rng(12345);
     bench_pool(opt);
-    const std::vector<int32_t> sizes = opt.quick ? std::vector<int32_t>{1024, 16384} : std::vector<int32_t>{1024, 102400, 1048576};
+    const std::vector<int32_t> sizes =
+        opt.quick ? std::vector<int32_t>{1024, 16384} : std::vector<int32_t>{1024, 102400, 1048576};
     for (const int32_t size : sizes) bench_trie(no_sharing(size, rng), opt, rng);
     if (opt.quick) {
       bench_trie(shared_prefix(4, 32, rng), opt, rng);

@@ -48,9 +48,12 @@ int main(int argc, char** argv) {
     } else if (flag == "--iterations") {
       iterations = bench::parse_positive_int("matmul_bench", flag, value);
     } else if (flag == "--dtype") {
-      if (value == "f32") type = dtype::f32;
-      else if (value == "f16") type = dtype::f16;
-      else if (value == "q8_0") type = dtype::q8_0;
+      if (value == "f32")
+        type = dtype::f32;
+      else if (value == "f16")
+        type = dtype::f16;
+      else if (value == "q8_0")
+        type = dtype::q8_0;
       else {
         std::fprintf(stderr, "matmul_bench: --dtype must be f32, f16 or q8_0, got '%s'\n", value.c_str());
         return 2;
@@ -62,12 +65,14 @@ int main(int argc, char** argv) {
   }
   const hip::gpu_probe probe = bench::require_gpu_or_exit("matmul_bench");
   try {
-    std::printf("## GPU matmul tile shapes\n\n- Device: %s; kernels built for %s\n- %s weights; mean of %d calls "
-                "after 3 warm-ups; (T, R) = T tokens per block, R weight rows per warp; * = matmul()'s choice; "
-                "'same bits' compares every shape's output with that choice's\n\n",
-                probe.description.c_str(), hip_build_target(), dtype_name(type), iterations);
-    std::printf("| weight | tokens | shape | us per call | TFLOP/s | weight GB/s | same bits |\n"
-                "| --- | ---: | --- | ---: | ---: | ---: | --- |\n");
+    std::printf(
+        "## GPU matmul tile shapes\n\n- Device: %s; kernels built for %s\n- %s weights; mean of %d calls "
+        "after 3 warm-ups; (T, R) = T tokens per block, R weight rows per warp; * = matmul()'s choice; "
+        "'same bits' compares every shape's output with that choice's\n\n",
+        probe.description.c_str(), hip_build_target(), dtype_name(type), iterations);
+    std::printf(
+        "| weight | tokens | shape | us per call | TFLOP/s | weight GB/s | same bits |\n"
+        "| --- | ---: | --- | ---: | ---: | ---: | --- |\n");
     const weight_case cases[] = {{"w1 [5632, 2048]", 5632, 2048}, {"w2 [2048, 5632]", 2048, 5632}};
     int max_tokens = 1;
     for (int n : tokens) max_tokens = std::max(max_tokens, n);

@@ -7,12 +7,12 @@
 // biases and the tokenizer, and RssFile by the pages actually read.
 //
 //   model_memory --model FILE [--tokenizer T] [--tokens N] [--threads N]
+#include <sys/stat.h>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <sys/stat.h>
 
 #include "bench/bench_arguments.hpp"
 #include "device/cpu_backend.hpp"
@@ -48,9 +48,12 @@ rss read_rss(const std::string& model) {
   std::ifstream in("/proc/self/status");
   for (std::string line; std::getline(in, line);) {
     const auto value = [&] { return std::stol(line.substr(line.find(':') + 1)); };
-    if (line.rfind("VmRSS:", 0) == 0) r.total_kb = value();
-    else if (line.rfind("RssFile:", 0) == 0) r.file_kb = value();
-    else if (line.rfind("RssAnon:", 0) == 0) r.anon_kb = value();
+    if (line.rfind("VmRSS:", 0) == 0)
+      r.total_kb = value();
+    else if (line.rfind("RssFile:", 0) == 0)
+      r.file_kb = value();
+    else if (line.rfind("RssAnon:", 0) == 0)
+      r.anon_kb = value();
   }
   return r;
 }
@@ -67,10 +70,14 @@ int main(int argc, char** argv) {
   int tokens = 16, threads = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--model") model = argv[i + 1];
-    else if (flag == "--tokenizer") tokenizer = argv[i + 1];
-    else if (flag == "--tokens") tokens = kvactor::bench::parse_positive_int("model_memory", flag, argv[i + 1]);
-    else if (flag == "--threads") threads = kvactor::bench::parse_positive_int("model_memory", flag, argv[i + 1]);
+    if (flag == "--model")
+      model = argv[i + 1];
+    else if (flag == "--tokenizer")
+      tokenizer = argv[i + 1];
+    else if (flag == "--tokens")
+      tokens = kvactor::bench::parse_positive_int("model_memory", flag, argv[i + 1]);
+    else if (flag == "--threads")
+      threads = kvactor::bench::parse_positive_int("model_memory", flag, argv[i + 1]);
     else {
       std::fprintf(stderr, "model_memory: unknown flag '%s'\n", flag.c_str());
       return 2;
@@ -121,8 +128,9 @@ int main(int argc, char** argv) {
                   since(t));
     }
     std::printf("\n");
-    std::printf("| after | RSS growth MiB | file-backed growth | of it the model file's mapping | anonymous growth |\n"
-                "|---|---|---|---|---|\n");
+    std::printf(
+        "| after | RSS growth MiB | file-backed growth | of it the model file's mapping | anonymous growth |\n"
+        "|---|---|---|---|---|\n");
     report("load", loaded, base);
     report("backend made (KV store)", made, base);
     char label[64];

@@ -41,12 +41,16 @@ int main(int argc, char** argv) {
   std::string types = "f32,f16,bf16,q8_0,q4_0,q4_1,q5_0,q5_1,iq4_nl,q2_k,q3_k,q4_k,q5_k,q6_k";
   double seconds = 0.3;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::string(argv[i]) == "--types") types = argv[i + 1];
-    else if (std::string(argv[i]) == "--seconds") seconds = std::stod(argv[i + 1]);
+    if (std::string(argv[i]) == "--types")
+      types = argv[i + 1];
+    else if (std::string(argv[i]) == "--seconds")
+      seconds = std::stod(argv[i + 1]);
   }
   std::printf("# quant_bench: %s, ISA %s, load %s, one thread\n", bench::cpu_model_name().c_str(),
               cpu_isa_name(cpu_isa_in_use()), bench::load_average().c_str());
-  std::printf("| type | matrix | tokens | MB | ms/product | GB/s weights | tokens/s |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf(
+      "| type | matrix | tokens | MB | ms/product | GB/s weights | tokens/s |\n| --- | --- | --- | --- | --- | --- | "
+      "--- |\n");
   std::stringstream list(types);
   std::string name;
   while (std::getline(list, name, ',')) {
@@ -58,7 +62,8 @@ int main(int argc, char** argv) {
     for (int64_t rows : {2048, 5632}) {
       const weight_matrix w = random_matrix(rows, 2048, info->type);
       for (int tokens : {1, 8}) {
-        std::vector<float> x(static_cast<std::size_t>(tokens) * 2048, 0.01f), y(static_cast<std::size_t>(tokens * rows));
+        std::vector<float> x(static_cast<std::size_t>(tokens) * 2048, 0.01f),
+            y(static_cast<std::size_t>(tokens * rows));
         matmul_rows(w, 0, rows, x.data(), tokens, y.data(), rows);  // warm
         // The fastest of the repetitions: on a shared machine the mean mostly measures
         // the other tenants.

@@ -25,7 +25,8 @@ const char* const usage_text =
     "usage: random_model --out DIR [--dim N] [--hidden N] [--layers N] [--heads N] [--kv-heads N]\n"
     "                    [--vocab N] [--seq N] [--seed S] [--tokenizer T]\n"
     "defaults: the stories15M shape (dim 288, hidden 768, 6 layers, 6 heads, 6 kv heads,\n"
-    "vocab 32000, seq 256), seed 1, tokenizer " KVACTOR_MODELS_DIR "/llama2-tokenizer.bin\n"
+    "vocab 32000, seq 256), seed 1, tokenizer " KVACTOR_MODELS_DIR
+    "/llama2-tokenizer.bin\n"
     "(its vocabulary size must equal --vocab).\n";
 
 int parse_positive(const std::string& flag, const char* text) {
@@ -48,16 +49,26 @@ int main(int argc, char** argv) {
       return 2;
     }
     const char* value = argv[++i];
-    if (flag == "--out") out = value;
-    else if (flag == "--tokenizer") tokenizer_path = value;
-    else if (flag == "--dim") shape.dim = parse_positive(flag, value);
-    else if (flag == "--hidden") shape.hidden_dim = parse_positive(flag, value);
-    else if (flag == "--layers") shape.n_layers = parse_positive(flag, value);
-    else if (flag == "--heads") shape.n_heads = parse_positive(flag, value);
-    else if (flag == "--kv-heads") shape.n_kv_heads = parse_positive(flag, value);
-    else if (flag == "--vocab") shape.vocab_size = parse_positive(flag, value);
-    else if (flag == "--seq") shape.max_seq_len = parse_positive(flag, value);
-    else if (flag == "--seed") shape.seed = static_cast<uint64_t>(parse_positive(flag, value));
+    if (flag == "--out")
+      out = value;
+    else if (flag == "--tokenizer")
+      tokenizer_path = value;
+    else if (flag == "--dim")
+      shape.dim = parse_positive(flag, value);
+    else if (flag == "--hidden")
+      shape.hidden_dim = parse_positive(flag, value);
+    else if (flag == "--layers")
+      shape.n_layers = parse_positive(flag, value);
+    else if (flag == "--heads")
+      shape.n_heads = parse_positive(flag, value);
+    else if (flag == "--kv-heads")
+      shape.n_kv_heads = parse_positive(flag, value);
+    else if (flag == "--vocab")
+      shape.vocab_size = parse_positive(flag, value);
+    else if (flag == "--seq")
+      shape.max_seq_len = parse_positive(flag, value);
+    else if (flag == "--seed")
+      shape.seed = static_cast<uint64_t>(parse_positive(flag, value));
     else {
       std::fprintf(stderr, "random_model: unknown flag '%s'\n%s", flag.c_str(), usage_text);
       return 2;
@@ -79,8 +90,7 @@ int main(int argc, char** argv) {
     kvactor::write_llama2c_tokenizer(out + "/tokenizer.bin", tok);
     for (kvactor::dtype t : {kvactor::dtype::f32, kvactor::dtype::f16, kvactor::dtype::q8_0})
       kvactor::write_gguf(out + "/model-" + kvactor::dtype_name(t) + ".gguf", *weights, tok, t);
-    std::printf("wrote %s/{model.bin, tokenizer.bin, model-f32.gguf, model-f16.gguf, model-q8_0.gguf}\n",
-                out.c_str());
+    std::printf("wrote %s/{model.bin, tokenizer.bin, model-f32.gguf, model-f16.gguf, model-q8_0.gguf}\n", out.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "random_model: %s\n", e.what());
     return 1;

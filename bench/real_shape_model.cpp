@@ -51,7 +51,8 @@ constexpr layout layouts[] = {
 // A value as the reader parsed it, re-encoded with its own type.
 void append_value(kvactor::gguf::encoder& e, const value& v) {
   switch (v.type) {
-    case value_type::uint8: case value_type::boolean: e.raw(static_cast<uint8_t>(v.uint_value)); break;
+    case value_type::uint8:
+    case value_type::boolean: e.raw(static_cast<uint8_t>(v.uint_value)); break;
     case value_type::uint16: e.raw(static_cast<uint16_t>(v.uint_value)); break;
     case value_type::uint32: e.raw(static_cast<uint32_t>(v.uint_value)); break;
     case value_type::uint64: e.raw(v.uint_value); break;
@@ -74,7 +75,7 @@ struct tensor {
   std::string name;
   int64_t rows, cols;  // a vector: rows == 1
   kvactor::dtype type;
-  float scale, offset;  // values: offset + scale * uniform(-1, 1)
+  float scale, offset;       // values: offset + scale * uniform(-1, 1)
   std::vector<float> fixed;  // written instead when not empty
   uint64_t offset_in_data = 0;
   uint64_t bytes() const { return kvactor::row_bytes(type, cols) * static_cast<uint64_t>(rows); }
@@ -91,8 +92,10 @@ std::vector<float> llama3_rope_factors(int head_dim, float base) {
   for (int i = 0; i < head_dim; i += 2) {
     const double freq = 1.0 / std::pow(static_cast<double>(base), static_cast<double>(i) / head_dim);
     const double wavelen = 2 * M_PI / freq;
-    if (wavelen < high_wavelen) out.push_back(1.0f);
-    else if (wavelen > low_wavelen) out.push_back(static_cast<float>(factor));
+    if (wavelen < high_wavelen)
+      out.push_back(1.0f);
+    else if (wavelen > low_wavelen)
+      out.push_back(static_cast<float>(factor));
     else {
       const double smooth = (old_context / wavelen - low) / (high - low);
       out.push_back(static_cast<float>(1.0 / ((1 - smooth) / factor + smooth)));
@@ -109,11 +112,16 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--layout") layout_name = argv[i + 1];
-    else if (flag == "--out") out = argv[i + 1];
-    else if (flag == "--vocab-file") vocab_file = argv[i + 1];
-    else if (flag == "--type") type_name = argv[i + 1];
-    else if (flag == "--layers") layers = kvactor::bench::parse_positive_int("real_shape_model", flag, argv[i + 1], 1024);
+    if (flag == "--layout")
+      layout_name = argv[i + 1];
+    else if (flag == "--out")
+      out = argv[i + 1];
+    else if (flag == "--vocab-file")
+      vocab_file = argv[i + 1];
+    else if (flag == "--type")
+      type_name = argv[i + 1];
+    else if (flag == "--layers")
+      layers = kvactor::bench::parse_positive_int("real_shape_model", flag, argv[i + 1], 1024);
     else if (flag == "--seed")
       seed = static_cast<uint64_t>(kvactor::bench::parse_positive_int("real_shape_model", flag, argv[i + 1]));
     else {
@@ -206,8 +214,8 @@ int main(int argc, char** argv) {
       t.offset_in_data = offset;
       offset = align32(offset + t.bytes());
       infos.string(t.name);
-      const bool vec = t.rows == 1 && (t.name.find(".bias") != std::string::npos || t.name.find("norm") != std::string::npos ||
-                                       t.name == "rope_freqs.weight");
+      const bool vec = t.rows == 1 && (t.name.find(".bias") != std::string::npos ||
+                                       t.name.find("norm") != std::string::npos || t.name == "rope_freqs.weight");
       infos.raw<uint32_t>(vec ? 1 : 2);
       infos.raw<uint64_t>(static_cast<uint64_t>(t.cols));
       if (!vec) infos.raw<uint64_t>(static_cast<uint64_t>(t.rows));
@@ -234,7 +242,8 @@ int main(int argc, char** argv) {
       row.resize(static_cast<std::size_t>(t.cols));
       encoded.resize(kvactor::row_bytes(t.type, t.cols));
       for (int64_t r = 0; r < t.rows; ++r) {
-        if (!t.fixed.empty()) row = t.fixed;
+        if (!t.fixed.empty())
+          row = t.fixed;
         else
           for (float& x : row) x = t.offset + t.scale * rng.next();
         info->quantize_row(row.data(), encoded.data(), t.cols);

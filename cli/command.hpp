@@ -9,8 +9,8 @@
 namespace kvactor::cli {
 
 struct command {
-  std::string summary;                     // one line for `kvactor --help`
-  std::function<int(int, char**)> run;     // argv[0] is the subcommand name
+  std::string summary;                  // one line for `kvactor --help`
+  std::function<int(int, char**)> run;  // argv[0] is the subcommand name
 };
 
 std::map<std::string, command>& commands();

@@ -147,7 +147,8 @@ int run_generate(const generate_options& o) {
   // BOS only where the vocabulary asks for it (Llama 2/3 yes, Qwen2 and GPT-2 no).
   std::vector<int32_t> tokens = model.tok->tokenize(o.prompt, true, false);
   if (tokens.empty()) {
-    std::fprintf(stderr, "kvactor generate: the prompt has no tokens (this model adds no BOS): give a non-empty --prompt\n");
+    std::fprintf(stderr,
+                 "kvactor generate: the prompt has no tokens (this model adds no BOS): give a non-empty --prompt\n");
     return 2;
   }
   if (static_cast<int>(tokens.size()) >= config.max_seq_len) {
@@ -160,15 +161,14 @@ int run_generate(const generate_options& o) {
   step.sample = true;
   step.sampling = o.sampling;
   for (int p = 0; p < pages; ++p) step.block_table.push_back(p);  // pages in order: one sequence owns them all
-  step.tokens = tokens;  // the whole prompt in one prefill step
+  step.tokens = tokens;                                           // the whole prompt in one prefill step
 
   const auto start = std::chrono::steady_clock::now();
   double first_token_s = 0;
   long generated = 0;
   while (generated < o.max_tokens) {
     const int32_t next = engine->step({step})[0].token;
-    if (generated == 0)
-      first_token_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (generated == 0) first_token_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ++generated;
     if (next == model.tok->bos_id() || next == model.tok->eos_id()) break;
     print_piece(model.tok->decode_piece(tokens.back(), next));

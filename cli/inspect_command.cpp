@@ -4,6 +4,7 @@
 // The HTTP client is Boost.Beast driven to completion on a private io_context: each call
 // blocks like a synchronous client, but asynchronous operations are what honour the
 // tcp_stream timeout, so a stuck server cannot hang the command.
+#include <unistd.h>
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -16,7 +17,6 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -73,7 +73,7 @@ struct inspect_options {
   std::string rid;                 // requests RID
   bool watch = false;
   double interval_s = 2.0;
-  long count = 0;                  // 0 = unbounded
+  long count = 0;  // 0 = unbounded
   long depth = 8;
   long max_nodes = 256;
   double timeout_s = 5.0;
@@ -96,8 +96,8 @@ long parse_count(const std::string& flag, const std::string& text, long min, lon
   errno = 0;
   const long v = std::strtol(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || errno == ERANGE || v < min || v > max)
-    throw usage_error(flag + " needs an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
-                      "], got '" + text + "'");
+    throw usage_error(flag + " needs an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "], got '" +
+                      text + "'");
   return v;
 }
 
@@ -232,8 +232,7 @@ http_result http_get(const server_address& a, const std::string& target, std::ch
   ioc.run();
   if (failed_step) {
     const std::string why = failure == beast::error::timeout ? "timed out" : failure.message();
-    throw server_error(std::string("cannot reach http://") + a.host + ":" + a.port + " (" + failed_step +
-                       "): " + why);
+    throw server_error(std::string("cannot reach http://") + a.host + ":" + a.port + " (" + failed_step + "): " + why);
   }
   return {res.result_int(), res.body()};
 }
@@ -342,8 +341,9 @@ void print_actors(const json& snap, actor_rates& prev, std::ostream& out) {
     const auto it = prev.handled.find(id);
     if (it != prev.handled.end() && now > prev.time_ms) {
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%.1f",
-                    std::max(0.0, static_cast<double>(handled - it->second) * 1000.0 / static_cast<double>(now - prev.time_ms)));
+      std::snprintf(
+          buf, sizeof buf, "%.1f",
+          std::max(0.0, static_cast<double>(handled - it->second) * 1000.0 / static_cast<double>(now - prev.time_ms)));
       rate = buf;
     }
     t.add({field(a, "kind"), id, field(a, "state"), field(a, "mailbox_depth"), field(a, "messages_handled"), rate,
@@ -392,8 +392,7 @@ void print_cache(const json& snap, std::ostream& out) {
     std::snprintf(label, sizeof label, "%6zu ", row * per_row);
     out << label << states.substr(row * per_row, per_row) << '\n';
   }
-  if (states.size() > per_row * max_rows)
-    out << "       ... " << states.size() - per_row * max_rows << " more pages\n";
+  if (states.size() > per_row * max_rows) out << "       ... " << states.size() - per_row * max_rows << " more pages\n";
 
   const json& tree = snap.value("tree", json::object());
   const json& kids = tree.value("children", json::array());
@@ -406,9 +405,9 @@ void print_cache(const json& snap, std::ostream& out) {
 }
 
 void print_request_rows(const json& list, std::ostream& out) {
-  text_table t({"RID", "PHASE", "PROMPT", "GENERATED", "MAX", "CACHED", "PAGES", "LOCKED", "TTFT_MS", "AGE_MS",
-                "PREEMPT"},
-               {false, false, true, true, true, true, true, true, true, true, true});
+  text_table t(
+      {"RID", "PHASE", "PROMPT", "GENERATED", "MAX", "CACHED", "PAGES", "LOCKED", "TTFT_MS", "AGE_MS", "PREEMPT"},
+      {false, false, true, true, true, true, true, true, true, true, true});
   for (const auto& r : list)
     t.add({field(r, "rid"), field(r, "phase"), field(r, "prompt_tokens"), field(r, "generated_tokens"),
            field(r, "max_tokens"), field(r, "cached_tokens"), field(r, "pages_held"), field(r, "locked_pages"),
@@ -481,9 +480,10 @@ std::string render(const inspect_options& o, const server_address& a, actor_rate
     if (view == "actors") {
       print_actors(get_json(o, a, "/v1/inspect/actors"), rates, out);
     } else if (view == "cache") {
-      print_cache(get_json(o, a, "/v1/inspect/cache?depth=" + std::to_string(o.depth) +
-                                     "&max_nodes=" + std::to_string(o.max_nodes)),
-                  out);
+      print_cache(
+          get_json(o, a,
+                   "/v1/inspect/cache?depth=" + std::to_string(o.depth) + "&max_nodes=" + std::to_string(o.max_nodes)),
+          out);
     } else if (view == "cluster") {
       print_cluster(get_json(o, a, "/v1/inspect/cluster"), out);
     } else if (!o.rid.empty()) {
@@ -515,8 +515,10 @@ int run_inspect(int argc, char** argv) {
   try {
     for (long n = 1;; ++n) {
       const std::string screen = render(*opts, address, rates);
-      if (opts->watch && tty) std::fputs("\033[H\033[2J", stdout);  // clear, cursor home
-      else if (opts->watch && n > 1) std::fputs("\n----\n", stdout);
+      if (opts->watch && tty)
+        std::fputs("\033[H\033[2J", stdout);  // clear, cursor home
+      else if (opts->watch && n > 1)
+        std::fputs("\n----\n", stdout);
       std::fputs(screen.c_str(), stdout);
       std::fflush(stdout);
       if (!opts->watch || (opts->count > 0 && n >= opts->count)) break;
@@ -529,6 +531,7 @@ int run_inspect(int argc, char** argv) {
   return 0;
 }
 
-const kvactor::cli::register_command reg("inspect", {"print a running server's actors, cache and requests", run_inspect});
+const kvactor::cli::register_command reg("inspect",
+                                         {"print a running server's actors, cache and requests", run_inspect});
 
 }  // namespace

@@ -151,6 +151,7 @@ int serve(int argc, char** argv) {
   return 0;
 }
 
-const kvactor::cli::register_command reg("serve", {"serve the HTTP API (generate, completions, metrics, inspect)", serve});
+const kvactor::cli::register_command reg("serve",
+                                         {"serve the HTTP API (generate, completions, metrics, inspect)", serve});
 
 }  // namespace

@@ -16,8 +16,8 @@ namespace kvactor::cli {
 // `--key value` or `--key=value`, dashes in keys turned into underscores, in order.
 struct key_value_flags {
   std::vector<std::pair<std::string, std::string>> pairs;
-  bool help = false;   // --help or -h was given (parsing stopped there)
-  std::string error;   // non-empty: what is wrong, for "kvactor <command>: <error>"
+  bool help = false;  // --help or -h was given (parsing stopped there)
+  std::string error;  // non-empty: what is wrong, for "kvactor <command>: <error>"
 };
 key_value_flags parse_key_value_flags(int argc, char** argv);
 

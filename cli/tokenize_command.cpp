@@ -54,11 +54,16 @@ tokenize_options parse_arguments(int argc, char** argv) {
         value = argv[++i];
       }
     }
-    if (arg == "--model") o.model = value;
-    else if (arg == "--tokenizer") o.tokenizer_path = value;
-    else if (arg == "--add-special") o.add_special = true;
-    else if (arg == "--parse-special") o.parse_special = true;
-    else if (arg == "--pieces") o.pieces = true;
+    if (arg == "--model")
+      o.model = value;
+    else if (arg == "--tokenizer")
+      o.tokenizer_path = value;
+    else if (arg == "--add-special")
+      o.add_special = true;
+    else if (arg == "--parse-special")
+      o.parse_special = true;
+    else if (arg == "--pieces")
+      o.pieces = true;
     else if (arg == "--") {
       if (i + 1 < argc) o.text = argv[++i], o.have_text = true;
     } else if (arg.rfind("--", 0) == 0) {

@@ -9,7 +9,8 @@ namespace kvactor::cluster {
 std::vector<int32_t> namespaced_key(uint64_t ns, const std::vector<int32_t>& prompt, std::size_t max_tokens) {
   std::vector<int32_t> key = {static_cast<int32_t>(static_cast<uint32_t>(ns >> 32)),
                               static_cast<int32_t>(static_cast<uint32_t>(ns))};
-  key.insert(key.end(), prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(std::min(prompt.size(), max_tokens)));
+  key.insert(key.end(), prompt.begin(),
+             prompt.begin() + static_cast<std::ptrdiff_t>(std::min(prompt.size(), max_tokens)));
   return key;
 }
 

@@ -37,8 +37,8 @@ struct node_request {
   int64_t deadline_ms = 0;
   std::string kind;
   std::string request_id;
-  uint64_t ns = 0;            // the tenant's cache namespace: the node matches and publishes only there
-  uint32_t tenant = 0;        // fair share on the node
+  uint64_t ns = 0;      // the tenant's cache namespace: the node matches and publishes only there
+  uint32_t tenant = 0;  // fair share on the node
   int32_t tenant_weight = 1;
 };
 
@@ -76,28 +76,27 @@ typename Inspector::result_type inspect(Inspector& f, node_request& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_event& x) {
-  return f(caf::meta::type_name("node_event"), x.type, x.rid, x.token, x.logprob, x.top_ids,
-           x.top_logprobs, x.finish_reason, x.error_code,
-           x.error_message, x.prompt_tokens, x.cached_tokens, x.completion_tokens);
+  return f(caf::meta::type_name("node_event"), x.type, x.rid, x.token, x.logprob, x.top_ids, x.top_logprobs,
+           x.finish_reason, x.error_code, x.error_message, x.prompt_tokens, x.cached_tokens, x.completion_tokens);
 }
 
 }  // namespace kvactor::cluster
 
 // Follows the engine's block (caf::id_block::kvactor), so the two never overlap.
 CAF_BEGIN_TYPE_ID_BLOCK(kvactor_cluster, caf::id_block::kvactor::end)
-  CAF_ADD_TYPE_ID(kvactor_cluster, (kvactor::cluster::node_request))
-  CAF_ADD_TYPE_ID(kvactor_cluster, (kvactor::cluster::node_event))
+CAF_ADD_TYPE_ID(kvactor_cluster, (kvactor::cluster::node_request))
+CAF_ADD_TYPE_ID(kvactor_cluster, (kvactor::cluster::node_event))
 
-  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_submit_atom, "nsubmit")
-  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_event_atom, "nevent")
-  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_prompts_atom, "nprompts")
-  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_answer_atom, "nanswer")
-  // Inside the router process only (router actor, its request actors, its connectors).
-  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, route_atom, "route")
-  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, release_atom, "release")
-  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, connect_atom, "connect")
-  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_up_atom, "nodeup")
-  CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, unreachable_atom, "unreach")
+CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_submit_atom, "nsubmit")
+CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_event_atom, "nevent")
+CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_prompts_atom, "nprompts")
+CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_answer_atom, "nanswer")
+// Inside the router process only (router actor, its request actors, its connectors).
+CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, route_atom, "route")
+CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, release_atom, "release")
+CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, connect_atom, "connect")
+CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_up_atom, "nodeup")
+CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, unreachable_atom, "unreach")
 CAF_END_TYPE_ID_BLOCK(kvactor_cluster)
 
 namespace kvactor::cluster {
@@ -105,14 +104,13 @@ namespace kvactor::cluster {
 using token_lists = std::vector<std::vector<int32_t>>;
 
 // The actor a node publishes. Events of a submitted request go to its sender.
-using node_actor = caf::typed_actor<
-    caf::reacts_to<node_submit_atom, node_request>,
-    caf::reacts_to<cancel_atom, std::string>,                           // rid as the router sent it
-    caf::replies_to<inspect_atom, std::string>::with<std::string>,      // the gateway's inspect(what)
-    caf::replies_to<node_prompts_atom>::with<token_lists>,              // recent prompts, oldest first
-    // From the node's own gateway callbacks (other threads): an inspection answer, a request's end.
-    caf::reacts_to<node_answer_atom, uint64_t, std::string>,
-    caf::reacts_to<done_atom, std::string>>;
+using node_actor =
+    caf::typed_actor<caf::reacts_to<node_submit_atom, node_request>,
+                     caf::reacts_to<cancel_atom, std::string>,                       // rid as the router sent it
+                     caf::replies_to<inspect_atom, std::string>::with<std::string>,  // the gateway's inspect(what)
+                     caf::replies_to<node_prompts_atom>::with<token_lists>,          // recent prompts, oldest first
+                     // From the node's own gateway callbacks (other threads): an inspection answer, a request's end.
+                     caf::reacts_to<node_answer_atom, uint64_t, std::string>, caf::reacts_to<done_atom, std::string>>;
 
 // The router actor (router_actor.hpp), inside the router process: which node a request
 // goes to, the nodes' load, and the cluster's inspection.
@@ -122,8 +120,7 @@ using router_actor = caf::typed_actor<
     caf::reacts_to<release_atom, int32_t, int32_t>,                 // node index, outcome
     caf::replies_to<inspect_atom, std::string>::with<std::string>,  // the gateway's inspect(what)
     // From the router's own timers and connectors:
-    caf::reacts_to<connect_atom, int32_t>,
-    caf::reacts_to<node_up_atom, int32_t, caf::actor>,
+    caf::reacts_to<connect_atom, int32_t>, caf::reacts_to<node_up_atom, int32_t, caf::actor>,
     caf::reacts_to<unreachable_atom, int32_t, std::string>>;
 
 // Registers the engine's and the cluster's message types and loads the middleman with

@@ -53,7 +53,7 @@ struct open_relays {
   }
 };
 
-constexpr std::size_t kept_prompts = 256;      // recent prompts a (re)connecting router may read
+constexpr std::size_t kept_prompts = 256;         // recent prompts a (re)connecting router may read
 constexpr std::size_t kept_prompt_tokens = 2048;  // per prompt: the router's trees look no deeper
 
 struct node_state {
@@ -123,7 +123,8 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
         // (A weak handle: the engine may keep the callback past this actor system.)
         auto me = caf::actor_cast<caf::weak_actor_ptr>(self);
         st.service->inspect(what, [me, id](std::string json) {
-          if (auto strong = caf::actor_cast<caf::actor>(me)) caf::anon_send(strong, node_answer_atom_v, id, std::move(json));
+          if (auto strong = caf::actor_cast<caf::actor>(me))
+            caf::anon_send(strong, node_answer_atom_v, id, std::move(json));
         });
         return rp;
       },

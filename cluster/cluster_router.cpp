@@ -22,7 +22,7 @@ struct cluster_router::impl {
   std::unique_ptr<caf::actor_system> sys;
   router_actor router;
   std::mutex m;
-  std::condition_variable idle;  // signalled when `live` empties
+  std::condition_variable idle;                      // signalled when `live` empties
   std::unordered_map<std::string, caf::actor> live;  // rid -> its routed_request actor
   uint64_t rid_counter = 0;
   bool accepting = true;
@@ -60,8 +60,7 @@ std::string cluster_router::submit(generation_request req, generation_callback c
   if (req.rid.empty()) req.rid = "req-" + std::to_string(++m.rid_counter);
   if (m.live.count(req.rid) != 0) {
     const auto base = req.rid;
-    do
-      req.rid = base + "-" + std::to_string(++m.rid_counter);
+    do req.rid = base + "-" + std::to_string(++m.rid_counter);
     while (m.live.count(req.rid) != 0);
   }
   const std::string rid = req.rid;
@@ -108,17 +107,18 @@ void cluster_router::inspect(const std::string& what, std::function<void(std::st
       [](caf::event_based_actor* self, router_actor router, std::string what, std::function<void(std::string)> cb,
          caf::timespan timeout) {
         self->request(router, timeout, inspect_atom_v, what)
-            .then([self, cb](std::string& json) {
-                    if (cb) cb(std::move(json));
-                    self->quit();
-                  },
-                  [self, cb](caf::error& err) {
-                    if (cb)
-                      cb(std::string(R"({"error":{"code":"ROUTER_ERROR","message":")") +
-                         (err == caf::sec::request_timeout ? "the router did not answer in time" : "inspection failed") +
-                         "\"}}");
-                    self->quit();
-                  });
+            .then(
+                [self, cb](std::string& json) {
+                  if (cb) cb(std::move(json));
+                  self->quit();
+                },
+                [self, cb](caf::error& err) {
+                  if (cb)
+                    cb(std::string(R"({"error":{"code":"ROUTER_ERROR","message":")") +
+                       (err == caf::sec::request_timeout ? "the router did not answer in time" : "inspection failed") +
+                       "\"}}");
+                  self->quit();
+                });
       },
       impl_->router, what, std::move(cb), caf::timespan{impl_->settings.inspect_timeout * 2});
 }

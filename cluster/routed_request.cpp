@@ -71,9 +71,9 @@ void route(routed_pointer self) {
             auto& st = self->state;
             if (index < 0) {
               end_with_error(self, engine_errc::no_node,
-                             st.excluded.empty() ? "no node of the cluster is reachable"
-                                                 : "no other node of the cluster is reachable after losing " +
-                                                       st.node_address);
+                             st.excluded.empty()
+                                 ? "no node of the cluster is reachable"
+                                 : "no other node of the cluster is reachable after losing " + st.node_address);
               return;
             }
             st.node_index = index;
@@ -87,7 +87,9 @@ void route(routed_pointer self) {
             self->monitor(node);
             self->send(caf::actor_cast<node_actor>(node), node_submit_atom_v, st.wire);
           },
-          [self](caf::error& err) { end_with_error(self, engine_errc::internal, "router: " + self->system().render(err)); });
+          [self](caf::error& err) {
+            end_with_error(self, engine_errc::internal, "router: " + self->system().render(err));
+          });
 }
 
 // Before any token was streamed the request can start over on another node.
@@ -134,8 +136,8 @@ caf::behavior routed_behavior(routed_pointer self, router_actor router, generati
           return;
         }
         // A node that is full or draining did no work for us: another one may.
-        if (ev.type == generation_event::kind::error && (ev.error == engine_errc::queue_full || ev.error == engine_errc::shutting_down) &&
-            may_retry(self)) {
+        if (ev.type == generation_event::kind::error &&
+            (ev.error == engine_errc::queue_full || ev.error == engine_errc::shutting_down) && may_retry(self)) {
           st.excluded.push_back(st.node_index);
           leave_node(self, 1);
           route(self);

@@ -17,7 +17,8 @@ std::variant<std::vector<node_address>, std::string> parse_node_list(const std::
       return "node '" + item + "' is not HOST:PORT";
     node_address a;
     a.host = item.substr(0, colon);
-    if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
+    if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']')
+      a.host = a.host.substr(1, a.host.size() - 2);
     const std::string port = item.substr(colon + 1);
     if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
       return "node '" + item + "': port must be a number in 1..65535";

@@ -21,7 +21,7 @@ struct node_address {
 struct router_settings {
   std::vector<node_address> nodes;
   routing_settings routing;
-  std::size_t tree_tokens = 1 << 16;  // per node: the approximate tree forgets past this
+  std::size_t tree_tokens = 1 << 16;        // per node: the approximate tree forgets past this
   std::size_t routed_prefix_tokens = 2048;  // prompt tokens the trees look at
   std::chrono::milliseconds reconnect_interval{500};
   std::chrono::milliseconds inspect_timeout{2000};

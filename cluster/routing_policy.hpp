@@ -27,18 +27,18 @@ const char* routing_policy_name(routing_policy_kind kind);
 
 struct routing_settings {
   routing_policy_kind kind = routing_policy_kind::prefix;
-  int balance_margin = 4;      // prefix: tolerated extra load on the best-matching node
+  int balance_margin = 4;  // prefix: tolerated extra load on the best-matching node
   // prefix: shorter matches count as no match. `kvactor route` sets the engine's page size:
   // a node reuses whole pages only, and prompts that share just BOS and a word or two
   // would otherwise all pile onto the first node that saw one.
   std::size_t min_match_tokens = 1;
-  uint64_t seed = 1;           // random
+  uint64_t seed = 1;  // random
 };
 
 struct node_view {
   bool up = false;
-  int load = 0;                 // requests in flight on that node (as the router counts them)
-  std::size_t match_tokens = 0; // longest prefix of the prompt in that node's tree
+  int load = 0;                  // requests in flight on that node (as the router counts them)
+  std::size_t match_tokens = 0;  // longest prefix of the prompt in that node's tree
 };
 
 struct routing_choice {

@@ -25,17 +25,17 @@ struct sequence_step {
   std::vector<int32_t> block_table;  // pages covering at least positions [0, start_pos + tokens.size())
   bool sample = false;               // sample a token from the last position's logits
   sampling_params sampling;
-  uint64_t sample_index = 0;         // index of the generated token (see sample_token)
-  bool return_logits = false;        // copy the last position's logits into the result
+  uint64_t sample_index = 0;   // index of the generated token (see sample_token)
+  bool return_logits = false;  // copy the last position's logits into the result
   // Prompt + generated tokens so far, for the penalties (only when sampling.penalized()).
   std::vector<int32_t> history;
-  int32_t history_prompt_len = 0;    // the prompt's share of history
+  int32_t history_prompt_len = 0;  // the prompt's share of history
 };
 
 struct sequence_result {
   uint64_t seq_id = 0;
-  int32_t token = -1;          // sampled token when sequence_step::sample
-  std::vector<float> logits;   // [vocab] when sequence_step::return_logits
+  int32_t token = -1;         // sampled token when sequence_step::sample
+  std::vector<float> logits;  // [vocab] when sequence_step::return_logits
   // When sampling.logprobs >= 0 (device/logit_adjust.hpp): the sampled token's log probability
   // and the sampling.logprobs most likely alternatives.
   float logprob = 0.0f;

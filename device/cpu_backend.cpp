@@ -63,7 +63,7 @@ class cpu_backend final : public backend {
     validate_model(*weights_);
     validate_layout(layout_);
     const int hd = config_.head_dim();
-    page_block_ = static_cast<std::size_t>(layout_.page_size) * hd;            // one kv head in one page
+    page_block_ = static_cast<std::size_t>(layout_.page_size) * hd;                 // one kv head in one page
     page_stride_ = 2 * static_cast<std::size_t>(config_.n_kv_heads) * page_block_;  // k and v of one page
     layer_stride_ = page_stride_ * static_cast<std::size_t>(layout_.num_pages);
     const double floats = static_cast<double>(layer_stride_) * config_.n_layers;
@@ -72,7 +72,8 @@ class cpu_backend final : public backend {
     // calloc: large blocks come straight from mmap as zero pages, so the store costs
     // resident memory only as pages are first written (memory grows with the cache's
     // use, not its capacity). Reads of never-written slots would see zeros.
-    kv_.reset(static_cast<float*>(std::calloc(layer_stride_ * static_cast<std::size_t>(config_.n_layers), sizeof(float))));
+    kv_.reset(
+        static_cast<float*>(std::calloc(layer_stride_ * static_cast<std::size_t>(config_.n_layers), sizeof(float))));
     if (!kv_)
       throw backend_error("cannot allocate the KV store: " + std::to_string(floats * 4 / (1 << 20)) + " MiB for " +
                           std::to_string(layout_.num_pages) + " pages");
@@ -162,8 +163,8 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
         }
         const weight_matrix& w = *m->w;
         const int64_t r0 = (b - first_block) * block, r1 = std::min(w.rows, r0 + block);
-        matmul_rows(w, r0, r1, in + static_cast<int64_t>(t0) * w.cols, tokens, m->out + static_cast<int64_t>(t0) * w.rows,
-                    w.rows);
+        matmul_rows(w, r0, r1, in + static_cast<int64_t>(t0) * w.cols, tokens,
+                    m->out + static_cast<int64_t>(t0) * w.rows, w.rows);
       }
     }
   });
@@ -294,11 +295,14 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
   h3_.resize(un * hidden);
   rope_rows_.resize(un * rope_freq_.size() * 2);
   for (int t = 0; t < n; ++t)
-    rope_angles(rows_[static_cast<std::size_t>(t)].pos, rope_rows_.data() + static_cast<std::size_t>(t) * rope_freq_.size() * 2);
+    rope_angles(rows_[static_cast<std::size_t>(t)].pos,
+                rope_rows_.data() + static_cast<std::size_t>(t) * rope_freq_.size() * 2);
 
   for (int t = 0; t < n; ++t) {
     const token_row& r = rows_[static_cast<std::size_t>(t)];
-    const int32_t token = batch[static_cast<std::size_t>(r.seq)].tokens[static_cast<std::size_t>(r.pos - batch[static_cast<std::size_t>(r.seq)].start_pos)];
+    const int32_t token =
+        batch[static_cast<std::size_t>(r.seq)]
+            .tokens[static_cast<std::size_t>(r.pos - batch[static_cast<std::size_t>(r.seq)].start_pos)];
     read_weight_row(w.tok_embeddings, token, x_.data() + static_cast<std::size_t>(t) * dim);
   }
 
@@ -390,8 +394,7 @@ int usable_cpus() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
-std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout,
-                                          int threads) {
+std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout, int threads) {
   return std::make_unique<cpu_backend>(std::move(weights), layout, threads);
 }
 

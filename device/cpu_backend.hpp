@@ -14,8 +14,7 @@ namespace kvactor {
 // and for a layout that is empty or too large to allocate.
 // One step at a time: step() is not reentrant (the owning device actor serialises it);
 // inside a step the backend's own worker threads split the work.
-std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout,
-                                          int threads);
+std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout, int threads);
 
 // The thread count `device_threads: 0` (the default) picks: 1 for a model whose matrices
 // hold less than 32 MiB (stories260K-class steps are too small to split: a second thread

@@ -85,10 +85,10 @@ inline void decode_q6_K_avx2(const uint8_t* p, float* y) {
       const int is = l / 16;
       const __m256i a = bytes8_u32(ql + l), c = bytes8_u32(ql + l + 32), h = bytes8_u32(qh + l);
       const __m256i q1 = _mm256_or_si256(_mm256_and_si256(a, low4), _mm256_slli_epi32(_mm256_and_si256(h, two), 4));
-      const __m256i q2 =
-          _mm256_or_si256(_mm256_and_si256(c, low4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(h, 2), two), 4));
-      const __m256i q3 =
-          _mm256_or_si256(_mm256_srli_epi32(a, 4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(h, 4), two), 4));
+      const __m256i q2 = _mm256_or_si256(_mm256_and_si256(c, low4),
+                                         _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(h, 2), two), 4));
+      const __m256i q3 = _mm256_or_si256(_mm256_srli_epi32(a, 4),
+                                         _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(h, 4), two), 4));
       const __m256i q4 = _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_slli_epi32(_mm256_srli_epi32(h, 6), 4));
       const auto put = [&](float* out, __m256i q, int s) {
         const __m256 scale = _mm256_set1_ps(d * static_cast<float>(sc[s]));
@@ -136,7 +136,6 @@ inline void decode_iq4_nl_avx2(const uint8_t* p, float* y) {
   put(y + 16, hi);
 }
 
-
 // Q4_1: d * q + m.
 inline void decode_q4_1_avx2(const uint8_t* p, float* y) {
   const auto& b = ggml::block_at<ggml::block_q4_1>(p);
@@ -166,8 +165,8 @@ inline void decode_q5_avx2(uint16_t d_bits, uint16_t m_bits, const uint8_t* qh_b
     const __m256i v = bytes8_u32(qs + l);
     const __m256i j = _mm256_add_epi32(lane, _mm256_set1_epi32(l));
     const __m256i h0 = _mm256_slli_epi32(_mm256_and_si256(_mm256_srlv_epi32(bits, j), one), 4);
-    const __m256i h1 =
-        _mm256_slli_epi32(_mm256_and_si256(_mm256_srlv_epi32(bits, _mm256_add_epi32(j, _mm256_set1_epi32(16))), one), 4);
+    const __m256i h1 = _mm256_slli_epi32(
+        _mm256_and_si256(_mm256_srlv_epi32(bits, _mm256_add_epi32(j, _mm256_set1_epi32(16))), one), 4);
     const __m256 x0 = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_or_si256(_mm256_and_si256(v, low4), h0), offset));
     const __m256 x1 = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_or_si256(_mm256_srli_epi32(v, 4), h1), offset));
     if constexpr (WithMin) {

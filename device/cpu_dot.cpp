@@ -23,8 +23,7 @@ float dot_portable(const float* a, const float* b, int n) {
 }
 
 // The four accumulators reduced in one fixed tree.
-__attribute__((target("avx2,fma"))) inline float horizontal_sum(__m256 acc0, __m256 acc1, __m256 acc2,
-                                                                __m256 acc3) {
+__attribute__((target("avx2,fma"))) inline float horizontal_sum(__m256 acc0, __m256 acc1, __m256 acc2, __m256 acc3) {
   const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
   const __m128 half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
   const __m128 quarter = _mm_add_ps(half, _mm_movehl_ps(half, half));
@@ -44,8 +43,7 @@ __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* 
     acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
     acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
   }
-  for (; i + 8 <= n; i += 8)
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
   const float total = horizontal_sum(acc0, acc1, acc2, acc3);
   float tail = 0.0f;
   for (; i < n; ++i) tail = __builtin_fmaf(a[i], b[i], tail);
@@ -69,9 +67,7 @@ bool dot_uses_avx2() {
 
 }  // namespace
 
-float dot(const float* a, const float* b, int n) {
-  return dot_uses_avx2() ? dot_avx2(a, b, n) : dot_portable(a, b, n);
-}
+float dot(const float* a, const float* b, int n) { return dot_uses_avx2() ? dot_avx2(a, b, n) : dot_portable(a, b, n); }
 
 void add_scaled(float* out, float a, const float* v, int n) {
   if (dot_uses_avx2()) {

@@ -12,12 +12,9 @@ bool cpu_supports(cpu_isa isa) {
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   switch (isa) {
-    case cpu_isa::portable:
-      return true;
-    case cpu_isa::avx2:
-      return avx2;
-    case cpu_isa::avx512:
-      return avx2 && __builtin_cpu_supports("avx512f");
+    case cpu_isa::portable: return true;
+    case cpu_isa::avx2: return avx2;
+    case cpu_isa::avx512: return avx2 && __builtin_cpu_supports("avx512f");
   }
   return false;
 #else
@@ -27,12 +24,9 @@ bool cpu_supports(cpu_isa isa) {
 
 const char* cpu_isa_name(cpu_isa isa) {
   switch (isa) {
-    case cpu_isa::portable:
-      return "portable";
-    case cpu_isa::avx2:
-      return "avx2";
-    case cpu_isa::avx512:
-      return "avx512";
+    case cpu_isa::portable: return "portable";
+    case cpu_isa::avx2: return "avx2";
+    case cpu_isa::avx512: return "avx512";
   }
   return "unknown";
 }

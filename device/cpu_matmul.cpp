@@ -49,15 +49,9 @@ void run_matmul(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, con
   if (r0 >= r1 || tokens <= 0) return;
   const raw_weight_rows rows = raw_rows(w);
   switch (isa) {
-    case cpu_isa::avx512:
-      matmul_rows_avx512(rows, r0, r1, x, tokens, y, y_stride);
-      return;
-    case cpu_isa::avx2:
-      matmul_rows_avx2(rows, r0, r1, x, tokens, y, y_stride);
-      return;
-    case cpu_isa::portable:
-      matmul_rows_portable(rows, r0, r1, x, tokens, y, y_stride);
-      return;
+    case cpu_isa::avx512: matmul_rows_avx512(rows, r0, r1, x, tokens, y, y_stride); return;
+    case cpu_isa::avx2: matmul_rows_avx2(rows, r0, r1, x, tokens, y, y_stride); return;
+    case cpu_isa::portable: matmul_rows_portable(rows, r0, r1, x, tokens, y, y_stride); return;
   }
 }
 

@@ -12,7 +12,7 @@ namespace {
 struct avx2_ops {
   using vec = __m256;
   static constexpr int width = 8;
-  static constexpr int rows_multi = 3;   // 3 x 3 = 9 accumulators + 3 token vectors + 1 weight vector (16 registers)
+  static constexpr int rows_multi = 3;  // 3 x 3 = 9 accumulators + 3 token vectors + 1 weight vector (16 registers)
   static constexpr int tokens_multi = 3;
   static constexpr int tokens_row_stream = 6;  // one weight row x this many tokens (few-token F32)
   static vec zero() { return _mm256_setzero_ps(); }

@@ -17,7 +17,7 @@ namespace {
 struct avx512_ops {
   using vec = __m512;
   static constexpr int width = 16;
-  static constexpr int rows_multi = 4;   // 4 x 6 = 24 accumulators + 6 token vectors + 1 weight vector
+  static constexpr int rows_multi = 4;  // 4 x 6 = 24 accumulators + 6 token vectors + 1 weight vector
   static constexpr int tokens_multi = 6;
   static constexpr int tokens_row_stream = 8;  // one weight row x this many tokens (few-token F32)
   static vec zero() { return _mm512_setzero_ps(); }

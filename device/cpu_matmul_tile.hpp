@@ -135,7 +135,8 @@ template <class Ops, int R, int T, class Source>
 void matmul_row_group(const Source& w, int64_t r0, const float* x, int64_t x_stride, int tokens, int k, float* y,
                       int64_t y_stride) {
   int t = 0;
-  for (; t + T <= tokens; t += T) matmul_tile<Ops, R, T>(w, r0, x + t * x_stride, x_stride, k, y + t * y_stride, y_stride);
+  for (; t + T <= tokens; t += T)
+    matmul_tile<Ops, R, T>(w, r0, x + t * x_stride, x_stride, k, y + t * y_stride, y_stride);
   if constexpr (T > 1)
     if (t < tokens)
       matmul_row_group<Ops, R, T - 1>(w, r0, x + t * x_stride, x_stride, tokens - t, k, y + t * y_stride, y_stride);
@@ -200,7 +201,8 @@ inline void block_tokens(const float (*buf)[BV], const float* x, int64_t x_strid
   int t = 0;
   for (; t + T <= tokens; t += T) block_tile<Ops, R, T, BV>(buf, x + t * x_stride, x_stride, base, acc + t, acc_stride);
   if constexpr (T > 1)
-    if (t < tokens) block_tokens<Ops, R, T - 1, BV>(buf, x + t * x_stride, x_stride, tokens - t, base, acc + t, acc_stride);
+    if (t < tokens)
+      block_tokens<Ops, R, T - 1, BV>(buf, x + t * x_stride, x_stride, tokens - t, base, acc + t, acc_stride);
 }
 
 // R rows from r0 of a block format over `tokens` token rows (at most block_token_chunk).
@@ -285,22 +287,17 @@ void matmul_rows_with(const raw_weight_rows& w, int64_t r0, int64_t r1, const fl
     case weight_encoding::q5_1:
       return matmul_rows_blocked<Ops>(blocks_of<32, 24, Ops::decode_q5_1>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::iq4_nl:
-      return matmul_rows_blocked<Ops>(blocks_of<32, 18, Ops::decode_iq4_nl>(w), r0, r1, x, tokens, k, y,
-                                      y_stride);
+      return matmul_rows_blocked<Ops>(blocks_of<32, 18, Ops::decode_iq4_nl>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::q2_k:
       return matmul_rows_blocked<Ops>(blocks_of<256, 84, Ops::decode_q2_K>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::q3_k:
-      return matmul_rows_blocked<Ops>(blocks_of<256, 110, Ops::decode_q3_K>(w), r0, r1, x, tokens, k, y,
-                                      y_stride);
+      return matmul_rows_blocked<Ops>(blocks_of<256, 110, Ops::decode_q3_K>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::q4_k:
-      return matmul_rows_blocked<Ops>(blocks_of<256, 144, Ops::decode_q4_K>(w), r0, r1, x, tokens, k, y,
-                                      y_stride);
+      return matmul_rows_blocked<Ops>(blocks_of<256, 144, Ops::decode_q4_K>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::q5_k:
-      return matmul_rows_blocked<Ops>(blocks_of<256, 176, Ops::decode_q5_K>(w), r0, r1, x, tokens, k, y,
-                                      y_stride);
+      return matmul_rows_blocked<Ops>(blocks_of<256, 176, Ops::decode_q5_K>(w), r0, r1, x, tokens, k, y, y_stride);
     case weight_encoding::q6_k:
-      return matmul_rows_blocked<Ops>(blocks_of<256, 210, Ops::decode_q6_K>(w), r0, r1, x, tokens, k, y,
-                                      y_stride);
+      return matmul_rows_blocked<Ops>(blocks_of<256, 210, Ops::decode_q6_K>(w), r0, r1, x, tokens, k, y, y_stride);
   }
 }
 

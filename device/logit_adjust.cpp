@@ -62,8 +62,9 @@ token_logprobs logprobs_of(const float* logits, int vocab, int32_t chosen, int t
   std::vector<std::pair<float, int32_t>> ranked;
   ranked.reserve(static_cast<std::size_t>(vocab));
   for (int i = 0; i < vocab; ++i) ranked.emplace_back(usable(logits[i]), static_cast<int32_t>(i));
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n), ranked.end(),
-                    [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::partial_sort(
+      ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n), ranked.end(),
+      [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
   for (std::size_t i = 0; i < n; ++i) {
     out.top_ids.push_back(ranked[i].second);
     out.top_values.push_back(logprob(ranked[i].second));

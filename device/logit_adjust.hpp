@@ -24,9 +24,9 @@ void adjust_logits(float* logits, int vocab, const sampling_params& params, cons
                    std::size_t prompt_len);
 
 struct token_logprobs {
-  float chosen = 0.0f;              // log probability of the chosen token
-  std::vector<int32_t> top_ids;     // the most likely tokens, most likely first (lower id first on ties)
-  std::vector<float> top_values;    // their log probabilities
+  float chosen = 0.0f;            // log probability of the chosen token
+  std::vector<int32_t> top_ids;   // the most likely tokens, most likely first (lower id first on ties)
+  std::vector<float> top_values;  // their log probabilities
 };
 
 // log_softmax(logits) at `chosen` and at the `top_n` most likely ids (NaN counts as -inf).

@@ -9,23 +9,22 @@ namespace kvactor {
 
 void validate_model(const model_weights& w) {
   const model_config& c = w.config;
-  if (c.dim <= 0 || c.hidden_dim <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 ||
-      c.vocab_size <= 0 || c.max_seq_len <= 0)
+  if (c.dim <= 0 || c.hidden_dim <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.vocab_size <= 0 ||
+      c.max_seq_len <= 0)
     throw backend_error("model config has a non-positive size (dim " + std::to_string(c.dim) + ", hidden " +
                         std::to_string(c.hidden_dim) + ", layers " + std::to_string(c.n_layers) + ", heads " +
                         std::to_string(c.n_heads) + ", kv heads " + std::to_string(c.n_kv_heads) + ", vocab " +
                         std::to_string(c.vocab_size) + ", seq " + std::to_string(c.max_seq_len) + ")");
   if ((c.head_width == 0 && c.dim % c.n_heads != 0) || c.head_width < 0 || c.n_heads % c.n_kv_heads != 0 ||
       c.head_dim() <= 0 || c.head_dim() % 2 != 0)
-    throw backend_error("unsupported head shape: dim " + std::to_string(c.dim) + ", heads " +
-                        std::to_string(c.n_heads) + ", kv heads " + std::to_string(c.n_kv_heads) + ", head_dim " +
-                        std::to_string(c.head_dim()) +
-                        " (need heads % kv_heads == 0, an even head_dim, and dim % heads == 0 unless head_dim is given)");
-  if (!(c.rope_freq_scale > 0.0f))
-    throw backend_error("model config needs rope_freq_scale > 0");
+    throw backend_error(
+        "unsupported head shape: dim " + std::to_string(c.dim) + ", heads " + std::to_string(c.n_heads) +
+        ", kv heads " + std::to_string(c.n_kv_heads) + ", head_dim " + std::to_string(c.head_dim()) +
+        " (need heads % kv_heads == 0, an even head_dim, and dim % heads == 0 unless head_dim is given)");
+  if (!(c.rope_freq_scale > 0.0f)) throw backend_error("model config needs rope_freq_scale > 0");
   if (!w.rope_freq_factors.empty() && static_cast<int>(w.rope_freq_factors.size()) != c.head_dim() / 2)
-    throw backend_error("weight rope_freqs: " + std::to_string(w.rope_freq_factors.size()) + " factors, head_dim / 2 is " +
-                        std::to_string(c.head_dim() / 2));
+    throw backend_error("weight rope_freqs: " + std::to_string(w.rope_freq_factors.size()) +
+                        " factors, head_dim / 2 is " + std::to_string(c.head_dim() / 2));
   if (!(c.norm_eps > 0.0f) || !(c.rope_theta > 0.0f))
     throw backend_error("model config needs norm_eps > 0 and rope_theta > 0");
   if (static_cast<int>(w.layers.size()) != c.n_layers)

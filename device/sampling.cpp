@@ -71,7 +71,8 @@ int32_t sample_token(const float* logits, int vocab, const sampling_params& para
   bool sorted = false;
   if (params.top_k > 0 && static_cast<std::size_t>(params.top_k) < kept) {
     kept = static_cast<std::size_t>(params.top_k);
-    std::partial_sort(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(kept), scratch.end(), ranks_before);
+    std::partial_sort(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(kept), scratch.end(),
+                      ranks_before);
     sorted = true;
   }
   if (params.top_p < 1.0f && !sorted) {

@@ -24,16 +24,14 @@ struct sampling_params {
   // Log probabilities of the raw logits: -1 none, else the chosen token's plus this many alternatives.
   int32_t logprobs = -1;
   bool greedy() const { return temperature <= 0.0f; }
-  bool penalized() const {
-    return presence_penalty != 0.0f || frequency_penalty != 0.0f || repetition_penalty != 1.0f;
-  }
+  bool penalized() const { return presence_penalty != 0.0f || frequency_penalty != 0.0f || repetition_penalty != 1.0f; }
   bool adjusts_logits() const { return penalized() || !bias_ids.empty(); }
 };
 
-// Picks a token (after min_p, top_k, top_p in that order) from `logits[0..vocab)`. `sample_index` is the index of the token
-// being generated within its request (0 for the first generated token).
-// `scratch` is reused between calls to avoid allocation on the hot path.
-int32_t sample_token(const float* logits, int vocab, const sampling_params& params,
-                     uint64_t sample_index, std::vector<std::pair<float, int32_t>>& scratch);
+// Picks a token (after min_p, top_k, top_p in that order) from `logits[0..vocab)`. `sample_index` is the index of the
+// token being generated within its request (0 for the first generated token). `scratch` is reused between calls to
+// avoid allocation on the hot path.
+int32_t sample_token(const float* logits, int vocab, const sampling_params& params, uint64_t sample_index,
+                     std::vector<std::pair<float, int32_t>>& scratch);
 
 }  // namespace kvactor

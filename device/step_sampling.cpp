@@ -12,7 +12,8 @@ void sample_into(sequence_result& out, const float* logits, int vocab, const seq
   const sampling_params& p = s.sampling;
   if (p.adjusts_logits()) {
     scratch.adjusted.assign(logits, logits + vocab);
-    adjust_logits(scratch.adjusted.data(), vocab, p, s.history, static_cast<std::size_t>(std::max(0, s.history_prompt_len)));
+    adjust_logits(scratch.adjusted.data(), vocab, p, s.history,
+                  static_cast<std::size_t>(std::max(0, s.history_prompt_len)));
     out.token = sample_token(scratch.adjusted.data(), vocab, p, s.sample_index, scratch.ranked);
   } else if (p.greedy() && greedy_token >= 0) {
     out.token = greedy_token;

@@ -18,8 +18,7 @@ void validate_sampling(std::size_t index, const sequence_step& s) {
   if (!std::isfinite(p.temperature) || p.temperature < 0.0f)
     fail(index, s, "temperature must be a finite number >= 0, got " + std::to_string(p.temperature));
   if (p.top_k < 0) fail(index, s, "top_k must be >= 0, got " + std::to_string(p.top_k));
-  if (!(p.top_p > 0.0f && p.top_p <= 1.0f))
-    fail(index, s, "top_p must be in (0, 1], got " + std::to_string(p.top_p));
+  if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) fail(index, s, "top_p must be in (0, 1], got " + std::to_string(p.top_p));
   if (!(p.min_p >= 0.0f && p.min_p <= 1.0f)) fail(index, s, "min_p must be in [0, 1], got " + std::to_string(p.min_p));
   if (!(p.repetition_penalty > 0.0f) || !std::isfinite(p.repetition_penalty))
     fail(index, s, "repetition_penalty must be a finite number > 0, got " + std::to_string(p.repetition_penalty));
@@ -43,21 +42,25 @@ void validate_step(const std::vector<sequence_step>& batch, const model_config& 
     if (s.tokens.empty()) fail(i, s, "no tokens to process");
     for (std::size_t t = 0; t < s.tokens.size(); ++t)
       if (s.tokens[t] < 0 || s.tokens[t] >= config.vocab_size)
-        fail(i, s, "token " + std::to_string(s.tokens[t]) + " at index " + std::to_string(t) +
-                       " is outside the vocabulary [0, " + std::to_string(config.vocab_size) + ")");
+        fail(i, s,
+             "token " + std::to_string(s.tokens[t]) + " at index " + std::to_string(t) +
+                 " is outside the vocabulary [0, " + std::to_string(config.vocab_size) + ")");
     if (s.start_pos < 0) fail(i, s, "start_pos " + std::to_string(s.start_pos) + " is negative");
     const int64_t end = static_cast<int64_t>(s.start_pos) + static_cast<int64_t>(s.tokens.size());
     if (end > config.max_seq_len)
-      fail(i, s, "positions up to " + std::to_string(end - 1) + " exceed the model's context of " +
-                     std::to_string(config.max_seq_len) + " tokens");
+      fail(i, s,
+           "positions up to " + std::to_string(end - 1) + " exceed the model's context of " +
+               std::to_string(config.max_seq_len) + " tokens");
     const int64_t pages_needed = (end + layout.page_size - 1) / layout.page_size;
     if (static_cast<int64_t>(s.block_table.size()) < pages_needed)
-      fail(i, s, "block table has " + std::to_string(s.block_table.size()) + " pages, positions [0, " +
-                     std::to_string(end) + ") need " + std::to_string(pages_needed));
+      fail(i, s,
+           "block table has " + std::to_string(s.block_table.size()) + " pages, positions [0, " + std::to_string(end) +
+               ") need " + std::to_string(pages_needed));
     for (std::size_t p = 0; p < s.block_table.size(); ++p)
       if (s.block_table[p] < 0 || s.block_table[p] >= layout.num_pages)
-        fail(i, s, "block table entry " + std::to_string(p) + " is page " + std::to_string(s.block_table[p]) +
-                       ", outside the store's " + std::to_string(layout.num_pages) + " pages");
+        fail(i, s,
+             "block table entry " + std::to_string(p) + " is page " + std::to_string(s.block_table[p]) +
+                 ", outside the store's " + std::to_string(layout.num_pages) + " pages");
     if (s.sample) validate_sampling(i, s);
     for (int64_t pos = s.start_pos; pos < end; ++pos)
       written_slots.push_back(static_cast<int64_t>(s.block_table[static_cast<std::size_t>(pos / layout.page_size)]) *

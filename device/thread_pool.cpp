@@ -25,8 +25,10 @@ constexpr int chunks_per_thread = 1;
 constexpr uint64_t max_chunks = 0xffff;
 
 void relax(int spin) {
-  if (spin < pause_limit) KVACTOR_CPU_RELAX();
-  else std::this_thread::yield();
+  if (spin < pause_limit)
+    KVACTOR_CPU_RELAX();
+  else
+    std::this_thread::yield();
 }
 
 // Chunk `index` of `chunks` over [0, n): contiguous, sizes differing by at most one.
@@ -60,8 +62,8 @@ thread_pool::~thread_pool() {
 void thread_pool::run(int64_t n, int64_t min_chunk, job_ref fn) {
   if (n <= 0) return;
   const int64_t by_size = std::max<int64_t>(1, n / std::max<int64_t>(min_chunk, 1));
-  const int64_t chunks = std::min<int64_t>({static_cast<int64_t>(size()) * chunks_per_thread, by_size,
-                                            static_cast<int64_t>(max_chunks)});
+  const int64_t chunks =
+      std::min<int64_t>({static_cast<int64_t>(size()) * chunks_per_thread, by_size, static_cast<int64_t>(max_chunks)});
   if (chunks == 1 || workers_.empty()) {
     fn(0, n);
     return;

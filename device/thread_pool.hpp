@@ -31,7 +31,8 @@ class thread_pool {
   // reference (no std::function, so a call never allocates). Not reentrant.
   template <class Fn>
   void parallel_for(int64_t n, int64_t min_chunk, const Fn& fn) {
-    run(n, min_chunk, {&fn, [](const void* f, int64_t begin, int64_t end) { (*static_cast<const Fn*>(f))(begin, end); }});
+    run(n, min_chunk,
+        {&fn, [](const void* f, int64_t begin, int64_t end) { (*static_cast<const Fn*>(f))(begin, end); }});
   }
 
  private:

@@ -32,8 +32,8 @@ void check_weight_shape(const weight_matrix& w, int64_t rows, int64_t cols, cons
                         "], expected [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
   if (cols % info->block_values != 0)
     throw backend_error("weight " + name + ": " + info->name + " stores rows in blocks of " +
-                        std::to_string(info->block_values) + " values, but the shape [" + std::to_string(rows) +
-                        ", " + std::to_string(cols) + "] has rows of " + std::to_string(cols));
+                        std::to_string(info->block_values) + " values, but the shape [" + std::to_string(rows) + ", " +
+                        std::to_string(cols) + "] has rows of " + std::to_string(cols));
   const std::size_t need = static_cast<std::size_t>(rows) * row_bytes(w.type, cols);
   if (w.byte_size() != need)
     throw backend_error("weight " + name + ": holds " + std::to_string(w.byte_size()) + " bytes, shape needs " +

@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } catch (const jinja::template_error& e) {
     FUZZ_CHECK(e.line() >= 1, "a parse error without a line");
-    FUZZ_CHECK(std::string(e.what()).rfind("line ", 0) == 0, "a parse error whose message does not start with the line");
+    FUZZ_CHECK(std::string(e.what()).rfind("line ", 0) == 0,
+               "a parse error whose message does not start with the line");
   }
   return 0;
 }

@@ -13,10 +13,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 // A broken invariant must stop the run in every build (assert() vanishes under
 // NDEBUG): libFuzzer then saves the input, the replay test fails.
-#define FUZZ_CHECK(condition, what)                                                              \
-  do {                                                                                           \
-    if (!(condition)) {                                                                          \
+#define FUZZ_CHECK(condition, what)                                                                     \
+  do {                                                                                                  \
+    if (!(condition)) {                                                                                 \
       std::fprintf(stderr, "%s:%d: invariant broken: %s (%s)\n", __FILE__, __LINE__, what, #condition); \
-      std::abort();                                                                              \
-    }                                                                                            \
+      std::abort();                                                                                     \
+    }                                                                                                   \
   } while (false)

@@ -18,8 +18,8 @@ namespace {
 namespace g = kvactor::grammar;
 
 const std::vector<std::string>& vocabulary() {
-  static const std::vector<std::string> v{"", "a", "b", "ab", "\"", "{", "}", "[", "]", " ", "0", "12", "x",
-                                          "\xC3", "\xA9", "\xC3\xA9", ":", ",", "\n", "true", "\xFF"};
+  static const std::vector<std::string> v{"",   "a", "b",    "ab",   "\"",       "{", "}", "[",  "]",    " ",   "0",
+                                          "12", "x", "\xC3", "\xA9", "\xC3\xA9", ":", ",", "\n", "true", "\xFF"};
   return v;
 }
 

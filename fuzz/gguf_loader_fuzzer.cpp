@@ -16,11 +16,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const kvactor::loaded_model m = kvactor::load_model(file.path(), "");
     kvactor::fuzz::check_weights(*m.weights);
     kvactor::fuzz::check_tokenizer(*m.tok);
-  } catch (const kvactor::model_error&) {
-  }
+  } catch (const kvactor::model_error&) {}
   try {
     kvactor::fuzz::check_tokenizer(kvactor::load_gguf_tokenizer(file.path()));
-  } catch (const kvactor::model_error&) {
-  }
+  } catch (const kvactor::model_error&) {}
   return 0;
 }

@@ -98,8 +98,8 @@ class synchronous_engine final : public generation_service {
   static std::string cache_tree() {
     using nlohmann::json;
     auto node = [](int page, json children) {
-      return json{{"page", page}, {"tokens", 16}, {"lock_count", page % 2}, {"hit_count", 1}, {"age_ms", 5},
-                  {"pages_below", 1}, {"children", std::move(children)}};
+      return json{{"page", page}, {"tokens", 16},     {"lock_count", page % 2},         {"hit_count", 1},
+                  {"age_ms", 5},  {"pages_below", 1}, {"children", std::move(children)}};
     };
     json leaves = json::array();
     for (int i = 0; i < 300; ++i) leaves.push_back(node(1000 + i, json::array()));
@@ -125,7 +125,10 @@ class recording_sink final : public reply_sink {
     last_body = std::move(reply.body);
   }
   void begin_stream() override { streaming = true; }
-  void stream(std::string data) override { FUZZ_CHECK(streaming, "stream data before the stream began"); (void)data; }
+  void stream(std::string data) override {
+    FUZZ_CHECK(streaming, "stream data before the stream began");
+    (void)data;
+  }
   void end_stream() override {
     FUZZ_CHECK(streaming, "a stream ended that never began");
     streaming = false;
@@ -202,7 +205,8 @@ bool serve_one(fuzz_server& s, std::string_view& rest) {
     pending.pop_front();
     fn();
   }
-  if (std::getenv("KVACTOR_FUZZ_TRACE"))  // to see what a saved input does: KVACTOR_FUZZ_TRACE=1 http_request_replay FILE
+  if (std::getenv(
+          "KVACTOR_FUZZ_TRACE"))  // to see what a saved input does: KVACTOR_FUZZ_TRACE=1 http_request_replay FILE
     std::fprintf(stderr, "%s %s -> %d (%zu body bytes)\n", in.method.c_str(), in.target.c_str(), sink->last_status,
                  sink->last_body.size());
   FUZZ_CHECK(pending.empty(), "the exchange never settled");
@@ -220,7 +224,6 @@ bool serve_one(fuzz_server& s, std::string_view& rest) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz_server& s = server();
   std::string_view rest(reinterpret_cast<const char*>(data), size);
-  for (int n = 0; n < max_requests_per_input && serve_one(s, rest); ++n) {
-  }
+  for (int n = 0; n < max_requests_per_input && serve_one(s, rest); ++n) {}
   return 0;
 }

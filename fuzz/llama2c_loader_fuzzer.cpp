@@ -26,7 +26,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(tok.vocab_size() == vocab_size, "a tokenizer with another size than asked for");
       kvactor::fuzz::check_tokenizer(tok);
     }
-  } catch (const kvactor::model_error&) {
-  }
+  } catch (const kvactor::model_error&) {}
   return 0;
 }

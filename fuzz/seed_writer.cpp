@@ -57,7 +57,15 @@ model_weights tiny_model(int dim, int hidden, int layers, int heads, int kv_head
 }
 
 tokenizer tiny_tokenizer(int vocab) {
-  std::vector<std::string> pieces = {"<unk>", "<s>", "</s>", "<0x41>", "\xe2\x96\x81", "a", "b", "\xe2\x96\x81" "ab"};
+  std::vector<std::string> pieces = {"<unk>",
+                                     "<s>",
+                                     "</s>",
+                                     "<0x41>",
+                                     "\xe2\x96\x81",
+                                     "a",
+                                     "b",
+                                     "\xe2\x96\x81"
+                                     "ab"};
   while (static_cast<int>(pieces.size()) < vocab) pieces.push_back("p" + std::to_string(pieces.size()));
   std::vector<float> scores;
   for (std::size_t i = 0; i < pieces.size(); ++i) scores.push_back(-static_cast<float>(i));

@@ -41,8 +41,10 @@ class gbnf_parser {
     at = std::min(at, src_.size());
     std::size_t line = 1, column = 1;
     for (std::size_t i = 0; i < at; ++i) {
-      if (src_[i] == '\n') ++line, column = 1;
-      else ++column;
+      if (src_[i] == '\n')
+        ++line, column = 1;
+      else
+        ++column;
     }
     throw grammar_error("line " + std::to_string(line) + ", column " + std::to_string(column) + ": " + message, at);
   }
@@ -120,7 +122,12 @@ class gbnf_parser {
       case 'n': return '\n';
       case 'r': return '\r';
       case 't': return '\t';
-      case '\\': case '"': case '[': case ']': case '-': case '^': return static_cast<uint8_t>(c);
+      case '\\':
+      case '"':
+      case '[':
+      case ']':
+      case '-':
+      case '^': return static_cast<uint8_t>(c);
       default: fail(std::string("unknown escape '\\") + (c ? std::string(1, c) : std::string("<end>")) + "'", at);
     }
   }
@@ -162,7 +169,8 @@ class gbnf_parser {
     if (defined_[id]) fail("rule '" + name + "' is defined twice", at);
     defined_[id] = true;
     parse_alternates(name, id, false, 0);
-    if (!at_end() && peek() != '\n' && peek() != '\r') fail("expected the end of the line after rule '" + name + "'", pos_);
+    if (!at_end() && peek() != '\n' && peek() != '\r')
+      fail("expected the end of the line after rule '" + name + "'", pos_);
     skip_space(true);
   }
 
@@ -250,7 +258,8 @@ class gbnf_parser {
     const std::vector<element> item(out.begin() + static_cast<std::ptrdiff_t>(item_start), out.end());
     out.resize(item_start);
     const uint64_t copies = static_cast<uint64_t>(min) + (max == unbounded ? 1 : max - min);
-    if (copies * (item.size() + 3) + total_ > max_grammar_elements) fail("the grammar is too large (over 2^20 elements)", pos_);
+    if (copies * (item.size() + 3) + total_ > max_grammar_elements)
+      fail("the grammar is too large (over 2^20 elements)", pos_);
     for (uint32_t i = 0; i < min; ++i) out.insert(out.end(), item.begin(), item.end());
     if (max == unbounded) {
       const uint32_t rec = generate(rule_name);
@@ -316,8 +325,10 @@ class gbnf_parser {
       } else if (c == '*' || c == '+' || c == '?' || c == '{') {
         if (!have_item) fail(std::string("expected an item before '") + c + "'", pos_);
         uint32_t min = c == '+' ? 1 : 0, max = c == '?' ? 1 : unbounded;
-        if (c == '{') std::tie(min, max) = parse_braces();
-        else ++pos_;
+        if (c == '{')
+          std::tie(min, max) = parse_braces();
+        else
+          ++pos_;
         repeat(rule_name, out, item_start, min, max);
         have_item = false;
       } else {
@@ -448,8 +459,9 @@ std::size_t longest_rule(const grammar& g, uint32_t r, std::vector<uint8_t>& col
     } else if (e.type == element_type::chr || e.type == element_type::chr_not || e.type == element_type::chr_any) {
       // A class: the widest code point it can match (a negated class or `.` can match 4-byte ones).
       std::size_t width = e.type == element_type::chr ? utf8_bytes(e.value) : 4;
-      for (std::size_t j = i + 1; j < rule.size() && (rule[j].type == element_type::chr_alt ||
-                                                       rule[j].type == element_type::chr_range_upper); ++j)
+      for (std::size_t j = i + 1;
+           j < rule.size() && (rule[j].type == element_type::chr_alt || rule[j].type == element_type::chr_range_upper);
+           ++j)
         width = std::max(width, utf8_bytes(rule[j].value));
       current = std::min(longest_limit, current + width);
     }
@@ -481,19 +493,29 @@ std::string to_gbnf(const grammar& g) {
                                      (e.type == element_type::alt || e.type == element_type::end);
       if (empty_alternative) out += " \"\"";  // a bare trailing '|' would swallow the next line
       const bool class_continues = i + 1 < rule.size() && (rule[i + 1].type == element_type::chr_alt ||
-                                                          rule[i + 1].type == element_type::chr_range_upper);
+                                                           rule[i + 1].type == element_type::chr_range_upper);
       switch (e.type) {
         case element_type::end: break;
         case element_type::alt: out += " |"; break;
         case element_type::rule_ref: out += " " + g.names[e.value]; break;
         case element_type::chr_any: out += " ."; break;
-        case element_type::chr: out += " ["; append_char(out, e.value); break;
-        case element_type::chr_not: out += " [^"; append_char(out, e.value); break;
+        case element_type::chr:
+          out += " [";
+          append_char(out, e.value);
+          break;
+        case element_type::chr_not:
+          out += " [^";
+          append_char(out, e.value);
+          break;
         case element_type::chr_alt: append_char(out, e.value); break;
-        case element_type::chr_range_upper: out += '-'; append_char(out, e.value); break;
+        case element_type::chr_range_upper:
+          out += '-';
+          append_char(out, e.value);
+          break;
       }
       if ((e.type == element_type::chr || e.type == element_type::chr_not || e.type == element_type::chr_alt ||
-           e.type == element_type::chr_range_upper) && !class_continues)
+           e.type == element_type::chr_range_upper) &&
+          !class_continues)
         out += ']';
     }
     out += '\n';

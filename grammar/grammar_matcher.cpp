@@ -66,8 +66,10 @@ bool class_meets(const element* pos, uint32_t low, uint32_t high) {
 void emit_stack(const grammar_stack& stack, std::vector<grammar_stack>& out, std::size_t& n) {
   if (n >= 8 * max_stacks)  // before duplicates are removed
     throw grammar_error("the grammar is too ambiguous: over " + std::to_string(max_stacks) + " parse stacks", 0);
-  if (n < out.size()) out[n].assign(stack.begin(), stack.end());
-  else out.push_back(stack);
+  if (n < out.size())
+    out[n].assign(stack.begin(), stack.end());
+  else
+    out.push_back(stack);
   ++n;
 }
 
@@ -121,7 +123,8 @@ void advance(const grammar& g, grammar_stack& stack, std::vector<grammar_stack>&
 void normalise(std::vector<grammar_stack>& stacks, std::size_t n) {
   if (n > 1) {
     std::sort(stacks.begin(), stacks.begin() + static_cast<std::ptrdiff_t>(n));
-    n = static_cast<std::size_t>(std::unique(stacks.begin(), stacks.begin() + static_cast<std::ptrdiff_t>(n)) - stacks.begin());
+    n = static_cast<std::size_t>(std::unique(stacks.begin(), stacks.begin() + static_cast<std::ptrdiff_t>(n)) -
+                                 stacks.begin());
   }
   stacks.resize(n);
   if (stacks.size() > max_stacks)
@@ -180,7 +183,10 @@ bool step_byte(const grammar& g, const match_state& in, uint8_t byte, match_stat
       accept_code_point(g, in, byte, out);
       return !out.stacks.empty();
     }
-    const int extra = byte >= 0xF0 && byte < 0xF5 ? 3 : byte >= 0xE0 && byte < 0xF0 ? 2 : byte >= 0xC2 && byte < 0xE0 ? 1 : 0;
+    const int extra = byte >= 0xF0 && byte < 0xF5   ? 3
+                      : byte >= 0xE0 && byte < 0xF0 ? 2
+                      : byte >= 0xC2 && byte < 0xE0 ? 1
+                                                    : 0;
     if (extra == 0) return false;
     out.stacks = in.stacks;
     out.partial_value = byte & (0x3Fu >> extra);

@@ -38,8 +38,9 @@ const std::map<std::string, std::string>& primitives() {
       {"month-30", "\"04\" | \"06\" | \"09\" | \"11\""},
       {"day-28", "\"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8]"},
       {"day-30", "day-28 | \"29\" | \"30\""},
-      {"time", "([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9] (\".\" [0-9]{1,6})? "
-               "(\"Z\" | [+-] ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9])"},
+      {"time",
+       "([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9] (\".\" [0-9]{1,6})? "
+       "(\"Z\" | [+-] ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9])"},
       {"date-time", "date \"T\" time"},
       {"uuid", "[0-9a-f]{8} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{12}"},
   };
@@ -49,10 +50,16 @@ const std::map<std::string, std::string>& primitives() {
 // Which primitives each primitive uses (so that only what is used is written).
 const std::map<std::string, std::vector<std::string>>& primitive_uses() {
   static const std::map<std::string, std::vector<std::string>> uses{
-      {"string", {"json-char"}}, {"integer", {"integral"}}, {"number", {"unsigned-number"}},
-      {"unsigned-number", {"integral"}}, {"value", {"object", "array", "string", "number", "boolean", "null"}},
-      {"object", {"string", "ws", "value"}}, {"array", {"value", "ws"}}, {"date-time", {"date", "time"}},
-      {"date", {"year", "month-31", "month-30", "day-28", "day-30"}}, {"day-30", {"day-28"}}};
+      {"string", {"json-char"}},
+      {"integer", {"integral"}},
+      {"number", {"unsigned-number"}},
+      {"unsigned-number", {"integral"}},
+      {"value", {"object", "array", "string", "number", "boolean", "null"}},
+      {"object", {"string", "ws", "value"}},
+      {"array", {"value", "ws"}},
+      {"date-time", {"date", "time"}},
+      {"date", {"year", "month-31", "month-30", "day-28", "day-30"}},
+      {"day-30", {"day-28"}}};
   return uses;
 }
 
@@ -161,9 +168,9 @@ class schema_converter {
 };
 
 bool is_annotation(const std::string& key) {
-  static const std::set<std::string> annotations{"title", "description", "$schema", "$id", "$comment", "examples",
-                                                 "default", "deprecated", "readOnly", "writeOnly", "$defs",
-                                                 "definitions", "type"};
+  static const std::set<std::string> annotations{"title",    "description", "$schema",    "$id",      "$comment",
+                                                 "examples", "default",     "deprecated", "readOnly", "writeOnly",
+                                                 "$defs",    "definitions", "type"};
   return annotations.count(key) > 0;
 }
 
@@ -175,7 +182,8 @@ void schema_converter::check_keywords(const json& s, const std::string& path, co
       {"string", {"minLength", "maxLength", "pattern", "format"}},
       {"integer", {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}},
       {"number", {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}},
-      {"boolean", {}}, {"null", {}}};
+      {"boolean", {}},
+      {"null", {}}};
   for (const auto& item : s.items()) {
     if (is_annotation(item.key())) continue;
     bool known = false;
@@ -354,8 +362,8 @@ std::string schema_converter::visit_string(const json& s, const std::string& pat
   const int64_t lo = count(s, "minLength", path, 0), hi = count(s, "maxLength", path, -1);
   if (hi >= 0 && lo > hi) fail(path, "minLength > maxLength is unsatisfiable");
   use("json-char");
-  return rule("string", "\"\\\"\" json-char{" + std::to_string(lo) + "," + (hi < 0 ? "" : std::to_string(hi)) +
-                            "} \"\\\"\"");
+  return rule("string",
+              "\"\\\"\" json-char{" + std::to_string(lo) + "," + (hi < 0 ? "" : std::to_string(hi)) + "} \"\\\"\"");
 }
 
 std::string schema_converter::visit_integer(const json& s, const std::string& path) {
@@ -365,12 +373,16 @@ std::string schema_converter::visit_integer(const json& s, const std::string& pa
     if (!s[key].is_number()) fail(path + "/" + key, std::string("'") + key + "' must be a number");
     const double v = s[key].get<double>();
     const std::string k = key;
-    double bound = k == "minimum" ? std::ceil(v) : k == "maximum" ? std::floor(v)
-                 : k == "exclusiveMinimum" ? std::floor(v) + 1 : std::ceil(v) - 1;
+    double bound = k == "minimum"            ? std::ceil(v)
+                   : k == "maximum"          ? std::floor(v)
+                   : k == "exclusiveMinimum" ? std::floor(v) + 1
+                                             : std::ceil(v) - 1;
     bound = std::max(std::min(bound, 1e17), -1e17);
     const auto b = static_cast<int64_t>(bound);
-    if (k == "minimum" || k == "exclusiveMinimum") lo = std::max(lo, b);
-    else hi = std::min(hi, b);
+    if (k == "minimum" || k == "exclusiveMinimum")
+      lo = std::max(lo, b);
+    else
+      hi = std::min(hi, b);
   }
   if (lo > hi) fail(path, "an integer range with no integer in it (minimum above maximum)");
   if (lo == -integer_limit && hi == integer_limit) return use("integer");

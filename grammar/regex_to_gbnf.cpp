@@ -141,7 +141,10 @@ class regex_translator {
     uint32_t v = 0;
     for (int i = 0; i < 4; ++i) {
       const char c = peek();
-      const int h = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      const int h = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
       if (h < 0) fail("expected 4 hex digits after \\u");
       v = v * 16 + static_cast<uint32_t>(h);
       ++pos_;
@@ -232,8 +235,10 @@ class regex_translator {
     if (c == '(') {
       ++pos_;
       if (peek() == '?') {
-        if (pos_ + 1 < end_ && p_[pos_ + 1] == ':') pos_ += 2;
-        else fail("lookaround and named groups are not supported");
+        if (pos_ + 1 < end_ && p_[pos_ + 1] == ':')
+          pos_ += 2;
+        else
+          fail("lookaround and named groups are not supported");
       }
       std::string inner = alternation(depth + 1);
       if (peek() != ')') fail("expected ')'");

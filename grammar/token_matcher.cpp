@@ -75,8 +75,8 @@ std::vector<const element*> state_key(const match_state& s) {
     key.insert(key.end(), stack.begin(), stack.end());
     key.push_back(nullptr);
   }
-  for (const uint32_t field : {s.partial_value, static_cast<uint32_t>(s.partial_remaining),
-                               static_cast<uint32_t>(s.partial_length)})
+  for (const uint32_t field :
+       {s.partial_value, static_cast<uint32_t>(s.partial_remaining), static_cast<uint32_t>(s.partial_length)})
     key.push_back(reinterpret_cast<const element*>(static_cast<uintptr_t>(field) + 1));
   return key;
 }
@@ -97,8 +97,8 @@ int32_t mask_cache::transition(const grammar& g, int32_t from, uint8_t byte) {
   const uint64_t key = static_cast<uint64_t>(from) << 8 | byte;
   const auto found = transitions_.find(key);
   if (found != transitions_.end()) return found->second;
-  const int32_t to = step_byte(g, states_[static_cast<std::size_t>(from)], byte, scratch_) ? intern(std::move(scratch_))
-                                                                                         : rejected;
+  const int32_t to =
+      step_byte(g, states_[static_cast<std::size_t>(from)], byte, scratch_) ? intern(std::move(scratch_)) : rejected;
   transitions_.emplace(key, to);
   return to;
 }

@@ -36,7 +36,8 @@ engine_error_row engine_error_mapping(engine_errc code) {
     case engine_errc::queue_full: return {503, "QUEUE_FULL", 1};
     case engine_errc::no_capacity: return {503, "NO_CAPACITY", 1};  // pages short right now
     case engine_errc::shutting_down: return {503, "SHUTTING_DOWN", 5};
-    case engine_errc::no_node: return {503, "NO_NODE", 1};  // kvactor route: no node reachable right now
+    case engine_errc::no_node:
+      return {503, "NO_NODE", 1};  // kvactor route: no node reachable right now
     // The prompt plus max_tokens needs more KV pages than the whole cache holds: no retry helps.
     case engine_errc::context_too_large: return {400, "CONTEXT_TOO_LARGE_FOR_CACHE", 0};
     case engine_errc::bad_request: return {400, "BAD_REQUEST", 0};

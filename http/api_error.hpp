@@ -16,16 +16,20 @@ struct api_error {
   api_error() = default;
   api_error(int status_, std::string code_, std::string message_, int retry_after_s_ = 0, std::string allow_ = {},
             std::string param_ = {})
-      : status(status_), code(std::move(code_)), message(std::move(message_)), retry_after_s(retry_after_s_),
-        allow(std::move(allow_)), param(std::move(param_)) {}
+      : status(status_),
+        code(std::move(code_)),
+        message(std::move(message_)),
+        retry_after_s(retry_after_s_),
+        allow(std::move(allow_)),
+        param(std::move(param_)) {}
 
-  int status = 400;          // HTTP status code
-  std::string code;          // stable machine-readable code, e.g. INVALID_JSON, QUEUE_FULL
-  std::string message;       // for humans; names the offending field
-  int retry_after_s = 0;     // > 0: sent as a Retry-After header (overload)
-  std::string allow;         // 405: the methods the path accepts (Allow header)
-  std::string param;         // the request field at fault, e.g. "sampling_params.top_p"; "" = none (null)
-  std::string type;          // OpenAI error type; "" = openai_error_type(status)
+  int status = 400;       // HTTP status code
+  std::string code;       // stable machine-readable code, e.g. INVALID_JSON, QUEUE_FULL
+  std::string message;    // for humans; names the offending field
+  int retry_after_s = 0;  // > 0: sent as a Retry-After header (overload)
+  std::string allow;      // 405: the methods the path accepts (Allow header)
+  std::string param;      // the request field at fault, e.g. "sampling_params.top_p"; "" = none (null)
+  std::string type;       // OpenAI error type; "" = openai_error_type(status)
 };
 
 // OpenAI's error type for a status: invalid_request_error (400, 405, 413, ...),
@@ -39,8 +43,8 @@ std::string error_body(const api_error& e);
 // One row of the engine error table.
 struct engine_error_row {
   int status;
-  const char* code;       // the API code (the engine's wire name, or what OpenAI clients match)
-  int retry_after_s;      // > 0: Retry-After
+  const char* code;   // the API code (the engine's wire name, or what OpenAI clients match)
+  int retry_after_s;  // > 0: Retry-After
 };
 engine_error_row engine_error_mapping(engine_errc code);
 

@@ -34,14 +34,12 @@ bool needs_api_key(endpoint e) {
     case endpoint::inspect_request:
     case endpoint::inspect_cluster:
     case endpoint::tokenize:
-    case endpoint::detokenize:
-      return true;
+    case endpoint::detokenize: return true;
     case endpoint::models:
     case endpoint::model:
     case endpoint::health:
     case endpoint::metrics:
-    case endpoint::console:
-      return false;
+    case endpoint::console: return false;
   }
   return true;  // an endpoint added later is protected until someone decides otherwise
 }
@@ -63,10 +61,12 @@ bool bearer_token_matches(std::string_view authorization, std::string_view key) 
 }
 
 http_reply unauthorized_reply(bool sent_credentials) {
-  http_reply r = error_reply({401, "UNAUTHORIZED",
+  http_reply r = error_reply({401,
+                              "UNAUTHORIZED",
                               sent_credentials ? "the API key is not valid (send Authorization: Bearer <key>)"
                                                : "this endpoint needs an API key: send Authorization: Bearer <key>",
-                              0, {}});
+                              0,
+                              {}});
   r.headers.emplace_back("WWW-Authenticate", sent_credentials ? R"(Bearer realm="kvactor", error="invalid_token")"
                                                               : R"(Bearer realm="kvactor")");
   return r;

@@ -19,9 +19,9 @@ namespace {
 // A conversation every chat template must be able to render: tried at start, so a
 // construct the engine lacks (a filter, a method) is found then, not on a user's request.
 const json sample_conversation = json::array({{{"role", "system"}, {"content", "You are helpful."}},
-                                               {{"role", "user"}, {"content", "Hello."}},
-                                               {{"role", "assistant"}, {"content", "Hi there."}},
-                                               {{"role", "user"}, {"content", "Tell me a story."}}});
+                                              {{"role", "user"}, {"content", "Hello."}},
+                                              {{"role", "assistant"}, {"content", "Hi there."}},
+                                              {{"role", "user"}, {"content", "Tell me a story."}}});
 
 }  // namespace
 

@@ -34,7 +34,7 @@ struct chat_render_error : std::runtime_error {
 struct chat_vocabulary {
   std::string bos_text;  // GGUF form ("<s>", "<|begin_of_text|>")
   std::string eos_text;
-  bool add_bos = true;   // the vocabulary's add_bos_token
+  bool add_bos = true;  // the vocabulary's add_bos_token
   // text -> ids; add_bos: prepend BOS; parse_special: control-token text becomes its token.
   std::function<std::vector<int32_t>(const std::string& text, bool add_bos, bool parse_special)> encode;
 };

@@ -41,12 +41,14 @@ json checked_message(const json& m, const std::string& where) {
   if (!m.at("role").is_string()) wrong_type(where + ".role", "a string", m.at("role"));
   const std::string role = m.at("role").get<std::string>();
   if (std::find(std::begin(known_roles), std::end(known_roles), role) == std::end(known_roles))
-    reject(400, "INVALID_ROLE", where + ".role: unknown role \"" + role + "\" (expected system, user, assistant or tool)");
+    reject(400, "INVALID_ROLE",
+           where + ".role: unknown role \"" + role + "\" (expected system, user, assistant or tool)");
 
   json out = {{"role", role}};
   const bool has_tool_calls = present(m, "tool_calls");
   if (has_tool_calls) {
-    if (role != "assistant") reject(400, "INVALID_TYPE", where + ".tool_calls: only an assistant message has tool calls");
+    if (role != "assistant")
+      reject(400, "INVALID_TYPE", where + ".tool_calls: only an assistant message has tool calls");
     if (!m.at("tool_calls").is_array()) wrong_type(where + ".tool_calls", "a list", m.at("tool_calls"));
     out["tool_calls"] = m.at("tool_calls");
   }
@@ -91,10 +93,30 @@ void read_chat_logprobs(const json& doc, generation_params& p) {
 chat_call chat_from(const json& doc, const prompt_limits& limits, const chat_prompt& chat) {
   // Everything the server honours, plus fields accepted only at their neutral value.
   refuse_unknown_keys(doc,
-                      {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k",
-                       "min_p", "seed", "stop", "stop_token_ids", "stream", "stream_options", "n", "best_of",
-                       "logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "repetition_penalty",
-                       "logit_bias", "ignore_eos", "cache_prompt", "cache_salt"},
+                      {"model",
+                       "messages",
+                       "max_tokens",
+                       "max_completion_tokens",
+                       "temperature",
+                       "top_p",
+                       "top_k",
+                       "min_p",
+                       "seed",
+                       "stop",
+                       "stop_token_ids",
+                       "stream",
+                       "stream_options",
+                       "n",
+                       "best_of",
+                       "logprobs",
+                       "top_logprobs",
+                       "presence_penalty",
+                       "frequency_penalty",
+                       "repetition_penalty",
+                       "logit_bias",
+                       "ignore_eos",
+                       "cache_prompt",
+                       "cache_salt"},
                       "");
 
   chat_call call;

@@ -17,13 +17,13 @@ namespace kvactor::http {
 
 // POST /v1/chat/completions (OpenAI).
 struct chat_call {
-  std::string model;                // as sent (may be empty)
-  nlohmann::json messages;          // as the template saw them (content parts joined)
-  prompt_input prompt;              // the rendered conversation and its ids
+  std::string model;        // as sent (may be empty)
+  nlohmann::json messages;  // as the template saw them (content parts joined)
+  prompt_input prompt;      // the rendered conversation and its ids
   generation_params params;
   std::vector<std::string> stop;
   bool stream = false;
-  bool stream_usage = false;        // stream_options.include_usage
+  bool stream_usage = false;  // stream_options.include_usage
 };
 
 // POST /apply-template (llama.cpp): the text a chat request with these messages feeds the model.

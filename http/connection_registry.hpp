@@ -5,7 +5,8 @@
 // picks a connection to shed: the oldest idle keep-alive one, else the one that has spent
 // longest reading its request (the slowest). A new connection that has not been answered
 // yet counts as reading from the moment it was accepted, so a burst of newcomers sheds
-// the oldest slow readers, never a fresh client whose first bytes are still in flight. No Beast here; thread-safe (one mutex, O(1) calls).
+// the oldest slow readers, never a fresh client whose first bytes are still in flight. No Beast here; thread-safe (one
+// mutex, O(1) calls).
 #pragma once
 
 #include <cstdint>
@@ -28,9 +29,9 @@ class sheddable {
 enum class connection_state { idle, reading, answering };
 
 struct client_limits {
-  int max_connections = 1024;          // whole server
+  int max_connections = 1024;  // whole server
   int max_connections_per_client = 256;
-  int max_requests_per_client = 256;   // requests in flight from one address
+  int max_requests_per_client = 256;  // requests in flight from one address
 };
 
 class connection_registry {
@@ -42,8 +43,8 @@ class connection_registry {
   enum class admission { admitted, client_full, server_full };
   struct admit_result {
     admission verdict = admission::admitted;
-    id_type id = 0;                       // when admitted
-    std::shared_ptr<sheddable> shed;      // call shed() on it (outside any lock) when set
+    id_type id = 0;                   // when admitted
+    std::shared_ptr<sheddable> shed;  // call shed() on it (outside any lock) when set
   };
   // A new connection from `address`. Over the client's limit: client_full. Server full:
   // picks a victim to shed and admits, or server_full when every connection is answering.
@@ -71,10 +72,10 @@ class connection_registry {
   struct entry {
     std::string address;
     connection_state state = connection_state::idle;
-    bool answered = false;                // has entered `answering` at least once
-    std::list<id_type>* line = nullptr;   // idle_ or reading_ while a shedding candidate
-    bool picked = false;                  // chosen as a victim: stays out of the lines
-    std::list<id_type>::iterator place;   // its position there
+    bool answered = false;               // has entered `answering` at least once
+    std::list<id_type>* line = nullptr;  // idle_ or reading_ while a shedding candidate
+    bool picked = false;                 // chosen as a victim: stays out of the lines
+    std::list<id_type>::iterator place;  // its position there
     std::weak_ptr<sheddable> owner;
   };
   void leave_line(entry& e);

@@ -20,8 +20,10 @@ bool listed(const std::vector<std::string>& allowed, std::string_view origin) {
 }
 
 http_reply refused(std::string_view origin) {
-  api_error e{403, "ORIGIN_NOT_ALLOWED",
-              "origin " + std::string(origin) + " is not allowed (the server's cors_origins lists the allowed ones)", 0,
+  api_error e{403,
+              "ORIGIN_NOT_ALLOWED",
+              "origin " + std::string(origin) + " is not allowed (the server's cors_origins lists the allowed ones)",
+              0,
               {}};
   return error_reply(e);
 }

@@ -29,7 +29,7 @@ struct cors_request {
 };
 
 struct cors_decision {
-  std::optional<http_reply> answer;  // answered here: a preflight, or a refused origin
+  std::optional<http_reply> answer;                          // answered here: a preflight, or a refused origin
   std::vector<std::pair<std::string, std::string>> headers;  // added to the real answer
 };
 

@@ -62,7 +62,9 @@ void generation_exchange::start() {
     req.tenant = spec_.tenant;
     req.tenant_weight = spec_.tenant_weight;
     req.ns = cache_namespace(spec_.tenant, spec_.params[i].cache_salt);
-    req.kind = spec_.flavor == api_flavor::shortfin ? "generate" : spec_.flavor == api_flavor::openai ? "completion" : "chat";
+    req.kind = spec_.flavor == api_flavor::shortfin ? "generate"
+               : spec_.flavor == api_flavor::openai ? "completion"
+                                                    : "chat";
     // The engine calls back on an actor thread: hop onto the connection's executor.
     auto on_engine_event = [self, i](const generation_event& ev) {
       self->sink_->post([self, i, ev] { self->on_event(i, ev); });
@@ -232,7 +234,8 @@ std::vector<prompt_outcome> generation_exchange::outcomes() const {
     }
     if (spec_.params[i].sampling.logprobs >= 0) {
       o.logprobs = run.logprobs;
-      o.logprobs->resize(std::min<std::size_t>(o.logprobs->size(), static_cast<std::size_t>(run.usage.completion_tokens)));
+      o.logprobs->resize(
+          std::min<std::size_t>(o.logprobs->size(), static_cast<std::size_t>(run.usage.completion_tokens)));
     }
     o.repeat_choice = !spec_.choice.empty() && spec_.choice[i] > 0;
     o.output_ids = run.output_ids;

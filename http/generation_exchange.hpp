@@ -33,7 +33,7 @@ struct exchange_spec {
   bool stream = false;
   bool stream_usage = false;
   bool return_input_ids = false;
-  bool echo = false;                      // completions: each choice's text starts with its prompt
+  bool echo = false;  // completions: each choice's text starts with its prompt
   std::string model_name;
   std::chrono::milliseconds deadline{0};
   std::string tenant_name = "default";  // /metrics labels
@@ -99,7 +99,7 @@ class generation_exchange : public std::enable_shared_from_this<generation_excha
   std::size_t finished_ = 0;
   bool stream_begun_ = false;
   std::vector<bool> role_sent_;  // chat: the {"role":"assistant"} chunk of choice i went out
-  bool failing_ = false;  // an error arrived before any output: the whole call fails
+  bool failing_ = false;         // an error arrived before any output: the whole call fails
   bool answered_ = false;
 };
 

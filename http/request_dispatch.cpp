@@ -58,8 +58,8 @@ void answer_inspect(server_context& ctx, const std::string& what, const std::sha
 }
 
 struct caller {
-  viewer view;              // tenant id and admin flag
-  int32_t weight = 1;       // fair share
+  viewer view;         // tenant id and admin flag
+  int32_t weight = 1;  // fair share
   std::string name = "default";
 };
 
@@ -112,10 +112,12 @@ std::shared_ptr<generation_exchange> start_generation(server_context& ctx, const
   }
   spec.tenant_slot = ctx.tenant_requests.enter(who.view.tenant, ctx.cfg.max_requests_per_tenant);
   if (!spec.tenant_slot) {
-    sink->send(error_reply({429, "TOO_MANY_REQUESTS",
+    sink->send(error_reply({429,
+                            "TOO_MANY_REQUESTS",
                             "tenant '" + who.name + "' has " + std::to_string(ctx.cfg.max_requests_per_tenant) +
                                 " requests in flight (max_requests_per_tenant); retry later",
-                            1, {}}));
+                            1,
+                            {}}));
     return nullptr;
   }
   spec.tenant = who.view.tenant;
@@ -210,14 +212,16 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       if (auto* err = std::get_if<api_error>(&parsed))
         sink->send(error_reply(*err));
       else
-        sink->send(json_reply(200, json{{"prompt", std::get<apply_template_call>(parsed).prompt}}.dump(-1, ' ', false, json::error_handler_t::replace)));
+        sink->send(json_reply(200, json{{"prompt", std::get<apply_template_call>(parsed).prompt}}.dump(
+                                       -1, ' ', false, json::error_handler_t::replace)));
       return nullptr;
     }
     case endpoint::models:
       sink->send(json_reply(200, json{{"object", "list"}, {"data", json::array({model_object(ctx)})}}.dump()));
       return nullptr;
     case endpoint::model:
-      sink->send(r.argument == ctx.cfg.model_name ? json_reply(200, model_object(ctx).dump()) : unknown_model(r.argument));
+      sink->send(r.argument == ctx.cfg.model_name ? json_reply(200, model_object(ctx).dump())
+                                                  : unknown_model(r.argument));
       return nullptr;
     case endpoint::health:
       if (ctx.draining)
@@ -243,10 +247,12 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       const int depth = query_int(r, "depth", limits::default_depth, 0, limits::max_depth),
                 max_nodes = query_int(r, "max_nodes", limits::default_nodes, 1, limits::max_nodes);
       if (depth < 0 || max_nodes < 0) {
-        sink->send(error_reply({400, "OUT_OF_RANGE",
-                                "depth must be in [0, " + std::to_string(limits::max_depth) + "] and max_nodes in [1, " +
-                                    std::to_string(limits::max_nodes) + "]",
-                                0, {}}));
+        sink->send(error_reply({400,
+                                "OUT_OF_RANGE",
+                                "depth must be in [0, " + std::to_string(limits::max_depth) +
+                                    "] and max_nodes in [1, " + std::to_string(limits::max_nodes) + "]",
+                                0,
+                                {}}));
         return nullptr;
       }
       // The service cuts the tree itself, to these bounds (one set: cache_tree_limits).
@@ -267,9 +273,8 @@ std::shared_ptr<generation_exchange> dispatch(server_context& ctx, const incomin
       return nullptr;
     }
     case endpoint::inspect_requests:
-      answer_inspect(ctx, "requests", sink, [v = who->view](std::string snapshot) {
-        return snapshot_reply(requests_for(snapshot, v));
-      });
+      answer_inspect(ctx, "requests", sink,
+                     [v = who->view](std::string snapshot) { return snapshot_reply(requests_for(snapshot, v)); });
       return nullptr;
     case endpoint::inspect_request:
       answer_inspect(ctx, "request:" + r.argument, sink, [v = who->view, rid = r.argument](std::string snapshot) {

@@ -28,7 +28,7 @@ struct server_context {
   prompt_limits limits;
   chat_prompt chat;  // renders /v1/chat/completions and /apply-template messages
   server_metrics metrics;
-  std::atomic<bool> draining{false};  // shutting down: no new generations
+  std::atomic<bool> draining{false};      // shutting down: no new generations
   std::atomic<int> answers_in_flight{0};  // requests read whose answer is not yet written
   // Open connections by client address and state: per-client limits, shedding (issue 22).
   connection_registry connections{

@@ -18,10 +18,12 @@ namespace kvactor::http::fields {
 
 json parse_body(std::string_view body, std::size_t body_limit) {
   if (body.size() > body_limit)
-    reject(413, "BODY_TOO_LARGE", "request body of " + std::to_string(body.size()) + " bytes exceeds the limit of " +
-                                      std::to_string(body_limit));
+    reject(
+        413, "BODY_TOO_LARGE",
+        "request body of " + std::to_string(body.size()) + " bytes exceeds the limit of " + std::to_string(body_limit));
   const std::size_t bad = first_invalid_utf8(body);
-  if (bad != body.size()) reject(400, "INVALID_UTF8", "request body is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+  if (bad != body.size())
+    reject(400, "INVALID_UTF8", "request body is not valid UTF-8 (byte " + std::to_string(bad) + ")");
   json doc = json::parse(body.begin(), body.end(), nullptr, false);
   if (doc.is_discarded()) reject(400, "INVALID_JSON", "request body is not valid JSON");
   if (!doc.is_object()) reject(400, "INVALID_JSON", "request body must be a JSON object");
@@ -43,24 +45,27 @@ long long read_int(const json& obj, const char* key, const std::string& where, l
   const json& v = obj.at(key);
   if (!v.is_number_integer()) wrong_type(where + key, "an integer", v);
   if (v.is_number_unsigned() && v.get<unsigned long long>() > static_cast<unsigned long long>(max))
-    reject(400, "OUT_OF_RANGE", where + key + ": " + v.dump() + " is out of range [" + std::to_string(min) + ", " +
-                                    std::to_string(max) + "]");
+    reject(
+        400, "OUT_OF_RANGE",
+        where + key + ": " + v.dump() + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
   const long long x = v.get<long long>();
   if (x < min || x > max)
-    reject(400, "OUT_OF_RANGE", where + key + ": " + v.dump() + " is out of range [" + std::to_string(min) + ", " +
-                                    std::to_string(max) + "]");
+    reject(
+        400, "OUT_OF_RANGE",
+        where + key + ": " + v.dump() + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
   return x;
 }
 
-double read_number(const json& obj, const char* key, const std::string& where, double fallback, double min,
-                   double max, bool min_exclusive) {
+double read_number(const json& obj, const char* key, const std::string& where, double fallback, double min, double max,
+                   bool min_exclusive) {
   if (!present(obj, key)) return fallback;
   const json& v = obj.at(key);
   if (!v.is_number()) wrong_type(where + key, "a number", v);
   const double x = v.get<double>();
   if (!std::isfinite(x) || x > max || (min_exclusive ? x <= min : x < min))
-    reject(400, "OUT_OF_RANGE", where + key + ": " + v.dump() + " is out of range " + (min_exclusive ? "(" : "[") +
-                                    json(min).dump() + ", " + json(max).dump() + "]");
+    reject(400, "OUT_OF_RANGE",
+           where + key + ": " + v.dump() + " is out of range " + (min_exclusive ? "(" : "[") + json(min).dump() + ", " +
+               json(max).dump() + "]");
   return x;
 }
 
@@ -81,18 +86,18 @@ void check_context(const prompt_input& p, int max_tokens, const prompt_limits& l
   // Empty text on a vocabulary that adds no BOS (Qwen2, GPT-2) gives no token to start from.
   if (p.ids.empty()) reject(400, "OUT_OF_RANGE", field + ": the prompt has no tokens (this model adds no BOS)");
   if (static_cast<long long>(p.ids.size()) > limits.max_prompt_tokens)
-    reject(400, "PROMPT_TOO_LONG", field + ": prompt of " + std::to_string(p.ids.size()) +
-                                       " tokens is longer than the server's limit of " +
-                                       std::to_string(limits.max_prompt_tokens) + " tokens");
+    reject(400, "PROMPT_TOO_LONG",
+           field + ": prompt of " + std::to_string(p.ids.size()) + " tokens is longer than the server's limit of " +
+               std::to_string(limits.max_prompt_tokens) + " tokens");
   const long long need = static_cast<long long>(p.ids.size()) + max_tokens;
   if (static_cast<long long>(p.ids.size()) >= limits.max_seq_len)
-    reject(400, "context_length_exceeded", field + ": prompt of " + std::to_string(p.ids.size()) +
-                                               " tokens does not fit the context of " +
-                                               std::to_string(limits.max_seq_len) + " tokens");
+    reject(400, "context_length_exceeded",
+           field + ": prompt of " + std::to_string(p.ids.size()) + " tokens does not fit the context of " +
+               std::to_string(limits.max_seq_len) + " tokens");
   if (need > limits.max_seq_len)
-    reject(400, "context_length_exceeded", field + ": prompt of " + std::to_string(p.ids.size()) + " tokens plus " +
-                                               std::to_string(max_tokens) + " new tokens exceeds the context of " +
-                                               std::to_string(limits.max_seq_len) + " tokens");
+    reject(400, "context_length_exceeded",
+           field + ": prompt of " + std::to_string(p.ids.size()) + " tokens plus " + std::to_string(max_tokens) +
+               " new tokens exceeds the context of " + std::to_string(limits.max_seq_len) + " tokens");
 }
 
 std::vector<std::string> read_stop(const json& obj) {
@@ -139,9 +144,10 @@ void check_text_fits(const std::string& text, const prompt_limits& limits, const
     return text.size() / limits.max_bytes_per_token > static_cast<std::size_t>(std::max(tokens, 0LL));
   };
   const auto refuse = [&](const char* code, long long tokens, const char* what) {
-    reject(400, code, field + ": " + std::to_string(text.size()) + " bytes of text cannot fit " + what + " of " +
-                          std::to_string(tokens) + " tokens (a token covers at most " +
-                          std::to_string(limits.max_bytes_per_token) + " bytes)");
+    reject(400, code,
+           field + ": " + std::to_string(text.size()) + " bytes of text cannot fit " + what + " of " +
+               std::to_string(tokens) + " tokens (a token covers at most " +
+               std::to_string(limits.max_bytes_per_token) + " bytes)");
   };
   if (too_long(limits.max_prompt_tokens)) refuse("PROMPT_TOO_LONG", limits.max_prompt_tokens, "the server's limit");
   if (too_long(limits.max_seq_len)) refuse("context_length_exceeded", limits.max_seq_len, "the context");

@@ -7,9 +7,9 @@
 
 #include <cstdint>
 #include <initializer_list>
-#include <variant>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -33,8 +33,8 @@ bool present(const json& obj, const char* key);
 bool read_bool(const json& obj, const char* key, const std::string& where, bool fallback);
 long long read_int(const json& obj, const char* key, const std::string& where, long long fallback, long long min,
                    long long max);
-double read_number(const json& obj, const char* key, const std::string& where, double fallback, double min,
-                   double max, bool min_exclusive);
+double read_number(const json& obj, const char* key, const std::string& where, double fallback, double min, double max,
+                   bool min_exclusive);
 uint64_t read_seed(const json& obj, const char* key, const std::string& where);
 // "stop": a string or a list of at most 4 non-empty strings.
 std::vector<std::string> read_stop(const json& obj);

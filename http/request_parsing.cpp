@@ -32,12 +32,13 @@ prompt_input id_prompt(const json& arr, const std::string& field, const prompt_l
   for (std::size_t i = 0; i < arr.size(); ++i) {
     const json& t = arr[i];
     if (!t.is_number_integer()) wrong_type(field + "[" + std::to_string(i) + "]", "a token id (integer)", t);
-    const bool in_vocab = t.is_number_unsigned() ? t.get<unsigned long long>() < static_cast<unsigned>(limits.vocab_size)
-                                                 : t.get<long long>() >= 0 && t.get<long long>() < limits.vocab_size;
+    const bool in_vocab = t.is_number_unsigned()
+                              ? t.get<unsigned long long>() < static_cast<unsigned>(limits.vocab_size)
+                              : t.get<long long>() >= 0 && t.get<long long>() < limits.vocab_size;
     if (!in_vocab)
-      reject(400, "TOKEN_OUT_OF_VOCABULARY", field + "[" + std::to_string(i) + "]: token id " + t.dump() +
-                                                 " is outside the vocabulary [0, " + std::to_string(limits.vocab_size) +
-                                                 ")");
+      reject(400, "TOKEN_OUT_OF_VOCABULARY",
+             field + "[" + std::to_string(i) + "]: token id " + t.dump() + " is outside the vocabulary [0, " +
+                 std::to_string(limits.vocab_size) + ")");
     p.ids.push_back(static_cast<int32_t>(t.get<long long>()));
   }
   p.text = limits.decode(p.ids);
@@ -48,8 +49,9 @@ bool is_id_list(const json& v) { return v.is_array() && !v.empty() && v.front().
 
 void check_batch_size(std::size_t n, const prompt_limits& limits, const std::string& field) {
   if (n > static_cast<std::size_t>(limits.max_prompts_per_request))
-    reject(400, "OUT_OF_RANGE", field + ": " + std::to_string(n) + " prompts; at most " +
-                                    std::to_string(limits.max_prompts_per_request) + " per request");
+    reject(400, "OUT_OF_RANGE",
+           field + ": " + std::to_string(n) + " prompts; at most " + std::to_string(limits.max_prompts_per_request) +
+               " per request");
 }
 
 generation_params shortfin_params(const json& sp, const std::string& where, const prompt_limits& limits) {
@@ -62,11 +64,11 @@ generation_params shortfin_params(const json& sp, const std::string& where, cons
   p.sampling.top_p = static_cast<float>(read_number(sp, "top_p", where, 1.0, 0.0, 1.0, true));
   p.sampling.seed = read_seed(sp, "seed", where);
   p.seed_given = present(sp, "seed");
-  refuse_unknown_keys(sp,
-                      {"max_completion_tokens", "temperature", "top_k", "top_p", "seed", "min_p", "presence_penalty",
-                       "frequency_penalty", "repetition_penalty", "logit_bias", "stop_token_ids", "ignore_eos",
-                       "cache_prompt"},
-                      where);
+  refuse_unknown_keys(
+      sp,
+      {"max_completion_tokens", "temperature", "top_k", "top_p", "seed", "min_p", "presence_penalty",
+       "frequency_penalty", "repetition_penalty", "logit_bias", "stop_token_ids", "ignore_eos", "cache_prompt"},
+      where);
   read_sampling_extras(sp, where, limits, p);
   return p;
 }
@@ -116,8 +118,8 @@ generate_call generate_from(const json& doc, const prompt_limits& limits) {
   } else if (doc.at("sampling_params").is_array()) {
     const json& list = doc.at("sampling_params");
     if (list.size() != n)
-      reject(400, "OUT_OF_RANGE", "sampling_params: " + std::to_string(list.size()) + " entries for " +
-                                      std::to_string(n) + " prompts");
+      reject(400, "OUT_OF_RANGE",
+             "sampling_params: " + std::to_string(list.size()) + " entries for " + std::to_string(n) + " prompts");
     for (std::size_t i = 0; i < n; ++i)
       call.params.push_back(shortfin_params(list[i], "sampling_params[" + std::to_string(i) + "].", limits));
   } else {
@@ -133,7 +135,8 @@ generate_call generate_from(const json& doc, const prompt_limits& limits) {
         call.rids[i] = call.batch ? rid.get<std::string>() + "-" + std::to_string(i) : rid.get<std::string>();
     } else if (rid.is_array()) {
       if (rid.size() != n)
-        reject(400, "OUT_OF_RANGE", "rid: " + std::to_string(rid.size()) + " ids for " + std::to_string(n) + " prompts");
+        reject(400, "OUT_OF_RANGE",
+               "rid: " + std::to_string(rid.size()) + " ids for " + std::to_string(n) + " prompts");
       for (std::size_t i = 0; i < n; ++i) {
         if (!rid[i].is_string()) wrong_type("rid[" + std::to_string(i) + "]", "a string", rid[i]);
         call.rids[i] = rid[i].get<std::string>();
@@ -160,16 +163,36 @@ generate_call generate_from(const json& doc, const prompt_limits& limits) {
 // llama.cpp extensions the server honours; anything else is refused naming it.
 void refuse_unknown_completion_keys(const json& doc) {
   refuse_unknown_keys(doc,
-                      {"model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "n", "best_of",
-                       "echo", "logprobs", "stop", "stop_token_ids", "stream", "stream_options", "presence_penalty",
-                       "frequency_penalty", "repetition_penalty", "logit_bias", "ignore_eos", "cache_prompt",
+                      {"model",
+                       "prompt",
+                       "max_tokens",
+                       "temperature",
+                       "top_p",
+                       "top_k",
+                       "min_p",
+                       "seed",
+                       "n",
+                       "best_of",
+                       "echo",
+                       "logprobs",
+                       "stop",
+                       "stop_token_ids",
+                       "stream",
+                       "stream_options",
+                       "presence_penalty",
+                       "frequency_penalty",
+                       "repetition_penalty",
+                       "logit_bias",
+                       "ignore_eos",
+                       "cache_prompt",
                        "cache_salt"},
                       "");
 }
 
 void read_completion_sampling(const json& doc, const prompt_limits& limits, completion_call& call) {
   generation_params& p = call.params;
-  p.max_tokens = static_cast<int>(read_int(doc, "max_tokens", "", limits.default_max_tokens, 1, new_tokens_cap(limits)));
+  p.max_tokens =
+      static_cast<int>(read_int(doc, "max_tokens", "", limits.default_max_tokens, 1, new_tokens_cap(limits)));
   p.sampling.temperature = static_cast<float>(read_number(doc, "temperature", "", 1.0, 0.0, 2.0, false));
   p.sampling.top_p = static_cast<float>(read_number(doc, "top_p", "", 1.0, 0.0, 1.0, true));
   p.sampling.top_k = static_cast<int>(read_int(doc, "top_k", "", 0, 0, limits.vocab_size));
@@ -180,7 +203,8 @@ void read_completion_sampling(const json& doc, const prompt_limits& limits, comp
   p.n = read_choices(doc, limits, call.prompts.size());
   call.echo = read_bool(doc, "echo", "", false);
   if (call.echo && p.sampling.logprobs >= 0)
-    reject(400, "UNSUPPORTED_FIELD", "echo: not supported together with logprobs (prompt log probabilities are not computed)");
+    reject(400, "UNSUPPORTED_FIELD",
+           "echo: not supported together with logprobs (prompt log probabilities are not computed)");
 }
 
 completion_call completion_from(const json& doc, const prompt_limits& limits) {

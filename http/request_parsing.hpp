@@ -19,11 +19,11 @@ namespace kvactor::http {
 // What validation needs to know about the model, without depending on it.
 struct prompt_limits {
   int vocab_size = 0;
-  int max_seq_len = 0;            // prompt + generated tokens must fit
+  int max_seq_len = 0;  // prompt + generated tokens must fit
   int default_max_tokens = 16;
   std::size_t body_limit = 1 << 20;
-  int max_prompt_tokens = 1 << 30;     // longer prompts: 400 PROMPT_TOO_LONG
-  int max_new_tokens = 1 << 30;        // cap on max_tokens / max_completion_tokens (besides max_seq_len)
+  int max_prompt_tokens = 1 << 30;  // longer prompts: 400 PROMPT_TOO_LONG
+  int max_new_tokens = 1 << 30;     // cap on max_tokens / max_completion_tokens (besides max_seq_len)
   int max_prompts_per_request = 1 << 30;
   // A token covers at most this many bytes of text (the tokenizer's longest piece, at least 4
   // for an unknown code point); text longer than this times a token limit is refused before
@@ -42,12 +42,12 @@ struct prompt_input {
 struct generation_params {
   int max_tokens = 16;
   sampling_params sampling;
-  bool seed_given = false;  // false: a sampled request gets a fresh seed (choose_seeds), reported back
+  bool seed_given = false;              // false: a sampled request gets a fresh seed (choose_seeds), reported back
   std::vector<int32_t> stop_token_ids;  // generating one ends the choice ("stop"; the token is not shown)
   bool ignore_eos = false;              // true: EOS does not end generation
   bool cache_prompt = true;             // false: no prefix-cache match for this request
   int n = 1;                            // choices per prompt; choice j samples with seed + j
-  std::string cache_salt;   // narrows prefix-cache sharing inside the tenant ("" = none; http/tenants.hpp)
+  std::string cache_salt;               // narrows prefix-cache sharing inside the tenant ("" = none; http/tenants.hpp)
 };
 
 // POST /generate (shortfin's GenerateReqInput).
@@ -62,13 +62,13 @@ struct generate_call {
 
 // POST /v1/completions (OpenAI).
 struct completion_call {
-  std::string model;                      // as sent (may be empty)
+  std::string model;  // as sent (may be empty)
   std::vector<prompt_input> prompts;
   generation_params params;
-  std::vector<std::string> stop;          // generation ends before any of these
+  std::vector<std::string> stop;  // generation ends before any of these
   bool stream = false;
-  bool stream_usage = false;              // stream_options.include_usage
-  bool echo = false;                      // each choice's text starts with its prompt
+  bool stream_usage = false;  // stream_options.include_usage
+  bool echo = false;          // each choice's text starts with its prompt
 };
 
 template <class T>

@@ -62,7 +62,8 @@ json chat_logprobs(const std::vector<token_logprob>& entries) {
   for (const auto& e : entries) {
     json top = json::array();
     for (const auto& [text, lp] : e.top) top.push_back({{"token", text}, {"logprob", lp}, {"bytes", bytes_of(text)}});
-    content.push_back({{"token", e.token}, {"logprob", e.logprob}, {"bytes", bytes_of(e.token)}, {"top_logprobs", top}});
+    content.push_back(
+        {{"token", e.token}, {"logprob", e.logprob}, {"bytes", bytes_of(e.token)}, {"top_logprobs", top}});
   }
   return {{"content", content}, {"refusal", nullptr}};
 }
@@ -90,12 +91,12 @@ std::string shortfin_event(std::size_t index, const std::string& rid, const std:
 std::string completion_response(const completion_identity& who, const std::vector<prompt_outcome>& outcomes) {
   json choices = json::array();
   for (std::size_t i = 0; i < outcomes.size(); ++i)
-    choices.push_back({{"index", i},
-                       {"text", outcomes[i].text},
-                       {"logprobs", outcomes[i].logprobs
-                                        ? completion_logprobs(*outcomes[i].logprobs, outcomes[i].text_offset)
-                                        : json(nullptr)},
-                       {"finish_reason", finish_value(outcomes[i].finish_reason)}});
+    choices.push_back(
+        {{"index", i},
+         {"text", outcomes[i].text},
+         {"logprobs",
+          outcomes[i].logprobs ? completion_logprobs(*outcomes[i].logprobs, outcomes[i].text_offset) : json(nullptr)},
+         {"finish_reason", finish_value(outcomes[i].finish_reason)}});
   return dump(with_seed({{"id", who.id},
                          {"object", "text_completion"},
                          {"created", who.created},
@@ -155,7 +156,9 @@ std::string chat_completion_event(const completion_identity& who, chat_delta kin
   json delta = json::object();
   if (kind == chat_delta::role) delta = {{"role", "assistant"}, {"content", ""}};
   if (kind == chat_delta::content) delta = {{"content", content}};
-  const json choice = {{"index", index}, {"delta", delta}, {"logprobs", logprobs ? chat_logprobs(*logprobs) : json(nullptr)},
+  const json choice = {{"index", index},
+                       {"delta", delta},
+                       {"logprobs", logprobs ? chat_logprobs(*logprobs) : json(nullptr)},
                        {"finish_reason", kind == chat_delta::finish ? finish_value(finish_reason) : json(nullptr)}};
   return sse({{"id", who.id},
               {"object", "chat.completion.chunk"},
@@ -178,8 +181,6 @@ std::string chat_usage_event(const completion_identity& who, const prompt_outcom
   return chat_usage_event(who, std::vector<prompt_outcome>{outcome});
 }
 
-std::string error_event(const api_error& e) {
-  return "data: " + error_body(e) + "\n\n";
-}
+std::string error_event(const api_error& e) { return "data: " + error_body(e) + "\n\n"; }
 
 }  // namespace kvactor::http

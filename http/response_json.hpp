@@ -25,14 +25,14 @@ struct prompt_outcome {
   std::string rid;
   std::string prompt_text;
   std::vector<int32_t> prompt_ids;
-  std::string text;               // generated text (stop string trimmed)
+  std::string text;  // generated text (stop string trimmed)
   std::vector<int32_t> output_ids;
-  std::string finish_reason;      // length | stop | cancelled
+  std::string finish_reason;  // length | stop | cancelled
   generation_usage usage;
-  std::optional<uint64_t> seed;   // the seed a sampled prompt used (given or chosen); none when greedy
+  std::optional<uint64_t> seed;  // the seed a sampled prompt used (given or chosen); none when greedy
   std::optional<std::vector<token_logprob>> logprobs;  // when asked for: one per token of `text`
-  std::size_t text_offset = 0;    // where the generated text starts in `text` (the prompt's length with echo)
-  bool repeat_choice = false;     // a second or later choice of its prompt: usage counts the prompt once
+  std::size_t text_offset = 0;  // where the generated text starts in `text` (the prompt's length with echo)
+  bool repeat_choice = false;   // a second or later choice of its prompt: usage counts the prompt once
 };
 
 // {"responses":[{"prompt":...,"responses":[{"text":...}]}]}; with return_input_ids
@@ -43,7 +43,7 @@ std::string shortfin_event(std::size_t index, const std::string& rid, const std:
                            const std::string& finish_reason);
 
 struct completion_identity {
-  std::string id;     // "cmpl-<rid of the first prompt>"
+  std::string id;  // "cmpl-<rid of the first prompt>"
   std::string model;
   int64_t created = 0;  // unix seconds
 };

@@ -7,9 +7,8 @@ api_error not_found(std::string_view path) {
   return {404, "NOT_FOUND", "no such endpoint: " + std::string(path), 0, {}};
 }
 api_error wrong_method(std::string_view method, std::string_view path, const char* allow) {
-  return {405, "METHOD_NOT_ALLOWED", std::string(method) + " is not allowed on " + std::string(path) + " (allowed: " +
-                                         allow + ")",
-          0, allow};
+  return {405, "METHOD_NOT_ALLOWED",
+          std::string(method) + " is not allowed on " + std::string(path) + " (allowed: " + allow + ")", 0, allow};
 }
 
 bool parse_query(std::string_view q, std::map<std::string, std::string>& out) {

@@ -20,8 +20,8 @@ void read_logit_bias(const json& obj, const std::string& where, const prompt_lim
     if (key.empty() || *end != '\0' || key.size() > 12)
       reject(400, "INVALID_TYPE", field + ": key \"" + key + "\" is not a token id");
     if (id < 0 || id >= limits.vocab_size)
-      reject(400, "TOKEN_OUT_OF_VOCABULARY", field + "." + key + ": token id is outside the vocabulary [0, " +
-                                                 std::to_string(limits.vocab_size) + ")");
+      reject(400, "TOKEN_OUT_OF_VOCABULARY",
+             field + "." + key + ": token id is outside the vocabulary [0, " + std::to_string(limits.vocab_size) + ")");
     const double v = read_number(bias, key.c_str(), field + ".", 0.0, -100.0, 100.0, false);
     s.bias_ids.push_back(static_cast<int32_t>(id));
     s.bias_values.push_back(static_cast<float>(v));
@@ -40,11 +40,13 @@ std::vector<int32_t> read_token_ids(const json& obj, const char* key, const std:
     const json& t = list[i];
     const std::string at = field + "[" + std::to_string(i) + "]";
     if (!t.is_number_integer()) wrong_type(at, "a token id (integer)", t);
-    const bool in_vocab = t.is_number_unsigned() ? t.get<unsigned long long>() < static_cast<unsigned>(limits.vocab_size)
-                                                 : t.get<long long>() >= 0 && t.get<long long>() < limits.vocab_size;
+    const bool in_vocab = t.is_number_unsigned()
+                              ? t.get<unsigned long long>() < static_cast<unsigned>(limits.vocab_size)
+                              : t.get<long long>() >= 0 && t.get<long long>() < limits.vocab_size;
     if (!in_vocab)
-      reject(400, "TOKEN_OUT_OF_VOCABULARY", at + ": token id " + t.dump() + " is outside the vocabulary [0, " +
-                                                 std::to_string(limits.vocab_size) + ")");
+      reject(
+          400, "TOKEN_OUT_OF_VOCABULARY",
+          at + ": token id " + t.dump() + " is outside the vocabulary [0, " + std::to_string(limits.vocab_size) + ")");
     out.push_back(static_cast<int32_t>(t.get<long long>()));
   }
   return out;
@@ -70,9 +72,9 @@ int read_choices(const json& obj, const prompt_limits& limits, std::size_t promp
   if (present(obj, "best_of") && read_int(obj, "best_of", "", 1, 1, max_choices) != 1)
     reject(400, "UNSUPPORTED_FIELD", "best_of: only 1 is supported (the server does not rank candidates; use n)");
   if (static_cast<long long>(prompts) * n > limits.max_prompts_per_request)
-    reject(400, "OUT_OF_RANGE", "n: " + std::to_string(prompts) + " prompts times n = " + std::to_string(n) +
-                                    " choices; at most " + std::to_string(limits.max_prompts_per_request) +
-                                    " per request");
+    reject(400, "OUT_OF_RANGE",
+           "n: " + std::to_string(prompts) + " prompts times n = " + std::to_string(n) + " choices; at most " +
+               std::to_string(limits.max_prompts_per_request) + " per request");
   return static_cast<int>(n);
 }
 

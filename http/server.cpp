@@ -35,7 +35,9 @@ class listener : public std::enable_shared_from_this<listener> {
   }
 
   unsigned short port() const { return port_; }  // still known after the acceptor closes
-  void run() { net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); }); }
+  void run() {
+    net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
+  }
   void stop() {
     net::post(acceptor_.get_executor(), [self = shared_from_this()] {
       beast::error_code ec;
@@ -90,16 +92,20 @@ class listener : public std::enable_shared_from_this<listener> {
     api_error refusal;
     if (verdict.verdict == admission::client_full) {
       ++ctx_.metrics.client_refused_connections;
-      refusal = {429, "TOO_MANY_CONNECTIONS",
+      refusal = {429,
+                 "TOO_MANY_CONNECTIONS",
                  "this client address holds its limit of " + std::to_string(ctx_.cfg.max_connections_per_client) +
                      " connections (max_connections_per_client); retry later",
-                 1, {}};
+                 1,
+                 {}};
     } else {
       ++ctx_.metrics.refused_connections;
-      refusal = {503, "TOO_MANY_CONNECTIONS",
+      refusal = {503,
+                 "TOO_MANY_CONNECTIONS",
                  "the server holds its limit of " + std::to_string(ctx_.cfg.max_connections) +
                      " connections, all answering requests; retry later",
-                 1, {}};
+                 1,
+                 {}};
     }
     std::make_shared<session>(std::move(socket), ctx_, 0, std::move(refusal))->run();
   }
@@ -140,8 +146,7 @@ server_config resolved(server_config cfg) {
 }  // namespace
 
 struct http_server::impl {
-  impl(const server_config& cfg, generation_service& service)
-      : ctx(resolved(cfg), service), ioc(cfg.io_threads) {
+  impl(const server_config& cfg, generation_service& service) : ctx(resolved(cfg), service), ioc(cfg.io_threads) {
     beast::error_code ec;
     const auto address = net::ip::make_address(cfg.host, ec);
     if (ec) throw std::runtime_error("host: not an IP address: " + cfg.host);

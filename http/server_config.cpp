@@ -33,24 +33,40 @@ struct config_key {
 
 template <class T>
 config_key int_key(const char* name, T server_config::*field, long long min, long long max, const char* help) {
-  return {name, config_key::integer, min, max,
+  return {name,
+          config_key::integer,
+          min,
+          max,
           [field](server_config& c, const json& v) { c.*field = static_cast<T>(v.get<long long>()); },
-          [field](const server_config& c) { return json(static_cast<long long>(c.*field)); }, help};
+          [field](const server_config& c) { return json(static_cast<long long>(c.*field)); },
+          help};
 }
-config_key engine_int_key(const char* name, int engine_config::*field, long long min, long long max,
-                          const char* help) {
-  return {name, config_key::integer, min, max,
+config_key engine_int_key(const char* name, int engine_config::*field, long long min, long long max, const char* help) {
+  return {name,
+          config_key::integer,
+          min,
+          max,
           [field](server_config& c, const json& v) { c.engine.*field = static_cast<int>(v.get<long long>()); },
-          [field](const server_config& c) { return json(c.engine.*field); }, help};
+          [field](const server_config& c) { return json(c.engine.*field); },
+          help};
 }
 config_key text_key(const char* name, std::string server_config::*field, const char* help) {
-  return {name, config_key::text, 0, 0, [field](server_config& c, const json& v) { c.*field = v.get<std::string>(); },
-          [field](const server_config& c) { return json(c.*field); }, help};
+  return {name,
+          config_key::text,
+          0,
+          0,
+          [field](server_config& c, const json& v) { c.*field = v.get<std::string>(); },
+          [field](const server_config& c) { return json(c.*field); },
+          help};
 }
 config_key engine_text_key(const char* name, std::string engine_config::*field, const char* help) {
-  return {name, config_key::text, 0, 0,
+  return {name,
+          config_key::text,
+          0,
+          0,
           [field](server_config& c, const json& v) { c.engine.*field = v.get<std::string>(); },
-          [field](const server_config& c) { return json(c.engine.*field); }, help};
+          [field](const server_config& c) { return json(c.engine.*field); },
+          help};
 }
 
 const std::vector<config_key>& keys() {
@@ -64,8 +80,7 @@ const std::vector<config_key>& keys() {
       engine_int_key("max_tokens_per_step", &engine_config::max_tokens_per_step, 1, 1 << 20,
                      "token budget per device step"),
       engine_int_key("prefill_chunk", &engine_config::prefill_chunk, 1, 1 << 20, "longest prefill chunk"),
-      engine_int_key("queue_limit", &engine_config::queue_limit, 0, 1 << 20,
-                     "waiting requests before 503 QUEUE_FULL"),
+      engine_int_key("queue_limit", &engine_config::queue_limit, 0, 1 << 20, "waiting requests before 503 QUEUE_FULL"),
       engine_int_key("max_wait_steps", &engine_config::max_wait_steps, 1, 1 << 20,
                      "bound on how long cache-aware ordering may pass a request over"),
       engine_int_key("device_threads", &engine_config::device_threads, 0, 1024,
@@ -86,8 +101,7 @@ const std::vector<config_key>& keys() {
       int_key("body_min_bytes_per_s", &server_config::body_min_bytes_per_s, 1, INT_MAX,
               "slowest request-body rate the body deadline allows for"),
       int_key("write_timeout_ms", &server_config::write_timeout_ms, 10, INT_MAX, "time a client may take per write"),
-      int_key("request_timeout_ms", &server_config::request_timeout_ms, 0, INT_MAX,
-              "generation deadline (0 = none)"),
+      int_key("request_timeout_ms", &server_config::request_timeout_ms, 0, INT_MAX, "generation deadline (0 = none)"),
       int_key("drain_timeout_ms", &server_config::drain_timeout_ms, 0, INT_MAX,
               "shutdown: time in-flight requests may finish"),
       int_key("default_max_tokens", &server_config::default_max_tokens, 1, 1 << 20,
@@ -137,9 +151,8 @@ void apply(server_config& cfg, const config_key& key, const json& value) {
   } else {
     if (!value.is_number_integer()) throw config_error(name + ": expected an integer, got " + value.dump());
     const bool negative = value.is_number_unsigned() ? false : value.get<long long>() < 0;
-    const long long v = value.is_number_unsigned() && value.get<unsigned long long>() > LLONG_MAX
-                            ? LLONG_MAX
-                            : value.get<long long>();
+    const long long v =
+        value.is_number_unsigned() && value.get<unsigned long long>() > LLONG_MAX ? LLONG_MAX : value.get<long long>();
     if ((negative && key.min >= 0) || v < key.min || v > key.max)
       throw config_error(name + ": " + value.dump() + " is out of range [" + std::to_string(key.min) + ", " +
                          std::to_string(key.max) + "]");
@@ -245,7 +258,8 @@ server_config load_server_config(const std::string& json_text,
   cfg.api_key = load_api_key(cfg.api_key_file, std::getenv(api_key_env));
   if (!cfg.api_keys_file.empty()) {
     if (!cfg.api_key.empty())
-      throw config_error("api_keys_file: cannot be combined with api_key_file or $KVACTOR_API_KEY (one tenant: one line)");
+      throw config_error(
+          "api_keys_file: cannot be combined with api_key_file or $KVACTOR_API_KEY (one tenant: one line)");
     cfg.tenants = load_keys_file(resolve(cfg.api_keys_file, base_dir));
   } else {
     cfg.tenants = single_key_table(cfg.api_key);

@@ -14,42 +14,42 @@
 namespace kvactor::http {
 
 struct server_config {
-  engine_config engine;             // model, tokenizer, cache geometry, batching, queue
+  engine_config engine;  // model, tokenizer, cache geometry, batching, queue
   std::string host = "127.0.0.1";
-  int port = 8000;                  // 0 = an ephemeral port (tests)
-  int io_threads = 2;               // threads running the Beast io_context
+  int port = 8000;                         // 0 = an ephemeral port (tests)
+  int io_threads = 2;                      // threads running the Beast io_context
   std::size_t body_limit_bytes = 1 << 20;  // larger bodies get 413
-  int idle_timeout_ms = 60000;      // keep-alive: time to wait for the first byte of the next request
-  int header_timeout_ms = 10000;    // whole request head, from its first byte (a drip cannot extend it)
-  int read_timeout_ms = 10000;      // body: this long plus its size at body_min_bytes_per_s
-  int body_min_bytes_per_s = 8192;  // slowest body rate the body deadline allows for
-  int write_timeout_ms = 30000;     // time a client may take to accept one write
-  int request_timeout_ms = 0;       // generation deadline handed to the engine; 0 = none
-  int drain_timeout_ms = 10000;     // shutdown: how long in-flight requests may finish
-  int default_max_tokens = 16;      // when a request names no limit
-  std::string model_name;           // served by /v1/models; default: model file stem
-  std::string console_dir = "console";  // static files for /console
-  std::string chat_template;        // Jinja file overriding the model's chat template ("" = the model's)
+  int idle_timeout_ms = 60000;             // keep-alive: time to wait for the first byte of the next request
+  int header_timeout_ms = 10000;           // whole request head, from its first byte (a drip cannot extend it)
+  int read_timeout_ms = 10000;             // body: this long plus its size at body_min_bytes_per_s
+  int body_min_bytes_per_s = 8192;         // slowest body rate the body deadline allows for
+  int write_timeout_ms = 30000;            // time a client may take to accept one write
+  int request_timeout_ms = 0;              // generation deadline handed to the engine; 0 = none
+  int drain_timeout_ms = 10000;            // shutdown: how long in-flight requests may finish
+  int default_max_tokens = 16;             // when a request names no limit
+  std::string model_name;                  // served by /v1/models; default: model file stem
+  std::string console_dir = "console";     // static files for /console
+  std::string chat_template;               // Jinja file overriding the model's chat template ("" = the model's)
   // Browser origins allowed to call the API cross-origin, comma-separated ("" = none,
   // "*" = any); http/cors.hpp. cors_allowed is the parsed list.
   std::string cors_origins;
   std::vector<std::string> cors_allowed;
 
   // Limits on what one client may ask for (http/API.md, "Limits and authentication").
-  int max_prompt_tokens = 8192;     // longer prompts get 400 PROMPT_TOO_LONG
-  int max_new_tokens = 4096;        // max_tokens / max_completion_tokens above it get 400 OUT_OF_RANGE
-  int max_prompts_per_request = 64; // a batch with more prompts gets 400 OUT_OF_RANGE
-  int max_connections = 0;          // open connections (0 = from the descriptor limit); when full the
-                                    // oldest idle / slowest is shed, else 503 TOO_MANY_CONNECTIONS
-  int max_connections_per_client = 1024;  // per client address; past it 429 TOO_MANY_CONNECTIONS
-  int max_requests_per_client = 512;      // requests in flight per client address; past it 429 TOO_MANY_REQUESTS
+  int max_prompt_tokens = 8192;             // longer prompts get 400 PROMPT_TOO_LONG
+  int max_new_tokens = 4096;                // max_tokens / max_completion_tokens above it get 400 OUT_OF_RANGE
+  int max_prompts_per_request = 64;         // a batch with more prompts gets 400 OUT_OF_RANGE
+  int max_connections = 0;                  // open connections (0 = from the descriptor limit); when full the
+                                            // oldest idle / slowest is shed, else 503 TOO_MANY_CONNECTIONS
+  int max_connections_per_client = 1024;    // per client address; past it 429 TOO_MANY_CONNECTIONS
+  int max_requests_per_client = 512;        // requests in flight per client address; past it 429 TOO_MANY_REQUESTS
   int max_requests_per_connection = 10000;  // keep-alive: the answer to the last one closes it
   int pipeline_buffer_bytes = 64 * 1024;    // bytes read ahead (pipelined) while one answer is produced
 
   // Optional API key (never a flag, so it never shows in `ps`): read from the file named by
   // api_key_file, else from the environment variable KVACTOR_API_KEY. Empty = no key.
   std::string api_key_file;
-  std::string api_key;              // the key itself: never logged, never printed
+  std::string api_key;  // the key itself: never logged, never printed
   // Tenants (issue 20, http/API.md "Tenants"): api_keys_file maps keys to tenants; with it
   // unset the single key above (if any) is the one tenant "default". Keys never logged.
   std::string api_keys_file;

@@ -20,7 +20,8 @@ void latency_histogram::observe(double seconds) {
 latency_histogram::snapshot latency_histogram::read() const {
   snapshot s;
   uint64_t running = 0;
-  for (std::size_t i = 0; i < bounds.size(); ++i) s.cumulative[i] = running += buckets_[i].load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < bounds.size(); ++i)
+    s.cumulative[i] = running += buckets_[i].load(std::memory_order_relaxed);
   s.count = running + buckets_[bounds.size()].load(std::memory_order_relaxed);
   s.sum = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
   return s;
@@ -58,7 +59,8 @@ void tenant_series(std::ostringstream& out, const std::map<std::string, server_m
   if (tenants.empty()) return;
   out << "# HELP kvactor_tenant_requests_total Finished prompts per tenant.\n"
          "# TYPE kvactor_tenant_requests_total counter\n";
-  for (const auto& [name, c] : tenants) out << "kvactor_tenant_requests_total{tenant=\"" << name << "\"} " << c.requests << '\n';
+  for (const auto& [name, c] : tenants)
+    out << "kvactor_tenant_requests_total{tenant=\"" << name << "\"} " << c.requests << '\n';
   out << "# HELP kvactor_tenant_prompt_tokens_total Prompt tokens of finished prompts per tenant.\n"
          "# TYPE kvactor_tenant_prompt_tokens_total counter\n";
   for (const auto& [name, c] : tenants)
@@ -138,7 +140,8 @@ std::string render_prometheus(const std::string& gateway_json, const server_metr
             "Time from receiving a request to its last token.");
   out << "# HELP kvactor_http_responses_total HTTP responses by status code.\n"
          "# TYPE kvactor_http_responses_total counter\n";
-  for (const auto& [code, n] : m.responses()) out << "kvactor_http_responses_total{code=\"" << code << "\"} " << n << '\n';
+  for (const auto& [code, n] : m.responses())
+    out << "kvactor_http_responses_total{code=\"" << code << "\"} " << n << '\n';
   tenant_series(out, m.tenants());
   out << "# HELP kvactor_http_open_connections Open HTTP connections.\n# TYPE kvactor_http_open_connections gauge\n"
       << "kvactor_http_open_connections " << m.open_connections.load() << '\n';

@@ -27,7 +27,7 @@ class latency_histogram {
 
  private:
   std::array<std::atomic<uint64_t>, bounds.size() + 1> buckets_{};  // per bucket, not cumulative; last: +Inf
-  std::atomic<uint64_t> sum_ns_{0};  // sum of observations, nanoseconds
+  std::atomic<uint64_t> sum_ns_{0};                                 // sum of observations, nanoseconds
 };
 
 struct server_metrics {
@@ -35,16 +35,16 @@ struct server_metrics {
   latency_histogram inter_token_latency;
   latency_histogram end_to_end_latency;
   std::atomic<int64_t> open_connections{0};
-  std::atomic<int64_t> active_generations{0};  // HTTP requests with engine work in flight
-  std::atomic<int64_t> refused_connections{0}; // over max_connections (answered 503 or closed)
+  std::atomic<int64_t> active_generations{0};   // HTTP requests with engine work in flight
+  std::atomic<int64_t> refused_connections{0};  // over max_connections (answered 503 or closed)
   // Fair use (issue 22, docs/reliability.md "Slow and abusive clients").
-  std::atomic<int64_t> shed_idle_connections{0};     // closed while idle to make room
-  std::atomic<int64_t> shed_reading_connections{0};  // closed mid-request (the slowest) to make room
+  std::atomic<int64_t> shed_idle_connections{0};       // closed while idle to make room
+  std::atomic<int64_t> shed_reading_connections{0};    // closed mid-request (the slowest) to make room
   std::atomic<int64_t> client_refused_connections{0};  // 429: over max_connections_per_client
   std::atomic<int64_t> client_refused_requests{0};     // 429: over max_requests_per_client
-  std::atomic<int64_t> head_deadline_closes{0};  // request head not complete within header_timeout_ms
-  std::atomic<int64_t> body_deadline_closes{0};  // request body not complete within its deadline
-  std::atomic<int64_t> write_timeout_closes{0};  // a client did not take a write within write_timeout_ms
+  std::atomic<int64_t> head_deadline_closes{0};        // request head not complete within header_timeout_ms
+  std::atomic<int64_t> body_deadline_closes{0};        // request body not complete within its deadline
+  std::atomic<int64_t> write_timeout_closes{0};        // a client did not take a write within write_timeout_ms
 
   void count_response(int status);
   std::map<int, uint64_t> responses() const;

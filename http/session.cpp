@@ -61,7 +61,9 @@ void session::enter(connection_state state) {
   if (id_ != 0) ctx_.connections.set_state(id_, state);
 }
 
-void session::shed() { net::post(stream_.get_executor(), [self = shared_from_this()] { self->on_shed(); }); }
+void session::shed() {
+  net::post(stream_.get_executor(), [self = shared_from_this()] { self->on_shed(); });
+}
 
 void session::on_shed() {
   // The registry picked this connection to make room; by now it may be answering.
@@ -89,7 +91,7 @@ void session::do_read() {
 
 void session::on_first_byte(beast::error_code ec, std::size_t n) {
   if (ec || n == 0) return do_close();  // idle timeout, the client closed, or shed
-  if (closed_) return;                   // shed just as the byte arrived
+  if (closed_) return;                  // shed just as the byte arrived
   buffer_.commit(net::buffer_copy(buffer_.prepare(1), net::buffer(&first_byte_, 1)));
   do_read_header();
 }
@@ -111,7 +113,13 @@ void session::do_read_header() {
 }
 
 void session::on_read_header(beast::error_code ec, std::size_t) {
-  if (ec == http::error::body_limit) return answer_and_close({413, "BODY_TOO_LARGE", "request body exceeds the limit of " + std::to_string(ctx_.cfg.body_limit_bytes) + " bytes", 0, {}});
+  if (ec == http::error::body_limit)
+    return answer_and_close(
+        {413,
+         "BODY_TOO_LARGE",
+         "request body exceeds the limit of " + std::to_string(ctx_.cfg.body_limit_bytes) + " bytes",
+         0,
+         {}});
   if (ec == beast::error::timeout && !refusal_) ++ctx_.metrics.head_deadline_closes;
   if (ec == http::error::end_of_stream || ec == beast::error::timeout || quiet_error(ec)) return do_close();
   if (ec) return answer_and_close({400, "BAD_HTTP", "malformed HTTP request: " + ec.message(), 0, {}});
@@ -144,7 +152,13 @@ void session::do_read_body() {
 }
 
 void session::on_read(beast::error_code ec, std::size_t) {
-  if (ec == http::error::body_limit) return answer_and_close({413, "BODY_TOO_LARGE", "request body exceeds the limit of " + std::to_string(ctx_.cfg.body_limit_bytes) + " bytes", 0, {}});
+  if (ec == http::error::body_limit)
+    return answer_and_close(
+        {413,
+         "BODY_TOO_LARGE",
+         "request body exceeds the limit of " + std::to_string(ctx_.cfg.body_limit_bytes) + " bytes",
+         0,
+         {}});
   // On timeout the stream has already closed the socket: nothing can be answered.
   if (ec == beast::error::timeout) ++ctx_.metrics.body_deadline_closes;
   if (quiet_error(ec)) return do_close();
@@ -167,16 +181,22 @@ void session::handle_request() {
   // Fair use: one client address may have max_requests_per_client requests in flight.
   if (id_ != 0 && !(request_counted_ = ctx_.connections.begin_request(id_))) {
     ++ctx_.metrics.client_refused_requests;
-    send(error_reply({429, "TOO_MANY_REQUESTS",
+    send(error_reply({429,
+                      "TOO_MANY_REQUESTS",
                       "this client has " + std::to_string(ctx_.cfg.max_requests_per_client) +
                           " requests in flight (max_requests_per_client); retry later",
-                      1, {}}));
+                      1,
+                      {}}));
     if (answering_ && !closed_) do_watch();
     return;
   }
   if (answered_by_gate(req)) return;
-  incoming_request in{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), received_,
-                      std::string(req[http::field::authorization]), request_id_};
+  incoming_request in{std::string(req.method_string()),
+                      std::string(req.target()),
+                      std::move(req.body()),
+                      received_,
+                      std::string(req[http::field::authorization]),
+                      request_id_};
   exchange_ = dispatch(ctx_, in, shared_from_this());
   if (exchange_ && exchange_->done()) exchange_.reset();  // answered while starting
   // Engine work in flight: keep reading so a disconnect cancels it at once.
@@ -311,8 +331,7 @@ void session::do_write() {
   writing_ = true;
   stream_.expires_after(std::chrono::milliseconds(ctx_.cfg.write_timeout_ms));
   if (queue_.front().full) {
-    http::async_write(stream_, *queue_.front().full,
-                      beast::bind_front_handler(&session::on_write, shared_from_this()));
+    http::async_write(stream_, *queue_.front().full, beast::bind_front_handler(&session::on_write, shared_from_this()));
     return;
   }
   // Coalesce queued chunks (tokens that arrived during the last write) into one write.
@@ -349,8 +368,7 @@ void session::on_write(beast::error_code ec, std::size_t) {
     if (watching_) {
       beast::error_code cec;
       stream_.socket().cancel(cec);  // on_watch resumes reading
-    }
-    else
+    } else
       do_read();
     return;
   }

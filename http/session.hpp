@@ -85,7 +85,7 @@ class session : public std::enable_shared_from_this<session>, public reply_sink,
   std::chrono::steady_clock::time_point received_;
   unsigned version_ = 11;
   bool keep_alive_ = true;
-  bool chunked_ = true;     // stream with chunked encoding (HTTP/1.1) or until close (1.0)
+  bool chunked_ = true;  // stream with chunked encoding (HTTP/1.1) or until close (1.0)
   bool writing_ = false;
   bool watching_ = false;
   bool answering_ = false;  // a request was read and its answer is not fully written
@@ -95,7 +95,7 @@ class session : public std::enable_shared_from_this<session>, public reply_sink,
   connection_state state_ = connection_state::idle;
   bool request_counted_ = false;  // counted in the client's requests in flight
   char first_byte_ = 0;           // an idle connection waits for one byte, holding no buffer
-  int requests_ = 0;        // requests read on this connection (max_requests_per_connection)
+  int requests_ = 0;              // requests read on this connection (max_requests_per_connection)
   // Of the request being answered: HEAD (headers only), its x-request-id, CORS headers.
   bool head_ = false;
   std::string request_id_;

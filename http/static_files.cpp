@@ -21,7 +21,8 @@ bool safe_relative_path(std::string_view p) {
   std::size_t start = 0;
   while (start <= p.size()) {
     const auto slash = p.find('/', start);
-    const std::string_view seg = p.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const std::string_view seg =
+        p.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (seg.empty() || seg == "." || seg == "..") return false;
     for (char c : seg) {
       const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||

@@ -78,7 +78,9 @@ std::string cache_for(const std::string& snapshot, const viewer& v, const tenant
     const json page_size = doc.value("page_size", json());
     json tree = std::move(doc["tree"]);
     json tenants_json = std::move(doc["tenants"]);
-    doc = json{{"page_size", page_size}, {"trie", {{"cached_pages", own_pages}}}, {"tenants", std::move(tenants_json)},
+    doc = json{{"page_size", page_size},
+               {"trie", {{"cached_pages", own_pages}}},
+               {"tenants", std::move(tenants_json)},
                {"tree", std::move(tree)}};
   }
   return doc.dump(-1, ' ', false, json::error_handler_t::replace);

@@ -8,7 +8,10 @@ namespace kvactor::http {
 
 text_stream::text_stream(piece_decoder decode, int32_t last_prompt_token, std::vector<int32_t> control_tokens,
                          std::vector<std::string> stop)
-    : decode_(std::move(decode)), prev_(last_prompt_token), control_(std::move(control_tokens)), stop_(std::move(stop)) {}
+    : decode_(std::move(decode)),
+      prev_(last_prompt_token),
+      control_(std::move(control_tokens)),
+      stop_(std::move(stop)) {}
 
 std::string text_stream::release(std::size_t n) {
   std::string out = pending_.substr(0, n);

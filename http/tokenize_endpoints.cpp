@@ -18,11 +18,12 @@ using nlohmann::json;
 
 json object_body(std::string_view body, std::size_t body_limit) {
   if (body.size() > body_limit)
-    throw api_error{413, "BODY_TOO_LARGE",
-                    "request body of " + std::to_string(body.size()) + " bytes exceeds the limit of " +
-                        std::to_string(body_limit),
-                    0,
-                    {}};
+    throw api_error{
+        413,
+        "BODY_TOO_LARGE",
+        "request body of " + std::to_string(body.size()) + " bytes exceeds the limit of " + std::to_string(body_limit),
+        0,
+        {}};
   const std::size_t bad = first_invalid_utf8(body);
   if (bad != body.size()) reject("INVALID_UTF8", "request body is not valid UTF-8 (byte " + std::to_string(bad) + ")");
   json doc = json::parse(body.begin(), body.end(), nullptr, false);
@@ -74,7 +75,8 @@ std::variant<tokenize_call, api_error> parse_tokenize(std::string_view body, std
     tokenize_call call;
     if (!doc.contains("content") || doc.at("content").is_null()) reject("MISSING_FIELD", "content: required");
     const json& content = doc.at("content");
-    if (!content.is_string()) reject("INVALID_TYPE", std::string("content: expected a string, got ") + content.type_name());
+    if (!content.is_string())
+      reject("INVALID_TYPE", std::string("content: expected a string, got ") + content.type_name());
     call.content = content.get<std::string>();
     call.add_special = flag(doc, "add_special");
     call.parse_special = flag(doc, "parse_special");
@@ -90,18 +92,21 @@ std::variant<detokenize_call, api_error> parse_detokenize(std::string_view body,
     only_fields(doc, {"tokens"});
     if (!doc.contains("tokens") || doc.at("tokens").is_null()) reject("MISSING_FIELD", "tokens: required");
     const json& tokens = doc.at("tokens");
-    if (!tokens.is_array()) reject("INVALID_TYPE", std::string("tokens: expected a list of token ids, got ") + tokens.type_name());
+    if (!tokens.is_array())
+      reject("INVALID_TYPE", std::string("tokens: expected a list of token ids, got ") + tokens.type_name());
     detokenize_call call;
     call.tokens.reserve(tokens.size());
     for (std::size_t i = 0; i < tokens.size(); ++i) {
       const json& t = tokens[i];
       const std::string field = "tokens[" + std::to_string(i) + "]";
-      if (!t.is_number_integer()) reject("INVALID_TYPE", field + ": expected a token id (integer), got " + t.type_name());
-      const bool in_vocab = t.is_number_unsigned() ? t.get<unsigned long long>() < static_cast<unsigned long long>(vocab_size)
-                                                   : t.get<long long>() >= 0 && t.get<long long>() < vocab_size;
+      if (!t.is_number_integer())
+        reject("INVALID_TYPE", field + ": expected a token id (integer), got " + t.type_name());
+      const bool in_vocab = t.is_number_unsigned()
+                                ? t.get<unsigned long long>() < static_cast<unsigned long long>(vocab_size)
+                                : t.get<long long>() >= 0 && t.get<long long>() < vocab_size;
       if (!in_vocab)
-        reject("TOKEN_OUT_OF_VOCABULARY", field + ": token id " + t.dump() + " is outside the vocabulary [0, " +
-                                              std::to_string(vocab_size) + ")");
+        reject("TOKEN_OUT_OF_VOCABULARY",
+               field + ": token id " + t.dump() + " is outside the vocabulary [0, " + std::to_string(vocab_size) + ")");
       call.tokens.push_back(static_cast<int32_t>(t.get<long long>()));
     }
     return call;

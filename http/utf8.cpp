@@ -14,12 +14,12 @@ int sequence_length(std::string_view s, std::size_t i) {
     len = 2;
   } else if (b0 >= 0xE0 && b0 <= 0xEF) {
     len = 3;
-    if (b0 == 0xE0) lo = 0xA0;        // no overlongs
-    if (b0 == 0xED) hi = 0x9F;        // no surrogates
+    if (b0 == 0xE0) lo = 0xA0;  // no overlongs
+    if (b0 == 0xED) hi = 0x9F;  // no surrogates
   } else if (b0 >= 0xF0 && b0 <= 0xF4) {
     len = 4;
-    if (b0 == 0xF0) lo = 0x90;        // no overlongs
-    if (b0 == 0xF4) hi = 0x8F;        // <= U+10FFFF
+    if (b0 == 0xF0) lo = 0x90;  // no overlongs
+    if (b0 == 0xF4) hi = 0x8F;  // <= U+10FFFF
   } else {
     return 0;
   }

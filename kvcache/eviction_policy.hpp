@@ -47,9 +47,7 @@ class lru_policy final : public eviction_policy {
 class lfu_policy final : public eviction_policy {
  public:
   const char* name() const noexcept override { return "lfu"; }
-  eviction_key key(const node_usage& usage) const noexcept override {
-    return {usage.hit_count, usage.last_access};
-  }
+  eviction_key key(const node_usage& usage) const noexcept override { return {usage.hit_count, usage.last_access}; }
 };
 
 /// Policy by name: "lru" or "lfu". Returns nullptr for any other name.

@@ -44,7 +44,8 @@ void page_ownership::forget(owner_id owner, page_id page) {
 void page_ownership::free_now(const std::vector<page_id>& pages) {
   if (pages.empty()) return;
   const kv_errc rc = pool_.release(pages);
-  if (rc != kv_errc::ok) throw invariant_error(std::string("page_ownership: pool rejected a release: ") + to_string(rc));
+  if (rc != kv_errc::ok)
+    throw invariant_error(std::string("page_ownership: pool rejected a release: ") + to_string(rc));
 }
 
 kv_errc page_ownership::allocate(owner_id owner, int32_t n, std::vector<page_id>& out) {
@@ -186,7 +187,8 @@ void page_ownership::check_invariants() const {
   pool_.check_invariants();
   const int32_t total = pool_.total();
   if (static_cast<int32_t>(state_.size()) != total || static_cast<int32_t>(owner_.size()) != total)
-    throw invariant_error("page_ownership: per-page tables do not cover the pool's " + std::to_string(total) + " pages");
+    throw invariant_error("page_ownership: per-page tables do not cover the pool's " + std::to_string(total) +
+                          " pages");
   int32_t count[4] = {0, 0, 0, 0};
   int32_t with_owner = 0;
   for (page_id page = 0; page < total; ++page) {
@@ -198,7 +200,8 @@ void page_ownership::check_invariants() const {
                             (pool_.is_allocated(page) ? "allocated" : "free") + " in the pool");
     const bool held = s == page_state::private_page || s == page_state::publishing;
     if (held != (owner != 0))
-      throw invariant_error(page_text(page) + " is " + to_string(s) + (held ? " without an owner" : " but has an owner"));
+      throw invariant_error(page_text(page) + " is " + to_string(s) +
+                            (held ? " without an owner" : " but has an owner"));
     if (!held) continue;
     ++with_owner;
     const auto record = owned_.find(owner);
@@ -251,9 +254,12 @@ std::string page_state_map(const page_ownership& pages, const std::vector<uint8_
                                                                      : cached_state::not_cached;
     const bool cached = pages.state_of(page) == page_state::cached;
     char& c = map[static_cast<size_t>(page)];
-    if (cached != (trie != cached_state::not_cached)) c = '!';
-    else if (cached) c = trie == cached_state::locked ? 'L' : 'e';
-    else c = pages.state_of(page) == page_state::free ? 'f' : 'p';
+    if (cached != (trie != cached_state::not_cached))
+      c = '!';
+    else if (cached)
+      c = trie == cached_state::locked ? 'L' : 'e';
+    else
+      c = pages.state_of(page) == page_state::free ? 'f' : 'p';
   }
   return map;
 }
@@ -266,8 +272,7 @@ std::string cross_check(const page_ownership& pages, const std::vector<uint8_t>&
     const bool in_pool = pages.state_of(page) == page_state::cached;
     const bool in_trie = static_cast<cached_state>(trie_states[static_cast<size_t>(page)]) != cached_state::not_cached;
     if (in_pool != in_trie)
-      return "page " + std::to_string(page) + ": pool says " + (in_pool ? "cached" : "not cached") +
-             ", trie disagrees";
+      return "page " + std::to_string(page) + ": pool says " + (in_pool ? "cached" : "not cached") + ", trie disagrees";
   }
   return {};
 }

@@ -120,16 +120,16 @@ class page_ownership {
   };
   bool in_range(page_id page) const noexcept { return page >= 0 && page < pool_.total(); }
   void set_state(page_id page, page_state state) noexcept;
-  void forget(owner_id owner, page_id page);      // drop `page` from owner's record
+  void forget(owner_id owner, page_id page);         // drop `page` from owner's record
   void free_now(const std::vector<page_id>& pages);  // states already free; pool release
 
   page_pool pool_;
-  std::vector<page_state> state_;                 // [page]
-  std::vector<owner_id> owner_;                   // [page] owner while private/publishing, else 0
-  std::map<owner_id, std::set<page_id>> owned_;   // owner -> private and publishing pages
+  std::vector<page_state> state_;                // [page]
+  std::vector<owner_id> owner_;                  // [page] owner while private/publishing, else 0
+  std::map<owner_id, std::set<page_id>> owned_;  // owner -> private and publishing pages
   std::map<uint64_t, pending_publish> publishing_;
   uint64_t next_ticket_ = 1;
-  int32_t private_ = 0;     // state == private_page
+  int32_t private_ = 0;  // state == private_page
   int32_t publishing_count_ = 0;
   int32_t cached_ = 0;
 };

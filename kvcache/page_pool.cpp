@@ -80,13 +80,15 @@ std::vector<uint8_t> page_pool::allocation_map() const {
 void page_pool::check_invariants() const {
   const int32_t n = total();
   if (free_count_ < 0 || free_count_ > n)
-    throw invariant_error("page_pool: free_count " + std::to_string(free_count_) + " outside [0, " +
-                          std::to_string(n) + "]");
+    throw invariant_error("page_pool: free_count " + std::to_string(free_count_) + " outside [0, " + std::to_string(n) +
+                          "]");
   std::vector<uint8_t> seen(static_cast<size_t>(n), 0);
   int32_t walked = 0;
   for (page_id page = free_head_; page != no_page; page = next_free_[page]) {
-    if (page < 0 || page >= n) throw invariant_error("page_pool: free list holds out-of-range id " + std::to_string(page));
-    if (seen[page]) throw invariant_error("page_pool: free list visits page " + std::to_string(page) + " twice (cycle)");
+    if (page < 0 || page >= n)
+      throw invariant_error("page_pool: free list holds out-of-range id " + std::to_string(page));
+    if (seen[page])
+      throw invariant_error("page_pool: free list visits page " + std::to_string(page) + " twice (cycle)");
     if (allocated_[page] != page_free)
       throw invariant_error("page_pool: allocated page " + std::to_string(page) + " is on the free list");
     seen[page] = 1;
@@ -101,7 +103,8 @@ void page_pool::check_invariants() const {
       throw invariant_error("page_pool: page " + std::to_string(page) + " left in the releasing state");
     if (allocated_[page] == page_free) {
       ++flagged_free;
-      if (!seen[page]) throw invariant_error("page_pool: free page " + std::to_string(page) + " is not on the free list (leaked)");
+      if (!seen[page])
+        throw invariant_error("page_pool: free page " + std::to_string(page) + " is not on the free list (leaked)");
     }
   }
   if (flagged_free != free_count_)

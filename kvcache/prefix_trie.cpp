@@ -16,7 +16,8 @@ prefix_trie::prefix_trie(int32_t page_size, int32_t num_pages, std::unique_ptr<e
       num_pages_(num_pages),
       policy_(std::move(policy)),
       lines_per_slot_((static_cast<size_t>(page_size) + 15) / 16) {
-  if (page_size <= 0) throw std::invalid_argument("prefix_trie: page_size must be positive, got " + std::to_string(page_size));
+  if (page_size <= 0)
+    throw std::invalid_argument("prefix_trie: page_size must be positive, got " + std::to_string(page_size));
   if (num_pages < 0) throw std::invalid_argument("prefix_trie: negative num_pages " + std::to_string(num_pages));
   static_assert(sizeof(node) == 64, "a trie node should fill exactly one cache line");
   if (!policy_) policy_ = std::make_unique<lru_policy>();
@@ -84,8 +85,8 @@ kv_errc prefix_trie::unlock(uint64_t handle) {
   return kv_errc::ok;
 }
 
-publish_result prefix_trie::publish(uint64_t ns, const std::vector<int32_t>& tokens,
-                                    const std::vector<page_id>& pages, uint64_t handle, uint64_t now) {
+publish_result prefix_trie::publish(uint64_t ns, const std::vector<int32_t>& tokens, const std::vector<page_id>& pages,
+                                    uint64_t handle, uint64_t now) {
   publish_result result;
   const size_t count = std::min(tokens.size() / static_cast<size_t>(page_size_), pages.size());
   const int32_t handle_deepest = handle != 0 ? handle_node(handle) : -1;

@@ -61,16 +61,16 @@ enum class cached_state : uint8_t { not_cached = 0, locked = 1, evictable = 2 };
 
 /// One node of a snapshot, for /v1/inspect/cache. Namespace roots have page -1.
 struct trie_snapshot_node {
-  int32_t parent = -1;               ///< index into trie_snapshot::nodes, -1 for a namespace root
-  uint64_t ns = 0;                   ///< namespace of the tree this node belongs to
-  page_id page = -1;                 ///< -1 for a namespace root
-  int32_t depth = 0;                 ///< 0 for a root, 1 for a first page, ...
-  int32_t token_count = 0;           ///< page_size, 0 for a root
-  std::vector<int32_t> first_tokens; ///< up to 8 leading tokens of the page
+  int32_t parent = -1;                ///< index into trie_snapshot::nodes, -1 for a namespace root
+  uint64_t ns = 0;                    ///< namespace of the tree this node belongs to
+  page_id page = -1;                  ///< -1 for a namespace root
+  int32_t depth = 0;                  ///< 0 for a root, 1 for a first page, ...
+  int32_t token_count = 0;            ///< page_size, 0 for a root
+  std::vector<int32_t> first_tokens;  ///< up to 8 leading tokens of the page
   int32_t lock_count = 0;
   uint64_t hit_count = 0;
   uint64_t last_access = 0;
-  int32_t pages_below = 0;           ///< cached pages strictly below this node
+  int32_t pages_below = 0;  ///< cached pages strictly below this node
 };
 
 /// Bounded view of the whole trie; parents always precede their children (BFS order).
@@ -81,10 +81,10 @@ struct trie_snapshot {
   int32_t locked_pages = 0;
   int32_t evictable_pages = 0;
   int32_t live_handles = 0;
-  int32_t max_depth = 0;             ///< deepest node in the whole trie, not just the snapshot
-  uint64_t hits = 0;                 ///< pages returned by match() so far
-  uint64_t evictions = 0;            ///< pages returned by evict() so far
-  bool truncated = false;            ///< nodes were left out because of max_depth / max_nodes
+  int32_t max_depth = 0;   ///< deepest node in the whole trie, not just the snapshot
+  uint64_t hits = 0;       ///< pages returned by match() so far
+  uint64_t evictions = 0;  ///< pages returned by evict() so far
+  bool truncated = false;  ///< nodes were left out because of max_depth / max_nodes
   std::vector<trie_snapshot_node> nodes;
 };
 
@@ -191,8 +191,8 @@ class prefix_trie {
     int32_t node;
   };
   struct handle_slot {
-    uint32_t generation = 1;    // bumped on unlock so stale handles are rejected
-    int32_t node = -1;          // deepest locked node; -1 when the slot is free
+    uint32_t generation = 1;  // bumped on unlock so stale handles are rejected
+    int32_t node = -1;        // deepest locked node; -1 when the slot is free
     int32_t next_free = -1;
     std::vector<int32_t> path;  // locked nodes, root side first (path.back() == node); kept
                                 // so unlock reads them independently instead of chasing parents
@@ -231,20 +231,20 @@ class prefix_trie {
   int32_t page_size_;
   int32_t num_pages_;
   std::unique_ptr<eviction_policy> policy_;
-  std::vector<node> nodes_;              // node slots; freed slots are reused
-  std::vector<token_line> tokens_;       // [node slot][lines_per_slot_] tokens of each node, cache-line aligned
+  std::vector<node> nodes_;         // node slots; freed slots are reused
+  std::vector<token_line> tokens_;  // [node slot][lines_per_slot_] tokens of each node, cache-line aligned
   size_t lines_per_slot_;
-  std::vector<int32_t> free_slots_;      // unused node slots, a stack (an array, not a list threaded
-                                         // through the nodes: popping never waits on a cold node)
-  std::unique_ptr<edge_index> edges_;    // (parent, page tokens) -> child, for wide fan-out
-  std::unordered_map<uint64_t, int32_t> roots_;  // namespace -> root node slot
+  std::vector<int32_t> free_slots_;                // unused node slots, a stack (an array, not a list threaded
+                                                   // through the nodes: popping never waits on a cold node)
+  std::unique_ptr<edge_index> edges_;              // (parent, page tokens) -> child, for wide fan-out
+  std::unordered_map<uint64_t, int32_t> roots_;    // namespace -> root node slot
   std::unordered_map<int32_t, uint64_t> root_ns_;  // root node slot -> namespace
-  std::vector<int32_t> page_node_;       // [num_pages] node slot holding the page, -1 if none
-                                         // (-2 briefly inside publish: claimed by that call)
-  std::vector<heap_entry> heap_;         // evictable leaves, min-heap by (key, page)
+  std::vector<int32_t> page_node_;                 // [num_pages] node slot holding the page, -1 if none
+                                                   // (-2 briefly inside publish: claimed by that call)
+  std::vector<heap_entry> heap_;                   // evictable leaves, min-heap by (key, page)
   std::vector<handle_slot> handles_;
   int32_t free_handle_ = -1;
-  std::vector<int32_t> path_scratch_;    // match/publish: the path being walked, root side first
+  std::vector<int32_t> path_scratch_;  // match/publish: the path being walked, root side first
   int32_t cached_pages_ = 0;
   int32_t locked_pages_ = 0;
   int32_t live_handles_ = 0;

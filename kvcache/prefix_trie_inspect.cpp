@@ -101,7 +101,8 @@ void prefix_trie::check_invariants() const {
   std::vector<uint8_t> on_free_list(slots, 0);
   const size_t free_slots = free_slots_.size();
   for (const int32_t n : free_slots_) {
-    if (n < 0 || static_cast<size_t>(n) >= slots) broken("free slot stack holds out-of-range slot " + std::to_string(n));
+    if (n < 0 || static_cast<size_t>(n) >= slots)
+      broken("free slot stack holds out-of-range slot " + std::to_string(n));
     if (on_free_list[n]) broken("free slot stack holds slot " + std::to_string(n) + " twice");
     if (nodes_[n].live) broken("live " + node_name(n) + " is on the free slot stack");
     on_free_list[n] = 1;
@@ -113,7 +114,8 @@ void prefix_trie::check_invariants() const {
       broken("namespace " + std::to_string(ns) + " maps to a slot that is not a live root");
     const node& entry = nodes_[root];
     const auto back = root_ns_.find(root);
-    if (back == root_ns_.end() || back->second != ns) broken("root of namespace " + std::to_string(ns) + " maps back to another namespace");
+    if (back == root_ns_.end() || back->second != ns)
+      broken("root of namespace " + std::to_string(ns) + " maps back to another namespace");
     if (entry.page != -1 || entry.depth != 0 || entry.lock_count != 0 || entry.heap_pos >= 0)
       broken("root of namespace " + std::to_string(ns) + " has page/depth/lock/heap state");
   }
@@ -136,7 +138,8 @@ void prefix_trie::check_invariants() const {
     for (int32_t child = entry.first_child; child >= 0; child = nodes_[child].next_sibling) {
       if (static_cast<size_t>(child) >= slots || !nodes_[child].live)
         broken(node_name(index) + " links to a dead or out-of-range child");
-      if (nodes_[child].parent != index) broken(node_name(child) + " is in the child list of " + node_name(index) + " but names another parent");
+      if (nodes_[child].parent != index)
+        broken(node_name(child) + " is in the child list of " + node_name(index) + " but names another parent");
       if (nodes_[child].prev_sibling != previous) broken(node_name(child) + " has a wrong prev_sibling link");
       if (nodes_[child].depth != entry.depth + 1) broken(node_name(child) + " has depth inconsistent with its parent");
       previous = child;
@@ -165,9 +168,11 @@ void prefix_trie::check_invariants() const {
       up = nodes_[up].parent;
     }
     if (nodes_[up].depth != 0 || root_ns_.count(up) == 0) broken(node_name(index) + " hangs off an unregistered root");
-    if (entry.page < 0 || entry.page >= num_pages_) broken(node_name(index) + " holds out-of-range page " + std::to_string(entry.page));
+    if (entry.page < 0 || entry.page >= num_pages_)
+      broken(node_name(index) + " holds out-of-range page " + std::to_string(entry.page));
     if (expected_page_node[entry.page] >= 0)
-      broken("page " + std::to_string(entry.page) + " is held by " + node_name(expected_page_node[entry.page]) + " and " + node_name(index));
+      broken("page " + std::to_string(entry.page) + " is held by " + node_name(expected_page_node[entry.page]) +
+             " and " + node_name(index));
     expected_page_node[entry.page] = index;
     const int32_t* tokens = tokens_of(index);
     if (entry.first_token != tokens[0]) broken(node_name(index) + " first_token is stale");
@@ -186,19 +191,21 @@ void prefix_trie::check_invariants() const {
   if (live_nodes != cached_pages_)
     broken("cached_pages counter " + std::to_string(cached_pages_) + " but " + std::to_string(live_nodes) + " nodes");
   if (locked != locked_pages_)
-    broken("locked_pages counter " + std::to_string(locked_pages_) + " but " + std::to_string(locked) + " locked nodes");
+    broken("locked_pages counter " + std::to_string(locked_pages_) + " but " + std::to_string(locked) +
+           " locked nodes");
   size_t indexed_edges = 0;
   for (size_t i = 0; i < slots; ++i) {
     if (!nodes_[i].live) continue;
     if (nodes_[i].children_indexed) indexed_edges += static_cast<size_t>(nodes_[i].child_count);
-    if (nodes_[i].children_indexed && nodes_[i].child_count == 0) broken(node_name(static_cast<int32_t>(i)) + " indexed without children");
+    if (nodes_[i].children_indexed && nodes_[i].child_count == 0)
+      broken(node_name(static_cast<int32_t>(i)) + " indexed without children");
     if (!nodes_[i].children_indexed && nodes_[i].child_count > sibling_scan_limit)
       broken(node_name(static_cast<int32_t>(i)) + " has a wide fan-out but no edge index");
   }
   if (edges_->size() != indexed_edges) broken("edge index size differs from the indexed children");
   for (const auto& slot : edges_->slots())
-    if (slot.node >= 0 && (static_cast<size_t>(slot.node) >= slots || !nodes_[slot.node].live || nodes_[slot.node].is_root() ||
-                           !nodes_[nodes_[slot.node].parent].children_indexed))
+    if (slot.node >= 0 && (static_cast<size_t>(slot.node) >= slots || !nodes_[slot.node].live ||
+                           nodes_[slot.node].is_root() || !nodes_[nodes_[slot.node].parent].children_indexed))
       broken("edge index points at a dead slot or a child of an unindexed node");
   if (page_node_ != expected_page_node) broken("page -> node map disagrees with the nodes");
 
@@ -217,7 +224,8 @@ void prefix_trie::check_invariants() const {
     if (slot.path.size() != depth || slot.path.back() != slot.node)
       broken("handle slot " + std::to_string(s) + " path does not end at its node");
     for (int32_t n = slot.node; !nodes_[n].is_root(); n = nodes_[n].parent) {
-      if (slot.path[--depth] != n) broken("handle slot " + std::to_string(s) + " path is not the node's chain to the root");
+      if (slot.path[--depth] != n)
+        broken("handle slot " + std::to_string(s) + " path is not the node's chain to the root");
       ++expected_locks[n];
     }
   }

@@ -22,11 +22,11 @@ struct alignas(64) prefix_trie::node {
   int32_t first_child = -1;
   int32_t next_sibling = -1;  // also the link of the free slot list
   int32_t child_count = 0;
-  int32_t first_token = 0;    // tokens[0], checked before a full compare
-  page_id page = -1;          // -1 for a root
-  int32_t parent = -1;        // -1 for a root
-  int32_t lock_count = 0;     // roots are never locked
-  int32_t heap_pos = -1;      // position in the evictable heap, -1 if not in it
+  int32_t first_token = 0;  // tokens[0], checked before a full compare
+  page_id page = -1;        // -1 for a root
+  int32_t parent = -1;      // -1 for a root
+  int32_t lock_count = 0;   // roots are never locked
+  int32_t heap_pos = -1;    // position in the evictable heap, -1 if not in it
   uint64_t last_access = 0;
   uint64_t hit_count = 0;
   int32_t prev_sibling = -1;

@@ -13,16 +13,14 @@ int32_t prefix_trie::find_child(int32_t parent, const int32_t* page_tokens) cons
   const size_t page_bytes = static_cast<size_t>(page_size_) * sizeof(int32_t);
   if (!parent_node.children_indexed) {
     for (int32_t child = parent_node.first_child; child >= 0; child = nodes_[child].next_sibling) {
-      if (nodes_[child].first_token == page_tokens[0] &&
-          std::memcmp(tokens_of(child), page_tokens, page_bytes) == 0)
+      if (nodes_[child].first_token == page_tokens[0] && std::memcmp(tokens_of(child), page_tokens, page_bytes) == 0)
         return child;
     }
     return -1;
   }
   const uint64_t key = edge_key(parent, page_token_hash(page_tokens, page_size_));
   return edges_->find(key, [&](int32_t child) {
-    return nodes_[child].parent == parent &&
-           std::memcmp(tokens_of(child), page_tokens, page_bytes) == 0;
+    return nodes_[child].parent == parent && std::memcmp(tokens_of(child), page_tokens, page_bytes) == 0;
   });
 }
 
@@ -83,8 +81,10 @@ void prefix_trie::remove_leaf(int32_t index) {
   node& entry = nodes_[index];
   node& parent_node = nodes_[entry.parent];
   if (parent_node.children_indexed) edges_->erase(edge_key(entry.parent, slot_hash(index)), index);
-  if (entry.prev_sibling >= 0) nodes_[entry.prev_sibling].next_sibling = entry.next_sibling;
-  else parent_node.first_child = entry.next_sibling;
+  if (entry.prev_sibling >= 0)
+    nodes_[entry.prev_sibling].next_sibling = entry.next_sibling;
+  else
+    parent_node.first_child = entry.next_sibling;
   if (entry.next_sibling >= 0) nodes_[entry.next_sibling].prev_sibling = entry.prev_sibling;
   if (--parent_node.child_count == 0) parent_node.children_indexed = false;
   page_node_[entry.page] = -1;
@@ -126,7 +126,8 @@ void prefix_trie::heap_place(int32_t pos, const heap_entry& entry) {
 
 void prefix_trie::heap_push(int32_t index) {
   const node& entry = nodes_[index];
-  heap_.push_back(heap_entry{policy_->key(node_usage{entry.last_access, entry.hit_count, entry.depth}), entry.page, index});
+  heap_.push_back(
+      heap_entry{policy_->key(node_usage{entry.last_access, entry.hit_count, entry.depth}), entry.page, index});
   const int32_t pos = static_cast<int32_t>(heap_.size()) - 1;
   nodes_[index].heap_pos = pos;
   heap_sift_up(pos);
@@ -160,7 +161,8 @@ void prefix_trie::heap_sift_down(int32_t pos) {
   for (;;) {
     int32_t child = 2 * pos + 1;
     if (child >= size) break;
-    if (child + 1 < size && heap_less(heap_[static_cast<size_t>(child) + 1], heap_[static_cast<size_t>(child)])) ++child;
+    if (child + 1 < size && heap_less(heap_[static_cast<size_t>(child) + 1], heap_[static_cast<size_t>(child)]))
+      ++child;
     if (!heap_less(heap_[static_cast<size_t>(child)], moving)) break;
     heap_place(pos, heap_[static_cast<size_t>(child)]);
     pos = child;

@@ -1,18 +1,17 @@
 #include "model/binary_file.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 namespace kvactor {
 
 binary_file::binary_file(const std::string& path) : path_(path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    throw model_error(path + ": cannot open: " + std::strerror(errno));
+  if (::stat(path.c_str(), &st) != 0) throw model_error(path + ": cannot open: " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) throw model_error(path + ": not a regular file");
   in_.open(path, std::ios::binary);
   if (!in_) throw model_error(path + ": cannot open for reading");
@@ -69,7 +68,8 @@ std::shared_ptr<const mapped_file> mapped_file::open(const std::string& path) {
   void* p = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
   const int err = errno;
   ::close(fd);  // the mapping keeps the file
-  if (p == MAP_FAILED) throw model_error(path + ": cannot map " + std::to_string(size) + " bytes: " + std::strerror(err));
+  if (p == MAP_FAILED)
+    throw model_error(path + ": cannot map " + std::to_string(size) + " bytes: " + std::strerror(err));
   return std::shared_ptr<const mapped_file>(new mapped_file(static_cast<const uint8_t*>(p), size));
 }
 

@@ -62,8 +62,7 @@ struct block_iq4_nl {
 static_assert(sizeof(block_iq4_nl) == 18, "block_iq4_nl is 18 bytes");
 
 // The 16 non-linear levels of IQ4_NL (ggml's kvalues_iq4nl).
-inline constexpr int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                            1,    13,   25,  38,  53,  69,  89,  113};
+inline constexpr int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 // 16 sub-blocks of 16: value = d * (scales[s] & 15) * q - dmin * (scales[s] >> 4), q in 0..3.
 // Note the order: the scales come first and the two halves last.

@@ -135,8 +135,7 @@ inline void dequantize_block_q2_K(const uint8_t* p, float* y) {
         const uint8_t sc = b.scales[is++];
         const float dl = d * static_cast<float>(sc & 0x0f);
         const float ml = min * static_cast<float>(sc >> 4);
-        for (int l = 0; l < 16; ++l)
-          *y++ = dl * static_cast<float>((q[l + 16 * half] >> shift) & 3) - ml;
+        for (int l = 0; l < 16; ++l) *y++ = dl * static_cast<float>((q[l + 16 * half] >> shift) & 3) - ml;
       }
       shift += 2;
     }
@@ -223,10 +222,8 @@ inline void dequantize_block_q5_K(const uint8_t* p, float* y) {
     const float d1 = d * static_cast<float>(sc), m1 = min * static_cast<float>(m);
     scale_min_k4(is + 1, b.scales, sc, m);
     const float d2 = d * static_cast<float>(sc), m2 = min * static_cast<float>(m);
-    for (int l = 0; l < 32; ++l)
-      *y++ = d1 * static_cast<float>((ql[l] & 0x0f) + ((b.qh[l] & u1) ? 16 : 0)) - m1;
-    for (int l = 0; l < 32; ++l)
-      *y++ = d2 * static_cast<float>((ql[l] >> 4) + ((b.qh[l] & u2) ? 16 : 0)) - m2;
+    for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>((ql[l] & 0x0f) + ((b.qh[l] & u1) ? 16 : 0)) - m1;
+    for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>((ql[l] >> 4) + ((b.qh[l] & u2) ? 16 : 0)) - m2;
     ql += 32;
     u1 <<= 2;
     u2 <<= 2;

@@ -20,14 +20,25 @@ inline constexpr uint32_t default_alignment = 32;
 inline constexpr uint32_t max_dims = 4;
 
 enum class value_type : uint32_t {
-  uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, boolean = 7,
-  string = 8, array = 9, uint64 = 10, int64 = 11, float64 = 12,
+  uint8 = 0,
+  int8 = 1,
+  uint16 = 2,
+  int16 = 3,
+  uint32 = 4,
+  int32 = 5,
+  float32 = 6,
+  boolean = 7,
+  string = 8,
+  array = 9,
+  uint64 = 10,
+  int64 = 11,
+  float64 = 12,
 };
 
-const char* value_type_name(value_type t);   // "?" for unknown ids
-std::size_t value_type_size(value_type t);   // fixed byte size; 0 for string/array/unknown
+const char* value_type_name(value_type t);  // "?" for unknown ids
+std::size_t value_type_size(value_type t);  // fixed byte size; 0 for string/array/unknown
 
 // ggml tensor type ids (ggml.h); only f32, f16, q8_0 are loadable here.
-const char* ggml_type_name(uint32_t type);    // e.g. "Q4_K"; "unknown" for ids ggml lacks
+const char* ggml_type_name(uint32_t type);  // e.g. "Q4_K"; "unknown" for ids ggml lacks
 
 }  // namespace kvactor::gguf

@@ -138,22 +138,23 @@ gguf_model load_gguf(const std::string& path) {
   c.hidden_dim = param("feed_forward_length", 1, max_width);
   c.n_layers = param("block_count", 1, max_layers);
   c.n_heads = param("attention.head_count", 1, max_width);
-  c.n_kv_heads = param_or("attention.head_count_kv", 1, static_cast<uint64_t>(c.n_heads),
-                          static_cast<uint64_t>(c.n_heads));
+  c.n_kv_heads =
+      param_or("attention.head_count_kv", 1, static_cast<uint64_t>(c.n_heads), static_cast<uint64_t>(c.n_heads));
   c.max_seq_len = param("context_length", 1, max_seq);
   if (c.n_heads % c.n_kv_heads != 0)
     r.fail(p + "attention.head_count " + std::to_string(c.n_heads) + " is not a multiple of " + p +
            "attention.head_count_kv " + std::to_string(c.n_kv_heads));
   const uint64_t default_head = c.dim % c.n_heads == 0 ? static_cast<uint64_t>(c.dim / c.n_heads) : 0;
   if (!r.find(p + "attention.key_length") && default_head == 0)
-    r.fail(p + "embedding_length " + std::to_string(c.dim) + " is not a multiple of " + p +
-           "attention.head_count " + std::to_string(c.n_heads) + " and " + p + "attention.key_length is absent");
+    r.fail(p + "embedding_length " + std::to_string(c.dim) + " is not a multiple of " + p + "attention.head_count " +
+           std::to_string(c.n_heads) + " and " + p + "attention.key_length is absent");
   c.head_width = param_or("attention.key_length", 2, max_width, default_head);
   const int value_length = param_or("attention.value_length", 1, max_width, static_cast<uint64_t>(c.head_width));
   if (value_length != c.head_width)
     r.fail(p + "attention.value_length " + std::to_string(value_length) + " differs from " + p +
            "attention.key_length " + std::to_string(c.head_width) + " (not supported)");
-  if (c.head_width % 2 != 0) r.fail(p + "attention.key_length " + std::to_string(c.head_width) + " is odd (RoPE needs pairs)");
+  if (c.head_width % 2 != 0)
+    r.fail(p + "attention.key_length " + std::to_string(c.head_width) + " is odd (RoPE needs pairs)");
   if (static_cast<int64_t>(c.head_width) * c.n_heads > static_cast<int64_t>(max_width))
     r.fail(p + "attention.key_length x head_count is larger than " + std::to_string(max_width));
   const auto rope_dims = r.get_uint(p + "rope.dimension_count", static_cast<uint64_t>(c.head_width));

@@ -132,9 +132,8 @@ value reader::read_value(value_type t, const std::string& key, int depth) {
       v.element_type = static_cast<value_type>(et);
       const auto count = file_.read_value<uint64_t>("an array length");
       if (count > file_.remaining() / min_value_bytes(v.element_type))
-        fail("metadata key '" + key + "': array of " + std::to_string(count) + " " +
-             value_type_name(v.element_type) + " elements cannot fit in the " + std::to_string(file_.remaining()) +
-             " bytes left (truncated or corrupt)");
+        fail("metadata key '" + key + "': array of " + std::to_string(count) + " " + value_type_name(v.element_type) +
+             " elements cannot fit in the " + std::to_string(file_.remaining()) + " bytes left (truncated or corrupt)");
       v.elements.reserve(static_cast<std::size_t>(count));
       for (uint64_t i = 0; i < count; ++i) v.elements.push_back(read_value(v.element_type, key, depth + 1));
       break;
@@ -157,13 +156,17 @@ uint64_t reader::get_uint(const std::string& key) const {
   const value* v = find(key);
   if (!v) fail("metadata key '" + key + "' is missing");
   switch (v->type) {
-    case value_type::uint8: case value_type::uint16: case value_type::uint32: case value_type::uint64:
-      return v->uint_value;
-    case value_type::int8: case value_type::int16: case value_type::int32: case value_type::int64:
+    case value_type::uint8:
+    case value_type::uint16:
+    case value_type::uint32:
+    case value_type::uint64: return v->uint_value;
+    case value_type::int8:
+    case value_type::int16:
+    case value_type::int32:
+    case value_type::int64:
       if (v->int_value < 0) fail("metadata key '" + key + "' is negative (" + std::to_string(v->int_value) + ")");
       return static_cast<uint64_t>(v->int_value);
-    default:
-      fail("metadata key '" + key + "' should be an integer but is " + value_type_name(v->type));
+    default: fail("metadata key '" + key + "' should be an integer but is " + value_type_name(v->type));
   }
 }
 
@@ -218,18 +221,16 @@ std::vector<int32_t> reader::get_int_array(const std::string& key) const {
   out.reserve(v->elements.size());
   for (const auto& e : v->elements) {
     switch (v->element_type) {
-      case value_type::int8: case value_type::int16: case value_type::int32:
-        out.push_back(static_cast<int32_t>(e.int_value));
-        break;
-      case value_type::uint8: case value_type::uint16:
-        out.push_back(static_cast<int32_t>(e.uint_value));
-        break;
+      case value_type::int8:
+      case value_type::int16:
+      case value_type::int32: out.push_back(static_cast<int32_t>(e.int_value)); break;
+      case value_type::uint8:
+      case value_type::uint16: out.push_back(static_cast<int32_t>(e.uint_value)); break;
       case value_type::uint32:
         if (e.uint_value > INT32_MAX) fail("metadata key '" + key + "' holds a value too large for int32");
         out.push_back(static_cast<int32_t>(e.uint_value));
         break;
-      default:
-        fail("metadata key '" + key + "' should be an array of 32-bit integers");
+      default: fail("metadata key '" + key + "' should be an array of 32-bit integers");
     }
   }
   return out;

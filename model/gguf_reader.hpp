@@ -43,7 +43,7 @@ class reader {
   const std::map<std::string, value>& metadata() const { return metadata_; }
   const std::vector<tensor_info>& tensors() const { return tensors_; }
 
-  const value* find(const std::string& key) const;       // nullptr if absent
+  const value* find(const std::string& key) const;  // nullptr if absent
   const tensor_info* find_tensor(const std::string& name) const;
 
   // Typed metadata access; each throws model_error naming the file and key when

@@ -17,7 +17,7 @@ struct tensor_entry {
   std::string name;
   std::vector<uint64_t> ne;
   dtype type = dtype::f32;
-  const weight_matrix* matrix = nullptr;   // either a matrix ...
+  const weight_matrix* matrix = nullptr;    // either a matrix ...
   const std::vector<float>* vec = nullptr;  // ... or a norm vector
   uint64_t offset = 0;
   uint64_t bytes() const {
@@ -61,11 +61,11 @@ void write_gguf(const std::string& path, const model_weights& w, const tokenizer
   const auto& c = w.config;
   const weight_type_info* matrix_info = find_weight_type(matrix_type);
   if (!matrix_info || matrix_type == dtype::q8_k)
-    throw model_error(path + ": cannot write matrices as " + dtype_name(matrix_type) + " (writable: " +
-                      weight_type_names() + ")");
+    throw model_error(path + ": cannot write matrices as " + dtype_name(matrix_type) +
+                      " (writable: " + weight_type_names() + ")");
   if (tok.vocab_size() != c.vocab_size)
-    throw model_error(path + ": tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model's vocabulary is " +
-                      std::to_string(c.vocab_size));
+    throw model_error(path + ": tokenizer has " + std::to_string(tok.vocab_size()) +
+                      " tokens but the model's vocabulary is " + std::to_string(c.vocab_size));
   if (static_cast<int>(w.layers.size()) != c.n_layers)
     throw model_error(path + ": model has " + std::to_string(w.layers.size()) + " layers, config says " +
                       std::to_string(c.n_layers));

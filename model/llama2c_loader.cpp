@@ -66,19 +66,18 @@ model_weights load_llama2c(const std::string& path) {
   if (c.dim % c.n_heads != 0)
     f.fail("dim " + std::to_string(c.dim) + " is not a multiple of n_heads " + std::to_string(c.n_heads));
   if (c.n_heads % c.n_kv_heads != 0)
-    f.fail("n_heads " + std::to_string(c.n_heads) + " is not a multiple of n_kv_heads " +
-           std::to_string(c.n_kv_heads));
+    f.fail("n_heads " + std::to_string(c.n_heads) + " is not a multiple of n_kv_heads " + std::to_string(c.n_kv_heads));
   if (c.head_dim() % 2 != 0) f.fail("head size " + std::to_string(c.head_dim()) + " is odd (RoPE needs pairs)");
 
   const int64_t dim = c.dim, hidden = c.hidden_dim, layers = c.n_layers, kv_dim = c.kv_dim();
-  const int64_t floats = vocab * dim + layers * (2 * dim + 2 * dim * dim + 2 * kv_dim * dim + 3 * hidden * dim) +
-                         dim + static_cast<int64_t>(c.max_seq_len) * c.head_dim() + (shared ? 0 : vocab * dim);
+  const int64_t floats = vocab * dim + layers * (2 * dim + 2 * dim * dim + 2 * kv_dim * dim + 3 * hidden * dim) + dim +
+                         static_cast<int64_t>(c.max_seq_len) * c.head_dim() + (shared ? 0 : vocab * dim);
   const uint64_t expected = sizeof header + static_cast<uint64_t>(floats) * 4;
   if (f.size() != expected)
-    f.fail("file has " + std::to_string(f.size()) + " bytes but its header (dim " + std::to_string(dim) +
-           ", hidden " + std::to_string(hidden) + ", layers " + std::to_string(layers) + ", heads " +
-           std::to_string(c.n_heads) + "/" + std::to_string(c.n_kv_heads) + ", vocab " + std::to_string(header[5]) +
-           ", seq " + std::to_string(c.max_seq_len) + ") implies " + std::to_string(expected) +
+    f.fail("file has " + std::to_string(f.size()) + " bytes but its header (dim " + std::to_string(dim) + ", hidden " +
+           std::to_string(hidden) + ", layers " + std::to_string(layers) + ", heads " + std::to_string(c.n_heads) +
+           "/" + std::to_string(c.n_kv_heads) + ", vocab " + std::to_string(header[5]) + ", seq " +
+           std::to_string(c.max_seq_len) + ") implies " + std::to_string(expected) +
            (f.size() < expected ? " (truncated)" : " (trailing data or wrong header)"));
 
   model_weights w;

@@ -43,7 +43,8 @@ void write_llama2c(const std::string& path, const model_weights& w) {
     throw model_error(path + ": llama2.c checkpoints hold the llama architecture only; this model has " + feature);
   checked_output out(path);
   const auto matrix = [&](const weight_matrix& m, int64_t rows, int64_t cols, const char* name) {
-    if (m.type != dtype::f32) out.fail(std::string("llama2.c checkpoints hold f32 only; ") + name + " is " + dtype_name(m.type));
+    if (m.type != dtype::f32)
+      out.fail(std::string("llama2.c checkpoints hold f32 only; ") + name + " is " + dtype_name(m.type));
     if (m.rows != rows || m.cols != cols || m.byte_size() != static_cast<std::size_t>(rows * cols) * 4)
       out.fail(std::string(name) + " has the wrong shape");
     out.bytes(m.bytes(), m.byte_size());
@@ -53,8 +54,9 @@ void write_llama2c(const std::string& path, const model_weights& w) {
     out.bytes(v.data(), v.size() * 4);
   };
   if (static_cast<int>(w.layers.size()) != c.n_layers) out.fail("layer count differs from the config");
-  const int32_t header[7] = {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads,
-                             w.shared_classifier ? c.vocab_size : -c.vocab_size, c.max_seq_len};
+  const int32_t header[7] = {c.dim,        c.hidden_dim, c.n_layers,
+                             c.n_heads,    c.n_kv_heads, w.shared_classifier ? c.vocab_size : -c.vocab_size,
+                             c.max_seq_len};
   out.bytes(header, sizeof header);
   const int64_t dim = c.dim, hidden = c.hidden_dim, kv = c.kv_dim();
   matrix(w.tok_embeddings, c.vocab_size, dim, "token_embedding");

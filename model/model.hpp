@@ -92,11 +92,11 @@ enum class rope_style : uint8_t {
 };
 
 struct model_config {
-  int dim = 0;          // embedding width
-  int hidden_dim = 0;   // SwiGLU inner width
+  int dim = 0;         // embedding width
+  int hidden_dim = 0;  // SwiGLU inner width
   int n_layers = 0;
   int n_heads = 0;
-  int n_kv_heads = 0;   // grouped-query attention: n_heads % n_kv_heads == 0
+  int n_kv_heads = 0;  // grouped-query attention: n_heads % n_kv_heads == 0
   int vocab_size = 0;
   int max_seq_len = 0;  // positions the model supports
   float rope_theta = 10000.0f;
@@ -120,12 +120,12 @@ struct layer_weights {
   weight_matrix wv;              // [kv_dim, dim]
   weight_matrix wo;              // [dim, q_dim]
   // Optional (empty when the architecture has none):
-  std::vector<float> bq, bk, bv;        // qwen2: biases [q_dim], [kv_dim], [kv_dim], added before RoPE
-  std::vector<float> q_norm, k_norm;    // qwen3: per-head RMSNorm weights [head_dim], before RoPE
-  std::vector<float> ffn_norm;   // [dim]
-  weight_matrix w1;              // gate [hidden, dim]
-  weight_matrix w2;              // down [dim, hidden]
-  weight_matrix w3;              // up   [hidden, dim]
+  std::vector<float> bq, bk, bv;      // qwen2: biases [q_dim], [kv_dim], [kv_dim], added before RoPE
+  std::vector<float> q_norm, k_norm;  // qwen3: per-head RMSNorm weights [head_dim], before RoPE
+  std::vector<float> ffn_norm;        // [dim]
+  weight_matrix w1;                   // gate [hidden, dim]
+  weight_matrix w2;                   // down [dim, hidden]
+  weight_matrix w3;                   // up   [hidden, dim]
 };
 
 struct model_weights {

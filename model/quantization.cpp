@@ -48,9 +48,7 @@ void dequantize_row(dtype t, const uint8_t* src, float* dst, int64_t cols) {
   type_info(t).dequantize_row(src, dst, cols);
 }
 
-void quantize_row(dtype t, const float* src, uint8_t* dst, int64_t cols) {
-  type_info(t).quantize_row(src, dst, cols);
-}
+void quantize_row(dtype t, const float* src, uint8_t* dst, int64_t cols) { type_info(t).quantize_row(src, dst, cols); }
 
 std::vector<float> dequantize(const weight_matrix& m) {
   std::vector<float> out(static_cast<std::size_t>(m.rows * m.cols));

@@ -24,9 +24,9 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
 // Texts of tokens that end generation wherever they appear (llama.cpp's list,
 // plus Llama 3's <|end_of_text|>, and Qwen's repository/file separators).
 const std::vector<std::string>& end_of_generation_texts() {
-  static const std::vector<std::string> texts = {
-      "<|eot_id|>", "<|im_end|>", "<|end|>",     "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-      "<EOT>",      "<|end_of_text|>", "<|fim_pad|>", "<|fim_repo|>", "<|repo_name|>", "<|file_sep|>"};
+  static const std::vector<std::string> texts = {"<|eot_id|>",    "<|im_end|>",   "<|end|>",       "<end_of_turn>",
+                                                 "<|endoftext|>", "<|eom_id|>",   "<EOT>",         "<|end_of_text|>",
+                                                 "<|fim_pad|>",   "<|fim_repo|>", "<|repo_name|>", "<|file_sep|>"};
   return texts;
 }
 
@@ -139,12 +139,13 @@ tokenizer tokenizer::from_vocabulary(const std::string& source, vocabulary_spec 
     tok.pieces_.reserve(n);
     for (auto& p : spec.tokens) tok.pieces_.push_back(replace_all(std::move(p), sentencepiece_space, " "));
     tok.add_space_prefix_ = spec.add_space_prefix.value_or(true);
-    tok.post_ = special_token_adder(tok.bos_id_, tok.eos_id_, spec.add_bos.value_or(true), spec.add_eos.value_or(false));
+    tok.post_ =
+        special_token_adder(tok.bos_id_, tok.eos_id_, spec.add_bos.value_or(true), spec.add_eos.value_or(false));
   } else {
     tok.pre_name_ = spec.pre.empty() ? "default" : spec.pre;
     if (!regex_pretokenizer::known(tok.pre_name_))
-      fail("tokenizer.ggml.pre '" + tok.pre_name_ + "' is not a supported pre-tokenizer (supported: " +
-           regex_pretokenizer::names() + ")");
+      fail("tokenizer.ggml.pre '" + tok.pre_name_ +
+           "' is not a supported pre-tokenizer (supported: " + regex_pretokenizer::names() + ")");
     if (spec.merges.empty()) fail("tokenizer.ggml.merges is missing or empty (a gpt2 tokenizer needs its merges)");
     auto pre = std::make_shared<const regex_pretokenizer>(tok.pre_name_);
     try {
@@ -159,7 +160,8 @@ tokenizer tokenizer::from_vocabulary(const std::string& source, vocabulary_spec 
     tok.unk_id_ = spec.unk.value_or(-1);
     tok.add_space_prefix_ = false;
     const bool llama3 = pre->ignore_merges();  // llama.cpp: Llama 3 vocabularies add BOS unless told otherwise
-    tok.post_ = special_token_adder(tok.bos_id_, tok.eos_id_, spec.add_bos.value_or(llama3), spec.add_eos.value_or(false));
+    tok.post_ =
+        special_token_adder(tok.bos_id_, tok.eos_id_, spec.add_bos.value_or(llama3), spec.add_eos.value_or(false));
     tok.pre_ = std::move(pre);
     tok.pieces_ = std::move(spec.tokens);
   }

@@ -32,16 +32,16 @@ enum class token_kind : int32_t { normal = 1, unknown = 2, control = 3, user_def
 
 // A vocabulary as GGUF metadata describes it (tokenizer_gguf.cpp reads it).
 struct vocabulary_spec {
-  std::string model = "llama";        // tokenizer.ggml.model: "llama" or "gpt2"
-  std::string pre;                    // tokenizer.ggml.pre ("" = "default")
-  std::string name;                   // general.name (Phi-3's special tokens eat the spaces after them)
-  std::vector<std::string> tokens;    // GGUF form (U+2581 for space in SentencePiece pieces)
-  std::vector<float> scores;          // may be empty
-  std::vector<int32_t> types;         // token_kind values; may be empty
-  std::vector<std::string> merges;    // "gpt2" only: "left right", rank = index
+  std::string model = "llama";      // tokenizer.ggml.model: "llama" or "gpt2"
+  std::string pre;                  // tokenizer.ggml.pre ("" = "default")
+  std::string name;                 // general.name (Phi-3's special tokens eat the spaces after them)
+  std::vector<std::string> tokens;  // GGUF form (U+2581 for space in SentencePiece pieces)
+  std::vector<float> scores;        // may be empty
+  std::vector<int32_t> types;       // token_kind values; may be empty
+  std::vector<std::string> merges;  // "gpt2" only: "left right", rank = index
   std::optional<int32_t> bos, eos, unk, eot, eom;
   std::optional<bool> add_bos, add_eos, add_space_prefix;
-  std::string chat_template;          // tokenizer.chat_template
+  std::string chat_template;  // tokenizer.chat_template
 };
 
 class tokenizer {

@@ -125,8 +125,8 @@ void byte_level_bpe::encode_word(std::string_view word, std::vector<int32_t>& ou
     if (left < 0 || right < 0) return;
     const symbol& l = symbols[static_cast<std::size_t>(left)];
     const symbol& r = symbols[static_cast<std::size_t>(right)];
-    const int k = rank(key, std::string_view(text).substr(l.start, l.length),
-                       std::string_view(text).substr(r.start, r.length));
+    const int k =
+        rank(key, std::string_view(text).substr(l.start, l.length), std::string_view(text).substr(r.start, r.length));
     if (k >= 0) queue.push({k, left, right, l.length + r.length});
   };
   for (std::size_t i = 1; i < symbols.size(); ++i) consider(static_cast<int>(i) - 1, static_cast<int>(i));

@@ -17,8 +17,7 @@ class byte_level_bpe {
  public:
   // `tokens` and `merges` in GGUF form ("Ġ t": the two parts, space-separated).
   // Throws std::invalid_argument naming a malformed merge.
-  byte_level_bpe(const std::vector<std::string>& tokens, const std::vector<std::string>& merges,
-                 bool ignore_merges);
+  byte_level_bpe(const std::vector<std::string>& tokens, const std::vector<std::string>& merges, bool ignore_merges);
 
   // Appends the tokens of one pre-tokenized word (raw bytes).
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;

@@ -8,7 +8,8 @@ namespace {
 std::optional<int32_t> token_id(const gguf::reader& r, const std::string& key) {
   if (!r.find(key)) return std::nullopt;
   const uint64_t v = r.get_uint(key);  // a non-integer is named as such
-  if (v > static_cast<uint64_t>(INT32_MAX)) r.fail("metadata " + key + " = " + std::to_string(v) + " is not a token id");
+  if (v > static_cast<uint64_t>(INT32_MAX))
+    r.fail("metadata " + key + " = " + std::to_string(v) + " is not a token id");
   return static_cast<int32_t>(v);
 }
 

@@ -13,8 +13,7 @@ namespace {
 // llama.cpp's regexes (llama-vocab.cpp, llm_tokenizer_bpe), with the case-insensitive
 // contraction group spelled out as llama.cpp does ('[sS] rather than (?i:'s), which
 // would also match U+017F and U+212A).
-const char* const gpt2_regex =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+const char* const gpt2_regex = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
 const char* const llama3_regex =
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -35,12 +34,28 @@ const std::map<std::string, family>& families() {
   static const family smollm{{"\\p{N}", gpt2_regex}, false};
   static const family fallback{{"[\\p{P}\\$\\+<=>\\^~\\|]+", gpt2_regex, "\\p{N}+", "[0-9][0-9][0-9]"}, false};
   static const std::map<std::string, family> by_name = {
-      {"default", fallback},   {"llama-bpe", llama3}, {"llama3", llama3},     {"llama-v3", llama3},
-      {"falcon3", llama3},     {"dbrx", {{llama3_regex}, false}},             {"smaug-bpe", {{llama3_regex}, false}},
-      {"qwen2", qwen2},        {"deepseek-r1-qwen", qwen2},                   {"megrez", qwen2},
-      {"stablelm2", qwen2},    {"gpt-2", gpt2},       {"phi-2", gpt2},        {"roberta-bpe", gpt2},
-      {"mpt", gpt2},           {"olmo", gpt2},        {"jais", gpt2},         {"smollm", smollm},
-      {"starcoder", smollm},   {"refact", smollm},    {"codeshell", smollm},  {"exaone", smollm},
+      {"default", fallback},
+      {"llama-bpe", llama3},
+      {"llama3", llama3},
+      {"llama-v3", llama3},
+      {"falcon3", llama3},
+      {"dbrx", {{llama3_regex}, false}},
+      {"smaug-bpe", {{llama3_regex}, false}},
+      {"qwen2", qwen2},
+      {"deepseek-r1-qwen", qwen2},
+      {"megrez", qwen2},
+      {"stablelm2", qwen2},
+      {"gpt-2", gpt2},
+      {"phi-2", gpt2},
+      {"roberta-bpe", gpt2},
+      {"mpt", gpt2},
+      {"olmo", gpt2},
+      {"jais", gpt2},
+      {"smollm", smollm},
+      {"starcoder", smollm},
+      {"refact", smollm},
+      {"codeshell", smollm},
+      {"exaone", smollm},
       {"minerva-7b", smollm},
   };
   return by_name;
@@ -69,8 +84,10 @@ std::string with_unicode_white_space(std::string_view regex) {
       }
       continue;
     }
-    if (c == '[' && !in_class) in_class = true;
-    else if (c == ']' && in_class) in_class = false;
+    if (c == '[' && !in_class)
+      in_class = true;
+    else if (c == ']' && in_class)
+      in_class = false;
     out += c;
   }
   return out;

@@ -97,8 +97,8 @@ void sentencepiece_bpe::encode_fragment(std::string_view text, bool dummy_prefix
   const auto consider = [&](std::size_t left) {
     if (left == none || next[left] == none) return;
     const std::size_t right = next[left];
-    const int32_t id = lookup(pieces_[static_cast<std::size_t>(tokens[left])] +
-                              pieces_[static_cast<std::size_t>(tokens[right])]);
+    const int32_t id =
+        lookup(pieces_[static_cast<std::size_t>(tokens[left])] + pieces_[static_cast<std::size_t>(tokens[right])]);
     if (id < 0 || !(scores_[static_cast<std::size_t>(id)] > -1e10f)) return;
     heap.push({scores_[static_cast<std::size_t>(id)], left, right, version[left], version[right], id});
   };

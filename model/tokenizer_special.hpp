@@ -19,9 +19,9 @@ struct text_fragment {
 struct special_token {
   int32_t id;
   std::string text;
-  bool control;        // control or unknown: only with parse_special
-  bool strip_left;     // spaces before it are dropped (lstrip)
-  bool strip_right;    // spaces after it are dropped (rstrip)
+  bool control;      // control or unknown: only with parse_special
+  bool strip_left;   // spaces before it are dropped (lstrip)
+  bool strip_right;  // spaces after it are dropped (rstrip)
 };
 
 class special_token_splitter {

@@ -48,19 +48,19 @@ void bf16_quantize(const float* src, uint8_t* dst, int64_t cols) {
   for (int64_t c = 0; c < cols; ++c) {
     uint32_t u;
     std::memcpy(&u, &src[c], 4);
-    const uint16_t h = (u & 0x7fffffffu) > 0x7f800000u ? static_cast<uint16_t>((u >> 16) | 64)
-                                                        : static_cast<uint16_t>((u + (0x7fffu + ((u >> 16) & 1u))) >> 16);
+    const uint16_t h = (u & 0x7fffffffu) > 0x7f800000u
+                           ? static_cast<uint16_t>((u >> 16) | 64)
+                           : static_cast<uint16_t>((u + (0x7fffu + ((u >> 16) & 1u))) >> 16);
     std::memcpy(dst + 2 * c, &h, 2);
   }
 }
 
 using namespace ggml;
 
-#define KVACTOR_BLOCK_TYPE(T, ftype, block, qk)                                                          \
-  weight_type_info {                                                                                      \
-    dtype::T, #T, qk, static_cast<int>(sizeof(block_##block)), ftype,                                     \
-        dequantize_blocks<qk, static_cast<int>(sizeof(block_##block)), dequantize_block_##block>,         \
-        quantize_row_##block                                                                              \
+#define KVACTOR_BLOCK_TYPE(T, ftype, block, qk)                                                                        \
+  weight_type_info {                                                                                                   \
+    dtype::T, #T, qk, static_cast<int>(sizeof(block_##block)), ftype,                                                  \
+        dequantize_blocks<qk, static_cast<int>(sizeof(block_##block)), dequantize_block_##block>, quantize_row_##block \
   }
 
 // LLAMA_FTYPE_* values from llama.h: MOSTLY_Q4_0 2, Q4_1 3, Q8_0 7, Q5_0 8, Q5_1 9, Q2_K 10,

@@ -13,10 +13,10 @@ namespace kvactor {
 
 struct weight_type_info {
   dtype type;
-  const char* name;       // as `kvactor convert --type` spells it (dtype_name)
-  int block_values;       // values per block (1 for f32 / f16 / bf16)
-  int block_bytes;        // bytes per block
-  uint32_t file_type;     // GGUF general.file_type of a file mostly of this type (LLAMA_FTYPE_*)
+  const char* name;    // as `kvactor convert --type` spells it (dtype_name)
+  int block_values;    // values per block (1 for f32 / f16 / bf16)
+  int block_bytes;     // bytes per block
+  uint32_t file_type;  // GGUF general.file_type of a file mostly of this type (LLAMA_FTYPE_*)
   // One row of `cols` values (cols % block_values == 0), exact (ggml's dequantize_row_*).
   void (*dequantize_row)(const uint8_t* src, float* dst, int64_t cols);
   // One row encoded as this type (ggml's reference quantiser, or a close relative).

@@ -16,14 +16,11 @@ formed_batch form_batch(const std::vector<step_candidate>& candidates, const lim
     out.tokens += n;
   };
   for (std::size_t i = 0; i < candidates.size(); ++i)
-    if (candidates[i].ready && candidates[i].offered == 1 && !full() && budget >= 1)
-      take(i, 1);
+    if (candidates[i].ready && candidates[i].offered == 1 && !full() && budget >= 1) take(i, 1);
   for (std::size_t i = 0; i < candidates.size(); ++i) {
-    if (!candidates[i].ready || taken[i] || full())
-      continue;
+    if (!candidates[i].ready || taken[i] || full()) continue;
     auto n = std::min<int32_t>({candidates[i].offered, lim.prefill_chunk, budget});
-    if (n <= 0)
-      break;
+    if (n <= 0) break;
     take(i, n);
   }
   return out;

@@ -16,14 +16,14 @@ namespace kvactor::scheduling {
 
 // A running sequence as batch formation sees it.
 struct step_candidate {
-  bool ready = false;    // has an offer waiting for a step
-  int32_t offered = 0;   // tokens in the offer (1 while decoding)
+  bool ready = false;   // has an offer waiting for a step
+  int32_t offered = 0;  // tokens in the offer (1 while decoding)
 };
 
 struct batch_slot {
-  std::size_t index = 0;  // into the candidates
-  int32_t tokens = 0;     // leading tokens of the offer taken into the step
-  bool truncated = false; // fewer than offered: a prefill chunk that samples nothing
+  std::size_t index = 0;   // into the candidates
+  int32_t tokens = 0;      // leading tokens of the offer taken into the step
+  bool truncated = false;  // fewer than offered: a prefill chunk that samples nothing
 };
 
 struct formed_batch {

@@ -16,10 +16,10 @@ namespace kvactor::scheduling {
 
 // The step a sequence just finished, as continuation sees it.
 struct finished_step {
-  int32_t start_pos = 0;    // first position the step wrote
-  int32_t processed = 0;    // tokens the step took (positions written)
-  bool sampled = false;     // the step sampled a token (the sequence's next input)
-  int32_t pages_held = 0;   // block-table pages of the step's offer
+  int32_t start_pos = 0;   // first position the step wrote
+  int32_t processed = 0;   // tokens the step took (positions written)
+  bool sampled = false;    // the step sampled a token (the sequence's next input)
+  int32_t pages_held = 0;  // block-table pages of the step's offer
 };
 
 // Whether the scheduler may issue the next step (input: the sampled token at position

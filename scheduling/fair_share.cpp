@@ -26,8 +26,7 @@ std::vector<std::size_t> fair_share::order(const std::vector<waiting_request>& w
   auto base = order_waiting(waiting, lim);
   const bool one_tenant = std::all_of(waiting.begin(), waiting.end(),
                                       [&](const waiting_request& w) { return w.tenant == waiting.front().tenant; });
-  if (one_tenant)
-    return base;
+  if (one_tenant) return base;
   std::vector<std::size_t> out;
   out.reserve(base.size());
   // Preempted requests were running already: they keep going first.
@@ -39,24 +38,20 @@ std::vector<std::size_t> fair_share::order(const std::vector<waiting_request>& w
       queues[waiting[i].tenant].push_back(i);
   }
   std::map<uint32_t, double> v;
-  for (auto& [tenant, q] : queues)
-    v[tenant] = virtual_time(tenant);
+  for (auto& [tenant, q] : queues) v[tenant] = virtual_time(tenant);
   std::map<std::size_t, std::size_t> rank;  // base position of each index, for ties
-  for (std::size_t p = 0; p < base.size(); ++p)
-    rank[base[p]] = p;
+  for (std::size_t p = 0; p < base.size(); ++p) rank[base[p]] = p;
   while (!queues.empty()) {
     auto best = queues.begin();
     for (auto it = queues.begin(); it != queues.end(); ++it) {
       const double a = v[it->first], b = v[best->first];
-      if (a < b || (a == b && rank[it->second.front()] < rank[best->second.front()]))
-        best = it;
+      if (a < b || (a == b && rank[it->second.front()] < rank[best->second.front()])) best = it;
     }
     const auto i = best->second.front();
     out.push_back(i);
     v[best->first] += step_of(waiting[i].weight);
     best->second.pop_front();
-    if (best->second.empty())
-      queues.erase(best);
+    if (best->second.empty()) queues.erase(best);
   }
   return out;
 }

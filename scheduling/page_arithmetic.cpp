@@ -5,8 +5,7 @@
 namespace kvactor::scheduling {
 
 int32_t pages_for(int32_t positions, int32_t page_size) {
-  if (positions <= 0 || page_size <= 0)
-    return 0;
+  if (positions <= 0 || page_size <= 0) return 0;
   return static_cast<int32_t>((static_cast<int64_t>(positions) + page_size - 1) / page_size);
 }
 
@@ -19,8 +18,7 @@ bool fits_cache(int32_t positions, int32_t num_pages, int32_t page_size) {
 }
 
 int32_t full_pages_written(int32_t kv_written, int32_t held, int32_t page_size) {
-  if (page_size <= 0 || kv_written <= 0)
-    return 0;
+  if (page_size <= 0 || kv_written <= 0) return 0;
   return std::min<int32_t>(kv_written / page_size, held);
 }
 

@@ -46,18 +46,18 @@ using stmt_ptr = std::unique_ptr<statement>;
 using stmt_list = std::vector<stmt_ptr>;
 
 enum class stmt_kind {
-  text,         // template data                       text
-  print,        // {{ expr }}                          expr
-  if_,          // if / elif / else                     branches (condition null for else)
-  for_,         // for targets in expr [if filter]      targets, expr, filter, body, else_body
-  set,          // set targets = expr                   targets (name or ns.attr), expr
-  set_block,    // set target %}...{% endset            targets, body, filters (filter exprs, input null)
-  macro,        // macro name(params)                   name, params, body, uses_*
-  call_block,   // call(params) expr %}...{% endcall    expr (a call), params, body: the caller macro
-  filter_block, // filter f %}...{% endfilter           filters, body
+  text,          // template data                       text
+  print,         // {{ expr }}                          expr
+  if_,           // if / elif / else                     branches (condition null for else)
+  for_,          // for targets in expr [if filter]      targets, expr, filter, body, else_body
+  set,           // set targets = expr                   targets (name or ns.attr), expr
+  set_block,     // set target %}...{% endset            targets, body, filters (filter exprs, input null)
+  macro,         // macro name(params)                   name, params, body, uses_*
+  call_block,    // call(params) expr %}...{% endcall    expr (a call), params, body: the caller macro
+  filter_block,  // filter f %}...{% endfilter           filters, body
   break_,
   continue_,
-  scope         // generation block (transformers' AssistantTracker): renders its body
+  scope  // generation block (transformers' AssistantTracker): renders its body
 };
 
 struct macro_parameter {
@@ -68,9 +68,9 @@ struct macro_parameter {
 struct statement {
   stmt_kind kind;
   int line;
-  std::string text;                 // text data, or macro name
-  std::vector<std::string> targets; // assignment / loop targets; "ns.attr" for namespace attributes
-  expr_ptr expr;                    // printed / iterated / assigned / filter of a loop
+  std::string text;                  // text data, or macro name
+  std::vector<std::string> targets;  // assignment / loop targets; "ns.attr" for namespace attributes
+  expr_ptr expr;                     // printed / iterated / assigned / filter of a loop
   expr_ptr loop_filter;
   std::vector<std::pair<expr_ptr, stmt_list>> branches;
   stmt_list body;

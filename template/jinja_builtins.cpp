@@ -3,8 +3,8 @@
 #include "template/jinja_builtins.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -18,18 +18,17 @@ namespace kvactor::jinja {
 namespace {
 
 const char* const filter_names[] = {
-    "abs",   "attr",    "batch",  "capitalize", "center",  "count",      "d",          "default", "dictsort",
-    "first", "float",   "indent", "int",        "items",   "join",       "last",       "length",  "list",
-    "lower", "map",     "max",    "min",        "reject",  "rejectattr", "replace",    "reverse", "round",
-    "safe",  "select",  "selectattr", "sort",   "string",  "sum",        "title",      "tojson",  "trim",
-    "unique", "upper",  "wordcount"};
+    "abs",   "attr",   "batch",  "capitalize", "center",  "count",   "d",      "default", "dictsort", "first",
+    "float", "indent", "int",    "items",      "join",    "last",    "length", "list",    "lower",    "map",
+    "max",   "min",    "reject", "rejectattr", "replace", "reverse", "round",  "safe",    "select",   "selectattr",
+    "sort",  "string", "sum",    "title",      "tojson",  "trim",    "unique", "upper",   "wordcount"};
 
-const char* const test_names[] = {"boolean", "callable", "defined", "divisibleby", "eq",      "equalto", "escaped",
-                                  "even",    "false",    "filter",  "float",       "ge",      "greaterthan", "gt",
-                                  "in",      "integer",  "iterable", "le",         "lessthan", "lower",  "lt",
-                                  "mapping", "ne",       "none",    "number",      "odd",     "sameas",  "sequence",
-                                  "string",  "test",     "true",    "undefined",   "upper",   "==",      "!=",
-                                  "<",       "<=",       ">",       ">="};
+const char* const test_names[] = {
+    "boolean",  "callable", "defined",  "divisibleby", "eq",          "equalto", "escaped", "even",
+    "false",    "filter",   "float",    "ge",          "greaterthan", "gt",      "in",      "integer",
+    "iterable", "le",       "lessthan", "lower",       "lt",          "mapping", "ne",      "none",
+    "number",   "odd",      "sameas",   "sequence",    "string",      "test",    "true",    "undefined",
+    "upper",    "==",       "!=",       "<",           "<=",          ">",       ">="};
 
 template <std::size_t N>
 bool listed(const char* const (&names)[N], const std::string& name) {
@@ -76,7 +75,8 @@ value attribute_path(const value& item, const std::string& path) {
   for (;;) {
     const auto dot = path.find('.', start);
     const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    const bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool numeric =
+        !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
     v = numeric ? get_item(v, value(static_cast<std::int64_t>(std::stoll(part)))) : get_item(v, value(part));
     if (dot == std::string::npos) return v;
     start = dot + 1;
@@ -91,7 +91,8 @@ value lower_if_string(const value& v, bool case_sensitive) {
 
 bool python_less(const value& a, const value& b) {
   const auto r = less_than(a, b);
-  if (!r) throw builtin_error("'<' not supported between instances of '" + type_name(a) + "' and '" + type_name(b) + "'");
+  if (!r)
+    throw builtin_error("'<' not supported between instances of '" + type_name(a) + "' and '" + type_name(b) + "'");
   return *r;
 }
 
@@ -157,7 +158,8 @@ value do_map(const value& input, const call_arguments& a) {
     }
     return generator(std::move(out));
   }
-  if (a.positional.empty() || !a.positional[0].is_string()) throw builtin_error("map() needs a filter name or attribute=");
+  if (a.positional.empty() || !a.positional[0].is_string())
+    throw builtin_error("map() needs a filter name or attribute=");
   const std::string filter = a.positional[0].as_string();
   if (!is_known_filter(filter)) throw builtin_error("no filter named '" + filter + "'");
   const call_arguments rest = shifted(a, 1);
@@ -197,8 +199,10 @@ value do_tojson(const value& input, const call_arguments& a) {
 value do_indent(const value& input, const call_arguments& a) {
   std::string indentation = "    ";
   if (const value* w = arg(a, 0, "width")) {
-    if (w->is_string()) indentation = w->as_string();
-    else indentation = std::string(checked_width(int_arg(a, 0, "width", 4), "indent width"), ' ');
+    if (w->is_string())
+      indentation = w->as_string();
+    else
+      indentation = std::string(checked_width(int_arg(a, 0, "width", 4), "indent width"), ' ');
   }
   const bool first = bool_arg(a, 1, "first", false);
   const bool blank = bool_arg(a, 2, "blank", false);
@@ -248,13 +252,19 @@ value do_round(const value& input, const call_arguments& a) {
   const value* method_arg = arg(a, 1, "method");
   const std::string method = method_arg && method_arg->is_string() ? method_arg->as_string() : "common";
   if (!input.is_number()) throw builtin_error("round needs a number, not " + type_name(input));
-  const double x = input.is_float() ? input.as_float() : input.is_int() ? static_cast<double>(input.as_int()) : input.as_bool();
+  const double x = input.is_float() ? input.as_float()
+                   : input.is_int() ? static_cast<double>(input.as_int())
+                                    : input.as_bool();
   const double scale = std::pow(10.0, static_cast<double>(precision));
   double r;
-  if (method == "common") r = std::nearbyint(x * scale) / scale;  // Python's round: half to even
-  else if (method == "ceil") r = std::ceil(x * scale) / scale;
-  else if (method == "floor") r = std::floor(x * scale) / scale;
-  else throw builtin_error("method must be common, ceil or floor");
+  if (method == "common")
+    r = std::nearbyint(x * scale) / scale;  // Python's round: half to even
+  else if (method == "ceil")
+    r = std::ceil(x * scale) / scale;
+  else if (method == "floor")
+    r = std::floor(x * scale) / scale;
+  else
+    throw builtin_error("method must be common, ceil or floor");
   return r;
 }
 
@@ -331,8 +341,10 @@ std::string c_format(const std::string& spec, T argument) {
 std::string percent_format(const std::string& format, const value& args) {
   std::vector<value> positional;
   const bool by_name = args.is_mapping();
-  if (args.is_list() && args.as_list().is_tuple()) positional = args.as_list().items;
-  else if (!by_name) positional.push_back(args);
+  if (args.is_list() && args.as_list().is_tuple())
+    positional = args.as_list().items;
+  else if (!by_name)
+    positional.push_back(args);
   std::size_t next = 0;
   std::string out;
   for (std::size_t i = 0; i < format.size(); ++i) {
@@ -354,7 +366,8 @@ std::string percent_format(const std::string& format, const value& args) {
       i = close + 1;
     }
     std::string spec = "%";
-    while (i < format.size() && std::string_view("-+ #0").find(format[i]) != std::string_view::npos) spec += format[i++];
+    while (i < format.size() && std::string_view("-+ #0").find(format[i]) != std::string_view::npos)
+      spec += format[i++];
     while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) spec += format[i++];
     if (i < format.size() && format[i] == '.') {
       spec += format[i++];
@@ -389,8 +402,11 @@ std::string percent_format(const std::string& format, const value& args) {
       case 'x':
       case 'X':
       case 'o': {
-        if (!v.is_number()) throw builtin_error(std::string("%") + conversion + " format: a number is required, not " + type_name(v));
-        const auto n = v.is_int() ? v.as_int() : v.is_bool() ? std::int64_t{v.as_bool()} : static_cast<std::int64_t>(std::trunc(v.as_float()));
+        if (!v.is_number())
+          throw builtin_error(std::string("%") + conversion + " format: a number is required, not " + type_name(v));
+        const auto n = v.is_int()    ? v.as_int()
+                       : v.is_bool() ? std::int64_t{v.as_bool()}
+                                     : static_cast<std::int64_t>(std::trunc(v.as_float()));
         out += c_format(spec + "ll" + (conversion == 'i' ? 'd' : conversion), static_cast<long long>(n));
         break;
       }
@@ -399,13 +415,14 @@ std::string percent_format(const std::string& format, const value& args) {
       case 'e':
       case 'E':
       case 'g':
-      case 'G':
-        out += c_format(spec + conversion, number());
-        break;
+      case 'G': out += c_format(spec + conversion, number()); break;
       case 'c':
-        if (v.is_string() && utf8_length(v.as_string()) == 1) out += v.as_string();
-        else if (v.is_int()) out += utf8_encode(std::u32string(1, static_cast<char32_t>(v.as_int())));
-        else throw builtin_error("%c requires an int or a single character");
+        if (v.is_string() && utf8_length(v.as_string()) == 1)
+          out += v.as_string();
+        else if (v.is_int())
+          out += utf8_encode(std::u32string(1, static_cast<char32_t>(v.as_int())));
+        else
+          throw builtin_error("%c requires an int or a single character");
         break;
       default: throw builtin_error(std::string("unsupported format character '") + conversion + "'");
     }
@@ -465,7 +482,8 @@ value apply_filter(const std::string& name, const value& input, const call_argum
     if (input.is_undefined()) return generator({});
     if (!input.is_mapping()) throw builtin_error("items filter needs a mapping, not " + type_name(input));
     std::vector<value> out;
-    for (const auto& [k, v] : input.as_dict().entries) out.push_back(make_list({key_value(k), v}, sequence_kind::tuple));
+    for (const auto& [k, v] : input.as_dict().entries)
+      out.push_back(make_list({key_value(k), v}, sequence_kind::tuple));
     return generator(std::move(out));
   }
   if (name == "dictsort") {
@@ -478,7 +496,8 @@ value apply_filter(const std::string& name, const value& input, const call_argum
     }
     const bool reverse = bool_arg(a, 2, "reverse", false);
     std::vector<value> pairs;
-    for (const auto& [k, v] : input.as_dict().entries) pairs.push_back(make_list({key_value(k), v}, sequence_kind::tuple));
+    for (const auto& [k, v] : input.as_dict().entries)
+      pairs.push_back(make_list({key_value(k), v}, sequence_kind::tuple));
     return make_list(sorted(std::move(pairs), reverse, [&](const value& p) {
       return lower_if_string(p.as_list().items[by_value ? 1 : 0], case_sensitive);
     }));
@@ -497,7 +516,8 @@ value apply_filter(const std::string& name, const value& input, const call_argum
     std::vector<value> seen;
     std::vector<value> out;
     for (const auto& item : iterate(input)) {
-      const value key = lower_if_string(attr && !attr->is_none() ? attribute_path(item, to_str(*attr)) : item, case_sensitive);
+      const value key =
+          lower_if_string(attr && !attr->is_none() ? attribute_path(item, to_str(*attr)) : item, case_sensitive);
       if (std::none_of(seen.begin(), seen.end(), [&](const value& s) { return equals(s, key); })) {
         seen.push_back(key);
         out.push_back(item);
@@ -532,7 +552,8 @@ value apply_filter(const std::string& name, const value& input, const call_argum
     std::int64_t n = 0;
     bool in_word = false;
     for (char32_t c : utf8_decode(to_str(input))) {
-      const bool word = c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c > 0x7F;
+      const bool word =
+          c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c > 0x7F;
       if (word && !in_word) ++n;
       in_word = word;
     }
@@ -546,7 +567,9 @@ value apply_filter(const std::string& name, const value& input, const call_argum
       const value v = attr && !attr->is_none() ? attribute_path(item, to_str(*attr)) : item;
       if (!total.is_number() || !v.is_number()) throw builtin_error("sum needs numbers");
       if (total.is_float() || v.is_float()) {
-        auto num = [](const value& x) { return x.is_float() ? x.as_float() : x.is_int() ? static_cast<double>(x.as_int()) : x.as_bool(); };
+        auto num = [](const value& x) {
+          return x.is_float() ? x.as_float() : x.is_int() ? static_cast<double>(x.as_int()) : x.as_bool();
+        };
         total = num(total) + num(v);
       } else {
         total = (total.is_int() ? total.as_int() : total.as_bool()) + (v.is_int() ? v.as_int() : v.as_bool());
@@ -585,7 +608,8 @@ value apply_filter(const std::string& name, const value& input, const call_argum
     if (len >= width) return s;
     const auto total = width - len;
     const auto left = total / 2 + (total & width & 1);
-    return std::string(static_cast<std::size_t>(left), ' ') + s + std::string(static_cast<std::size_t>(total - left), ' ');
+    return std::string(static_cast<std::size_t>(left), ' ') + s +
+           std::string(static_cast<std::size_t>(total - left), ' ');
   }
   throw builtin_error("no filter named '" + name + "'");
 }
@@ -600,8 +624,10 @@ bool apply_test(const std::string& name, const value& v, const call_arguments& a
                      name == "iterable" || name == "sequence" || name == "boolean" || name == "true" ||
                      name == "false" || name == "odd" || name == "even" || name == "callable" || name == "lower" ||
                      name == "upper" || name == "escaped";
-  if (unary) at_most(a, 0, name);
-  else at_most(a, 1, name);
+  if (unary)
+    at_most(a, 0, name);
+  else
+    at_most(a, 1, name);
   if (name == "defined") return !v.is_undefined();
   if (name == "undefined") return v.is_undefined();
   if (name == "none") return v.is_none();
@@ -614,7 +640,8 @@ bool apply_test(const std::string& name, const value& v, const call_arguments& a
   if (name == "false") return v.is_bool() && !v.as_bool();
   if (name == "mapping") return v.is_mapping();
   if (name == "iterable") return v.is_undefined() || v.is_string() || v.is_list() || v.is_mapping();
-  if (name == "sequence") return v.is_undefined() || v.is_string() || (v.is_list() && !v.as_list().is_generator()) || v.is_mapping();
+  if (name == "sequence")
+    return v.is_undefined() || v.is_string() || (v.is_list() && !v.as_list().is_generator()) || v.is_mapping();
   if (name == "callable") return v.is_callable();
   if (name == "escaped") return false;
   if (name == "odd" || name == "even") {
@@ -657,66 +684,67 @@ bool apply_test(const std::string& name, const value& v, const call_arguments& a
 
 void install_globals(dict_object& globals) {
   globals.set("range", make_callable("range", [](const call_arguments& a) {
-    std::int64_t start = 0;
-    std::int64_t stop = 0;
-    std::int64_t step = 1;
-    auto integer = [](const value& v) {
-      if (v.is_int()) return v.as_int();
-      if (v.is_bool()) return std::int64_t{v.as_bool()};
-      throw builtin_error("range() needs integers, not " + type_name(v));
-    };
-    if (a.positional.size() == 1) {
-      stop = integer(a.positional[0]);
-    } else if (a.positional.size() == 2 || a.positional.size() == 3) {
-      start = integer(a.positional[0]);
-      stop = integer(a.positional[1]);
-      if (a.positional.size() == 3) step = integer(a.positional[2]);
-    } else {
-      throw builtin_error("range expected 1 to 3 arguments");
-    }
-    if (step == 0) throw builtin_error("range() arg 3 must not be zero");
-    std::vector<value> out;
-    for (auto i = start; step > 0 ? i < stop : i > stop; i += step) {
-      if (out.size() >= 100000) throw builtin_error("range too big (the sandbox allows 100000 items)");
-      out.emplace_back(i);
-    }
-    return make_list(std::move(out));
-  }));
+                std::int64_t start = 0;
+                std::int64_t stop = 0;
+                std::int64_t step = 1;
+                auto integer = [](const value& v) {
+                  if (v.is_int()) return v.as_int();
+                  if (v.is_bool()) return std::int64_t{v.as_bool()};
+                  throw builtin_error("range() needs integers, not " + type_name(v));
+                };
+                if (a.positional.size() == 1) {
+                  stop = integer(a.positional[0]);
+                } else if (a.positional.size() == 2 || a.positional.size() == 3) {
+                  start = integer(a.positional[0]);
+                  stop = integer(a.positional[1]);
+                  if (a.positional.size() == 3) step = integer(a.positional[2]);
+                } else {
+                  throw builtin_error("range expected 1 to 3 arguments");
+                }
+                if (step == 0) throw builtin_error("range() arg 3 must not be zero");
+                std::vector<value> out;
+                for (auto i = start; step > 0 ? i < stop : i > stop; i += step) {
+                  if (out.size() >= 100000) throw builtin_error("range too big (the sandbox allows 100000 items)");
+                  out.emplace_back(i);
+                }
+                return make_list(std::move(out));
+              }));
   globals.set("namespace", make_callable("namespace", [](const call_arguments& a) {
-    auto ns = std::make_shared<dict_object>();
-    ns->is_namespace = true;
-    for (const auto& p : a.positional) {
-      if (!p.is_mapping()) throw builtin_error("namespace() takes a mapping or keyword arguments");
-      for (const auto& [k, v] : p.as_dict().entries) ns->set(k, v);
-    }
-    for (const auto& [k, v] : a.keyword) ns->set(k, v);
-    return value(std::move(ns));
-  }));
+                auto ns = std::make_shared<dict_object>();
+                ns->is_namespace = true;
+                for (const auto& p : a.positional) {
+                  if (!p.is_mapping()) throw builtin_error("namespace() takes a mapping or keyword arguments");
+                  for (const auto& [k, v] : p.as_dict().entries) ns->set(k, v);
+                }
+                for (const auto& [k, v] : a.keyword) ns->set(k, v);
+                return value(std::move(ns));
+              }));
   globals.set("dict", make_callable("dict", [](const call_arguments& a) {
-    auto d = make_dict();
-    for (const auto& p : a.positional) {
-      if (!p.is_mapping()) throw builtin_error("dict() takes a mapping or keyword arguments");
-      for (const auto& [k, v] : p.as_dict().entries) d.as_dict().set(k, v);
-    }
-    for (const auto& [k, v] : a.keyword) d.as_dict().set(k, v);
-    return d;
-  }));
+                auto d = make_dict();
+                for (const auto& p : a.positional) {
+                  if (!p.is_mapping()) throw builtin_error("dict() takes a mapping or keyword arguments");
+                  for (const auto& [k, v] : p.as_dict().entries) d.as_dict().set(k, v);
+                }
+                for (const auto& [k, v] : a.keyword) d.as_dict().set(k, v);
+                return d;
+              }));
   globals.set("raise_exception", make_callable("raise_exception", [](const call_arguments& a) -> value {
-    throw raised_error(a.line, a.positional.empty() ? std::string() : to_str(a.positional[0]));
-  }));
+                throw raised_error(a.line, a.positional.empty() ? std::string() : to_str(a.positional[0]));
+              }));
   globals.set("strftime_now", make_callable("strftime_now", [](const call_arguments& a) -> value {
-    if (a.positional.empty() || !a.positional[0].is_string()) throw builtin_error("strftime_now needs a format string");
-    const std::tm tm = template_now();
-    const std::string& format = a.positional[0].as_string();
-    if (format.empty()) return std::string();
-    // strftime reports 0 both for "too small" and for an empty result: grow, then give up.
-    for (std::size_t size = 256; size <= (1u << 16); size *= 4) {
-      std::string out(size, '\0');
-      const std::size_t n = std::strftime(out.data(), out.size(), format.c_str(), &tm);
-      if (n > 0) return out.substr(0, n);
-    }
-    return std::string();
-  }));
+                if (a.positional.empty() || !a.positional[0].is_string())
+                  throw builtin_error("strftime_now needs a format string");
+                const std::tm tm = template_now();
+                const std::string& format = a.positional[0].as_string();
+                if (format.empty()) return std::string();
+                // strftime reports 0 both for "too small" and for an empty result: grow, then give up.
+                for (std::size_t size = 256; size <= (1u << 16); size *= 4) {
+                  std::string out(size, '\0');
+                  const std::size_t n = std::strftime(out.data(), out.size(), format.c_str(), &tm);
+                  if (n > 0) return out.substr(0, n);
+                }
+                return std::string();
+              }));
 }
 
 }  // namespace kvactor::jinja

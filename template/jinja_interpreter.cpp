@@ -78,7 +78,8 @@ class interpreter {
 
   flow exec(const statement& s, const scope_ptr& sc, std::string& out) {
     if (++steps_ > max_steps) fail(s.line, "the template ran more than " + std::to_string(max_steps) + " steps");
-    if (out.size() > max_output_bytes) fail(s.line, "the template's output passed " + std::to_string(max_output_bytes >> 20) + " MiB");
+    if (out.size() > max_output_bytes)
+      fail(s.line, "the template's output passed " + std::to_string(max_output_bytes >> 20) + " MiB");
     switch (s.kind) {
       case stmt_kind::text: out += s.text; return flow::normal;
       case stmt_kind::print: out += to_str(eval(*s.expr, sc)); return flow::normal;
@@ -132,7 +133,8 @@ class interpreter {
       fail(line, std::string("cannot unpack: ") + e.what());
     }
     if (items.size() != targets.size()) {
-      fail(line, "cannot unpack " + std::to_string(items.size()) + " values into " + std::to_string(targets.size()) + " names");
+      fail(line, "cannot unpack " + std::to_string(items.size()) + " values into " + std::to_string(targets.size()) +
+                     " names");
     }
     for (std::size_t i = 0; i < targets.size(); ++i) sc.vars[targets[i]] = items[i];
   }
@@ -180,21 +182,22 @@ class interpreter {
       bind_targets(s.targets, items[static_cast<std::size_t>(i)], *iteration, s.line);
       auto loop = std::make_shared<dict_object>();
       loop->is_namespace = true;
-      loop->entries = {{"index", value(i + 1)},
-                       {"index0", value(i)},
-                       {"revindex", value(n - i)},
-                       {"revindex0", value(n - i - 1)},
-                       {"first", value(i == 0)},
-                       {"last", value(i == n - 1)},
-                       {"length", value(n)},
-                       {"depth", value(std::int64_t{1})},
-                       {"depth0", value(std::int64_t{0})},
-                       {"previtem", i > 0 ? items[static_cast<std::size_t>(i - 1)] : value::undefined("there is no previous item")},
-                       {"nextitem", i + 1 < n ? items[static_cast<std::size_t>(i + 1)] : value::undefined("there is no next item")},
-                       {"cycle", make_callable("cycle", [i](const call_arguments& a) {
-                          if (a.positional.empty()) throw builtin_error("no items for cycling given");
-                          return a.positional[static_cast<std::size_t>(i) % a.positional.size()];
-                        })}};
+      loop->entries = {
+          {"index", value(i + 1)},
+          {"index0", value(i)},
+          {"revindex", value(n - i)},
+          {"revindex0", value(n - i - 1)},
+          {"first", value(i == 0)},
+          {"last", value(i == n - 1)},
+          {"length", value(n)},
+          {"depth", value(std::int64_t{1})},
+          {"depth0", value(std::int64_t{0})},
+          {"previtem", i > 0 ? items[static_cast<std::size_t>(i - 1)] : value::undefined("there is no previous item")},
+          {"nextitem", i + 1 < n ? items[static_cast<std::size_t>(i + 1)] : value::undefined("there is no next item")},
+          {"cycle", make_callable("cycle", [i](const call_arguments& a) {
+             if (a.positional.empty()) throw builtin_error("no items for cycling given");
+             return a.positional[static_cast<std::size_t>(i) % a.positional.size()];
+           })}};
       iteration->vars["loop"] = value(std::move(loop));
       if (exec(s.body, iteration, out) == flow::break_loop) break;
     }
@@ -213,7 +216,8 @@ class interpreter {
                             " argument(s)");
       }
       std::vector<value> extra_positional;
-      for (std::size_t i = macro->params.size(); i < a.positional.size(); ++i) extra_positional.push_back(a.positional[i]);
+      for (std::size_t i = macro->params.size(); i < a.positional.size(); ++i)
+        extra_positional.push_back(a.positional[i]);
       auto extra_keywords = make_dict();
       value caller = value::undefined("no caller was given to macro '" + macro->text + "'");
       for (const auto& [k, v] : a.keyword) {
@@ -243,7 +247,8 @@ class interpreter {
           call_scope->vars[p.name] = value::undefined("parameter '" + p.name + "' was not provided");
         }
       }
-      if (macro->uses_varargs) call_scope->vars["varargs"] = make_list(std::move(extra_positional), sequence_kind::tuple);
+      if (macro->uses_varargs)
+        call_scope->vars["varargs"] = make_list(std::move(extra_positional), sequence_kind::tuple);
       if (macro->uses_kwargs) call_scope->vars["kwargs"] = extra_keywords;
       if (macro->uses_caller) call_scope->vars["caller"] = caller;
       std::string out;
@@ -311,7 +316,8 @@ class interpreter {
         }
         return d;
       }
-      case expr_kind::attribute: return guarded(e.line, [&] { return get_attribute(eval(*e.operands[0], sc), e.name); });
+      case expr_kind::attribute:
+        return guarded(e.line, [&] { return get_attribute(eval(*e.operands[0], sc), e.name); });
       case expr_kind::subscript: {
         const value object = eval(*e.operands[0], sc);
         const value key = eval(*e.operands[1], sc);
@@ -321,7 +327,8 @@ class interpreter {
         const value object = eval(*e.operands[0], sc);
         value bounds[3];
         for (int i = 0; i < 3; ++i) {
-          if (e.operands[static_cast<std::size_t>(i) + 1]) bounds[i] = eval(*e.operands[static_cast<std::size_t>(i) + 1], sc);
+          if (e.operands[static_cast<std::size_t>(i) + 1])
+            bounds[i] = eval(*e.operands[static_cast<std::size_t>(i) + 1], sc);
         }
         return guarded(e.line, [&] {
           return get_slice(object, e.operands[1] ? &bounds[0] : nullptr, e.operands[2] ? &bounds[1] : nullptr,
@@ -404,13 +411,15 @@ class interpreter {
       if (!r || a.is_undefined() || b.is_undefined()) {
         if (a.is_undefined()) fail(e.line, undefined_message(a));
         if (b.is_undefined()) fail(e.line, undefined_message(b));
-        fail(e.line, "'" + op + "' not supported between instances of '" + type_name(a) + "' and '" + type_name(b) + "'");
+        fail(e.line,
+             "'" + op + "' not supported between instances of '" + type_name(a) + "' and '" + type_name(b) + "'");
       }
       return (op == "<" || op == ">") ? *r : !*r;
     }
     if (a.is_number() && b.is_number()) return arithmetic(e, a, b);
     if (op == "+") {
-      if (a.is_markup() && b.is_string()) return value::markup(a.as_string() + (b.is_markup() ? b.as_string() : html_escape(b.as_string())));
+      if (a.is_markup() && b.is_string())
+        return value::markup(a.as_string() + (b.is_markup() ? b.as_string() : html_escape(b.as_string())));
       if (b.is_markup() && a.is_string()) return value::markup(html_escape(a.as_string()) + b.as_string());
       if (a.is_string() && b.is_string()) return a.as_string() + b.as_string();
       if (a.is_list() && b.is_list() && !a.as_list().is_generator() && a.as_list().kind == b.as_list().kind) {
@@ -422,10 +431,12 @@ class interpreter {
     if (op == "*") {
       const value& seq = a.is_number() ? b : a;
       const value& count = a.is_number() ? a : b;
-      if ((count.is_int() || count.is_bool()) && (seq.is_string() || (seq.is_list() && !seq.as_list().is_generator()))) {
+      if ((count.is_int() || count.is_bool()) &&
+          (seq.is_string() || (seq.is_list() && !seq.as_list().is_generator()))) {
         const auto n = std::max<std::int64_t>(0, as_integer(count));
         if (seq.is_string()) {
-          if (n * static_cast<std::int64_t>(seq.as_string().size()) > (1 << 24)) fail(e.line, "string repetition too large");
+          if (n * static_cast<std::int64_t>(seq.as_string().size()) > (1 << 24))
+            fail(e.line, "string repetition too large");
           std::string out;
           for (std::int64_t i = 0; i < n; ++i) out += seq.as_string();
           return out;
@@ -468,7 +479,8 @@ class interpreter {
         if (y < 0) return std::pow(static_cast<double>(x), static_cast<double>(y));
         std::int64_t result = 1;
         for (std::int64_t i = 0; i < y; ++i) {
-          if (std::abs(static_cast<double>(result) * static_cast<double>(x)) > 9.2e18) fail(e.line, "integer power too large");
+          if (std::abs(static_cast<double>(result) * static_cast<double>(x)) > 9.2e18)
+            fail(e.line, "integer power too large");
           result *= x;
         }
         return result;

@@ -35,7 +35,9 @@ std::string normalise(std::string_view source) {
   return out;
 }
 
-void append_utf8(std::string& out, std::uint32_t cp) { out += utf8_encode(std::u32string(1, static_cast<char32_t>(cp))); }
+void append_utf8(std::string& out, std::uint32_t cp) {
+  out += utf8_encode(std::u32string(1, static_cast<char32_t>(cp)));
+}
 
 /// Python's unicode-escape decoding of a string literal's body, as jinja2 applies it.
 std::string unescape(const std::string& body) {
@@ -51,8 +53,8 @@ std::string unescape(const std::string& body) {
       for (std::size_t k = 1; k <= digits; ++k) {
         if (i + k >= body.size() || !std::isxdigit(static_cast<unsigned char>(body[i + k]))) return false;
         const char h = body[i + k];
-        cp = cp * 16 + static_cast<std::uint32_t>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0'
-                                                                                              : std::tolower(h) - 'a' + 10);
+        cp = cp * 16 + static_cast<std::uint32_t>(
+                           std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : std::tolower(h) - 'a' + 10);
       }
       append_utf8(out, cp);
       i += digits;
@@ -247,8 +249,9 @@ class lexer {
 
   void lex_number() {
     auto digits = [&](std::size_t p) {
-      while (p < src_.size() && (std::isdigit(static_cast<unsigned char>(src_[p])) ||
-                                 (src_[p] == '_' && p + 1 < src_.size() && std::isdigit(static_cast<unsigned char>(src_[p + 1])))))
+      while (p < src_.size() &&
+             (std::isdigit(static_cast<unsigned char>(src_[p])) ||
+              (src_[p] == '_' && p + 1 < src_.size() && std::isdigit(static_cast<unsigned char>(src_[p + 1])))))
         ++p;
       return p;
     };

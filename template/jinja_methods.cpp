@@ -170,7 +170,8 @@ value string_method(const std::string& s, const std::string& name, const call_ar
     const value* sep = a.get(0, "sep");
     const auto maxsplit = int_arg(a.get(1, "maxsplit"), -1, name.c_str());
     if (!sep || sep->is_none()) {
-      if (name == "rsplit" && maxsplit >= 0) throw builtin_error("rsplit() on whitespace with maxsplit is not supported");
+      if (name == "rsplit" && maxsplit >= 0)
+        throw builtin_error("rsplit() on whitespace with maxsplit is not supported");
       return string_list(split_whitespace(s, maxsplit));
     }
     const auto& sp = string_arg(sep, name.c_str());
@@ -278,10 +279,10 @@ value string_method(const std::string& s, const std::string& name, const call_ar
 }
 
 bool is_string_method(const std::string& name) {
-  static const char* const names[] = {"strip",  "lstrip", "rstrip",     "split", "rsplit", "splitlines", "startswith",
-                                      "endswith", "replace", "upper",   "lower", "title",  "capitalize", "find",
-                                      "rfind",  "index",  "rindex",     "count", "format", "join",       "isdigit",
-                                      "isalpha", "isalnum", "isspace",  "islower", "isupper"};
+  static const char* const names[] = {"strip",    "lstrip",  "rstrip",  "split",   "rsplit", "splitlines", "startswith",
+                                      "endswith", "replace", "upper",   "lower",   "title",  "capitalize", "find",
+                                      "rfind",    "index",   "rindex",  "count",   "format", "join",       "isdigit",
+                                      "isalpha",  "isalnum", "isspace", "islower", "isupper"};
   return std::find(std::begin(names), std::end(names), name) != std::end(names);
 }
 
@@ -326,7 +327,8 @@ value list_method(const value& self, const std::string& name, const call_argumen
   if (name == "copy") return make_list(items);
   if (!x) throw builtin_error(name + "() takes exactly one argument (0 given)");
   if (name == "count") {
-    return static_cast<std::int64_t>(std::count_if(items.begin(), items.end(), [&](const value& v) { return equals(v, *x); }));
+    return static_cast<std::int64_t>(
+        std::count_if(items.begin(), items.end(), [&](const value& v) { return equals(v, *x); }));
   }
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (equals(items[i], *x)) return static_cast<std::int64_t>(i);
@@ -334,7 +336,8 @@ value list_method(const value& self, const std::string& name, const call_argumen
   throw builtin_error(to_repr(*x) + " is not in list");
 }
 
-value bound(const value& self, const std::string& name, value (*method)(const value&, const std::string&, const call_arguments&)) {
+value bound(const value& self, const std::string& name,
+            value (*method)(const value&, const std::string&, const call_arguments&)) {
   return make_callable(name, [self, name, method](const call_arguments& a) { return method(self, name, a); });
 }
 
@@ -349,7 +352,9 @@ bool one_of(const std::string& name, std::initializer_list<const char*> names) {
   return false;
 }
 
-std::int64_t normalise_index(std::int64_t i, std::size_t size) { return i < 0 ? i + static_cast<std::int64_t>(size) : i; }
+std::int64_t normalise_index(std::int64_t i, std::size_t size) {
+  return i < 0 ? i + static_cast<std::int64_t>(size) : i;
+}
 
 }  // namespace
 
@@ -470,7 +475,8 @@ value get_slice(const value& object, const value* start, const value* stop, cons
   const auto first = clamp(bound_of(start, "start"), step_value > 0 ? 0 : n - 1);
   const auto last = clamp(bound_of(stop, "stop"), step_value > 0 ? n : -1);
   std::vector<std::size_t> picked;
-  for (auto i = first; step_value > 0 ? i < last : i > last; i += step_value) picked.push_back(static_cast<std::size_t>(i));
+  for (auto i = first; step_value > 0 ? i < last : i > last; i += step_value)
+    picked.push_back(static_cast<std::size_t>(i));
   if (object.is_string()) {
     std::u32string out;
     for (auto i : picked) out += chars[i];

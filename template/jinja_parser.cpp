@@ -160,8 +160,8 @@ class parser {
       return std::make_unique<statement>(tag == "break" ? stmt_kind::break_ : stmt_kind::continue_, line);
     }
     if (tag == "call") return parse_call_block(line);
-    for (const char* unsupported : {"raw", "with", "include", "import", "from", "extends", "block",
-                                    "autoescape", "do", "trans", "pluralize"}) {
+    for (const char* unsupported :
+         {"raw", "with", "include", "import", "from", "extends", "block", "autoescape", "do", "trans", "pluralize"}) {
       if (tag == unsupported) throw template_error(line, "unsupported construct '{% " + tag + " %}'");
     }
     throw template_error(line, "unknown tag '{% " + tag + " %}'");
@@ -327,7 +327,8 @@ class parser {
     return false;
   }
 
-  expr_ptr parse_tuple(bool with_condexpr, std::initializer_list<const char*> extra_ends, bool explicit_parens = false) {
+  expr_ptr parse_tuple(bool with_condexpr, std::initializer_list<const char*> extra_ends,
+                       bool explicit_parens = false) {
     const int line = cur().line;
     std::vector<expr_ptr> items;
     bool is_tuple = false;
@@ -414,9 +415,8 @@ class parser {
     for (;;) {
       const int line = cur().line;
       std::string op;
-      if (cur().kind == token_kind::op &&
-          (cur().text == "==" || cur().text == "!=" || cur().text == "<" || cur().text == "<=" || cur().text == ">" ||
-           cur().text == ">=")) {
+      if (cur().kind == token_kind::op && (cur().text == "==" || cur().text == "!=" || cur().text == "<" ||
+                                           cur().text == "<=" || cur().text == ">" || cur().text == ">=")) {
         op = next().text;
       } else if (skip_name("in")) {
         op = "in";

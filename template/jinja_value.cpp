@@ -86,15 +86,24 @@ bool truthy(const value& v) {
   return std::visit(
       [](const auto& x) -> bool {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, undefined_value> || std::is_same_v<T, std::nullptr_t>) return false;
-        else if constexpr (std::is_same_v<T, bool>) return x;
-        else if constexpr (std::is_same_v<T, std::int64_t>) return x != 0;
-        else if constexpr (std::is_same_v<T, double>) return x != 0.0;
-        else if constexpr (std::is_same_v<T, std::string>) return !x.empty();
-        else if constexpr (std::is_same_v<T, list_ptr>) return x->is_generator() || !x->items.empty();
-        else if constexpr (std::is_same_v<T, dict_ptr>) return x->is_namespace || !x->entries.empty();
-        else if constexpr (std::is_same_v<T, markup_value>) return !x.text.empty();
-        else return true;
+        if constexpr (std::is_same_v<T, undefined_value> || std::is_same_v<T, std::nullptr_t>)
+          return false;
+        else if constexpr (std::is_same_v<T, bool>)
+          return x;
+        else if constexpr (std::is_same_v<T, std::int64_t>)
+          return x != 0;
+        else if constexpr (std::is_same_v<T, double>)
+          return x != 0.0;
+        else if constexpr (std::is_same_v<T, std::string>)
+          return !x.empty();
+        else if constexpr (std::is_same_v<T, list_ptr>)
+          return x->is_generator() || !x->items.empty();
+        else if constexpr (std::is_same_v<T, dict_ptr>)
+          return x->is_namespace || !x->entries.empty();
+        else if constexpr (std::is_same_v<T, markup_value>)
+          return !x.text.empty();
+        else
+          return true;
       },
       v.data);
 }
@@ -269,21 +278,30 @@ std::string to_str(const value& v) {
   return std::visit(
       [&](const auto& x) -> std::string {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, undefined_value>) return "";
-        else if constexpr (std::is_same_v<T, std::nullptr_t>) return "None";
-        else if constexpr (std::is_same_v<T, bool>) return x ? "True" : "False";
-        else if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(x);
-        else if constexpr (std::is_same_v<T, double>) return float_repr(x);
-        else if constexpr (std::is_same_v<T, std::string>) return x;
-        else if constexpr (std::is_same_v<T, markup_value>) return x.text;
-        else if constexpr (std::is_same_v<T, callable_ptr>) return "<function " + x->name + ">";
-        else return to_repr(v);
+        if constexpr (std::is_same_v<T, undefined_value>)
+          return "";
+        else if constexpr (std::is_same_v<T, std::nullptr_t>)
+          return "None";
+        else if constexpr (std::is_same_v<T, bool>)
+          return x ? "True" : "False";
+        else if constexpr (std::is_same_v<T, std::int64_t>)
+          return std::to_string(x);
+        else if constexpr (std::is_same_v<T, double>)
+          return float_repr(x);
+        else if constexpr (std::is_same_v<T, std::string>)
+          return x;
+        else if constexpr (std::is_same_v<T, markup_value>)
+          return x.text;
+        else if constexpr (std::is_same_v<T, callable_ptr>)
+          return "<function " + x->name + ">";
+        else
+          return to_repr(v);
       },
       v.data);
 }
 
 std::string type_name(const value& v) {
-  static const char* const names[] = {"Undefined", "NoneType", "bool", "int",     "float",
+  static const char* const names[] = {"Undefined", "NoneType", "bool", "int",      "float",
                                       "str",       "list",     "dict", "function", "Markup"};
   if (v.is_list() && v.as_list().is_tuple()) return "tuple";
   if (v.is_list() && v.as_list().is_generator()) return "generator";
@@ -463,12 +481,22 @@ void dump(const value& v, const json_dump_options& o, int depth, std::string& ou
 
 std::string dict_key(const value& key) {
   if (key.is_string()) return key.as_string();
-  if (key.is_none()) return "\x1f" "n";
-  if (key.is_bool() || key.is_int()) return "\x1f" "i" + std::to_string(key.is_bool() ? std::int64_t{key.as_bool()} : key.as_int());
+  if (key.is_none())
+    return "\x1f"
+           "n";
+  if (key.is_bool() || key.is_int())
+    return "\x1f"
+           "i" +
+           std::to_string(key.is_bool() ? std::int64_t{key.as_bool()} : key.as_int());
   if (key.is_float()) {
     const double d = key.as_float();
-    if (std::trunc(d) == d && std::fabs(d) < 9.2e18) return "\x1f" "i" + std::to_string(static_cast<std::int64_t>(d));
-    return "\x1f" "f" + float_repr(d);
+    if (std::trunc(d) == d && std::fabs(d) < 9.2e18)
+      return "\x1f"
+             "i" +
+             std::to_string(static_cast<std::int64_t>(d));
+    return "\x1f"
+           "f" +
+           float_repr(d);
   }
   throw std::invalid_argument("unhashable type: '" + type_name(key) + "'");
 }

@@ -40,7 +40,7 @@ struct list_object {
 
 struct dict_object {
   std::vector<std::pair<std::string, value>> entries;  // insertion order
-  bool is_namespace = false;                            // namespace(): attributes only, assignable by set
+  bool is_namespace = false;                           // namespace(): attributes only, assignable by set
 
   const value* find(const std::string& key) const;
   void set(const std::string& key, value v);

@@ -15,7 +15,7 @@ __device__ inline bool ranks_higher(float v, int i, float best_v, int best_i) {
 
 __global__ void argmax_kernel(const float* logits,  // [n_rows, vocab]
                               int vocab,
-                              int32_t* out) {       // [n_rows]
+                              int32_t* out) {  // [n_rows]
   __shared__ float values[1024];
   __shared__ int ids[1024];
   const float* row = logits + static_cast<int64_t>(blockIdx.x) * vocab;

@@ -22,18 +22,18 @@
 
 namespace kvactor::hip {
 
-inline constexpr int attention_keys_per_chunk = 256;   // keys per work item
-inline constexpr int attention_threads = 128;      // block size of the chunk kernel
-inline constexpr int attention_max_group = 8;      // query heads per kv head
+inline constexpr int attention_keys_per_chunk = 256;  // keys per work item
+inline constexpr int attention_threads = 128;         // block size of the chunk kernel
+inline constexpr int attention_max_group = 8;         // query heads per kv head
 inline constexpr int attention_max_head_dim = 256;
 
 // Where the keys of one query row live.
 struct attention_rows {
-  const int32_t* row_pos;       // [n_rows]: position of the query token
-  const int32_t* row_table;     // [n_rows]: offset of the row's block table in block_tables
-  const int32_t* block_tables;  // [sum of block table lengths]: physical page per logical page
-  const int32_t* work_row;      // [n_work]: row of each work item
-  const int32_t* work_chunk;    // [n_work]: chunk index of each work item
+  const int32_t* row_pos;         // [n_rows]: position of the query token
+  const int32_t* row_table;       // [n_rows]: offset of the row's block table in block_tables
+  const int32_t* block_tables;    // [sum of block table lengths]: physical page per logical page
+  const int32_t* work_row;        // [n_work]: row of each work item
+  const int32_t* work_chunk;      // [n_work]: chunk index of each work item
   const int32_t* row_first_work;  // [n_rows + 1]: work items of row t are [first[t], first[t + 1])
 };
 
@@ -62,13 +62,12 @@ __device__ inline float4 fma4(float p, float4 v, float4 acc) {
 }
 
 __global__ void __launch_bounds__(attention_threads)
-paged_attention_chunk_kernel(const float* kv,       // [num_pages, 2, n_kv_heads, page_size, head_dim]: one layer
-                             const float* q,        // [n_rows, n_heads, head_dim]
-                             attention_rows rows,
-                             attention_heads shape,
-                             float* partial_out,    // [n_work, n_heads, head_dim]: sum exp(s - m) * v
-                             float* partial_max,    // [n_work, n_heads]: m
-                             float* partial_sum) {  // [n_work, n_heads]: sum exp(s - m)
+    paged_attention_chunk_kernel(const float* kv,  // [num_pages, 2, n_kv_heads, page_size, head_dim]: one layer
+                                 const float* q,   // [n_rows, n_heads, head_dim]
+                                 attention_rows rows, attention_heads shape,
+                                 float* partial_out,    // [n_work, n_heads, head_dim]: sum exp(s - m) * v
+                                 float* partial_max,    // [n_work, n_heads]: m
+                                 float* partial_sum) {  // [n_work, n_heads]: sum exp(s - m)
   __shared__ float4 q_s4[attention_max_group * attention_max_head_dim / 4];  // float4: 16-byte aligned
   __shared__ float scores[attention_max_group * attention_keys_per_chunk];
   __shared__ int64_t key_at[attention_keys_per_chunk];  // offset of each key's row from the head's base
@@ -176,8 +175,7 @@ paged_attention_chunk_kernel(const float* kv,       // [num_pages, 2, n_kv_heads
     for (; key + (ahead - 1) * splits < n_keys; key += ahead * splits) {
       float4 val[ahead];
 #pragma unroll
-      for (int u = 0; u < ahead; ++u)
-        val[u] = reinterpret_cast<const float4*>(v_base + key_at[key + u * splits])[v];
+      for (int u = 0; u < ahead; ++u) val[u] = reinterpret_cast<const float4*>(v_base + key_at[key + u * splits])[v];
 #pragma unroll
       for (int u = 0; u < ahead; ++u) {
 #pragma unroll
@@ -215,12 +213,12 @@ paged_attention_chunk_kernel(const float* kv,       // [num_pages, 2, n_kv_heads
 
 // Merges a row's chunks in chunk order: out = sum_c o_c e_c / sum_c l_c e_c with
 // e_c = exp(m_c - max_c m_c). One block per (row, head); threads over head_dim.
-__global__ void paged_attention_combine_kernel(const float* partial_out,  // [n_work, n_heads, head_dim]
-                                               const float* partial_max,  // [n_work, n_heads]
-                                               const float* partial_sum,  // [n_work, n_heads]
+__global__ void paged_attention_combine_kernel(const float* partial_out,       // [n_work, n_heads, head_dim]
+                                               const float* partial_max,       // [n_work, n_heads]
+                                               const float* partial_sum,       // [n_work, n_heads]
                                                const int32_t* row_first_work,  // [n_rows + 1]
                                                int n_heads, int head_dim,
-                                               float* out) {              // [n_rows, n_heads * head_dim]
+                                               float* out) {  // [n_rows, n_heads * head_dim]
   const int row = static_cast<int>(blockIdx.x), head = static_cast<int>(blockIdx.y);
   const int first = row_first_work[row], last = row_first_work[row + 1];
   float m = -INFINITY;

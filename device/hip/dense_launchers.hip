@@ -55,10 +55,10 @@ void matmul_tiled(const device_matrix& w, const float* x, int n_rows, float* y, 
 
 template <weight_kind K>
 void matmul_as(matmul_shape shape, const device_matrix& w, const float* x, int n_rows, float* y, hipStream_t s) {
-#define KVACTOR_MATMUL_CASE(T, R)                       \
-  if (shape.tokens == (T) && shape.rows == (R)) {       \
-    matmul_tiled<K, (T), (R)>(w, x, n_rows, y, s);      \
-    return;                                             \
+#define KVACTOR_MATMUL_CASE(T, R)                  \
+  if (shape.tokens == (T) && shape.rows == (R)) {  \
+    matmul_tiled<K, (T), (R)>(w, x, n_rows, y, s); \
+    return;                                        \
   }
   KVACTOR_MATMUL_SHAPES(KVACTOR_MATMUL_CASE)
 #undef KVACTOR_MATMUL_CASE
@@ -86,7 +86,9 @@ void embedding_gather(const device_matrix& table, const int32_t* tokens, int n_r
     case dtype::f32: embedding_gather_as<weight_kind::f32>(table, tokens, n_rows, out, as_stream(stream)); break;
     case dtype::f16: embedding_gather_as<weight_kind::f16>(table, tokens, n_rows, out, as_stream(stream)); break;
     case dtype::q8_0: embedding_gather_as<weight_kind::q8_0>(table, tokens, n_rows, out, as_stream(stream)); break;
-    default: throw backend_error(std::string("embedding_gather: weight type ") + dtype_name(table.type) + " has no GPU kernel");
+    default:
+      throw backend_error(std::string("embedding_gather: weight type ") + dtype_name(table.type) +
+                          " has no GPU kernel");
   }
   check_launch("embedding_gather_kernel");
 }
@@ -132,8 +134,7 @@ matmul_shape matmul_shape_for(int n_rows) {
   return {16, 1};
 }
 
-void matmul_with(matmul_shape shape, const device_matrix& w, const float* x, int n_rows, float* y,
-                 gpu_stream stream) {
+void matmul_with(matmul_shape shape, const device_matrix& w, const float* x, int n_rows, float* y, gpu_stream stream) {
   check_matrix(w, "matmul");
   const int rows_per_block = matmul_threads / device_warp_size();  // one row per warp: the most blocks
   if ((w.rows + rows_per_block - 1) / rows_per_block > 65535)

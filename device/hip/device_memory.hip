@@ -42,8 +42,8 @@ gpu_probe probe_gpu() {
   probe.available = true;
   probe.warp_size = props.warpSize;
   probe.total_bytes = props.totalGlobalMem;
-  probe.description = std::string(props.name) + " (" + mib(props.totalGlobalMem) + ", warp " +
-                      std::to_string(props.warpSize) + ")";
+  probe.description =
+      std::string(props.name) + " (" + mib(props.totalGlobalMem) + ", warp " + std::to_string(props.warpSize) + ")";
   return probe;
 }
 
@@ -125,9 +125,7 @@ device_stream::~device_stream() {
   if (stream_) (void)hipStreamDestroy(static_cast<hipStream_t>(stream_));
 }
 
-void device_stream::synchronize() const {
-  KVACTOR_HIP_CHECK(hipStreamSynchronize(static_cast<hipStream_t>(stream_)));
-}
+void device_stream::synchronize() const { KVACTOR_HIP_CHECK(hipStreamSynchronize(static_cast<hipStream_t>(stream_))); }
 
 device_timer::device_timer() {
   hipEvent_t a = nullptr, b = nullptr;

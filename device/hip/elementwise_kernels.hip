@@ -7,8 +7,8 @@
 namespace kvactor::hip {
 
 // gate = silu(gate) * up, as the CPU backend computes it.
-__global__ void swiglu_kernel(float* gate,       // [count]: w1 output, overwritten with the product
-                              const float* up,   // [count]: w3 output
+__global__ void swiglu_kernel(float* gate,      // [count]: w1 output, overwritten with the product
+                              const float* up,  // [count]: w3 output
                               int64_t count) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {

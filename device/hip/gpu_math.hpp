@@ -42,9 +42,12 @@ inline constexpr int q8_block_bytes = 34;  // fp16 scale + 32 int8
 // Bytes of one row of `cols` values.
 template <weight_kind K>
 __device__ inline int64_t weight_row_bytes(int64_t cols) {
-  if constexpr (K == weight_kind::f32) return cols * 4;
-  else if constexpr (K == weight_kind::f16) return cols * 2;
-  else return cols / q8_block * q8_block_bytes;
+  if constexpr (K == weight_kind::f32)
+    return cols * 4;
+  else if constexpr (K == weight_kind::f16)
+    return cols * 2;
+  else
+    return cols / q8_block * q8_block_bytes;
 }
 
 // Values 4g .. 4g+3 of a row, dequantised exactly (cols % 4 == 0).

@@ -229,9 +229,9 @@ void hip_backend::upload_weights() {
   for (std::size_t l = 0; l < w.layers.size(); ++l) {
     const layer_weights& L = w.layers[l];
     const layer_offsets& o = offsets[l];
-    layers_.push_back({weight_arena_.as<float>(o.attn_norm), weight_arena_.as<float>(o.ffn_norm),
-                       matrix_at(L.wq, o.wq), matrix_at(L.wk, o.wk), matrix_at(L.wv, o.wv), matrix_at(L.wo, o.wo),
-                       matrix_at(L.w1, o.w1), matrix_at(L.w2, o.w2), matrix_at(L.w3, o.w3)});
+    layers_.push_back({weight_arena_.as<float>(o.attn_norm), weight_arena_.as<float>(o.ffn_norm), matrix_at(L.wq, o.wq),
+                       matrix_at(L.wk, o.wk), matrix_at(L.wv, o.wv), matrix_at(L.wo, o.wo), matrix_at(L.w1, o.w1),
+                       matrix_at(L.w2, o.w2), matrix_at(L.w3, o.w3)});
   }
 }
 
@@ -352,9 +352,14 @@ std::vector<sequence_result> hip_backend::step(const std::vector<sequence_step>&
   float* att = scratch_at<float>(sp.att);
   float* h1 = scratch_at<float>(sp.h1);
   float* h3 = scratch_at<float>(sp.h3);
-  const hip::device_attention_rows rows{meta(mp.row_pos),  meta(mp.row_table),  meta(mp.block_tables),
-                                        meta(mp.work_row), meta(mp.work_chunk), meta(mp.row_first_work),
-                                        n,                 n_work};
+  const hip::device_attention_rows rows{meta(mp.row_pos),
+                                        meta(mp.row_table),
+                                        meta(mp.block_tables),
+                                        meta(mp.work_row),
+                                        meta(mp.work_chunk),
+                                        meta(mp.row_first_work),
+                                        n,
+                                        n_work};
 
   trace_.clear();
   trace_names_.clear();
@@ -447,8 +452,10 @@ void hip_backend::finish_profile(std::chrono::steady_clock::time_point start,
     p.kernel_ms += t;
     auto it = std::find_if(p.kernel_ms_by_name.begin(), p.kernel_ms_by_name.end(),
                            [&](const auto& entry) { return entry.first == trace_names_[i]; });
-    if (it == p.kernel_ms_by_name.end()) p.kernel_ms_by_name.emplace_back(trace_names_[i], t);
-    else it->second += t;
+    if (it == p.kernel_ms_by_name.end())
+      p.kernel_ms_by_name.emplace_back(trace_names_[i], t);
+    else
+      it->second += t;
   }
   profile_ = std::move(p);
 }

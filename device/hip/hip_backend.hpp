@@ -39,7 +39,7 @@ struct hip_step_profile {
   double enqueue_ms = 0;      // host: launching the kernels, up to the wait for them
   double device_span_ms = 0;  // device: first launch's start to last launch's end, idle gaps included
   double kernel_ms = 0;       // device: the launches' own times, summed
-  int timed_sections = 0;  // bracketed launcher calls (a section may hold several kernels)
+  int timed_sections = 0;     // bracketed launcher calls (a section may hold several kernels)
   std::vector<std::pair<std::string, double>> kernel_ms_by_name;  // summed per kernel, first-launch order
 };
 

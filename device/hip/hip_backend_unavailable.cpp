@@ -11,8 +11,9 @@
 namespace kvactor {
 
 std::unique_ptr<backend> make_hip_backend(std::shared_ptr<const model_weights>, kv_layout) {
-  throw backend_error(std::string("kvactor was built without HIP (") + KVACTOR_HIP_UNAVAILABLE_REASON +
-                      "): rebuild with -DKVACTOR_HIP=auto|amd|nvidia on a machine with hipcc or nvcc, or use device: cpu");
+  throw backend_error(
+      std::string("kvactor was built without HIP (") + KVACTOR_HIP_UNAVAILABLE_REASON +
+      "): rebuild with -DKVACTOR_HIP=auto|amd|nvidia on a machine with hipcc or nvcc, or use device: cpu");
 }
 
 bool hip_backend_built() { return false; }

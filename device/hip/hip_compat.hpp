@@ -118,9 +118,9 @@ void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, hipStream_t
 
 }  // namespace kvactor::hip
 
-#define KVACTOR_HIP_CHECK(call)                                                      \
-  do {                                                                               \
-    const hipError_t kvactor_hip_status = (call);                                    \
-    if (kvactor_hip_status != hipSuccess)                                            \
+#define KVACTOR_HIP_CHECK(call)                                                       \
+  do {                                                                                \
+    const hipError_t kvactor_hip_status = (call);                                     \
+    if (kvactor_hip_status != hipSuccess)                                             \
       ::kvactor::hip::throw_gpu_error(kvactor_hip_status, #call, __FILE__, __LINE__); \
   } while (0)

@@ -54,30 +54,30 @@ int64_t attention_scratch_floats(int n_work, int n_heads, int head_dim);
 void embedding_gather(const device_matrix& table,  // [vocab, dim]
                       const int32_t* tokens,       // [n_rows]
                       int n_rows,
-                      float* out,                  // [n_rows, dim]
+                      float* out,  // [n_rows, dim]
                       gpu_stream stream);
 
 // out[i] = rmsnorm(x[row_index ? row_index[i] : i]) * weight.
 void rmsnorm(const float* x,            // [*, dim]
              const int32_t* row_index,  // [n_rows] or null
              int n_rows, int dim,
-             const float* weight,       // [dim]
+             const float* weight,  // [dim]
              float eps,
-             float* out,                // [n_rows, dim]
+             float* out,  // [n_rows, dim]
              gpu_stream stream);
 
 // In-place llama2.c RoPE on every head of every row.
 void rope(float* vec,                // [n_rows, n_heads, head_dim]
           const int32_t* positions,  // [n_rows]
           int n_rows, int n_heads, int head_dim,
-          const float* table,        // [max_seq_len, head_dim / 2, 2]: cos, sin
+          const float* table,  // [max_seq_len, head_dim / 2, 2]: cos, sin
           gpu_stream stream);
 
 // y[t][r] = sum_c w[r][c] * x[t][c].
 void matmul(const device_matrix& w,  // [rows, cols]
             const float* x,          // [n_rows, cols]
             int n_rows,
-            float* y,                // [n_rows, rows]
+            float* y,  // [n_rows, rows]
             gpu_stream stream);
 
 // The matmul kernel's tile shapes: `tokens` token rows per block, `rows` weight
@@ -111,17 +111,16 @@ void kv_write(const device_kv_layer& layer,
 
 // Causal attention of every row over keys 0..row_pos[t] of its sequence.
 void paged_attention(const device_kv_layer& layer,
-                     const float* q,                     // [n_rows, n_heads, head_dim]
-                     int n_heads,
-                     const device_attention_rows& rows,
-                     float* scratch,                     // [attention_scratch_floats(n_work, n_heads, head_dim)]
-                     float* out,                         // [n_rows, n_heads * head_dim]
+                     const float* q,  // [n_rows, n_heads, head_dim]
+                     int n_heads, const device_attention_rows& rows,
+                     float* scratch,  // [attention_scratch_floats(n_work, n_heads, head_dim)]
+                     float* out,      // [n_rows, n_heads * head_dim]
                      gpu_stream stream);
 
 // out[t] = index of the highest logit of row t (NaN never wins, lowest id wins ties).
 void argmax(const float* logits,  // [n_rows, vocab]
             int n_rows, int vocab,
-            int32_t* out,         // [n_rows]
+            int32_t* out,  // [n_rows]
             gpu_stream stream);
 
 }  // namespace kvactor::hip

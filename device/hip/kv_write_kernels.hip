@@ -8,11 +8,11 @@
 
 namespace kvactor::hip {
 
-__global__ void kv_write_kernel(float* kv,               // [num_pages, 2, n_kv_heads, page_size, head_dim]: one layer
-                                const float* k,          // [n_rows, n_kv_heads * head_dim]
-                                const float* v,          // [n_rows, n_kv_heads * head_dim]
-                                const int32_t* row_page, // [n_rows]: physical page of the row's position
-                                const int32_t* row_slot, // [n_rows]: slot in that page (position % page_size)
+__global__ void kv_write_kernel(float* kv,                // [num_pages, 2, n_kv_heads, page_size, head_dim]: one layer
+                                const float* k,           // [n_rows, n_kv_heads * head_dim]
+                                const float* v,           // [n_rows, n_kv_heads * head_dim]
+                                const int32_t* row_page,  // [n_rows]: physical page of the row's position
+                                const int32_t* row_slot,  // [n_rows]: slot in that page (position % page_size)
                                 int n_kv_heads, int page_size, int head_dim) {
   const int64_t row = blockIdx.x;
   const int kv_dim = n_kv_heads * head_dim;

@@ -19,12 +19,11 @@ namespace kvactor::hip {
 template <weight_kind K, int Tile, int Rows>
 __global__ void matmul_kernel(const uint8_t* w,  // [rows, cols] in layout K
                               int64_t rows, int64_t cols,
-                              const float* x,    // [n_tokens, cols]
+                              const float* x,  // [n_tokens, cols]
                               int n_tokens,
-                              float* y) {        // [n_tokens, rows]
+                              float* y) {  // [n_tokens, rows]
   const int lane = static_cast<int>(threadIdx.x) % warp_size;
-  const int64_t r0 =
-      (static_cast<int64_t>(blockIdx.y) * (blockDim.x / warp_size) + threadIdx.x / warp_size) * Rows;
+  const int64_t r0 = (static_cast<int64_t>(blockIdx.y) * (blockDim.x / warp_size) + threadIdx.x / warp_size) * Rows;
   if (r0 >= rows) return;  // whole warps leave together
   const int t0 = static_cast<int>(blockIdx.x) * Tile;
   const int64_t row_bytes = weight_row_bytes<K>(cols);
@@ -42,7 +41,7 @@ __global__ void matmul_kernel(const uint8_t* w,  // [rows, cols] in layout K
     for (int t = 0; t < Tile; ++t) acc[i][t] = 0.0f;
   const int64_t groups = cols / 4;
   // One activation load serves every row of the warp.
-  auto accumulate = [&](const float4 (&wv)[Rows], int64_t g) {
+  auto accumulate = [&](const float4(&wv)[Rows], int64_t g) {
 #pragma unroll
     for (int t = 0; t < Tile; ++t) {
       const float4 xv = xs[t][g];

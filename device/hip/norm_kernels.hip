@@ -11,9 +11,9 @@ namespace kvactor::hip {
 __global__ void rmsnorm_kernel(const float* x,            // [*, dim]: input rows
                                const int32_t* row_index,  // [n_rows]: input row of each output row, or null = identity
                                int dim,
-                               const float* weight,       // [dim]
+                               const float* weight,  // [dim]
                                float eps,
-                               float* out) {              // [n_rows, dim]
+                               float* out) {  // [n_rows, dim]
   __shared__ float shared[1024 / 32 + 1];
   const int64_t row = blockIdx.x;
   const float* in = x + static_cast<int64_t>(row_index ? row_index[row] : row) * dim;
@@ -31,11 +31,11 @@ __global__ void rmsnorm_kernel(const float* x,            // [*, dim]: input row
 // Rotates adjacent pairs (x[2j], x[2j+1]) of every head, as llama2.c does, with
 // the cos/sin table the host computed exactly as the CPU backend does. One thread
 // per (row, head, pair).
-__global__ void rope_kernel(float* vec,                 // [n_rows, n_heads, head_dim], rotated in place
-                            const int32_t* positions,   // [n_rows]
-                            int64_t n_pairs_total,      // n_rows * n_heads * head_dim / 2
+__global__ void rope_kernel(float* vec,                // [n_rows, n_heads, head_dim], rotated in place
+                            const int32_t* positions,  // [n_rows]
+                            int64_t n_pairs_total,     // n_rows * n_heads * head_dim / 2
                             int n_heads, int head_dim,
-                            const float* table) {       // [max_seq_len, head_dim / 2, 2]: cos, sin
+                            const float* table) {  // [max_seq_len, head_dim / 2, 2]: cos, sin
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n_pairs_total) return;
   const int pairs = head_dim / 2;

@@ -20,8 +20,7 @@ std::vector<int32_t> reference_generate(const loaded_model& m, const std::vector
   const int max_seq = m.weights->config.max_seq_len;
   auto be = make_cpu_backend(m.weights, kv_layout{ps, (max_seq + ps - 1) / ps}, 1);
   std::vector<int32_t> block_table;
-  for (int p = 0; p < (max_seq + ps - 1) / ps; ++p)
-    block_table.push_back(p);
+  for (int p = 0; p < (max_seq + ps - 1) / ps; ++p) block_table.push_back(p);
   std::vector<int32_t> tokens = prompt, out;
   int32_t written = 0;
   while (static_cast<int>(out.size()) < max_tokens && static_cast<int>(tokens.size()) < max_seq) {
@@ -40,12 +39,9 @@ std::vector<int32_t> reference_generate(const loaded_model& m, const std::vector
     auto r = be->step({s});
     written = static_cast<int32_t>(tokens.size());
     auto t = r.at(0).token;
-    if (stop_at_eos && (t == m.tok->eos_id() || t == m.tok->bos_id()))
-      break;
-    if (std::find(stop_ids.begin(), stop_ids.end(), t) != stop_ids.end())
-      break;
-    if (results)
-      results->push_back(r.at(0));
+    if (stop_at_eos && (t == m.tok->eos_id() || t == m.tok->bos_id())) break;
+    if (std::find(stop_ids.begin(), stop_ids.end(), t) != stop_ids.end()) break;
+    if (results) results->push_back(r.at(0));
     tokens.push_back(t);
     out.push_back(t);
   }
@@ -67,7 +63,8 @@ engine_config small_engine_config(int num_pages, int page_size) {
 
 std::unique_ptr<engine_host> stories_engine(const engine_config& cfg) {
   auto& m = stories260k();
-  std::shared_ptr<backend> be = make_cpu_backend(m.weights, kv_layout{cfg.page_size, cfg.num_pages}, cfg.device_threads);
+  std::shared_ptr<backend> be =
+      make_cpu_backend(m.weights, kv_layout{cfg.page_size, cfg.num_pages}, cfg.device_threads);
   return std::make_unique<engine_host>(cfg, m.weights->config, end_of_generation_ids(*m.tok), std::move(be), 2);
 }
 

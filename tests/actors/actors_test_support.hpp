@@ -37,8 +37,8 @@ std::unique_ptr<engine_host> stories_engine(const engine_config& cfg);
 
 struct request_outcome {
   std::vector<int32_t> tokens;
-  std::vector<float> logprobs;                 // per token event (0 when not asked for)
-  std::vector<std::vector<int32_t>> top_ids;   // per token event
+  std::vector<float> logprobs;                // per token event (0 when not asked for)
+  std::vector<std::vector<int32_t>> top_ids;  // per token event
   bool ended = false;
   generation_event final_event;
   int final_events = 0;

@@ -42,8 +42,7 @@ void run_concurrent(int n, bool shared, bool sampled, int num_pages, int max_tok
     auto key = std::make_pair(what.first, what.second.seed);
     if (reference.count(key) == 0)
       reference[key] = reference_generate(stories260k(), what.first, max_tokens, what.second);
-    if (o.tokens != reference[key])
-      ++mismatches;
+    if (o.tokens != reference[key]) ++mismatches;
   }
   CHECK(mismatches == 0);
   CHECK(engine->wait_until_quiet(10s) == "");
@@ -157,8 +156,10 @@ TEST_CASE("every sampling parameter combination: concurrent outputs and logprobs
     const auto tokens =
         reference_generate(stories260k(), req.prompt, req.max_tokens, req.sampling, true, &ref, req.stop_token_ids);
     if (o.tokens != tokens) ++mismatches;
-    if (what.first & 64) CHECK(o.final_event.usage.cached_tokens == 0);  // cache_prompt false: no match
-    else if (o.final_event.usage.cached_tokens > 0) ++cached_hits;
+    if (what.first & 64)
+      CHECK(o.final_event.usage.cached_tokens == 0);  // cache_prompt false: no match
+    else if (o.final_event.usage.cached_tokens > 0)
+      ++cached_hits;
     REQUIRE(o.logprobs.size() == ref.size());
     for (std::size_t i = 0; i < ref.size(); ++i) {
       CHECK(o.logprobs[i] == ref[i].logprob);  // bit-identical: batch-invariant numerics
@@ -169,7 +170,8 @@ TEST_CASE("every sampling parameter combination: concurrent outputs and logprobs
       sampling_params plain = req.sampling;
       plain.presence_penalty = plain.frequency_penalty = 0.0f;
       plain.repetition_penalty = 1.0f;
-      if (reference_generate(stories260k(), req.prompt, req.max_tokens, plain, true, nullptr, req.stop_token_ids) != tokens)
+      if (reference_generate(stories260k(), req.prompt, req.max_tokens, plain, true, nullptr, req.stop_token_ids) !=
+          tokens)
         ++penalised_differs;
     }
   }

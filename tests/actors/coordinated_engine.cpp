@@ -26,15 +26,14 @@ coordinated_engine::coordinated_engine(engine_settings settings, uint64_t seed, 
   sys_ = std::make_unique<caf::actor_system>(cfg_);
   sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(sys_->scheduler());
   if (!be)
-    be = make_null_backend(settings.vocab_size, settings.max_seq_len,
-                           kv_layout{settings.page_size, settings.num_pages});
+    be =
+        make_null_backend(settings.vocab_size, settings.max_seq_len, kv_layout{settings.page_size, settings.num_pages});
   actors_ = spawn_engine(*sys_, settings_, std::move(be));
   sched_->run();
 }
 
 coordinated_engine::~coordinated_engine() {
-  if (!stopped_)
-    stop_all();
+  if (!stopped_) stop_all();
 }
 
 request_actor coordinated_engine::submit(const std::string& rid, std::vector<int32_t> prompt, int max_tokens) {
@@ -60,10 +59,8 @@ std::size_t coordinated_engine::run_random(std::size_t max_jobs) {
   std::size_t n = 0;
   auto& jobs = sched_->jobs;
   while (n < max_jobs) {
-    if (jobs.empty() && !sched_->trigger_timeout())
-      break;
-    if (jobs.empty())
-      continue;
+    if (jobs.empty() && !sched_->trigger_timeout()) break;
+    if (jobs.empty()) continue;
     auto i = static_cast<std::size_t>(rng_() % jobs.size());
     auto job = jobs[i];
     jobs.erase(jobs.begin() + static_cast<std::ptrdiff_t>(i));
@@ -77,8 +74,7 @@ std::size_t coordinated_engine::run_random(std::size_t max_jobs) {
 std::string coordinated_engine::check_quiet() {
   auto pc = ask<pool_counts>(actors_.pool, counts_atom_v);
   auto tc = ask<trie_counts>(actors_.trie, counts_atom_v);
-  if (!pc || !tc)
-    return "no answer from pool or trie";
+  if (!pc || !tc) return "no answer from pool or trie";
   if (pc->free + pc->cached != pc->total)
     return "free " + std::to_string(pc->free) + " + cached " + std::to_string(pc->cached) + " != total " +
            std::to_string(pc->total) + " (private " + std::to_string(pc->private_pages) + ")";
@@ -86,20 +82,16 @@ std::string coordinated_engine::check_quiet() {
     return "private pages or owners left: " + std::to_string(pc->private_pages);
   if (tc->locked != 0 || tc->handles != 0 || tc->owners != 0)
     return "locks left: " + std::to_string(tc->locked) + " locked pages, " + std::to_string(tc->handles) + " handles";
-  if (tc->cached != pc->cached)
-    return "trie and pool disagree on cached pages";
+  if (tc->cached != pc->cached) return "trie and pool disagree on cached pages";
   if (tc->publish_cursors != 0 || tc->peek_cursors != 0)
     return "trie cursors left: " + std::to_string(tc->publish_cursors) + " publish, " +
            std::to_string(tc->peek_cursors) + " peek";
   auto check = ask<invariant_check>(actors_.pool, check_atom_v);
-  if (!check)
-    return "no answer to check";
-  if (check->ok != check->problem.empty())
-    return "check: ok and problem disagree";
+  if (!check) return "no answer to check";
+  if (check->ok != check->problem.empty()) return "check: ok and problem disagree";
   auto sc = scheduler_stats();
   if (sc.queued != 0 || sc.running != 0)
-    return "scheduler still has " + std::to_string(sc.queued) + " queued, " + std::to_string(sc.running) +
-           " running";
+    return "scheduler still has " + std::to_string(sc.queued) + " queued, " + std::to_string(sc.running) + " running";
   return check->problem;
 }
 

@@ -37,8 +37,7 @@ class coordinated_engine {
   std::size_t run_random(std::size_t max_jobs = 1000000);
   std::size_t run_fifo() {
     std::size_t n = sched_->run();
-    while (sched_->trigger_timeout())
-      n += sched_->run();
+    while (sched_->trigger_timeout()) n += sched_->run();
     return n;
   }
 
@@ -90,8 +89,7 @@ class coordinated_engine {
   caf::actor spawn_probe(const Handle& whom, std::shared_ptr<std::optional<T>> result, Ts... xs) {
     return sys_->spawn(
         [=](caf::event_based_actor* self, Handle target) {
-          self->request(target, caf::infinite, xs...)
-              .then([=](T& x) { *result = std::move(x); }, [](caf::error&) {});
+          self->request(target, caf::infinite, xs...).then([=](T& x) { *result = std::move(x); }, [](caf::error&) {});
         },
         whom);
   }

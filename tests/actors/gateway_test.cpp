@@ -111,8 +111,7 @@ TEST_CASE("gateway: a greedy request streams the reference tokens and finishes w
   CHECK(bounded["tree"]["children"].empty());
   auto actors = nlohmann::json::parse(inspect_now(gw, "actors"));
   std::set<std::string> kinds;
-  for (auto& a : actors["actors"])
-    kinds.insert(a["kind"].get<std::string>());
+  for (auto& a : actors["actors"]) kinds.insert(a["kind"].get<std::string>());
   CHECK(kinds == std::set<std::string>{"gateway", "page_pool", "trie", "scheduler", "device"});
   auto one = nlohmann::json::parse(inspect_now(gw, "request:" + rid));
   CHECK(one["rid"] == rid);
@@ -179,19 +178,16 @@ TEST_CASE("engine: cancel by rid, a deadline, and shutdown each return every pag
 
   // Shutdown with no drain time cancels whatever runs and waits for the pages.
   std::vector<std::string> rids;
-  for (int i = 0; i < 64; ++i)
-    rids.push_back(engine->submit(long_one, log.callback()));
+  for (int i = 0; i < 64; ++i) rids.push_back(engine->submit(long_one, log.callback()));
   // While they run, inspection sees them as request actors with a live phase.
   auto live = nlohmann::json::parse(engine->inspect_now("requests"));
   int live_seen = 0;
   for (auto& r : live["requests"])
-    if (r["phase"] == "queued" || r["phase"] == "prefill" || r["phase"] == "decode")
-      ++live_seen;
+    if (r["phase"] == "queued" || r["phase"] == "prefill" || r["phase"] == "decode") ++live_seen;
   CHECK(live_seen >= 1);
   auto actors = nlohmann::json::parse(engine->inspect_now("actors"));
   int request_actors = 0;
-  for (auto& a : actors["actors"])
-    request_actors += a["kind"] == "request";
+  for (auto& a : actors["actors"]) request_actors += a["kind"] == "request";
   CHECK(request_actors >= 1);
   engine->shutdown(0ms);
   REQUIRE(log.wait(66, 30s));

@@ -13,8 +13,7 @@ namespace {
 
 std::vector<int32_t> prompt_of(int len, int variant) {
   std::vector<int32_t> p{1};
-  for (int i = 1; i < len; ++i)
-    p.push_back(10 + (i * 7 + variant * 131) % 400);
+  for (int i = 1; i < len; ++i) p.push_back(10 + (i * 7 + variant * 131) % 400);
   return p;
 }
 
@@ -22,13 +21,11 @@ std::vector<int32_t> prompt_of(int len, int variant) {
 std::vector<int32_t> prompt_sharing(int len, int shared, int variant) {
   auto p = prompt_of(len, variant);
   auto base = prompt_of(len, 0);
-  for (int i = 0; i < shared && i < len; ++i)
-    p[static_cast<std::size_t>(i)] = base[static_cast<std::size_t>(i)];
+  for (int i = 0; i < shared && i < len; ++i) p[static_cast<std::size_t>(i)] = base[static_cast<std::size_t>(i)];
   return p;
 }
 
-void check_finished(coordinated_engine& e, const std::string& rid, const std::vector<int32_t>& prompt,
-                    int max_tokens) {
+void check_finished(coordinated_engine& e, const std::string& rid, const std::vector<int32_t>& prompt, int max_tokens) {
   CAPTURE(rid);
   auto& o = e.outcomes()[rid];
   REQUIRE(o.finals.size() == 1);
@@ -152,10 +149,8 @@ TEST_CASE("interleavings: eviction cannot take pages a reader holds") {
   // b matches the cached path (locks it); stop right there.
   e.submit("b", prompt, 3);
   for (int i = 0; i < 1000; ++i) {
-    if (!e.sched().try_run_once())
-      break;
-    if (e.ask_isolated<trie_counts>(e.actors().trie, counts_atom_v)->locked == 3)
-      break;
+    if (!e.sched().try_run_once()) break;
+    if (e.ask_isolated<trie_counts>(e.actors().trie, counts_atom_v)->locked == 3) break;
   }
   REQUIRE(e.ask_isolated<trie_counts>(e.actors().trie, counts_atom_v)->locked == 3);
   // A competitor wants 8 pages while b is frozen: only 7 are free and the 3 cached
@@ -197,8 +192,7 @@ TEST_CASE("pool pressure: four times more demand than pages, all finish through 
       e.submit("r" + std::to_string(i), prompts.back(), 12);
     }
     e.run_random();
-    for (int i = 0; i < 8; ++i)
-      check_finished(e, "r" + std::to_string(i), prompts[static_cast<std::size_t>(i)], 12);
+    for (int i = 0; i < 8; ++i) check_finished(e, "r" + std::to_string(i), prompts[static_cast<std::size_t>(i)], 12);
     preemptions += e.scheduler_stats().preemptions;
     CHECK(e.check_quiet() == "");
     CHECK(e.stop_all());
@@ -226,8 +220,7 @@ TEST_CASE("a full queue rejects with QUEUE_FULL and nothing is half done") {
   s.max_batch = 1;
   s.queue_limit = 2;
   coordinated_engine e(s, 1);
-  for (int i = 0; i < 5; ++i)
-    e.submit("q" + std::to_string(i), prompt_of(6, i), 2);
+  for (int i = 0; i < 5; ++i) e.submit("q" + std::to_string(i), prompt_of(6, i), 2);
   e.run_fifo();
   int rejected = 0;
   for (int i = 0; i < 5; ++i) {
@@ -324,16 +317,14 @@ TEST_CASE("scheduler: cache-aware order admits the longest cached prefix first, 
     e.submit("cold", prompt_of(18, 4), 2);  // arrives first, nothing cached
     e.submit("hot", cached, 2);             // arrives second, 16 tokens cached
     e.run_fifo();
-    for (auto rid : {"busy", "cold", "hot"})
-      REQUIRE(e.outcomes()[rid].finals.size() == 1);
+    for (auto rid : {"busy", "cold", "hot"}) REQUIRE(e.outcomes()[rid].finals.size() == 1);
     // Finish order = admission order with one slot: compare the order the requests
     // ended in through the registry's history (newest first).
     auto history = e.ask<std::vector<request_snapshot>>(e.actors().registry, history_atom_v);
     REQUIRE(history);
     auto at = [&](const std::string& rid) {
       for (std::size_t i = 0; i < history->size(); ++i)
-        if ((*history)[i].rid == rid)
-          return i;
+        if ((*history)[i].rid == rid) return i;
       return history->size();
     };
     auto cold_at = at("cold");

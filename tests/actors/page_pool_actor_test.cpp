@@ -53,8 +53,7 @@ class pool_fixture {
     sched_->run();
   }
   ~pool_fixture() {
-    for (auto& c : clients_)
-      caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+    for (auto& c : clients_) caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(trie, caf::exit_reason::user_shutdown);
     sched_->run();

@@ -11,8 +11,7 @@ namespace {
 
 std::vector<int32_t> prompt_for(int n, int salt) {
   std::vector<int32_t> p;
-  for (int i = 0; i < n; ++i)
-    p.push_back(1 + (i * 7 + salt * 13) % 400);
+  for (int i = 0; i < n; ++i) p.push_back(1 + (i * 7 + salt * 13) % 400);
   return p;
 }
 
@@ -26,8 +25,7 @@ TEST_CASE("peer failure: a scheduler, pool or trie that exits ends every waiting
       auto s = coordinated_engine::default_settings(16, 4);
       s.max_batch = 2;  // some requests wait in the queue, others run
       coordinated_engine e(s, 7);
-      for (int i = 0; i < 5; ++i)
-        e.submit("r" + std::to_string(i), prompt_for(9, i), 40);
+      for (int i = 0; i < 5; ++i) e.submit("r" + std::to_string(i), prompt_for(9, i), 40);
       e.run_random(jobs_first);
       auto& a = e.actors();
       std::string name = peer;
@@ -49,8 +47,7 @@ TEST_CASE("peer failure: a scheduler, pool or trie that exits ends every waiting
       }
       // At least the requests still waiting on the failed actor got its name.
       int named = 0;
-      for (auto& [rid, o] : e.outcomes())
-        named += o.finals[0].error_message.find(name) != std::string::npos;
+      for (auto& [rid, o] : e.outcomes()) named += o.finals[0].error_message.find(name) != std::string::npos;
       CHECK(named > 0);
       CHECK(e.stop_all());  // no request actor left running
     }

@@ -12,8 +12,7 @@ namespace {
 
 std::vector<int32_t> long_prompt(int len, int variant) {
   std::vector<int32_t> p{1};
-  for (int i = 1; i < len; ++i)
-    p.push_back(10 + (i * 13 + variant * 101) % 400);
+  for (int i = 1; i < len; ++i) p.push_back(10 + (i * 13 + variant * 101) % 400);
   return p;
 }
 
@@ -27,11 +26,9 @@ TEST_CASE("prefix hints and publishes send each token to the trie once") {
   settings.prefill_chunk = 8;
   coordinated_engine e(settings, 7);
   const int prompt_len = 96, max_tokens = 24, requests = 5;
-  for (int i = 0; i < requests; ++i)
-    e.submit("r" + std::to_string(i), long_prompt(prompt_len, i), max_tokens);
+  for (int i = 0; i < requests; ++i) e.submit("r" + std::to_string(i), long_prompt(prompt_len, i), max_tokens);
   e.run_fifo();
-  for (int i = 0; i < requests; ++i)
-    REQUIRE(e.outcomes()["r" + std::to_string(i)].finals.size() == 1);
+  for (int i = 0; i < requests; ++i) REQUIRE(e.outcomes()["r" + std::to_string(i)].finals.size() == 1);
 
   auto tc = e.ask<trie_counts>(e.actors().trie, counts_atom_v);
   REQUIRE(tc);

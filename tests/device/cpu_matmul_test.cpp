@@ -55,7 +55,8 @@ TEST_CASE("matmul outputs do not depend on the token count, the token's position
         for (int r = 0; r < rows; ++r) {
           double exact = 0;
           for (int i = 0; i < k; ++i)
-            exact += static_cast<double>(values[static_cast<std::size_t>(r) * k + i]) * x[static_cast<std::size_t>(t) * k + i];
+            exact += static_cast<double>(values[static_cast<std::size_t>(r) * k + i]) *
+                     x[static_cast<std::size_t>(t) * k + i];
           CHECK(all[static_cast<std::size_t>(t) * rows + r] == doctest::Approx(exact).epsilon(1e-4).scale(1.0));
         }
       }
@@ -126,7 +127,8 @@ TEST_CASE("a matrix larger than the caches gives the same bits on its few-token 
     matmul_rows(isa, w, 0, rows, x.data(), 7, few.data(), rows);
     matmul_rows(isa, w, 0, rows, x.data() + 7 * k, tokens - 7, few.data() + 7 * rows, rows);
     for (int t = 0; t < tokens; ++t)
-      matmul_rows(isa, w, 0, rows, x.data() + static_cast<std::size_t>(t) * k, 1, one.data() + static_cast<std::size_t>(t) * rows, rows);
+      matmul_rows(isa, w, 0, rows, x.data() + static_cast<std::size_t>(t) * k, 1,
+                  one.data() + static_cast<std::size_t>(t) * rows, rows);
     CHECK(same_bits(many.data(), few.data(), many.size()));
     CHECK(same_bits(many.data(), one.data(), many.size()));
   }
@@ -165,7 +167,8 @@ TEST_CASE("matmul: every block format gives the bits of f32 rows holding its dec
         for (auto [r0, r1] : {std::pair<int, int>{5, 6}, {3, 12}, {0, 13}})
           for (int t0 : {1, 3, 8}) {
             std::vector<float> part(static_cast<std::size_t>(tokens) * rows, -1.0f);
-            matmul_rows(isa, encoded, r0, r1, x.data() + static_cast<std::size_t>(t0) * k, tokens - t0, part.data(), rows);
+            matmul_rows(isa, encoded, r0, r1, x.data() + static_cast<std::size_t>(t0) * k, tokens - t0, part.data(),
+                        rows);
             for (int t = t0; t < tokens; ++t)
               CHECK(same_bits(part.data() + static_cast<std::size_t>(t - t0) * rows + r0,
                               all.data() + static_cast<std::size_t>(t) * rows + r0, static_cast<std::size_t>(r1 - r0)));
@@ -199,9 +202,9 @@ TEST_CASE("matmul on random block bytes: every decoder (scalar and SIMD) gives t
     int block_bytes;
     std::vector<int> half_offsets;
   };
-  const layout layouts[] = {{dtype::q4_0, 18, {0}},      {dtype::q4_1, 20, {0, 2}},   {dtype::q5_0, 22, {0}},
-                            {dtype::q5_1, 24, {0, 2}},   {dtype::iq4_nl, 18, {0}},    {dtype::q8_0, 34, {0}},
-                            {dtype::q2_k, 84, {80, 82}}, {dtype::q3_k, 110, {108}},   {dtype::q4_k, 144, {0, 2}},
+  const layout layouts[] = {{dtype::q4_0, 18, {0}},      {dtype::q4_1, 20, {0, 2}}, {dtype::q5_0, 22, {0}},
+                            {dtype::q5_1, 24, {0, 2}},   {dtype::iq4_nl, 18, {0}},  {dtype::q8_0, 34, {0}},
+                            {dtype::q2_k, 84, {80, 82}}, {dtype::q3_k, 110, {108}}, {dtype::q4_k, 144, {0, 2}},
                             {dtype::q5_k, 176, {0, 2}},  {dtype::q6_k, 210, {208}}};
   testing::weight_rng rng(16);
   uint64_t s = 99;

@@ -73,7 +73,7 @@ std::vector<std::vector<std::vector<float>>> run_together(backend& b, const std:
                                                           uint64_t order_seed) {
   struct progress {
     std::vector<int32_t> tokens;
-    int done = 0;       // positions whose K/V are written
+    int done = 0;  // positions whose K/V are written
     int generated = 0;
   };
   std::vector<progress> state(seqs.size());

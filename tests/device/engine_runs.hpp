@@ -36,9 +36,9 @@ namespace kvactor::testing {
 // One sequence in a simulated continuous-batching run.
 struct scripted_sequence {
   std::vector<int32_t> prompt;
-  int chunk = 0;            // prefill chunk size, 0 = whole prompt in one step
-  int join_step = 0;        // step at which it enters the batch
-  int decode_tokens = 8;    // greedy tokens generated after the prompt
+  int chunk = 0;          // prefill chunk size, 0 = whole prompt in one step
+  int join_step = 0;      // step at which it enters the batch
+  int decode_tokens = 8;  // greedy tokens generated after the prompt
   std::vector<int32_t> block_table;
 };
 

@@ -64,8 +64,8 @@ int check_file(const std::string& name, bool quantized) {
     while (same < want.size() && got[same] == want[same]) ++same;
     INFO(name << " prompt " << prompts << ": first difference at token " << same << " of " << want.size());
     if (same < want.size()) {
-      MESSAGE(name << " prompt " << prompts << " parts from llama.cpp at token " << same << " (margin "
-                   << margins[same] << ")");
+      MESSAGE(name << " prompt " << prompts << " parts from llama.cpp at token " << same << " (margin " << margins[same]
+                   << ")");
       CHECK(margins[same] < near_tie);
     }
     ++prompts;

@@ -31,8 +31,7 @@ TEST_CASE("logit_bias adds exactly its values to exactly its ids") {
   p.bias_ids = {2, 6};
   p.bias_values = {100.0f, -100.0f};
   const auto l = adjusted(p, {}, 0);
-  for (std::size_t i = 0; i < base.size(); ++i)
-    CHECK(l[i] == base[i] + (i == 2 ? 100.0f : i == 6 ? -100.0f : 0.0f));
+  for (std::size_t i = 0; i < base.size(); ++i) CHECK(l[i] == base[i] + (i == 2 ? 100.0f : i == 6 ? -100.0f : 0.0f));
   std::vector<std::pair<float, int32_t>> scratch;
   CHECK(sample_token(l.data(), 8, sampling_params{}, 0, scratch) == 2);  // greedy follows the bias
 }
@@ -92,8 +91,9 @@ TEST_CASE("logprobs are log_softmax of the raw logits; top ids most likely first
   CHECK(lp.chosen == doctest::Approx(static_cast<double>(base[2]) - std::log(z)).epsilon(1e-6));
   REQUIRE(lp.top_ids == std::vector<int32_t>{6, 3, 0});
   for (std::size_t i = 0; i < 3; ++i)
-    CHECK(lp.top_values[i] == doctest::Approx(static_cast<double>(base[static_cast<std::size_t>(lp.top_ids[i])]) -
-                                              std::log(z)).epsilon(1e-6));
+    CHECK(lp.top_values[i] ==
+          doctest::Approx(static_cast<double>(base[static_cast<std::size_t>(lp.top_ids[i])]) - std::log(z))
+              .epsilon(1e-6));
   CHECK(logprobs_of(base.data(), 8, 6, 0).top_ids.empty());
 }
 

@@ -40,8 +40,8 @@ TEST_CASE("validate_model refuses bad configs and mis-shaped tensors by name") {
                        doctest::Contains("output_norm"), backend_error);
   // The CPU backend runs the same check before building anything.
   CHECK_THROWS_WITH_AS(
-      make_cpu_backend(std::make_shared<model_weights>(bad([](model_weights& w) { w.layers[0].w2.cols = 3; })),
-                       {16, 8}, 1),
+      make_cpu_backend(std::make_shared<model_weights>(bad([](model_weights& w) { w.layers[0].w2.cols = 3; })), {16, 8},
+                       1),
       doctest::Contains("blk.0.ffn_down"), backend_error);
 }
 
@@ -68,6 +68,7 @@ TEST_CASE("validate_model checks the architecture extras: biases, Q/K norms, rop
   CHECK_THROWS_WITH_AS(validate_model(bad([](model_weights& w) { w.config.head_width = 25; })),
                        doctest::Contains("even head_dim"), backend_error);
   // wq is [q_dim, dim] = [96, 64] and wo [dim, q_dim]: a head_dim of dim / heads no longer fits.
-  CHECK_THROWS_WITH_AS(validate_model(bad([](model_weights& w) { w.config.head_width = 0, w.rope_freq_factors.clear(); })),
-                       doctest::Contains("blk.0.attn_q"), backend_error);
+  CHECK_THROWS_WITH_AS(
+      validate_model(bad([](model_weights& w) { w.config.head_width = 0, w.rope_freq_factors.clear(); })),
+      doctest::Contains("blk.0.attn_q"), backend_error);
 }

@@ -10,7 +10,8 @@
 namespace kvactor::testing {
 
 reference_forward::reference_forward(const model_weights& weights)
-    : w_(weights), keys_(static_cast<std::size_t>(weights.config.n_layers)),
+    : w_(weights),
+      keys_(static_cast<std::size_t>(weights.config.n_layers)),
       values_(static_cast<std::size_t>(weights.config.n_layers)) {}
 
 std::vector<double> reference_forward::row(const weight_matrix& w, int r) const {
@@ -68,7 +69,8 @@ std::vector<double> reference_forward::rmsnorm(const std::vector<double>& x, con
 void reference_forward::head_norm(std::vector<double>& v, const std::vector<float>& weight) const {
   const std::size_t hd = weight.size();
   for (std::size_t h = 0; h < v.size(); h += hd) {
-    const std::vector<double> head(v.begin() + static_cast<std::ptrdiff_t>(h), v.begin() + static_cast<std::ptrdiff_t>(h + hd));
+    const std::vector<double> head(v.begin() + static_cast<std::ptrdiff_t>(h),
+                                   v.begin() + static_cast<std::ptrdiff_t>(h + hd));
     const std::vector<double> normed = rmsnorm(head, weight);
     std::copy(normed.begin(), normed.end(), v.begin() + static_cast<std::ptrdiff_t>(h));
   }
@@ -82,8 +84,8 @@ void reference_forward::rope(std::vector<double>& v, int pos) const {
   const bool neox = c.rope == rope_style::neox;
   for (std::size_t head = 0; head < v.size(); head += static_cast<std::size_t>(hd))
     for (int p = 0; p < hd / 2; ++p) {
-      double angle = pos * static_cast<double>(c.rope_freq_scale) /
-                     std::pow(static_cast<double>(c.rope_theta), 2.0 * p / hd);
+      double angle =
+          pos * static_cast<double>(c.rope_freq_scale) / std::pow(static_cast<double>(c.rope_theta), 2.0 * p / hd);
       if (!w_.rope_freq_factors.empty()) angle /= w_.rope_freq_factors[static_cast<std::size_t>(p)];
       const std::size_t i = head + static_cast<std::size_t>(neox ? p : 2 * p);
       const std::size_t k = neox ? i + static_cast<std::size_t>(hd / 2) : i + 1;

@@ -24,7 +24,8 @@ std::vector<double> frequencies(const std::vector<float>& logits, const sampling
   std::vector<std::pair<float, int32_t>> scratch;
   std::vector<double> counts(logits.size(), 0.0);
   for (int i = 0; i < draws; ++i) {
-    const int32_t t = sample_token(logits.data(), static_cast<int>(logits.size()), p, static_cast<uint64_t>(i), scratch);
+    const int32_t t =
+        sample_token(logits.data(), static_cast<int>(logits.size()), p, static_cast<uint64_t>(i), scratch);
     REQUIRE(t >= 0);
     REQUIRE(t < static_cast<int32_t>(logits.size()));
     counts[static_cast<std::size_t>(t)] += 1.0;

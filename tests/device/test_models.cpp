@@ -3,8 +3,8 @@
 namespace kvactor::testing {
 
 const loaded_model& stories260k() {
-  static const loaded_model model = load_model(std::string(KVACTOR_MODELS_DIR) + "/stories260K.bin",
-                                               std::string(KVACTOR_MODELS_DIR) + "/tok512.bin");
+  static const loaded_model model =
+      load_model(std::string(KVACTOR_MODELS_DIR) + "/stories260K.bin", std::string(KVACTOR_MODELS_DIR) + "/tok512.bin");
   return model;
 }
 
@@ -40,7 +40,8 @@ const std::vector<named_model>& invariance_models() {
     qwen.n_kv_heads = 2;
     qwen.type = dtype::f16;
     qwen.seed = 24;
-    out.push_back({"random qwen-style f16 (biases, qk-norm, NEOX, head_dim 24, rope factors)", make_random_model(qwen)});
+    out.push_back(
+        {"random qwen-style f16 (biases, qk-norm, NEOX, head_dim 24, rope factors)", make_random_model(qwen)});
     return out;
   }();
   return models;

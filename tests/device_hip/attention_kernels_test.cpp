@@ -36,9 +36,14 @@ struct device_plan {
         work_row(to_device(p.work_row)),
         work_chunk(to_device(p.work_chunk)),
         row_first_work(to_device(p.row_first_work)) {
-    rows = {row_pos.as<int32_t>(),      row_table.as<int32_t>(),  block_tables.as<int32_t>(),
-            work_row.as<int32_t>(),     work_chunk.as<int32_t>(), row_first_work.as<int32_t>(),
-            static_cast<int>(p.row_pos.size()), static_cast<int>(p.work_row.size())};
+    rows = {row_pos.as<int32_t>(),
+            row_table.as<int32_t>(),
+            block_tables.as<int32_t>(),
+            work_row.as<int32_t>(),
+            work_chunk.as<int32_t>(),
+            row_first_work.as<int32_t>(),
+            static_cast<int>(p.row_pos.size()),
+            static_cast<int>(p.work_row.size())};
   }
 };
 
@@ -57,8 +62,8 @@ std::vector<float> run_attention(const hip::device_kv_layer& layer, const head_s
   device_plan dp(plan);
   const std::size_t out_size = queries.size() * static_cast<std::size_t>(s.n_heads) * s.head_dim;
   hip::device_buffer d_q = to_device(q), d_out = device_zeros<float>(out_size);
-  hip::device_buffer scratch = device_zeros<float>(static_cast<std::size_t>(
-      hip::attention_scratch_floats(dp.rows.n_work, s.n_heads, s.head_dim)));
+  hip::device_buffer scratch = device_zeros<float>(
+      static_cast<std::size_t>(hip::attention_scratch_floats(dp.rows.n_work, s.n_heads, s.head_dim)));
   hip::paged_attention(layer, d_q.as<float>(), s.n_heads, dp.rows, scratch.as<float>(), d_out.as<float>(), nullptr);
   return to_host<float>(d_out, out_size);
 }
@@ -67,8 +72,8 @@ std::vector<float> run_attention(const hip::device_kv_layer& layer, const head_s
 
 TEST_CASE("hip kernels: kv write and paged attention match the reference across chunk boundaries") {
   require_gpu();
-  const head_shape shapes[] = {{8, 4, 8, 16}, {6, 2, 16, 7}, {4, 4, 64, 16}, {8, 1, 64, 16}, {4, 4, 128, 16},
-                               {2, 1, 256, 32}, {16, 2, 128, 16}};
+  const head_shape shapes[] = {{8, 4, 8, 16},   {6, 2, 16, 7},   {4, 4, 64, 16},  {8, 1, 64, 16},
+                               {4, 4, 128, 16}, {2, 1, 256, 32}, {16, 2, 128, 16}};
   const int lengths[] = {1, 5, 256, 257, 700};  // tokens per sequence
   for (const head_shape& s : shapes) {
     CAPTURE(s.n_heads);
@@ -88,7 +93,8 @@ TEST_CASE("hip kernels: kv write and paged attention match the reference across 
     std::vector<std::vector<int32_t>> tables(n_seqs);
     std::size_t next = 0;
     for (int i = 0; i < n_seqs; ++i)
-      for (int p = 0; p < (lengths[i] + s.page_size - 1) / s.page_size; ++p) tables[static_cast<std::size_t>(i)].push_back(order[next++]);
+      for (int p = 0; p < (lengths[i] + s.page_size - 1) / s.page_size; ++p)
+        tables[static_cast<std::size_t>(i)].push_back(order[next++]);
 
     // K/V of every position of every sequence, written through kv_write.
     weight_rng rng(7 + static_cast<uint64_t>(s.head_dim));
@@ -101,8 +107,10 @@ TEST_CASE("hip kernels: kv write and paged attention match the reference across 
           keys[static_cast<std::size_t>(i)].push_back(rng.next());
           values[static_cast<std::size_t>(i)].push_back(rng.next());
         }
-        k_rows.insert(k_rows.end(), keys[static_cast<std::size_t>(i)].end() - kv_dim, keys[static_cast<std::size_t>(i)].end());
-        v_rows.insert(v_rows.end(), values[static_cast<std::size_t>(i)].end() - kv_dim, values[static_cast<std::size_t>(i)].end());
+        k_rows.insert(k_rows.end(), keys[static_cast<std::size_t>(i)].end() - kv_dim,
+                      keys[static_cast<std::size_t>(i)].end());
+        v_rows.insert(v_rows.end(), values[static_cast<std::size_t>(i)].end() - kv_dim,
+                      values[static_cast<std::size_t>(i)].end());
         row_page.push_back(tables[static_cast<std::size_t>(i)][static_cast<std::size_t>(pos / s.page_size)]);
         row_slot.push_back(pos % s.page_size);
       }
@@ -146,7 +154,8 @@ TEST_CASE("hip kernels: kv write and paged attention match the reference across 
         for (int d = 0; d < s.head_dim; ++d) {
           double want = 0;
           for (int p = 0; p <= qr.pos; ++p)
-            want += score[static_cast<std::size_t>(p)] / l * V[static_cast<std::size_t>(p * kv_dim + kvh * s.head_dim + d)];
+            want +=
+                score[static_cast<std::size_t>(p)] / l * V[static_cast<std::size_t>(p * kv_dim + kvh * s.head_dim + d)];
           const float g = got[r * qdim + static_cast<std::size_t>(h * s.head_dim + d)];
           INFO("query row " << r << " (pos " << qr.pos << "), head " << h << ", d " << d);
           REQUIRE(std::fabs(g - want) <= 2e-5);

@@ -149,9 +149,9 @@ TEST_CASE("hip kernels: every matmul tile shape computes the same bits as matmul
     }
   }
   // A shape nothing was compiled for is refused before any launch.
-  CHECK_THROWS_WITH_AS(hip::matmul_with({3, 3}, hip::device_matrix{dtype::f32, 4, 4, nullptr}, nullptr, 1, nullptr,
-                                        nullptr),
-                       doctest::Contains("3 tokens x 3 rows"), backend_error);
+  CHECK_THROWS_WITH_AS(
+      hip::matmul_with({3, 3}, hip::device_matrix{dtype::f32, 4, 4, nullptr}, nullptr, 1, nullptr, nullptr),
+      doctest::Contains("3 tokens x 3 rows"), backend_error);
 }
 
 TEST_CASE("hip kernels: matmul rejects shapes the kernels cannot run, naming the shape") {
@@ -177,7 +177,8 @@ TEST_CASE("hip kernels: rmsnorm matches llama2.c's formula, with and without a r
     const std::vector<float> all = to_host<float>(d_all, x.size()), some = to_host<float>(d_some, index.size() * dim);
     for (int t = 0; t < n; ++t) {
       double ss = 0;
-      for (int i = 0; i < dim; ++i) ss += static_cast<double>(x[static_cast<std::size_t>(t * dim + i)]) * x[static_cast<std::size_t>(t * dim + i)];
+      for (int i = 0; i < dim; ++i)
+        ss += static_cast<double>(x[static_cast<std::size_t>(t * dim + i)]) * x[static_cast<std::size_t>(t * dim + i)];
       const double inv = 1.0 / std::sqrt(ss / dim + 1e-5);
       for (int i = 0; i < dim; ++i) {
         const double want = weight[static_cast<std::size_t>(i)] * inv * x[static_cast<std::size_t>(t * dim + i)];
@@ -237,9 +238,10 @@ TEST_CASE("hip kernels: argmax agrees with the CPU sampler's greedy choice, ties
   require_gpu();
   const int vocab = 1000, n = 4;
   std::vector<float> logits = random_values(static_cast<std::size_t>(n) * vocab, 37);
-  logits[10] = logits[500] = 5.0f;                         // row 0: tie, lowest id wins
+  logits[10] = logits[500] = 5.0f;                                                        // row 0: tie, lowest id wins
   logits[static_cast<std::size_t>(vocab) + 3] = std::numeric_limits<float>::quiet_NaN();  // row 1: NaN never wins
-  for (int i = 0; i < vocab; ++i) logits[static_cast<std::size_t>(2 * vocab + i)] = std::numeric_limits<float>::quiet_NaN();
+  for (int i = 0; i < vocab; ++i)
+    logits[static_cast<std::size_t>(2 * vocab + i)] = std::numeric_limits<float>::quiet_NaN();
   logits[static_cast<std::size_t>(3 * vocab + 999)] = 2.0f;  // row 3: last id
   hip::device_buffer d_logits = to_device(logits), d_out = device_zeros<int32_t>(n);
   hip::argmax(d_logits.as<float>(), n, vocab, d_out.as<int32_t>(), nullptr);

@@ -38,8 +38,8 @@ int drop_mid_stream(unsigned short port, const job& j, int events, bool reset) {
   job streamed = j;
   streamed.stream = true;
   const std::string body = streamed.body();
-  const std::string request = "POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
-                              "\r\n\r\n" + body;
+  const std::string request =
+      "POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
   std::string got;
   int seen = 0;
@@ -80,7 +80,8 @@ TEST_CASE("connections dropped mid-stream (FIN or RST, queued or running): the r
     for (int d = 0; d < 4; ++d) {
       const job j = jobs[static_cast<std::size_t>(d)];
       const drop_plan p = plans[(d + round) % 4];
-      droppers.push_back(std::async(std::launch::async, [&s, j, p] { return drop_mid_stream(s.port(), j, p.events, p.reset); }));
+      droppers.push_back(
+          std::async(std::launch::async, [&s, j, p] { return drop_mid_stream(s.port(), j, p.events, p.reset); }));
     }
     std::vector<job> stayers(jobs.begin() + 4, jobs.end());
     const auto got = run_together(s, stayers);
@@ -100,7 +101,8 @@ TEST_CASE("connections dropped mid-stream (FIN or RST, queued or running): the r
 }
 
 #ifdef KVACTOR_BINARY
-TEST_CASE("kvactor serve: SIGTERM under load: finished answers equal solo ones, cut ones end properly, every page back") {
+TEST_CASE(
+    "kvactor serve: SIGTERM under load: finished answers equal solo ones, cut ones end properly, every page back") {
   const std::string models = KVACTOR_MODELS_DIR;
   child server({KVACTOR_BINARY, "serve", "--port", "0", "--model", models + "/stories260K.bin", "--tokenizer",
                 models + "/tok512.bin", "--max-batch", "8", "--num-pages", "512", "--drain-timeout-ms", "400"});
@@ -116,7 +118,8 @@ TEST_CASE("kvactor serve: SIGTERM under load: finished answers equal solo ones, 
   }
   std::vector<std::future<outcome>> inflight;
   for (int copy = 0; copy < 2; ++copy)
-    for (const auto& j : jobs) inflight.push_back(std::async(std::launch::async, [port, j] { return generate(port, j); }));
+    for (const auto& j : jobs)
+      inflight.push_back(std::async(std::launch::async, [port, j] { return generate(port, j); }));
   // Signal once the engine is busy.
   for (int i = 0; i < 500; ++i) {
     const auto m = http_call(port, "GET", "/metrics").body;
@@ -138,17 +141,18 @@ TEST_CASE("kvactor serve: SIGTERM under load: finished answers equal solo ones, 
       ++cut;  // a non-streamed /generate cut by the drain reports its partial text
     else {
       ++wrong;
-      MESSAGE(jobs[i % jobs.size()].rid << ": " << o.status << " " << o.ending << " '" << o.text << "' solo '" << ref << "'");
+      MESSAGE(jobs[i % jobs.size()].rid << ": " << o.status << " " << o.ending << " '" << o.text << "' solo '" << ref
+                                        << "'");
     }
   }
   CHECK(wrong == 0);
   CHECK(whole >= 1);
   CHECK(whole + cut + refused == static_cast<int>(inflight.size()));
   CHECK(server.wait_exit() == 0);
-  const auto line = server.wait_for(
-      std::regex("drained: pages total=([0-9]+) free=([0-9]+) private=([0-9]+) cached_locked=([0-9]+) "
-                 "cached_evictable=([0-9]+)"),
-      std::chrono::seconds(5));
+  const auto line =
+      server.wait_for(std::regex("drained: pages total=([0-9]+) free=([0-9]+) private=([0-9]+) cached_locked=([0-9]+) "
+                                 "cached_evictable=([0-9]+)"),
+                      std::chrono::seconds(5));
   REQUIRE_MESSAGE(!line.empty(), server.err);
   CHECK(line[3] == "0");
   CHECK(line[4] == "0");

@@ -17,8 +17,8 @@ namespace {
 
 void report(const std::vector<job>& jobs, const std::vector<outcome>& got, const std::vector<std::string>& solo) {
   for (std::size_t i = 0; i < jobs.size(); ++i)
-    MESSAGE(jobs[i].rid << ": " << got[i].status << " " << got[i].ending << " '" << got[i].text << "' solo '"
-                        << solo[i] << "'");
+    MESSAGE(jobs[i].rid << ": " << got[i].status << " " << got[i].ending << " '" << got[i].text << "' solo '" << solo[i]
+                        << "'");
 }
 
 }  // namespace
@@ -52,7 +52,8 @@ TEST_CASE("a request actor killed mid-decode: it ends ABORTED, the others are un
   fault_hooks::reset();
 }
 
-TEST_CASE("the device fails mid-step: its batch gets DEVICE_ERROR, waiting requests are untouched, the device restarts") {
+TEST_CASE(
+    "the device fails mid-step: its batch gets DEVICE_ERROR, waiting requests are untouched, the device restarts") {
   // max_batch 4: of twelve requests, the ones not in the failing step are queued or
   // in later steps and must come out exactly as alone.
   faulty_server s(stories_config(512, 4));

@@ -15,8 +15,7 @@ faulty_engine::faulty_engine(const engine_config& cfg)
     : cfg_(cfg), model_(load_model(cfg.model_path, cfg.tokenizer_path)), plan_(std::make_shared<fault_plan>()) {
   std::shared_ptr<backend> be = make_fault_injecting_backend(
       make_cpu_backend(model_.weights, kv_layout{cfg.page_size, cfg.num_pages}, cfg.device_threads), plan_);
-  host_ = std::make_unique<engine_host>(cfg, model_.weights->config, end_of_generation_ids(*model_.tok),
-                                        std::move(be));
+  host_ = std::make_unique<engine_host>(cfg, model_.weights->config, end_of_generation_ids(*model_.tok), std::move(be));
 }
 
 faulty_engine::~faulty_engine() = default;
@@ -58,7 +57,8 @@ faulty_server::~faulty_server() {
 }
 
 std::string job::body() const {
-  return json{{"text", prompt}, {"rid", rid}, {"stream", stream}, {"sampling_params", {{"max_completion_tokens", max_tokens}}}}
+  return json{
+      {"text", prompt}, {"rid", rid}, {"stream", stream}, {"sampling_params", {{"max_completion_tokens", max_tokens}}}}
       .dump();
 }
 

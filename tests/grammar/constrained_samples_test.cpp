@@ -90,7 +90,8 @@ TEST_CASE("every constrained sample parses, and satisfies its schema (Python's j
       if (bound) CHECK(doc.size() <= *bound);
       // A complete document must be whole UTF-8 (strict dump throws otherwise); a cut one may end mid-character.
       const auto handler = done ? ordered_json::error_handler_t::strict : ordered_json::error_handler_t::replace;
-      out << ordered_json{{"schema", schema}, {"document", doc}, {"complete", done}}.dump(-1, ' ', false, handler) << "\n";
+      out << ordered_json{{"schema", schema}, {"document", doc}, {"complete", done}}.dump(-1, ' ', false, handler)
+          << "\n";
       complete += done;
       ++total;
     }

@@ -31,7 +31,8 @@ std::string parse_error(const std::string& text) {
 }  // namespace
 
 TEST_CASE("literals, alternation, grouping and rule references") {
-  const auto g = compile("root ::= greeting \" \" (\"world\" | name)\ngreeting ::= \"hi\" | \"hello\"\nname ::= [A-Z] [a-z]+\n");
+  const auto g =
+      compile("root ::= greeting \" \" (\"world\" | name)\ngreeting ::= \"hi\" | \"hello\"\nname ::= [A-Z] [a-z]+\n");
   CHECK(matches(g, "hi world"));
   CHECK(matches(g, "hello Bob"));
   CHECK_FALSE(matches(g, "hello bob"));
@@ -89,8 +90,8 @@ TEST_CASE("character classes: ranges, negation, any, escapes and code points") {
 }
 
 TEST_CASE("comments, blank lines and multi-line groups") {
-  const auto g = compile(
-      "# a comment\n\nroot ::= (\n  \"a\"   # trailing comment\n  | \"b\"\n)\n\n# another\nunused ::= \"z\"\n");
+  const auto g =
+      compile("# a comment\n\nroot ::= (\n  \"a\"   # trailing comment\n  | \"b\"\n)\n\n# another\nunused ::= \"z\"\n");
   CHECK(matches(g, "a"));
   CHECK(matches(g, "b"));
   CHECK_FALSE(matches(g, "z"));
@@ -109,11 +110,11 @@ TEST_CASE("code points split across tokens are carried as partial UTF-8") {
   CHECK_FALSE(n.accept("\xCE"));  // no class can start with U+0380..U+03BF here
   CHECK_FALSE(n.accept("\xFF"));  // never valid UTF-8
   grammar_matcher any(compile("root ::= .+"));
-  CHECK_FALSE(any.accept("\xE0\x80\xA0"));  // an overlong space
-  CHECK_FALSE(any.accept("\xC0\xA0"));      // an overlong space, two bytes
-  CHECK_FALSE(any.accept("\xED\xA0\x80"));  // a surrogate
+  CHECK_FALSE(any.accept("\xE0\x80\xA0"));      // an overlong space
+  CHECK_FALSE(any.accept("\xC0\xA0"));          // an overlong space, two bytes
+  CHECK_FALSE(any.accept("\xED\xA0\x80"));      // a surrogate
   CHECK_FALSE(any.accept("\xF4\x90\x80\x80"));  // over U+10FFFF
-  CHECK(any.accept("\xF0\x9F\x98\x80"));  // U+1F600
+  CHECK(any.accept("\xF0\x9F\x98\x80"));        // U+1F600
   grammar_matcher negated(compile("root ::= [^\\u0080-\\u07FF]"));
   CHECK_FALSE(negated.accept("\xC3"));  // every two-byte code point is excluded
   CHECK(negated.accept("\xE2"));
@@ -142,7 +143,8 @@ TEST_CASE("errors name the problem and its position") {
                     "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
                     "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((\"a\"")
             .find("nested deeper") != std::string::npos);
-  CHECK(parse_error("root ::= \"a\"{10000} \"b\"{10000} \"c\"{10000} \"d\"{10000}\n").find("too large") == std::string::npos);
+  CHECK(parse_error("root ::= \"a\"{10000} \"b\"{10000} \"c\"{10000} \"d\"{10000}\n").find("too large") ==
+        std::string::npos);
   CHECK(parse_error("root ::= \"" + std::string(120, 'a') + "\"{10000}\n").find("too large") != std::string::npos);
 }
 

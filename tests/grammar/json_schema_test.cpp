@@ -94,7 +94,8 @@ TEST_CASE("json_object mode is any object with compact whitespace") {
 }
 
 TEST_CASE("every integer range is exact: checked number by number") {
-  for (const auto& [lo, hi] : std::vector<std::pair<int, int>>{{0, 0}, {-5, 5}, {7, 7}, {13, 47}, {-200, -199}, {95, 1005}, {-1, 0}, {-999, 1000}}) {
+  for (const auto& [lo, hi] : std::vector<std::pair<int, int>>{
+           {0, 0}, {-5, 5}, {7, 7}, {13, 47}, {-200, -199}, {95, 1005}, {-1, 0}, {-999, 1000}}) {
     CAPTURE(lo);
     CAPTURE(hi);
     const auto schema = ordered_json{{"type", "integer"}, {"minimum", lo}, {"maximum", hi}};
@@ -129,5 +130,6 @@ TEST_CASE("a bounded schema has a computable byte bound that its longest documen
   CHECK_FALSE(longest_match_bytes(*std::make_shared<grammar>(parse_gbnf(json_object_gbnf()))).has_value());
   const auto unbounded_string = ordered_json::parse(R"({"type":"array","items":{"type":"string"},"maxItems":2})");
   CHECK_FALSE(longest_match_bytes(parse_gbnf(json_schema_to_gbnf(unbounded_string))).has_value());
-  CHECK(longest_match_bytes(parse_gbnf("root ::= \"a\" [\\U0001F600] (\"bc\" | \"d\")?\n")) == std::optional<std::size_t>(7));
+  CHECK(longest_match_bytes(parse_gbnf("root ::= \"a\" [\\U0001F600] (\"bc\" | \"d\")?\n")) ==
+        std::optional<std::size_t>(7));
 }

@@ -15,8 +15,8 @@ using namespace kvactor::grammar;
 namespace {
 
 std::vector<std::string> small_vocabulary() {
-  return {"", "{", "}", "\"", "a", "ab", "abc", "b", "\":", " ", "  ", "1", "12", "x", "{\"", "é", "\xC3", "\xA9",
-          "\xC3\xA9\"", "true", "tr", "ue", "a", ",", "\xFF", ":"};
+  return {"",  "{",   "}", "\"",   "a",    "ab",         "abc",  "b",  "\":", " ", "  ", "1",    "12",
+          "x", "{\"", "é", "\xC3", "\xA9", "\xC3\xA9\"", "true", "tr", "ue",  "a", ",",  "\xFF", ":"};
 }
 
 // The definition of a mask, by brute force over full token strings.
@@ -36,16 +36,17 @@ token_mask brute_force_mask(const grammar_matcher& m, const std::vector<std::str
 }  // namespace
 
 TEST_CASE("the trie walk gives exactly the brute-force mask at every step of a walk") {
-  const auto g = std::make_shared<grammar>(parse_gbnf(
-      "root ::= \"{\" pair (\",\" \" \"? pair)* \"}\"\npair ::= \"\\\"\" [a-cé]* \"\\\":\" \" \"? value\n"
-      "value ::= [0-9]+ | \"true\"\n"));
+  const auto g = std::make_shared<grammar>(
+      parse_gbnf("root ::= \"{\" pair (\",\" \" \"? pair)* \"}\"\npair ::= \"\\\"\" [a-cé]* \"\\\":\" \" \"? value\n"
+                 "value ::= [0-9]+ | \"true\"\n"));
   const auto vocab = small_vocabulary();
   const std::vector<uint32_t> ends{0};
   const vocabulary_trie trie(vocab, ends);
   CHECK(trie.vocab_size() == vocab.size());
   grammar_matcher m(g);
   token_mask mask;
-  const std::vector<std::string> path{"{\"", "ab", "\xC3", "\xA9", "\":", " ", "tr", "ue", ",", "\"", "é", "\xC3\xA9\"", ":", "12", "}"};
+  const std::vector<std::string> path{"{\"", "ab", "\xC3", "\xA9",       "\":", " ",  "tr", "ue",
+                                      ",",   "\"", "é",    "\xC3\xA9\"", ":",   "12", "}"};
   for (const std::string& piece : path) {
     CAPTURE(piece);
     trie.fill_mask(m, mask);
@@ -71,11 +72,9 @@ TEST_CASE("random grammars' masks match brute force along random accepted paths"
   }
   const std::vector<uint32_t> ends{0};
   const vocabulary_trie trie(vocab, ends);
-  const std::vector<std::string> grammars{
-      "root ::= \"(\" root \")\" root | \"\"\n",
-      "root ::= ([ab] | \"é\")+ (\",\" root)?\n",
-      "root ::= [^,()]{1,5} \")\"\n",
-      "root ::= \"a\"{2,4} ([ab]{0,3} | \"(b)\")\n"};
+  const std::vector<std::string> grammars{"root ::= \"(\" root \")\" root | \"\"\n",
+                                          "root ::= ([ab] | \"é\")+ (\",\" root)?\n", "root ::= [^,()]{1,5} \")\"\n",
+                                          "root ::= \"a\"{2,4} ([ab]{0,3} | \"(b)\")\n"};
   for (const auto& text : grammars) {
     CAPTURE(text);
     const auto g = std::make_shared<grammar>(parse_gbnf(text));

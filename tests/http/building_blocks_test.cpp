@@ -27,7 +27,7 @@ TEST_CASE("UTF-8 validation and incomplete tails") {
   CHECK(first_invalid_utf8("ab\xFFz") == 2);
   CHECK(complete_utf8_prefix("ab\xE4\xBD") == 2);  // waits for the third byte
   CHECK(complete_utf8_prefix("ab\xE4\xBD\xA0") == 5);
-  CHECK(complete_utf8_prefix("ab\xFF") == 3);      // invalid never completes: let it through
+  CHECK(complete_utf8_prefix("ab\xFF") == 3);  // invalid never completes: let it through
 }
 
 namespace {
@@ -43,10 +43,10 @@ TEST_CASE("text_stream holds back split characters and possible stop strings") {
   auto s = make_stream({"Hel", "lo", " wo", "rld", "\xE4", "\xBD\xA0", "EN", "D!", "x"}, {"END"});
   CHECK(s.push(0) == "Hel");
   CHECK(s.push(1) == "lo");
-  CHECK(s.push(4) == "");          // half a character
+  CHECK(s.push(4) == "");  // half a character
   CHECK(s.push(5) == "\xE4\xBD\xA0");
-  CHECK(s.push(6) == "");          // "EN" may start "END"
-  CHECK(s.push(7) == "");          // "END!" -> stop; nothing after it
+  CHECK(s.push(6) == "");  // "EN" may start "END"
+  CHECK(s.push(7) == "");  // "END!" -> stop; nothing after it
   CHECK(s.stopped());
   CHECK(s.push(8) == "");
   CHECK(s.text() == "Hello\xE4\xBD\xA0");
@@ -96,7 +96,8 @@ TEST_CASE("routes, 404 and 405") {
 }
 
 TEST_CASE("config: defaults, overrides, and errors naming the key") {
-  auto cfg = load_server_config(R"({"model":"m.bin","page_size":32})", {{"port", "9000"}, {"host", "0.0.0.0"}}, "/repo");
+  auto cfg =
+      load_server_config(R"({"model":"m.bin","page_size":32})", {{"port", "9000"}, {"host", "0.0.0.0"}}, "/repo");
   CHECK(cfg.engine.model_path == "/repo/m.bin");
   CHECK(cfg.engine.page_size == 32);
   CHECK(cfg.port == 9000);

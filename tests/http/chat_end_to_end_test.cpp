@@ -60,8 +60,9 @@ TEST_CASE("chat end to end: the answer is the greedy completion of the rendered 
         "<|im_start|>system\nYou tell short stories.<|im_end|>\n<|im_start|>user\nTell me about a cat.<|im_end|>\n"
         "<|im_start|>assistant\n");
 
-  const json chat = s.post("/v1/chat/completions",
-                           {{"model", "stories260K"}, {"messages", conversation}, {"max_tokens", 24}, {"temperature", 0}});
+  const json chat =
+      s.post("/v1/chat/completions",
+             {{"model", "stories260K"}, {"messages", conversation}, {"max_tokens", 24}, {"temperature", 0}});
   const json cmpl = s.post("/v1/completions", {{"prompt", prompt}, {"max_tokens", 24}, {"temperature", 0}});
   CHECK(chat["object"] == "chat.completion");
   CHECK(chat["id"].get<std::string>().rfind("chatcmpl-", 0) == 0);
@@ -120,8 +121,7 @@ TEST_CASE("chat end to end: turn k's cached_tokens cover turn k-1's prompt, in w
   int previous_prompt = 0;
   for (int turn = 0; turn < 4; ++turn) {
     messages.push_back({{"role", "user"}, {"content", questions[turn]}});
-    const json reply =
-        s.post("/v1/chat/completions", {{"messages", messages}, {"max_tokens", 16}, {"temperature", 0}});
+    const json reply = s.post("/v1/chat/completions", {{"messages", messages}, {"max_tokens", 16}, {"temperature", 0}});
     const int prompt_tokens = reply["usage"]["prompt_tokens"];
     const int cached = reply["usage"]["prompt_tokens_details"]["cached_tokens"];
     MESSAGE("turn ", turn, ": prompt ", prompt_tokens, " tokens, cached ", cached);
@@ -140,9 +140,9 @@ TEST_CASE("chat end to end: bad requests are 400 with the usual error and nothin
   CHECK(e1["error"]["code"] == "INVALID_ROLE");
   const json e2 = s.post("/v1/chat/completions", {{"messages", json::array()}}, 400);
   CHECK(e2["error"]["message"].get<std::string>().find("messages") != std::string::npos);
-  const json e3 = s.post("/v1/chat/completions",
-                         {{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"response_format", {{"type", "json_object"}}}},
-                         400);
+  const json e3 = s.post(
+      "/v1/chat/completions",
+      {{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"response_format", {{"type", "json_object"}}}}, 400);
   CHECK(e3["error"]["code"] == "UNSUPPORTED_FIELD");
   CHECK(e3["error"]["message"].get<std::string>().find("response_format") != std::string::npos);
   const http_result wrong_method = http_call(s.server.port(), "GET", "/v1/chat/completions");
@@ -157,13 +157,14 @@ TEST_CASE("chat end to end: --chat-template serves a real template (Llama 3.2) t
   cfg.chat_template = "/work/shared/templates/meta-llama-Llama-3.2-3B-Instruct.jinja";
   chat_served s(cfg);
   CHECK(s.server.chat_template_origin().find("Llama-3.2-3B-Instruct") != std::string::npos);
-  const json rendered =
-      s.post("/apply-template", {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"add_generation_prompt", false}});
+  const json rendered = s.post(
+      "/apply-template", {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"add_generation_prompt", false}});
   CHECK(rendered["prompt"] ==
         "<s><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 15 Jan "
         "2026\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>");
-  const json chat = s.post("/v1/chat/completions",
-                           {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 8}, {"temperature", 0}});
+  const json chat =
+      s.post("/v1/chat/completions",
+             {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 8}, {"temperature", 0}});
   CHECK(chat["object"] == "chat.completion");
   CHECK(chat["usage"]["prompt_tokens"].get<int>() > 20);
   ::unsetenv("KVACTOR_TEMPLATE_NOW");
@@ -172,8 +173,9 @@ TEST_CASE("chat end to end: --chat-template serves a real template (Llama 3.2) t
 #ifdef KVACTOR_BINARY
 TEST_CASE("chat end to end: serve names the ChatML fallback once, and refuses an unrenderable template at start") {
   const std::string models = KVACTOR_MODELS_DIR;
-  const std::vector<std::string> base = {KVACTOR_BINARY, "serve",     "--port", "0", "--model", models + "/stories260K.bin",
-                                         "--tokenizer",  models + "/tok512.bin"};
+  const std::vector<std::string> base = {
+      KVACTOR_BINARY,        "serve", "--port", "0", "--model", models + "/stories260K.bin", "--tokenizer",
+      models + "/tok512.bin"};
   {
     child server(base);
     REQUIRE(server.wait_for_port() != 0);

@@ -57,8 +57,8 @@ chat_call chat_ok(const std::string& body) {
 
 TEST_CASE("chat: ChatML fallback renders every message and the generation prompt") {
   CHECK(chatml().is_chatml_fallback());
-  const json messages = json::array({{{"role", "system"}, {"content", "Be brief."}},
-                                     {{"role", "user"}, {"content", "Hi"}}});
+  const json messages =
+      json::array({{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "Hi"}}});
   CHECK(render_chatml(messages, true) ==
         "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
   CHECK(render_chatml(messages, false) == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
@@ -137,8 +137,8 @@ TEST_CASE("chat: every bad input is a 400 naming the field") {
       {R"({"messages":[{"role":"user","content":"x"}],"max_tokens":0})", "OUT_OF_RANGE", "max_tokens"},
       {R"({"messages":[{"role":"user","content":"x"}],"max_completion_tokens":"5"})", "INVALID_TYPE",
        "max_completion_tokens"},
-      {R"({"messages":[{"role":"user","content":"x"}],"max_tokens":3,"max_completion_tokens":4})",
-       "CONFLICTING_FIELDS", "max_completion_tokens"},
+      {R"({"messages":[{"role":"user","content":"x"}],"max_tokens":3,"max_completion_tokens":4})", "CONFLICTING_FIELDS",
+       "max_completion_tokens"},
       {R"({"messages":[{"role":"user","content":"x"}],"temperature":3})", "OUT_OF_RANGE", "temperature"},
       {R"({"messages":[{"role":"user","content":"x"}],"top_p":0})", "OUT_OF_RANGE", "top_p"},
       {R"({"messages":[{"role":"user","content":"x"}],"seed":-1})", "OUT_OF_RANGE", "seed"},
@@ -158,15 +158,14 @@ TEST_CASE("chat: every bad input is a 400 naming the field") {
       {R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", "INVALID_TYPE", "top_logprobs"},
       {R"({"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":21})", "OUT_OF_RANGE",
        "top_logprobs"},
-      {R"({"messages":[{"role":"user","content":"x"}],"presence_penalty":2.5})", "OUT_OF_RANGE",
-       "presence_penalty"},
+      {R"({"messages":[{"role":"user","content":"x"}],"presence_penalty":2.5})", "OUT_OF_RANGE", "presence_penalty"},
       {R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"5":-101}})", "OUT_OF_RANGE", "logit_bias.5"},
       {R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"9999":1}})", "TOKEN_OUT_OF_VOCABULARY",
        "logit_bias.9999"},
       {R"({"messages":[{"role":"user","content":"x"}],"tools":[]})", "UNSUPPORTED_FIELD", "tools"},
       {R"({"messages":[{"role":"user","content":"x"}],"tool_choice":"auto"})", "UNSUPPORTED_FIELD", "tool_choice"},
-      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})",
-       "UNSUPPORTED_FIELD", "response_format"},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})", "UNSUPPORTED_FIELD",
+       "response_format"},
       {R"({"messages":[{"role":"user","content":"x"}],"user":"u1"})", "UNSUPPORTED_FIELD", "user"},
       {R"({"messages":[{"role":"user","content":"x"}],"max_tokens":250})", "context_length_exceeded", "messages"},
       {R"([1,2])", "INVALID_JSON", "object"},
@@ -267,8 +266,8 @@ TEST_CASE("chat: a real template (Llama 3.2) renders as jinja2 does, and its BOS
   const chat_prompt llama = chat_prompt_for(tok512(), llama32_template);
   CHECK_FALSE(llama.is_chatml_fallback());
   CHECK(llama.origin().find("Llama-3.2-3B-Instruct") != std::string::npos);
-  auto r = parse_chat_completion(R"({"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}]})",
-                                 limits(), llama);
+  auto r = parse_chat_completion(
+      R"({"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}]})", limits(), llama);
   REQUIRE(std::holds_alternative<chat_call>(r));
   const chat_call& c = std::get<chat_call>(r);
   // Python's jinja2 with transformers' settings (tests/template/render_with_jinja2.py), bos_token "<s>":
@@ -284,7 +283,8 @@ TEST_CASE("chat: a real template (Llama 3.2) renders as jinja2 does, and its BOS
 }
 
 TEST_CASE("chat: a template that cannot be rendered is refused at start with its line") {
-  const std::string syntax = temp_template("syntax", "{% for m in messages %}\n{{ m.content }}\n{% if %}\n{% endfor %}");
+  const std::string syntax =
+      temp_template("syntax", "{% for m in messages %}\n{{ m.content }}\n{% if %}\n{% endfor %}");
   CHECK_THROWS_WITH_AS(chat_prompt_for(tok512(), syntax), doctest::Contains("line 3"), chat_template_error);
   const std::string filter =
       temp_template("filter", "{% for m in messages %}\n{{ m.content | no_such_filter }}\n{% endfor %}");
@@ -300,15 +300,17 @@ TEST_CASE("chat: a template that raises for one conversation is a 400 with its m
       "raises",
       "{% if messages[0]['role'] != 'user' %}{{ raise_exception('Conversations must start with the user') }}{% endif %}"
       "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}");
-  const chat_prompt picky = chat_prompt_for(tok512(), path);  // usable: it renders a conversation that starts with the user
+  const chat_prompt picky =
+      chat_prompt_for(tok512(), path);  // usable: it renders a conversation that starts with the user
   std::remove(path.c_str());
   auto ok = parse_apply_template(R"({"messages":[{"role":"user","content":"Hi"}]})", limits(), picky);
   REQUIRE(std::holds_alternative<apply_template_call>(ok));
   CHECK(std::get<apply_template_call>(ok).prompt == "[user] Hi\n");
   for (const char* target : {"chat", "apply"}) {
     const std::string body = R"({"messages":[{"role":"system","content":"S"},{"role":"user","content":"Hi"}]})";
-    const api_error e = std::string(target) == "chat" ? std::get<api_error>(parse_chat_completion(body, limits(), picky))
-                                                      : std::get<api_error>(parse_apply_template(body, limits(), picky));
+    const api_error e = std::string(target) == "chat"
+                            ? std::get<api_error>(parse_chat_completion(body, limits(), picky))
+                            : std::get<api_error>(parse_apply_template(body, limits(), picky));
     CHECK(e.status == 400);
     CHECK(e.code == "TEMPLATE_ERROR");
     CHECK(e.message.find("Conversations must start with the user") != std::string::npos);
@@ -316,9 +318,10 @@ TEST_CASE("chat: a template that raises for one conversation is a 400 with its m
 }
 
 TEST_CASE("chat: logprobs, top_logprobs, n and the penalties are read") {
-  const chat_call c = chat_ok(R"({"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":4,"n":2,)"
-                              R"("presence_penalty":0.5,"frequency_penalty":-0.5,"logit_bias":{"5":1},"min_p":0.3,)"
-                              R"("repetition_penalty":1.1,"stop_token_ids":[3],"ignore_eos":true,"cache_prompt":false})");
+  const chat_call c =
+      chat_ok(R"({"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":4,"n":2,)"
+              R"("presence_penalty":0.5,"frequency_penalty":-0.5,"logit_bias":{"5":1},"min_p":0.3,)"
+              R"("repetition_penalty":1.1,"stop_token_ids":[3],"ignore_eos":true,"cache_prompt":false})");
   CHECK(c.params.sampling.logprobs == 4);
   CHECK(c.params.n == 2);
   CHECK(c.params.sampling.presence_penalty == 0.5f);
@@ -335,7 +338,9 @@ TEST_CASE("chat: logprobs, top_logprobs, n and the penalties are read") {
             .params.sampling.logprobs == -1);
 }
 
-TEST_CASE("logprobs shapes: completions lists with offsets after an echoed prompt; chat entries with bytes; n counts the prompt once") {
+TEST_CASE(
+    "logprobs shapes: completions lists with offsets after an echoed prompt; chat entries with bytes; n counts the "
+    "prompt once") {
   completion_identity who{"cmpl-r1", "m", 1700000000};
   prompt_outcome o;
   o.text = "Hi there";
@@ -351,7 +356,7 @@ TEST_CASE("logprobs shapes: completions lists with offsets after an echoed promp
   CHECK(lp["token_logprobs"] == json{-0.5, -0.25});
   CHECK(lp["text_offset"] == json{2, 5});
   CHECK(lp["top_logprobs"][0] == json{{" th", -0.5}, {" a", -1.5}});  // the likelier of two equal texts
-  CHECK(r["usage"]["prompt_tokens"] == 5);       // two choices, one prompt
+  CHECK(r["usage"]["prompt_tokens"] == 5);                            // two choices, one prompt
   CHECK(r["usage"]["completion_tokens"] == 4);
 
   const json c = json::parse(chat_completion_response(who, o));

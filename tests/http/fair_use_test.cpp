@@ -38,8 +38,9 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }
 
 const std::string small_generate = R"({"text":"a","sampling_params":{"max_completion_tokens":2}})";
-const std::string generate_request = "POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                                     std::to_string(small_generate.size()) + "\r\n\r\n" + small_generate;
+const std::string generate_request =
+    "POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(small_generate.size()) + "\r\n\r\n" +
+    small_generate;
 
 }  // namespace
 
@@ -57,7 +58,7 @@ TEST_CASE("connection registry: sheds the oldest idle keep-alive, then the longe
   reg.set_state(rb.id, connection_state::answering);  // b: answering (never shed)
   reg.set_state(rc.id, connection_state::reading);
   reg.set_state(rc.id, connection_state::answering);
-  reg.set_state(rc.id, connection_state::idle);       // c: answered, idle (keep-alive)
+  reg.set_state(rc.id, connection_state::idle);  // c: answered, idle (keep-alive)
   // Full: the idle one goes first, though a has been reading longer.
   auto first = reg.admit("10.0.0.4");
   CHECK(first.verdict == connection_registry::admission::admitted);
@@ -85,7 +86,7 @@ TEST_CASE("connection registry: a new connection is not shed before older slow r
   const auto rs = reg.admit("10.0.0.1");
   reg.attach(rs.id, slow);
   reg.set_state(rs.id, connection_state::reading);  // dripping its head
-  const auto rf = reg.admit("10.0.0.2");             // accepted, first bytes not read yet
+  const auto rf = reg.admit("10.0.0.2");            // accepted, first bytes not read yet
   reg.attach(rf.id, fresh);
   // A newcomer arrives while the server is full: the slow reader goes, not the fresh one.
   const auto n1 = reg.admit("10.0.0.3");

@@ -113,7 +113,8 @@ std::vector<job> mixed_jobs() {
       sp.update(extra);
       jobs.push_back({"/generate", {{"text", prompt}, {"sampling_params", sp}, {"stream", stream}}});
     } else {
-      json b = {{"prompt", prompt}, {"max_tokens", 12 + i % 9}, {"temperature", sampled ? 0.8 : 0.0}, {"stream", stream}};
+      json b = {
+          {"prompt", prompt}, {"max_tokens", 12 + i % 9}, {"temperature", sampled ? 0.8 : 0.0}, {"stream", stream}};
       if (sampled) b["seed"] = 2000 + i;
       if (i % 3 == 1) b["logprobs"] = 2;
       b.update(extra);
@@ -136,7 +137,8 @@ TEST_CASE("real engine: 256 concurrent HTTP requests give exactly the answers se
   std::vector<std::future<http_result>> together;
   for (int copy = 0; copy < 4; ++copy)
     for (const auto& j : jobs)
-      together.push_back(std::async(std::launch::async, [&s, j] { return http_call(s.port(), "POST", j.target, j.body.dump()); }));
+      together.push_back(
+          std::async(std::launch::async, [&s, j] { return http_call(s.port(), "POST", j.target, j.body.dump()); }));
   int mismatches = 0;
   for (std::size_t i = 0; i < together.size(); ++i) {
     const std::string got = answer_text(together[i].get());
@@ -148,7 +150,8 @@ TEST_CASE("real engine: 256 concurrent HTTP requests give exactly the answers se
   CHECK(mismatches == 0);
 }
 
-TEST_CASE("real engine: a sampled request without a seed reports the seed it used, and replaying it gives the same text") {
+TEST_CASE(
+    "real engine: a sampled request without a seed reports the seed it used, and replaying it gives the same text") {
   real_served s;
   const json unseeded = {{"prompt", "Once upon a time"}, {"max_tokens", 24}, {"temperature", 1.0}};
   const json a = json::parse(http_call(s.port(), "POST", "/v1/completions", unseeded.dump()).body);
@@ -197,17 +200,23 @@ TEST_CASE("real engine: metrics and inspection agree, and usage reports cached p
   CHECK(bad_check.status == 400);
   CHECK(bad_check.body.find("check") != std::string::npos);
   for (const char* state : {"total", "free", "private", "cached_locked", "cached_evictable"})
-    CHECK_MESSAGE(metric(after, std::string("kvactor_pages{state=\"") + state + "\"}") == cache["pages"][state].get<double>(), state);
+    CHECK_MESSAGE(
+        metric(after, std::string("kvactor_pages{state=\"") + state + "\"}") == cache["pages"][state].get<double>(),
+        state);
   CHECK(cache["invariants_ok"] == true);
   CHECK(cache["pages"]["private"] == 0);
   CHECK(cache["pages"]["cached_locked"] == 0);
   CHECK(metric(after, "kvactor_pages{state=\"free\"}") + metric(after, "kvactor_pages{state=\"cached_evictable\"}") ==
         metric(after, "kvactor_pages{state=\"total\"}"));
   CHECK(metric(after, "kvactor_requests_total{outcome=\"finished\"}") -
-            metric(before, "kvactor_requests_total{outcome=\"finished\"}") == 2);
-  CHECK(metric(after, "kvactor_prefix_cache_hit_tokens_total") - metric(before, "kvactor_prefix_cache_hit_tokens_total") ==
+            metric(before, "kvactor_requests_total{outcome=\"finished\"}") ==
+        2);
+  CHECK(metric(after, "kvactor_prefix_cache_hit_tokens_total") -
+            metric(before, "kvactor_prefix_cache_hit_tokens_total") ==
         cached + first["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>());
-  CHECK(metric(after, "kvactor_time_to_first_token_seconds_count") - metric(before, "kvactor_time_to_first_token_seconds_count") == 2);
+  CHECK(metric(after, "kvactor_time_to_first_token_seconds_count") -
+            metric(before, "kvactor_time_to_first_token_seconds_count") ==
+        2);
   CHECK(metric(after, "kvactor_running_requests") == 0);
   CHECK(actors["actors"].is_array());
   CHECK(actors["actors"].size() >= 3);
@@ -239,7 +248,8 @@ TEST_CASE("real engine: a client gone mid-stream is cancelled and every page com
   }));
   const json cache = s.snapshot("cache");
   CHECK(cache["invariants_ok"] == true);
-  CHECK(cache["pages"]["free"].get<int>() + cache["pages"]["cached_evictable"].get<int>() == cache["pages"]["total"].get<int>());
+  CHECK(cache["pages"]["free"].get<int>() + cache["pages"]["cached_evictable"].get<int>() ==
+        cache["pages"]["total"].get<int>());
 }
 
 TEST_CASE("real engine: graceful shutdown under load finishes every request and returns every page") {
@@ -247,7 +257,9 @@ TEST_CASE("real engine: graceful shutdown under load finishes every request and 
   std::vector<std::future<http_result>> inflight;
   for (int i = 0; i < 48; ++i)
     inflight.push_back(std::async(std::launch::async, [&s, i] {
-      const json b = {{"prompt", "Lily and Tom " + std::to_string(i)}, {"max_tokens", 200}, {"temperature", 0},
+      const json b = {{"prompt", "Lily and Tom " + std::to_string(i)},
+                      {"max_tokens", 200},
+                      {"temperature", 0},
                       {"stream", i % 2 == 0}};
       return http_call(s.port(), "POST", "/v1/completions", b.dump());
     }));
@@ -268,8 +280,9 @@ TEST_CASE("real engine: graceful shutdown under load finishes every request and 
     }
     REQUIRE(r.status == 200);
     const bool streamed = r.header("content-type") == "text/event-stream";
-    const std::string reason = streamed ? (r.body.find("\"finish_reason\":\"length\"") != std::string::npos ? "length" : "stop")
-                                        : json::parse(r.body)["choices"][0]["finish_reason"].get<std::string>();
+    const std::string reason =
+        streamed ? (r.body.find("\"finish_reason\":\"length\"") != std::string::npos ? "length" : "stop")
+                 : json::parse(r.body)["choices"][0]["finish_reason"].get<std::string>();
     if (streamed) CHECK(sse_data(r.body).back() == "[DONE]");
     CHECK((reason == "length" || reason == "stop"));  // drained to the end, not cancelled
     ++finished;
@@ -351,7 +364,8 @@ TEST_CASE("real engine: an inspected request id that is not UTF-8 gets a 404, no
 TEST_CASE("real engine: a stop string trims the text, cancels generation, and frees its pages") {
   real_served s;
   const json plain = {{"prompt", "Once upon a time"}, {"max_tokens", 60}, {"temperature", 0}};
-  const std::string full = json::parse(http_call(s.port(), "POST", "/v1/completions", plain.dump()).body)["choices"][0]["text"];
+  const std::string full =
+      json::parse(http_call(s.port(), "POST", "/v1/completions", plain.dump()).body)["choices"][0]["text"];
   REQUIRE(full.size() > 40);
   const std::string stop = full.substr(25, 3);
   json with_stop = plain;

@@ -12,7 +12,7 @@
 namespace kvactor::test {
 
 struct http_result {
-  int status = 0;                              // 0 = no response (error says why)
+  int status = 0;  // 0 = no response (error says why)
   std::string body;
   std::map<std::string, std::string> headers;  // lower-case names
   bool keep_alive = false;

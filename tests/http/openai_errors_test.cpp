@@ -105,8 +105,10 @@ TEST_CASE("the error body is OpenAI's: message, type from the status, param or n
   CHECK(std::string(openai_error_type(503)) == "server_error");
   api_error e{400, "OUT_OF_RANGE", "top_p: 7 is out of range", 0, {}, "top_p"};
   json j = json::parse(error_body(e));
-  CHECK(j == json::parse(
-                 R"({"error":{"message":"top_p: 7 is out of range","type":"invalid_request_error","param":"top_p","code":"OUT_OF_RANGE"}})"));
+  CHECK(
+      j ==
+      json::parse(
+          R"({"error":{"message":"top_p: 7 is out of range","type":"invalid_request_error","param":"top_p","code":"OUT_OF_RANGE"}})"));
   e.param.clear();
   CHECK(json::parse(error_body(e))["error"]["param"].is_null());
   CHECK(field_of("messages[0].role: unknown role") == "messages[0].role");
@@ -202,8 +204,9 @@ TEST_CASE("x-request-id: a usable one is echoed, otherwise one is made") {
 TEST_CASE("HTTP: HEAD answers headers only and keeps the connection's framing") {
   served s;
   http_connection c(s.port());
-  c.send_raw("HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n"
-             "HEAD /v1/completions HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.send_raw(
+      "HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+      "HEAD /v1/completions HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
   const std::string got = c.read_raw(std::chrono::milliseconds(3000), "owned_by");
   // 1: HEAD /health: 200, the GET's Content-Length, no body: the next status line follows at once.
   REQUIRE(got.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
@@ -269,7 +272,8 @@ TEST_CASE("HTTP: CORS allow-list on a real server") {
   const unsigned short p = s.port();
   const std::string body = R"({"text":"a","sampling_params":{"max_completion_tokens":1}})";
   auto pre = http_call(p, "OPTIONS", "/generate", "",
-                       {{"Origin", "https://app.example"}, {"Access-Control-Request-Method", "POST"},
+                       {{"Origin", "https://app.example"},
+                        {"Access-Control-Request-Method", "POST"},
                         {"Access-Control-Request-Headers", "content-type"}});
   CHECK(pre.status == 204);
   CHECK(pre.body.empty());
@@ -284,7 +288,8 @@ TEST_CASE("HTTP: CORS allow-list on a real server") {
   CHECK(allowed.header("access-control-allow-origin") == "https://app.example");
   CHECK(s.service->submitted() == 1);
   // A web page on another origin cannot make the server generate (text/plain needs no preflight).
-  auto csrf = http_call(p, "POST", "/generate", body, {{"Origin", "https://evil.example"}, {"Content-Type", "text/plain"}});
+  auto csrf =
+      http_call(p, "POST", "/generate", body, {{"Origin", "https://evil.example"}, {"Content-Type", "text/plain"}});
   CHECK(openai_error(csrf, 403)["code"] == "ORIGIN_NOT_ALLOWED");
   CHECK(csrf.header("access-control-allow-origin").empty());
   CHECK(s.service->submitted() == 1);

@@ -58,8 +58,8 @@ TEST_CASE("generate: text prompt with sampling params") {
 }
 
 TEST_CASE("generate: batches of text and of input_ids") {
-  auto r = parse_generate(R"({"text":["a","b","c"],"rid":"x","sampling_params":[{"max_completion_tokens":1},{},{"seed":3}]})",
-                          limits());
+  auto r = parse_generate(
+      R"({"text":["a","b","c"],"rid":"x","sampling_params":[{"max_completion_tokens":1},{},{"seed":3}]})", limits());
   REQUIRE(std::holds_alternative<generate_call>(r));
   const auto& c = std::get<generate_call>(r);
   CHECK(c.batch);
@@ -135,8 +135,9 @@ TEST_CASE("body limit and invalid UTF-8") {
 }
 
 TEST_CASE("completions: prompt forms, stop, and OpenAI defaults") {
-  auto r = parse_completion(R"({"model":"m","prompt":"Once","max_tokens":4,"temperature":0,"seed":1,"stop":["\n","."],"stream":true,"stream_options":{"include_usage":true}})",
-                            limits());
+  auto r = parse_completion(
+      R"({"model":"m","prompt":"Once","max_tokens":4,"temperature":0,"seed":1,"stop":["\n","."],"stream":true,"stream_options":{"include_usage":true}})",
+      limits());
   REQUIRE(std::holds_alternative<completion_call>(r));
   const auto& c = std::get<completion_call>(r);
   CHECK(c.model == "m");
@@ -184,7 +185,10 @@ TEST_CASE("a text prompt too long for any tokenization is refused before it is e
   l.max_prompt_tokens = 40;
   l.max_bytes_per_token = static_cast<std::size_t>(std::max(max_piece, 4));
   int encodes = 0;
-  l.encode = [&encodes](const std::string& s) { ++encodes; return tok512().encode(s, true, false); };
+  l.encode = [&encodes](const std::string& s) {
+    ++encodes;
+    return tok512().encode(s, true, false);
+  };
   const std::size_t per_token = l.max_bytes_per_token;
 
   // One byte past what 40 tokens can cover: refused as too long, the tokenizer never ran.
@@ -319,9 +323,10 @@ TEST_CASE("completions: sampling fields are read exactly, or refused naming the 
 }
 
 TEST_CASE("generate: sampling_params takes the penalties, min_p, logit_bias and stop token ids") {
-  auto r = parse_generate(R"({"input_ids":[1,2],"sampling_params":{"presence_penalty":0.5,"repetition_penalty":1.1,)"
-                          R"("min_p":0.2,"logit_bias":{"3":2},"stop_token_ids":[4],"ignore_eos":true,"cache_prompt":false}})",
-                          limits());
+  auto r = parse_generate(
+      R"({"input_ids":[1,2],"sampling_params":{"presence_penalty":0.5,"repetition_penalty":1.1,)"
+      R"("min_p":0.2,"logit_bias":{"3":2},"stop_token_ids":[4],"ignore_eos":true,"cache_prompt":false}})",
+      limits());
   REQUIRE(std::holds_alternative<generate_call>(r));
   const auto& p = std::get<generate_call>(r).params.at(0);
   CHECK(p.sampling.presence_penalty == 0.5f);

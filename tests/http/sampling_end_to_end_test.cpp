@@ -56,8 +56,11 @@ struct sampling_served {
 
 TEST_CASE("sampling e2e: n choices of one prompt equal the requests with seed + j alone, sent together or not") {
   sampling_served s;
-  const json body = {{"prompt", "Once upon a time, there was a little girl"}, {"max_tokens", 20}, {"temperature", 1.0},
-                     {"seed", 40}, {"n", 3}};
+  const json body = {{"prompt", "Once upon a time, there was a little girl"},
+                     {"max_tokens", 20},
+                     {"temperature", 1.0},
+                     {"seed", 40},
+                     {"n", 3}};
   const json together = s.post("/v1/completions", body);
   REQUIRE(together["choices"].size() == 3);
   std::set<std::string> distinct;
@@ -73,14 +76,15 @@ TEST_CASE("sampling e2e: n choices of one prompt equal the requests with seed + 
   }
   CHECK(distinct.size() > 1);
   // Chat: n choices, numbered, each its own seed.
-  const json chat = {{"messages", {{{"role", "user"}, {"content", "Tell a story"}}}}, {"max_tokens", 12}, {"seed", 9},
-                     {"n", 2}};
+  const json chat = {
+      {"messages", {{{"role", "user"}, {"content", "Tell a story"}}}}, {"max_tokens", 12}, {"seed", 9}, {"n", 2}};
   const json c = s.post("/v1/chat/completions", chat);
   REQUIRE(c["choices"].size() == 2);
   json second = chat;
   second["n"] = 1;
   second["seed"] = 10;
-  CHECK(c["choices"][1]["message"]["content"] == s.post("/v1/chat/completions", second)["choices"][0]["message"]["content"]);
+  CHECK(c["choices"][1]["message"]["content"] ==
+        s.post("/v1/chat/completions", second)["choices"][0]["message"]["content"]);
   const auto chunks = s.stream("/v1/chat/completions", chat);
   std::string streamed[2];
   for (const auto& ch : chunks)
@@ -92,8 +96,8 @@ TEST_CASE("sampling e2e: n choices of one prompt equal the requests with seed + 
 
 TEST_CASE("sampling e2e: completions logprobs have OpenAI's shape and the stream carries the same numbers") {
   sampling_served s;
-  const json body = {{"prompt", "The sun was shining"}, {"max_tokens", 10}, {"temperature", 0}, {"logprobs", 3},
-                     {"ignore_eos", true}};
+  const json body = {
+      {"prompt", "The sun was shining"}, {"max_tokens", 10}, {"temperature", 0}, {"logprobs", 3}, {"ignore_eos", true}};
   const json r = s.post("/v1/completions", body);
   const json& lp = r["choices"][0]["logprobs"];
   const std::string text = r["choices"][0]["text"];
@@ -132,8 +136,12 @@ TEST_CASE("sampling e2e: completions logprobs have OpenAI's shape and the stream
 
 TEST_CASE("sampling e2e: chat logprobs per content token with bytes and top_logprobs") {
   sampling_served s;
-  const json body = {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 8}, {"temperature", 0.7},
-                     {"seed", 3}, {"logprobs", true}, {"top_logprobs", 2}};
+  const json body = {{"messages", {{{"role", "user"}, {"content", "Hi"}}}},
+                     {"max_tokens", 8},
+                     {"temperature", 0.7},
+                     {"seed", 3},
+                     {"logprobs", true},
+                     {"top_logprobs", 2}};
   const json r = s.post("/v1/chat/completions", body);
   const json& content = r["choices"][0]["logprobs"]["content"];
   REQUIRE(content.size() == r["usage"]["completion_tokens"].get<std::size_t>());
@@ -165,7 +173,8 @@ TEST_CASE("sampling e2e: echo, cache_prompt, logit_bias and ignore_eos") {
   const json plain = s.post("/v1/completions", body);
   json echoed = body;
   echoed["echo"] = true;
-  CHECK(s.post("/v1/completions", echoed)["choices"][0]["text"] == prompt + plain["choices"][0]["text"].get<std::string>());
+  CHECK(s.post("/v1/completions", echoed)["choices"][0]["text"] ==
+        prompt + plain["choices"][0]["text"].get<std::string>());
   std::string streamed;
   for (const auto& ch : s.stream("/v1/completions", echoed))
     if (!ch["choices"].empty()) streamed += ch["choices"][0]["text"].get<std::string>();

@@ -111,8 +111,10 @@ void scripted_service::run() {
           ev.token = -1;
           ev.finish_reason = r.cancel ? "cancelled" : "length";
           ev.usage.completion_tokens = r.generated;
-          if (r.cancel) ++cancelled_;
-          else ++finished_;
+          if (r.cancel)
+            ++cancelled_;
+          else
+            ++finished_;
           out.emplace_back(std::move(r.cb), ev);
           it = live_.erase(it);
           continue;
@@ -140,17 +142,33 @@ void scripted_service::inspect(const std::string& what, std::function<void(std::
     json requests = json::array();
     for (const auto& [rid, r] : live_) {
       held += pages_for(r, opt_.page_size);
-      requests.push_back({{"rid", rid}, {"phase", "decode"}, {"prompt_tokens", r.req.prompt.size()},
-                          {"generated_tokens", r.generated}, {"max_tokens", r.req.max_tokens}, {"cached_tokens", 0},
+      requests.push_back({{"rid", rid},
+                          {"phase", "decode"},
+                          {"prompt_tokens", r.req.prompt.size()},
+                          {"generated_tokens", r.generated},
+                          {"max_tokens", r.req.max_tokens},
+                          {"cached_tokens", 0},
                           {"pages_held", pages_for(r, opt_.page_size)}});
     }
-    const json pages = {{"total", opt_.total_pages}, {"free", opt_.total_pages - held}, {"private", held},
-                        {"cached_locked", 0}, {"cached_evictable", 0}};
+    const json pages = {{"total", opt_.total_pages},
+                        {"free", opt_.total_pages - held},
+                        {"private", held},
+                        {"cached_locked", 0},
+                        {"cached_evictable", 0}};
     if (what == "metrics") {
-      doc = {{"requests", {{"finished", finished_.load()}, {"cancelled", cancelled_.load()}, {"failed", 0},
-                           {"rejected", rejected_.load()}}},
-             {"queue_depth", 0}, {"running", live_.size()}, {"prompt_tokens", 0}, {"generated_tokens", 0},
-             {"cache_queried_tokens", 0}, {"cache_hit_tokens", 0}, {"pages", pages}, {"evictions", 0},
+      doc = {{"requests",
+              {{"finished", finished_.load()},
+               {"cancelled", cancelled_.load()},
+               {"failed", 0},
+               {"rejected", rejected_.load()}}},
+             {"queue_depth", 0},
+             {"running", live_.size()},
+             {"prompt_tokens", 0},
+             {"generated_tokens", 0},
+             {"cache_queried_tokens", 0},
+             {"cache_hit_tokens", 0},
+             {"pages", pages},
+             {"evictions", 0},
              {"preemptions", 0}};
     } else if (what == "requests") {
       doc = {{"requests", requests}};
@@ -159,22 +177,40 @@ void scripted_service::inspect(const std::string& what, std::function<void(std::
       for (const auto& r : requests)
         if (r["rid"] == what.substr(8)) doc = r;
     } else if (what == "cache" || what.rfind("cache?", 0) == 0) {
-      json leaf = {{"page", 3}, {"tokens", 16}, {"lock_count", 0}, {"hit_count", 1}, {"age_ms", 5},
-                   {"pages_below", 1}, {"children", json::array()}};
-      json mid = {{"page", 2}, {"tokens", 16}, {"lock_count", 0}, {"hit_count", 1}, {"age_ms", 5},
-                  {"pages_below", 2}, {"children", json::array({leaf})}};
+      json leaf = {{"page", 3},   {"tokens", 16},     {"lock_count", 0},          {"hit_count", 1},
+                   {"age_ms", 5}, {"pages_below", 1}, {"children", json::array()}};
+      json mid = {{"page", 2},
+                  {"tokens", 16},
+                  {"lock_count", 0},
+                  {"hit_count", 1},
+                  {"age_ms", 5},
+                  {"pages_below", 2},
+                  {"children", json::array({leaf})}};
       // Like the engine, the service cuts the tree to the depth it is asked for.
       const auto at = what.find("depth=");
       const int depth = at == std::string::npos ? 8 : std::atoi(what.c_str() + at + 6);
       if (depth < 2) mid["children"] = json::array();
       json children = depth < 1 ? json::array() : json::array({mid, mid});
-      doc = {{"page_size", opt_.page_size}, {"pages", pages}, {"invariants_ok", true},
-             {"tree", {{"page", -1}, {"tokens", 0}, {"lock_count", 0}, {"hit_count", 0}, {"age_ms", 0},
-                       {"pages_below", 3}, {"children", children}, {"truncated", depth < 2}}}};
+      doc = {{"page_size", opt_.page_size},
+             {"pages", pages},
+             {"invariants_ok", true},
+             {"tree",
+              {{"page", -1},
+               {"tokens", 0},
+               {"lock_count", 0},
+               {"hit_count", 0},
+               {"age_ms", 0},
+               {"pages_below", 3},
+               {"children", children},
+               {"truncated", depth < 2}}}};
     } else if (what == "actors") {
-      doc = {{"time_ms", 0}, {"actors", json::array({{{"kind", "gateway"}, {"id", "gateway"}, {"state", "running"},
-                                                      {"messages_handled", submitted_.load()}, {"mailbox_depth", 0},
-                                                      {"details", json::object()}}})}};
+      doc = {{"time_ms", 0},
+             {"actors", json::array({{{"kind", "gateway"},
+                                      {"id", "gateway"},
+                                      {"state", "running"},
+                                      {"messages_handled", submitted_.load()},
+                                      {"mailbox_depth", 0},
+                                      {"details", json::object()}}})}};
     } else {
       doc = {{"error", {{"code", "NOT_FOUND"}, {"message", "unknown snapshot " + what}}}};
     }

@@ -24,7 +24,7 @@ namespace kvactor::test {
 class scripted_service final : public generation_service {
  public:
   struct options {
-    int queue_limit = 64;                          // live requests before QUEUE_FULL
+    int queue_limit = 64;                           // live requests before QUEUE_FULL
     std::chrono::microseconds token_interval{500};  // between steps (one token per live request)
     int max_seq_len = 512;
     int page_size = 16;

@@ -88,12 +88,9 @@ TEST_CASE("an API key protects generation and inspection, with 401 and WWW-Authe
     std::string body;
   };
   const std::vector<call> protected_calls = {
-      {"POST", "/generate", small_generate},
-      {"POST", "/v1/completions", R"({"prompt":"a","max_tokens":2})"},
-      {"GET", "/v1/inspect/actors", ""},
-      {"GET", "/v1/inspect/cache", ""},
-      {"GET", "/v1/inspect/requests", ""},
-      {"GET", "/v1/inspect/requests/some-rid", ""},
+      {"POST", "/generate", small_generate}, {"POST", "/v1/completions", R"({"prompt":"a","max_tokens":2})"},
+      {"GET", "/v1/inspect/actors", ""},     {"GET", "/v1/inspect/cache", ""},
+      {"GET", "/v1/inspect/requests", ""},   {"GET", "/v1/inspect/requests/some-rid", ""},
   };
   for (const auto& c : protected_calls) {
     const std::string target = c.target;
@@ -188,10 +185,10 @@ TEST_CASE("the server binds 127.0.0.1 unless told otherwise") {
   CHECK(cfg.api_key.empty());
   // Every limit has its default in the shipped configuration.
   const json shipped = json::parse(text);
-  for (const char* key : {"body_limit_bytes", "max_prompt_tokens", "max_new_tokens", "max_prompts_per_request",
-                          "max_connections", "max_requests_per_connection", "pipeline_buffer_bytes", "api_key_file",
-                          "header_timeout_ms", "body_min_bytes_per_s", "max_connections_per_client",
-                          "max_requests_per_client"})
+  for (const char* key :
+       {"body_limit_bytes", "max_prompt_tokens", "max_new_tokens", "max_prompts_per_request", "max_connections",
+        "max_requests_per_connection", "pipeline_buffer_bytes", "api_key_file", "header_timeout_ms",
+        "body_min_bytes_per_s", "max_connections_per_client", "max_requests_per_client"})
     CHECK_MESSAGE(shipped.contains(key), key);
 }
 
@@ -227,11 +224,13 @@ TEST_CASE("limits on prompt length, max tokens and batch size are 400s that neve
 
   // At the limits exactly: accepted.
   CHECK(http_call(s.port(), "POST", "/v1/completions", R"({"prompt":"a","max_tokens":10})").status == 200);
-  CHECK(http_call(s.port(), "POST", "/generate", R"({"text":["a","b","c"],"sampling_params":{"max_completion_tokens":2}})")
+  CHECK(http_call(s.port(), "POST", "/generate",
+                  R"({"text":["a","b","c"],"sampling_params":{"max_completion_tokens":2}})")
             .status == 200);
 }
 
-TEST_CASE("over max_connections the oldest idle connection is shed; when all are answering, 503; far over, a plain close") {
+TEST_CASE(
+    "over max_connections the oldest idle connection is shed; when all are answering, 503; far over, a plain close") {
   auto cfg = test_config();
   cfg.max_connections = 3;
   cfg.idle_timeout_ms = 20000;
@@ -257,8 +256,9 @@ TEST_CASE("over max_connections the oldest idle connection is shed; when all are
 
   // Full of connections that are all answering (paused generations): 503, nothing shed.
   s.service->pause(true);
-  const std::string generate = "POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                               std::to_string(small_generate.size()) + "\r\n\r\n" + small_generate;
+  const std::string generate =
+      "POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(small_generate.size()) + "\r\n\r\n" +
+      small_generate;
   std::vector<http_connection> busy;
   for (int i = 0; i < 3; ++i) {
     busy.emplace_back(s.port());
@@ -287,7 +287,8 @@ TEST_CASE("over max_connections the oldest idle connection is shed; when all are
   CHECK(eventually([&] { return s.server->metrics().open_connections.load() == 3; }));
   CHECK(s.server->metrics().shed_reading_connections.load() == 0);
   s.service->pause(false);
-  for (auto& b : busy) CHECK(b.read_raw(std::chrono::milliseconds(3000), "\r\n\r\n").find("200 OK") != std::string::npos);
+  for (auto& b : busy)
+    CHECK(b.read_raw(std::chrono::milliseconds(3000), "\r\n\r\n").find("200 OK") != std::string::npos);
   const auto metrics = http_call(s.port(), "GET", "/metrics");
   CHECK(metrics.body.find("kvactor_http_refused_connections_total ") != std::string::npos);
   // (This fresh connection found the server full of idle ones again: it shed one more.)
@@ -322,8 +323,9 @@ TEST_CASE("pipelining is bounded: max_requests_per_connection closes, read-ahead
     served r({}, roomy);
     r.service->pause(true);
     http_connection c(r.port());
-    std::string pipelined = "POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                            std::to_string(small_generate.size()) + "\r\n\r\n" + small_generate;
+    std::string pipelined =
+        "POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(small_generate.size()) + "\r\n\r\n" +
+        small_generate;
     const int healths = 1500;
     for (int i = 0; i < healths; ++i) pipelined += "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
     pipelined += "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n";

@@ -23,8 +23,9 @@ namespace {
 std::string models(const char* file) { return std::string(KVACTOR_MODELS_DIR) + "/" + file; }
 
 std::vector<std::string> serve_args(std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {KVACTOR_BINARY, "serve", "--port", "0", "--model", models("stories260K.bin"),
-                                   "--tokenizer", models("tok512.bin")};
+  std::vector<std::string> args = {
+      KVACTOR_BINARY,      "serve", "--port", "0", "--model", models("stories260K.bin"), "--tokenizer",
+      models("tok512.bin")};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }

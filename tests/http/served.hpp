@@ -25,7 +25,8 @@ inline http::server_config test_config() {
   cfg.write_timeout_ms = 3000;
   cfg.default_max_tokens = 8;
   cfg.model_name = "scripted";
-  cfg.console_dir = (std::filesystem::temp_directory_path() / ("kvactor_http_console_" + std::to_string(::getpid()))).string();
+  cfg.console_dir =
+      (std::filesystem::temp_directory_path() / ("kvactor_http_console_" + std::to_string(::getpid()))).string();
   std::filesystem::create_directories(cfg.console_dir);
   std::ofstream(cfg.console_dir + "/index.html") << "<!doctype html><title>console</title>";
   std::ofstream(cfg.console_dir + "/app.js") << "console.log(1);";

@@ -28,8 +28,9 @@ bool eventually(F cond, std::chrono::milliseconds within = std::chrono::millisec
 }
 
 std::string post_request(const std::string& target, const std::string& body) {
-  return "POST " + target + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + body;
+  return "POST " + target +
+         " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
 }
 
 }  // namespace
@@ -58,7 +59,8 @@ TEST_CASE("a client that disconnects mid-stream cancels its request and its page
   opt.token_interval = std::chrono::milliseconds(5);
   served s(opt);
   http_connection c(s.port());
-  c.send_raw(post_request("/generate", R"({"text":"Once upon a time","sampling_params":{"max_completion_tokens":400},"stream":true})"));
+  c.send_raw(post_request(
+      "/generate", R"({"text":"Once upon a time","sampling_params":{"max_completion_tokens":400},"stream":true})"));
   const std::string first = c.read_raw(std::chrono::milliseconds(3000), "data: ");
   REQUIRE(first.find("data: ") != std::string::npos);
   CHECK(s.service->live() == 1);
@@ -132,7 +134,7 @@ TEST_CASE("1,000 idle connections are held without harm") {
 
   auto cfg = test_config();
   cfg.idle_timeout_ms = 20000;
-  cfg.max_connections = 2000;             // capacity, not fair use: all 1,000 come from 127.0.0.1
+  cfg.max_connections = 2000;  // capacity, not fair use: all 1,000 come from 127.0.0.1
   cfg.max_connections_per_client = 2000;
   served s({}, cfg);
   std::vector<http_connection> idle;
@@ -144,7 +146,8 @@ TEST_CASE("1,000 idle connections are held without harm") {
   REQUIRE(eventually([&] { return s.server->metrics().open_connections.load() == 1000; }, std::chrono::seconds(10)));
   // Service goes on: a new client, and idle ones woken at random.
   const auto t0 = std::chrono::steady_clock::now();
-  CHECK(http_call(s.port(), "POST", "/generate", R"({"text":"a","sampling_params":{"max_completion_tokens":2}})").status == 200);
+  CHECK(http_call(s.port(), "POST", "/generate", R"({"text":"a","sampling_params":{"max_completion_tokens":2}})")
+            .status == 200);
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
   for (int i : {0, 499, 999}) CHECK(idle[static_cast<std::size_t>(i)].call("GET", "/health").status == 200);
   for (auto& c : idle) c.close();
@@ -158,7 +161,8 @@ TEST_CASE("concurrent requests get exactly the answers they get alone (scripted 
     const json req = {{"text", "prompt number " + std::to_string(i % 16)},
                       {"sampling_params", {{"max_completion_tokens", 3 + i % 5}}}};
     bodies.push_back(req.dump());
-    alone.push_back(json::parse(http_call(s.port(), "POST", "/generate", bodies.back()).body)["responses"][0]["responses"].dump());
+    alone.push_back(
+        json::parse(http_call(s.port(), "POST", "/generate", bodies.back()).body)["responses"][0]["responses"].dump());
   }
   std::vector<std::future<std::string>> together;
   for (const auto& b : bodies)

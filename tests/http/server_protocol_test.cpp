@@ -28,7 +28,9 @@ void check_error(const http_result& r, int status, const std::string& code) {
   REQUIRE(j.contains("error"));
   CHECK(j["error"]["code"] == code);
   CHECK(j["error"]["message"].is_string());
-  CHECK(j["error"]["type"] == (status >= 500 ? "server_error" : status == 404 ? "not_found_error" : "invalid_request_error"));
+  CHECK(j["error"]["type"] == (status >= 500   ? "server_error"
+                               : status == 404 ? "not_found_error"
+                                               : "invalid_request_error"));
   CHECK(j["error"].contains("param"));
 }
 
@@ -75,8 +77,9 @@ TEST_CASE("health, models, console and inspection endpoints") {
 
 TEST_CASE("POST /generate answers in shortfin's shape, alone and as a batch") {
   served s;
-  auto r = http_call(s.port(), "POST", "/generate",
-                     R"({"text":"Once upon a time","sampling_params":{"max_completion_tokens":6},"rid":"r1","return_input_ids":true})");
+  auto r = http_call(
+      s.port(), "POST", "/generate",
+      R"({"text":"Once upon a time","sampling_params":{"max_completion_tokens":6},"rid":"r1","return_input_ids":true})");
   REQUIRE(r.status == 200);
   const json j = body_json(r);
   const auto prompt = s.encode("Once upon a time");
@@ -85,8 +88,9 @@ TEST_CASE("POST /generate answers in shortfin's shape, alone and as a batch") {
   CHECK(j["responses"][0]["input_ids"] == json(prompt));
   CHECK(j["responses"][0]["responses"][0]["text"] == s.expected_text(prompt, 6));
 
-  auto batch = http_call(s.port(), "POST", "/generate",
-                         R"({"input_ids":[[1,403],[1,407,261],[1,378]],"sampling_params":[{"max_completion_tokens":2},{"max_completion_tokens":3},{}]})");
+  auto batch = http_call(
+      s.port(), "POST", "/generate",
+      R"({"input_ids":[[1,403],[1,407,261],[1,378]],"sampling_params":[{"max_completion_tokens":2},{"max_completion_tokens":3},{}]})");
   REQUIRE(batch.status == 200);
   const json b = body_json(batch);
   REQUIRE(b["responses"].size() == 3);
@@ -123,7 +127,8 @@ TEST_CASE("POST /generate streams server-sent events ending with [DONE]") {
 
 TEST_CASE("POST /v1/completions: OpenAI shape, usage, token prompts, streaming") {
   served s;
-  auto r = http_call(s.port(), "POST", "/v1/completions", R"({"model":"scripted","prompt":[1,403,407],"max_tokens":4,"temperature":0})");
+  auto r = http_call(s.port(), "POST", "/v1/completions",
+                     R"({"model":"scripted","prompt":[1,403,407],"max_tokens":4,"temperature":0})");
   REQUIRE(r.status == 200);
   const json j = body_json(r);
   CHECK(j["object"] == "text_completion");
@@ -149,7 +154,8 @@ TEST_CASE("POST /v1/completions: OpenAI shape, usage, token prompts, streaming")
   REQUIRE(events.size() >= 3);
   CHECK(events.back() == "[DONE]");
   std::string text;
-  for (std::size_t i = 0; i + 2 < events.size(); ++i) text += json::parse(events[i])["choices"][0]["text"].get<std::string>();
+  for (std::size_t i = 0; i + 2 < events.size(); ++i)
+    text += json::parse(events[i])["choices"][0]["text"].get<std::string>();
   CHECK(text == s.expected_text(s.encode("Once"), 5));
   const json usage = json::parse(events[events.size() - 2]);
   CHECK(usage["choices"].empty());
@@ -209,7 +215,8 @@ TEST_CASE("every bad request is a 4xx JSON error and never reaches the engine") 
   check_error(http_call(p, "PATCH", "/health"), 405, "METHOD_NOT_ALLOWED");
   CHECK(s.service->submitted() == 0);
   // The server is still fine afterwards.
-  CHECK(http_call(p, "POST", "/generate", R"({"text":"a","sampling_params":{"max_completion_tokens":1}})").status == 200);
+  CHECK(http_call(p, "POST", "/generate", R"({"text":"a","sampling_params":{"max_completion_tokens":1}})").status ==
+        200);
   CHECK(s.service->submitted() == 1);
 }
 
@@ -236,8 +243,8 @@ TEST_CASE("Expect: 100-continue is honoured") {
   served s;
   http_connection c(s.port());
   const std::string body = R"({"text":"a","sampling_params":{"max_completion_tokens":1}})";
-  c.send_raw("POST /generate HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) +
-             "\r\n\r\n");
+  c.send_raw("POST /generate HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n");
   CHECK(c.read_raw(std::chrono::milliseconds(2000), "\r\n\r\n").rfind("HTTP/1.1 100 Continue", 0) == 0);
   c.send_raw(body);
   CHECK(c.read_raw(std::chrono::milliseconds(2000), "}]}").rfind("HTTP/1.1 200", 0) == 0);
@@ -262,8 +269,8 @@ TEST_CASE("pipelined requests are answered in order") {
   served s;
   http_connection c(s.port());
   const std::string body = R"({"text":"a","sampling_params":{"max_completion_tokens":2}})";
-  c.send_raw("POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body +
-             "GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.send_raw("POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+             body + "GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
   const std::string got = c.read_raw(std::chrono::milliseconds(3000), "owned_by");
   const auto first = got.find("\"responses\""), second = got.find("\"status\":\"ok\""), third = got.find("owned_by");
   REQUIRE(first != std::string::npos);

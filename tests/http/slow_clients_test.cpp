@@ -29,12 +29,30 @@ std::string models(const char* file) { return std::string(KVACTOR_MODELS_DIR) + 
 
 // Small limits and deadlines so each attack runs in seconds.
 std::vector<std::string> serve_args(std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {KVACTOR_BINARY, "serve", "--port", "0", "--model", models("stories260K.bin"),
-                                   "--tokenizer", models("tok512.bin"), "--num-pages", "1024",
-                                   "--max-connections", "64", "--max-connections-per-client", "8",
-                                   "--header-timeout-ms", "1500", "--read-timeout-ms", "500",
-                                   "--body-min-bytes-per-s", "1000", "--write-timeout-ms", "1000",
-                                   "--idle-timeout-ms", "30000"};
+  std::vector<std::string> args = {KVACTOR_BINARY,
+                                   "serve",
+                                   "--port",
+                                   "0",
+                                   "--model",
+                                   models("stories260K.bin"),
+                                   "--tokenizer",
+                                   models("tok512.bin"),
+                                   "--num-pages",
+                                   "1024",
+                                   "--max-connections",
+                                   "64",
+                                   "--max-connections-per-client",
+                                   "8",
+                                   "--header-timeout-ms",
+                                   "1500",
+                                   "--read-timeout-ms",
+                                   "500",
+                                   "--body-min-bytes-per-s",
+                                   "1000",
+                                   "--write-timeout-ms",
+                                   "1000",
+                                   "--idle-timeout-ms",
+                                   "30000"};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
@@ -263,10 +281,11 @@ TEST_CASE("many idle keep-alive connections: 1,900 from 19 addresses, the oldest
 
 TEST_CASE("slow SSE readers: streams read one byte a second do not stall the engine or hold pages") {
   attacked_server s;
-  const std::string body =
-      R"({"prompt":"Once upon a time","max_tokens":150,"temperature":1.0,"seed":7,"stream":true})";
-  const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string body = R"({"prompt":"Once upon a time","max_tokens":150,"temperature":1.0,"seed":7,"stream":true})";
+  const std::string request =
+      "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   std::vector<std::unique_ptr<raw_socket>> readers;
   for (const auto& a : attacker_addresses()) {
     readers.push_back(std::make_unique<raw_socket>(a, s.port, 1024));
@@ -300,8 +319,7 @@ TEST_CASE("slow SSE readers: streams read one byte a second do not stall the eng
   for (int i = 0; i < 200; ++i) pipelined += "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
   const auto stalled_at = clock_type::now();
   std::thread writer([&] {
-    for (int round = 0; round < 40 && stalled.send(pipelined); ++round) {
-    }
+    for (int round = 0; round < 40 && stalled.send(pipelined); ++round) {}
   });
   CHECK(eventually([&] { return metric(s.port, "kvactor_http_deadline_closes_total{phase=\"write\"}") >= 1; },
                    std::chrono::seconds(10)));

@@ -141,7 +141,9 @@ TEST_CASE("inspection: cache nodes and accounting per tenant") {
           {{"page", 4}, {"ns", b}, {"pages_below", 2}, {"first_tokens", {9, 9}}, {"children", json::array()}},
           {{"page", 5}, {"ns", a_salted}, {"pages_below", 0}, {"children", json::array()}}}},
         {"namespaces",
-         {{{"ns", a}, {"cached_pages", 2}}, {{"ns", b}, {"cached_pages", 3}}, {{"ns", a_salted}, {"cached_pages", 1}}}}}}};
+         {{{"ns", a}, {"cached_pages", 2}},
+          {{"ns", b}, {"cached_pages", 3}},
+          {{"ns", a_salted}, {"cached_pages", 1}}}}}}};
   const json alice = json::parse(cache_for(cache.dump(), viewer{1, false}, tenants));
   REQUIRE(alice["tree"]["children"].size() == 2);
   for (const auto& c : alice["tree"]["children"]) CHECK(tenant_of_namespace(c["ns"].get<uint64_t>()) == 1);
@@ -149,7 +151,7 @@ TEST_CASE("inspection: cache nodes and accounting per tenant") {
   CHECK(alice["trie"]["cached_pages"] == 3);
   REQUIRE(alice["tenants"].size() == 1);
   CHECK(alice["tenants"][0]["tenant"] == "alice");
-  CHECK_FALSE(alice.contains("pages"));        // pool-wide counters move with others' traffic
+  CHECK_FALSE(alice.contains("pages"));  // pool-wide counters move with others' traffic
   CHECK_FALSE(alice.contains("page_states"));
   CHECK(alice.dump().find("[9,9]") == std::string::npos);
   const json admin = json::parse(cache_for(cache.dump(), viewer{0, true}, tenants));
@@ -216,8 +218,8 @@ TEST_CASE("config: api_keys_file loads tenants; with the single key as well it i
     CHECK(mentions(e.what(), "api_keys_file"));
     CHECK_FALSE(mentions(e.what(), key_c));
   }
-  const auto single = load_server_config(json{{"model", model}, {"api_key_file", (dir / "key.txt").string()}}.dump(),
-                                         {}, dir.string());
+  const auto single =
+      load_server_config(json{{"model", model}, {"api_key_file", (dir / "key.txt").string()}}.dump(), {}, dir.string());
   REQUIRE(single.tenants.tenants.size() == 1);
   CHECK(single.tenants.tenants[0].name == "default");
   fs::remove_all(dir);

@@ -116,7 +116,7 @@ TEST_CASE("reuse before the last holder lets go") {
   CHECK(cache.trie().locked_pages() == 2);
   CHECK(lock_of(cache.trie(), pages[0]) == 1);
   REQUIRE(cache.unlock(reader_b.handle) == kv_errc::ok);
-  REQUIRE(cache.allocate(3, other) == kv_errc::ok);  // now one cached page may go
+  REQUIRE(cache.allocate(3, other) == kv_errc::ok);              // now one cached page may go
   CHECK(std::count(other.begin(), other.end(), pages[1]) == 1);  // the leaf, not the root-side page
   CHECK(cache.trie().state_of(pages[0]) == cached_state::evictable);
   cache.check_invariants();
@@ -166,8 +166,8 @@ TEST_CASE("parent/child links corrupted by eviction") {
   // A small tree with branching at several depths; evict one page at a time and
   // check the links after every step, and that the survivors still match.
   prefix_trie trie(1, 64);
-  const std::vector<std::vector<int32_t>> prompts = {
-      {1, 2, 3, 4, 0}, {1, 2, 3, 5, 0}, {1, 2, 6, 0}, {1, 7, 0}, {8, 9, 0}, {1, 2, 3, 4, 10, 11, 0}};
+  const std::vector<std::vector<int32_t>> prompts = {{1, 2, 3, 4, 0}, {1, 2, 3, 5, 0}, {1, 2, 6, 0},
+                                                     {1, 7, 0},       {8, 9, 0},       {1, 2, 3, 4, 10, 11, 0}};
   page_id next = 0;
   for (const auto& p : prompts) {
     std::vector<page_id> pages;

@@ -59,7 +59,7 @@ TEST_CASE("page_ownership: allocate and release belong to one owner") {
 TEST_CASE("page_ownership: a publish makes canonical pages cached, frees duplicates, returns the rest") {
   page_ownership pages(8);
   std::vector<page_id> mine, other;
-  REQUIRE(pages.allocate(1, 4, mine) == kv_errc::ok);  // 0..3
+  REQUIRE(pages.allocate(1, 4, mine) == kv_errc::ok);   // 0..3
   REQUIRE(pages.allocate(2, 1, other) == kv_errc::ok);  // 4
   CHECK(pages.begin_publish(1, {mine[0], other[0]}).status == kv_errc::not_owner);
   CHECK(pages.begin_publish(1, {mine[0], other[0]}).page == other[0]);
@@ -151,7 +151,7 @@ TEST_CASE("page_ownership: check_invariants recounts every state on its own") {
     REQUIRE(pages.allocate(2, 2, got) == kv_errc::ok);  // 3 4
     const auto t = pages.begin_publish(1, {0, 1});
     REQUIRE(t.status == kv_errc::ok);
-    pages.finish_publish(t.id, true, {0}, {});  // 0 cached, 1 back to owner 1
+    pages.finish_publish(t.id, true, {0}, {});                   // 0 cached, 1 back to owner 1
     REQUIRE(pages.begin_publish(2, {3}).status == kv_errc::ok);  // 3 publishing
     pages.check_invariants();
     return pages;

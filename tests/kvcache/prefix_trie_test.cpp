@@ -220,7 +220,8 @@ TEST_CASE("prefix_trie: wide fan-out goes through the edge index and survives ev
   prefix_trie trie(4, 1000);
   for (int32_t i = 0; i < 300; ++i) {
     // Many pages share the first token so lookups cannot stop at it.
-    const publish_result r = trie.publish(1, {7, i, i * 3, 1, 8, 8, 8, 8, 0}, {2 * i, 2 * i + 1}, 0, static_cast<uint64_t>(i));
+    const publish_result r =
+        trie.publish(1, {7, i, i * 3, 1, 8, 8, 8, 8, 0}, {2 * i, 2 * i + 1}, 0, static_cast<uint64_t>(i));
     REQUIRE(r.status == kv_errc::ok);
     REQUIRE(trie.unlock(r.handle) == kv_errc::ok);
   }

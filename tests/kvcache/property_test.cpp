@@ -41,8 +41,8 @@ enum class op_kind : uint8_t {
   count_
 };
 const char* kind_name(op_kind kind) {
-  static const char* names[] = {"start",    "grow",        "publish",    "finish",        "drop_lock",
-                                "evict",    "bad_release", "bad_publish", "bad_unlock", "over_allocate"};
+  static const char* names[] = {"start", "grow",        "publish",     "finish",     "drop_lock",
+                                "evict", "bad_release", "bad_publish", "bad_unlock", "over_allocate"};
   return names[static_cast<int>(kind)];
 }
 
@@ -93,9 +93,9 @@ struct sim_request {
   owner_id owner = 0;
   uint64_t ns = 0;
   std::vector<int32_t> tokens;
-  std::vector<page_id> block;       // page per token page, in order
-  std::vector<bool> owned;          // block[i] is private to this request (not cached)
-  std::vector<uint64_t> handles;    // live holds on the trie
+  std::vector<page_id> block;     // page per token page, in order
+  std::vector<bool> owned;        // block[i] is private to this request (not cached)
+  std::vector<uint64_t> handles;  // live holds on the trie
 };
 
 class mismatch : public std::runtime_error {
@@ -117,13 +117,13 @@ std::string show(const T& value) {
   }
 }
 
-#define EXPECT_SAME(real, expected, what)                                                                   \
-  do {                                                                                                      \
-    const auto& real_value = (real);                                                                        \
-    const auto& expected_value = (expected);                                                                \
-    if (!(real_value == expected_value))                                                                    \
+#define EXPECT_SAME(real, expected, what)                                                                  \
+  do {                                                                                                     \
+    const auto& real_value = (real);                                                                       \
+    const auto& expected_value = (expected);                                                               \
+    if (!(real_value == expected_value))                                                                   \
       throw mismatch(std::string("step disagrees with reference: ") + what + ": got " + show(real_value) + \
-                     ", expected " + show(expected_value));                                                 \
+                     ", expected " + show(expected_value));                                                \
   } while (0)
 
 // How often the interesting things happened, summed over all seeds: the test
@@ -180,12 +180,14 @@ class simulation {
     const int32_t shared = family * 2 + static_cast<int32_t>(rng() % 3);
     for (int32_t i = 0; i < shared; ++i) tokens.push_back((family * 7 + i * 3) % s_.alphabet);
     const int32_t tail = static_cast<int32_t>(rng() % 10);
-    for (int32_t i = 0; i < tail; ++i) tokens.push_back(static_cast<int32_t>(rng() % static_cast<uint32_t>(s_.alphabet)));
+    for (int32_t i = 0; i < tail; ++i)
+      tokens.push_back(static_cast<int32_t>(rng() % static_cast<uint32_t>(s_.alphabet)));
     return tokens;
   }
 
   int32_t pages_needed(const sim_request& r) const {
-    return static_cast<int32_t>((r.tokens.size() + static_cast<size_t>(s_.page_size) - 1) / static_cast<size_t>(s_.page_size));
+    return static_cast<int32_t>((r.tokens.size() + static_cast<size_t>(s_.page_size) - 1) /
+                                static_cast<size_t>(s_.page_size));
   }
 
   void start(const operation& op) {
@@ -347,7 +349,9 @@ class simulation {
         if (cached.empty()) return;
         ids.push_back(cached[op.c % cached.size()]);
         break;
-      case 2: ids.push_back(op.c % 2 ? -1 - static_cast<page_id>(op.c % 5) : s_.num_pages + static_cast<page_id>(op.c % 5)); break;
+      case 2:
+        ids.push_back(op.c % 2 ? -1 - static_cast<page_id>(op.c % 5) : s_.num_pages + static_cast<page_id>(op.c % 5));
+        break;
       case 3:
         if (owned.empty()) return;
         ids = {owned[op.c % owned.size()], owned[op.c % owned.size()]};
@@ -371,7 +375,9 @@ class simulation {
     std::vector<page_id> pages = r->block;
     uint64_t handle = r->handles.empty() ? 0 : r->handles.back();
     switch (op.b % 4) {
-      case 0: handle = dead_handles_.empty() ? (uint64_t{op.c} << 32 | 7) : dead_handles_[op.c % dead_handles_.size()]; break;
+      case 0:
+        handle = dead_handles_.empty() ? (uint64_t{op.c} << 32 | 7) : dead_handles_[op.c % dead_handles_.size()];
+        break;
       case 1: {  // a page some trie node holds, at a position where it does not belong
         std::vector<page_id> cached;
         for (const auto& [key, entry] : reference_.nodes()) cached.push_back(entry.page);
@@ -400,12 +406,13 @@ class simulation {
     const publish_result real = cache_.publish(r->ns, r->tokens, pages, handle, now_, r->owner);
     EXPECT_SAME(real.status, expected, "misused publish status");
     ++totals.rejected_publishes[static_cast<int>(expected)];
-    EXPECT_SAME(real.pages.empty() && real.duplicates.empty() && real.handle == 0, true, "rejected publish returned data");
+    EXPECT_SAME(real.pages.empty() && real.duplicates.empty() && real.handle == 0, true,
+                "rejected publish returned data");
   }
 
   void bad_unlock(const operation& op) {
     const uint64_t h = (op.b & 1) && !dead_handles_.empty() ? dead_handles_[op.c % dead_handles_.size()]
-                                                           : (uint64_t{op.c} << 32 | (op.a % 64));
+                                                            : (uint64_t{op.c} << 32 | (op.a % 64));
     const kv_errc expected = reference_.unlock(h);
     EXPECT_SAME(cache_.unlock(h), expected, "unlock of a stale or invented handle");
     if (expected != kv_errc::ok) ++totals.rejected_unlocks;
@@ -494,8 +501,10 @@ std::vector<operation> shrink(std::vector<operation> ops, Fails&& fails) {
     for (size_t start = 0; start + chunk <= ops.size();) {
       std::vector<operation> candidate(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(start));
       candidate.insert(candidate.end(), ops.begin() + static_cast<std::ptrdiff_t>(start + chunk), ops.end());
-      if (fails(candidate)) ops = std::move(candidate);
-      else start += chunk;
+      if (fails(candidate))
+        ops = std::move(candidate);
+      else
+        start += chunk;
     }
   }
   return ops;
@@ -511,9 +520,8 @@ void run_seeds(uint64_t first_seed, int seeds, size_t length) {
         shrink(ops, [seed](const std::vector<operation>& candidate) { return !failure_of(seed, candidate).empty(); });
     const scenario s = scenario_for(seed);
     FAIL("seed " << seed << " (pages " << s.num_pages << ", page size " << s.page_size << ", "
-                 << (s.lfu ? "lfu" : "lru") << "): " << failure << "\nshortest failing sequence ("
-                 << shortest.size() << " of " << ops.size() << " ops), last error: " << failure_of(seed, shortest)
-                 << "\n"
+                 << (s.lfu ? "lfu" : "lru") << "): " << failure << "\nshortest failing sequence (" << shortest.size()
+                 << " of " << ops.size() << " ops), last error: " << failure_of(seed, shortest) << "\n"
                  << describe(shortest));
   }
 }
@@ -530,8 +538,8 @@ TEST_CASE("property: page_ownership + prefix_trie agree with the brute-force ref
   run_seeds(1, seed_count(3000), 150);
   MESSAGE("match hits " << totals.match_hits << ", inserted " << totals.publish_inserts << ", duplicates "
                         << totals.publish_duplicates << ", handle extensions " << totals.handle_extensions
-                        << ", evicted " << totals.evictions << ", allocations that evicted " << totals.allocate_evictions
-                        << ", no_capacity " << totals.no_capacity);
+                        << ", evicted " << totals.evictions << ", allocations that evicted "
+                        << totals.allocate_evictions << ", no_capacity " << totals.no_capacity);
   CHECK(totals.match_hits > 1000);
   CHECK(totals.publish_inserts > 1000);
   CHECK(totals.publish_duplicates > 100);
@@ -542,14 +550,12 @@ TEST_CASE("property: page_ownership + prefix_trie agree with the brute-force ref
   CHECK(totals.rejected_releases > 100);
   CHECK(totals.rejected_unlocks > 100);
   CHECK(totals.drops > 100);
-  for (kv_errc code : {kv_errc::unknown_handle, kv_errc::repeated_page, kv_errc::page_already_cached,
-                       kv_errc::handle_mismatch})
+  for (kv_errc code :
+       {kv_errc::unknown_handle, kv_errc::repeated_page, kv_errc::page_already_cached, kv_errc::handle_mismatch})
     CHECK_MESSAGE(totals.rejected_publishes[static_cast<int>(code)] > 10, std::string(to_string(code)));
 }
 
-TEST_CASE("property: long sequences keep agreeing") {
-  run_seeds(1000000, 40, 2000);
-}
+TEST_CASE("property: long sequences keep agreeing") { run_seeds(1000000, 40, 2000); }
 
 TEST_CASE("property: the shrinker finds a short failing sequence") {
   // A stand-in for a bug: a sequence "fails" once it has two start operations.

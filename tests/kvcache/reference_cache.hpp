@@ -214,7 +214,8 @@ class reference_cache {
   }
 
   key_type prefix_key(uint64_t ns, const std::vector<int32_t>& tokens, size_t pages) const {
-    return key_type{ns, std::vector<int32_t>(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(pages * page_size_))};
+    return key_type{
+        ns, std::vector<int32_t>(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(pages * page_size_))};
   }
 
  private:

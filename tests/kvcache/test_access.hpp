@@ -36,7 +36,9 @@ struct kvcache_test_access {
   static void set_state(page_ownership& pages, page_id page, page_state state) { pages.state_[page] = state; }
   static void set_owner(page_ownership& pages, page_id page, owner_id owner) { pages.owner_[page] = owner; }
   static void add_to_record(page_ownership& pages, owner_id owner, page_id page) { pages.owned_[owner].insert(page); }
-  static void erase_from_record(page_ownership& pages, owner_id owner, page_id page) { pages.owned_[owner].erase(page); }
+  static void erase_from_record(page_ownership& pages, owner_id owner, page_id page) {
+    pages.owned_[owner].erase(page);
+  }
   static void bump_private_counter(page_ownership& pages, int32_t by) { pages.private_ += by; }
   static void bump_cached_counter(page_ownership& pages, int32_t by) { pages.cached_ += by; }
   /// Removes `page` from every pending publish (the table forgets it).

@@ -85,13 +85,13 @@ TEST_CASE("llama2.c header fields with nonsense values") {
   put<int32_t>(v1, 4, 1);
   write_file(path, v1);
   check_message(load_error(path, tokenizer_file), path, "llama2.c version 1 export");
-  for (const damage& d : {damage{0, 0, "dim = 0 is outside"}, damage{0, -64, "dim = -64"},
-                          damage{1, 1 << 30, "hidden_dim = 1073741824 is outside"},
-                          damage{2, 100000, "n_layers = 100000 is outside"}, damage{3, 7, "not a multiple of n_heads"},
-                          damage{4, 3, "not a multiple of n_kv_heads"}, damage{4, 16, "n_kv_heads = 16 is outside"},
-                          damage{5, 0, "vocab_size = 0"}, damage{5, INT32_MIN, "vocab_size"},
-                          damage{5, -512, "implies"},  // an untied classifier that is not there
-                          damage{6, -1, "seq_len = -1"}, damage{6, 1 << 30, "seq_len = 1073741824"}}) {
+  for (const damage& d :
+       {damage{0, 0, "dim = 0 is outside"}, damage{0, -64, "dim = -64"},
+        damage{1, 1 << 30, "hidden_dim = 1073741824 is outside"}, damage{2, 100000, "n_layers = 100000 is outside"},
+        damage{3, 7, "not a multiple of n_heads"}, damage{4, 3, "not a multiple of n_kv_heads"},
+        damage{4, 16, "n_kv_heads = 16 is outside"}, damage{5, 0, "vocab_size = 0"}, damage{5, INT32_MIN, "vocab_size"},
+        damage{5, -512, "implies"},  // an untied classifier that is not there
+        damage{6, -1, "seq_len = -1"}, damage{6, 1 << 30, "seq_len = 1073741824"}}) {
     std::string bytes = original;
     put<int32_t>(bytes, 4 * static_cast<std::size_t>(d.field), d.value);
     write_file(path, bytes);
@@ -104,8 +104,8 @@ TEST_CASE("llama2.c tokenizer damaged or of another model") {
   scratch_dir dir;
   const std::string original = read_file(tokenizer_file);
   const auto path = dir.file("tok.bin");
-  for (std::size_t cut : {std::size_t{0}, std::size_t{2}, std::size_t{4}, std::size_t{9}, std::size_t{100},
-                          original.size() - 1}) {
+  for (std::size_t cut :
+       {std::size_t{0}, std::size_t{2}, std::size_t{4}, std::size_t{9}, std::size_t{100}, original.size() - 1}) {
     write_file(path, original.substr(0, cut));
     INFO("cut at " << cut);
     check_message(load_error(checkpoint, path), path, "truncated");
@@ -191,14 +191,16 @@ TEST_CASE("GGUF hyper-parameters, architecture and tensors that do not fit toget
   const auto heads_at = after(original, "llama.attention.head_count");
   b = original, put<uint32_t>(b, heads_at + 4, 0), expect(b, "head_count = 0 is outside");
   const auto kv_at = after(original, "llama.attention.head_count_kv");
-  b = original, put<uint32_t>(b, kv_at + 4, 3), expect(b, "llama.attention.head_count 8 is not a multiple of llama.attention.head_count_kv 3");
+  b = original, put<uint32_t>(b, kv_at + 4, 3),
+  expect(b, "llama.attention.head_count 8 is not a multiple of llama.attention.head_count_kv 3");
   const auto layers_at = after(original, "llama.block_count");
   b = original, put<uint32_t>(b, layers_at + 4, 6), expect(b, "tensor 'blk.5.attn_norm.weight' is missing");
 
   // Tensor directory entries: name, u32 n_dims, u64 ne[n_dims], u32 type, u64 offset.
   const auto up_at = after(original, "blk.4.ffn_up.weight");
   b = original, b[up_at - 9] = 'U', expect(b, "tensor 'blk.4.ffn_up.weight' is missing");  // ffn_up -> ffn_Up
-  b = original, put<uint32_t>(b, up_at + 4 + 16, 12), expect(b, "is Q4_K but its row length 64 is not a multiple of its block of 256");
+  b = original, put<uint32_t>(b, up_at + 4 + 16, 12),
+  expect(b, "is Q4_K but its row length 64 is not a multiple of its block of 256");
   b = original, put<uint32_t>(b, up_at + 4 + 16, 16), expect(b, "unsupported type IQ2_XXS");
   b = original, put<uint32_t>(b, up_at + 4 + 16, 4), expect(b, "unsupported type Q4_2(removed)");
   const auto down_at = after(original, "blk.4.ffn_down.weight");  // ne {172, 64}

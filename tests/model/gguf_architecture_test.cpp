@@ -115,7 +115,7 @@ TEST_CASE("GGUF matrices are used in place from the file's read-only mapping") {
   const auto in_place = [&](const kvactor::weight_matrix& w, const std::string& name) {
     INFO(name);
     CHECK(w.is_view());
-    CHECK(w.data.empty());  // no copy owned
+    CHECK(w.data.empty());                                   // no copy owned
     CHECK(reinterpret_cast<uintptr_t>(w.bytes()) % 4 == 0);  // F32 rows readable as floats
     const auto copy = r.read_tensor(*r.find_tensor(name));
     REQUIRE(copy.size() == w.byte_size());
@@ -149,9 +149,11 @@ TEST_CASE("rope scaling, key/value lengths and architectures as llama.cpp reads 
   const std::string qwen2 = read_file(padded + "qwen2-F32.gguf");
   {  // linear scaling: positions multiplied by 1 / factor
     const std::string path = dir.file("linear.gguf");
-    write_file(path, with_metadata(llama, kv_string("llama.rope.scaling.type", "linear") +
-                                              kv_f32("llama.rope.scaling.factor", 4.0f) +
-                                              kv_u32("llama.rope.scaling.original_context_length", 128), 3));
+    write_file(
+        path, with_metadata(llama,
+                            kv_string("llama.rope.scaling.type", "linear") + kv_f32("llama.rope.scaling.factor", 4.0f) +
+                                kv_u32("llama.rope.scaling.original_context_length", 128),
+                            3));
     CHECK(kvactor::load_gguf(path).weights.config.rope_freq_scale == 0.25f);
     write_file(path, with_metadata(llama, kv_string("llama.rope.scaling.type", "none"), 1));
     CHECK(kvactor::load_gguf(path).weights.config.rope_freq_scale == 1.0f);

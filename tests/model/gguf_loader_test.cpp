@@ -108,7 +108,8 @@ int check_llama_spm_vectors(const kvactor::tokenizer& tok) {
     CHECK(got == expected);
     matches += got == expected;
     // Decoding without BOS keeps the dummy-prefix space.
-    CHECK(tok.decode(got) == (inputs[static_cast<std::size_t>(cases)].empty() ? "" : " ") + inputs[static_cast<std::size_t>(cases)]);
+    CHECK(tok.decode(got) ==
+          (inputs[static_cast<std::size_t>(cases)].empty() ? "" : " ") + inputs[static_cast<std::size_t>(cases)]);
   }
   CHECK(cases == 46);
   return matches;

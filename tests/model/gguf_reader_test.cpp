@@ -55,9 +55,15 @@ TEST_CASE("GGUF reader decodes every metadata value type, arrays and nested arra
   b.key("u64", value_type::uint64).raw<uint64_t>(uint64_t{1} << 63);
   b.key("i64", value_type::int64).raw<int64_t>(-(int64_t{1} << 62));
   b.key("f64", value_type::float64).raw<double>(-1.5e300);
-  b.key("ints", value_type::array).raw(static_cast<uint32_t>(value_type::int16)).raw<uint64_t>(3)
-      .raw<int16_t>(-1).raw<int16_t>(2).raw<int16_t>(-3);
-  b.key("big", value_type::array).raw(static_cast<uint32_t>(value_type::uint32)).raw<uint64_t>(1)
+  b.key("ints", value_type::array)
+      .raw(static_cast<uint32_t>(value_type::int16))
+      .raw<uint64_t>(3)
+      .raw<int16_t>(-1)
+      .raw<int16_t>(2)
+      .raw<int16_t>(-3);
+  b.key("big", value_type::array)
+      .raw(static_cast<uint32_t>(value_type::uint32))
+      .raw<uint64_t>(1)
       .raw<uint32_t>(3000000000u);
   b.key("nested", value_type::array).raw(static_cast<uint32_t>(value_type::array)).raw<uint64_t>(2);
   b.raw(static_cast<uint32_t>(value_type::string)).raw<uint64_t>(1).str("x");
@@ -95,7 +101,8 @@ TEST_CASE("GGUF reader decodes every metadata value type, arrays and nested arra
 
   // Wrong uses name the file and the key.
   CHECK_THROWS_WITH_AS(r.get_uint("i8"), doctest::Contains("'i8' is negative"), kvactor::model_error);
-  CHECK_THROWS_WITH_AS(r.get_uint("text"), doctest::Contains("should be an integer but is string"), kvactor::model_error);
+  CHECK_THROWS_WITH_AS(r.get_uint("text"), doctest::Contains("should be an integer but is string"),
+                       kvactor::model_error);
   CHECK_THROWS_WITH_AS(r.get_string("u8"), doctest::Contains("all.gguf"), kvactor::model_error);
   CHECK_THROWS_WITH_AS(r.get_int_array("big"), doctest::Contains("too large for int32"), kvactor::model_error);
   CHECK_THROWS_WITH_AS(r.get_string_array("ints"), doctest::Contains("array of strings"), kvactor::model_error);
@@ -144,7 +151,11 @@ TEST_CASE("GGUF reader rejects bad booleans, deep nesting, duplicates and bad al
   expect(b, "tensor 't' appears twice");
 
   b = header(1, 0);
-  b.str("huge").raw<uint32_t>(2).raw<uint64_t>(uint64_t{1} << 39).raw<uint64_t>(uint64_t{1} << 39)
-      .raw<uint32_t>(0).raw<uint64_t>(0);
+  b.str("huge")
+      .raw<uint32_t>(2)
+      .raw<uint64_t>(uint64_t{1} << 39)
+      .raw<uint64_t>(uint64_t{1} << 39)
+      .raw<uint32_t>(0)
+      .raw<uint64_t>(0);
   expect(b, "absurd dimension");  // 2^78 elements: refused before any arithmetic overflows
 }

@@ -111,7 +111,8 @@ TEST_CASE("writers refuse inconsistent input with the file named") {
                        doctest::Contains("tokenizer has 3 tokens"), kvactor::model_error);
   auto h = reference().weights;
   h.layers[0].wq = kvactor::convert(h.layers[0].wq, dtype::f16);
-  CHECK_THROWS_WITH_AS(kvactor::write_llama2c(dir.file("h.bin"), h), doctest::Contains("f32 only"), kvactor::model_error);
+  CHECK_THROWS_WITH_AS(kvactor::write_llama2c(dir.file("h.bin"), h), doctest::Contains("f32 only"),
+                       kvactor::model_error);
   CHECK_FALSE(std::filesystem::exists(dir.file("bad.gguf")));
   CHECK_FALSE(std::filesystem::exists(dir.file("h.bin")));
   CHECK_THROWS_WITH_AS(kvactor::write_gguf("/nonexistent-dir/x.gguf", reference().weights, reference().tok, dtype::f32),

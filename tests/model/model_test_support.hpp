@@ -3,14 +3,14 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
-#include <unistd.h>
 
 #include "model/model.hpp"
 #include "model/quantization.hpp"
@@ -50,7 +50,8 @@ inline void write_file(const std::string& path, const std::string& bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-inline void check_same_matrix(const kvactor::weight_matrix& a, const kvactor::weight_matrix& b, const std::string& what) {
+inline void check_same_matrix(const kvactor::weight_matrix& a, const kvactor::weight_matrix& b,
+                              const std::string& what) {
   INFO(what);
   CHECK(a.type == b.type);
   CHECK(a.rows == b.rows);

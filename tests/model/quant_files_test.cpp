@@ -28,8 +28,13 @@ double rms_bound(dtype t) {
   switch (t) {
     case dtype::q8_0: return 0.01;
     case dtype::q6_k: return 0.03;
-    case dtype::q5_0: case dtype::q5_1: case dtype::q5_k: return 0.08;
-    case dtype::q4_0: case dtype::q4_1: case dtype::q4_k: case dtype::iq4_nl: return 0.12;
+    case dtype::q5_0:
+    case dtype::q5_1:
+    case dtype::q5_k: return 0.08;
+    case dtype::q4_0:
+    case dtype::q4_1:
+    case dtype::q4_k:
+    case dtype::iq4_nl: return 0.12;
     case dtype::q3_k: return 0.25;
     case dtype::q2_k: return 0.45;
     default: return 1e-6;
@@ -129,8 +134,8 @@ TEST_CASE("kvactor's encoders give llama-quantize's bytes for every type but iq4
       CHECK(differing == 0);
     }
   }
-  for (dtype t : {dtype::q8_0, dtype::q4_0, dtype::q5_0, dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k,
-                  dtype::q6_k}) {
+  for (dtype t :
+       {dtype::q8_0, dtype::q4_0, dtype::q5_0, dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k}) {
     const std::string type_name = dtype_name(t);
     CAPTURE(type_name);
     CHECK(rows_compared[t] >= 256);
@@ -234,11 +239,20 @@ TEST_CASE("GGUF writer round trip per type: ggml type ids, file_type, the encode
     uint32_t file_type;
     dtype narrow;  // what ffn_down (rows of 96) becomes
   };
-  for (auto e : {expect{dtype::f32, 0, dtype::f32}, {dtype::f16, 1, dtype::f16}, {dtype::bf16, 32, dtype::bf16},
-                 {dtype::q8_0, 7, dtype::q8_0}, {dtype::q4_0, 2, dtype::q4_0}, {dtype::q4_1, 3, dtype::q4_1},
-                 {dtype::q5_0, 8, dtype::q5_0}, {dtype::q5_1, 9, dtype::q5_1}, {dtype::iq4_nl, 25, dtype::iq4_nl},
-                 {dtype::q2_k, 10, dtype::iq4_nl}, {dtype::q3_k, 12, dtype::iq4_nl}, {dtype::q4_k, 15, dtype::q5_0},
-                 {dtype::q5_k, 17, dtype::q5_1}, {dtype::q6_k, 18, dtype::q8_0}}) {
+  for (auto e : {expect{dtype::f32, 0, dtype::f32},
+                 {dtype::f16, 1, dtype::f16},
+                 {dtype::bf16, 32, dtype::bf16},
+                 {dtype::q8_0, 7, dtype::q8_0},
+                 {dtype::q4_0, 2, dtype::q4_0},
+                 {dtype::q4_1, 3, dtype::q4_1},
+                 {dtype::q5_0, 8, dtype::q5_0},
+                 {dtype::q5_1, 9, dtype::q5_1},
+                 {dtype::iq4_nl, 25, dtype::iq4_nl},
+                 {dtype::q2_k, 10, dtype::iq4_nl},
+                 {dtype::q3_k, 12, dtype::iq4_nl},
+                 {dtype::q4_k, 15, dtype::q5_0},
+                 {dtype::q5_k, 17, dtype::q5_1},
+                 {dtype::q6_k, 18, dtype::q8_0}}) {
     const std::string type_name = dtype_name(e.type);
     CAPTURE(type_name);
     const std::string path = dir.file(type_name + ".gguf");

@@ -48,10 +48,10 @@ TEST_CASE("Q8_0 follows ggml: d = amax/127 as fp16, q = round(x/d)") {
   uint16_t dh;
   std::memcpy(&dh, q, 2);
   CHECK(dh == fp32_to_fp16(8.0f / 127.0f));
-  CHECK(static_cast<int8_t>(q[2]) == -127);       // x = -8
-  CHECK(static_cast<int8_t>(q[2 + 16]) == 0);     // x = 0
-  CHECK(static_cast<int8_t>(q[2 + 17]) == 8);     // round(0.5 * 127/8) = round(7.94)
-  CHECK(static_cast<int8_t>(q[2 + 31]) == 119);   // round(7.5 * 127/8) = round(119.06)
+  CHECK(static_cast<int8_t>(q[2]) == -127);      // x = -8
+  CHECK(static_cast<int8_t>(q[2 + 16]) == 0);    // x = 0
+  CHECK(static_cast<int8_t>(q[2 + 17]) == 8);    // round(0.5 * 127/8) = round(7.94)
+  CHECK(static_cast<int8_t>(q[2 + 31]) == 119);  // round(7.5 * 127/8) = round(119.06)
   std::memcpy(&dh, q + q8_0_block_bytes, 2);
   CHECK(dh == 0);
   float back[64];

@@ -36,12 +36,20 @@ TEST_CASE("Unicode letters and White_Space, and invalid UTF-8 kept byte for byte
   CHECK(split("llama-bpe", "\xD0\xBD\xD0\xB5 \xE4\xBD\xA0\xE5\xA5\xBD") ==
         words{"\xD0\xBD\xD0\xB5", " \xE4\xBD\xA0\xE5\xA5\xBD"});
   // U+3000 (ideographic space) is White_Space; U+180E is not (PCRE2's own \s would say it is).
-  CHECK(split("gpt-2", "a\xE3\x80\x80\xE3\x80\x80" "b") == words{"a", "\xE3\x80\x80", "\xE3\x80\x80", "b"});
-  CHECK(split("gpt-2", "a \xE1\xA0\x8E" "b") == words{"a", " \xE1\xA0\x8E", "b"});
-  const words bad = split("llama-bpe", "ab\xFF" "cd");
+  CHECK(split("gpt-2",
+              "a\xE3\x80\x80\xE3\x80\x80"
+              "b") == words{"a", "\xE3\x80\x80", "\xE3\x80\x80", "b"});
+  CHECK(split("gpt-2",
+              "a \xE1\xA0\x8E"
+              "b") == words{"a", " \xE1\xA0\x8E", "b"});
+  const words bad = split("llama-bpe",
+                          "ab\xFF"
+                          "cd");
   std::string joined;
   for (const auto& w : bad) joined += w;
-  CHECK(joined == "ab\xFF" "cd");
+  CHECK(joined ==
+        "ab\xFF"
+        "cd");
 }
 
 TEST_CASE("an unknown pre-tokenizer name is refused") {

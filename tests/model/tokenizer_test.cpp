@@ -43,7 +43,8 @@ TEST_CASE("tok512 encodes as run.c does") {
   CHECK(t.encode("  leading spaces", true, false) == ids{1, 410, 410, 278, 411, 380, 299, 262, 427, 412, 331, 419});
   CHECK(t.encode("x", true, false) == ids{1, 410, 444});
   CHECK(t.encode("a\tb\nc", true, false) == ids{1, 261, 12, 430, 13, 429});
-  CHECK(t.encode("Lily liked the big red ball.", true, false) == ids{1, 317, 397, 355, 265, 370, 352, 266, 268, 388, 426});
+  CHECK(t.encode("Lily liked the big red ball.", true, false) ==
+        ids{1, 317, 397, 355, 265, 370, 352, 266, 268, 388, 426});
 }
 
 TEST_CASE("BOS, EOS and the empty text") {

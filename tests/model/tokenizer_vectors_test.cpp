@@ -84,8 +84,9 @@ void check_vectors(const std::string& name, std::size_t expected_cases) {
 // combining marks and apostrophes: what the pre-tokenizer regexes care about.
 std::string random_text(std::mt19937& rng) {
   static const std::vector<std::pair<uint32_t, uint32_t>> ranges = {
-      {0x20, 0x7E}, {0x20, 0x20}, {0x0A, 0x0A}, {0x09, 0x0D}, {0xA0, 0xFF},    {0x400, 0x4FF},   {0x300, 0x36F},
-      {0x4E00, 0x4FFF}, {0x1F600, 0x1F64F}, {0x27, 0x27}, {0x30, 0x39}, {0x2000, 0x200D}, {0x3000, 0x3003}, {0xE00, 0xE7F}};
+      {0x20, 0x7E},   {0x20, 0x20},     {0x0A, 0x0A},     {0x09, 0x0D},       {0xA0, 0xFF},
+      {0x400, 0x4FF}, {0x300, 0x36F},   {0x4E00, 0x4FFF}, {0x1F600, 0x1F64F}, {0x27, 0x27},
+      {0x30, 0x39},   {0x2000, 0x200D}, {0x3000, 0x3003}, {0xE00, 0xE7F}};
   std::uniform_int_distribution<std::size_t> pick(0, ranges.size() - 1), length(0, 40);
   std::string s;
   for (std::size_t n = length(rng); n > 0; --n) {
@@ -258,7 +259,7 @@ TEST_CASE("throughput on 256 KiB of mixed text (reported, and the round trip che
     const ids got = tok.tokenize(text, false, false);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     CHECK(tok.decode(got, true).size() >= text.size());
-    MESSAGE(std::string(name) << ": " << text.size() / 1024 << " KiB -> " << got.size() << " tokens in " << s * 1e3 << " ms ("
-                 << text.size() / s / 1e6 << " MB/s)");
+    MESSAGE(std::string(name) << ": " << text.size() / 1024 << " KiB -> " << got.size() << " tokens in " << s * 1e3
+                              << " ms (" << text.size() / s / 1e6 << " MB/s)");
   }
 }

@@ -33,10 +33,20 @@ TEST_CASE("the type table: ggml block sizes, names and row bytes") {
     dtype t;
     int values, bytes;
   };
-  for (auto e : {expect{dtype::f32, 1, 4}, {dtype::f16, 1, 2}, {dtype::bf16, 1, 2}, {dtype::q8_0, 32, 34},
-                 {dtype::q4_0, 32, 18}, {dtype::q4_1, 32, 20}, {dtype::q5_0, 32, 22}, {dtype::q5_1, 32, 24},
-                 {dtype::iq4_nl, 32, 18}, {dtype::q2_k, 256, 84}, {dtype::q3_k, 256, 110}, {dtype::q4_k, 256, 144},
-                 {dtype::q5_k, 256, 176}, {dtype::q6_k, 256, 210}}) {
+  for (auto e : {expect{dtype::f32, 1, 4},
+                 {dtype::f16, 1, 2},
+                 {dtype::bf16, 1, 2},
+                 {dtype::q8_0, 32, 34},
+                 {dtype::q4_0, 32, 18},
+                 {dtype::q4_1, 32, 20},
+                 {dtype::q5_0, 32, 22},
+                 {dtype::q5_1, 32, 24},
+                 {dtype::iq4_nl, 32, 18},
+                 {dtype::q2_k, 256, 84},
+                 {dtype::q3_k, 256, 110},
+                 {dtype::q4_k, 256, 144},
+                 {dtype::q5_k, 256, 176},
+                 {dtype::q6_k, 256, 210}}) {
     const std::string type_name = dtype_name(e.t);
     CAPTURE(type_name);
     const weight_type_info* info = find_weight_type(e.t);
@@ -144,7 +154,7 @@ TEST_CASE("q2_K: 2-bit values, 4-bit scale (low) and min (high) per 16 values") 
   b[16 + 16] = 0x03;     // value 16: 3
   b[16 + 32] = 0x02;     // value 128: 2
   const auto y = decode(dtype::q2_k, b);
-  CHECK(y[0] == -1.0f);   // 3 * 0 - 0.5 * 2
+  CHECK(y[0] == -1.0f);  // 3 * 0 - 0.5 * 2
   CHECK(y[1] == -1.0f);
   CHECK(y[16] == 3.0f);   // 1 * 3
   CHECK(y[32] == 4.5f);   // 5 * 1 - 0.5
@@ -156,15 +166,15 @@ TEST_CASE("q3_K: 6-bit scales minus 32, 2 low bits in qs, the high bit in hmask 
   std::vector<uint8_t> b(110, 0);
   // scales at 96..107: every scale 32 (means 0) except scale 0 = 33 (+1) and scale 5 = 30 (-2).
   uint8_t* sc = b.data() + 96;
-  sc[0] = 0x01;                       // scale 0 low nibble 1
-  sc[5] = 0x0E;                       // scale 5 low nibble 14
+  sc[0] = 0x01;                               // scale 0 low nibble 1
+  sc[5] = 0x0E;                               // scale 5 low nibble 14
   for (int i = 8; i < 12; ++i) sc[i] = 0xAA;  // high bits 2 (= 32) for every scale ...
-  sc[9] = 0xA6;                       // ... but scale 5 (byte 9, bits 2-3) has high bits 1
+  sc[9] = 0xA6;                               // ... but scale 5 (byte 9, bits 2-3) has high bits 1
   put16(b, 108, h_one);
-  b[32 + 0] = 0x03;  // value 0: low bits 3
-  b[0] = 0x01;       // value 0: high bit (hmask byte 0, bit 0)
-  b[32 + 16] = 0x20; // value 80 = 64 + 16: qs[16] bits 4-5 = 2
-  b[16] = 0x04;      // value 80: hmask byte 16, bit 2
+  b[32 + 0] = 0x03;   // value 0: low bits 3
+  b[0] = 0x01;        // value 0: high bit (hmask byte 0, bit 0)
+  b[32 + 16] = 0x20;  // value 80 = 64 + 16: qs[16] bits 4-5 = 2
+  b[16] = 0x04;       // value 80: hmask byte 16, bit 2
   const auto y = decode(dtype::q3_k, b);
   CHECK(y[0] == 3.0f);    // 1 * 3
   CHECK(y[1] == -4.0f);   // 1 * (0 - 4)
@@ -178,13 +188,13 @@ TEST_CASE("q4_K and q5_K: 6-bit scales and mins packed in 12 bytes") {
   put16(b, 0, h_one);
   put16(b, 2, h_half);
   uint8_t* sc = b.data() + 4;
-  sc[0] = 0x42;  // scale 0 = 2, and bits 4-5 of scale 4
-  sc[4] = 0x83;  // min 0 = 3, and bits 4-5 of min 4
-  sc[8] = 0x11;  // scale 4 low = 1, min 4 low = 1: scale 4 = 17, min 4 = 33
+  sc[0] = 0x42;       // scale 0 = 2, and bits 4-5 of scale 4
+  sc[4] = 0x83;       // min 0 = 3, and bits 4-5 of min 4
+  sc[8] = 0x11;       // scale 4 low = 1, min 4 low = 1: scale 4 = 17, min 4 = 33
   b[16 + 0] = 0x5A;   // value 0: 10, value 32: 5
   b[16 + 64] = 0x07;  // value 128: 7
   auto y = decode(dtype::q4_k, b);
-  CHECK(y[0] == 18.5f);     // 2 * 10 - 0.5 * 3
+  CHECK(y[0] == 18.5f);  // 2 * 10 - 0.5 * 3
   CHECK(y[1] == -1.5f);
   CHECK(y[32] == 0.0f);     // scale 1 and min 1 are 0
   CHECK(y[128] == 102.5f);  // 17 * 7 - 0.5 * 33
@@ -214,10 +224,10 @@ TEST_CASE("q6_K: 4 low bits in ql, 2 high in qh, minus 32, int8 scale per 16 val
   scales[6] = 1;
   put16(b, 208, h_half);
   const auto y = decode(dtype::q6_k, b);
-  CHECK(y[0] == 25.5f);   // 0.5 * 3 * (49 - 32)
-  CHECK(y[1] == -48.0f);  // 0.5 * 3 * (0 - 32)
-  CHECK(y[32] == -2.5f);  // 0.5 * -1 * (37 - 32)
-  CHECK(y[64] == -14.0f); // 0.5 * 2 * (18 - 32)
-  CHECK(y[96] == -16.0f); // 0.5 * 1 * (0 - 32)
-  CHECK(y[16] == 0.0f);   // scale 1 is 0
+  CHECK(y[0] == 25.5f);    // 0.5 * 3 * (49 - 32)
+  CHECK(y[1] == -48.0f);   // 0.5 * 3 * (0 - 32)
+  CHECK(y[32] == -2.5f);   // 0.5 * -1 * (37 - 32)
+  CHECK(y[64] == -14.0f);  // 0.5 * 2 * (18 - 32)
+  CHECK(y[96] == -16.0f);  // 0.5 * 1 * (0 - 32)
+  CHECK(y[16] == 0.0f);    // scale 1 is 0
 }

@@ -16,8 +16,7 @@ limits small_limits() {
 
 tokens range_tokens(int32_t from, int32_t n) {
   tokens t;
-  for (int32_t i = 0; i < n; ++i)
-    t.push_back(from + i);
+  for (int32_t i = 0; i < n; ++i) t.push_back(from + i);
   return t;
 }
 
@@ -44,8 +43,7 @@ TEST_CASE("admission stops at max_batch, counting the running requests") {
   auto lim = small_limits();
   std::vector<tokens> prompts = {range_tokens(0, 5), range_tokens(100, 5), range_tokens(200, 5)};
   std::vector<waiting_request> w;
-  for (uint64_t i = 0; i < 3; ++i)
-    w.push_back({&prompts[i], i, 0, 0, false});
+  for (uint64_t i = 0; i < 3; ++i) w.push_back({&prompts[i], i, 0, 0, false});
   CHECK(choose_admissions(w, 0, {}, lim) == std::vector<std::size_t>{0, 1, 2});
   CHECK(choose_admissions(w, 2, {}, lim) == std::vector<std::size_t>{0, 1});
   CHECK(choose_admissions(w, 4, {}, lim).empty());
@@ -96,14 +94,12 @@ TEST_CASE("admission_rule::may_admit filters candidates (the tenant-fairness hoo
   auto lim = small_limits();
   std::vector<tokens> prompts = {range_tokens(0, 5), range_tokens(100, 5), range_tokens(200, 5)};
   std::vector<waiting_request> w;
-  for (uint64_t i = 0; i < 3; ++i)
-    w.push_back({&prompts[i], i, 0, 0, false});
+  for (uint64_t i = 0; i < 3; ++i) w.push_back({&prompts[i], i, 0, 0, false});
   std::vector<int> tenant = {7, 7, 8};
   admission_rule one_per_tenant;
   one_per_tenant.may_admit = [&](std::size_t i, const std::vector<std::size_t>& chosen) {
     for (auto c : chosen)
-      if (tenant[c] == tenant[i])
-        return false;
+      if (tenant[c] == tenant[i]) return false;
     return true;
   };
   CHECK(choose_admissions(w, 0, {}, lim, one_per_tenant) == std::vector<std::size_t>{0, 2});

@@ -18,8 +18,7 @@ limits budget(int32_t max_batch, int32_t tokens, int32_t chunk) {
 
 std::vector<std::size_t> indices(const formed_batch& b) {
   std::vector<std::size_t> out;
-  for (auto& s : b.slots)
-    out.push_back(s.index);
+  for (auto& s : b.slots) out.push_back(s.index);
   return out;
 }
 
@@ -66,10 +65,10 @@ TEST_CASE("a batch never exceeds its limits (randomised)") {
     return (x >> 16) % n;
   };
   for (int round = 0; round < 500; ++round) {
-    auto lim = budget(1 + static_cast<int32_t>(next(8)), static_cast<int32_t>(next(64)), 1 + static_cast<int32_t>(next(32)));
+    auto lim =
+        budget(1 + static_cast<int32_t>(next(8)), static_cast<int32_t>(next(64)), 1 + static_cast<int32_t>(next(32)));
     std::vector<step_candidate> c(next(12));
-    for (auto& s : c)
-      s = {next(4) != 0, next(3) == 0 ? 1 : 1 + static_cast<int32_t>(next(40))};
+    for (auto& s : c) s = {next(4) != 0, next(3) == 0 ? 1 : 1 + static_cast<int32_t>(next(40))};
     auto b = form_batch(c, lim);
     int32_t sum = 0;
     std::vector<bool> seen(c.size(), false);
@@ -81,8 +80,7 @@ TEST_CASE("a batch never exceeds its limits (randomised)") {
       CHECK(s.tokens >= 1);
       CHECK(s.tokens <= c[s.index].offered);
       CHECK(s.truncated == (s.tokens < c[s.index].offered));
-      if (c[s.index].offered > 1)
-        CHECK(s.tokens <= lim.prefill_chunk);
+      if (c[s.index].offered > 1) CHECK(s.tokens <= lim.prefill_chunk);
       sum += s.tokens;
     }
     CHECK(sum == b.tokens);
@@ -90,8 +88,7 @@ TEST_CASE("a batch never exceeds its limits (randomised)") {
     CHECK(static_cast<int32_t>(b.slots.size()) <= lim.max_batch);
     // Every ready decode is in the batch while there is room and budget for it.
     int32_t decodes = 0;
-    for (auto& s : c)
-      decodes += s.ready && s.offered == 1;
+    for (auto& s : c) decodes += s.ready && s.offered == 1;
     CHECK(static_cast<int32_t>(b.slots.size()) >= std::min<int32_t>({decodes, lim.max_batch, lim.max_tokens_per_step}));
   }
 }

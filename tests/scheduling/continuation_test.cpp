@@ -27,7 +27,7 @@ TEST_CASE("can_continue: never when the request would allocate a page first") {
 }
 
 TEST_CASE("can_continue: never at the end of the context") {
-  CHECK(can_continue({60, 1, true, 4}, 16, 63));  // tokens = 62 < 63
+  CHECK(can_continue({60, 1, true, 4}, 16, 63));        // tokens = 62 < 63
   CHECK_FALSE(can_continue({61, 1, true, 4}, 16, 63));  // tokens = 63: the request ends
 }
 

@@ -38,11 +38,9 @@ int admissions_until(std::vector<waiting_request> waiting, uint64_t target, fair
     REQUIRE(chosen.size() == 1);
     auto& w = waiting[chosen[0]];
     fair.admitted(w.tenant, w.weight);
-    if (w.arrival == target)
-      return round;
+    if (w.arrival == target) return round;
     waiting.erase(waiting.begin() + static_cast<std::ptrdiff_t>(chosen[0]));
-    for (auto& rest : waiting)
-      ++rest.passed_over;
+    for (auto& rest : waiting) ++rest.passed_over;
   }
   return -1;
 }
@@ -62,14 +60,11 @@ TEST_CASE("fair share: B's one request, queued behind 200 of A's, is admitted at
   auto lim = one_slot();
   tokens p = {1, 2, 3, 4, 5, 6, 7, 8, 9};
   std::vector<waiting_request> w;
-  for (uint64_t i = 1; i <= 200; ++i)
-    w.push_back(of(&p, i, 1));
+  for (uint64_t i = 1; i <= 200; ++i) w.push_back(of(&p, i, 1));
   fair_share fair;
   // A has been served a while (its requests got urgent by waiting) before B arrives.
-  for (int i = 0; i < 10; ++i)
-    fair.admitted(1, 1);
-  for (auto& a : w)
-    a.passed_over = 20;
+  for (int i = 0; i < 10; ++i) fair.admitted(1, 1);
+  for (auto& a : w) a.passed_over = 20;
   w.push_back(of(&p, 201, 2));
   CHECK(admissions_until(w, 201, fair, lim) == 1);
   // Without the fair order B would wait for every urgent request of A.
@@ -80,10 +75,8 @@ TEST_CASE("fair share: two backlogged tenants alternate by weight") {
   auto lim = one_slot();
   tokens p = {1, 2, 3, 4, 5};
   std::vector<waiting_request> w;
-  for (uint64_t i = 1; i <= 30; ++i)
-    w.push_back(of(&p, i, 1, 3));  // A, weight 3
-  for (uint64_t i = 31; i <= 40; ++i)
-    w.push_back(of(&p, i, 2, 1));  // B, weight 1
+  for (uint64_t i = 1; i <= 30; ++i) w.push_back(of(&p, i, 1, 3));   // A, weight 3
+  for (uint64_t i = 31; i <= 40; ++i) w.push_back(of(&p, i, 2, 1));  // B, weight 1
   fair_share fair;
   auto order = fair.order(w, lim);
   REQUIRE(order.size() == 40);
@@ -121,8 +114,7 @@ TEST_CASE("fair share: preempted requests still go first") {
 
 TEST_CASE("fair share: an idle tenant does not bank credit") {
   fair_share fair;
-  for (int i = 0; i < 50; ++i)
-    fair.admitted(1, 1);
+  for (int i = 0; i < 50; ++i) fair.admitted(1, 1);
   // Tenant 2 was idle all along: it starts at the clock, not 50 admissions behind.
   CHECK(fair.virtual_time(2) == doctest::Approx(fair.virtual_time(1) - 1.0));
 }

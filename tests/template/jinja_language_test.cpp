@@ -41,7 +41,9 @@ jinja::template_error render_error(const std::string& source, const json& contex
   return jinja::template_error(0, "");
 }
 
-bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
 
 }  // namespace
 
@@ -114,7 +116,8 @@ TEST_CASE("render errors carry the line of the failing expression") {
 
 TEST_CASE("raise_exception is a raised_error with the template's message and line") {
   const auto program = jinja::template_program::parse(
-      "{% if messages[0]['role'] != 'user' %}\n{{ raise_exception('Conversation roles must alternate') }}\n{% endif %}");
+      "{% if messages[0]['role'] != 'user' %}\n{{ raise_exception('Conversation roles must alternate') }}\n{% endif "
+      "%}");
   const json context = {{"messages", {{{"role", "assistant"}, {"content", "x"}}}}};
   try {
     program.render(context);
@@ -150,9 +153,10 @@ TEST_CASE("tojson writes non-ASCII as is and escapes as json.dumps does") {
 TEST_CASE("the context must be an object; bad input never crashes") {
   const auto program = jinja::template_program::parse("{{ x }}");
   CHECK_THROWS_AS(program.render(json::array()), jinja::template_error);
-  for (const char* bad : {"{{", "{%", "{#", "{{ }}", "{% %}", "{% if %}", "{{ ( }}", "{{ [1, }}", "{{ {1: } }}",
-                          "{% for %}", "{% set %}", "{% macro %}", "{{ 'a' ~ }}", "{{ x[ }}", "{{ x. }}", "{{ x | }}",
-                          "{{ x is }}", "{% endmacro %}", "{{ 1e }}", "{{ '\\x4' }}", "{% set x = 1", "{{ a if }}"}) {
+  for (const char* bad : {"{{",          "{%",           "{#",           "{{ }}",     "{% %}",      "{% if %}",
+                          "{{ ( }}",     "{{ [1, }}",    "{{ {1: } }}",  "{% for %}", "{% set %}",  "{% macro %}",
+                          "{{ 'a' ~ }}", "{{ x[ }}",     "{{ x. }}",     "{{ x | }}", "{{ x is }}", "{% endmacro %}",
+                          "{{ 1e }}",    "{{ '\\x4' }}", "{% set x = 1", "{{ a if }}"}) {
     CAPTURE(bad);
     CHECK_THROWS_AS(jinja::template_program::parse(bad), jinja::template_error);
   }
@@ -180,6 +184,8 @@ TEST_CASE("a runaway template ends with an error") {
 TEST_CASE("sizes a template asks for are bounded") {
   CHECK(contains(render_error("{{ {} | tojson(indent=2 ** 32) }}").what(), "above 10000"));
   CHECK(contains(render_error("{{ 'x' | indent(99999999) }}").what(), "above 10000"));
-  CHECK(contains(render_error("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}").what(),
-                 "MiB"));
+  CHECK(contains(
+      render_error("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}")
+          .what(),
+      "MiB"));
 }

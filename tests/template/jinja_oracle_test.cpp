@@ -35,17 +35,17 @@ std::string read_file(const std::filesystem::path& path) {
 /// One python process renders everything (templates x conversations, and the language snippets).
 const ordered_json& oracle() {
   static const ordered_json result = [] {
-  setenv("KVACTOR_TEMPLATE_NOW", fixed_now, 1);
-  const std::string command = std::string(KVACTOR_PYTHON) + " " + KVACTOR_JINJA_ORACLE + " " + KVACTOR_TEMPLATES_DIR +
-                              " " + KVACTOR_JINJA_CASES + " " + KVACTOR_JINJA_SNIPPETS;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE_MESSAGE(pipe != nullptr, "cannot run ", command);
-  std::string output;
-  char buf[65536];
-  for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) output.append(buf, n);
-  const int status = pclose(pipe);
-  REQUIRE_MESSAGE(status == 0, command, " failed (is python3-jinja2 installed?)");
-  return ordered_json::parse(output);
+    setenv("KVACTOR_TEMPLATE_NOW", fixed_now, 1);
+    const std::string command = std::string(KVACTOR_PYTHON) + " " + KVACTOR_JINJA_ORACLE + " " + KVACTOR_TEMPLATES_DIR +
+                                " " + KVACTOR_JINJA_CASES + " " + KVACTOR_JINJA_SNIPPETS;
+    FILE* pipe = popen(command.c_str(), "r");
+    REQUIRE_MESSAGE(pipe != nullptr, "cannot run ", command);
+    std::string output;
+    char buf[65536];
+    for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) output.append(buf, n);
+    const int status = pclose(pipe);
+    REQUIRE_MESSAGE(status == 0, command, " failed (is python3-jinja2 installed?)");
+    return ordered_json::parse(output);
   }();
   return result;
 }
@@ -55,8 +55,9 @@ std::string first_difference(const std::string& expected, const std::string& act
   std::size_t i = 0;
   while (i < expected.size() && i < actual.size() && expected[i] == actual[i]) ++i;
   const std::size_t from = i > 40 ? i - 40 : 0;
-  return "first difference at byte " + std::to_string(i) + "\n  jinja2:  " +
-         ordered_json(expected.substr(from, 120)).dump() + "\n  kvactor: " + ordered_json(actual.substr(from, 120)).dump();
+  return "first difference at byte " + std::to_string(i) +
+         "\n  jinja2:  " + ordered_json(expected.substr(from, 120)).dump() +
+         "\n  kvactor: " + ordered_json(actual.substr(from, 120)).dump();
 }
 
 }  // namespace
@@ -129,8 +130,8 @@ TEST_CASE("every chat template renders byte-identical to Python's jinja2 or is r
     }
     if (all_equal) ++identical;
   }
-  MESSAGE("jinja2 ", oracle().at("jinja2").get<std::string>(), ": ", expected_templates.size(), " templates, ", identical,
-          " byte-identical on every case, ", refused, " refused at parse time; ", renders_compared,
+  MESSAGE("jinja2 ", oracle().at("jinja2").get<std::string>(), ": ", expected_templates.size(), " templates, ",
+          identical, " byte-identical on every case, ", refused, " refused at parse time; ", renders_compared,
           " renders compared, ", raises_matched, " raises matched; kvactor rendered them all in ",
           std::chrono::duration_cast<std::chrono::microseconds>(engine_time).count() / 1000.0, " ms\n", refusals);
   CHECK(identical + refused == static_cast<int>(expected_templates.size()));

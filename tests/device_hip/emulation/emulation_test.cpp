@@ -48,8 +48,8 @@ TEST_CASE("emulation: shared memory starts every block poisoned") {
   float* p = out.data();
   kvactor::emulation::launch(dim3(3), dim3(64), [p] { read_unwritten_shared(p); });
   for (int block = 0; block < 3; ++block) {
-    CHECK(std::isnan(out[static_cast<std::size_t>(2 * block)]));        // not 0, not the last block's 1
-    CHECK(out[static_cast<std::size_t>(2 * block + 1)] == -1.0f);        // an int of 0xFF bytes
+    CHECK(std::isnan(out[static_cast<std::size_t>(2 * block)]));   // not 0, not the last block's 1
+    CHECK(out[static_cast<std::size_t>(2 * block + 1)] == -1.0f);  // an int of 0xFF bytes
   }
   CHECK(kvactor::emulation::poison_shared_memory() >= sizeof(float) * 64 + sizeof(int) * 4);
 }

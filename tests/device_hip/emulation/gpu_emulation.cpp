@@ -273,11 +273,11 @@ struct emulated_event {
 };
 
 hipError_t hipMalloc(void** pointer, std::size_t bytes) {
-  *pointer = ::operator new(bytes == 0 ? 1 : bytes, std::align_val_t{256}, std::nothrow);
+  *pointer = ::operator new (bytes == 0 ? 1 : bytes, std::align_val_t{256}, std::nothrow);
   return *pointer ? hipSuccess : hipErrorOutOfMemory;
 }
 hipError_t hipFree(void* pointer) {
-  ::operator delete(pointer, std::align_val_t{256});
+  ::operator delete (pointer, std::align_val_t{256});
   return hipSuccess;
 }
 hipError_t hipMemcpy(void* dst, const void* src, std::size_t bytes, hipMemcpyKind) {
