@@ -492,11 +492,11 @@ using device_actor =
                      caf::replies_to<inspect_atom>::with<device_report>>;
 
 // One per request; owns its tokens, block table, sampling state and output.
+// step_atom: the scheduler's step is done (tokens processed, the result: token -1 if none
+// sampled; continued: the scheduler already issued the next step with that token as
+// input, so no offer follows; scheduling/continuation.hpp).
 using request_actor =
     caf::typed_actor<caf::reacts_to<admit_atom>,  // scheduler: you may start (match, allocate, offer)
-                     // scheduler: step done (tokens processed, the result: token -1 if none sampled;
-                     // continued: the scheduler already issued the next step with that token as input,
-                     // so no offer follows; scheduling/continuation.hpp)
                      caf::reacts_to<step_atom, int32_t, sequence_result, bool>,
                      caf::replies_to<preempt_atom>::with<token_list>,  // give back everything, wait for the next admit
                      caf::reacts_to<fail_atom, caf::error>,            // an engine_errc + message: end with that error
