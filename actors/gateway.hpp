@@ -18,6 +18,9 @@
 #include "device/sampling.hpp"
 
 namespace kvactor {
+namespace grammar {
+struct output_constraint;
+}
 
 class tokenizer;
 struct model_config;
@@ -38,6 +41,9 @@ struct generation_request {
   uint64_t ns = 0;
   uint32_t tenant = 0;
   int32_t tenant_weight = 1;
+  // Structured output (grammar/output_constraint.hpp): every sampled token is one the grammar
+  // allows; the request ends ("stop") when the grammar is complete. Null = unconstrained.
+  std::shared_ptr<const grammar::output_constraint> constraint;
 };
 
 struct generation_usage {

@@ -274,7 +274,7 @@ typename Inspector::result_type inspect(Inspector& f, sampling_params& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sequence_step& x) {
   return f(caf::meta::type_name("sequence_step"), x.seq_id, x.tokens, x.start_pos, x.block_table, x.sample, x.sampling,
-           x.sample_index, x.return_logits, x.history, x.history_prompt_len);
+           x.sample_index, x.return_logits, x.history, x.history_prompt_len, x.allowed_tokens);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sequence_result& x) {

@@ -6,6 +6,7 @@
 #ifdef KVACTOR_FAULT_HOOKS
 #include "actors/fault_hooks.hpp"  // tests/faults only; see that header
 #endif
+#include "grammar/output_constraint.hpp"
 #include "scheduling/page_arithmetic.hpp"
 
 namespace kvactor {
@@ -37,6 +38,9 @@ struct request_state {
   clock_type::time_point start = clock_type::now();
   double ttft_ms = -1;
   uint64_t handled = 0;
+  // Structured output: this request's grammar state (null when unconstrained). Its own, so the
+  // mask of every step depends on nothing but this request's tokens.
+  std::unique_ptr<grammar::constrained_decoder> decoder;
 };
 
 using request_pointer = request_actor::stateful_pointer<request_state>;
@@ -127,6 +131,27 @@ void end_finished(request_pointer self, const std::string& reason) {
 
 std::string error_text(request_pointer self, const caf::error& err) { return self->system().render(err); }
 
+// The grammar's mask for the next token, sized to the model's vocabulary (a tokenizer may have
+// fewer ids than the model's output rows; those rows stay disallowed). False: the request ended.
+bool constrain(request_pointer self, sequence_step& s) {
+  auto& st = self->state;
+  try {
+    const grammar::token_mask& mask = st.decoder->next_mask();
+    if (mask.count() == 0) {
+      end_with_error(self, engine_errc::bad_request,
+                     "the grammar cannot go on after " + std::to_string(st.generated) +
+                         " generated tokens: no token of the vocabulary produces the text it requires next");
+      return false;
+    }
+    s.allowed_tokens = mask.words;
+  } catch (const std::exception& e) {  // grammar_error: the state needs too many parse stacks
+    end_with_error(self, engine_errc::bad_request, std::string("grammar: ") + e.what());
+    return false;
+  }
+  s.allowed_tokens.resize((static_cast<std::size_t>(st.cfg.vocab_size) + 63) / 64, 0);
+  return true;
+}
+
 void offer(request_pointer self) {
   auto& st = self->state;
   sequence_step s;
@@ -141,6 +166,7 @@ void offer(request_pointer self) {
     s.history = st.tokens;
     s.history_prompt_len = st.prompt_len;
   }
+  if (st.decoder && !constrain(self, s)) return;
   self->send(st.peers.scheduler, ready_atom_v, std::move(s));
 }
 
@@ -250,15 +276,31 @@ bool is_stop_token(const request_state& st, int32_t token) {
   return (st.req.stop_at_eos && listed(st.cfg.end_ids)) || listed(st.req.stop_token_ids);
 }
 
+// Feeds a sampled token to the grammar. The mask allowed it, so a refusal is a bug somewhere
+// between the mask and the sampler: the request fails loudly instead of leaving the grammar.
+bool advance_grammar(request_pointer self, int32_t token) {
+  auto& st = self->state;
+  try {
+    if (st.decoder->accept(token)) return true;
+    end_with_error(self, engine_errc::internal,
+                   "the grammar refused sampled token " + std::to_string(token) + " although its mask allowed it");
+  } catch (const std::exception& e) {
+    end_with_error(self, engine_errc::bad_request, std::string("grammar: ") + e.what());
+  }
+  return false;
+}
+
 // continued: the scheduler already issued the next step with this token as its input
 // (scheduling/continuation.hpp): nothing to publish or allocate, and no offer to make.
 void on_token(request_pointer self, sequence_result& result, bool continued) {
   auto& st = self->state;
   const int32_t token = result.token;
-  if (is_stop_token(st, token)) {
+  // Constrained: an end token was allowed only because the document is complete.
+  if (is_stop_token(st, token) || (st.decoder && st.decoder->is_end(token))) {
     end_finished(self, "stop");
     return;
   }
+  if (st.decoder && !advance_grammar(self, token)) return;
   st.tokens.push_back(token);
   ++st.generated;
   if (st.ttft_ms < 0) st.ttft_ms = ms_since(st.start);
@@ -280,6 +322,11 @@ void on_token(request_pointer self, sequence_result& result, bool continued) {
   if (fault_hooks::kill_now(st.req.rid, st.generated))
     caf::anon_send_exit(caf::actor_cast<caf::actor>(self), caf::exit_reason::kill);
 #endif
+  // A complete document that nothing can extend: the text is exactly the document.
+  if (st.decoder && st.decoder->finished()) {
+    publish_full_pages(self, [self] { end_finished(self, "stop"); });
+    return;
+  }
   if (st.generated >= st.req.max_tokens || static_cast<int32_t>(st.tokens.size()) >= st.cfg.max_seq_len) {
     // Publish what the device wrote before finishing so later prompts can share it.
     publish_full_pages(self, [self] { end_finished(self, "length"); });
@@ -422,6 +469,7 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
   st.cb = std::move(cb);
   st.tokens = st.req.prompt;
   st.prompt_len = static_cast<int32_t>(st.tokens.size());
+  if (st.req.constraint) st.decoder = std::make_unique<grammar::constrained_decoder>(st.req.constraint);
   // Exactly one final event even if the actor is killed: the functor runs at exit.
   self->attach_functor([ended = st.ended, cb = st.cb, rid = st.req.rid](const caf::error& reason) {
     if (*ended || !cb) return;

@@ -274,8 +274,9 @@ void peek_waiting(scheduler_pointer self) {
 bool continue_sequence(scheduler_state& s, entry& e, int32_t token) {
   // An end id may end the request (unless it ignores EOS): let it answer first.
   const bool end_id = std::find(s.cfg.end_ids.begin(), s.cfg.end_ids.end(), token) != s.cfg.end_ids.end();
-  // Per-step state the request computes (logits it asked for) is never carried forward.
-  if (token < 0 || end_id || e.offer.return_logits || !s.starved.empty()) return false;
+  // Per-step state the request computes (logits it asked for, its grammar's mask for the next
+  // token) is never carried forward: a constrained request offers every step itself.
+  if (token < 0 || end_id || e.offer.return_logits || e.offer.constrained() || !s.starved.empty()) return false;
   scheduling::finished_step done{e.offer.start_pos, e.step_tokens, e.step_sampled,
                                  static_cast<int32_t>(e.offer.block_table.size())};
   if (!scheduling::can_continue(done, s.lim.page_size, s.cfg.max_seq_len)) return false;

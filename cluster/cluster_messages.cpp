@@ -4,6 +4,8 @@
 
 #include <caf/io/all.hpp>
 
+#include "grammar/output_constraint.hpp"
+
 namespace kvactor::cluster {
 
 std::vector<int32_t> namespaced_key(uint64_t ns, const std::vector<int32_t>& prompt, std::size_t max_tokens) {
@@ -29,6 +31,7 @@ node_request to_node_request(const generation_request& req) {
   out.ns = req.ns;
   out.tenant = req.tenant;
   out.tenant_weight = req.tenant_weight;
+  if (req.constraint) out.grammar = req.constraint->gbnf;
   return out;
 }
 

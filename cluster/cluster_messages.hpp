@@ -40,6 +40,7 @@ struct node_request {
   uint64_t ns = 0;      // the tenant's cache namespace: the node matches and publishes only there
   uint32_t tenant = 0;  // fair share on the node
   int32_t tenant_weight = 1;
+  std::string grammar;  // structured output's GBNF ("" = none); the node masks with its own vocabulary
 };
 
 // generation_event flattened; type: 0 token, 1 finished, 2 error.
@@ -72,7 +73,8 @@ generation_event from_node_event(const node_event& ev);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_request& x) {
   return f(caf::meta::type_name("node_request"), x.rid, x.prompt, x.max_tokens, x.sampling, x.stop_at_eos,
-           x.stop_token_ids, x.cache_prompt, x.deadline_ms, x.kind, x.request_id, x.ns, x.tenant, x.tenant_weight);
+           x.stop_token_ids, x.cache_prompt, x.deadline_ms, x.kind, x.request_id, x.ns, x.tenant, x.tenant_weight,
+           x.grammar);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_event& x) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cluster/cluster_messages.hpp"
+#include "grammar/output_constraint.hpp"
 
 namespace kvactor::cluster {
 namespace {
@@ -65,6 +66,7 @@ struct node_state {
   std::unordered_map<uint64_t, caf::typed_response_promise<std::string>> answers;
   uint64_t next_answer = 1;
   std::deque<std::vector<int32_t>> recent_prompts;
+  std::shared_ptr<const grammar::token_vocabulary> vocabulary;  // structured output's, built on first use
   static inline const char* name = "cluster_node";
 };
 
@@ -93,8 +95,24 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
         relay->sink = sink;
         relay->node = caf::actor_cast<caf::actor>(self);
         st.relays->add(relay);
+        generation_request local = from_node_request(req);
+        if (!req.grammar.empty()) {
+          // The router's HTTP edge parsed this grammar already; the mask needs this node's vocabulary.
+          try {
+            if (!st.vocabulary) st.vocabulary = grammar::vocabulary_of(st.service->tok());
+            local.constraint = grammar::make_constraint(req.grammar, st.vocabulary);
+          } catch (const std::exception& e) {
+            generation_event refused;
+            refused.type = generation_event::kind::error;
+            refused.rid = req.rid;
+            refused.error = engine_errc::bad_request;
+            refused.error_message = std::string("grammar: ") + e.what();
+            relay->deliver(refused);
+            return;
+          }
+        }
         const std::string rid =
-            st.service->submit(from_node_request(req), [relay](const generation_event& ev) { relay->deliver(ev); });
+            st.service->submit(std::move(local), [relay](const generation_event& ev) { relay->deliver(ev); });
         // The request may already have ended (its done message is queued behind this one):
         // the map entry is then removed by that message.
         st.rid_of_sink[sink.address()] = rid;

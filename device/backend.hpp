@@ -30,6 +30,11 @@ struct sequence_step {
   // Prompt + generated tokens so far, for the penalties (only when sampling.penalized()).
   std::vector<int32_t> history;
   int32_t history_prompt_len = 0;  // the prompt's share of history
+  // Structured output (grammar/): bit `id` of word id / 64 set = token id may be sampled; empty =
+  // no constraint. The request actor computes it from its own grammar state, so it is this row's
+  // alone; sampling sees the disallowed logits as -inf (before logit_bias and the penalties).
+  std::vector<uint64_t> allowed_tokens;
+  bool constrained() const { return !allowed_tokens.empty(); }
 };
 
 struct sequence_result {

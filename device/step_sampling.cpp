@@ -1,19 +1,32 @@
 #include "device/step_sampling.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "device/logit_adjust.hpp"
 
 namespace kvactor {
 
+// Disallowed tokens (sequence_step::allowed_tokens) get -inf: no temperature, cut or draw can
+// pick them, and the argmax is the best allowed token.
+void mask_logits(float* logits, int vocab, const std::vector<uint64_t>& allowed) {
+  constexpr float minus_inf = -std::numeric_limits<float>::infinity();
+  for (int id = 0; id < vocab; ++id) {
+    const std::size_t word = static_cast<std::size_t>(id) / 64;
+    if (word >= allowed.size() || !(allowed[word] >> (id % 64) & 1)) logits[id] = minus_inf;
+  }
+}
+
 void sample_into(sequence_result& out, const float* logits, int vocab, const sequence_step& s, sampler_scratch& scratch,
                  int32_t greedy_token) {
   if (!s.sample) return;
   const sampling_params& p = s.sampling;
-  if (p.adjusts_logits()) {
+  if (p.adjusts_logits() || s.constrained()) {
     scratch.adjusted.assign(logits, logits + vocab);
-    adjust_logits(scratch.adjusted.data(), vocab, p, s.history,
-                  static_cast<std::size_t>(std::max(0, s.history_prompt_len)));
+    if (s.constrained()) mask_logits(scratch.adjusted.data(), vocab, s.allowed_tokens);
+    if (p.adjusts_logits())
+      adjust_logits(scratch.adjusted.data(), vocab, p, s.history,
+                    static_cast<std::size_t>(std::max(0, s.history_prompt_len)));
     out.token = sample_token(scratch.adjusted.data(), vocab, p, s.sample_index, scratch.ranked);
   } else if (p.greedy() && greedy_token >= 0) {
     out.token = greedy_token;

@@ -15,6 +15,15 @@ struct sampler_scratch {
   std::vector<float> adjusted;
 };
 
+// Sets every logit the mask (sequence_step::allowed_tokens) does not allow to -inf.
+void mask_logits(float* logits, int vocab, const std::vector<uint64_t>& allowed);
+
+// Whether sampling `s` needs its row's logits on the host (a device argmax is not enough).
+inline bool needs_logits(const sequence_step& s) {
+  return s.return_logits || !s.sampling.greedy() || s.sampling.adjusts_logits() || s.sampling.logprobs >= 0 ||
+         s.constrained();
+}
+
 // Fills out.token (when s.sample) and the log probabilities (when s.sampling.logprobs >= 0).
 // `greedy_token`, if >= 0, is an argmax the device already computed, used when nothing
 // adjusts the logits.

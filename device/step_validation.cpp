@@ -27,6 +27,18 @@ void validate_sampling(std::size_t index, const sequence_step& s) {
   if (p.bias_ids.size() != p.bias_values.size()) fail(index, s, "logit bias ids and values differ in number");
 }
 
+// A mask covers the vocabulary exactly and allows at least one token of it.
+void validate_mask(std::size_t index, const sequence_step& s, int vocab) {
+  const std::size_t words = (static_cast<std::size_t>(vocab) + 63) / 64;
+  if (s.allowed_tokens.size() != words)
+    fail(index, s,
+         "allowed_tokens has " + std::to_string(s.allowed_tokens.size()) + " words, the vocabulary of " +
+             std::to_string(vocab) + " needs " + std::to_string(words));
+  for (int id = 0; id < vocab; ++id)
+    if (s.allowed_tokens[static_cast<std::size_t>(id) / 64] >> (id % 64) & 1) return;
+  fail(index, s, "allowed_tokens allows no token");
+}
+
 }  // namespace
 
 void validate_layout(const kv_layout& layout) {
@@ -62,6 +74,7 @@ void validate_step(const std::vector<sequence_step>& batch, const model_config& 
              "block table entry " + std::to_string(p) + " is page " + std::to_string(s.block_table[p]) +
                  ", outside the store's " + std::to_string(layout.num_pages) + " pages");
     if (s.sample) validate_sampling(i, s);
+    if (s.sample && s.constrained()) validate_mask(i, s, config.vocab_size);
     for (int64_t pos = s.start_pos; pos < end; ++pos)
       written_slots.push_back(static_cast<int64_t>(s.block_table[static_cast<std::size_t>(pos / layout.page_size)]) *
                                   layout.page_size +

@@ -116,7 +116,9 @@ chat_call chat_from(const json& doc, const prompt_limits& limits, const chat_pro
                        "logit_bias",
                        "ignore_eos",
                        "cache_prompt",
-                       "cache_salt"},
+                       "cache_salt",
+                       "response_format",
+                       "grammar"},
                       "");
 
   chat_call call;
@@ -143,12 +145,7 @@ chat_call chat_from(const json& doc, const prompt_limits& limits, const chat_pro
   call.params.n = read_choices(doc, limits, 1);
   call.params.cache_salt = read_cache_salt(doc);
   call.stream = read_bool(doc, "stream", "", false);
-  if (present(doc, "stream_options")) {
-    if (!call.stream) reject(400, "INVALID_TYPE", "stream_options: only allowed when stream is true");
-    if (doc.at("stream_options").is_object())
-      refuse_unknown_keys(doc.at("stream_options"), {"include_usage"}, "stream_options.");
-  }
-  call.stream_usage = read_include_usage(doc);
+  call.stream_usage = read_include_usage(doc, call.stream);
   call.stop = read_stop(doc);
   // ChatML ends a turn with this text; a model that has no such token may still write it.
   if (chat.is_chatml_fallback()) call.stop.push_back("<|im_end|>");
@@ -182,7 +179,12 @@ json checked_messages(const json& doc) {
 
 parse_result<chat_call> parse_chat_completion(std::string_view body, const prompt_limits& limits,
                                               const chat_prompt& chat) {
-  return guarded<chat_call>(body, limits.body_limit, chat_from, limits, chat);
+  auto build = [body](const json& doc, const prompt_limits& l, const chat_prompt& c) {
+    chat_call call = chat_from(doc, l, c);
+    call.params.structured = read_structured_output(body, doc, "", true);
+    return call;
+  };
+  return guarded<chat_call>(body, limits.body_limit, build, limits, chat);
 }
 
 parse_result<apply_template_call> parse_apply_template(std::string_view body, const prompt_limits& limits,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "grammar/output_constraint.hpp"
 #include "http/tenants.hpp"
 #include "model/tokenizer.hpp"
 
@@ -62,6 +63,9 @@ void generation_exchange::start() {
     req.tenant = spec_.tenant;
     req.tenant_weight = spec_.tenant_weight;
     req.ns = cache_namespace(spec_.tenant, spec_.params[i].cache_salt);
+    const structured_output& structured = spec_.params[i].structured;
+    if (!structured.empty())
+      req.constraint = grammar::make_constraint(structured.gbnf, structured.rules, spec_.vocabulary);
     req.kind = spec_.flavor == api_flavor::shortfin ? "generate"
                : spec_.flavor == api_flavor::openai ? "completion"
                                                     : "chat";

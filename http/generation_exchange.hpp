@@ -18,6 +18,10 @@
 #include "http/server_metrics.hpp"
 #include "http/text_stream.hpp"
 
+namespace kvactor::grammar {
+struct token_vocabulary;
+}
+
 namespace kvactor::http {
 
 enum class api_flavor { shortfin, openai, chat };  // chat: one prompt, rendered from messages
@@ -40,6 +44,8 @@ struct exchange_spec {
   uint32_t tenant = 0;        // who asked (http/tenants.hpp); with each prompt's cache_salt, the cache namespace
   int32_t tenant_weight = 1;  // fair-share weight in admission
   std::shared_ptr<void> tenant_slot;  // the tenant's in-flight slot (tenant_gate), freed with the exchange
+  // The vocabulary structured output masks with (set when some params.structured is not empty).
+  std::shared_ptr<const grammar::token_vocabulary> vocabulary;
 };
 
 // n > 1: entry i becomes n entries (choice j samples with seed + j, so it equals what

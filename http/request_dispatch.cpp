@@ -128,6 +128,12 @@ std::shared_ptr<generation_exchange> start_generation(server_context& ctx, const
   choose_seeds(spec.params);  // a sampled request without a seed gets a fresh one, reported back
   expand_choices(spec);       // n > 1: choice j of a prompt samples with seed + j
   spec.deadline = std::chrono::milliseconds(ctx.cfg.request_timeout_ms);
+  // Structured output needs the vocabulary's token bytes: built by the first such request.
+  for (const auto& p : spec.params)
+    if (!p.structured.empty()) {
+      spec.vocabulary = ctx.vocabulary.get(ctx.service.tok());
+      break;
+    }
   auto exchange = std::make_shared<generation_exchange>(ctx.service, sink, ctx.metrics, std::move(spec), req.received);
   exchange->start();
   return exchange;

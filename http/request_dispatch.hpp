@@ -9,6 +9,7 @@
 #include <string>
 
 #include "actors/gateway.hpp"
+#include "grammar/output_constraint.hpp"
 #include "http/chat_prompt.hpp"
 #include "http/connection_registry.hpp"
 #include "http/generation_exchange.hpp"
@@ -33,7 +34,8 @@ struct server_context {
   // Open connections by client address and state: per-client limits, shedding (issue 22).
   connection_registry connections{
       client_limits{cfg.max_connections, cfg.max_connections_per_client, cfg.max_requests_per_client}};
-  tenant_gate tenant_requests;  // generation requests in flight per tenant (max_requests_per_tenant)
+  tenant_gate tenant_requests;          // generation requests in flight per tenant (max_requests_per_tenant)
+  grammar::lazy_vocabulary vocabulary;  // token bytes and trie for structured output, built on first use
 };
 
 struct incoming_request {

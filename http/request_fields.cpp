@@ -129,10 +129,12 @@ std::string read_cache_salt(const json& obj) {
   return salt;
 }
 
-bool read_include_usage(const json& obj) {
+bool read_include_usage(const json& obj, bool stream) {
   if (!present(obj, "stream_options")) return false;
+  if (!stream) reject(400, "INVALID_TYPE", "stream_options: only allowed when stream is true");
   const json& so = obj.at("stream_options");
   if (!so.is_object()) wrong_type("stream_options", "an object", so);
+  refuse_unknown_keys(so, {"include_usage"}, "stream_options.");
   return read_bool(so, "include_usage", "stream_options.", false);
 }
 

@@ -40,8 +40,9 @@ uint64_t read_seed(const json& obj, const char* key, const std::string& where);
 std::vector<std::string> read_stop(const json& obj);
 // cache_salt (vLLM's name): optional, a string of 1 to 1024 bytes; "" when absent.
 std::string read_cache_salt(const json& obj);
-// stream_options.include_usage (stream_options must be an object).
-bool read_include_usage(const json& obj);
+// stream_options.include_usage (false when absent); stream_options is refused unless `stream`,
+// and any key of it but include_usage is refused.
+bool read_include_usage(const json& obj, bool stream);
 
 // The largest max_tokens a request may ask for: the context, or the server's cap if lower.
 long long new_tokens_cap(const prompt_limits& limits);

@@ -64,12 +64,13 @@ generation_params shortfin_params(const json& sp, const std::string& where, cons
   p.sampling.top_p = static_cast<float>(read_number(sp, "top_p", where, 1.0, 0.0, 1.0, true));
   p.sampling.seed = read_seed(sp, "seed", where);
   p.seed_given = present(sp, "seed");
-  refuse_unknown_keys(
-      sp,
-      {"max_completion_tokens", "temperature", "top_k", "top_p", "seed", "min_p", "presence_penalty",
-       "frequency_penalty", "repetition_penalty", "logit_bias", "stop_token_ids", "ignore_eos", "cache_prompt"},
-      where);
+  refuse_unknown_keys(sp,
+                      {"max_completion_tokens", "temperature", "top_k", "top_p", "seed", "min_p", "presence_penalty",
+                       "frequency_penalty", "repetition_penalty", "logit_bias", "stop_token_ids", "ignore_eos",
+                       "cache_prompt", "grammar"},
+                      where);
   read_sampling_extras(sp, where, limits, p);
+  p.structured = read_structured_output({}, sp, where, false);
   return p;
 }
 
@@ -185,7 +186,9 @@ void refuse_unknown_completion_keys(const json& doc) {
                        "logit_bias",
                        "ignore_eos",
                        "cache_prompt",
-                       "cache_salt"},
+                       "cache_salt",
+                       "response_format",
+                       "grammar"},
                       "");
 }
 
@@ -240,7 +243,7 @@ completion_call completion_from(const json& doc, const prompt_limits& limits) {
   read_completion_sampling(doc, limits, call);
   call.params.cache_salt = read_cache_salt(doc);
   call.stream = read_bool(doc, "stream", "", false);
-  call.stream_usage = read_include_usage(doc);
+  call.stream_usage = read_include_usage(doc, call.stream);
   call.stop = read_stop(doc);
   for (std::size_t i = 0; i < call.prompts.size(); ++i)
     check_context(call.prompts[i], call.params.max_tokens, limits,
@@ -255,7 +258,12 @@ parse_result<generate_call> parse_generate(std::string_view body, const prompt_l
 }
 
 parse_result<completion_call> parse_completion(std::string_view body, const prompt_limits& limits) {
-  return guarded<completion_call>(body, limits.body_limit, completion_from, limits);
+  auto build = [body](const json& doc, const prompt_limits& l) {
+    completion_call call = completion_from(doc, l);
+    call.params.structured = read_structured_output(body, doc, "", true);
+    return call;
+  };
+  return guarded<completion_call>(body, limits.body_limit, build, limits);
 }
 
 }  // namespace kvactor::http

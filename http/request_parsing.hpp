@@ -13,6 +13,7 @@
 
 #include "device/sampling.hpp"
 #include "http/api_error.hpp"
+#include "http/structured_output.hpp"
 
 namespace kvactor::http {
 
@@ -48,6 +49,7 @@ struct generation_params {
   bool cache_prompt = true;             // false: no prefix-cache match for this request
   int n = 1;                            // choices per prompt; choice j samples with seed + j
   std::string cache_salt;               // narrows prefix-cache sharing inside the tenant ("" = none; http/tenants.hpp)
+  structured_output structured;         // response_format / grammar (http/structured_output.hpp); empty = none
 };
 
 // POST /generate (shortfin's GenerateReqInput).

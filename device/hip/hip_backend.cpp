@@ -414,9 +414,7 @@ std::vector<sequence_result> hip_backend::step(const std::vector<sequence_step>&
   std::vector<int32_t> greedy_tokens(static_cast<std::size_t>(n_out));
   hip::copy_to_host(greedy_tokens.data(), greedy, greedy_tokens.size() * sizeof(int32_t));
   bool need_logits = false;
-  for (std::size_t i : output_batch_index)
-    need_logits = need_logits || batch[i].return_logits || !batch[i].sampling.greedy() ||
-                  batch[i].sampling.adjusts_logits() || batch[i].sampling.logprobs >= 0;
+  for (std::size_t i : output_batch_index) need_logits = need_logits || needs_logits(batch[i]);
   std::vector<float> host_logits;
   if (need_logits) {
     host_logits.resize(static_cast<std::size_t>(n_out) * vocab);

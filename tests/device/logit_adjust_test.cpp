@@ -122,3 +122,48 @@ TEST_CASE("sample_into: penalties change the pick, logprobs describe the unadjus
   CHECK(r.token == 3);
   CHECK(r.top_ids.empty());  // logprobs not asked for
 }
+
+TEST_CASE("sample_into with a grammar mask: only allowed tokens, the same pick as on the masked logits") {
+  const int vocab = static_cast<int>(base.size());
+  sequence_step s;
+  s.sample = true;
+  s.sampling.logprobs = 1;
+  s.allowed_tokens = {(uint64_t{1} << 1) | (uint64_t{1} << 3) | (uint64_t{1} << 5)};
+  std::vector<float> masked = base;
+  mask_logits(masked.data(), vocab, s.allowed_tokens);
+  for (int id = 0; id < vocab; ++id)
+    CHECK(std::isinf(masked[static_cast<std::size_t>(id)]) == !(id == 1 || id == 3 || id == 5));
+  sampler_scratch scratch;
+  std::vector<std::pair<float, int32_t>> ranked;
+  // Greedy: the best allowed token, although a disallowed one (6) has the highest logit; a
+  // device argmax passed in is ignored under a mask.
+  sequence_result out;
+  sample_into(out, base.data(), vocab, s, scratch, 6);
+  CHECK(out.token == sample_token(masked.data(), vocab, s.sampling, 0, ranked));
+  CHECK(out.token == 3);
+  // Log probabilities still describe the model's raw logits.
+  CHECK(out.logprob == logprobs_of(base.data(), vocab, 3, 1).chosen);
+  CHECK(out.top_ids == std::vector<int32_t>{6});
+  // Sampled with penalties and a bias: every draw is allowed and equals the draw on the masked,
+  // then adjusted, logits.
+  s.sampling.temperature = 1.5f;
+  s.sampling.presence_penalty = 0.5f;
+  s.sampling.bias_ids = {1};
+  s.sampling.bias_values = {2.0f};
+  s.history = {0, 3};
+  s.history_prompt_len = 1;
+  std::vector<float> adjusted = masked;
+  adjust_logits(adjusted.data(), vocab, s.sampling, s.history, 1);
+  int seen[8] = {};
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    s.sampling.seed = seed;
+    s.sample_index = seed % 3;
+    sequence_result r;
+    sample_into(r, base.data(), vocab, s, scratch);
+    CHECK(r.token == sample_token(adjusted.data(), vocab, s.sampling, s.sample_index, ranked));
+    ++seen[r.token];
+  }
+  CHECK(seen[1] + seen[3] + seen[5] == 200);
+  CHECK(seen[1] > 0);
+  CHECK(seen[5] > 0);
+}

@@ -79,6 +79,12 @@ TEST_CASE("bad step inputs are rejected with a message and leave the KV store un
   bad.block_table = {0, 1, 2, 3, 4};
   check_rejected(*b, {bad}, "context of 40");
   bad = overwriting();
+  bad.sample = true;
+  bad.allowed_tokens = {1};  // a grammar mask must cover the 256-token vocabulary: 4 words
+  check_rejected(*b, {overwriting(), bad}, "allowed_tokens has 1 words, the vocabulary of 256 needs 4");
+  bad.allowed_tokens.assign(4, 0);
+  check_rejected(*b, {bad}, "allowed_tokens allows no token");
+  bad = overwriting();
   bad.start_pos = 7;  // positions 7..9 need two pages
   bad.block_table = {0};
   check_rejected(*b, {bad}, "block table has 1 pages");

@@ -174,6 +174,13 @@ TEST_CASE("completions: bad input") {
   CHECK(cmpl_error(R"({"prompt":"a","n":0})").code == "OUT_OF_RANGE");
   CHECK(cmpl_error(R"({"prompt":"a","echo":1})").code == "INVALID_TYPE");
   CHECK(cmpl_error(R"({"prompt":"a","stream_options":1})").code == "INVALID_TYPE");
+  // stream_options only with stream: true (as OpenAI), and only include_usage in it.
+  const auto no_stream = cmpl_error(R"({"prompt":"a","stream_options":{"include_usage":true}})");
+  CHECK(no_stream.code == "INVALID_TYPE");
+  CHECK(no_stream.message.find("only allowed when stream is true") != std::string::npos);
+  CHECK(cmpl_error(R"({"prompt":"a","stream":true,"stream_options":{"usage":true}})").code == "UNSUPPORTED_FIELD");
+  CHECK(std::holds_alternative<completion_call>(
+      parse_completion(R"({"prompt":"a","stream":false,"stream_options":null})", limits())));
   CHECK(cmpl_error(R"({"prompt":[1,2,3,4],"max_tokens":61})").code == "context_length_exceeded");
 }
 
