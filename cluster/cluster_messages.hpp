@@ -7,7 +7,9 @@
 //   router request actor ◄──(node_event_atom, node_event)── gateway callback (token,
 //                                                           finished, error)
 //   router request actor ──(cancel, rid)──► node actor       (events then end it)
-//   router actor ──(inspect, what)──► node actor ──► JSON snapshot (metrics, cache, ...)
+//   router actor ──(inspect, what)──► node actor ──► node_snapshot (the gateway's text)
+//   cluster_router ──(inspect, what)──► router actor ──► cluster_report (typed; written
+//                                        as JSON once, by cluster_report_json.cpp)
 //   router actor ──(node_prompts)──► node actor ──► recent prompts (rebuilds the router's
 //                                                   view of that node's cache)
 // The node monitors every router request actor that submitted to it: a router that dies
@@ -59,6 +61,49 @@ struct node_event {
   int32_t completion_tokens = 0;
 };
 
+// A node's answer to inspect(what): its gateway's snapshot. generation_service::inspect
+// yields JSON text (http/API.md's), so the node relays it unread; the router's JSON edge
+// (cluster_report_json.cpp) is the only reader. "" when the gateway gave nothing.
+struct node_snapshot {
+  std::string json;
+};
+
+// One node as the router sees it when it answers an inspection.
+struct node_report {
+  std::string address;  // host:port
+  std::string state;    // up | connecting | down
+  int32_t in_flight = 0;
+  uint64_t routed = 0;
+  uint64_t prefix_routed = 0;
+  uint64_t moved_away = 0;
+  uint64_t lost = 0;
+  uint64_t connects = 0;
+  uint64_t tree_tokens = 0;  // tokens in the router's approximate tree of this node
+  std::string last_error;
+  bool asked = false;     // it was up, so the router relayed the inspection to it
+  bool answered = false;  // and it answered in time: `snapshot` holds the answer
+  node_snapshot snapshot;
+};
+
+// The router's own request counters.
+struct router_counts {
+  uint64_t routed = 0;
+  uint64_t prefix_routed = 0;
+  uint64_t retried = 0;
+  uint64_t node_lost = 0;
+  uint64_t no_node = 0;
+};
+
+// The router actor's answer to inspect(what): its view of every node (in --nodes order)
+// with each asked node's answer. For "cluster" the nodes were asked for "metrics".
+struct cluster_report {
+  std::string what;
+  std::string policy;
+  int32_t balance_margin = 0;
+  router_counts requests;
+  std::vector<node_report> nodes;
+};
+
 // The router's approximate trees are per namespace (tenant, cache_salt): a prompt is keyed
 // by its namespace as `namespace_tokens` leading pseudo-tokens, so two namespaces never
 // share a branch. Keys are cut to `max_tokens` prompt tokens.
@@ -81,6 +126,23 @@ typename Inspector::result_type inspect(Inspector& f, node_event& x) {
   return f(caf::meta::type_name("node_event"), x.type, x.rid, x.token, x.logprob, x.top_ids, x.top_logprobs,
            x.finish_reason, x.error_code, x.error_message, x.prompt_tokens, x.cached_tokens, x.completion_tokens);
 }
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_snapshot& x) {
+  return f(caf::meta::type_name("node_snapshot"), x.json);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_report& x) {
+  return f(caf::meta::type_name("node_report"), x.address, x.state, x.in_flight, x.routed, x.prefix_routed,
+           x.moved_away, x.lost, x.connects, x.tree_tokens, x.last_error, x.asked, x.answered, x.snapshot);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, router_counts& x) {
+  return f(caf::meta::type_name("router_counts"), x.routed, x.prefix_routed, x.retried, x.node_lost, x.no_node);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_report& x) {
+  return f(caf::meta::type_name("cluster_report"), x.what, x.policy, x.balance_margin, x.requests, x.nodes);
+}
 
 }  // namespace kvactor::cluster
 
@@ -88,6 +150,10 @@ typename Inspector::result_type inspect(Inspector& f, node_event& x) {
 CAF_BEGIN_TYPE_ID_BLOCK(kvactor_cluster, caf::id_block::kvactor::end)
 CAF_ADD_TYPE_ID(kvactor_cluster, (kvactor::cluster::node_request))
 CAF_ADD_TYPE_ID(kvactor_cluster, (kvactor::cluster::node_event))
+CAF_ADD_TYPE_ID(kvactor_cluster, (kvactor::cluster::node_snapshot))
+CAF_ADD_TYPE_ID(kvactor_cluster, (kvactor::cluster::node_report))
+CAF_ADD_TYPE_ID(kvactor_cluster, (kvactor::cluster::router_counts))
+CAF_ADD_TYPE_ID(kvactor_cluster, (kvactor::cluster::cluster_report))
 
 CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_submit_atom, "nsubmit")
 CAF_ADD_ATOM(kvactor_cluster, kvactor::cluster, node_event_atom, "nevent")
@@ -108,19 +174,19 @@ using token_lists = std::vector<std::vector<int32_t>>;
 // The actor a node publishes. Events of a submitted request go to its sender.
 using node_actor =
     caf::typed_actor<caf::reacts_to<node_submit_atom, node_request>,
-                     caf::reacts_to<cancel_atom, std::string>,                       // rid as the router sent it
-                     caf::replies_to<inspect_atom, std::string>::with<std::string>,  // the gateway's inspect(what)
-                     caf::replies_to<node_prompts_atom>::with<token_lists>,          // recent prompts, oldest first
+                     caf::reacts_to<cancel_atom, std::string>,                         // rid as the router sent it
+                     caf::replies_to<inspect_atom, std::string>::with<node_snapshot>,  // the gateway's inspect(what)
+                     caf::replies_to<node_prompts_atom>::with<token_lists>,            // recent prompts, oldest first
                      // From the node's own gateway callbacks (other threads): an inspection answer, a request's end.
-                     caf::reacts_to<node_answer_atom, uint64_t, std::string>, caf::reacts_to<done_atom, std::string>>;
+                     caf::reacts_to<node_answer_atom, uint64_t, node_snapshot>, caf::reacts_to<done_atom, std::string>>;
 
 // The router actor (router_actor.hpp), inside the router process: which node a request
 // goes to, the nodes' load, and the cluster's inspection.
 using router_actor = caf::typed_actor<
     // prompt, excluded node indexes -> node index (-1: none up), node handle, "host:port"
     caf::replies_to<route_atom, std::vector<int32_t>, std::vector<int32_t>>::with<int32_t, caf::actor, std::string>,
-    caf::reacts_to<release_atom, int32_t, int32_t>,                 // node index, outcome
-    caf::replies_to<inspect_atom, std::string>::with<std::string>,  // the gateway's inspect(what)
+    caf::reacts_to<release_atom, int32_t, int32_t>,                    // node index, outcome
+    caf::replies_to<inspect_atom, std::string>::with<cluster_report>,  // what as for the gateway's inspect
     // From the router's own timers and connectors:
     caf::reacts_to<connect_atom, int32_t>, caf::reacts_to<node_up_atom, int32_t, caf::actor>,
     caf::reacts_to<unreachable_atom, int32_t, std::string>>;

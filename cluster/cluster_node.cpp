@@ -63,7 +63,7 @@ struct node_state {
   // Router request actor -> the rid the local engine gave its request.
   std::unordered_map<caf::actor_addr, std::string> rid_of_sink;
   std::unordered_map<std::string, caf::actor_addr> sink_of_rid;
-  std::unordered_map<uint64_t, caf::typed_response_promise<std::string>> answers;
+  std::unordered_map<uint64_t, caf::typed_response_promise<node_snapshot>> answers;
   uint64_t next_answer = 1;
   std::deque<std::vector<int32_t>> recent_prompts;
   std::shared_ptr<const grammar::token_vocabulary> vocabulary;  // structured output's, built on first use
@@ -132,25 +132,26 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
         st.rid_of_sink.erase(it->second);
         st.sink_of_rid.erase(it);
       },
-      [self](inspect_atom, const std::string& what) -> caf::typed_response_promise<std::string> {
+      [self](inspect_atom, const std::string& what) -> caf::typed_response_promise<node_snapshot> {
         auto& st = self->state;
-        auto rp = self->make_response_promise<std::string>();
+        auto rp = self->make_response_promise<node_snapshot>();
         const uint64_t id = st.next_answer++;
         st.answers.emplace(id, rp);
         // The snapshot arrives on an engine thread: hand it to this actor, which answers.
-        // (A weak handle: the engine may keep the callback past this actor system.)
+        // (A weak handle: the engine may keep the callback past this actor system.) It is
+        // the gateway's JSON text, relayed unread (node_snapshot in cluster_messages.hpp).
         auto me = caf::actor_cast<caf::weak_actor_ptr>(self);
         st.service->inspect(what, [me, id](std::string json) {
           if (auto strong = caf::actor_cast<caf::actor>(me))
-            caf::anon_send(strong, node_answer_atom_v, id, std::move(json));
+            caf::anon_send(strong, node_answer_atom_v, id, node_snapshot{std::move(json)});
         });
         return rp;
       },
-      [self](node_answer_atom, uint64_t id, std::string& json) {
+      [self](node_answer_atom, uint64_t id, node_snapshot& snapshot) {
         auto& st = self->state;
         auto it = st.answers.find(id);
         if (it == st.answers.end()) return;
-        it->second.deliver(std::move(json));
+        it->second.deliver(std::move(snapshot));
         st.answers.erase(it);
       },
       [self](node_prompts_atom) {

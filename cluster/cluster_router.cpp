@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "cluster/cluster_messages.hpp"
+#include "cluster/cluster_report_json.hpp"
 #include "cluster/routed_request.hpp"
 #include "cluster/router_actor.hpp"
 #include "model/loader.hpp"
@@ -102,21 +103,22 @@ void cluster_router::cancel(const std::string& rid) {
 }
 
 void cluster_router::inspect(const std::string& what, std::function<void(std::string json)> cb) {
-  // A short-lived actor asks the router actor; the answer comes back on an actor thread.
+  // A short-lived actor asks the router actor; the answer comes back on an actor thread
+  // and is written as JSON here, for the HTTP layer.
   impl_->sys->spawn(
       [](caf::event_based_actor* self, router_actor router, std::string what, std::function<void(std::string)> cb,
          caf::timespan timeout) {
         self->request(router, timeout, inspect_atom_v, what)
             .then(
-                [self, cb](std::string& json) {
-                  if (cb) cb(std::move(json));
+                [self, cb](cluster_report& report) {
+                  if (cb) cb(cluster_report_text(report));  // the one place the router's JSON is written
                   self->quit();
                 },
                 [self, cb](caf::error& err) {
                   if (cb)
-                    cb(std::string(R"({"error":{"code":"ROUTER_ERROR","message":")") +
-                       (err == caf::sec::request_timeout ? "the router did not answer in time" : "inspection failed") +
-                       "\"}}");
+                    cb(cluster_error_text("ROUTER_ERROR", err == caf::sec::request_timeout
+                                                              ? "the router did not answer in time"
+                                                              : "inspection failed"));
                   self->quit();
                 });
       },

@@ -1,19 +1,15 @@
 #include "cluster/router_actor.hpp"
 
 #include <caf/io/all.hpp>
-#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <memory>
 
-#include "actors/actor_snapshot.hpp"
 #include "cluster/approximate_prefix_tree.hpp"
 #include "cluster/cluster_messages.hpp"
 
 namespace kvactor::cluster {
 namespace {
-
-using nlohmann::json;
 
 struct node_slot {
   node_address address;
@@ -38,10 +34,6 @@ struct router_state {
 using router_pointer = router_actor::stateful_pointer<router_state>;
 using route_reply = caf::result<int32_t, caf::actor, std::string>;
 
-std::string error_json(const std::string& code, const std::string& message) {
-  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
-}
-
 void log_line(const std::string& text) {
   std::fprintf(stderr, "kvactor route: %s\n", text.c_str());
   std::fflush(stderr);
@@ -64,132 +56,80 @@ void start_connect(router_pointer self, int32_t index) {
       caf::actor_cast<router_actor>(self), index, slot.address.host, slot.address.port);
 }
 
-// Asks every node that is up for `what`; `done` gets (slot index, snapshot or "") for each.
-void ask_nodes(router_pointer self, const std::string& what,
-               std::function<void(std::vector<std::pair<std::size_t, std::string>>)> done) {
-  auto results = std::make_shared<std::vector<std::pair<std::size_t, std::string>>>();
+// One slot's part of an inspection.
+struct slot_answer {
+  bool asked = false;  // the node was up
+  bool answered = false;
+  node_snapshot snapshot;
+};
+
+// Asks every node that is up for `what`; `done` gets one answer per slot, in slot order.
+void ask_nodes(router_pointer self, const std::string& what, std::function<void(std::vector<slot_answer>)> done) {
+  auto& slots = self->state.slots;
+  auto answers = std::make_shared<std::vector<slot_answer>>(slots.size());
   auto pending = std::make_shared<std::size_t>(0);
-  for (std::size_t i = 0; i < self->state.slots.size(); ++i)
-    if (self->state.slots[i].up) ++*pending;
+  for (std::size_t i = 0; i < slots.size(); ++i)
+    if (slots[i].up) {
+      (*answers)[i].asked = true;
+      ++*pending;
+    }
   if (*pending == 0) {
-    done({});
+    done(std::move(*answers));
     return;
   }
-  auto finish_one = [results, pending, done](std::size_t i, std::string s) {
-    results->emplace_back(i, std::move(s));
-    if (--*pending == 0) done(std::move(*results));
+  auto finish_one = [answers, pending, done] {
+    if (--*pending == 0) done(std::move(*answers));
   };
-  for (std::size_t i = 0; i < self->state.slots.size(); ++i) {
-    auto& slot = self->state.slots[i];
-    if (!slot.up) continue;
-    self->request(caf::actor_cast<node_actor>(slot.handle), self->state.settings.inspect_timeout, inspect_atom_v, what)
-        .then([finish_one, i](std::string& s) { finish_one(i, std::move(s)); },
-              [finish_one, i](caf::error&) { finish_one(i, ""); });
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    if (!(*answers)[i].asked) continue;
+    self->request(caf::actor_cast<node_actor>(slots[i].handle), self->state.settings.inspect_timeout, inspect_atom_v,
+                  what)
+        .then(
+            [answers, finish_one, i](node_snapshot& s) {
+              (*answers)[i].answered = true;
+              (*answers)[i].snapshot = std::move(s);
+              finish_one();
+            },
+            [finish_one](caf::error&) { finish_one(); });
   }
 }
 
-// Numbers add up; objects add up key by key; anything else keeps the first value.
-void add_into(json& sum, const json& part) {
-  if (sum.is_number() && part.is_number()) {
-    if (sum.is_number_float() || part.is_number_float())
-      sum = sum.get<double>() + part.get<double>();
-    else
-      sum = sum.get<int64_t>() + part.get<int64_t>();
-  } else if (sum.is_object() && part.is_object()) {
-    for (auto& [k, v] : part.items()) {
-      if (sum.contains(k))
-        add_into(sum[k], v);
-      else
-        sum[k] = v;
-    }
-  }
-}
-
-json cluster_snapshot(const router_state& st, const std::vector<std::pair<std::size_t, std::string>>& metrics) {
-  json nodes = json::array();
-  int64_t hit = 0, queried = 0;
+// The router's view now, with the nodes' answers (cluster_report_json.cpp writes it).
+cluster_report report_of(const router_state& st, const std::string& what, std::vector<slot_answer> answers) {
+  cluster_report r;
+  r.what = what;
+  r.policy = routing_policy_name(st.settings.routing.kind);
+  r.balance_margin = st.settings.routing.balance_margin;
+  r.requests = router_counts{st.routed, st.prefix_routed, st.retried, st.node_lost, st.no_node};
   for (std::size_t i = 0; i < st.slots.size(); ++i) {
     const auto& s = st.slots[i];
-    json n = {{"address", s.address.text()},
-              {"state", s.up ? "up" : (s.connecting ? "connecting" : "down")},
-              {"in_flight", s.load},
-              {"routed", s.routed},
-              {"prefix_routed", s.prefix_routed},
-              {"moved_away", s.moved_away},
-              {"lost", s.lost},
-              {"connects", s.connects},
-              {"tree_tokens", s.tree.size()},
-              {"last_error", s.last_error}};
-    for (const auto& [idx, text] : metrics) {
-      if (idx != i) continue;
-      const json m = json::parse(text, nullptr, false);
-      if (!m.is_object() || m.contains("error")) continue;
-      const int64_t h = m.value("cache_hit_tokens", int64_t{0}), q = m.value("cache_queried_tokens", int64_t{0});
-      hit += h;
-      queried += q;
-      n["running"] = m.value("running", 0);
-      n["queue_depth"] = m.value("queue_depth", 0);
-      n["cache_hit_tokens"] = h;
-      n["cache_queried_tokens"] = q;
-      n["hit_rate"] = q > 0 ? static_cast<double>(h) / static_cast<double>(q) : 0.0;
-      if (m.contains("pages") && m["pages"].is_object()) {
-        const auto& p = m["pages"];
-        n["pages"] = p;
-        n["cached_pages"] = p.value("cached_locked", 0) + p.value("cached_evictable", 0);
-      }
+    node_report n;
+    n.address = s.address.text();
+    n.state = s.up ? "up" : (s.connecting ? "connecting" : "down");
+    n.in_flight = s.load;
+    n.routed = s.routed;
+    n.prefix_routed = s.prefix_routed;
+    n.moved_away = s.moved_away;
+    n.lost = s.lost;
+    n.connects = s.connects;
+    n.tree_tokens = s.tree.size();
+    n.last_error = s.last_error;
+    if (i < answers.size()) {
+      n.asked = answers[i].asked;
+      n.answered = answers[i].answered;
+      n.snapshot = std::move(answers[i].snapshot);
     }
-    nodes.push_back(std::move(n));
+    r.nodes.push_back(std::move(n));
   }
-  return {{"policy", routing_policy_name(st.settings.routing.kind)},
-          {"balance_margin", st.settings.routing.balance_margin},
-          {"nodes", nodes},
-          {"requests",
-           {{"routed", st.routed},
-            {"prefix_routed", st.prefix_routed},
-            {"retried", st.retried},
-            {"node_lost", st.node_lost},
-            {"no_node", st.no_node}}},
-          {"cache_hit_tokens", hit},
-          {"cache_queried_tokens", queried},
-          {"hit_rate", queried > 0 ? static_cast<double>(hit) / static_cast<double>(queried) : 0.0}};
+  return r;
 }
 
-void answer_inspection(router_pointer self, const std::string& what, caf::typed_response_promise<std::string> rp) {
-  if (what == "cluster") {
-    ask_nodes(self, "metrics", [self, rp](std::vector<std::pair<std::size_t, std::string>> all) mutable {
-      rp.deliver(snapshot_text(cluster_snapshot(self->state, all)));
-    });
-  } else if (what == "metrics") {
-    ask_nodes(self, "metrics", [rp](std::vector<std::pair<std::size_t, std::string>> all) mutable {
-      json sum = json::object();
-      for (auto& [idx, text] : all) {
-        const json m = json::parse(text, nullptr, false);
-        if (m.is_object() && !m.contains("error")) add_into(sum, m);
-      }
-      rp.deliver(snapshot_text(sum));
-    });
-  } else if (what.rfind("request:", 0) == 0) {
-    ask_nodes(self, what, [rp, what](std::vector<std::pair<std::size_t, std::string>> all) mutable {
-      for (auto& [idx, text] : all) {
-        const json m = json::parse(text, nullptr, false);
-        if (m.is_object() && !m.contains("error")) {
-          rp.deliver(text);
-          return;
-        }
-      }
-      rp.deliver(error_json("NOT_FOUND", "no node knows request '" + what.substr(8) + "'"));
-    });
-  } else {
-    ask_nodes(self, what, [self, rp](std::vector<std::pair<std::size_t, std::string>> all) mutable {
-      json nodes = json::array();
-      for (auto& [idx, text] : all) {
-        json snapshot = json::parse(text, nullptr, false);
-        if (snapshot.is_discarded()) snapshot = nullptr;
-        nodes.push_back({{"address", self->state.slots[idx].address.text()}, {"snapshot", snapshot}});
-      }
-      rp.deliver(snapshot_text(json{{"nodes", nodes}}));
-    });
-  }
+// "cluster" is the router's view with each node's load and cache, from the nodes' metrics;
+// anything else is relayed to every node that is up.
+void answer_inspection(router_pointer self, const std::string& what, caf::typed_response_promise<cluster_report> rp) {
+  ask_nodes(self, what == "cluster" ? "metrics" : what, [self, rp, what](std::vector<slot_answer> answers) mutable {
+    rp.deliver(report_of(self->state, what, std::move(answers)));
+  });
 }
 
 void node_lost(router_pointer self, node_slot& slot, int32_t index, const std::string& why) {
@@ -266,8 +206,8 @@ router_actor::behavior_type router_behavior(router_pointer self, router_settings
         return route(self, prompt, excluded);
       },
       [self](release_atom, int32_t index, int32_t outcome) { release(self, index, outcome); },
-      [self](inspect_atom, const std::string& what) -> caf::result<std::string> {
-        auto rp = self->make_response_promise<std::string>();
+      [self](inspect_atom, const std::string& what) -> caf::result<cluster_report> {
+        auto rp = self->make_response_promise<cluster_report>();
         answer_inspection(self, what, rp);
         return rp;
       },

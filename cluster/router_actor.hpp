@@ -6,8 +6,9 @@
 //   (route, prompt, excluded node indexes) -> (index, node handle, "host:port"); index -1 = none up
 //   (release, index, outcome)               outcome: 0 ended, 1 moved to another node before its first
 //                                           token (node lost, full or draining), 2 failed NODE_LOST
-//   (inspect, what) -> JSON                 "cluster", "metrics" (summed over nodes), "request:<rid>",
-//                                           anything else: every node's snapshot
+//   (inspect, what) -> cluster_report       every node as the router sees it, with the answers of those
+//                                           up to `what` ("metrics" for "cluster"); written as JSON
+//                                           by cluster_report_json.hpp
 //   (connect, index)                        (re)connect timer; connectors answer nodeup / unreach
 //
 // Nodes are reached with the middleman's remote_actor in a detached connector (it

@@ -146,3 +146,47 @@ TEST_CASE("page pool: a waiting allocation waits for the eviction in flight, wha
     CHECK(counts->waiting_allocs == 0);
   }
 }
+
+TEST_CASE("page pool: a publish that finishes while an eviction is in flight does not fail the waiting allocation") {
+  // The third caller of the waiting queue, finish_publish. 4 pages of 2 tokens: A caches
+  // pages 0 and 1 and drops, B holds page 2 and starts publishing it while the trie is
+  // frozen, C asks for 3 pages (1 free: the pool asks the trie to evict 2, behind B's
+  // publish in the trie's mailbox). The trie answers the publish first; the pool must
+  // keep C waiting for the eviction, not answer no_capacity.
+  pool_fixture f(4, 2);
+  auto a_log = std::make_shared<client_log>();
+  auto b_log = std::make_shared<client_log>();
+  auto c_log = std::make_shared<client_log>();
+  auto a = f.client(a_log);
+  auto b = f.client(b_log);
+  auto c = f.client(c_log);
+  caf::anon_send(a, alloc_atom_v, int32_t{2});
+  f.run();
+  REQUIRE(a_log->pages == page_list{0, 1});
+  caf::anon_send(a, publish_atom_v, publish_request{1, {5, 6, 7, 8}, {0, 1}, 0});
+  f.run();
+  REQUIRE(a_log->published.has_value());
+  caf::anon_send(a, drop_atom_v);
+  caf::anon_send(b, alloc_atom_v, int32_t{1});
+  f.run();
+  REQUIRE(b_log->pages == page_list{2});
+
+  caf::anon_send(b, publish_atom_v, publish_request{1, {9, 10}, {2}, 0});
+  f.run_only(b, f.pool);  // the pool forwards B's publish; it waits in the frozen trie's mailbox
+  caf::anon_send(c, alloc_atom_v, int32_t{3});
+  f.run_only(c, f.pool);  // C waits; the evict request queues behind the publish
+  CHECK_FALSE(c_log->alloc_error.has_value());
+  f.run_only(f.trie);        // the trie answers the publish, then the eviction
+  f.run_only(f.pool, b, c);  // the pool finishes B's publish first, then releases the evicted pages
+  CAPTURE(c_log->alloc_error ? caf::to_string(*c_log->alloc_error) : std::string("none"));
+  CHECK(b_log->published.has_value());
+  REQUIRE(c_log->pages.has_value());
+  CHECK(c_log->pages->size() == 3);
+  f.run();
+  auto counts = f.ask_pool<pool_counts>(counts_atom_v);
+  REQUIRE(counts);
+  CHECK(counts->private_pages == 3);
+  CHECK(counts->publishing == 0);
+  CHECK(counts->cached == 1);  // B's page 2, still locked by B
+  CHECK(counts->waiting_allocs == 0);
+}
