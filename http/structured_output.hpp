@@ -17,7 +17,7 @@ struct grammar;
 namespace kvactor::http {
 
 struct structured_output {
-  std::string gbnf;                              // "" = unconstrained
+  std::string gbnf;                               // "" = unconstrained
   std::shared_ptr<const grammar::grammar> rules;  // parse_gbnf(gbnf)
   bool empty() const { return gbnf.empty(); }
 };

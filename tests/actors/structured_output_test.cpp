@@ -76,7 +76,8 @@ reference_run constrained_reference(const std::vector<int32_t>& prompt, int max_
     std::vector<float> logits = r.at(0).logits;
     const auto ok = allowed_by_definition(matcher, *c->vocabulary, vocab);
     for (int id = 0; id < vocab; ++id)
-      if (!ok[static_cast<std::size_t>(id)]) logits[static_cast<std::size_t>(id)] = -std::numeric_limits<float>::infinity();
+      if (!ok[static_cast<std::size_t>(id)])
+        logits[static_cast<std::size_t>(id)] = -std::numeric_limits<float>::infinity();
     const int32_t t = sample_token(logits.data(), vocab, sampling, out.tokens.size(), scratch);
     const auto& ends = c->vocabulary->trie.end_tokens();
     if (std::find(ends.begin(), ends.end(), static_cast<uint32_t>(t)) != ends.end()) return {out.tokens, "stop"};
@@ -106,8 +107,7 @@ struct ask {
 std::vector<ask> mixed_asks() {
   const auto prompts = test_prompts(8, true);
   const auto words = constraint(R"(root ::= (" " [a-z]+){1,6} ".")");
-  const auto person =
-      constraint(grammar::json_schema_to_gbnf(nlohmann::ordered_json::parse(person_schema)));
+  const auto person = constraint(grammar::json_schema_to_gbnf(nlohmann::ordered_json::parse(person_schema)));
   const auto object = constraint(grammar::json_object_gbnf());
   // The schema is bounded, so its documents have at most `bound` bytes: with max_tokens = bound
   // (every token adds a byte) each one must close.
@@ -158,8 +158,8 @@ TEST_CASE("structured output: constrained requests equal sampling on the masked 
         CHECK(o.tokens == reference_generate(stories260k(), asks[i].prompt, asks[i].max_tokens, asks[i].sampling));
         continue;
       }
-      const reference_run ref = constrained_reference(asks[i].prompt, asks[i].max_tokens, asks[i].sampling,
-                                                      asks[i].constraint);
+      const reference_run ref =
+          constrained_reference(asks[i].prompt, asks[i].max_tokens, asks[i].sampling, asks[i].constraint);
       CHECK(o.tokens == ref.tokens);
       CHECK(o.final_event.finish_reason == ref.finish);
       // The text is a prefix of a document, and exactly one when it stopped.

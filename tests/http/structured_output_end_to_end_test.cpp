@@ -59,8 +59,7 @@ const json person_schema = json::parse(R"({"type": "object",
     "required": ["name", "age"]})");
 
 json person_format() {
-  return {{"type", "json_schema"},
-          {"json_schema", {{"name", "person"}, {"strict", true}, {"schema", person_schema}}}};
+  return {{"type", "json_schema"}, {"json_schema", {{"name", "person"}, {"strict", true}, {"schema", person_schema}}}};
 }
 
 void check_person(const std::string& text) {
@@ -138,17 +137,17 @@ TEST_CASE("structured e2e: json_object, grammar on every endpoint, length mid-do
   const json g = s.post("/generate", {{"text", "Is the sun hot?"}, {"sampling_params", {{"grammar", yes_no}}}});
   CHECK(g["responses"][0]["responses"][0]["text"] == text);
   // A list of sampling_params: each prompt its own grammar (or none).
-  const json two = s.post("/generate", {{"text", {"Is it?", "Is it?"}},
-                                        {"sampling_params",
-                                         {{{"grammar", R"(root ::= " maybe")"}, {"max_completion_tokens", 8}},
-                                          {{"max_completion_tokens", 3}}}}});
+  const json two =
+      s.post("/generate",
+             {{"text", {"Is it?", "Is it?"}},
+              {"sampling_params",
+               {{{"grammar", R"(root ::= " maybe")"}, {"max_completion_tokens", 8}}, {{"max_completion_tokens", 3}}}}});
   CHECK(two["responses"][0]["responses"][0]["text"] == " maybe");
   // response_format text is no constraint: the same answer as without it.
   const json plain = s.post("/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 8}, {"temperature", 0}});
-  const json as_text = s.post("/v1/completions", {{"prompt", "Once upon a time"},
-                                                  {"max_tokens", 8},
-                                                  {"temperature", 0},
-                                                  {"response_format", {{"type", "text"}}}});
+  const json as_text = s.post(
+      "/v1/completions",
+      {{"prompt", "Once upon a time"}, {"max_tokens", 8}, {"temperature", 0}, {"response_format", {{"type", "text"}}}});
   CHECK(as_text["choices"][0]["text"] == plain["choices"][0]["text"]);
 }
 
@@ -181,11 +180,10 @@ TEST_CASE("structured e2e: bad grammars and schemas are 400s naming the field an
   refused("/v1/completions", with("response_format", {{"type", "json_schema"}}), 400, "MISSING_FIELD",
           "response_format.json_schema", "required");
   refused("/v1/completions",
-          with("response_format", {{"type", "json_schema"},
-                                   {"json_schema", {{"schema", {{"type", "string"}, {"format", "email"}}}}}}),
+          with("response_format",
+               {{"type", "json_schema"}, {"json_schema", {{"schema", {{"type", "string"}, {"format", "email"}}}}}}),
           400, "INVALID_SCHEMA", "response_format.json_schema.schema", "email");
-  refused("/v1/completions",
-          with("response_format", {{"type", "json_object"}, {"schema", {{"type", "object"}}}}), 400,
+  refused("/v1/completions", with("response_format", {{"type", "json_object"}, {"schema", {{"type", "object"}}}}), 400,
           "UNSUPPORTED_FIELD", "response_format.schema", "not supported");
   json both = with("grammar", "root ::= \"a\"");
   both["response_format"] = {{"type", "json_object"}};

@@ -87,16 +87,30 @@ async function main() {
     check("chat logprobs per token", content.length === withLogprobs.usage.completion_tokens &&
       content.every((e) => e.top_logprobs.length === 3 && Array.isArray(e.bytes) && e.logprob <= 0), content);
 
+    // Structured output as the SDK sends it: the content parses and follows the schema.
+    const schema = { type: "object", properties: { name: { type: "string", maxLength: 8 },
+      age: { type: "integer", minimum: 0, maximum: 99 } }, required: ["name", "age"], additionalProperties: false };
+    const structured = await client.chat.completions.create({ model: "stories260K", messages, max_tokens: 60,
+      temperature: 0.8, seed: 3, response_format: { type: "json_schema", json_schema: { name: "person", strict: true,
+        schema } } });
+    let doc = null;
+    try { doc = JSON.parse(structured.choices[0].message.content); } catch (e) { /* checked below */ }
+    check("json_schema content parses", doc !== null, structured.choices[0].message.content);
+    check("json_schema content follows the schema", doc && Object.keys(doc).join(",") === "name,age" &&
+      typeof doc.name === "string" && Number.isInteger(doc.age) && doc.age >= 0 && doc.age <= 99, doc);
+    check("json_schema finish_reason stop", structured.choices[0].finish_reason === "stop",
+      structured.choices[0].finish_reason);
     try {
-      await client.chat.completions.create({ model: "stories260K", messages, response_format: { type: "json_object" } });
-      check("response_format refused", false);
+      await client.chat.completions.create({ model: "stories260K", messages, tools: [{ type: "function",
+        function: { name: "f", parameters: { type: "object" } } }] });
+      check("tools refused", false);
     } catch (e) {
-      check("response_format refused as BadRequestError", e instanceof OpenAI.BadRequestError && e.status === 400,
+      check("tools refused as BadRequestError", e instanceof OpenAI.BadRequestError && e.status === 400,
         { status: e.status, name: e.constructor.name });
-      check("the error names the field", String(e.message).includes("response_format"), e.message);
+      check("the error names the field", String(e.message).includes("tools"), e.message);
       // OpenAI's error shape: the SDK reads type, param and code from the body.
       check("error type", e.type === "invalid_request_error", e.type);
-      check("error param", e.param === "response_format", e.param);
+      check("error param", e.param === "tools", e.param);
       check("error code", e.code === "UNSUPPORTED_FIELD", e.code);
     }
     try {
