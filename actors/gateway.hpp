@@ -30,9 +30,13 @@ struct generation_request {
   std::vector<int32_t> prompt;  // token ids, BOS included when wanted
   int max_tokens = 16;          // generated tokens at most
   sampling_params sampling;
-  bool stop_at_eos = true;                // stop when the model emits EOS (or BOS, as llama2.c)
-  std::vector<int32_t> stop_token_ids;    // generating one of these ends the request ("stop"), like EOS
-  bool cache_prompt = true;               // false: the prompt is not matched in the prefix cache (computed afresh)
+  bool stop_at_eos = true;              // stop when the model emits EOS (or BOS, as llama2.c)
+  std::vector<int32_t> stop_token_ids;  // generating one of these ends the request ("stop"), like EOS
+  bool cache_prompt = true;             // false: the prompt is not matched in the prefix cache (computed afresh)
+  // Score the prompt (echo with logprobs): the log probability of every prompt token after the
+  // first, with sampling.logprobs alternatives, in the first event. The whole prompt is then
+  // computed (no prefix-cache match), since a cached position has no logits.
+  bool prompt_logprobs = false;
   std::chrono::milliseconds deadline{0};  // 0 = none; past it the request is cancelled
   std::string kind;                       // the API that asked ("generate", "completion", "chat"); shown by inspect
   std::string request_id;                 // the HTTP request's x-request-id ("" = none); shown by inspect
@@ -60,6 +64,8 @@ struct generation_event {
   float logprob = 0.0f;          // kind::token, when sampling.logprobs >= 0: log_softmax of the raw logits
   std::vector<int32_t> top_ids;  // ... and the sampling.logprobs most likely tokens, most likely first
   std::vector<float> top_logprobs;
+  // The first token or finished event of a request with prompt_logprobs: positions 1..prompt-1.
+  std::vector<scored_token> prompt_scores;
   std::string finish_reason;            // kind::finished: "length" | "stop" | "cancelled"
   engine_errc error = engine_errc::ok;  // kind::error: queue_full, bad_request, device_error, shutting_down, ...
   std::string error_message;

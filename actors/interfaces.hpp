@@ -274,11 +274,16 @@ typename Inspector::result_type inspect(Inspector& f, sampling_params& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sequence_step& x) {
   return f(caf::meta::type_name("sequence_step"), x.seq_id, x.tokens, x.start_pos, x.block_table, x.sample, x.sampling,
-           x.sample_index, x.return_logits, x.history, x.history_prompt_len, x.allowed_tokens);
+           x.sample_index, x.return_logits, x.history, x.history_prompt_len, x.allowed_tokens, x.score_next);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, scored_token& x) {
+  return f(caf::meta::type_name("scored_token"), x.position, x.logprob, x.top_ids, x.top_logprobs);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sequence_result& x) {
-  return f(caf::meta::type_name("sequence_result"), x.seq_id, x.token, x.logits, x.logprob, x.top_ids, x.top_logprobs);
+  return f(caf::meta::type_name("sequence_result"), x.seq_id, x.token, x.logits, x.logprob, x.top_ids, x.top_logprobs,
+           x.scored);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, publish_request& x) {
@@ -387,6 +392,7 @@ typename Inspector::result_type inspect(Inspector& f, scheduler_counts& x) {
 
 CAF_BEGIN_TYPE_ID_BLOCK(kvactor, caf::first_custom_type_id)
 CAF_ADD_TYPE_ID(kvactor, (kvactor::sampling_params))
+CAF_ADD_TYPE_ID(kvactor, (kvactor::scored_token))
 CAF_ADD_TYPE_ID(kvactor, (kvactor::sequence_step))
 CAF_ADD_TYPE_ID(kvactor, (kvactor::sequence_result))
 CAF_ADD_TYPE_ID(kvactor, (std::vector<kvactor::sequence_step>))

@@ -41,6 +41,11 @@ struct request_state {
   // Structured output: this request's grammar state (null when unconstrained). Its own, so the
   // mask of every step depends on nothing but this request's tokens.
   std::unique_ptr<grammar::constrained_decoder> decoder;
+  // Prompt scoring (req.prompt_logprobs): entry p scores prompt token p; filled as prefill steps
+  // return (a recomputation after preemption writes the same values again).
+  std::vector<scored_token> prompt_scores;
+  std::vector<bool> scored;
+  bool scores_sent = false;
 };
 
 using request_pointer = request_actor::stateful_pointer<request_state>;
@@ -122,9 +127,28 @@ void end_with_error(request_pointer self, engine_errc code, const std::string& m
   terminate(self, ev, "failed", code == engine_errc::queue_full ? "rejected" : "failed");
 }
 
+// The prompt's scores travel with the request's first token or finished event. False (and the
+// request ended with an error): a prompt position was never scored, a bug between the offers
+// and the scheduler's chunking.
+bool attach_prompt_scores(request_pointer self, generation_event& ev) {
+  auto& st = self->state;
+  if (!st.req.prompt_logprobs || st.scores_sent) return true;
+  st.scores_sent = true;
+  for (int32_t p = 1; p < st.prompt_len; ++p) {
+    if (!st.scored[static_cast<std::size_t>(p)]) {
+      end_with_error(self, engine_errc::internal,
+                     "prompt position " + std::to_string(p) + " was never scored for the prompt's log probabilities");
+      return false;
+    }
+    ev.prompt_scores.push_back(std::move(st.prompt_scores[static_cast<std::size_t>(p)]));
+  }
+  return true;
+}
+
 void end_finished(request_pointer self, const std::string& reason) {
   generation_event ev;
   ev.type = generation_event::kind::finished;
+  if (reason != "cancelled" && !attach_prompt_scores(self, ev)) return;
   ev.finish_reason = reason;
   terminate(self, ev, reason == "cancelled" ? "cancelled" : "done", reason == "cancelled" ? "cancelled" : "finished");
 }
@@ -165,6 +189,13 @@ void offer(request_pointer self) {
   if (st.req.sampling.penalized()) {
     s.history = st.tokens;
     s.history_prompt_len = st.prompt_len;
+  }
+  if (st.req.prompt_logprobs && st.kv_written + 1 < st.prompt_len) {
+    s.score_next.assign(s.tokens.size(), -1);
+    for (std::size_t i = 0; i < s.tokens.size(); ++i) {
+      const auto next = static_cast<std::size_t>(st.kv_written) + i + 1;
+      if (next < static_cast<std::size_t>(st.prompt_len)) s.score_next[i] = st.tokens[next];
+    }
   }
   if (st.decoder && !constrain(self, s)) return;
   self->send(st.peers.scheduler, ready_atom_v, std::move(s));
@@ -309,6 +340,7 @@ void on_token(request_pointer self, sequence_result& result, bool continued) {
     ev.type = generation_event::kind::token;
     ev.rid = st.req.rid;
     ev.token = token;
+    if (!attach_prompt_scores(self, ev)) return;
     if (st.req.sampling.logprobs >= 0) {
       ev.logprob = result.logprob;
       ev.top_ids = std::move(result.top_ids);
@@ -402,7 +434,7 @@ void on_admit(request_pointer self) {
   s.phase = "prefill";
   // With the prefix cache off (or cache_prompt false) an empty match (a miss) stands in for the real one.
   self->request(s.peers.trie, caf::infinite, match_atom_v, s.req.ns,
-                s.cfg.prefix_cache && s.req.cache_prompt ? s.tokens : token_list{})
+                s.cfg.prefix_cache && s.req.cache_prompt && !s.req.prompt_logprobs ? s.tokens : token_list{})
       .then(
           [self, epoch](match_reply& m) {
             if (epoch != self->state.epoch) return;  // the drop that ended the epoch unlocked this handle too
@@ -469,6 +501,10 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
   st.cb = std::move(cb);
   st.tokens = st.req.prompt;
   st.prompt_len = static_cast<int32_t>(st.tokens.size());
+  if (st.req.prompt_logprobs) {
+    st.prompt_scores.resize(st.tokens.size());
+    st.scored.assign(st.tokens.size(), false);
+  }
   if (st.req.constraint) st.decoder = std::make_unique<grammar::constrained_decoder>(st.req.constraint);
   // Exactly one final event even if the actor is killed: the functor runs at exit.
   self->attach_functor([ended = st.ended, cb = st.cb, rid = st.req.rid](const caf::error& reason) {
@@ -496,6 +532,12 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
         ++s.handled;
         if (s.terminal) return;
         s.kv_written += processed;
+        for (scored_token& t : result.scored) {
+          const auto p = static_cast<std::size_t>(t.position);
+          if (p >= s.scored.size()) continue;  // only prompt positions were asked for
+          s.scored[p] = true;
+          s.prompt_scores[p] = std::move(t);
+        }
         if (result.token >= 0) {
           on_token(self, result, continued);
           return;

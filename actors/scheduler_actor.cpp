@@ -282,6 +282,7 @@ bool continue_sequence(scheduler_state& s, entry& e, int32_t token) {
   if (!scheduling::can_continue(done, s.lim.page_size, s.cfg.max_seq_len)) return false;
   e.offer.start_pos += e.step_tokens;
   e.offer.tokens.assign(1, token);
+  e.offer.score_next.clear();                                          // only prompt positions are scored
   if (e.offer.sampling.penalized()) e.offer.history.push_back(token);  // what the request actor's own offer would carry
   e.offer.sample = true;
   ++e.offer.sample_index;
@@ -298,10 +299,8 @@ void on_step_done(scheduler_pointer self, std::vector<sequence_result>& results)
     if (e == nullptr) continue;  // left (cancelled) during the step
     e->status = run_status::processing;
     sequence_result result;  // token -1: nothing sampled
-    if (e->step_sampled && i < results.size()) {
-      result = std::move(results[i]);
-      e->decoding = true;
-    }
+    if (i < results.size() && (e->step_sampled || !results[i].scored.empty())) result = std::move(results[i]);
+    if (e->step_sampled && i < results.size()) e->decoding = true;
     const bool continued = continue_sequence(s, *e, result.token);
     self->send(e->req, step_atom_v, e->step_tokens, std::move(result), continued);
   }
@@ -325,6 +324,7 @@ void start_step(scheduler_pointer self) {
     sequence_step s = e.offer;
     if (slot.truncated) {
       s.tokens.resize(static_cast<std::size_t>(slot.tokens));
+      if (!s.score_next.empty()) s.score_next.resize(static_cast<std::size_t>(slot.tokens));
       s.sample = false;  // a prefill chunk that does not reach the end samples nothing
     }
     e.status = run_status::in_step;

@@ -25,6 +25,7 @@ node_request to_node_request(const generation_request& req) {
   out.stop_at_eos = req.stop_at_eos;
   out.stop_token_ids = req.stop_token_ids;
   out.cache_prompt = req.cache_prompt;
+  out.prompt_logprobs = req.prompt_logprobs;
   out.deadline_ms = req.deadline.count();
   out.kind = req.kind;
   out.request_id = req.request_id;
@@ -44,6 +45,7 @@ generation_request from_node_request(const node_request& req) {
   out.stop_at_eos = req.stop_at_eos;
   out.stop_token_ids = req.stop_token_ids;
   out.cache_prompt = req.cache_prompt;
+  out.prompt_logprobs = req.prompt_logprobs;
   out.deadline = std::chrono::milliseconds(req.deadline_ms);
   out.kind = req.kind;
   out.request_id = req.request_id;
@@ -61,6 +63,7 @@ node_event to_node_event(const generation_event& ev) {
   out.logprob = ev.logprob;
   out.top_ids = ev.top_ids;
   out.top_logprobs = ev.top_logprobs;
+  out.prompt_scores = ev.prompt_scores;
   out.finish_reason = ev.finish_reason;
   out.error_code = ev.type == generation_event::kind::error ? error_code_name(ev.error) : "";
   out.error_message = ev.error_message;
@@ -82,6 +85,7 @@ generation_event from_node_event(const node_event& ev) {
   out.logprob = ev.logprob;
   out.top_ids = ev.top_ids;
   out.top_logprobs = ev.top_logprobs;
+  out.prompt_scores = ev.prompt_scores;
   out.finish_reason = ev.finish_reason;
   out.error_message = ev.error_message;
   if (out.type == generation_event::kind::error) {

@@ -43,6 +43,7 @@ struct node_request {
   uint32_t tenant = 0;  // fair share on the node
   int32_t tenant_weight = 1;
   std::string grammar;  // structured output's GBNF ("" = none); the node masks with its own vocabulary
+  bool prompt_logprobs = false;
 };
 
 // generation_event flattened; type: 0 token, 1 finished, 2 error.
@@ -53,6 +54,7 @@ struct node_event {
   float logprob = 0.0f;
   std::vector<int32_t> top_ids;
   std::vector<float> top_logprobs;
+  std::vector<scored_token> prompt_scores;
   std::string finish_reason;
   std::string error_code;
   std::string error_message;
@@ -119,12 +121,13 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_request& x) {
   return f(caf::meta::type_name("node_request"), x.rid, x.prompt, x.max_tokens, x.sampling, x.stop_at_eos,
            x.stop_token_ids, x.cache_prompt, x.deadline_ms, x.kind, x.request_id, x.ns, x.tenant, x.tenant_weight,
-           x.grammar);
+           x.grammar, x.prompt_logprobs);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_event& x) {
   return f(caf::meta::type_name("node_event"), x.type, x.rid, x.token, x.logprob, x.top_ids, x.top_logprobs,
-           x.finish_reason, x.error_code, x.error_message, x.prompt_tokens, x.cached_tokens, x.completion_tokens);
+           x.prompt_scores, x.finish_reason, x.error_code, x.error_message, x.prompt_tokens, x.cached_tokens,
+           x.completion_tokens);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_snapshot& x) {

@@ -35,6 +35,10 @@ struct sequence_step {
   // alone; sampling sees the disallowed logits as -inf (before logit_bias and the penalties).
   std::vector<uint64_t> allowed_tokens;
   bool constrained() const { return !allowed_tokens.empty(); }
+  // Prompt scoring: empty, or one entry per token; score_next[i] >= 0 asks for that token's
+  // log probability under the logits at position start_pos + i (it is the token at the next
+  // position), with the sampling.logprobs most likely alternatives (none when that is < 0).
+  std::vector<int32_t> score_next;
 };
 
 struct sequence_result {
@@ -46,6 +50,7 @@ struct sequence_result {
   float logprob = 0.0f;
   std::vector<int32_t> top_ids;
   std::vector<float> top_logprobs;
+  std::vector<scored_token> scored;  // one per score_next entry >= 0, in position order
 };
 
 // Raised for a step the backend cannot run: bad token id, block table too short,

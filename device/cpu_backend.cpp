@@ -133,8 +133,6 @@ class cpu_backend final : public backend {
   // largest batch a step allocates nothing but its result vector.
   std::vector<token_row> rows_;
   std::vector<float> x_, xb_, q_, k_, v_, att_, h1_, h3_, logits_;
-  std::vector<int> wanted_;
-  std::vector<std::size_t> last_rows_;
   sampler_scratch sampling_scratch_;
 };
 
@@ -342,34 +340,28 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
     for (std::size_t i = 0; i < un * dim; ++i) x_[i] += att_[i];
   }
 
-  // Final norm and classifier, only for the last row of sequences that want output.
-  std::vector<int>& wanted = wanted_;  // batch index per output row
-  std::vector<std::size_t>& last_rows = last_rows_;
-  wanted.clear();
-  last_rows.clear();
-  std::size_t last_row = 0;
-  for (std::size_t s = 0; s < batch.size(); ++s) {
-    last_row += batch[s].tokens.size();
-    if (batch[s].sample || batch[s].return_logits) {
-      wanted.push_back(static_cast<int>(s));
-      last_rows.push_back(last_row - 1);
-    }
-  }
+  // Final norm and classifier, only for the rows that want output (step_sampling.hpp).
+  const output_plan plan = plan_outputs(batch);
   const int vocab = config_.vocab_size;
-  for (std::size_t i = 0; i < wanted.size(); ++i)
-    rmsnorm(x_.data() + last_rows[i] * dim, w.final_norm.data(), dim, xb_.data() + i * dim);
-  logits_.resize(wanted.size() * static_cast<std::size_t>(vocab));
-  if (!wanted.empty()) matmul({{&w.classifier(), logits_.data()}}, xb_.data(), static_cast<int>(wanted.size()));
+  const std::size_t n_out = plan.rows.size();
+  if (xb_.size() < n_out * dim) xb_.resize(n_out * dim);
+  for (std::size_t i = 0; i < n_out; ++i)
+    rmsnorm(x_.data() + static_cast<std::size_t>(plan.rows[i]) * dim, w.final_norm.data(), dim, xb_.data() + i * dim);
+  logits_.resize(n_out * static_cast<std::size_t>(vocab));
+  if (n_out > 0) matmul({{&w.classifier(), logits_.data()}}, xb_.data(), static_cast<int>(n_out));
+  auto row_logits = [&](int32_t output) { return logits_.data() + static_cast<std::size_t>(output) * vocab; };
 
   std::vector<sequence_result> results(batch.size());
   for (std::size_t s = 0; s < batch.size(); ++s) results[s].seq_id = batch[s].seq_id;
+  for (const output_plan::score& sc : plan.scores)
+    score_into(results[sc.entry], row_logits(sc.output), vocab, batch[sc.entry], sc.index);
   sampler_scratch& scratch = sampling_scratch_;
-  for (std::size_t i = 0; i < wanted.size(); ++i) {
-    const sequence_step& s = batch[static_cast<std::size_t>(wanted[i])];
-    sequence_result& out = results[static_cast<std::size_t>(wanted[i])];
-    const float* logits = logits_.data() + i * static_cast<std::size_t>(vocab);
-    if (s.return_logits) out.logits.assign(logits, logits + vocab);
-    sample_into(out, logits, vocab, s, scratch);
+  for (std::size_t e = 0; e < batch.size(); ++e) {
+    if (plan.last_output[e] < 0) continue;
+    const sequence_step& s = batch[e];
+    const float* logits = row_logits(plan.last_output[e]);
+    if (s.return_logits) results[e].logits.assign(logits, logits + vocab);
+    sample_into(results[e], logits, vocab, s, scratch);
   }
   return results;
 }

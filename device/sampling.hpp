@@ -28,6 +28,15 @@ struct sampling_params {
   bool adjusts_logits() const { return penalized() || !bias_ids.empty(); }
 };
 
+// A prompt token's log probability under the logits of the position before it (echo with
+// logprobs: how evaluation harnesses score text), with the most likely alternatives there.
+struct scored_token {
+  int32_t position = 0;  // of the scored token in its sequence (>= 1)
+  float logprob = 0.0f;  // log_softmax of the raw logits at position - 1
+  std::vector<int32_t> top_ids;
+  std::vector<float> top_logprobs;
+};
+
 // Picks a token (after min_p, top_k, top_p in that order) from `logits[0..vocab)`. `sample_index` is the index of the
 // token being generated within its request (0 for the first generated token). `scratch` is reused between calls to
 // avoid allocation on the hot path.

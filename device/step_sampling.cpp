@@ -17,6 +17,37 @@ void mask_logits(float* logits, int vocab, const std::vector<uint64_t>& allowed)
   }
 }
 
+output_plan plan_outputs(const std::vector<sequence_step>& batch) {
+  output_plan plan;
+  plan.last_output.assign(batch.size(), -1);
+  int32_t row = 0;
+  for (std::size_t e = 0; e < batch.size(); ++e) {
+    const sequence_step& s = batch[e];
+    const std::size_t n = s.tokens.size();
+    for (std::size_t i = 0; i < n; ++i, ++row) {
+      const bool scored = i < s.score_next.size() && s.score_next[i] >= 0;
+      const bool last = i + 1 == n && (s.sample || s.return_logits);
+      if (!scored && !last) continue;
+      const auto output = static_cast<int32_t>(plan.rows.size());
+      plan.rows.push_back(row);
+      if (scored) plan.scores.push_back({e, i, output});
+      if (last) plan.last_output[e] = output;
+    }
+  }
+  return plan;
+}
+
+void score_into(sequence_result& out, const float* logits, int vocab, const sequence_step& s, std::size_t index) {
+  const int32_t next = s.score_next[index];
+  token_logprobs lp = logprobs_of(logits, vocab, next, std::max(0, s.sampling.logprobs));
+  scored_token t;
+  t.position = s.start_pos + static_cast<int32_t>(index) + 1;
+  t.logprob = lp.chosen;
+  t.top_ids = std::move(lp.top_ids);
+  t.top_logprobs = std::move(lp.top_values);
+  out.scored.push_back(std::move(t));
+}
+
 void sample_into(sequence_result& out, const float* logits, int vocab, const sequence_step& s, sampler_scratch& scratch,
                  int32_t greedy_token) {
   if (!s.sample) return;

@@ -20,9 +20,29 @@ void mask_logits(float* logits, int vocab, const std::vector<uint64_t>& allowed)
 
 // Whether sampling `s` needs its row's logits on the host (a device argmax is not enough).
 inline bool needs_logits(const sequence_step& s) {
-  return s.return_logits || !s.sampling.greedy() || s.sampling.adjusts_logits() || s.sampling.logprobs >= 0 ||
-         s.constrained();
+  return s.return_logits || !s.score_next.empty() || !s.sampling.greedy() || s.sampling.adjusts_logits() ||
+         s.sampling.logprobs >= 0 || s.constrained();
 }
+
+// Which rows of a step need the final norm and the classifier: each sequence's last row when
+// it samples or returns logits, and every row whose next token is scored (score_next). A row
+// that is both is computed once. Rows count from 0 over the whole batch, in batch order.
+struct output_plan {
+  std::vector<int32_t> rows;         // rows to compute logits for, ascending
+  std::vector<int32_t> last_output;  // per batch entry: index into rows of its last row, or -1
+  struct score {
+    std::size_t entry;
+    std::size_t index;
+    int32_t output;
+  };  // batch entry, token index, rows index
+  std::vector<score> scores;
+  bool any_scores() const { return !scores.empty(); }
+};
+output_plan plan_outputs(const std::vector<sequence_step>& batch);
+
+// Adds the scored_token for token `index` of `s` (whose next token is s.score_next[index]),
+// from the logits of that row.
+void score_into(sequence_result& out, const float* logits, int vocab, const sequence_step& s, std::size_t index);
 
 // Fills out.token (when s.sample) and the log probabilities (when s.sampling.logprobs >= 0).
 // `greedy_token`, if >= 0, is an argmax the device already computed, used when nothing

@@ -39,6 +39,19 @@ void validate_mask(std::size_t index, const sequence_step& s, int vocab) {
   fail(index, s, "allowed_tokens allows no token");
 }
 
+// One entry per token, each a vocabulary id or -1 (not scored).
+void validate_scores(std::size_t index, const sequence_step& s, int vocab) {
+  if (s.score_next.size() != s.tokens.size())
+    fail(index, s,
+         "score_next has " + std::to_string(s.score_next.size()) + " entries for " + std::to_string(s.tokens.size()) +
+             " tokens");
+  for (std::size_t t = 0; t < s.score_next.size(); ++t)
+    if (s.score_next[t] < -1 || s.score_next[t] >= vocab)
+      fail(index, s,
+           "score_next " + std::to_string(s.score_next[t]) + " at index " + std::to_string(t) +
+               " is neither -1 nor in the vocabulary [0, " + std::to_string(vocab) + ")");
+}
+
 }  // namespace
 
 void validate_layout(const kv_layout& layout) {
@@ -74,6 +87,7 @@ void validate_step(const std::vector<sequence_step>& batch, const model_config& 
              "block table entry " + std::to_string(p) + " is page " + std::to_string(s.block_table[p]) +
                  ", outside the store's " + std::to_string(layout.num_pages) + " pages");
     if (s.sample) validate_sampling(i, s);
+    if (!s.score_next.empty()) validate_scores(i, s, config.vocab_size);
     if (s.sample && s.constrained()) validate_mask(i, s, config.vocab_size);
     for (int64_t pos = s.start_pos; pos < end; ++pos)
       written_slots.push_back(static_cast<int64_t>(s.block_table[static_cast<std::size_t>(pos / layout.page_size)]) *

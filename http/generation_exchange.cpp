@@ -58,6 +58,7 @@ void generation_exchange::start() {
     req.stop_token_ids = spec_.params[i].stop_token_ids;
     req.stop_at_eos = !spec_.params[i].ignore_eos;
     req.cache_prompt = spec_.params[i].cache_prompt;
+    req.prompt_logprobs = scores_prompt(i);
     req.deadline = spec_.deadline;
     req.request_id = spec_.request_id;
     req.tenant = spec_.tenant;
@@ -97,6 +98,8 @@ void generation_exchange::cancel_running() {
 void generation_exchange::on_event(std::size_t index, const generation_event& ev) {
   prompt_run& run = runs_[index];
   if (run.finished) return;  // exactly one end per request; anything later is ignored
+  if (!ev.prompt_scores.empty() || (scores_prompt(index) && ev.type != generation_event::kind::error))
+    record_prompt_scores(index, ev);
   switch (ev.type) {
     case generation_event::kind::token: on_token(index, ev); break;
     case generation_event::kind::finished: on_finished(index, ev); break;
@@ -113,6 +116,30 @@ void generation_exchange::record_logprobs(prompt_run& run, const generation_even
   for (std::size_t k = 0; k < ev.top_ids.size() && k < ev.top_logprobs.size(); ++k)
     e.top.emplace_back(tok.decode_piece(prev, ev.top_ids[k]), ev.top_logprobs[k]);
   run.logprobs.push_back(std::move(e));
+}
+
+// The prompt's tokens with their log probabilities (echo): the first has none; each later one
+// comes from the engine's prompt_scores (a prompt of one token has none). Recorded once.
+void generation_exchange::record_prompt_scores(std::size_t index, const generation_event& ev) {
+  prompt_run& run = runs_[index];
+  if (run.prompt_scored) return;
+  run.prompt_scored = true;
+  const tokenizer& tok = service_.tok();
+  const std::vector<int32_t>& ids = spec_.prompts[index].ids;
+  token_logprob first;
+  first.token = tok.decode_piece(tok.bos_id(), ids.front());
+  first.scored = false;
+  run.prompt_logprobs.push_back(std::move(first));
+  for (const scored_token& s : ev.prompt_scores) {
+    const auto p = static_cast<std::size_t>(s.position);
+    if (p == 0 || p >= ids.size()) continue;
+    token_logprob e;
+    e.token = tok.decode_piece(ids[p - 1], ids[p]);
+    e.logprob = s.logprob;
+    for (std::size_t k = 0; k < s.top_ids.size() && k < s.top_logprobs.size(); ++k)
+      e.top.emplace_back(tok.decode_piece(ids[p - 1], s.top_ids[k]), s.top_logprobs[k]);
+    run.prompt_logprobs.push_back(std::move(e));
+  }
 }
 
 void generation_exchange::on_token(std::size_t index, const generation_event& ev) {
@@ -217,7 +244,10 @@ void generation_exchange::emit_completion(std::size_t index, const std::string& 
     run.offset_sent = spec_.prompts[index].text.size();
   }
   run.echoed = true;
-  sink_->stream(completion_event(identity_, index, text, finish_reason, lp, run.offset_sent));
+  const bool with_prompt = scores_prompt(index) && !run.prompt_sent;
+  run.prompt_sent = run.prompt_sent || with_prompt;
+  sink_->stream(completion_event(identity_, index, text, finish_reason, lp, run.offset_sent,
+                                 with_prompt ? &run.prompt_logprobs : nullptr));
   if (lp)
     for (const auto& e : *lp) run.offset_sent += e.token.size();
 }
@@ -238,6 +268,7 @@ std::vector<prompt_outcome> generation_exchange::outcomes() const {
     }
     if (spec_.params[i].sampling.logprobs >= 0) {
       o.logprobs = run.logprobs;
+      if (spec_.echo) o.prompt_logprobs = run.prompt_logprobs;
       o.logprobs->resize(
           std::min<std::size_t>(o.logprobs->size(), static_cast<std::size_t>(run.usage.completion_tokens)));
     }

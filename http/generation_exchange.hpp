@@ -77,15 +77,20 @@ class generation_exchange : public std::enable_shared_from_this<generation_excha
     generation_usage usage;
     std::optional<api_error> error;
     std::optional<clock::time_point> last_token;
-    std::vector<token_logprob> logprobs;  // when asked for: one per generated token
-    std::size_t logprobs_sent = 0;        // streamed so far
-    std::size_t offset_sent = 0;          // text_offset of the next streamed entry
-    bool echoed = false;                  // the prompt went out (echo, streaming)
+    std::vector<token_logprob> logprobs;         // when asked for: one per generated token
+    std::vector<token_logprob> prompt_logprobs;  // echo with logprobs: one per prompt token
+    std::size_t logprobs_sent = 0;               // streamed so far
+    std::size_t offset_sent = 0;                 // text_offset of the next streamed entry
+    bool echoed = false;                         // the prompt went out (echo, streaming)
+    bool prompt_scored = false;                  // prompt_logprobs recorded (echo with logprobs)
+    bool prompt_sent = false;                    // ... and streamed
   };
 
   void on_event(std::size_t index, const generation_event& ev);
   void on_token(std::size_t index, const generation_event& ev);
   void record_logprobs(prompt_run& run, const generation_event& ev, int32_t prev);
+  void record_prompt_scores(std::size_t index, const generation_event& ev);
+  bool scores_prompt(std::size_t index) const { return spec_.echo && spec_.params[index].sampling.logprobs >= 0; }
   void on_finished(std::size_t index, const generation_event& ev);
   void on_error(std::size_t index, const generation_event& ev);
   void emit(std::size_t index, const std::string& delta, const std::string& finish_reason);

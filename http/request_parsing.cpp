@@ -204,10 +204,7 @@ void read_completion_sampling(const json& doc, const prompt_limits& limits, comp
   p.sampling.logprobs = static_cast<int32_t>(read_int(doc, "logprobs", "", -1, 0, max_top_logprobs));
   read_sampling_extras(doc, "", limits, p);
   p.n = read_choices(doc, limits, call.prompts.size());
-  call.echo = read_bool(doc, "echo", "", false);
-  if (call.echo && p.sampling.logprobs >= 0)
-    reject(400, "UNSUPPORTED_FIELD",
-           "echo: not supported together with logprobs (prompt log probabilities are not computed)");
+  call.echo = read_bool(doc, "echo", "", false);  // with logprobs: the prompt's tokens are scored too
 }
 
 completion_call completion_from(const json& doc, const prompt_limits& limits) {

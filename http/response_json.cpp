@@ -34,17 +34,36 @@ json with_seed(json body, const std::vector<prompt_outcome>& outcomes) {
   return body;
 }
 
-// OpenAI's completions shape: parallel lists, top_logprobs as {text: logprob} maps.
-json completion_logprobs(const std::vector<token_logprob>& entries, std::size_t text_offset) {
+// OpenAI's completions shape: parallel lists, top_logprobs as {text: logprob} maps. With echo,
+// the prompt's tokens come first (offsets from 0, capped at text_offset: a tokenizer's pieces
+// may not spell the prompt byte for byte, e.g. SentencePiece's dummy-prefix space), then the
+// generated ones from text_offset.
+json completion_logprobs(const std::vector<token_logprob>& entries, std::size_t text_offset,
+                         const std::vector<token_logprob>* prompt = nullptr) {
   json tokens = json::array(), values = json::array(), tops = json::array(), offsets = json::array();
-  for (const auto& e : entries) {
+  auto add = [&](const token_logprob& e, std::size_t offset) {
     tokens.push_back(e.token);
-    values.push_back(e.logprob);
-    json top = json::object();
-    for (const auto& [text, lp] : e.top)
-      if (!top.contains(text)) top[text] = lp;  // two ids with the same text: the likelier one
-    tops.push_back(std::move(top));
-    offsets.push_back(text_offset);
+    if (!e.scored) {
+      values.push_back(nullptr);
+      tops.push_back(nullptr);
+    } else {
+      values.push_back(e.logprob);
+      json top = json::object();
+      for (const auto& [text, lp] : e.top)
+        if (!top.contains(text)) top[text] = lp;  // two ids with the same text: the likelier one
+      tops.push_back(std::move(top));
+    }
+    offsets.push_back(offset);
+  };
+  if (prompt != nullptr) {
+    std::size_t offset = 0;
+    for (const auto& e : *prompt) {
+      add(e, std::min(offset, text_offset));
+      offset += e.token.size();
+    }
+  }
+  for (const auto& e : entries) {
+    add(e, text_offset);
     text_offset += e.token.size();
   }
   return {{"tokens", tokens}, {"token_logprobs", values}, {"top_logprobs", tops}, {"text_offset", offsets}};
@@ -94,8 +113,9 @@ std::string completion_response(const completion_identity& who, const std::vecto
     choices.push_back(
         {{"index", i},
          {"text", outcomes[i].text},
-         {"logprobs",
-          outcomes[i].logprobs ? completion_logprobs(*outcomes[i].logprobs, outcomes[i].text_offset) : json(nullptr)},
+         {"logprobs", outcomes[i].logprobs ? completion_logprobs(*outcomes[i].logprobs, outcomes[i].text_offset,
+                                                                 &outcomes[i].prompt_logprobs)
+                                           : json(nullptr)},
          {"finish_reason", finish_value(outcomes[i].finish_reason)}});
   return dump(with_seed({{"id", who.id},
                          {"object", "text_completion"},
@@ -108,10 +128,10 @@ std::string completion_response(const completion_identity& who, const std::vecto
 
 std::string completion_event(const completion_identity& who, std::size_t index, const std::string& delta,
                              const std::string& finish_reason, const std::vector<token_logprob>* logprobs,
-                             std::size_t text_offset) {
+                             std::size_t text_offset, const std::vector<token_logprob>* prompt_logprobs) {
   json choice = {{"index", index},
                  {"text", delta},
-                 {"logprobs", logprobs ? completion_logprobs(*logprobs, text_offset) : json(nullptr)},
+                 {"logprobs", logprobs ? completion_logprobs(*logprobs, text_offset, prompt_logprobs) : json(nullptr)},
                  {"finish_reason", finish_value(finish_reason)}};
   return sse({{"id", who.id},
               {"object", "text_completion"},

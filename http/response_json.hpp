@@ -18,6 +18,7 @@ struct token_logprob {
   std::string token;
   float logprob = 0.0f;
   std::vector<std::pair<std::string, float>> top;  // most likely first
+  bool scored = true;  // false: the prompt's first token (echo), which nothing predicts: null value and top
 };
 
 // The outcome of one prompt (one choice), as the exchange collected it.
@@ -31,6 +32,7 @@ struct prompt_outcome {
   generation_usage usage;
   std::optional<uint64_t> seed;  // the seed a sampled prompt used (given or chosen); none when greedy
   std::optional<std::vector<token_logprob>> logprobs;  // when asked for: one per token of `text`
+  std::vector<token_logprob> prompt_logprobs;          // echo with logprobs: one per prompt token, before `logprobs`
   std::size_t text_offset = 0;  // where the generated text starts in `text` (the prompt's length with echo)
   bool repeat_choice = false;   // a second or later choice of its prompt: usage counts the prompt once
 };
@@ -50,9 +52,11 @@ struct completion_identity {
 
 std::string completion_response(const completion_identity& who, const std::vector<prompt_outcome>& outcomes);
 // With `logprobs`, the choice carries those tokens' log probabilities, offsets from `text_offset`.
+// With echo and logprobs the first chunk also carries the prompt's tokens (`prompt_logprobs`),
+// whose offsets count from 0 (capped at text_offset, where the generated text starts).
 std::string completion_event(const completion_identity& who, std::size_t index, const std::string& delta,
                              const std::string& finish_reason, const std::vector<token_logprob>* logprobs = nullptr,
-                             std::size_t text_offset = 0);
+                             std::size_t text_offset = 0, const std::vector<token_logprob>* prompt_logprobs = nullptr);
 // The last chunk when stream_options.include_usage is set: "choices":[] plus usage.
 std::string completion_usage_event(const completion_identity& who, const std::vector<prompt_outcome>& outcomes);
 // /v1/chat/completions: one choice per outcome, {"role":"assistant","content":text}.

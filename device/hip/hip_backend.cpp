@@ -272,8 +272,7 @@ std::vector<sequence_result> hip_backend::step(const std::vector<sequence_step>&
 
   // Host-side index arrays: one row per token, one work item per (row, key chunk).
   hip::attention_plan plan;
-  std::vector<int32_t> tokens, row_page, row_slot, output_rows;
-  std::vector<std::size_t> output_batch_index;
+  std::vector<int32_t> tokens, row_page, row_slot;
   for (std::size_t s = 0; s < batch.size(); ++s) {
     const sequence_step& seq = batch[s];
     const int32_t table_at = hip::add_block_table(plan, seq.block_table);
@@ -284,12 +283,11 @@ std::vector<sequence_result> hip_backend::step(const std::vector<sequence_step>&
       row_slot.push_back(pos % ps);
       hip::add_query_row(plan, pos, table_at, chunk);
     }
-    if (seq.sample || seq.return_logits) {
-      output_rows.push_back(static_cast<int32_t>(tokens.size() - 1));
-      output_batch_index.push_back(s);
-    }
   }
   const int n = static_cast<int>(tokens.size());
+  // Final norm and classifier rows: last rows that sample or return logits, scored rows.
+  const output_plan outputs = plan_outputs(batch);
+  const std::vector<int32_t>& output_rows = outputs.rows;
   const int n_out = static_cast<int>(output_rows.size());
   const int n_work = static_cast<int>(plan.work_row.size());
 
@@ -402,7 +400,7 @@ std::vector<sequence_result> hip_backend::step(const std::vector<sequence_step>&
     if (profiling_) finish_profile(started, launching, enqueued);
     return results;
   }
-  // Final norm and classifier only for the last row of sequences that want output.
+  // Final norm and classifier only for the rows of `outputs`.
   float* logits = scratch_at<float>(sp.logits);
   int32_t* greedy = scratch_at<int32_t>(sp.tokens);
   launch("rmsnorm", [&] { hip::rmsnorm(x, meta(mp.output_rows), n_out, dim, final_norm_, config_.norm_eps, xb, s); });
@@ -413,23 +411,32 @@ std::vector<sequence_result> hip_backend::step(const std::vector<sequence_step>&
 
   std::vector<int32_t> greedy_tokens(static_cast<std::size_t>(n_out));
   hip::copy_to_host(greedy_tokens.data(), greedy, greedy_tokens.size() * sizeof(int32_t));
-  bool need_logits = false;
-  for (std::size_t i : output_batch_index) need_logits = need_logits || needs_logits(batch[i]);
+  bool need_logits = outputs.any_scores();
+  for (std::size_t e = 0; e < batch.size(); ++e)
+    need_logits = need_logits || (outputs.last_output[e] >= 0 && needs_logits(batch[e]));
   std::vector<float> host_logits;
   if (need_logits) {
     host_logits.resize(static_cast<std::size_t>(n_out) * vocab);
     hip::copy_to_host(host_logits.data(), logits, host_logits.size() * sizeof(float));
   }
+  auto row_logits = [&](int32_t o) {
+    return need_logits ? host_logits.data() + static_cast<std::size_t>(o) * vocab : nullptr;
+  };
+  for (const output_plan::score& sc : outputs.scores)
+    score_into(results[sc.entry], row_logits(sc.output), vocab, batch[sc.entry], sc.index);
   sampler_scratch scratch;
-  for (std::size_t o = 0; o < output_batch_index.size(); ++o) {
-    const sequence_step& seq = batch[output_batch_index[o]];
-    sequence_result& out = results[output_batch_index[o]];
-    const float* row_logits = need_logits ? host_logits.data() + o * static_cast<std::size_t>(vocab) : nullptr;
-    if (seq.return_logits) out.logits.assign(row_logits, row_logits + vocab);
-    if (seq.sample && row_logits == nullptr)
-      out.token = greedy_tokens[o];
+  for (std::size_t e = 0; e < batch.size(); ++e) {
+    const int32_t o = outputs.last_output[e];
+    if (o < 0) continue;
+    const sequence_step& seq = batch[e];
+    sequence_result& out = results[e];
+    const float* logits_row = row_logits(o);
+    const int32_t greedy_token = greedy_tokens[static_cast<std::size_t>(o)];
+    if (seq.return_logits) out.logits.assign(logits_row, logits_row + vocab);
+    if (seq.sample && logits_row == nullptr)
+      out.token = greedy_token;
     else if (seq.sample)
-      sample_into(out, row_logits, vocab, seq, scratch, greedy_tokens[o]);
+      sample_into(out, logits_row, vocab, seq, scratch, greedy_token);
   }
   if (profiling_) finish_profile(started, launching, enqueued);
   return results;

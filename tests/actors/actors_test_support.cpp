@@ -72,6 +72,10 @@ generation_callback event_log::callback() {
   return [this](const generation_event& ev) {
     std::lock_guard<std::mutex> guard(mutex_);
     auto& o = outcomes_[ev.rid];
+    if (!ev.prompt_scores.empty()) {
+      o.prompt_scores = ev.prompt_scores;
+      ++o.events_with_scores;
+    }
     if (ev.type == generation_event::kind::token) {
       o.tokens.push_back(ev.token);
       o.logprobs.push_back(ev.logprob);

@@ -39,6 +39,8 @@ struct request_outcome {
   std::vector<int32_t> tokens;
   std::vector<float> logprobs;                // per token event (0 when not asked for)
   std::vector<std::vector<int32_t>> top_ids;  // per token event
+  std::vector<scored_token> prompt_scores;    // from the event that carried them
+  int events_with_scores = 0;
   bool ended = false;
   generation_event final_event;
   int final_events = 0;

@@ -111,3 +111,30 @@ TEST_CASE("hip backend: logits agree with the CPU backend for f32, f16 and q8_0 
     }
   }
 }
+
+TEST_CASE("hip backend: prompt scoring agrees with the CPU backend's") {
+  require_gpu();
+  const auto& weights = stories260k().weights;
+  const std::vector<int32_t> prompt{1, 400, 31, 77, 5, 260, 19, 44, 301, 12, 9, 88};
+  sequence_step s;
+  s.seq_id = 4;
+  s.tokens = prompt;
+  s.block_table = page_range(0, 2);
+  s.sample = true;
+  s.sampling.logprobs = 2;
+  for (std::size_t i = 0; i + 1 < prompt.size(); ++i) s.score_next.push_back(prompt[i + 1]);
+  s.score_next.push_back(-1);
+  auto cpu = make_cpu_backend(weights, {8, 4}, 1);
+  auto gpu = make_hip_backend(weights, {8, 4});
+  const sequence_result want = cpu->step({s})[0];
+  const sequence_result got = gpu->step({s})[0];
+  REQUIRE(want.scored.size() == prompt.size() - 1);
+  REQUIRE(got.scored.size() == want.scored.size());
+  CHECK(got.token == want.token);
+  for (std::size_t i = 0; i < want.scored.size(); ++i) {
+    CAPTURE(i);
+    CHECK(got.scored[i].position == want.scored[i].position);
+    CHECK(std::fabs(got.scored[i].logprob - want.scored[i].logprob) < 1e-3);
+    CHECK(got.scored[i].top_ids.size() == 2u);
+  }
+}

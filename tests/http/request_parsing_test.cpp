@@ -300,7 +300,6 @@ TEST_CASE("completions: sampling fields are read exactly, or refused naming the 
       {R"({"prompt":"a","best_of":2})", "UNSUPPORTED_FIELD", "best_of"},
       {R"({"prompt":"a","logprobs":21})", "OUT_OF_RANGE", "logprobs"},
       {R"({"prompt":"a","logprobs":true})", "INVALID_TYPE", "logprobs"},
-      {R"({"prompt":"a","echo":true,"logprobs":1})", "UNSUPPORTED_FIELD", "echo"},
       {R"({"prompt":"a","presence_penalty":2.5})", "OUT_OF_RANGE", "presence_penalty"},
       {R"({"prompt":"a","frequency_penalty":-3})", "OUT_OF_RANGE", "frequency_penalty"},
       {R"({"prompt":"a","repetition_penalty":0})", "OUT_OF_RANGE", "repetition_penalty"},
