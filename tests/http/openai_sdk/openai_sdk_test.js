@@ -81,6 +81,14 @@ async function main() {
       temperature: 1, seed: 8, presence_penalty: 0.5, frequency_penalty: 0.5, logit_bias: { "0": -100 } });
     check("choice 1 equals seed + 1 alone", alone.choices[0].text === many.choices[1].text,
       { alone: alone.choices[0].text, choice: many.choices[1].text });
+    // echo + logprobs, as evaluation harnesses score text: the prompt's tokens first, the first with null.
+    const scored = await client.completions.create({ model: "stories260K", prompt: "Once upon a time", max_tokens: 2,
+      temperature: 0, echo: true, logprobs: 2 });
+    const slp = scored.choices[0].logprobs;
+    check("echo logprobs: prompt tokens first", slp && slp.token_logprobs[0] === null && slp.top_logprobs[0] === null &&
+      slp.tokens.length === scored.usage.prompt_tokens + scored.usage.completion_tokens &&
+      slp.token_logprobs.slice(1).every((v) => typeof v === "number" && v <= 0) &&
+      scored.choices[0].text.startsWith("Once upon a time"), slp);
     const withLogprobs = await client.chat.completions.create({ model: "stories260K", messages, max_tokens: 6,
       temperature: 0, logprobs: true, top_logprobs: 3 });
     const content = withLogprobs.choices[0].logprobs.content;
