@@ -2,10 +2,9 @@
 
 #include <atomic>
 #include <future>
-#include <mutex>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <thread>
-#include <unordered_set>
 
 #include "actors/engine.hpp"
 #include "actors/inspection.hpp"
@@ -21,9 +20,6 @@ struct engine_host::impl {
   std::atomic<uint64_t> next_seq{1};
   std::atomic<bool> accepting{true};
   std::atomic<bool> stopped{false};
-  std::mutex rid_mutex;
-  std::unordered_set<std::string> live_rids;
-  uint64_t rid_counter = 0;
 };
 
 engine_host::engine_host(const engine_config& cfg, const model_config& model, std::vector<int32_t> end_ids,
@@ -54,23 +50,19 @@ engine_host::~engine_host() {
 std::string engine_host::submit(generation_request req, generation_callback cb) {
   auto& m = *impl_;
   {
-    std::lock_guard<std::mutex> guard(m.rid_mutex);
-    if (req.rid.empty()) req.rid = "req-" + std::to_string(++m.rid_counter);
-    // Duplicate ids among live requests get a suffix: cancel and inspect address one request.
-    if (m.live_rids.count(req.rid) != 0) {
-      auto base = req.rid;
-      do req.rid = base + "-" + std::to_string(++m.rid_counter);
-      while (m.live_rids.count(req.rid) != 0);
-    }
-    m.live_rids.insert(req.rid);
+    // The registry owns the live rids (claim_atom); submit returns the rid, so it waits
+    // for the answer: one round trip, on the caller's thread.
+    caf::scoped_actor self{*m.sys};
+    caf::error failed;
+    self->request(m.actors.registry, caf::infinite, claim_atom_v, std::move(req.rid))
+        .receive([&](std::string& rid) { req.rid = std::move(rid); }, [&](caf::error& e) { failed = std::move(e); });
+    if (failed) throw std::runtime_error("engine: the registry named no rid: " + caf::to_string(failed));
   }
   auto rid = req.rid;
-  auto forget = [host = impl_.get(), rid] {
-    std::lock_guard<std::mutex> guard(host->rid_mutex);
-    host->live_rids.erase(rid);
-  };
-  generation_callback wrapped = [cb = std::move(cb), forget](const generation_event& ev) {
-    if (ev.type != generation_event::kind::token) forget();
+  // The registry forgets the rid before the caller hears the end, so a caller reusing it
+  // then is not a duplicate (its claim is queued behind the forget).
+  generation_callback wrapped = [cb = std::move(cb), registry = m.actors.registry, rid](const generation_event& ev) {
+    if (ev.type != generation_event::kind::token) caf::anon_send(registry, forget_atom_v, rid);
     if (cb) cb(ev);
   };
   if (!m.accepting.load()) {

@@ -36,6 +36,8 @@ class engine_host {
   engine_host(const engine_host&) = delete;
   engine_host& operator=(const engine_host&) = delete;
 
+  // The registry names the request (generation_service::submit); submit waits for that
+  // answer, one round trip, so never call it from one of this engine's own actor threads.
   std::string submit(generation_request req, generation_callback cb);
   void cancel(const std::string& rid);
   void inspect(const std::string& what, std::function<void(std::string json)> cb);

@@ -448,6 +448,7 @@ CAF_ADD_ATOM(kvactor, kvactor, list_atom, "list")
 CAF_ADD_ATOM(kvactor, kvactor, metrics_atom, "metrics")
 CAF_ADD_ATOM(kvactor, kvactor, history_atom, "history")
 CAF_ADD_ATOM(kvactor, kvactor, forget_atom, "forget")
+CAF_ADD_ATOM(kvactor, kvactor, claim_atom, "claim")
 CAF_END_TYPE_ID_BLOCK(kvactor)
 
 CAF_ERROR_CODE_ENUM(kvactor::engine_errc, "kvactor")
@@ -519,9 +520,13 @@ using scheduler_actor =
                      caf::replies_to<counts_atom>::with<scheduler_counts>,
                      caf::replies_to<inspect_atom>::with<scheduler_report>>;
 
-// The gateway's bookkeeping actor: rid -> live request, the last finished ones, counters.
-// outcome = finished | cancelled | failed | rejected.
+// The gateway's bookkeeping actor: the live rids, rid -> live request, the last finished
+// ones, counters. outcome = finished | cancelled | failed | rejected.
 using registry_actor = caf::typed_actor<
+    // The caller's rid ("" = name one: req-<n>) -> the rid the request runs under: a live
+    // rid's duplicate gets a suffix (<rid>-<n>), so cancel and inspect address one request.
+    caf::replies_to<claim_atom, std::string>::with<std::string>,
+    caf::reacts_to<forget_atom, std::string>,                               // rid: its request ended; reusable
     caf::reacts_to<register_atom, std::string, caf::actor>,                 // rid, request
     caf::reacts_to<done_atom, std::string, std::string, request_snapshot>,  // rid, outcome, last snapshot
     caf::reacts_to<cancel_atom, std::string>,                               // rid

@@ -9,6 +9,9 @@ namespace {
 
 struct registry_state {
   static inline const char* name = "registry";
+  // Rids claimed and not yet forgotten: from submit until the caller hears the end.
+  std::set<std::string> claimed;
+  uint64_t rid_counter = 0;  // req-<n> and the <rid>-<n> suffixes
   std::map<std::string, caf::actor> live;
   std::map<caf::actor_addr, std::string> rid_of;
   // Requests that ended before their registration arrived (the gateway registers
@@ -59,6 +62,22 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
     record(self, rid, "failed", std::move(snap));
   });
   return {
+      [self](claim_atom, std::string& rid) -> std::string {
+        auto& st = self->state;
+        ++st.handled;
+        if (rid.empty()) rid = "req-" + std::to_string(++st.rid_counter);
+        if (st.claimed.count(rid) != 0) {
+          const auto base = rid;
+          do rid = base + "-" + std::to_string(++st.rid_counter);
+          while (st.claimed.count(rid) != 0);
+        }
+        st.claimed.insert(rid);
+        return rid;
+      },
+      [self](forget_atom, std::string& rid) {
+        ++self->state.handled;
+        self->state.claimed.erase(rid);
+      },
       [self](register_atom, std::string& rid, caf::actor& req) {
         auto& st = self->state;
         ++st.handled;

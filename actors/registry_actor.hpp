@@ -1,6 +1,6 @@
-// The registry: the gateway's own actor. Knows every live request by rid (for cancel
-// and inspection), keeps the last 64 finished requests' snapshots and the counters
-// behind /metrics.
+// The registry: the gateway's own actor. Names requests (no two live ones share a
+// rid), knows every live request by rid (for cancel and inspection), keeps the last 64
+// finished requests' snapshots and the counters behind /metrics.
 #pragma once
 
 #include "actors/interfaces.hpp"
