@@ -15,7 +15,7 @@
 #include "actors/gateway.hpp"
 #include "http/server.hpp"
 #include "tests/http/child_process.hpp"
-#include "tests/http/http_client.hpp"
+#include "tests/http/stories_served.hpp"
 
 using namespace kvactor;
 using namespace kvactor::test;
@@ -23,36 +23,13 @@ using nlohmann::json;
 
 namespace {
 
-http::server_config stories_config() {
-  http::server_config cfg;
-  cfg.engine.model_path = std::string(KVACTOR_MODELS_DIR) + "/stories260K.bin";
-  cfg.engine.tokenizer_path = std::string(KVACTOR_MODELS_DIR) + "/tok512.bin";
-  cfg.engine.num_pages = 512;
-  cfg.host = "127.0.0.1";
-  cfg.port = 0;
-  cfg.io_threads = 2;
-  cfg.model_name = "stories260K";
-  return cfg;
-}
-
-struct chat_served {
-  explicit chat_served(http::server_config cfg = stories_config()) : engine(cfg.engine), server(cfg, engine) {}
-  json post(const std::string& target, const json& body, int expect_status = 200) {
-    const http_result r = http_call(server.port(), "POST", target, body.dump());
-    REQUIRE_MESSAGE(r.status == expect_status, r.body);
-    return json::parse(r.body);
-  }
-  gateway engine;
-  http::http_server server;
-};
-
 const json conversation = json::array({{{"role", "system"}, {"content", "You tell short stories."}},
                                        {{"role", "user"}, {"content", "Tell me about a cat."}}});
 
 }  // namespace
 
 TEST_CASE("chat end to end: the answer is the greedy completion of the rendered conversation") {
-  chat_served s;
+  stories_served<> s(stories_server_config(512));
   CHECK(s.server.chat_template_origin().find("ChatML") != std::string::npos);
   const json rendered = s.post("/apply-template", {{"messages", conversation}});
   const std::string prompt = rendered["prompt"];
@@ -113,7 +90,7 @@ TEST_CASE("chat end to end: the answer is the greedy completion of the rendered 
 }
 
 TEST_CASE("chat end to end: turn k's cached_tokens cover turn k-1's prompt, in whole pages") {
-  chat_served s;
+  stories_served<> s(stories_server_config(512));
   const int page = s.engine.config().page_size;
   json messages = json::array({{{"role", "system"}, {"content", "You tell short stories about animals."}}});
   const char* questions[] = {"Tell me about a cat.", "What did the cat eat?", "Where did the cat sleep?",
@@ -135,7 +112,7 @@ TEST_CASE("chat end to end: turn k's cached_tokens cover turn k-1's prompt, in w
 }
 
 TEST_CASE("chat end to end: bad requests are 400 with the usual error and nothing reaches the engine") {
-  chat_served s;
+  stories_served<> s(stories_server_config(512));
   const json e1 = s.post("/v1/chat/completions", {{"messages", {{{"role", "robot"}, {"content", "x"}}}}}, 400);
   CHECK(e1["error"]["code"] == "INVALID_ROLE");
   const json e2 = s.post("/v1/chat/completions", {{"messages", json::array()}}, 400);
@@ -153,9 +130,9 @@ TEST_CASE("chat end to end: bad requests are 400 with the usual error and nothin
 
 TEST_CASE("chat end to end: --chat-template serves a real template (Llama 3.2) through /apply-template and chat") {
   ::setenv("KVACTOR_TEMPLATE_NOW", "2026-01-15T10:00:00", 1);
-  http::server_config cfg = stories_config();
+  http::server_config cfg = stories_server_config(512);
   cfg.chat_template = "/work/shared/templates/meta-llama-Llama-3.2-3B-Instruct.jinja";
-  chat_served s(cfg);
+  stories_served<> s(cfg);
   CHECK(s.server.chat_template_origin().find("Llama-3.2-3B-Instruct") != std::string::npos);
   const json rendered = s.post(
       "/apply-template", {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"add_generation_prompt", false}});

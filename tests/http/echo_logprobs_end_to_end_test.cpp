@@ -11,56 +11,21 @@
 #include "actors/gateway.hpp"
 #include "http/server.hpp"
 #include "model/tokenizer.hpp"
-#include "tests/http/http_client.hpp"
+#include "tests/http/stories_served.hpp"
 
 using namespace kvactor;
 using namespace kvactor::test;
 using nlohmann::json;
 
-namespace {
-
-struct echo_served {
-  static http::server_config config() {
-    http::server_config cfg;
-    cfg.engine.model_path = std::string(KVACTOR_MODELS_DIR) + "/stories260K.bin";
-    cfg.engine.tokenizer_path = std::string(KVACTOR_MODELS_DIR) + "/tok512.bin";
-    cfg.engine.num_pages = 256;
-    cfg.host = "127.0.0.1";
-    cfg.port = 0;
-    cfg.io_threads = 2;
-    cfg.model_name = "stories260K";
-    return cfg;
-  }
-  echo_served() : engine(config().engine), server(config(), engine) {}
-  json post(const json& body) {
-    const http_result r = http_call(server.port(), "POST", "/v1/completions", body.dump());
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-    return json::parse(r.body);
-  }
-  std::vector<json> stream(json body) {
-    body["stream"] = true;
-    const http_result r = http_call(server.port(), "POST", "/v1/completions", body.dump());
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-    std::vector<json> out;
-    for (const auto& e : sse_data(r.body))
-      if (e != "[DONE]") out.push_back(json::parse(e));
-    return out;
-  }
-  gateway engine;
-  http::http_server server;
-};
-
-}  // namespace
-
 TEST_CASE("echo with logprobs: prompt tokens scored as the engine's own next-token alternatives") {
-  echo_served s;
+  stories_served<> s(stories_server_config(256));
   const std::vector<int32_t> ids = s.engine.tok().encode("Once upon a time, there was a little dog", true, false);
   REQUIRE(ids.size() >= 8u);
   // The prefix cache holds the prompt before the scored request.
-  s.post({{"prompt", ids}, {"max_tokens", 2}, {"temperature", 0}});
+  s.post("/v1/completions", {{"prompt", ids}, {"max_tokens", 2}, {"temperature", 0}});
 
   const json body = {{"prompt", ids}, {"max_tokens", 4}, {"temperature", 0}, {"echo", true}, {"logprobs", 3}};
-  const json r = s.post(body);
+  const json r = s.post("/v1/completions", body);
   const json& choice = r["choices"][0];
   const json& lp = choice["logprobs"];
   const int completion = r["usage"]["completion_tokens"].get<int>();
@@ -88,7 +53,8 @@ TEST_CASE("echo with logprobs: prompt tokens scored as the engine's own next-tok
     CHECK(top.size() <= 3u);
     // The prompt up to position k, one greedy token: its alternatives come from the same logits.
     const std::vector<int32_t> head(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k));
-    const json one = s.post({{"prompt", head}, {"max_tokens", 1}, {"temperature", 0}, {"logprobs", 3}});
+    const json one =
+        s.post("/v1/completions", {{"prompt", head}, {"max_tokens", 1}, {"temperature", 0}, {"logprobs", 3}});
     const json& alt = one["choices"][0]["logprobs"]["top_logprobs"][0];
     CHECK(alt == top);
     const std::string token_text = lp["tokens"][k].get<std::string>();
@@ -96,7 +62,7 @@ TEST_CASE("echo with logprobs: prompt tokens scored as the engine's own next-tok
   }
 
   // Streamed: the prompt's entries come with the first chunk, and all lists add up to the same.
-  const std::vector<json> chunks = s.stream(body);
+  const std::vector<json> chunks = s.stream("/v1/completions", body);
   json tokens = json::array(), values = json::array(), offsets = json::array();
   for (const json& c : chunks) {
     const json& l = c["choices"][0]["logprobs"];
@@ -116,7 +82,7 @@ TEST_CASE("echo with logprobs: prompt tokens scored as the engine's own next-tok
   two["n"] = 2;
   two["temperature"] = 1.0;
   two["seed"] = 5;
-  const json r2 = s.post(two);
+  const json r2 = s.post("/v1/completions", two);
   REQUIRE(r2["choices"].size() == 2u);
   for (const json& c : r2["choices"])
     for (std::size_t k = 0; k < ids.size(); ++k) CHECK(c["logprobs"]["token_logprobs"][k] == lp["token_logprobs"][k]);

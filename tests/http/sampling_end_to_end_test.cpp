@@ -12,50 +12,14 @@
 #include "actors/gateway.hpp"
 #include "http/server.hpp"
 #include "model/tokenizer.hpp"
-#include "tests/http/http_client.hpp"
+#include "tests/http/stories_served.hpp"
 
 using namespace kvactor;
 using namespace kvactor::test;
 using nlohmann::json;
 
-namespace {
-
-struct sampling_served {
-  static http::server_config config() {
-    http::server_config cfg;
-    cfg.engine.model_path = std::string(KVACTOR_MODELS_DIR) + "/stories260K.bin";
-    cfg.engine.tokenizer_path = std::string(KVACTOR_MODELS_DIR) + "/tok512.bin";
-    cfg.engine.num_pages = 1024;
-    cfg.host = "127.0.0.1";
-    cfg.port = 0;
-    cfg.io_threads = 2;
-    cfg.model_name = "stories260K";
-    return cfg;
-  }
-  sampling_served() : engine(config().engine), server(config(), engine) {}
-  json post(const std::string& target, const json& body) {
-    const http_result r = http_call(server.port(), "POST", target, body.dump());
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-    return json::parse(r.body);
-  }
-  // The chunks of a streamed answer, [DONE] excluded.
-  std::vector<json> stream(const std::string& target, json body) {
-    body["stream"] = true;
-    const http_result r = http_call(server.port(), "POST", target, body.dump());
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-    std::vector<json> out;
-    for (const auto& e : sse_data(r.body))
-      if (e != "[DONE]") out.push_back(json::parse(e));
-    return out;
-  }
-  gateway engine;
-  http::http_server server;
-};
-
-}  // namespace
-
 TEST_CASE("sampling e2e: n choices of one prompt equal the requests with seed + j alone, sent together or not") {
-  sampling_served s;
+  stories_served<> s;
   const json body = {{"prompt", "Once upon a time, there was a little girl"},
                      {"max_tokens", 20},
                      {"temperature", 1.0},
@@ -95,7 +59,7 @@ TEST_CASE("sampling e2e: n choices of one prompt equal the requests with seed + 
 }
 
 TEST_CASE("sampling e2e: completions logprobs have OpenAI's shape and the stream carries the same numbers") {
-  sampling_served s;
+  stories_served<> s;
   const json body = {
       {"prompt", "The sun was shining"}, {"max_tokens", 10}, {"temperature", 0}, {"logprobs", 3}, {"ignore_eos", true}};
   const json r = s.post("/v1/completions", body);
@@ -135,7 +99,7 @@ TEST_CASE("sampling e2e: completions logprobs have OpenAI's shape and the stream
 }
 
 TEST_CASE("sampling e2e: chat logprobs per content token with bytes and top_logprobs") {
-  sampling_served s;
+  stories_served<> s;
   const json body = {{"messages", {{{"role", "user"}, {"content", "Hi"}}}},
                      {"max_tokens", 8},
                      {"temperature", 0.7},
@@ -167,7 +131,7 @@ TEST_CASE("sampling e2e: chat logprobs per content token with bytes and top_logp
 }
 
 TEST_CASE("sampling e2e: echo, cache_prompt, logit_bias and ignore_eos") {
-  sampling_served s;
+  stories_served<> s;
   const std::string prompt = "Once upon a time, there was a little girl named Lily. She loved to play";
   const json body = {{"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0}};
   const json plain = s.post("/v1/completions", body);

@@ -10,47 +10,13 @@
 
 #include "actors/gateway.hpp"
 #include "http/server.hpp"
-#include "tests/http/http_client.hpp"
+#include "tests/http/stories_served.hpp"
 
 using namespace kvactor;
 using namespace kvactor::test;
 using json = nlohmann::ordered_json;  // request bodies keep the order written here
 
 namespace {
-
-struct structured_served {
-  static http::server_config config() {
-    http::server_config cfg;
-    cfg.engine.model_path = std::string(KVACTOR_MODELS_DIR) + "/stories260K.bin";
-    cfg.engine.tokenizer_path = std::string(KVACTOR_MODELS_DIR) + "/tok512.bin";
-    cfg.engine.num_pages = 1024;
-    cfg.host = "127.0.0.1";
-    cfg.port = 0;
-    cfg.io_threads = 2;
-    cfg.model_name = "stories260K";
-    return cfg;
-  }
-  structured_served() : engine(config().engine), server(config(), engine) {}
-  http_result call(const std::string& target, const json& body) {
-    return http_call(server.port(), "POST", target, body.dump());
-  }
-  json post(const std::string& target, const json& body) {
-    const http_result r = call(target, body);
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-    return json::parse(r.body);
-  }
-  std::vector<json> stream(const std::string& target, json body) {
-    body["stream"] = true;
-    const http_result r = call(target, body);
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-    std::vector<json> out;
-    for (const auto& e : sse_data(r.body))
-      if (e != "[DONE]") out.push_back(json::parse(e));
-    return out;
-  }
-  gateway engine;
-  http::http_server server;
-};
 
 // Written with "name" first: alphabetical order would put "age" first.
 const json person_schema = json::parse(R"({"type": "object",
@@ -78,7 +44,7 @@ void check_person(const std::string& text) {
 }  // namespace
 
 TEST_CASE("structured e2e: json_schema on completions and chat, greedy and sampled, every sample valid") {
-  structured_served s;
+  stories_served<json> s;
   json body = {
       {"prompt", "Once upon a time"}, {"max_tokens", 80}, {"temperature", 0}, {"response_format", person_format()}};
   const json greedy = s.post("/v1/completions", body);
@@ -119,7 +85,7 @@ TEST_CASE("structured e2e: json_schema on completions and chat, greedy and sampl
 }
 
 TEST_CASE("structured e2e: json_object, grammar on every endpoint, length mid-document, text = unconstrained") {
-  structured_served s;
+  stories_served<json> s;
   // json_object cut by max_tokens: "length", and the text is where the document was cut.
   const json cut = s.post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "Hi"}}}},
                                                    {"max_tokens", 3},
@@ -152,7 +118,7 @@ TEST_CASE("structured e2e: json_object, grammar on every endpoint, length mid-do
 }
 
 TEST_CASE("structured e2e: bad grammars and schemas are 400s naming the field and the construct") {
-  structured_served s;
+  stories_served<json> s;
   auto refused = [&](const std::string& target, const json& body, int status, const std::string& code,
                      const std::string& param, const std::string& needle) {
     CAPTURE(body.dump());
