@@ -41,10 +41,10 @@ struct request_state {
   // Structured output: this request's grammar state (null when unconstrained). Its own, so the
   // mask of every step depends on nothing but this request's tokens.
   std::unique_ptr<grammar::constrained_decoder> decoder;
-  // Prompt scoring (req.prompt_logprobs): entry p scores prompt token p; filled as prefill steps
-  // return (a recomputation after preemption writes the same values again).
+  // Prompt scoring (req.prompt_logprobs): entry p scores prompt token p once its position is p
+  // (0 = not yet); filled as prefill steps return (a recomputation after preemption writes the
+  // same values again).
   std::vector<scored_token> prompt_scores;
-  std::vector<bool> scored;
   bool scores_sent = false;
 };
 
@@ -135,7 +135,7 @@ bool attach_prompt_scores(request_pointer self, generation_event& ev) {
   if (!st.req.prompt_logprobs || st.scores_sent) return true;
   st.scores_sent = true;
   for (int32_t p = 1; p < st.prompt_len; ++p) {
-    if (!st.scored[static_cast<std::size_t>(p)]) {
+    if (st.prompt_scores[static_cast<std::size_t>(p)].position != p) {
       end_with_error(self, engine_errc::internal,
                      "prompt position " + std::to_string(p) + " was never scored for the prompt's log probabilities");
       return false;
@@ -501,10 +501,7 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
   st.cb = std::move(cb);
   st.tokens = st.req.prompt;
   st.prompt_len = static_cast<int32_t>(st.tokens.size());
-  if (st.req.prompt_logprobs) {
-    st.prompt_scores.resize(st.tokens.size());
-    st.scored.assign(st.tokens.size(), false);
-  }
+  if (st.req.prompt_logprobs) st.prompt_scores.resize(st.tokens.size());
   if (st.req.constraint) st.decoder = std::make_unique<grammar::constrained_decoder>(st.req.constraint);
   // Exactly one final event even if the actor is killed: the functor runs at exit.
   self->attach_functor([ended = st.ended, cb = st.cb, rid = st.req.rid](const caf::error& reason) {
@@ -534,9 +531,7 @@ request_actor::behavior_type request_behavior(request_pointer self, engine_actor
         s.kv_written += processed;
         for (scored_token& t : result.scored) {
           const auto p = static_cast<std::size_t>(t.position);
-          if (p >= s.scored.size()) continue;  // only prompt positions were asked for
-          s.scored[p] = true;
-          s.prompt_scores[p] = std::move(t);
+          if (p < s.prompt_scores.size()) s.prompt_scores[p] = std::move(t);  // only prompt positions are asked for
         }
         if (result.token >= 0) {
           on_token(self, result, continued);

@@ -299,8 +299,11 @@ void on_step_done(scheduler_pointer self, std::vector<sequence_result>& results)
     if (e == nullptr) continue;  // left (cancelled) during the step
     e->status = run_status::processing;
     sequence_result result;  // token -1: nothing sampled
-    if (i < results.size() && (e->step_sampled || !results[i].scored.empty())) result = std::move(results[i]);
-    if (e->step_sampled && i < results.size()) e->decoding = true;
+    // A result travels when it holds something: a sampled token, or prompt scores.
+    if (i < results.size() && (e->step_sampled || !results[i].scored.empty())) {
+      result = std::move(results[i]);
+      e->decoding = e->decoding || e->step_sampled;
+    }
     const bool continued = continue_sequence(s, *e, result.token);
     self->send(e->req, step_atom_v, e->step_tokens, std::move(result), continued);
   }

@@ -98,8 +98,7 @@ void generation_exchange::cancel_running() {
 void generation_exchange::on_event(std::size_t index, const generation_event& ev) {
   prompt_run& run = runs_[index];
   if (run.finished) return;  // exactly one end per request; anything later is ignored
-  if (!ev.prompt_scores.empty() || (scores_prompt(index) && ev.type != generation_event::kind::error))
-    record_prompt_scores(index, ev);
+  if (scores_prompt(index) && ev.type != generation_event::kind::error) record_prompt_scores(index, ev);
   switch (ev.type) {
     case generation_event::kind::token: on_token(index, ev); break;
     case generation_event::kind::finished: on_finished(index, ev); break;
@@ -268,7 +267,7 @@ std::vector<prompt_outcome> generation_exchange::outcomes() const {
     }
     if (spec_.params[i].sampling.logprobs >= 0) {
       o.logprobs = run.logprobs;
-      if (spec_.echo) o.prompt_logprobs = run.prompt_logprobs;
+      o.prompt_logprobs = run.prompt_logprobs;  // empty unless echo
       o.logprobs->resize(
           std::min<std::size_t>(o.logprobs->size(), static_cast<std::size_t>(run.usage.completion_tokens)));
     }
