@@ -134,6 +134,7 @@ class cpu_backend final : public backend {
   std::vector<token_row> rows_;
   std::vector<float> x_, xb_, q_, k_, v_, att_, h1_, h3_, logits_;
   sampler_scratch sampling_scratch_;
+  output_plan output_plan_;
 };
 
 void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const float* in, int n_rows) {
@@ -341,7 +342,8 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
   }
 
   // Final norm and classifier, only for the rows that want output (step_sampling.hpp).
-  const output_plan plan = plan_outputs(batch);
+  output_plan& plan = output_plan_;
+  plan_outputs(batch, plan);
   const int vocab = config_.vocab_size;
   const std::size_t n_out = plan.rows.size();
   if (xb_.size() < n_out * dim) xb_.resize(n_out * dim);

@@ -17,8 +17,9 @@ void mask_logits(float* logits, int vocab, const std::vector<uint64_t>& allowed)
   }
 }
 
-output_plan plan_outputs(const std::vector<sequence_step>& batch) {
-  output_plan plan;
+void plan_outputs(const std::vector<sequence_step>& batch, output_plan& plan) {
+  plan.rows.clear();
+  plan.scores.clear();
   plan.last_output.assign(batch.size(), -1);
   int32_t row = 0;
   for (std::size_t e = 0; e < batch.size(); ++e) {
@@ -34,7 +35,6 @@ output_plan plan_outputs(const std::vector<sequence_step>& batch) {
       if (last) plan.last_output[e] = output;
     }
   }
-  return plan;
 }
 
 void score_into(sequence_result& out, const float* logits, int vocab, const sequence_step& s, std::size_t index) {

@@ -38,7 +38,9 @@ struct output_plan {
   std::vector<score> scores;
   bool any_scores() const { return !scores.empty(); }
 };
-output_plan plan_outputs(const std::vector<sequence_step>& batch);
+// Fills `plan` (cleared first; its vectors keep their capacity, so a backend that keeps one
+// allocates nothing here after its first steps).
+void plan_outputs(const std::vector<sequence_step>& batch, output_plan& plan);
 
 // Adds the scored_token for token `index` of `s` (whose next token is s.score_next[index]),
 // from the logits of that row.

@@ -286,7 +286,8 @@ std::vector<sequence_result> hip_backend::step(const std::vector<sequence_step>&
   }
   const int n = static_cast<int>(tokens.size());
   // Final norm and classifier rows: last rows that sample or return logits, scored rows.
-  const output_plan outputs = plan_outputs(batch);
+  output_plan outputs;
+  plan_outputs(batch, outputs);
   const std::vector<int32_t>& output_rows = outputs.rows;
   const int n_out = static_cast<int>(output_rows.size());
   const int n_work = static_cast<int>(plan.work_row.size());
