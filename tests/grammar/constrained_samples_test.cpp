@@ -5,8 +5,11 @@
 // (and jsonschema, when installed) is the oracle (validate_samples.py).
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -78,7 +81,10 @@ TEST_CASE("every constrained sample parses, and satisfies its schema (Python's j
   std::vector<std::pair<ordered_json, std::string>> cases{{nullptr, json_object_gbnf()}};
   for (const auto& entry : corpus)
     if (!entry.contains("error")) cases.emplace_back(entry["schema"], json_schema_to_gbnf(entry["schema"]));
-  const std::string path = "constrained_samples.jsonl";
+  // Written outside the source tree (a run from the checkout must not leave a file in it).
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("kvactor-constrained-samples-" + std::to_string(::getpid()) + ".jsonl"))
+                               .string();
   std::ofstream out(path);
   std::mt19937 rng(2026);
   int complete = 0, total = 0;
@@ -109,5 +115,6 @@ TEST_CASE("every constrained sample parses, and satisfies its schema (Python's j
   CAPTURE(report);
   CHECK(rc == 0);
   CHECK(report.find("checked " + std::to_string(complete) + " documents") != std::string::npos);
+  std::filesystem::remove(path);
   MESSAGE(report);
 }
