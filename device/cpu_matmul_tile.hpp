@@ -40,6 +40,7 @@ struct f32_source {
   int64_t stride;
   typename Ops::vec load(int64_t r, int i) const { return Ops::load(base + r * stride + i); }
   float scalar(int64_t r, int i) const { return base[r * stride + i]; }
+  const float* address(int64_t r, int i) const { return base + r * stride + i; }
 };
 
 template <class Ops>
@@ -100,7 +101,10 @@ struct block_source {
 
 // R weight rows from r0 times T token rows.
 //   x: [T, x_stride]   y: [T, y_stride]
-template <class Ops, int R, int T, class Source>
+// Prefetch > 0 (F32 rows streamed from DRAM only): each step also asks for the cache line
+// of row r0 + Prefetch that this step's column offset lands in, so the rows after this
+// tile arrive while it computes (the arithmetic is unchanged).
+template <class Ops, int R, int T, class Source, int Prefetch = 0>
 inline void matmul_tile(const Source& w, int64_t r0, const float* x, int64_t x_stride, int k, float* y,
                         int64_t y_stride) {
   using vec = typename Ops::vec;
@@ -111,6 +115,9 @@ inline void matmul_tile(const Source& w, int64_t r0, const float* x, int64_t x_s
     for (int t = 0; t < T; ++t) acc[r][t] = Ops::zero();
   int i = 0;
   for (; i + Ops::width <= k; i += Ops::width) {
+    if constexpr (Prefetch > 0)
+#pragma GCC unroll 32
+      for (int r = 0; r < R; ++r) __builtin_prefetch(w.address(r0 + Prefetch + r, i), 0, 0);
     vec xv[T];
 #pragma GCC unroll 32
     for (int t = 0; t < T; ++t) xv[t] = Ops::load(x + t * x_stride + i);
@@ -131,15 +138,16 @@ inline void matmul_tile(const Source& w, int64_t r0, const float* x, int64_t x_s
 }
 
 // R rows from r0 over `tokens` token rows: tiles of T, the remainder with T - 1, ...
-template <class Ops, int R, int T, class Source>
+template <class Ops, int R, int T, class Source, int Prefetch = 0>
 void matmul_row_group(const Source& w, int64_t r0, const float* x, int64_t x_stride, int tokens, int k, float* y,
                       int64_t y_stride) {
   int t = 0;
   for (; t + T <= tokens; t += T)
-    matmul_tile<Ops, R, T>(w, r0, x + t * x_stride, x_stride, k, y + t * y_stride, y_stride);
+    matmul_tile<Ops, R, T, Source, Prefetch>(w, r0, x + t * x_stride, x_stride, k, y + t * y_stride, y_stride);
   if constexpr (T > 1)
     if (t < tokens)
-      matmul_row_group<Ops, R, T - 1>(w, r0, x + t * x_stride, x_stride, tokens - t, k, y + t * y_stride, y_stride);
+      matmul_row_group<Ops, R, T - 1, Source, Prefetch>(w, r0, x + t * x_stride, x_stride, tokens - t, k,
+                                                        y + t * y_stride, y_stride);
 }
 
 // Rows [r0, r1) over all tokens. One token (decode at batch 1): one weight row at a
@@ -149,18 +157,30 @@ void matmul_row_group(const Source& w, int64_t r0, const float* x, int64_t x_str
 // row's FMA chain and lane reduction. Measured on the 15M shape, one thread, load ~2.7,
 // against 8 rows side by side: f32 decode at batch 1 ~175 -> ~220-240 tok/s, q8_0
 // ~490 -> ~640 tok/s. Several tokens: a tile that reuses both loads.
+// How far ahead (in rows) the products of F32 rows streamed from DRAM prefetch (15M shape,
+// engine_bench, 1 thread, alternating runs on a loaded machine): decode at 8 and 16 tokens
+// 1.07-1.10x of no prefetch, at 1 token 1.10-1.33x; 8 rows ahead, or tiles of 2-3 rows
+// with prefetch, were no better than none.
+constexpr int prefetch_rows = 4;
+
 template <class Ops, class Source>
 void matmul_rows_from(const Source& w, bool streamed, int64_t r0, int64_t r1, const float* x, int tokens, int k,
                       float* y, int64_t y_stride) {
   int64_t r = r0;
   if (tokens == 1) {
+    if constexpr (Source::few_tokens > 0)  // F32 only: prefetching Q8_0 rows measured no gain
+      if (streamed)
+        for (; r + prefetch_rows < r1; ++r) matmul_tile<Ops, 1, 1, Source, prefetch_rows>(w, r, x, k, k, y, y_stride);
     for (; r < r1; ++r) matmul_tile<Ops, 1, 1>(w, r, x, k, k, y, y_stride);
     return;
   }
-  if (streamed && tokens <= Source::few_tokens) {
-    for (; r < r1; ++r) matmul_row_group<Ops, 1, Ops::tokens_row_stream>(w, r, x, k, tokens, k, y, y_stride);
-    return;
-  }
+  if constexpr (Source::few_tokens > 0)
+    if (streamed && tokens <= Source::few_tokens) {
+      for (; r + prefetch_rows < r1; ++r)
+        matmul_row_group<Ops, 1, Ops::tokens_row_stream, Source, prefetch_rows>(w, r, x, k, tokens, k, y, y_stride);
+      for (; r < r1; ++r) matmul_row_group<Ops, 1, Ops::tokens_row_stream>(w, r, x, k, tokens, k, y, y_stride);
+      return;
+    }
   for (; r + Ops::rows_multi <= r1; r += Ops::rows_multi)
     matmul_row_group<Ops, Ops::rows_multi, Ops::tokens_multi>(w, r, x, k, tokens, k, y, y_stride);
   for (; r < r1; ++r) matmul_row_group<Ops, 1, Ops::tokens_multi>(w, r, x, k, tokens, k, y, y_stride);
