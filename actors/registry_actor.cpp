@@ -26,13 +26,17 @@ struct registry_state {
 
 using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 
-void record(registry_pointer self, const std::string& rid, const std::string& outcome, request_snapshot snap) {
+// `who` ended. Its rid may already run a newer request (forgotten, claimed and
+// registered again before this end arrived): only who's own entry leaves the live set.
+void record(registry_pointer self, const caf::actor_addr& who, const std::string& outcome, request_snapshot snap) {
   auto& st = self->state;
-  auto it = st.live.find(rid);
-  if (it != st.live.end()) {
-    st.rid_of.erase(it->second.address());
-    self->demonitor(it->second);
-    st.live.erase(it);
+  if (auto mine = st.rid_of.find(who); mine != st.rid_of.end()) {
+    auto it = st.live.find(mine->second);
+    if (it != st.live.end() && it->second.address() == who) {
+      self->demonitor(it->second);
+      st.live.erase(it);
+    }
+    st.rid_of.erase(mine);
   }
   if (outcome == "finished")
     ++st.finished;
@@ -59,7 +63,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
     snap.rid = rid;
     snap.phase = "failed";
     snap.error = "request actor exited: " + to_string(msg.reason);
-    record(self, rid, "failed", std::move(snap));
+    record(self, msg.source, "failed", std::move(snap));
   });
   return {
       [self](claim_atom, std::string& rid) -> std::string {
@@ -86,12 +90,12 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
         self->monitor(req);
         st.live[rid] = std::move(req);
       },
-      [self](done_atom, std::string& rid, std::string& outcome, request_snapshot& snap) {
+      [self](done_atom, std::string&, std::string& outcome, request_snapshot& snap) {  // rid: the sender knows
         auto& st = self->state;
         ++st.handled;
         auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
         if (st.rid_of.count(sender) == 0) st.ended_unregistered.insert(sender);
-        record(self, rid, outcome, std::move(snap));
+        record(self, sender, outcome, std::move(snap));
       },
       [self](cancel_atom, std::string& rid) {
         auto& st = self->state;
