@@ -53,6 +53,19 @@ void record(registry_pointer self, const caf::actor_addr& who, const std::string
   if (st.history.size() > st.history_limit) st.history.pop_back();
 }
 
+// The rid a request runs under: the caller's, "req-<n>" for none, "<rid>-<n>" while the
+// caller's is taken. One counter names and suffixes.
+std::string claim(registry_state& st, std::string rid) {
+  if (rid.empty()) rid = "req-" + std::to_string(++st.rid_counter);
+  if (st.claimed.count(rid) != 0) {
+    const auto base = rid;
+    do rid = base + "-" + std::to_string(++st.rid_counter);
+    while (st.claimed.count(rid) != 0);
+  }
+  st.claimed.insert(rid);
+  return rid;
+}
+
 registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t history_limit) {
   self->state.history_limit = static_cast<std::size_t>(history_limit);
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -67,16 +80,8 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
   });
   return {
       [self](claim_atom, std::string& rid) -> std::string {
-        auto& st = self->state;
-        ++st.handled;
-        if (rid.empty()) rid = "req-" + std::to_string(++st.rid_counter);
-        if (st.claimed.count(rid) != 0) {
-          const auto base = rid;
-          do rid = base + "-" + std::to_string(++st.rid_counter);
-          while (st.claimed.count(rid) != 0);
-        }
-        st.claimed.insert(rid);
-        return rid;
+        ++self->state.handled;
+        return claim(self->state, std::move(rid));
       },
       [self](forget_atom, std::string& rid) {
         ++self->state.handled;
