@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "actors/engine_config.hpp"
-#include "actors/gateway.hpp"
+#include "actors/generation_service.hpp"
 #include "actors/interfaces.hpp"
 #include "device/backend.hpp"
 

@@ -13,6 +13,9 @@
 namespace kvactor {
 
 struct engine_host::impl {
+  engine_config cfg;
+  model_config model;
+  std::shared_ptr<const tokenizer> tok;
   engine_settings settings;
   caf::actor_system_config sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
@@ -23,9 +26,12 @@ struct engine_host::impl {
 };
 
 engine_host::engine_host(const engine_config& cfg, const model_config& model, std::vector<int32_t> end_ids,
-                         std::shared_ptr<backend> be, int worker_threads)
+                         std::shared_ptr<backend> be, int worker_threads, std::shared_ptr<const tokenizer> tok)
     : impl_(std::make_unique<impl>()) {
   if (!be) throw std::invalid_argument("engine_host: no backend");
+  impl_->cfg = cfg;
+  impl_->model = model;
+  impl_->tok = std::move(tok);
   impl_->settings = make_engine_settings(cfg, model, std::move(end_ids));
   auto layout = be->layout();
   if (layout.num_pages < cfg.num_pages || layout.page_size != cfg.page_size)
@@ -46,6 +52,13 @@ engine_host::~engine_host() {
   impl_->actors = engine_actors{};
   impl_->sys.reset();  // waits for every actor to finish
 }
+
+const tokenizer& engine_host::tok() const {
+  if (!impl_->tok) throw std::logic_error("engine_host: this engine was built without a tokenizer");
+  return *impl_->tok;
+}
+const model_config& engine_host::model() const { return impl_->model; }
+const engine_config& engine_host::config() const { return impl_->cfg; }
 
 std::string engine_host::submit(generation_request req, generation_callback cb) {
   auto& m = *impl_;

@@ -1,6 +1,7 @@
 // engine_host: an actor system running one engine over a given backend, behind a
-// CAF-free interface. The gateway is an engine_host plus a loaded model; tests and
-// benchmarks build one over the null or a fault-injecting backend.
+// CAF-free interface: the generation_service itself. The gateway is an engine_host over
+// a loaded model; tests and benchmarks build one over the null or a fault-injecting
+// backend.
 #pragma once
 
 #include <chrono>
@@ -11,8 +12,9 @@
 #include <vector>
 
 #include "actors/engine_config.hpp"
-#include "actors/gateway.hpp"
+#include "actors/generation_service.hpp"
 #include "device/backend.hpp"
+#include "model/model.hpp"
 
 namespace kvactor {
 
@@ -26,22 +28,28 @@ struct page_totals {
   int32_t live_requests = 0;
 };
 
-class engine_host {
+class engine_host : public generation_service {
  public:
   // Throws std::invalid_argument for a bad config. `worker_threads` 0 = CAF default.
   // `end_ids`: generated tokens that end a request (engine_settings::end_ids).
+  // `tok`: the vocabulary tok() returns. Engines over the null or a timing backend have
+  // none (their tokens are plain ids): tok() then throws std::logic_error, so such an
+  // engine serves submit/cancel/inspect but cannot stand behind the HTTP layer.
   engine_host(const engine_config& cfg, const model_config& model, std::vector<int32_t> end_ids,
-              std::shared_ptr<backend> be, int worker_threads = 0);
-  ~engine_host();  // shutdown(0) then stops every actor
+              std::shared_ptr<backend> be, int worker_threads = 0, std::shared_ptr<const tokenizer> tok = nullptr);
+  ~engine_host() override;  // shutdown(0) then stops every actor
   engine_host(const engine_host&) = delete;
   engine_host& operator=(const engine_host&) = delete;
 
+  const tokenizer& tok() const override;
+  const model_config& model() const override;
+  const engine_config& config() const override;
   // The registry names the request (generation_service::submit); submit waits for that
   // answer, one round trip, so never call it from one of this engine's own actor threads.
-  std::string submit(generation_request req, generation_callback cb);
-  void cancel(const std::string& rid);
-  void inspect(const std::string& what, std::function<void(std::string json)> cb);
-  void shutdown(std::chrono::milliseconds drain);
+  std::string submit(generation_request req, generation_callback cb) override;
+  void cancel(const std::string& rid) override;
+  void inspect(const std::string& what, std::function<void(std::string json)> cb) override;
+  void shutdown(std::chrono::milliseconds drain) override;
 
   // Blocking helpers (never call them from an actor thread).
   std::string inspect_now(const std::string& what);

@@ -3,45 +3,45 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "actors/engine_host.hpp"
 #include "device/cpu_backend.hpp"
 #include "device/hip/hip_backend.hpp"
 #include "model/loader.hpp"
 
 namespace kvactor {
+namespace {
 
-struct gateway::impl {
-  engine_config cfg;
-  loaded_model model;
-  std::unique_ptr<engine_host> host;
-};
-
-gateway::gateway(const engine_config& cfg) : impl_(std::make_unique<impl>()) {
-  impl_->cfg = cfg;
+loaded_model load(const engine_config& cfg) {
   try {
-    impl_->model = load_model(cfg.model_path, cfg.tokenizer_path);
+    return load_model(cfg.model_path, cfg.tokenizer_path);
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("cannot load the model: ") + e.what());
   }
+}
+
+std::shared_ptr<backend> make_backend(const engine_config& cfg, const loaded_model& model) {
   if (cfg.device != "cpu" && cfg.device != "hip")
     throw std::runtime_error("device must be cpu or hip (got '" + cfg.device + "')");
-  std::shared_ptr<backend> be;
   try {
     kv_layout layout{cfg.page_size, cfg.num_pages};
-    if (cfg.device == "hip")
-      be = make_hip_backend(impl_->model.weights, layout);
-    else
-      be = make_cpu_backend(impl_->model.weights, layout,
-                            cfg.device_threads > 0 ? cfg.device_threads : default_cpu_threads(*impl_->model.weights));
+    if (cfg.device == "hip") return make_hip_backend(model.weights, layout);
+    return make_cpu_backend(model.weights, layout,
+                            cfg.device_threads > 0 ? cfg.device_threads : default_cpu_threads(*model.weights));
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot start the " + cfg.device + " backend: " + e.what());
   }
-  try {
-    impl_->host = std::make_unique<engine_host>(cfg, impl_->model.weights->config,
-                                                end_of_generation_ids(*impl_->model.tok), std::move(be));
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(e.what());
-  }
+}
+
+}  // namespace
+
+// The model is loaded (delegation) before engine_host is built over it; the backend
+// keeps the weights and engine_host the tokenizer, so the gateway keeps nothing itself.
+gateway::gateway(const engine_config& cfg) : gateway(cfg, load(cfg)) {}
+
+gateway::gateway(const engine_config& cfg, const loaded_model& model) try
+    : engine_host(cfg, model.weights->config, end_of_generation_ids(*model.tok), make_backend(cfg, model), 0,
+                  model.tok) {
+} catch (const std::invalid_argument& e) {
+  throw std::runtime_error(e.what());  // a bad config, as every other gateway error
 }
 
 std::vector<int32_t> end_of_generation_ids(const tokenizer& tok) {
@@ -50,23 +50,5 @@ std::vector<int32_t> end_of_generation_ids(const tokenizer& tok) {
     if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
   return ids;
 }
-
-gateway::~gateway() = default;
-
-const tokenizer& gateway::tok() const { return *impl_->model.tok; }
-const model_config& gateway::model() const { return impl_->model.weights->config; }
-const engine_config& gateway::config() const { return impl_->cfg; }
-
-std::string gateway::submit(generation_request req, generation_callback cb) {
-  return impl_->host->submit(std::move(req), std::move(cb));
-}
-
-void gateway::cancel(const std::string& rid) { impl_->host->cancel(rid); }
-
-void gateway::inspect(const std::string& what, std::function<void(std::string json)> cb) {
-  impl_->host->inspect(what, std::move(cb));
-}
-
-void gateway::shutdown(std::chrono::milliseconds drain) { impl_->host->shutdown(drain); }
 
 }  // namespace kvactor

@@ -26,13 +26,17 @@ struct registry_state {
 
 using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 
-void record(registry_pointer self, const std::string& rid, const std::string& outcome, request_snapshot snap) {
+// `who` ended. Its rid may already run a newer request (forgotten, claimed and
+// registered again before this end arrived): only who's own entry leaves the live set.
+void record(registry_pointer self, const caf::actor_addr& who, const std::string& outcome, request_snapshot snap) {
   auto& st = self->state;
-  auto it = st.live.find(rid);
-  if (it != st.live.end()) {
-    st.rid_of.erase(it->second.address());
-    self->demonitor(it->second);
-    st.live.erase(it);
+  if (auto mine = st.rid_of.find(who); mine != st.rid_of.end()) {
+    auto it = st.live.find(mine->second);
+    if (it != st.live.end() && it->second.address() == who) {
+      self->demonitor(it->second);
+      st.live.erase(it);
+    }
+    st.rid_of.erase(mine);
   }
   if (outcome == "finished")
     ++st.finished;
@@ -49,6 +53,19 @@ void record(registry_pointer self, const std::string& rid, const std::string& ou
   if (st.history.size() > st.history_limit) st.history.pop_back();
 }
 
+// The rid a request runs under: the caller's, "req-<n>" for none, "<rid>-<n>" while the
+// caller's is taken. One counter names and suffixes.
+std::string claim(registry_state& st, std::string rid) {
+  if (rid.empty()) rid = "req-" + std::to_string(++st.rid_counter);
+  if (st.claimed.count(rid) != 0) {
+    const auto base = rid;
+    do rid = base + "-" + std::to_string(++st.rid_counter);
+    while (st.claimed.count(rid) != 0);
+  }
+  st.claimed.insert(rid);
+  return rid;
+}
+
 registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t history_limit) {
   self->state.history_limit = static_cast<std::size_t>(history_limit);
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -59,20 +76,12 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
     snap.rid = rid;
     snap.phase = "failed";
     snap.error = "request actor exited: " + to_string(msg.reason);
-    record(self, rid, "failed", std::move(snap));
+    record(self, msg.source, "failed", std::move(snap));
   });
   return {
       [self](claim_atom, std::string& rid) -> std::string {
-        auto& st = self->state;
-        ++st.handled;
-        if (rid.empty()) rid = "req-" + std::to_string(++st.rid_counter);
-        if (st.claimed.count(rid) != 0) {
-          const auto base = rid;
-          do rid = base + "-" + std::to_string(++st.rid_counter);
-          while (st.claimed.count(rid) != 0);
-        }
-        st.claimed.insert(rid);
-        return rid;
+        ++self->state.handled;
+        return claim(self->state, std::move(rid));
       },
       [self](forget_atom, std::string& rid) {
         ++self->state.handled;
@@ -86,12 +95,12 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
         self->monitor(req);
         st.live[rid] = std::move(req);
       },
-      [self](done_atom, std::string& rid, std::string& outcome, request_snapshot& snap) {
+      [self](done_atom, std::string&, std::string& outcome, request_snapshot& snap) {  // rid: the sender knows
         auto& st = self->state;
         ++st.handled;
         auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
         if (st.rid_of.count(sender) == 0) st.ended_unregistered.insert(sender);
-        record(self, rid, outcome, std::move(snap));
+        record(self, sender, outcome, std::move(snap));
       },
       [self](cancel_atom, std::string& rid) {
         auto& st = self->state;

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/gateway.hpp"
+#include "actors/generation_service.hpp"
 #include "actors/interfaces.hpp"
 
 namespace kvactor::cluster {
@@ -187,12 +187,19 @@ using node_actor =
 // goes to, the nodes' load, and the cluster's inspection.
 using router_actor = caf::typed_actor<
     // prompt, excluded node indexes -> node index (-1: none up), node handle, "host:port"
-    caf::replies_to<route_atom, std::vector<int32_t>, std::vector<int32_t>>::with<int32_t, caf::actor, std::string>,
+    caf::replies_to<route_atom, std::vector<int32_t>, std::vector<int32_t>>::with<int32_t, node_actor, std::string>,
     caf::reacts_to<release_atom, int32_t, int32_t>,                    // node index, outcome
     caf::replies_to<inspect_atom, std::string>::with<cluster_report>,  // what as for the gateway's inspect
     // From the router's own timers and connectors:
-    caf::reacts_to<connect_atom, int32_t>, caf::reacts_to<node_up_atom, int32_t, caf::actor>,
+    caf::reacts_to<connect_atom, int32_t>, caf::reacts_to<node_up_atom, int32_t, node_actor>,
     caf::reacts_to<unreachable_atom, int32_t, std::string>>;
+
+// One request the router serves (routed_request.hpp), inside the router process.
+using routed_request_actor =
+    caf::typed_actor<caf::reacts_to<node_event_atom, node_event>,  // from its node (through the middleman)
+                     caf::reacts_to<cancel_atom, std::string>,     // reason: end as cancelled
+                     // The router is stopping and the node never confirmed a cancel: end with this error.
+                     caf::reacts_to<fail_atom, caf::error>>;
 
 // Registers the engine's and the cluster's message types and loads the middleman with
 // heartbeats (1 s) and a connection timeout (5 s). Both sides call it.

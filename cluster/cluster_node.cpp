@@ -20,8 +20,8 @@ namespace {
 // (a callback kept by the engine must never outlive the proxy's system).
 struct event_relay {
   std::mutex m;
-  caf::actor sink;  // the router's request actor (a proxy)
-  caf::actor node;  // the node actor, told when the request ends
+  routed_request_actor sink;  // the router's request actor (a proxy)
+  node_actor node;            // the node actor, told when the request ends
   void deliver(const generation_event& ev) {
     std::lock_guard<std::mutex> guard(m);
     if (sink) caf::anon_send(sink, node_event_atom_v, to_node_event(ev));
@@ -92,8 +92,8 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
         st.recent_prompts.push_back(namespaced_key(req.ns, req.prompt, kept_prompt_tokens));
         if (st.recent_prompts.size() > kept_prompts) st.recent_prompts.pop_front();
         auto relay = std::make_shared<event_relay>();
-        relay->sink = sink;
-        relay->node = caf::actor_cast<caf::actor>(self);
+        relay->sink = caf::actor_cast<routed_request_actor>(sink);
+        relay->node = caf::actor_cast<node_actor>(self);
         st.relays->add(relay);
         generation_request local = from_node_request(req);
         if (!req.grammar.empty()) {
@@ -142,7 +142,7 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
         // the gateway's JSON text, relayed unread (node_snapshot in cluster_messages.hpp).
         auto me = caf::actor_cast<caf::weak_actor_ptr>(self);
         st.service->inspect(what, [me, id](std::string json) {
-          if (auto strong = caf::actor_cast<caf::actor>(me))
+          if (auto strong = caf::actor_cast<node_actor>(me))
             caf::anon_send(strong, node_answer_atom_v, id, node_snapshot{std::move(json)});
         });
         return rp;

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "actors/gateway.hpp"
+#include "actors/generation_service.hpp"
 
 namespace kvactor::cluster {
 

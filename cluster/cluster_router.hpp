@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "actors/gateway.hpp"
+#include "actors/generation_service.hpp"
 #include "cluster/router_settings.hpp"
 
 namespace kvactor::cluster {

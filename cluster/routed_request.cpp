@@ -7,12 +7,13 @@ namespace {
 
 struct routed_state {
   router_actor router;
+  registry_actor registry;
   node_request wire;
   generation_callback cb;
   int max_attempts = 3;
   int attempts = 0;
   int32_t node_index = -1;  // -1: not on a node (routing, or between nodes)
-  caf::actor node;
+  node_actor node;
   std::string node_address;
   int streamed = 0;  // tokens relayed so far
   bool cancelled = false;
@@ -21,7 +22,13 @@ struct routed_state {
   static inline const char* name = "routed_request";
 };
 
-using routed_pointer = caf::stateful_actor<routed_state>*;
+using routed_pointer = routed_request_actor::stateful_pointer<routed_state>;
+
+// The outcome the registry counts (registry_actor in actors/interfaces.hpp).
+std::string outcome_of(const generation_event& ev) {
+  if (ev.type == generation_event::kind::error) return "failed";
+  return ev.finish_reason == "cancelled" ? "cancelled" : "finished";
+}
 
 void emit_end(routed_pointer self, generation_event ev) {
   auto& st = self->state;
@@ -30,6 +37,16 @@ void emit_end(routed_pointer self, generation_event ev) {
   ev.rid = st.wire.rid;
   if (ev.usage.prompt_tokens == 0) ev.usage.prompt_tokens = static_cast<int>(st.wire.prompt.size());
   if (st.cb) st.cb(ev);
+  // After the caller's final event: the router's drain waits for the registry's live set.
+  request_snapshot snap;
+  snap.rid = st.wire.rid;
+  snap.kind = st.wire.kind;
+  snap.phase = outcome_of(ev);
+  snap.prompt_tokens = ev.usage.prompt_tokens;
+  snap.generated_tokens = st.streamed;
+  snap.max_tokens = st.wire.max_tokens;
+  snap.error = ev.error_message;
+  self->send(st.registry, done_atom_v, st.wire.rid, outcome_of(ev), std::move(snap));
   self->quit();
 }
 
@@ -55,7 +72,7 @@ void leave_node(routed_pointer self, int32_t outcome) {
   auto& st = self->state;
   if (st.node_index < 0) return;
   self->send(st.router, release_atom_v, st.node_index, outcome);
-  if (st.node) self->demonitor(st.node);
+  if (st.node) self->demonitor(st.node.address());
   st.node_index = -1;
   st.node = nullptr;
 }
@@ -67,7 +84,7 @@ void route(routed_pointer self) {
   auto key = namespaced_key(st.wire.ns, st.wire.prompt, st.wire.prompt.size());
   self->request(st.router, caf::infinite, route_atom_v, std::move(key), st.excluded)
       .then(
-          [self](int32_t index, caf::actor node, std::string& address) {
+          [self](int32_t index, node_actor& node, std::string& address) {
             auto& st = self->state;
             if (index < 0) {
               end_with_error(self, engine_errc::no_node,
@@ -85,7 +102,7 @@ void route(routed_pointer self) {
               return;
             }
             self->monitor(node);
-            self->send(caf::actor_cast<node_actor>(node), node_submit_atom_v, st.wire);
+            self->send(node, node_submit_atom_v, st.wire);
           },
           [self](caf::error& err) {
             end_with_error(self, engine_errc::internal, "router: " + self->system().render(err));
@@ -98,10 +115,11 @@ bool may_retry(routed_pointer self) {
   return st.streamed == 0 && !st.cancelled && st.attempts < st.max_attempts;
 }
 
-caf::behavior routed_behavior(routed_pointer self, router_actor router, generation_request req, generation_callback cb,
-                              int max_attempts) {
+routed_request_actor::behavior_type routed_behavior(routed_pointer self, router_actor router, registry_actor registry,
+                                                    generation_request req, generation_callback cb, int max_attempts) {
   auto& st = self->state;
   st.router = std::move(router);
+  st.registry = std::move(registry);
   st.wire = to_node_request(req);
   st.cb = std::move(cb);
   st.max_attempts = std::max(1, max_attempts);
@@ -157,16 +175,17 @@ caf::behavior routed_behavior(routed_pointer self, router_actor router, generati
         st.cancelled = true;
         // On a node: it ends the request and its finished(cancelled) event ends ours.
         // Still routing: the route answer sees the flag.
-        if (st.node) self->send(caf::actor_cast<node_actor>(st.node), cancel_atom_v, st.wire.rid);
+        if (st.node) self->send(st.node, cancel_atom_v, st.wire.rid);
       },
   };
 }
 
 }  // namespace
 
-caf::actor spawn_routed_request(caf::actor_system& sys, router_actor router, generation_request req,
-                                generation_callback cb, int max_attempts) {
-  return sys.spawn(routed_behavior, std::move(router), std::move(req), std::move(cb), max_attempts);
+routed_request_actor spawn_routed_request(caf::actor_system& sys, router_actor router, registry_actor registry,
+                                          generation_request req, generation_callback cb, int max_attempts) {
+  return sys.spawn(routed_behavior, std::move(router), std::move(registry), std::move(req), std::move(cb),
+                   max_attempts);
 }
 
 }  // namespace kvactor::cluster

@@ -13,7 +13,7 @@ namespace {
 
 struct node_slot {
   node_address address;
-  caf::actor handle;  // proxy of the node actor while up
+  node_actor handle;  // proxy of the node actor while up
   bool up = false;
   bool connecting = false;
   int load = 0;
@@ -32,7 +32,7 @@ struct router_state {
 };
 
 using router_pointer = router_actor::stateful_pointer<router_state>;
-using route_reply = caf::result<int32_t, caf::actor, std::string>;
+using route_reply = caf::result<int32_t, node_actor, std::string>;
 
 void log_line(const std::string& text) {
   std::fprintf(stderr, "kvactor route: %s\n", text.c_str());
@@ -48,7 +48,7 @@ void start_connect(router_pointer self, int32_t index) {
       [](caf::event_based_actor* conn, router_actor router, int32_t idx, std::string host, uint16_t port) {
         auto node = conn->system().middleman().remote_actor<node_actor>(host, port);
         if (node)
-          conn->send(router, node_up_atom_v, idx, caf::actor_cast<caf::actor>(*node));
+          conn->send(router, node_up_atom_v, idx, *node);
         else
           conn->send(router, unreachable_atom_v, idx, conn->system().render(node.error()));
         conn->quit();
@@ -82,8 +82,7 @@ void ask_nodes(router_pointer self, const std::string& what, std::function<void(
   };
   for (std::size_t i = 0; i < slots.size(); ++i) {
     if (!(*answers)[i].asked) continue;
-    self->request(caf::actor_cast<node_actor>(slots[i].handle), self->state.settings.inspect_timeout, inspect_atom_v,
-                  what)
+    self->request(slots[i].handle, self->state.settings.inspect_timeout, inspect_atom_v, what)
         .then(
             [answers, finish_one, i](node_snapshot& s) {
               (*answers)[i].answered = true;
@@ -158,7 +157,7 @@ route_reply route(router_pointer self, const std::vector<int32_t>& prompt, const
   auto choice = st.policy->choose(views);
   if (!choice) {
     ++st.no_node;
-    return route_reply(int32_t{-1}, caf::actor{}, std::string{});
+    return route_reply(int32_t{-1}, node_actor{}, std::string{});
   }
   auto& s = st.slots[choice->node];
   s.tree.insert(key);
@@ -214,7 +213,7 @@ router_actor::behavior_type router_behavior(router_pointer self, router_settings
       [self](connect_atom, int32_t index) {
         if (index >= 0 && static_cast<std::size_t>(index) < self->state.slots.size()) start_connect(self, index);
       },
-      [self](node_up_atom, int32_t index, caf::actor node) {
+      [self](node_up_atom, int32_t index, node_actor node) {
         auto& s = self->state.slots[static_cast<std::size_t>(index)];
         s.connecting = false;
         s.up = true;
@@ -225,7 +224,7 @@ router_actor::behavior_type router_behavior(router_pointer self, router_settings
         self->monitor(node);
         log_line("node " + s.address.text() + " up");
         // The node's recent prompts are what its cache most likely still holds.
-        self->request(caf::actor_cast<node_actor>(node), self->state.settings.inspect_timeout, node_prompts_atom_v)
+        self->request(node, self->state.settings.inspect_timeout, node_prompts_atom_v)
             .then(
                 [self, index, node](token_lists& prompts) {
                   auto& slot = self->state.slots[static_cast<std::size_t>(index)];

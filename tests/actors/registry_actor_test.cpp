@@ -56,6 +56,35 @@ class registry_fixture {
     caf::anon_send(registry, forget_atom_v, rid);
     sched_->run();
   }
+  // A stand-in request: told a rid, it reports that rid's end to the registry itself.
+  caf::actor spawn_request() {
+    return sys_->spawn(
+        [](caf::event_based_actor* self, registry_actor reg) -> caf::behavior {
+          return {[self, reg](std::string& rid) {
+            self->send(reg, done_atom_v, rid, std::string("finished"), request_snapshot{});
+          }};
+        },
+        registry);
+  }
+  void enlist(const std::string& rid, const caf::actor& req) {
+    caf::anon_send(registry, register_atom_v, rid, req);
+    sched_->run();
+  }
+  void end(const caf::actor& req, const std::string& rid) {
+    caf::anon_send(req, rid);
+    sched_->run();
+  }
+  std::vector<caf::actor> live() {
+    auto result = std::make_shared<std::vector<caf::actor>>();
+    sys_->spawn(
+        [result](caf::event_based_actor* self, registry_actor target) {
+          self->request(target, caf::infinite, list_atom_v)
+              .then([result](std::vector<caf::actor>& xs) { *result = std::move(xs); }, [](caf::error&) {});
+        },
+        registry);
+    sched_->run();
+    return *result;
+  }
 
   registry_actor registry;
 
@@ -115,6 +144,21 @@ TEST_CASE("registry: a live rid's duplicate gets a suffix, an empty rid a name, 
   CHECK(f.claim("a") == "a-7");
   f.forget("b");  // never claimed: nothing changes
   CHECK(f.claim("b") == "b");
+}
+
+TEST_CASE("registry: a late end of an earlier request leaves the live request that reuses its rid") {
+  registry_fixture f;
+  auto first = f.spawn_request();
+  auto second = f.spawn_request();
+  f.enlist("x", first);
+  // "x" was forgotten (its caller heard the end) and claimed again before first's done arrived.
+  f.enlist("x", second);
+  f.end(first, "x");
+  CHECK(f.live() == std::vector<caf::actor>{second});
+  f.end(second, "x");
+  CHECK(f.live().empty());
+  caf::anon_send_exit(first, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(second, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("engine: concurrent submits of one rid run under distinct rids; after the end the rid is reused") {

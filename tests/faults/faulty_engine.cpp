@@ -12,22 +12,15 @@ namespace kvactor::test {
 using nlohmann::json;
 
 faulty_engine::faulty_engine(const engine_config& cfg)
-    : cfg_(cfg), model_(load_model(cfg.model_path, cfg.tokenizer_path)), plan_(std::make_shared<fault_plan>()) {
-  std::shared_ptr<backend> be = make_fault_injecting_backend(
-      make_cpu_backend(model_.weights, kv_layout{cfg.page_size, cfg.num_pages}, cfg.device_threads), plan_);
-  host_ = std::make_unique<engine_host>(cfg, model_.weights->config, end_of_generation_ids(*model_.tok), std::move(be));
-}
+    : faulty_engine(cfg, load_model(cfg.model_path, cfg.tokenizer_path), std::make_shared<fault_plan>()) {}
 
-faulty_engine::~faulty_engine() = default;
-
-std::string faulty_engine::submit(generation_request req, generation_callback cb) {
-  return host_->submit(std::move(req), std::move(cb));
-}
-void faulty_engine::cancel(const std::string& rid) { host_->cancel(rid); }
-void faulty_engine::inspect(const std::string& what, std::function<void(std::string json)> cb) {
-  host_->inspect(what, std::move(cb));
-}
-void faulty_engine::shutdown(std::chrono::milliseconds drain) { host_->shutdown(drain); }
+faulty_engine::faulty_engine(const engine_config& cfg, const loaded_model& model, std::shared_ptr<fault_plan> plan)
+    : engine_host(
+          cfg, model.weights->config, end_of_generation_ids(*model.tok),
+          make_fault_injecting_backend(
+              make_cpu_backend(model.weights, kv_layout{cfg.page_size, cfg.num_pages}, cfg.device_threads), plan),
+          0, model.tok),
+      plan_(std::move(plan)) {}
 
 void faulty_engine::fail_device_after(int more) { plan_->fail_at_step = plan_->steps.load() + more; }
 

@@ -19,29 +19,18 @@
 
 namespace kvactor::test {
 
-class faulty_engine final : public generation_service {
+class faulty_engine final : public engine_host {
  public:
   explicit faulty_engine(const engine_config& cfg);
-  ~faulty_engine() override;
-
-  const tokenizer& tok() const override { return *model_.tok; }
-  const model_config& model() const override { return model_.weights->config; }
-  const engine_config& config() const override { return cfg_; }
-  std::string submit(generation_request req, generation_callback cb) override;
-  void cancel(const std::string& rid) override;
-  void inspect(const std::string& what, std::function<void(std::string json)> cb) override;
-  void shutdown(std::chrono::milliseconds drain) override;
 
   // The device fails the step after `more` further steps (0 = the next one).
   void fail_device_after(int more);
   int device_steps() const { return plan_->steps.load(); }
-  engine_host& host() { return *host_; }
+  engine_host& host() { return *this; }
 
  private:
-  engine_config cfg_;
-  loaded_model model_;
+  faulty_engine(const engine_config& cfg, const loaded_model& model, std::shared_ptr<fault_plan> plan);
   std::shared_ptr<fault_plan> plan_;
-  std::unique_ptr<engine_host> host_;
 };
 
 engine_config stories_config(int num_pages = 512, int max_batch = 8);

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "actors/gateway.hpp"
+#include "actors/generation_service.hpp"
 #include "model/model.hpp"
 #include "model/tokenizer.hpp"
 
