@@ -252,6 +252,9 @@ struct enqueue_request {
   uint64_t ns = 0;      // trie namespace (generation_request::ns)
   uint32_t tenant = 0;  // fair share across tenants
   int32_t tenant_weight = 1;
+  // Generated tokens the request takes at most (generation_request::max_tokens): the scheduler
+  // never continues a sequence past its last token (scheduling/continuation.hpp).
+  int32_t max_tokens = 0;
 };
 
 struct scheduler_counts {
@@ -380,7 +383,8 @@ typename Inspector::result_type inspect(Inspector& f, invariant_check& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, enqueue_request& x) {
-  return f(caf::meta::type_name("enqueue_request"), x.seq_id, x.rid, x.tokens, x.ns, x.tenant, x.tenant_weight);
+  return f(caf::meta::type_name("enqueue_request"), x.seq_id, x.rid, x.tokens, x.ns, x.tenant, x.tenant_weight,
+           x.max_tokens);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, scheduler_counts& x) {

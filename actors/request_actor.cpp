@@ -395,7 +395,8 @@ void start(request_pointer self) {
   auto& st = self->state;
   if (st.req.deadline.count() > 0) self->delayed_send(self, st.req.deadline, cancel_atom_v, std::string("deadline"));
   self->request(st.peers.scheduler, caf::infinite, enqueue_atom_v,
-                enqueue_request{st.seq_id, st.req.rid, st.tokens, st.req.ns, st.req.tenant, st.req.tenant_weight})
+                enqueue_request{st.seq_id, st.req.rid, st.tokens, st.req.ns, st.req.tenant, st.req.tenant_weight,
+                                st.req.max_tokens})
       .then([](int32_t) {},
             [self](caf::error& err) {
               if (err == engine_errc::queue_full)

@@ -46,6 +46,7 @@ struct entry {
   uint64_t ns = 0;          // trie namespace of the request
   uint32_t tenant = 0;      // fair share across tenants
   int32_t weight = 1;
+  int32_t max_tokens = 0;  // the request's limit on generated tokens (0: none)
   // running only:
   run_status status = run_status::admitting;
   uint64_t admitted_order = 0;
@@ -277,8 +278,9 @@ bool continue_sequence(scheduler_state& s, entry& e, int32_t token) {
   // Per-step state the request computes (logits it asked for, its grammar's mask for the next
   // token) is never carried forward: a constrained request offers every step itself.
   if (token < 0 || end_id || e.offer.return_logits || e.offer.constrained() || !s.starved.empty()) return false;
-  scheduling::finished_step done{e.offer.start_pos, e.step_tokens, e.step_sampled,
-                                 static_cast<int32_t>(e.offer.block_table.size())};
+  scheduling::finished_step done{e.offer.start_pos,    e.step_tokens,
+                                 e.step_sampled,       static_cast<int32_t>(e.offer.block_table.size()),
+                                 e.offer.sample_index, e.max_tokens};
   if (!scheduling::can_continue(done, s.lim.page_size, s.cfg.max_seq_len)) return false;
   e.offer.start_pos += e.step_tokens;
   e.offer.tokens.assign(1, token);
@@ -477,6 +479,7 @@ caf::result<int32_t> on_enqueue(scheduler_pointer self, enqueue_request& r) {
   e.ns = r.ns;
   e.tenant = r.tenant;
   e.weight = r.tenant_weight;
+  e.max_tokens = r.max_tokens;
   e.arrival = ++s.arrivals;
   self->monitor(e.addr);
   s.waiting.push_back(std::move(e));

@@ -8,6 +8,7 @@ namespace kvactor::scheduling {
 
 bool can_continue(const finished_step& s, int32_t page_size, int32_t max_seq_len) {
   if (!s.sampled || s.processed <= 0 || page_size <= 0) return false;
+  if (s.max_tokens > 0 && s.sample_index + 1 >= static_cast<uint64_t>(s.max_tokens)) return false;  // its last token
   const int32_t written = s.start_pos + s.processed;  // also the next input's position
   const int32_t tokens = written + 1;
   if (tokens >= max_seq_len) return false;                           // the request ends here

@@ -20,6 +20,10 @@ struct finished_step {
   int32_t processed = 0;   // tokens the step took (positions written)
   bool sampled = false;    // the step sampled a token (the sequence's next input)
   int32_t pages_held = 0;  // block-table pages of the step's offer
+  // The request's own end: it takes tokens while sample_index < max_tokens (0: no limit).
+  // A step whose sampled token is the request's last is never continued (the request leaves).
+  uint64_t sample_index = 0;  // index of the token the step sampled
+  int32_t max_tokens = 0;
 };
 
 // Whether the scheduler may issue the next step (input: the sampled token at position

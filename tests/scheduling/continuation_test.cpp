@@ -31,6 +31,15 @@ TEST_CASE("can_continue: never at the end of the context") {
   CHECK_FALSE(can_continue({61, 1, true, 4}, 16, 63));  // tokens = 63: the request ends
 }
 
+TEST_CASE("can_continue: never after the request's last token (no step is computed for a request that leaves)") {
+  // max_tokens 4: the tokens with sample_index 0..3; the one sampled at index 3 is its last.
+  CHECK(can_continue({20, 1, true, 2, 2, 4}, 16, 256));
+  CHECK_FALSE(can_continue({20, 1, true, 2, 3, 4}, 16, 256));
+  CHECK_FALSE(can_continue({20, 1, true, 2, 7, 4}, 16, 256));
+  CHECK(can_continue({20, 1, true, 2, 1000, 0}, 16, 256));     // 0: no limit
+  CHECK_FALSE(can_continue({20, 1, true, 2, 0, 1}, 16, 256));  // max_tokens 1: the first token ends it
+}
+
 TEST_CASE("should_start_step: waits for stragglers unless most are ready and nobody starves") {
   CHECK(should_start_step(0, 0, false));
   CHECK(should_start_step(3, 0, true));  // nothing processing: as before
