@@ -29,6 +29,9 @@ engine_settings make_engine_settings(const engine_config& cfg, const model_confi
   if (!make_eviction_policy(cfg.eviction_policy))
     throw std::invalid_argument("engine config: eviction_policy must be lru or lfu (got '" + cfg.eviction_policy +
                                 "')");
+  if (cfg.actor_scheduler != "auto" && cfg.actor_scheduler != "sharing" && cfg.actor_scheduler != "stealing")
+    throw std::invalid_argument("engine config: actor_scheduler must be auto, sharing or stealing (got '" +
+                                cfg.actor_scheduler + "')");
   if (cfg.max_tokens_per_step < cfg.max_batch)
     throw std::invalid_argument("engine config: max_tokens_per_step must be at least max_batch");
   if (cfg.prefix_cache != 0 && cfg.prefix_cache != 1)

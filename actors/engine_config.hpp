@@ -21,6 +21,11 @@ struct engine_config {
   int device_threads = 0;               // CPU backend worker threads; 0: default_cpu_threads(model)
   std::string eviction_policy = "lru";  // lru | lfu
   int prefix_cache = 1;                 // 1: requests reuse cached prompt prefixes; 0: never (the uncached baseline)
+  // How CAF runs the actors: "sharing" (idle workers block until a message arrives),
+  // "stealing" (CAF's default: idle workers poll, sleeping 50 us - 10 ms between polls), or
+  // "auto": sharing when the backend keeps more than one thread of this process busy (the
+  // pollers' wake-ups then take cores from the step), else stealing. bench/results/peer.md.
+  std::string actor_scheduler = "auto";
 };
 
 }  // namespace kvactor

@@ -1,5 +1,9 @@
 #include "actors/engine_host.hpp"
 
+#include <caf/policy/work_sharing.hpp>
+#include <caf/policy/work_stealing.hpp>
+#include <caf/scheduler/coordinator.hpp>
+
 #include <atomic>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -20,6 +24,7 @@ struct engine_host::impl {
   caf::actor_system_config sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
   engine_actors actors;
+  std::string scheduler_policy;  // engine_config::actor_scheduler, "auto" resolved
   std::atomic<uint64_t> next_seq{1};
   std::atomic<bool> accepting{true};
   std::atomic<bool> stopped{false};
@@ -38,6 +43,9 @@ engine_host::engine_host(const engine_config& cfg, const model_config& model, st
     throw std::invalid_argument("engine_host: the backend's KV layout does not match the engine config");
   add_engine_types(impl_->sys_cfg);
   if (worker_threads > 0) impl_->sys_cfg.set("scheduler.max-threads", static_cast<size_t>(worker_threads));
+  impl_->scheduler_policy =
+      cfg.actor_scheduler == "auto" ? (be->host_threads() > 1 ? "sharing" : "stealing") : cfg.actor_scheduler;
+  impl_->sys_cfg.set("scheduler.policy", caf::atom_from_string(impl_->scheduler_policy));
   impl_->sys = std::make_unique<caf::actor_system>(impl_->sys_cfg);
   impl_->actors = spawn_engine(*impl_->sys, impl_->settings, std::move(be));
 }
@@ -163,6 +171,13 @@ std::string engine_host::wait_until_quiet(std::chrono::milliseconds timeout) {
 }
 
 std::size_t engine_host::running_actors() const { return impl_->sys->registry().running(); }
+
+std::string engine_host::actor_scheduler() const {
+  auto* sched = &impl_->sys->scheduler();
+  if (dynamic_cast<caf::scheduler::coordinator<caf::policy::work_sharing>*>(sched)) return "sharing";
+  if (dynamic_cast<caf::scheduler::coordinator<caf::policy::work_stealing>*>(sched)) return "stealing";
+  return "other";
+}
 
 void engine_host::shutdown(std::chrono::milliseconds drain) {
   auto& m = *impl_;

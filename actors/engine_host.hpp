@@ -59,6 +59,9 @@ class engine_host : public generation_service {
   std::string wait_until_quiet(std::chrono::milliseconds timeout);
   // Running CAF actors (the engine's own plus live requests).
   std::size_t running_actors() const;
+  // The policy CAF's scheduler runs: "sharing" or "stealing" (read from the running
+  // coordinator, not from the config; engine_config::actor_scheduler).
+  std::string actor_scheduler() const;
 
  private:
   struct impl;

@@ -12,6 +12,7 @@ class fault_injecting_backend final : public backend {
   std::string name() const override { return "fault-injecting(" + inner_->name() + ")"; }
   const model_config& config() const override { return inner_->config(); }
   kv_layout layout() const override { return inner_->layout(); }
+  int host_threads() const override { return inner_->host_threads(); }
   std::vector<sequence_result> step(const std::vector<sequence_step>& batch) override {
     auto n = plan_->steps.fetch_add(1);
     if (n == plan_->fail_at_step.load()) throw backend_error("injected device fault at step " + std::to_string(n));

@@ -70,6 +70,9 @@ class backend {
   virtual std::string name() const = 0;
   virtual const model_config& config() const = 0;
   virtual kv_layout layout() const = 0;
+  // Threads of this process the backend keeps busy during a step (the CPU backend's pool;
+  // 1 for a device that computes elsewhere). The engine picks its actor scheduling from it.
+  virtual int host_threads() const { return 1; }
   // Runs one batched forward step. Results come back in batch order.
   // Numerics are batch-invariant: a sequence's results do not depend on the other
   // entries, its position in the batch, or how its prompt was chunked.

@@ -90,6 +90,7 @@ class cpu_backend final : public backend {
   }
 
   std::string name() const override { return "cpu"; }
+  int host_threads() const override { return pool_.size(); }
   const model_config& config() const override { return config_; }
   kv_layout layout() const override { return layout_; }
 
@@ -371,11 +372,12 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
 }  // namespace
 
 int default_cpu_threads(const model_weights& weights) {
-  constexpr std::size_t small_model_bytes = std::size_t{32} << 20;
-  std::size_t bytes = weights.tok_embeddings.byte_size() + (weights.shared_classifier ? 0 : weights.output.byte_size());
+  constexpr int64_t small_model_parameters = int64_t{4} << 20;
+  auto count = [](const weight_matrix& m) { return m.rows * m.cols; };
+  int64_t parameters = count(weights.tok_embeddings) + (weights.shared_classifier ? 0 : count(weights.output));
   for (const layer_weights& l : weights.layers)
-    for (const weight_matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3}) bytes += m->byte_size();
-  if (bytes < small_model_bytes) return 1;
+    for (const weight_matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3}) parameters += count(*m);
+  if (parameters < small_model_parameters) return 1;
   return usable_cpus();
 }
 

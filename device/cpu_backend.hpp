@@ -16,11 +16,12 @@ namespace kvactor {
 // inside a step the backend's own worker threads split the work.
 std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout, int threads);
 
-// The thread count `device_threads: 0` (the default) picks: 1 for a model whose matrices
-// hold less than 32 MiB (stories260K-class steps are too small to split: a second thread
-// only takes the core the scheduler and HTTP threads use, bench/RESULTS.md
-// "device_threads"), else one per hardware thread (a 1B model streams its weights from
-// DRAM every step; 2 threads were 1.7x one on this 2-core machine, bench/results/peer-models.md).
+// The thread count `device_threads: 0` (the default) picks: 1 for a model of fewer than 4M
+// parameters (stories260K-class steps are too small to split: a second thread only takes
+// the core the scheduler and HTTP threads use, bench/RESULTS.md "device_threads"), else
+// one per usable CPU. Counted in parameters, not bytes: a quantized 15M model is as much
+// // work per token as its F32 file (15M shape, Q8_0, 17 MB: 2 threads 1.9x one at batch 1 in
+// engine_bench, bench/results/peer.md), and a 1B model 1.7x (bench/results/peer-models.md).
 int default_cpu_threads(const model_weights& weights);
 
 // CPUs this process may run on (its affinity mask, e.g. under taskset or a container's

@@ -84,8 +84,11 @@ const std::vector<config_key>& keys() {
       engine_int_key("max_wait_steps", &engine_config::max_wait_steps, 1, 1 << 20,
                      "bound on how long cache-aware ordering may pass a request over"),
       engine_int_key("device_threads", &engine_config::device_threads, 0, 1024,
-                     "CPU backend worker threads (0: 1 for models under 32 MiB, else one per hardware thread)"),
+                     "CPU backend worker threads (0: 1 for models under 4M parameters, else one per usable CPU)"),
       engine_text_key("eviction_policy", &engine_config::eviction_policy, "lru | lfu"),
+      engine_text_key("actor_scheduler", &engine_config::actor_scheduler,
+                      "auto | sharing | stealing: how CAF's workers wait for messages (auto: sharing when the CPU "
+                      "backend runs more than one thread)"),
       engine_int_key("prefix_cache", &engine_config::prefix_cache, 0, 1,
                      "1 = reuse cached prompt prefixes, 0 = never (uncached baseline for benchmarks)"),
       text_key("host", &server_config::host, "address to listen on"),
@@ -240,6 +243,10 @@ server_config load_server_config(const std::string& json_text,
     throw config_error("device: must be \"cpu\" or \"hip\", got \"" + cfg.engine.device + "\"");
   if (cfg.engine.eviction_policy != "lru" && cfg.engine.eviction_policy != "lfu")
     throw config_error("eviction_policy: must be \"lru\" or \"lfu\", got \"" + cfg.engine.eviction_policy + "\"");
+  if (cfg.engine.actor_scheduler != "auto" && cfg.engine.actor_scheduler != "sharing" &&
+      cfg.engine.actor_scheduler != "stealing")
+    throw config_error("actor_scheduler: must be \"auto\", \"sharing\" or \"stealing\", got \"" +
+                       cfg.engine.actor_scheduler + "\"");
   if (cfg.host.empty()) throw config_error("host: must not be empty");
   if (cfg.engine.prefill_chunk > cfg.engine.max_tokens_per_step)
     throw config_error("prefill_chunk: must not exceed max_tokens_per_step (" +

@@ -310,3 +310,50 @@ TEST_CASE("gateway: namespaces isolate the prefix cache (tenants), answers stay 
   CHECK(namespaces == std::set<uint64_t>{a, a_salted, b});
   for (auto& c : cache["tree"]["children"]) CHECK(namespaces.count(c["ns"].get<uint64_t>()) == 1);
 }
+
+TEST_CASE("engine: actor_scheduler picks the CAF policy that runs; every policy gives the same answers") {
+  // auto: sharing when the backend keeps 2 threads busy, stealing with 1; an explicit value wins.
+  struct setting {
+    std::string policy;
+    int device_threads;
+    std::string runs;
+  };
+  const std::vector<setting> settings{
+      {"auto", 1, "stealing"}, {"auto", 2, "sharing"}, {"sharing", 1, "sharing"}, {"stealing", 2, "stealing"}};
+  auto& m = stories260k();
+  std::vector<std::vector<int32_t>> prompts;
+  for (const char* text : {"Once upon a time", "The little dog ran to the park", "Lily had a red ball and",
+                           "Once upon a time there was", "Tom and his mom went", "The sun was hot and"})
+    prompts.push_back(m.tok->encode(text, true, false));
+  std::vector<std::vector<int32_t>> first;  // the answers under the first setting
+  for (const auto& s : settings) {
+    CAPTURE(s.policy);
+    CAPTURE(s.device_threads);
+    auto cfg = small_engine_config(256);
+    cfg.actor_scheduler = s.policy;
+    cfg.device_threads = s.device_threads;
+    auto e = stories_engine(cfg);
+    CHECK(e->actor_scheduler() == s.runs);
+    event_log log;
+    std::vector<std::string> rids;
+    for (int round = 0; round < 2; ++round)  // 12 requests at once, each prompt twice (prefix sharing)
+      for (const auto& p : prompts) {
+        generation_request req;
+        req.prompt = p;
+        req.max_tokens = 24;
+        rids.push_back(e->submit(req, log.callback()));
+      }
+    REQUIRE(log.wait(rids.size(), 60s));
+    std::vector<std::vector<int32_t>> got;
+    for (const auto& rid : rids) got.push_back(log.outcomes().at(rid).tokens);
+    for (std::size_t i = 0; i < prompts.size(); ++i) CHECK(got[i] == got[i + prompts.size()]);
+    if (first.empty())
+      first = got;
+    else
+      CHECK(got == first);
+    CHECK(e->wait_until_quiet(10s) == "");
+  }
+  auto bad = small_engine_config(256);
+  bad.actor_scheduler = "polling";
+  CHECK_THROWS_AS(stories_engine(bad), std::invalid_argument);
+}

@@ -58,12 +58,14 @@ TEST_CASE("thread_pool rethrows a chunk's exception after the job and stays usab
   CHECK(covered.load() == 10);
 }
 
-TEST_CASE("device_threads 0: one thread for a small model, one per usable CPU from 32 MiB of matrices") {
+TEST_CASE("device_threads 0: one thread for a small model, one per usable CPU from 4M parameters") {
   const auto& small = *kvactor::testing::stories260k().weights;
   CHECK(kvactor::default_cpu_threads(small) == 1);
-  kvactor::model_weights big = small;  // same shape; the embedding grows past the threshold
-  big.tok_embeddings.data.assign(std::size_t{32} << 20, 0);
+  kvactor::model_weights big = small;  // the embedding's row count grows past the threshold
+  big.tok_embeddings.rows = (int64_t{4} << 20) / big.tok_embeddings.cols + 1;
   CHECK(kvactor::default_cpu_threads(big) == kvactor::usable_cpus());
+  big.tok_embeddings.rows = (int64_t{3} << 20) / big.tok_embeddings.cols;  // whatever its encoding's bytes
+  CHECK(kvactor::default_cpu_threads(big) == 1);
   CHECK(kvactor::usable_cpus() >= 1);
   CHECK(kvactor::usable_cpus() <= std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
 }

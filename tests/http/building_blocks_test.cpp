@@ -123,6 +123,7 @@ TEST_CASE("config: defaults, overrides, and errors naming the key") {
   fails_naming(R"({"model":"m"})", {{"bogus", "1"}}, "bogus");
   fails_naming(R"({"model":"m","device":"tpu"})", {}, "device");
   fails_naming(R"({"model":"m","eviction_policy":"fifo"})", {}, "eviction_policy");
+  fails_naming(R"({"model":"m","actor_scheduler":"polling"})", {}, "actor_scheduler");
   fails_naming(R"({})", {}, "model");
   fails_naming(R"([1])", {}, "config");
   fails_naming(R"({"model":5})", {}, "model");
