@@ -35,7 +35,10 @@ struct f32_source {
   // weight row the product waits on rows arriving, and 4 interleaved row streams
   // arrived at about half the rate (classifier, 8 tokens: ~22 -> ~30 GFLOP/s). Cached
   // matrices keep the 4 x 6 tile, which is faster there.
-  static constexpr int few_tokens = 16;
+  // Since streamed rows are prefetched (prefetch_rows below), the 4 x 6 tile with the next
+  // 4 rows prefetched beats two 1 x 8 passes above 8 tokens (engine_bench f32 decode, 2
+  // threads: 12-16 tokens 1.0-1.17x, 24-32 tokens 1.05-1.11x), so "few" is now 8.
+  static constexpr int few_tokens = 8;
   const float* base;  // [rows, stride]
   int64_t stride;
   typename Ops::vec load(int64_t r, int i) const { return Ops::load(base + r * stride + i); }
@@ -181,6 +184,11 @@ void matmul_rows_from(const Source& w, bool streamed, int64_t r0, int64_t r1, co
       for (; r < r1; ++r) matmul_row_group<Ops, 1, Ops::tokens_row_stream>(w, r, x, k, tokens, k, y, y_stride);
       return;
     }
+  if constexpr (Source::few_tokens > 0)
+    if (streamed)  // the next group of rows is prefetched while this one computes
+      for (; r + 2 * Ops::rows_multi <= r1; r += Ops::rows_multi)
+        matmul_row_group<Ops, Ops::rows_multi, Ops::tokens_multi, Source, Ops::rows_multi>(w, r, x, k, tokens, k, y,
+                                                                                           y_stride);
   for (; r + Ops::rows_multi <= r1; r += Ops::rows_multi)
     matmul_row_group<Ops, Ops::rows_multi, Ops::tokens_multi>(w, r, x, k, tokens, k, y, y_stride);
   for (; r < r1; ++r) matmul_row_group<Ops, 1, Ops::tokens_multi>(w, r, x, k, tokens, k, y, y_stride);

@@ -116,7 +116,8 @@ TEST_CASE("KVACTOR_CPU_ISA chooses the instruction set; without it the best supp
 
 TEST_CASE("a matrix larger than the caches gives the same bits on its few-token and many-token paths") {
   testing::weight_rng rng(13);
-  const int rows = 8000, k = 288, tokens = 20;  // 9.2 MB of f32: streamed row by row below 17 tokens
+  // 9.2 MB of f32, streamed: row by row up to 8 tokens, in prefetched groups of rows above
+  const int rows = 8000, k = 288, tokens = 20;
   const std::vector<float> values = random_values(rng, static_cast<std::size_t>(rows) * k, 1.0f);
   const weight_matrix w = testing::encode_matrix(values, rows, k, dtype::f32);
   const std::vector<float> x = random_values(rng, static_cast<std::size_t>(tokens) * k, 1.0f);
