@@ -24,7 +24,6 @@ struct engine_host::impl {
   caf::actor_system_config sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
   engine_actors actors;
-  std::string scheduler_policy;  // engine_config::actor_scheduler, "auto" resolved
   std::atomic<uint64_t> next_seq{1};
   std::atomic<bool> accepting{true};
   std::atomic<bool> stopped{false};
@@ -43,9 +42,10 @@ engine_host::engine_host(const engine_config& cfg, const model_config& model, st
     throw std::invalid_argument("engine_host: the backend's KV layout does not match the engine config");
   add_engine_types(impl_->sys_cfg);
   if (worker_threads > 0) impl_->sys_cfg.set("scheduler.max-threads", static_cast<size_t>(worker_threads));
-  impl_->scheduler_policy =
+  // engine_config::actor_scheduler, "auto" resolved; actor_scheduler() reads back what runs.
+  const std::string policy =
       cfg.actor_scheduler == "auto" ? (be->host_threads() > 1 ? "sharing" : "stealing") : cfg.actor_scheduler;
-  impl_->sys_cfg.set("scheduler.policy", caf::atom_from_string(impl_->scheduler_policy));
+  impl_->sys_cfg.set("scheduler.policy", caf::atom_from_string(policy));
   impl_->sys = std::make_unique<caf::actor_system>(impl_->sys_cfg);
   impl_->actors = spawn_engine(*impl_->sys, impl_->settings, std::move(be));
 }
