@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "actors/actor_snapshot.hpp"
 
@@ -227,21 +228,15 @@ void inspect_actors(caf::event_based_actor* self, const engine_actors& a, std::f
   });
 }
 
-// Live requests (newest first), then the registry's finished ones (newest first);
-// all of them, or the one named `rid`.
-json requests_json(request_reports live, const std::vector<request_snapshot>& history, const std::string& rid) {
-  std::sort(live.begin(), live.end(),
-            [](const request_report& x, const request_report& y) { return x.details.age_ms < y.details.age_ms; });
-  std::vector<const request_snapshot*> items;
-  for (auto& r : live) items.push_back(&r.details);
-  for (auto& h : history) items.push_back(&h);
+// All the rows, or the one named `rid` (the live one first).
+json requests_json(const std::vector<request_snapshot>& rows, const std::string& rid) {
   if (!rid.empty()) {
-    for (auto* r : items)
-      if (r->rid == rid) return request_json(*r);
+    for (auto& r : rows)
+      if (r.rid == rid) return request_json(r);
     return error_json("NOT_FOUND", "no live or recently finished request with rid '" + rid + "'");
   }
   auto out = json::array();
-  for (auto* r : items) out.push_back(request_json(*r));
+  for (auto& r : rows) out.push_back(request_json(r));
   return {{"requests", out}};
 }
 
@@ -249,8 +244,11 @@ void inspect_requests(caf::event_based_actor* self, const engine_actors& a, std:
                       std::function<void(json)> reply) {
   with_live_requests(self, a, [self, a, rid, reply](request_reports live) {
     self->request(a.registry, part_timeout, history_atom_v)
-        .then([live, rid, reply](std::vector<request_snapshot>& history) { reply(requests_json(live, history, rid)); },
-              [reply](caf::error& e) { reply(error_json("INTERNAL", caf::to_string(e))); });
+        .then(
+            [live, rid, reply](std::vector<request_snapshot>& history) {
+              reply(requests_json(request_rows(live, std::move(history)), rid));
+            },
+            [reply](caf::error& e) { reply(error_json("INTERNAL", caf::to_string(e))); });
   });
 }
 
@@ -386,6 +384,20 @@ json cache_json(const cache_view& v) {
 }
 
 }  // namespace
+
+std::vector<request_snapshot> request_rows(std::vector<request_report> live, std::vector<request_snapshot> history) {
+  std::sort(live.begin(), live.end(),
+            [](const request_report& x, const request_report& y) { return x.details.age_ms < y.details.age_ms; });
+  std::set<uint64_t> finished;
+  for (auto& h : history)
+    if (h.actor_id != 0) finished.insert(h.actor_id);
+  std::vector<request_snapshot> rows;
+  rows.reserve(live.size() + history.size());
+  for (auto& r : live)
+    if (r.details.actor_id == 0 || finished.count(r.details.actor_id) == 0) rows.push_back(std::move(r.details));
+  for (auto& h : history) rows.push_back(std::move(h));
+  return rows;
+}
 
 void spawn_inspection(caf::actor_system& sys, const engine_actors& actors, const std::string& what,
                       std::function<void(std::string json)> cb) {

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "actors/engine.hpp"
 
@@ -16,5 +17,11 @@ namespace kvactor {
 // Spawns a short-lived actor that gathers the snapshot, calls cb once, and exits.
 void spawn_inspection(caf::actor_system& sys, const engine_actors& actors, const std::string& what,
                       std::function<void(std::string json)> cb);
+
+// The rows of /v1/inspect/requests: the live requests' snapshots (youngest first), then the
+// registry's finished ones (newest first). A request that ended after its live snapshot was
+// taken and before the history was read is in both: it is listed once, finished. A client's
+// rid may name a live request and a finished one at once; the actor id tells them apart.
+std::vector<request_snapshot> request_rows(std::vector<request_report> live, std::vector<request_snapshot> history);
 
 }  // namespace kvactor

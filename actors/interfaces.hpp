@@ -168,6 +168,9 @@ struct request_snapshot {
   double age_ms = 0;
   int32_t preemptions = 0;
   std::string error;  // set only for a request actor that died without reporting its end
+  // The request actor's id (unique in the actor system, unlike a client's rid): one
+  // request's live snapshot and its history entry name the same actor.
+  uint64_t actor_id = 0;
 };
 
 struct request_report {
@@ -337,7 +340,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_snapshot& x) {
   return f(caf::meta::type_name("request_snapshot"), x.rid, x.kind, x.request_id, x.tenant, x.phase, x.prompt_tokens,
            x.generated_tokens, x.max_tokens, x.cached_tokens, x.pages_held, x.locked_pages, x.ttft_ms, x.age_ms,
-           x.preemptions, x.error);
+           x.preemptions, x.error, x.actor_id);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_report& x) {

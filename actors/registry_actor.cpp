@@ -74,6 +74,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, int32_t h
     auto rid = it->second;
     request_snapshot snap;
     snap.rid = rid;
+    snap.actor_id = msg.source.id();
     snap.phase = "failed";
     snap.error = "request actor exited: " + to_string(msg.reason);
     record(self, msg.source, "failed", std::move(snap));

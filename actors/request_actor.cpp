@@ -71,6 +71,7 @@ request_snapshot snapshot(request_pointer self) {
   out.ttft_ms = st.ttft_ms;
   out.age_ms = ms_since(st.start);
   out.preemptions = st.preemptions;
+  out.actor_id = self->id();
   return out;
 }
 

@@ -16,6 +16,7 @@
 
 #include "actors/engine.hpp"
 #include "actors/engine_host.hpp"
+#include "actors/inspection.hpp"
 #include "actors/null_backend.hpp"
 #include "actors/registry_actor.hpp"
 #include "actors_test_support.hpp"
@@ -159,6 +160,33 @@ TEST_CASE("registry: a late end of an earlier request leaves the live request th
   CHECK(f.live().empty());
   caf::anon_send_exit(first, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(second, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("inspection: a request that ended between its live snapshot and the history read is one row") {
+  auto snap = [](const char* rid, const char* phase, uint64_t actor, double age_ms) {
+    request_snapshot s;
+    s.rid = rid;
+    s.phase = phase;
+    s.actor_id = actor;
+    s.age_ms = age_ms;
+    return s;
+  };
+  auto live = [](request_snapshot s) { return request_report{actor_head{"request", s.rid, "running", 0, 0}, s}; };
+  // 7 ("x") was snapshotted at 63 tokens, then ended before the history was read.
+  // 8 ("y") is live; 3 also ran as "y" (a client's rid, reused after it ended).
+  std::vector<request_report> lives{live(snap("x", "decode", 7, 90)), live(snap("y", "decode", 8, 10))};
+  std::vector<request_snapshot> history{snap("x", "done", 7, 95), snap("y", "done", 3, 400)};
+  auto rows = request_rows(lives, history);
+  std::vector<std::pair<std::string, uint64_t>> got;
+  for (auto& r : rows) got.emplace_back(r.phase, r.actor_id);
+  CHECK(got == std::vector<std::pair<std::string, uint64_t>>{{"decode", 8}, {"done", 7}, {"done", 3}});
+  // Nothing ended meanwhile: every live row stays, youngest first, before the history.
+  rows =
+      request_rows({live(snap("a", "decode", 11, 50)), live(snap("b", "prefill", 12, 5))}, {snap("c", "done", 9, 1)});
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].rid == "b");
+  CHECK(rows[1].rid == "a");
+  CHECK(rows[2].rid == "c");
 }
 
 TEST_CASE("engine: concurrent submits of one rid run under distinct rids; after the end the rid is reused") {
