@@ -229,6 +229,11 @@ void cpu_backend::rope(float* vec, int n_heads, const float* table) const {
 
 // Each (token row, head) reads keys and values 0..pos from the paged store in
 // position order; xb_ receives the concatenated head outputs.
+// A prefill's later tokens read more keys than its first: 8 chunks per thread, claimed as
+// threads finish, keep them ending together (one chunk each gave the thread with the last
+// tokens 3/4 of a long prompt's attention).
+constexpr int attention_chunks_per_thread = 8;
+
 void cpu_backend::attention(int layer, const std::vector<sequence_step>& batch) {
   const int hd = config_.head_dim(), n_heads = config_.n_heads, q_dim = config_.q_dim();
   const int group = config_.n_heads / config_.n_kv_heads;
@@ -238,38 +243,41 @@ void cpu_backend::attention(int layer, const std::vector<sequence_step>& batch) 
   int64_t keys = 0;
   for (const token_row& r : rows_) keys += r.pos + 1;
   const int64_t work_per_task = std::max<int64_t>(1, keys / static_cast<int64_t>(rows_.size()) * hd * 2);
-  pool_.parallel_for(tasks, std::max<int64_t>(1, min_work_per_thread / work_per_task), [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> scores;
-    scores.resize(static_cast<std::size_t>(config_.max_seq_len));
-    for (int64_t task = begin; task < end; ++task) {
-      const auto t = static_cast<std::size_t>(task / n_heads);
-      const int h = static_cast<int>(task % n_heads), kvh = h / group;
-      const token_row& row = rows_[t];
-      const std::vector<int32_t>& table = batch[static_cast<std::size_t>(row.seq)].block_table;
-      const float* q = q_.data() + t * q_dim + static_cast<std::size_t>(h) * hd;
-      // Keys page by page: one block-table lookup per page, then consecutive slots.
-      for (int p0 = 0; p0 <= row.pos; p0 += ps) {
-        const float* k = kv_slot(layer, table[static_cast<std::size_t>(p0 / ps)], 0, kvh, 0);
-        const int n = std::min(ps, row.pos + 1 - p0);
-        for (int j = 0; j < n; ++j, k += hd) scores[static_cast<std::size_t>(p0 + j)] = dot(q, k, hd) / scale;
-      }
-      float max_score = scores[0];
-      for (int p = 1; p <= row.pos; ++p) max_score = std::max(max_score, scores[static_cast<std::size_t>(p)]);
-      float sum = 0.0f;
-      for (int p = 0; p <= row.pos; ++p) {
-        float& s = scores[static_cast<std::size_t>(p)];
-        s = std::exp(s - max_score);
-        sum += s;
-      }
-      float* out = xb_.data() + t * q_dim + static_cast<std::size_t>(h) * hd;
-      std::fill(out, out + hd, 0.0f);
-      for (int p0 = 0; p0 <= row.pos; p0 += ps) {
-        const float* v = kv_slot(layer, table[static_cast<std::size_t>(p0 / ps)], 1, kvh, 0);
-        const int n = std::min(ps, row.pos + 1 - p0);
-        for (int j = 0; j < n; ++j, v += hd) add_scaled(out, scores[static_cast<std::size_t>(p0 + j)] / sum, v, hd);
-      }
-    }
-  });
+  pool_.parallel_for(
+      tasks, std::max<int64_t>(1, min_work_per_thread / work_per_task),
+      [&](int64_t begin, int64_t end) {
+        thread_local std::vector<float> scores;
+        scores.resize(static_cast<std::size_t>(config_.max_seq_len));
+        for (int64_t task = begin; task < end; ++task) {
+          const auto t = static_cast<std::size_t>(task / n_heads);
+          const int h = static_cast<int>(task % n_heads), kvh = h / group;
+          const token_row& row = rows_[t];
+          const std::vector<int32_t>& table = batch[static_cast<std::size_t>(row.seq)].block_table;
+          const float* q = q_.data() + t * q_dim + static_cast<std::size_t>(h) * hd;
+          // Keys page by page: one block-table lookup per page, then consecutive slots.
+          for (int p0 = 0; p0 <= row.pos; p0 += ps) {
+            const float* k = kv_slot(layer, table[static_cast<std::size_t>(p0 / ps)], 0, kvh, 0);
+            const int n = std::min(ps, row.pos + 1 - p0);
+            for (int j = 0; j < n; ++j, k += hd) scores[static_cast<std::size_t>(p0 + j)] = dot(q, k, hd) / scale;
+          }
+          float max_score = scores[0];
+          for (int p = 1; p <= row.pos; ++p) max_score = std::max(max_score, scores[static_cast<std::size_t>(p)]);
+          float sum = 0.0f;
+          for (int p = 0; p <= row.pos; ++p) {
+            float& s = scores[static_cast<std::size_t>(p)];
+            s = std::exp(s - max_score);
+            sum += s;
+          }
+          float* out = xb_.data() + t * q_dim + static_cast<std::size_t>(h) * hd;
+          std::fill(out, out + hd, 0.0f);
+          for (int p0 = 0; p0 <= row.pos; p0 += ps) {
+            const float* v = kv_slot(layer, table[static_cast<std::size_t>(p0 / ps)], 1, kvh, 0);
+            const int n = std::min(ps, row.pos + 1 - p0);
+            for (int j = 0; j < n; ++j, v += hd) add_scaled(out, scores[static_cast<std::size_t>(p0 + j)] / sum, v, hd);
+          }
+        }
+      },
+      attention_chunks_per_thread);
 }
 
 std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>& batch) {
@@ -333,11 +341,16 @@ std::vector<sequence_result> cpu_backend::step(const std::vector<sequence_step>&
       rmsnorm(x_.data() + static_cast<std::size_t>(t) * dim, L.ffn_norm.data(), dim,
               xb_.data() + static_cast<std::size_t>(t) * dim);
     matmul({{&L.w1, h1_.data()}, {&L.w3, h3_.data()}}, xb_.data(), n);
-    for (std::size_t i = 0; i < un * hidden; ++i) {
-      float g = h1_[i];
-      g *= 1.0f / (1.0f + std::exp(-g));  // SiLU
-      h1_[i] = g * h3_[i];
-    }
+    // SiLU gate, token rows split over the threads (an exp per value: ~10% of a long
+    // prefill's step when it ran on one thread).
+    pool_.parallel_for(
+        n, std::max<int64_t>(1, min_work_per_thread / (int64_t{hidden} * 16)), [&](int64_t t0, int64_t t1) {
+          for (auto i = static_cast<std::size_t>(t0 * hidden); i < static_cast<std::size_t>(t1 * hidden); ++i) {
+            float g = h1_[i];
+            g *= 1.0f / (1.0f + std::exp(-g));  // SiLU
+            h1_[i] = g * h3_[i];
+          }
+        });
     matmul({{&L.w2, att_.data()}}, h1_.data(), n);
     for (std::size_t i = 0; i < un * dim; ++i) x_[i] += att_[i];
   }

@@ -17,11 +17,10 @@ namespace {
 // oversubscribed machine can run the threads that have work).
 constexpr int spin_limit = 2000;
 constexpr int pause_limit = 200;
-// One contiguous chunk per thread: each core streams one run of weight rows, which
-// the prefetcher follows. 4 interleaved chunks per thread measured 0.8-0.9x at batch
-// 1 (15M shape, 2 threads, idle-ish machine); a worker the OS has not scheduled still
-// never holds the caller up, since the caller claims its unclaimed chunk.
-constexpr int chunks_per_thread = 1;
+// By default one contiguous chunk per thread: each core streams one run of weight rows,
+// which the prefetcher follows. 4 interleaved chunks per thread measured 0.8-0.9x at
+// batch 1 (15M shape, 2 threads, idle-ish machine); a worker the OS has not scheduled
+// still never holds the caller up, since the caller claims its unclaimed chunk.
 constexpr uint64_t max_chunks = 0xffff;
 
 void relax(int spin) {
@@ -59,11 +58,11 @@ thread_pool::~thread_pool() {
   for (auto& w : workers_) w.join();
 }
 
-void thread_pool::run(int64_t n, int64_t min_chunk, job_ref fn) {
+void thread_pool::run(int64_t n, int64_t min_chunk, int chunks_per_thread, job_ref fn) {
   if (n <= 0) return;
   const int64_t by_size = std::max<int64_t>(1, n / std::max<int64_t>(min_chunk, 1));
-  const int64_t chunks =
-      std::min<int64_t>({static_cast<int64_t>(size()) * chunks_per_thread, by_size, static_cast<int64_t>(max_chunks)});
+  const int64_t chunks = std::min<int64_t>(
+      {static_cast<int64_t>(size()) * std::max(chunks_per_thread, 1), by_size, static_cast<int64_t>(max_chunks)});
   if (chunks == 1 || workers_.empty()) {
     fn(0, n);
     return;

@@ -29,9 +29,12 @@ class thread_pool {
   // min_chunk are merged so tiny jobs run on the caller alone. Rethrows the first
   // exception a chunk raised, after every chunk has finished. fn is passed by
   // reference (no std::function, so a call never allocates). Not reentrant.
+  // chunks_per_thread > 1 cuts the range finer for work whose cost per index varies
+  // (attention over a prefill: later tokens read more keys), so that threads claiming
+  // chunks as they finish end together.
   template <class Fn>
-  void parallel_for(int64_t n, int64_t min_chunk, const Fn& fn) {
-    run(n, min_chunk,
+  void parallel_for(int64_t n, int64_t min_chunk, const Fn& fn, int chunks_per_thread = 1) {
+    run(n, min_chunk, chunks_per_thread,
         {&fn, [](const void* f, int64_t begin, int64_t end) { (*static_cast<const Fn*>(f))(begin, end); }});
   }
 
@@ -41,7 +44,7 @@ class thread_pool {
     void (*call)(const void* fn, int64_t begin, int64_t end);
     void operator()(int64_t begin, int64_t end) const { call(fn, begin, end); }
   };
-  void run(int64_t n, int64_t min_chunk, job_ref job);
+  void run(int64_t n, int64_t min_chunk, int chunks_per_thread, job_ref job);
   // Claims and runs chunks of job `generation` until none is left (or another job is current).
   void take_chunks(uint64_t generation);
   void worker_loop();

@@ -20,17 +20,27 @@ TEST_CASE("thread_pool covers every index exactly once, for any size, chunking a
     thread_pool pool(threads);
     CHECK(pool.size() == threads);
     for (int64_t n : {0, 1, 2, 7, 64, 1000, 70001}) {
-      for (int64_t min_chunk : {1, 3, 100}) {
-        std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
-        pool.parallel_for(n, min_chunk, [&](int64_t begin, int64_t end) {
-          for (int64_t i = begin; i < end; ++i) hits[static_cast<std::size_t>(i)].fetch_add(1);
-        });
-        int wrong = 0;
-        for (auto& h : hits) wrong += h.load() != 1;
-        CAPTURE(threads);
-        CAPTURE(n);
-        CHECK(wrong == 0);
-      }
+      for (int64_t min_chunk : {1, 3, 100})
+        for (int per_thread : {1, 8}) {
+          std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
+          std::atomic<int64_t> calls{0};
+          pool.parallel_for(
+              n, min_chunk,
+              [&](int64_t begin, int64_t end) {
+                calls.fetch_add(1);
+                for (int64_t i = begin; i < end; ++i) hits[static_cast<std::size_t>(i)].fetch_add(1);
+              },
+              per_thread);
+          int wrong = 0;
+          for (auto& h : hits) wrong += h.load() != 1;
+          CAPTURE(threads);
+          CAPTURE(n);
+          CAPTURE(per_thread);
+          CHECK(wrong == 0);
+          // Never more chunks than asked for, nor smaller than min_chunk (but one).
+          CHECK(calls.load() <= std::max<int64_t>(1, std::min<int64_t>(threads * per_thread, n / min_chunk)));
+          if (threads > 1 && n >= 1000 && min_chunk == 1) CHECK(calls.load() == threads * per_thread);
+        }
     }
   }
 }
