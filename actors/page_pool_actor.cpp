@@ -247,6 +247,34 @@ pool_report report_of(pool_pointer self) {
       st.evicted};
 }
 
+// Publishes the sender's pages: checked here, indexed by the trie, finished when the trie answers.
+caf::result<publish_reply> answer_publish(pool_pointer self, publish_request& req) {
+  auto& st = self->state;
+  // Every page must be the sender's private page or already cached (a
+  // canonical page it matched or published before).
+  auto ticket = st.pages().begin_publish(known_owner(self), req.pages);
+  if (ticket.status == kv_errc::unknown_page && (ticket.page < 0 || ticket.page >= st.pages().total()))
+    return caf::make_error(engine_errc::not_owner, "publish: unknown page " + std::to_string(ticket.page));
+  if (ticket.status != kv_errc::ok)
+    return caf::make_error(engine_errc::not_owner,
+                           "publish: page " + std::to_string(ticket.page) + " is not the sender's");
+  // Read the sender before making the promise: the promise takes it over.
+  auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  auto promise = self->make_response_promise<publish_reply>();
+  auto id = ticket.id;
+  self->request(st.trie, caf::infinite, publish_atom_v, sender, std::move(req))
+      .then(
+          [self, id, promise](publish_reply& reply) mutable {
+            finish_publish(self, id, &reply);
+            promise.deliver(std::move(reply));
+          },
+          [self, id, promise](caf::error& err) mutable {
+            finish_publish(self, id, nullptr);
+            promise.deliver(std::move(err));
+          });
+  return promise;
+}
+
 pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_pages, trie_actor trie) {
   self->state.pages_ptr = std::make_unique<page_ownership>(num_pages);
   self->state.trie = trie;
@@ -265,31 +293,8 @@ pool_actor::behavior_type page_pool_behavior(pool_pointer self, int32_t num_page
         return answer_alloc(self, n);
       },
       [self](publish_atom, publish_request& req) -> caf::result<publish_reply> {
-        auto& st = self->state;
-        ++st.handled;
-        // Every page must be the sender's private page or already cached (a
-        // canonical page it matched or published before).
-        auto ticket = st.pages().begin_publish(known_owner(self), req.pages);
-        if (ticket.status == kv_errc::unknown_page && (ticket.page < 0 || ticket.page >= st.pages().total()))
-          return caf::make_error(engine_errc::not_owner, "publish: unknown page " + std::to_string(ticket.page));
-        if (ticket.status != kv_errc::ok)
-          return caf::make_error(engine_errc::not_owner,
-                                 "publish: page " + std::to_string(ticket.page) + " is not the sender's");
-        // Read the sender before making the promise: the promise takes it over.
-        auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
-        auto promise = self->make_response_promise<publish_reply>();
-        auto id = ticket.id;
-        self->request(st.trie, caf::infinite, publish_atom_v, sender, std::move(req))
-            .then(
-                [self, id, promise](publish_reply& reply) mutable {
-                  finish_publish(self, id, &reply);
-                  promise.deliver(std::move(reply));
-                },
-                [self, id, promise](caf::error& err) mutable {
-                  finish_publish(self, id, nullptr);
-                  promise.deliver(std::move(err));
-                });
-        return promise;
+        ++self->state.handled;
+        return answer_publish(self, req);
       },
       [self](drop_atom) -> caf::result<int32_t> {
         ++self->state.handled;

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/fenced_service.hpp"
 #include "http/session.hpp"
 
 namespace kvactor::http {
@@ -146,7 +147,8 @@ server_config resolved(server_config cfg) {
 }  // namespace
 
 struct http_server::impl {
-  impl(const server_config& cfg, generation_service& service) : ctx(resolved(cfg), service), ioc(cfg.io_threads) {
+  impl(const server_config& cfg, generation_service& service)
+      : fenced(service), ctx(resolved(cfg), fenced), ioc(cfg.io_threads) {
     beast::error_code ec;
     const auto address = net::ip::make_address(cfg.host, ec);
     if (ec) throw std::runtime_error("host: not an IP address: " + cfg.host);
@@ -173,6 +175,7 @@ struct http_server::impl {
     threads.clear();
   }
 
+  fenced_service fenced;  // every engine callback goes through it (http/fenced_service.hpp)
   server_context ctx;
   net::io_context ioc;
   std::shared_ptr<listener> accept;
@@ -206,6 +209,8 @@ void http_server::shutdown(std::chrono::milliseconds drain) {
   while (impl_->ctx.answers_in_flight.load() > 0 && std::chrono::steady_clock::now() < give_up)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   impl_->stop_threads();
+  // What the engine still holds of the connections is released now, while they can be.
+  impl_->fenced.sever();
 }
 
 }  // namespace kvactor::http

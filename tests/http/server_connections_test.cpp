@@ -5,11 +5,14 @@
 #include <sys/resource.h>
 
 #include <future>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "tests/http/http_client.hpp"
+#include "tests/http/raw_socket.hpp"
 #include "tests/http/served.hpp"
 
 using namespace kvactor::test;
@@ -221,4 +224,58 @@ TEST_CASE("shutdown past the drain timeout cancels what is left, and answers sti
   CHECK(pl.status == 200);
   CHECK(json::parse(pl.body)["choices"][0]["finish_reason"] == "cancelled");
   CHECK(s.service->pages_held() == 0);
+}
+
+namespace {
+
+// The scripted engine, except that inspections are kept, unanswered, until the test lets go
+// of them: an engine actor that still holds a connection's callback when the server stops.
+class holding_service final : public kvactor::generation_service {
+ public:
+  const kvactor::tokenizer& tok() const override { return inner.tok(); }
+  const kvactor::model_config& model() const override { return inner.model(); }
+  const kvactor::engine_config& config() const override { return inner.config(); }
+  std::string submit(kvactor::generation_request req, kvactor::generation_callback cb) override {
+    return inner.submit(std::move(req), std::move(cb));
+  }
+  void cancel(const std::string& rid) override { inner.cancel(rid); }
+  void inspect(const std::string&, std::function<void(std::string json)> cb) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    held.push_back(std::move(cb));
+  }
+  void shutdown(std::chrono::milliseconds drain) override { inner.shutdown(drain); }
+  std::size_t holding() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return held.size();
+  }
+
+  scripted_service inner;
+  std::mutex mutex;
+  std::vector<std::function<void(std::string json)>> held;
+};
+
+}  // namespace
+
+TEST_CASE("shutdown releases the connections the engine still holds a callback of, before the server is gone") {
+  holding_service service;
+  auto server = std::make_unique<kvactor::http::http_server>(test_config(), service);
+  raw_socket client("127.0.0.1", server->port());
+  REQUIRE(client.connected());
+  REQUIRE(client.send("GET /v1/inspect/actors HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(eventually([&] { return service.holding() == 1; }));
+  server->shutdown(std::chrono::milliseconds(0));
+  server.reset();
+  // The engine still holds the callback, but not the connection: it was destroyed with the
+  // server (it used to live on inside the callback, its socket open, its counters freed).
+  CHECK(client.read_until("\r\n\r\n", std::chrono::milliseconds(2000)).empty());
+  const bool closed = client.eof();
+  CHECK(closed);
+  if (!closed) {
+    // Releasing the callbacks now would destroy that connection into freed memory.
+    new std::vector<std::function<void(std::string)>>(std::move(service.held));
+    return;
+  }
+  // A late answer from the engine, and its release, touch nothing of the server.
+  for (auto& cb : service.held) cb(R"({"actors":[]})");
+  service.held.clear();
 }
