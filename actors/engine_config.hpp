@@ -22,13 +22,14 @@ struct engine_config {
   std::string eviction_policy = "lru";  // lru | lfu
   int prefix_cache = 1;                 // 1: requests reuse cached prompt prefixes; 0: never (the uncached baseline)
   // How CAF runs the actors: "stealing" (CAF's default: idle workers poll, sleeping 50 us -
-  // 10 ms between polls), "sharing" (idle workers block until a message arrives), or "auto":
-  // sharing when the backend keeps more than one thread of this process busy (the pollers'
-  // wake-ups then take cores from the step), else stealing. Sharing serves the 15M-shape
-  // models 1.3-1.6x faster here (bench/results/peer.md), but stays opt-in: one of six runs of
-  // http_tests with sharing forced on every engine ended in a heap corruption (malloc abort in
-  // a new detached actor's thread) that is not diagnosed yet.
-  std::string actor_scheduler = "stealing";
+  // 10 ms between polls), "sharing" (idle workers block until a message arrives), or "auto"
+  // (the default): sharing when the backend keeps more than one thread of this process busy
+  // (the pollers' wake-ups then take cores from the step), else stealing. Sharing serves the
+  // 15M-shape models 1.3-1.6x faster here (bench/results/peer.md). It was opt-in until the
+  // heap corruption seen with it was found: an engine actor let go of an HTTP connection
+  // after its server was freed (any policy; sharing's timing exposed it), fixed by
+  // http/fenced_service.hpp.
+  std::string actor_scheduler = "auto";
 };
 
 }  // namespace kvactor

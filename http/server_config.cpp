@@ -87,9 +87,9 @@ const std::vector<config_key>& keys() {
                      "CPU backend worker threads (0: 1 for models under 4M parameters, else one per usable CPU)"),
       engine_text_key("eviction_policy", &engine_config::eviction_policy, "lru | lfu"),
       engine_text_key("actor_scheduler", &engine_config::actor_scheduler,
-                      "stealing | sharing | auto: how CAF's workers wait for messages (auto: sharing when the CPU "
-                      "backend runs more than one thread; sharing is faster with a multi-threaded backend but "
-                      "experimental, bench/results/peer.md)"),
+                      "auto | sharing | stealing: how CAF's workers wait for messages (auto, the default: sharing "
+                      "when the CPU backend runs more than one thread, where it is faster, bench/results/peer.md; "
+                      "else stealing)"),
       engine_int_key("prefix_cache", &engine_config::prefix_cache, 0, 1,
                      "1 = reuse cached prompt prefixes, 0 = never (uncached baseline for benchmarks)"),
       text_key("host", &server_config::host, "address to listen on"),

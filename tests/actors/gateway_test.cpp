@@ -353,6 +353,7 @@ TEST_CASE("engine: actor_scheduler picks the CAF policy that runs; every policy 
       CHECK(got == first);
     CHECK(e->wait_until_quiet(10s) == "");
   }
+  CHECK(kvactor::engine_config{}.actor_scheduler == "auto");  // the default
   auto bad = small_engine_config(256);
   bad.actor_scheduler = "polling";
   CHECK_THROWS_AS(stories_engine(bad), std::invalid_argument);
