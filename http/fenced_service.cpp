@@ -23,6 +23,7 @@ class callback_slot final : public fenced_service::slot {
     }
     // `gone` (and every connection it held) is destroyed here, outside the lock.
   }
+
  private:
   std::mutex mutex_;
   std::function<void(Arg)> fn_;
@@ -34,8 +35,7 @@ bool fenced_service::enlist(const std::shared_ptr<slot>& s) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (severed_) return false;
   if (slots_.size() >= prune_at_) {
-    slots_.erase(std::remove_if(slots_.begin(), slots_.end(), [](const auto& w) { return w.expired(); }),
-                 slots_.end());
+    slots_.erase(std::remove_if(slots_.begin(), slots_.end(), [](const auto& w) { return w.expired(); }), slots_.end());
     prune_at_ = std::max<std::size_t>(64, 2 * slots_.size());
   }
   slots_.push_back(s);
