@@ -43,7 +43,7 @@ class fenced_service final : public generation_service {
   bool enlist(const std::shared_ptr<slot>& s);
 
   generation_service& inner_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::vector<std::weak_ptr<slot>> slots_;
   std::size_t prune_at_ = 64;
   bool severed_ = false;
