@@ -20,7 +20,12 @@ struct engine_config {
   int max_wait_steps = 64;              // bound on how long cache-aware ordering may pass a request over
   int device_threads = 0;               // CPU backend worker threads; 0: default_cpu_threads(model)
   std::string eviction_policy = "lru";  // lru | lfu
-  int prefix_cache = 1;                 // 1: requests reuse cached prompt prefixes; 0: never (the uncached baseline)
+  // How Q8_0 weights are multiplied (device/cpu_backend.hpp): "int8" quantizes each
+  // product's input to Q8_0 blocks as llama.cpp does and multiplies 8-bit integers (CPU
+  // only); "f32" keeps the input in F32 (exact dequantized weights; slower on the CPU);
+  // "auto" (the default): int8 on the CPU, f32 on the GPU (its only kernels).
+  std::string q8_0_activations = "auto";
+  int prefix_cache = 1;  // 1: requests reuse cached prompt prefixes; 0: never (the uncached baseline)
   // How CAF runs the actors: "stealing" (CAF's default: idle workers poll, sleeping 50 us -
   // 10 ms between polls), "sharing" (idle workers block until a message arrives), or "auto"
   // (the default): sharing when the backend keeps more than one thread of this process busy

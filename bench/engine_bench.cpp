@@ -10,7 +10,9 @@
 // instruction set is the process's (KVACTOR_CPU_ISA to choose).
 //
 //   engine_bench [--quick] [--threads N] [--repeats N] [--batches 1,8,32,64] [--prefills 128,1024]
-//                [--models f32,f16,q8_0,260k] [--out FILE]
+//                [--models f32,f16,q8_0,q8_0-f32,260k] [--out FILE]
+// q8_0 runs the default integer Q8_0 products; q8_0-f32 the same weights with
+// q8_0_activations f32 (F32 input, exact dequantized weights).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -85,10 +87,10 @@ std::vector<kvactor::sequence_step> make_prompts(int batch, int prompt_len, int 
 // `batch` sequences prefilled with `prompt_len` tokens each, then `decode_steps`
 // greedy steps of one token per sequence, together.
 measurement decode_case(const std::shared_ptr<const kvactor::model_weights>& weights, const std::string& model,
-                        int batch, int prompt_len, int decode_steps, int threads) {
+                        int batch, int prompt_len, int decode_steps, int threads, kvactor::q8_0_activations q8) {
   const int page_size = 16;
   const int pages_per_seq = (prompt_len + decode_steps + page_size - 1) / page_size;
-  auto engine = kvactor::make_cpu_backend(weights, {page_size, pages_per_seq * batch}, threads);
+  auto engine = kvactor::make_cpu_backend(weights, {page_size, pages_per_seq * batch}, threads, q8);
   const kvactor::model_config& c = weights->config;
   std::vector<kvactor::sequence_step> steps = make_prompts(batch, prompt_len, pages_per_seq, c.vocab_size);
   std::vector<kvactor::sequence_result> results = engine->step(steps);
@@ -112,10 +114,10 @@ measurement decode_case(const std::shared_ptr<const kvactor::model_weights>& wei
 
 // One sequence prefilling `prompt_len` tokens in one step (logits for the last only).
 measurement prefill_case(const std::shared_ptr<const kvactor::model_weights>& weights, const std::string& model,
-                         int prompt_len, int threads) {
+                         int prompt_len, int threads, kvactor::q8_0_activations q8) {
   const int page_size = 16;
   const int pages = (prompt_len + page_size - 1) / page_size;
-  auto engine = kvactor::make_cpu_backend(weights, {page_size, pages}, threads);
+  auto engine = kvactor::make_cpu_backend(weights, {page_size, pages}, threads, q8);
   const kvactor::model_config& c = weights->config;
   const std::vector<kvactor::sequence_step> steps = make_prompts(1, prompt_len, pages, c.vocab_size);
   // Once untimed: the first step pays the KV store's and the buffers' first-touch page
@@ -173,7 +175,7 @@ int main(int argc, char** argv) {
     } else if (flag == "--help" || flag == "-h") {
       std::printf(
           "usage: engine_bench [--quick] [--threads N] [--repeats N] [--batches 1,8,32,64] [--prefills 128,1024]\n"
-          "                    [--models f32,f16,q8_0,260k] [--out FILE]\n");
+          "                    [--models f32,f16,q8_0,q8_0-f32,260k] [--out FILE]\n");
       return 0;
     } else {
       std::fprintf(stderr, "engine_bench: unknown or incomplete argument '%s'\n", flag.c_str());
@@ -193,6 +195,7 @@ int main(int argc, char** argv) {
   struct model_entry {
     std::string name;
     std::shared_ptr<const kvactor::model_weights> weights;
+    kvactor::q8_0_activations q8 = kvactor::q8_0_activations::int8;
   };
   std::vector<model_entry> models;
   kvactor::testing::random_model_shape shape = kvactor::testing::stories15m_shape(1);
@@ -202,6 +205,11 @@ int main(int argc, char** argv) {
     shape.type = type;
     models.push_back(
         {std::string("15M-shape ") + kvactor::dtype_name(type), kvactor::testing::make_random_model(shape)});
+  }
+  if (wanted("q8_0-f32")) {
+    shape.type = kvactor::dtype::q8_0;
+    models.push_back({"15M-shape q8_0, f32 activations", kvactor::testing::make_random_model(shape),
+                      kvactor::q8_0_activations::f32});
   }
   if (wanted("260k")) try {
       kvactor::load_options options;
@@ -217,10 +225,10 @@ int main(int argc, char** argv) {
   std::vector<measurement> results;
   for (const model_entry& m : models) {
     for (int batch : batches)
-      results.push_back(
-          best_of(repeats, [&] { return decode_case(m.weights, m.name, batch, prompt_len, decode_steps, threads); }));
+      results.push_back(best_of(
+          repeats, [&] { return decode_case(m.weights, m.name, batch, prompt_len, decode_steps, threads, m.q8); }));
     for (int len : prefills)
-      results.push_back(best_of(repeats, [&] { return prefill_case(m.weights, m.name, len, threads); }));
+      results.push_back(best_of(repeats, [&] { return prefill_case(m.weights, m.name, len, threads, m.q8); }));
   }
 
   std::ostringstream md;

@@ -9,6 +9,8 @@
 //    then attention reads all keys 0..pos back from the store, in position order, with
 //    the same code for prefill and decode. So K/V computed earlier (by this sequence
 //    or another) is read exactly like K/V computed in this step.
+//  - Q8_0 products in integers (q8_0_activations::int8) quantize each token row on
+//    its own, and the integer kernels' float chain has one order (cpu_q8_activations.hpp).
 //  - Logits are computed only for the rows that need them; that choice changes which
 //    rows are computed, never how.
 #include "device/cpu_backend.hpp"
@@ -53,10 +55,11 @@ struct token_row {
 
 class cpu_backend final : public backend {
  public:
-  cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout, int threads)
+  cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout, int threads, q8_0_activations q8)
       : weights_(std::move(weights)),
         config_(weights_ ? weights_->config : model_config{}),
         layout_(layout),
+        q8_integer_(q8 == q8_0_activations::int8),
         pool_(threads > 0 ? threads : usable_cpus()) {
     cpu_isa_in_use();  // a bad KVACTOR_CPU_ISA is reported here, not in the middle of a step
     if (!weights_) throw backend_error("cpu backend: no model weights");
@@ -120,6 +123,7 @@ class cpu_backend final : public backend {
   std::shared_ptr<const model_weights> weights_;
   model_config config_;
   kv_layout layout_;
+  bool q8_integer_;  // Q8_0 products in 8-bit integers (q8_0_activations::int8)
   thread_pool pool_;
   // [layer][page][k|v][kv_head][page_size][head_dim]
   struct free_deleter {
@@ -134,6 +138,7 @@ class cpu_backend final : public backend {
   // largest batch a step allocates nothing but its result vector.
   std::vector<token_row> rows_;
   std::vector<float> x_, xb_, q_, k_, v_, att_, h1_, h3_, logits_;
+  q8_activations q8_in_;  // a product's input quantized for Q8_0 weights (q8_integer_)
   sampler_scratch sampling_scratch_;
   output_plan output_plan_;
 };
@@ -151,6 +156,18 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
   }
   const int64_t work_per_block = std::max<int64_t>(1, work / blocks * n_rows);
   const int64_t min_blocks = std::max<int64_t>(1, min_work_per_thread / work_per_block);
+  bool integer = false;
+  for (const matmul_target& m : targets) integer = integer || (q8_integer_ && m.w->type == dtype::q8_0);
+  if (integer) {  // the input quantized once for every row block, in whole groups of tokens per thread
+    const int64_t cols = targets.begin()->w->cols;
+    q8_in_.resize(n_rows, cols);
+    const int64_t groups = (n_rows + q8_group_tokens - 1) / q8_group_tokens;
+    pool_.parallel_for(groups, std::max<int64_t>(1, min_work_per_thread / (cols * q8_group_tokens)),
+                       [&](int64_t g0, int64_t g1) {
+                         q8_in_.quantize(in, static_cast<int>(g0 * q8_group_tokens),
+                                         static_cast<int>(std::min<int64_t>(g1 * q8_group_tokens, n_rows)));
+                       });
+  }
   pool_.parallel_for(blocks, min_blocks, [&](int64_t b0, int64_t b1) {
     for (int t0 = 0; t0 < n_rows; t0 += token_tile) {
       const int tokens = std::min(n_rows - t0, token_tile);
@@ -163,8 +180,11 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
         }
         const weight_matrix& w = *m->w;
         const int64_t r0 = (b - first_block) * block, r1 = std::min(w.rows, r0 + block);
-        matmul_rows(w, r0, r1, in + static_cast<int64_t>(t0) * w.cols, tokens,
-                    m->out + static_cast<int64_t>(t0) * w.rows, w.rows);
+        float* out = m->out + static_cast<int64_t>(t0) * w.rows;
+        if (integer && w.type == dtype::q8_0)
+          matmul_rows_q8(w, r0, r1, q8_in_, t0, tokens, out, w.rows);
+        else
+          matmul_rows(w, r0, r1, in + static_cast<int64_t>(t0) * w.cols, tokens, out, w.rows);
       }
     }
   });
@@ -403,8 +423,19 @@ int usable_cpus() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
+std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout, int threads,
+                                          q8_0_activations q8) {
+  return std::make_unique<cpu_backend>(std::move(weights), layout, threads, q8);
+}
+
 std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout, int threads) {
-  return std::make_unique<cpu_backend>(std::move(weights), layout, threads);
+  return make_cpu_backend(std::move(weights), layout, threads, q8_0_activations::int8);
+}
+
+q8_0_activations parse_q8_0_activations(const std::string& name) {
+  if (name == "int8") return q8_0_activations::int8;
+  if (name == "f32") return q8_0_activations::f32;
+  throw backend_error("q8_0_activations must be int8 or f32 (got '" + name + "')");
 }
 
 }  // namespace kvactor

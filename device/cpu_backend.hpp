@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "device/backend.hpp"
 
@@ -15,6 +16,19 @@ namespace kvactor {
 // One step at a time: step() is not reentrant (the owning device actor serialises it);
 // inside a step the backend's own worker threads split the work.
 std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout, int threads);
+
+// How products with Q8_0 weights are computed (engine config `q8_0_activations`):
+//  - int8 (the default): as llama.cpp does, each product's input is quantized to Q8_0
+//    blocks too and the two meet as 8-bit integers (device/cpu_q8_activations.hpp); the
+//    integer sums are llama.cpp's, so its greedy answers on Q8_0 files are followed;
+//  - f32: the weights read as their exact values, the input kept in F32 (the same bits
+//    as an F32 file holding the dequantized weights; slower).
+// Either is batch-invariant. Other weight types are unaffected.
+enum class q8_0_activations { int8, f32 };
+std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout, int threads,
+                                          q8_0_activations q8);
+// "int8" | "f32"; throws backend_error naming the key for anything else.
+q8_0_activations parse_q8_0_activations(const std::string& name);
 
 // The thread count `device_threads: 0` (the default) picks: 1 for a model of fewer than 4M
 // parameters (stories260K-class steps are too small to split: a second thread only takes

@@ -68,4 +68,40 @@ void matmul_rows(const weight_matrix& w, int64_t r0, int64_t r1, const float* x,
   run_matmul(cpu_isa_in_use(), w, r0, r1, x, tokens, y, y_stride);
 }
 
+bool cpu_has_vnni() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return cpu_supports(cpu_isa::avx512) && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+void matmul_rows_q8(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, const q8_activations& x, int t0,
+                    int tokens, float* y, int64_t y_stride) {
+  if (!cpu_supports(isa)) throw backend_error(std::string("matmul: this CPU does not support ") + cpu_isa_name(isa));
+  if (w.type != dtype::q8_0)
+    throw backend_error(std::string("matmul: integer product of ") + dtype_name(w.type) + " rows");
+  const q8_rows_view v = x.view();
+  if (v.cols != w.cols || t0 < 0 || t0 + tokens > v.tokens)
+    throw backend_error("matmul: quantized input of " + std::to_string(v.tokens) + " x " + std::to_string(v.cols) +
+                        " does not fit rows of " + std::to_string(w.cols) + " and tokens [" + std::to_string(t0) +
+                        ", " + std::to_string(t0 + tokens) + ")");
+  if (r0 >= r1 || tokens <= 0) return;
+  const raw_weight_rows rows = raw_rows(w);
+  static const bool vnni = cpu_has_vnni();
+  switch (isa) {
+    case cpu_isa::avx512:
+      if (vnni) return matmul_q8_vnni(rows, r0, r1, v, t0, tokens, y, y_stride);
+      return matmul_q8_avx2(rows, r0, r1, v, t0, tokens, y, y_stride);
+    case cpu_isa::avx2: return matmul_q8_avx2(rows, r0, r1, v, t0, tokens, y, y_stride);
+    case cpu_isa::portable: return matmul_q8_portable(rows, r0, r1, v, t0, tokens, y, y_stride);
+  }
+}
+
+void matmul_rows_q8(const weight_matrix& w, int64_t r0, int64_t r1, const q8_activations& x, int t0, int tokens,
+                    float* y, int64_t y_stride) {
+  matmul_rows_q8(cpu_isa_in_use(), w, r0, r1, x, t0, tokens, y, y_stride);
+}
+
 }  // namespace kvactor

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "device/cpu_isa.hpp"
+#include "device/cpu_q8_activations.hpp"
 #include "model/model.hpp"
 
 namespace kvactor {
@@ -26,5 +27,18 @@ void matmul_rows(const weight_matrix& w, int64_t r0, int64_t r1, const float* x,
 // The same with an explicit ISA (which the CPU must support): tests compare paths.
 void matmul_rows(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, const float* x, int tokens, float* y,
                  int64_t y_stride);
+
+// Q8_0 rows times quantized token rows, llama.cpp's integer arithmetic
+// (cpu_q8_activations.hpp): y[(t - t0) * y_stride + r] for r in [r0, r1) and the token
+// rows t in [t0, t0 + tokens) of x, which holds the whole product's input. The same bits
+// on every instruction set (tests compare them).
+void matmul_rows_q8(const weight_matrix& w, int64_t r0, int64_t r1, const q8_activations& x, int t0, int tokens,
+                    float* y, int64_t y_stride);
+void matmul_rows_q8(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, const q8_activations& x, int t0,
+                    int tokens, float* y, int64_t y_stride);
+
+// True when the CPU has AVX-512 VNNI with 256-bit vectors (the fastest Q8_0 kernel, run
+// when the process's ISA is avx512; the AVX2 kernel runs otherwise, to the same bits).
+bool cpu_has_vnni();
 
 }  // namespace kvactor

@@ -29,4 +29,19 @@ void matmul_rows_avx2(const raw_weight_rows& w, int64_t r0, int64_t r1, const fl
 void matmul_rows_avx512(const raw_weight_rows& w, int64_t r0, int64_t r1, const float* x, int tokens, float* y,
                         int64_t y_stride);
 
+// Q8_0 rows times quantized token rows (device/cpu_q8_activations.hpp has the arithmetic):
+// y[(t - t0) * y_stride + r] for r in [r0, r1), t in [t0, t0 + tokens). Every unit gives
+// the same bits. vnni: AVX-512 VNNI + VL on 256-bit vectors.
+struct q8_rows_view;
+void matmul_q8_portable(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8_rows_view& x, int t0, int tokens,
+                        float* y, int64_t y_stride);
+void matmul_q8_avx2(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8_rows_view& x, int t0, int tokens,
+                    float* y, int64_t y_stride);
+void matmul_q8_vnni(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8_rows_view& x, int t0, int tokens,
+                    float* y, int64_t y_stride);
+// `blocks` blocks of 32 floats -> int8 values and block scales, exactly as the
+// header above says (the same bits from both).
+void quantize_q8_blocks_portable(const float* x, int64_t blocks, int8_t* q, float* scales);
+void quantize_q8_blocks_avx2(const float* x, int64_t blocks, int8_t* q, float* scales);
+
 }  // namespace kvactor

@@ -1,6 +1,9 @@
 // The matmul tile in plain C++ (any CPU): eight lanes written out, no fused
 // multiply-add (the build uses -ffp-contract=off), the AVX2 path's lane tree.
+#include <cmath>
+
 #include "device/cpu_matmul_tile.hpp"
+#include "device/cpu_q8_activations.hpp"
 
 namespace kvactor {
 
@@ -57,6 +60,29 @@ struct portable_ops {
 void matmul_rows_portable(const raw_weight_rows& w, int64_t r0, int64_t r1, const float* x, int tokens, float* y,
                           int64_t y_stride) {
   matmul_rows_with<portable_ops>(w, r0, r1, x, tokens, y, y_stride);
+}
+
+// cpu_q8_activations.hpp's arithmetic written out: the reference the SIMD units equal.
+void matmul_q8_portable(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8_rows_view& x, int t0, int tokens,
+                        float* y, int64_t y_stride) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = w.data + r * w.row_bytes;
+    for (int t = t0; t < t0 + tokens; ++t) {
+      const int8_t* xv = x.values + static_cast<int64_t>(t) * x.cols;
+      float acc = 0.0f;
+      for (int64_t b = 0; b < x.blocks; ++b) {
+        const uint8_t* block = row + b * q8_block_size;
+        int32_t sum = 0;
+        for (int i = 0; i < q8_block_values; ++i)
+          sum += static_cast<int32_t>(static_cast<int8_t>(block[2 + i])) * xv[b * q8_block_values + i];
+        uint16_t h;
+        std::memcpy(&h, block, 2);
+        acc = std::fma(static_cast<float>(sum), ggml::fp16_value(h) * x.scales[static_cast<int64_t>(t) * x.blocks + b],
+                       acc);
+      }
+      y[static_cast<int64_t>(t - t0) * y_stride + r] = acc;
+    }
+  }
 }
 
 }  // namespace kvactor

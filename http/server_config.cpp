@@ -86,6 +86,10 @@ const std::vector<config_key>& keys() {
       engine_int_key("device_threads", &engine_config::device_threads, 0, 1024,
                      "CPU backend worker threads (0: 1 for models under 4M parameters, else one per usable CPU)"),
       engine_text_key("eviction_policy", &engine_config::eviction_policy, "lru | lfu"),
+      engine_text_key("q8_0_activations", &engine_config::q8_0_activations,
+                      "auto | int8 | f32: how Q8_0 weights are multiplied (int8: the input quantized to Q8_0 "
+                      "blocks as llama.cpp does, integer products, CPU only; f32: exact dequantized weights times "
+                      "F32 input, slower on the CPU; auto, the default: int8 on the CPU, f32 on the GPU)"),
       engine_text_key("actor_scheduler", &engine_config::actor_scheduler,
                       "auto | sharing | stealing: how CAF's workers wait for messages (auto, the default: sharing "
                       "when the CPU backend runs more than one thread, where it is faster, bench/results/peer.md; "
@@ -244,6 +248,12 @@ server_config load_server_config(const std::string& json_text,
     throw config_error("device: must be \"cpu\" or \"hip\", got \"" + cfg.engine.device + "\"");
   if (cfg.engine.eviction_policy != "lru" && cfg.engine.eviction_policy != "lfu")
     throw config_error("eviction_policy: must be \"lru\" or \"lfu\", got \"" + cfg.engine.eviction_policy + "\"");
+  if (cfg.engine.q8_0_activations != "auto" && cfg.engine.q8_0_activations != "int8" &&
+      cfg.engine.q8_0_activations != "f32")
+    throw config_error("q8_0_activations: must be \"auto\", \"int8\" or \"f32\", got \"" + cfg.engine.q8_0_activations +
+                       "\"");
+  if (cfg.engine.q8_0_activations == "int8" && cfg.engine.device == "hip")
+    throw config_error("q8_0_activations: \"int8\" is CPU-only (the GPU kernels multiply Q8_0 in F32)");
   if (cfg.engine.actor_scheduler != "auto" && cfg.engine.actor_scheduler != "sharing" &&
       cfg.engine.actor_scheduler != "stealing")
     throw config_error("actor_scheduler: must be \"auto\", \"sharing\" or \"stealing\", got \"" +

@@ -2,7 +2,8 @@
 // K-quant widths, ../shared/models/padded/README.md) equal llama.cpp's own, recorded
 // next to each file: `ids` on F32 files, `ids_dequant` (llama.cpp on its own exact
 // dequantization, F32 arithmetic) on quantized files. The prompt ids are used as
-// given (BOS included). A parting is allowed only at a near tie: where the two first
+// given (BOS included). Q8_0 files are also compared on `ids` with the default int8
+// activations (llama.cpp's own arithmetic). A parting is allowed only at a near tie: where the two first
 // differ, llama.cpp's top-1 minus top-2 log-probability must be below 0.05.
 #include <doctest/doctest.h>
 
@@ -44,12 +45,13 @@ std::vector<double> json_numbers(const std::string& line, const std::string& key
 std::vector<int32_t> as_ids(const std::vector<double>& v) { return {v.begin(), v.end()}; }
 
 // Returns how many prompts were compared.
-int check_file(const std::string& name, bool quantized) {
-  const std::string ids_key = quantized ? "ids_dequant" : "ids";
-  const std::string margins_key = quantized ? "margins_dequant" : "margins";
+// dequant: compare with `ids_dequant` (exact dequantization, F32 arithmetic), else `ids`.
+int check_file(const std::string& name, bool dequant, q8_0_activations q8 = q8_0_activations::f32) {
+  const std::string ids_key = dequant ? "ids_dequant" : "ids";
+  const std::string margins_key = dequant ? "margins_dequant" : "margins";
   const loaded_model m = load_model(padded_dir + name + ".gguf");
   CHECK(m.weights->config.max_seq_len == 512);
-  auto cpu = make_cpu_backend(m.weights, {16, 32}, 2);
+  auto cpu = make_cpu_backend(m.weights, {16, 32}, 2, q8);
   std::ifstream in(padded_dir + name + ".llamacpp.jsonl");
   REQUIRE_MESSAGE(in, "cannot read " << padded_dir << name << ".llamacpp.jsonl");
   int prompts = 0;
@@ -87,8 +89,15 @@ TEST_CASE("llama.cpp agreement: qwen2 architecture, F32 (NEOX RoPE, Q/K/V biases
 // The weights read in place in their block formats (exact dequantisation, F32
 // arithmetic), so kvactor follows llama.cpp's run on its own dequantised copy. One
 // test case per file: ctest runs them in parallel and names the failing type.
-TEST_CASE("llama.cpp agreement: llama architecture, Q8_0 (ids_dequant)") {
-  CHECK(check_file("stories260K-pad256-llama-Q8_0", true) == 4);
+TEST_CASE("llama.cpp agreement: llama architecture, Q8_0 with F32 activations (ids_dequant)") {
+  CHECK(check_file("stories260K-pad256-llama-Q8_0", true, q8_0_activations::f32) == 4);
+}
+
+// The default Q8_0 arithmetic is llama.cpp's own (the activations quantized to Q8_0
+// blocks, integer products: device/cpu_q8_activations.hpp), so it follows llama.cpp's
+// run on the quantized file itself.
+TEST_CASE("llama.cpp agreement: llama architecture, Q8_0 with int8 activations (ids, llama.cpp's own run)") {
+  CHECK(check_file("stories260K-pad256-llama-Q8_0", false, q8_0_activations::int8) == 4);
 }
 
 TEST_CASE("llama.cpp agreement: llama architecture, Q6_K (ids_dequant)") {

@@ -9,8 +9,9 @@
 
 namespace kvactor::testing {
 
-reference_forward::reference_forward(const model_weights& weights)
+reference_forward::reference_forward(const model_weights& weights, bool q8_integer)
     : w_(weights),
+      q8_integer_(q8_integer),
       keys_(static_cast<std::size_t>(weights.config.n_layers)),
       values_(static_cast<std::size_t>(weights.config.n_layers)) {}
 
@@ -45,7 +46,20 @@ std::vector<double> reference_forward::row(const weight_matrix& w, int r) const 
   return out;
 }
 
-std::vector<double> reference_forward::matvec(const weight_matrix& w, const std::vector<double>& x) const {
+// x as Q8_0 blocks would hold it (llama.cpp's quantize_row_q8_0, in double).
+std::vector<double> q8_blocks(const std::vector<double>& x) {
+  std::vector<double> out(x.size());
+  for (std::size_t b = 0; b < x.size(); b += 32) {
+    double amax = 0;
+    for (std::size_t i = b; i < b + 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const double d = half_to_float(float_to_half(static_cast<float>(amax / 127)));
+    for (std::size_t i = b; i < b + 32; ++i) out[i] = amax > 0 ? std::nearbyint(x[i] * 127 / amax) * d : 0.0;
+  }
+  return out;
+}
+
+std::vector<double> reference_forward::matvec(const weight_matrix& w, const std::vector<double>& in) const {
+  const std::vector<double> x = q8_integer_ && w.type == dtype::q8_0 ? q8_blocks(in) : in;
   std::vector<double> y(static_cast<std::size_t>(w.rows));
   for (int r = 0; r < w.rows; ++r) {
     const std::vector<double> wr = row(w, r);
@@ -150,8 +164,9 @@ std::vector<double> reference_forward::step(int token, int pos) {
   return matvec(w_.classifier(), rmsnorm(x, w_.final_norm));
 }
 
-std::vector<int> reference_greedy(const model_weights& weights, const std::vector<int>& prompt, int count) {
-  reference_forward ref(weights);
+std::vector<int> reference_greedy(const model_weights& weights, const std::vector<int>& prompt, int count,
+                                  bool q8_integer) {
+  reference_forward ref(weights, q8_integer);
   std::vector<int> out;
   int pos = 0;
   std::vector<double> logits;

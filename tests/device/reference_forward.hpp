@@ -11,7 +11,10 @@ namespace kvactor::testing {
 
 class reference_forward {
  public:
-  explicit reference_forward(const model_weights& weights);
+  // q8_integer: the input of every product with Q8_0 weights is first quantized to
+  // Q8_0 blocks as llama.cpp does (amax / 127 scales rounded to fp16, values rounded to
+  // nearest even), the arithmetic of the CPU backend's default (q8_0_activations::int8).
+  explicit reference_forward(const model_weights& weights, bool q8_integer = false);
   // Logits for `token` at position `pos`; positions must be fed 0, 1, 2, ... in order.
   std::vector<double> step(int token, int pos);
 
@@ -23,10 +26,12 @@ class reference_forward {
   void rope(std::vector<double>& v, int pos) const;
 
   const model_weights& w_;
+  bool q8_integer_;
   std::vector<std::vector<double>> keys_, values_;  // [layer][pos * kv_dim + i]
 };
 
 // Greedy continuation of `prompt` by the reference: returns `count` new tokens.
-std::vector<int> reference_greedy(const model_weights& weights, const std::vector<int>& prompt, int count);
+std::vector<int> reference_greedy(const model_weights& weights, const std::vector<int>& prompt, int count,
+                                  bool q8_integer = false);
 
 }  // namespace kvactor::testing

@@ -124,6 +124,13 @@ TEST_CASE("config: defaults, overrides, and errors naming the key") {
   fails_naming(R"({"model":"m","device":"tpu"})", {}, "device");
   fails_naming(R"({"model":"m","eviction_policy":"fifo"})", {}, "eviction_policy");
   fails_naming(R"({"model":"m","actor_scheduler":"polling"})", {}, "actor_scheduler");
+  fails_naming(R"({"model":"m","q8_0_activations":"int4"})", {}, "q8_0_activations");
+  fails_naming(R"({"model":"m","device":"hip","q8_0_activations":"int8"})", {}, "q8_0_activations");
+  CHECK(load_server_config(R"({"model":"m"})", {}, "/").engine.q8_0_activations == "auto");
+  CHECK(
+      load_server_config(R"({"model":"m","device":"hip","q8_0_activations":"f32"})", {}, "/").engine.q8_0_activations ==
+      "f32");
+  CHECK(load_server_config(R"({"model":"m"})", {{"q8_0_activations", "int8"}}, "/").engine.q8_0_activations == "int8");
   fails_naming(R"({})", {}, "model");
   fails_naming(R"([1])", {}, "config");
   fails_naming(R"({"model":5})", {}, "model");
