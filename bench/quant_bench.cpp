@@ -1,6 +1,8 @@
 // Kernel speed per weight type: one thread, y = W x for a [rows, 2048] matrix in each
 // type at 1 and 8 tokens, on the ISA the process chose (KVACTOR_CPU_ISA overrides).
 // Prints GB/s of weight bytes read and tokens/s (the fastest of the products run in ~0.3 s).
+// Q8_0 is measured twice: "q8_0" with F32 input (q8_0_activations f32) and "q8_0 int8",
+// the default integer product, its input's quantization included in the time.
 //   quant_bench [--types q4_k,q6_k] [--seconds 0.3]
 #include <algorithm>
 #include <chrono>
@@ -64,19 +66,29 @@ int main(int argc, char** argv) {
       for (int tokens : {1, 8}) {
         std::vector<float> x(static_cast<std::size_t>(tokens) * 2048, 0.01f),
             y(static_cast<std::size_t>(tokens * rows));
-        matmul_rows(w, 0, rows, x.data(), tokens, y.data(), rows);  // warm
-        // The fastest of the repetitions: on a shared machine the mean mostly measures
-        // the other tenants.
-        const auto t0 = std::chrono::steady_clock::now();
-        double per = 1e9;
-        while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < seconds) {
-          const auto a = std::chrono::steady_clock::now();
-          matmul_rows(w, 0, rows, x.data(), tokens, y.data(), rows);
-          per = std::min(per, std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+        q8_activations quantized;
+        const auto product = [&](bool integer) {
+          if (!integer) return matmul_rows(w, 0, rows, x.data(), tokens, y.data(), rows);
+          quantized.resize(tokens, 2048);
+          quantized.quantize(x.data(), 0, tokens);
+          matmul_rows_q8(w, 0, rows, quantized, 0, tokens, y.data(), rows);
+        };
+        for (bool integer : {false, true}) {
+          if (integer && info->type != dtype::q8_0) continue;
+          product(integer);  // warm
+          // The fastest of the repetitions: on a shared machine the mean mostly measures
+          // the other tenants.
+          const auto t0 = std::chrono::steady_clock::now();
+          double per = 1e9;
+          while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < seconds) {
+            const auto a = std::chrono::steady_clock::now();
+            product(integer);
+            per = std::min(per, std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+          }
+          std::printf("| %s%s | %lldx2048 | %d | %.1f | %.3f | %.2f | %.0f |\n", info->name, integer ? " int8" : "",
+                      static_cast<long long>(rows), tokens, static_cast<double>(w.byte_size()) / 1e6, per * 1e3,
+                      static_cast<double>(w.byte_size()) / per / 1e9, tokens / per);
         }
-        std::printf("| %s | %lldx2048 | %d | %.1f | %.3f | %.2f | %.0f |\n", info->name, static_cast<long long>(rows),
-                    tokens, static_cast<double>(w.byte_size()) / 1e6, per * 1e3,
-                    static_cast<double>(w.byte_size()) / per / 1e9, tokens / per);
         std::fflush(stdout);
       }
     }

@@ -29,9 +29,7 @@ struct vnni_q8_ops {
     std::memcpy(&v, p, 4);
     return _mm256_xor_si256(_mm256_set1_epi32(v), _mm256_set1_epi8(static_cast<char>(0x80)));
   }
-  static __m256i start(const int32_t* offsets) {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offsets));
-  }
+  static __m256i start(const int32_t* offsets) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offsets)); }
   static __m256i dot4(__m256i acc, weights w, __m256i x) { return _mm256_dpbusd_epi32(acc, w, x); }
   static float half(uint16_t h) { return _cvtsh_ss(h); }
 };

@@ -86,8 +86,14 @@ void q8_activations::quantize(cpu_isa isa, const float* x, int t0, int t1) {
 }
 
 q8_rows_view q8_activations::view() const {
-  return {tokens_,        cols_,          blocks_, values_.data(), scales_.data(), packed_.data(),
-          group_scales_.data(), group_offsets_.data()};
+  return {tokens_,
+          cols_,
+          blocks_,
+          values_.data(),
+          scales_.data(),
+          packed_.data(),
+          group_scales_.data(),
+          group_offsets_.data()};
 }
 
 }  // namespace kvactor

@@ -189,6 +189,5 @@ TEST_CASE("q8 integer product: the checks name what does not fit") {
   CHECK_THROWS_WITH_AS(matmul_rows_q8(q8, 0, 4, x, 1, 2, y.data(), 4), doctest::Contains("[1, 3)"), backend_error);
   q8_activations narrow;
   narrow.resize(2, 32);
-  CHECK_THROWS_WITH_AS(matmul_rows_q8(q8, 0, 4, narrow, 0, 2, y.data(), 4), doctest::Contains("2 x 32"),
-                       backend_error);
+  CHECK_THROWS_WITH_AS(matmul_rows_q8(q8, 0, 4, narrow, 0, 2, y.data(), 4), doctest::Contains("2 x 32"), backend_error);
 }
