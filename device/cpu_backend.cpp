@@ -278,7 +278,7 @@ void cpu_backend::attention(int layer, const std::vector<sequence_step>& batch) 
           for (int p0 = 0; p0 <= row.pos; p0 += ps) {
             const float* k = kv_slot(layer, table[static_cast<std::size_t>(p0 / ps)], 0, kvh, 0);
             const int n = std::min(ps, row.pos + 1 - p0);
-            for (int j = 0; j < n; ++j, k += hd) scores[static_cast<std::size_t>(p0 + j)] = dot(q, k, hd) / scale;
+            dot_rows(q, k, hd, n, hd, scale, scores.data() + p0);
           }
           float max_score = scores[0];
           for (int p = 1; p <= row.pos; ++p) max_score = std::max(max_score, scores[static_cast<std::size_t>(p)]);
@@ -293,7 +293,7 @@ void cpu_backend::attention(int layer, const std::vector<sequence_step>& batch) 
           for (int p0 = 0; p0 <= row.pos; p0 += ps) {
             const float* v = kv_slot(layer, table[static_cast<std::size_t>(p0 / ps)], 1, kvh, 0);
             const int n = std::min(ps, row.pos + 1 - p0);
-            for (int j = 0; j < n; ++j, v += hd) add_scaled(out, scores[static_cast<std::size_t>(p0 + j)] / sum, v, hd);
+            add_scaled_rows(out, scores.data() + p0, sum, v, hd, n, hd);
           }
         }
       },

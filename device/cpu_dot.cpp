@@ -33,7 +33,7 @@ __attribute__((target("avx2,fma"))) inline float horizontal_sum(__m256 acc0, __m
 
 // Four 8-wide accumulators over 32-element blocks, then 8-element blocks into the
 // first, then a scalar tail; reduced in a fixed tree.
-__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, int n) {
+__attribute__((target("avx2,fma"), always_inline)) inline float dot_avx2_inline(const float* a, const float* b, int n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
   int i = 0;
@@ -48,6 +48,50 @@ __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* 
   float tail = 0.0f;
   for (; i < n; ++i) tail = __builtin_fmaf(a[i], b[i], tail);
   return total + tail;
+}
+
+__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, int n) {
+  return dot_avx2_inline(a, b, n);
+}
+
+__attribute__((target("avx2,fma"))) void dot_rows_avx2(const float* q, const float* k, int64_t stride, int count, int n,
+                                                       float divisor, float* __restrict scores) {
+  for (int j = 0; j < count; ++j) scores[j] = dot_avx2_inline(q, k + j * stride, n) / divisor;
+}
+
+// V vectors of the output row in registers while every key's row is added, key by key:
+// per element the same multiply then add, in the same key order, as add_scaled per key.
+template <int V>
+__attribute__((target("avx2"), always_inline)) inline void add_scaled_rows_avx2_chunk(float* out, const float* weights,
+                                                                                      float divisor, const float* v,
+                                                                                      int64_t stride, int count) {
+  __m256 acc[V];
+  for (int c = 0; c < V; ++c) acc[c] = _mm256_loadu_ps(out + 8 * c);
+  for (int j = 0; j < count; ++j) {
+    const __m256 scale = _mm256_set1_ps(weights[j] / divisor);
+    const float* row = v + j * stride;
+    for (int c = 0; c < V; ++c) acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(scale, _mm256_loadu_ps(row + 8 * c)));
+  }
+  for (int c = 0; c < V; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
+}
+
+__attribute__((target("avx2"))) void add_scaled_rows_avx2(float* out, const float* weights, float divisor,
+                                                          const float* v, int64_t stride, int count, int n) {
+  int i = 0;
+  for (; i + 64 <= n; i += 64) add_scaled_rows_avx2_chunk<8>(out + i, weights, divisor, v + i, stride, count);
+  switch ((n - i) / 8) {
+    case 7: add_scaled_rows_avx2_chunk<7>(out + i, weights, divisor, v + i, stride, count); break;
+    case 6: add_scaled_rows_avx2_chunk<6>(out + i, weights, divisor, v + i, stride, count); break;
+    case 5: add_scaled_rows_avx2_chunk<5>(out + i, weights, divisor, v + i, stride, count); break;
+    case 4: add_scaled_rows_avx2_chunk<4>(out + i, weights, divisor, v + i, stride, count); break;
+    case 3: add_scaled_rows_avx2_chunk<3>(out + i, weights, divisor, v + i, stride, count); break;
+    case 2: add_scaled_rows_avx2_chunk<2>(out + i, weights, divisor, v + i, stride, count); break;
+    case 1: add_scaled_rows_avx2_chunk<1>(out + i, weights, divisor, v + i, stride, count); break;
+    default: break;
+  }
+  i += (n - i) / 8 * 8;
+  for (; i < n; ++i)
+    for (int j = 0; j < count; ++j) out[i] += weights[j] / divisor * v[j * stride + i];
 }
 
 __attribute__((target("avx2"))) void add_scaled_avx2(float* out, float a, const float* v, int n) {
@@ -75,6 +119,17 @@ void add_scaled(float* out, float a, const float* v, int n) {
     return;
   }
   for (int i = 0; i < n; ++i) out[i] += a * v[i];
+}
+
+void dot_rows(const float* q, const float* k, int64_t stride, int count, int n, float divisor, float* scores) {
+  if (dot_uses_avx2()) return dot_rows_avx2(q, k, stride, count, n, divisor, scores);
+  for (int j = 0; j < count; ++j) scores[j] = dot_portable(q, k + j * stride, n) / divisor;
+}
+
+void add_scaled_rows(float* out, const float* weights, float divisor, const float* v, int64_t stride, int count,
+                     int n) {
+  if (dot_uses_avx2()) return add_scaled_rows_avx2(out, weights, divisor, v, stride, count, n);
+  for (int j = 0; j < count; ++j) add_scaled(out, weights[j] / divisor, v + j * stride, n);
 }
 
 }  // namespace kvactor

@@ -241,3 +241,26 @@ TEST_CASE("matmul on random block bytes: every decoder (scalar and SIMD) gives t
     }
   }
 }
+
+TEST_CASE("attention's page kernels give the bits of one dot / add_scaled call per key") {
+  testing::weight_rng rng(15);
+  for (int n : {1, 7, 8, 9, 32, 48, 64, 72, 100, 128, 200})
+    for (int count : {1, 5, 16}) {
+      CAPTURE(n);
+      CAPTURE(count);
+      const int64_t stride = n + 3;  // rows apart by more than their length
+      const std::vector<float> q = random_values(rng, static_cast<std::size_t>(n), 1.0f);
+      const std::vector<float> rows = random_values(rng, static_cast<std::size_t>(stride * count), 1.0f);
+      std::vector<float> want(static_cast<std::size_t>(count)), got(want.size(), -1.0f);
+      for (int j = 0; j < count; ++j)
+        want[static_cast<std::size_t>(j)] = dot(q.data(), rows.data() + j * stride, n) / 7.0f;
+      dot_rows(q.data(), rows.data(), stride, count, n, 7.0f, got.data());
+      CHECK(same_bits(want.data(), got.data(), want.size()));
+      std::vector<float> weights = random_values(rng, static_cast<std::size_t>(count), 1.0f);
+      std::vector<float> out_want = random_values(rng, static_cast<std::size_t>(n), 1.0f), out_got = out_want;
+      for (int j = 0; j < count; ++j)
+        add_scaled(out_want.data(), weights[static_cast<std::size_t>(j)] / 3.0f, rows.data() + j * stride, n);
+      add_scaled_rows(out_got.data(), weights.data(), 3.0f, rows.data(), stride, count, n);
+      CHECK(same_bits(out_want.data(), out_got.data(), out_want.size()));
+    }
+}
