@@ -12,28 +12,13 @@
 #include "device/cpu_isa.hpp"
 #include "device/cpu_matmul.hpp"
 #include "device/weight_rows.hpp"
+#include "tests/device/kernel_test_support.hpp"
 #include "tests/device/random_weights.hpp"
 
 using namespace kvactor;
-
-namespace {
-
-std::vector<cpu_isa> supported_isas() {
-  std::vector<cpu_isa> isas;
-  for (cpu_isa isa : {cpu_isa::portable, cpu_isa::avx2, cpu_isa::avx512})
-    if (cpu_supports(isa)) isas.push_back(isa);
-  return isas;
-}
-
-std::vector<float> random_values(testing::weight_rng& rng, std::size_t n, float scale) {
-  std::vector<float> v(n);
-  for (float& x : v) x = rng.next() * scale;
-  return v;
-}
-
-bool same_bits(const float* a, const float* b, std::size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
-
-}  // namespace
+using testing::random_values;
+using testing::same_bits;
+using testing::supported_isas;
 
 TEST_CASE("matmul outputs do not depend on the token count, the token's position or the row block") {
   testing::weight_rng rng(11);
