@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "unknown type %s\n", name.c_str());
       return 2;
     }
-    for (int64_t rows : {2048, 5632}) {
+    for (int64_t rows : {2048, 5632, 32000}) {
       const weight_matrix w = random_matrix(rows, 2048, info->type);
       for (int tokens : {1, 8}) {
         std::vector<float> x(static_cast<std::size_t>(tokens) * 2048, 0.01f),

@@ -78,7 +78,7 @@ bool cpu_has_vnni() {
 }
 
 void matmul_rows_q8(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, const q8_activations& x, int t0,
-                    int tokens, float* y, int64_t y_stride) {
+                    int tokens, float* y, int64_t y_stride, bool from_dram) {
   if (!cpu_supports(isa)) throw backend_error(std::string("matmul: this CPU does not support ") + cpu_isa_name(isa));
   if (w.type != dtype::q8_0)
     throw backend_error(std::string("matmul: integer product of ") + dtype_name(w.type) + " rows");
@@ -88,7 +88,8 @@ void matmul_rows_q8(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1,
                         " does not fit rows of " + std::to_string(w.cols) + " and tokens [" + std::to_string(t0) +
                         ", " + std::to_string(t0 + tokens) + ")");
   if (r0 >= r1 || tokens <= 0) return;
-  const raw_weight_rows rows = raw_rows(w);
+  raw_weight_rows rows = raw_rows(w);
+  rows.streamed = from_dram;  // the integer kernels' meaning of streamed (cpu_matmul_q8_tile.hpp)
   static const bool vnni = cpu_has_vnni();
   switch (isa) {
     case cpu_isa::avx512:
@@ -100,8 +101,8 @@ void matmul_rows_q8(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1,
 }
 
 void matmul_rows_q8(const weight_matrix& w, int64_t r0, int64_t r1, const q8_activations& x, int t0, int tokens,
-                    float* y, int64_t y_stride) {
-  matmul_rows_q8(cpu_isa_in_use(), w, r0, r1, x, t0, tokens, y, y_stride);
+                    float* y, int64_t y_stride, bool from_dram) {
+  matmul_rows_q8(cpu_isa_in_use(), w, r0, r1, x, t0, tokens, y, y_stride, from_dram);
 }
 
 }  // namespace kvactor

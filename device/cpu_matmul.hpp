@@ -32,10 +32,12 @@ void matmul_rows(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, co
 // (cpu_q8_activations.hpp): y[(t - t0) * y_stride + r] for r in [r0, r1) and the token
 // rows t in [t0, t0 + tokens) of x, which holds the whole product's input. The same bits
 // on every instruction set (tests compare them).
+// from_dram: the weights are read from memory, not the caches (a model larger than them),
+// which picks how one or two tokens walk the rows (never the result).
 void matmul_rows_q8(const weight_matrix& w, int64_t r0, int64_t r1, const q8_activations& x, int t0, int tokens,
-                    float* y, int64_t y_stride);
+                    float* y, int64_t y_stride, bool from_dram = false);
 void matmul_rows_q8(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, const q8_activations& x, int t0,
-                    int tokens, float* y, int64_t y_stride);
+                    int tokens, float* y, int64_t y_stride, bool from_dram = false);
 
 // True when the CPU has AVX-512 VNNI with 256-bit vectors (the fastest Q8_0 kernel, run
 // when the process's ISA is avx512; the AVX2 kernel runs otherwise, to the same bits).

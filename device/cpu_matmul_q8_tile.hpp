@@ -174,13 +174,20 @@ void q8_group_rows(const raw_weight_rows& w, int64_t r0, const q8_rows_view& x, 
     if (g < g1) q8_group_rows<Ops, R, G - 1>(w, r0, x, g, g1, y, y_stride, t0, t1);
 }
 
-// Tokens [ta, tb) on block lanes: 8 rows at a time, then row by row.
+// Tokens [ta, tb) on block lanes: 8 rows at a time, then row by row; weights that come
+// from DRAM (w.streamed: a model larger than the caches) row by row throughout. One
+// sequential stream keeps the hardware prefetcher ahead, 8 interleaved rows do not
+// (quant_bench, a 70 MB Q8_0 matrix at 1 token, one thread: 19.9 GB/s row by row, 13.0
+// with 8 rows; prefetching 8-32 blocks ahead did not help; TinyLlama-shape Q8_0 decode,
+// `kvactor generate`, 2 threads: 21-23 -> 30-32 tok/s). Weights in the caches are faster
+// 8 rows at a time (a 12 MB matrix read again and again: 32.6 against 23.4 GB/s).
 template <class Ops>
 void q8_block_lane_rows(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8_rows_view& x, int ta, int tb,
                         float* y, int64_t y_stride, int t0) {
   if (ta >= tb) return;
   int64_t r = r0;
-  for (; r + 8 <= r1; r += 8) q8_block_lanes8<Ops>(w, r, x, ta, tb, y, y_stride, t0);
+  if (!w.streamed)
+    for (; r + 8 <= r1; r += 8) q8_block_lanes8<Ops>(w, r, x, ta, tb, y, y_stride, t0);
   for (; r < r1; ++r) q8_block_lanes<Ops>(w, r, x, ta, tb, y, y_stride, t0);
 }
 

@@ -142,14 +142,15 @@ TEST_CASE("q8 integer product: every instruction set and kernel gives the portab
       // Windows of rows and tokens: groups cut at both ends (token lanes from 3 tokens of a
       // group in the window, block lanes below), the last group partial.
       for (auto [r0, r1] : {std::pair<int, int>{5, 6}, {3, 17}, {0, 13}, {20, 21}})
-        for (auto [t0, n] : {std::pair<int, int>{0, 1}, {1, 7}, {3, 30}, {8, 16}, {9, 36}, {40, 5}, {44, 1}}) {
-          std::vector<float> part(static_cast<std::size_t>(n) * rows, -1.0f);
-          matmul_rows_q8(isa, w, r0, r1, all_x, t0, n, part.data(), rows);
-          for (int t = 0; t < n; ++t)
-            CHECK(same_bits(part.data() + static_cast<std::size_t>(t) * rows + r0,
-                            want.data() + static_cast<std::size_t>(t0 + t) * rows + r0,
-                            static_cast<std::size_t>(r1 - r0)));
-        }
+        for (auto [t0, n] : {std::pair<int, int>{0, 1}, {1, 7}, {3, 30}, {8, 16}, {9, 36}, {40, 5}, {44, 1}})
+          for (bool from_dram : {false, true}) {  // 8 rows at a time or row by row
+            std::vector<float> part(static_cast<std::size_t>(n) * rows, -1.0f);
+            matmul_rows_q8(isa, w, r0, r1, all_x, t0, n, part.data(), rows, from_dram);
+            for (int t = 0; t < n; ++t)
+              CHECK(same_bits(part.data() + static_cast<std::size_t>(t) * rows + r0,
+                              want.data() + static_cast<std::size_t>(t0 + t) * rows + r0,
+                              static_cast<std::size_t>(r1 - r0)));
+          }
       // A token quantized on its own (a decode step) gives its bits in the batch.
       // Tokens quantized on their own (decode steps of 1, 2, 3 and 5 sequences) give their
       // bits in the batch.
