@@ -7,7 +7,6 @@
 #include "actors/request_actor.hpp"
 #include "actors/scheduler_actor.hpp"
 #include "actors/trie_actor.hpp"
-#include "kvcache/eviction_policy.hpp"
 #include "model/model.hpp"
 
 namespace kvactor {
@@ -26,12 +25,8 @@ engine_settings make_engine_settings(const engine_config& cfg, const model_confi
   positive(cfg.prefill_chunk, "prefill_chunk");
   positive(cfg.queue_limit, "queue_limit");
   positive(cfg.max_wait_steps, "max_wait_steps");
-  if (!make_eviction_policy(cfg.eviction_policy))
-    throw std::invalid_argument("engine config: eviction_policy must be lru or lfu (got '" + cfg.eviction_policy +
-                                "')");
-  if (cfg.actor_scheduler != "auto" && cfg.actor_scheduler != "sharing" && cfg.actor_scheduler != "stealing")
-    throw std::invalid_argument("engine config: actor_scheduler must be auto, sharing or stealing (got '" +
-                                cfg.actor_scheduler + "')");
+  if (const std::string error = engine_choice_error(cfg); !error.empty())
+    throw std::invalid_argument("engine config: " + error);
   if (cfg.max_tokens_per_step < cfg.max_batch)
     throw std::invalid_argument("engine config: max_tokens_per_step must be at least max_batch");
   if (cfg.prefix_cache != 0 && cfg.prefix_cache != 1)

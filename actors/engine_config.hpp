@@ -1,8 +1,11 @@
 // Everything the actor system needs to start: model, cache geometry, batching limits.
-// Plain data; the HTTP config loader and the CLI fill it.
+// Plain data; the HTTP config loader and the CLI fill it. engine_choice_error checks the
+// keys that name a choice.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 namespace kvactor {
@@ -36,5 +39,38 @@ struct engine_config {
   // http/fenced_service.hpp.
   std::string actor_scheduler = "auto";
 };
+
+namespace engine_config_detail {
+
+// "key: must be "a", "b" or "c", got "x"" when value is none of the allowed ones, else "".
+inline std::string one_of(const char* key, const std::string& value, std::initializer_list<const char*> allowed) {
+  std::string list;
+  std::size_t i = 0;
+  for (const char* a : allowed) {
+    if (value == a) return "";
+    list += std::string(i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ") + "\"" + a + "\"";
+    ++i;
+  }
+  return std::string(key) + ": must be " + list + ", got \"" + value + "\"";
+}
+
+}  // namespace engine_config_detail
+
+// The first problem with the keys that name a choice (device, eviction_policy,
+// actor_scheduler, q8_0_activations, and int8 on the GPU) as "key: what is wrong", or ""
+// when there is none. The server's config loader reports it as a config_error, the
+// engine as invalid_argument: one list of the allowed values for both. Inline: the HTTP
+// library uses it without linking the actors.
+inline std::string engine_choice_error(const engine_config& cfg) {
+  using engine_config_detail::one_of;
+  for (const std::string& error :
+       {one_of("device", cfg.device, {"cpu", "hip"}), one_of("eviction_policy", cfg.eviction_policy, {"lru", "lfu"}),
+        one_of("actor_scheduler", cfg.actor_scheduler, {"auto", "sharing", "stealing"}),
+        one_of("q8_0_activations", cfg.q8_0_activations, {"auto", "int8", "f32"})})
+    if (!error.empty()) return error;
+  if (cfg.q8_0_activations == "int8" && cfg.device == "hip")
+    return "q8_0_activations: \"int8\" is CPU-only (the GPU kernels multiply Q8_0 in F32)";
+  return "";
+}
 
 }  // namespace kvactor

@@ -19,15 +19,10 @@ loaded_model load(const engine_config& cfg) {
 }
 
 std::shared_ptr<backend> make_backend(const engine_config& cfg, const loaded_model& model) {
-  if (cfg.device != "cpu" && cfg.device != "hip")
-    throw std::runtime_error("device must be cpu or hip (got '" + cfg.device + "')");
+  if (const std::string error = engine_choice_error(cfg); !error.empty()) throw std::runtime_error(error);
   try {
     kv_layout layout{cfg.page_size, cfg.num_pages};
-    if (cfg.device == "hip") {
-      if (cfg.q8_0_activations == "int8")
-        throw std::runtime_error("q8_0_activations int8 is CPU-only (the GPU kernels multiply Q8_0 in F32)");
-      return make_hip_backend(model.weights, layout);
-    }
+    if (cfg.device == "hip") return make_hip_backend(model.weights, layout);
     return make_cpu_backend(model.weights, layout,
                             cfg.device_threads > 0 ? cfg.device_threads : default_cpu_threads(*model.weights),
                             parse_q8_0_activations(cfg.q8_0_activations == "auto" ? "int8" : cfg.q8_0_activations));

@@ -244,20 +244,7 @@ server_config load_server_config(const std::string& json_text,
   }
 
   if (cfg.engine.model_path.empty()) throw config_error("model: required (path of a .bin or .gguf file)");
-  if (cfg.engine.device != "cpu" && cfg.engine.device != "hip")
-    throw config_error("device: must be \"cpu\" or \"hip\", got \"" + cfg.engine.device + "\"");
-  if (cfg.engine.eviction_policy != "lru" && cfg.engine.eviction_policy != "lfu")
-    throw config_error("eviction_policy: must be \"lru\" or \"lfu\", got \"" + cfg.engine.eviction_policy + "\"");
-  if (cfg.engine.q8_0_activations != "auto" && cfg.engine.q8_0_activations != "int8" &&
-      cfg.engine.q8_0_activations != "f32")
-    throw config_error("q8_0_activations: must be \"auto\", \"int8\" or \"f32\", got \"" + cfg.engine.q8_0_activations +
-                       "\"");
-  if (cfg.engine.q8_0_activations == "int8" && cfg.engine.device == "hip")
-    throw config_error("q8_0_activations: \"int8\" is CPU-only (the GPU kernels multiply Q8_0 in F32)");
-  if (cfg.engine.actor_scheduler != "auto" && cfg.engine.actor_scheduler != "sharing" &&
-      cfg.engine.actor_scheduler != "stealing")
-    throw config_error("actor_scheduler: must be \"auto\", \"sharing\" or \"stealing\", got \"" +
-                       cfg.engine.actor_scheduler + "\"");
+  if (const std::string error = engine_choice_error(cfg.engine); !error.empty()) throw config_error(error);
   if (cfg.host.empty()) throw config_error("host: must not be empty");
   if (cfg.engine.prefill_chunk > cfg.engine.max_tokens_per_step)
     throw config_error("prefill_chunk: must not exceed max_tokens_per_step (" +

@@ -358,3 +358,26 @@ TEST_CASE("engine: actor_scheduler picks the CAF policy that runs; every policy 
   bad.actor_scheduler = "polling";
   CHECK_THROWS_AS(stories_engine(bad), std::invalid_argument);
 }
+
+TEST_CASE("engine config: every choice key is checked against one list, the error naming the key") {
+  kvactor::engine_config cfg;
+  CHECK(kvactor::engine_choice_error(cfg) == "");
+  CHECK(cfg.q8_0_activations == "auto");  // the default: int8 on the CPU, f32 on the GPU
+  cfg.device = "hip";
+  CHECK(kvactor::engine_choice_error(cfg) == "");
+  cfg.q8_0_activations = "int8";
+  CHECK(kvactor::engine_choice_error(cfg).rfind("q8_0_activations: \"int8\" is CPU-only", 0) == 0);
+  cfg.q8_0_activations = "f32";
+  CHECK(kvactor::engine_choice_error(cfg) == "");
+  cfg.q8_0_activations = "int4";
+  CHECK(kvactor::engine_choice_error(cfg) == "q8_0_activations: must be \"auto\", \"int8\" or \"f32\", got \"int4\"");
+  cfg = kvactor::engine_config{};
+  cfg.device = "tpu";
+  CHECK(kvactor::engine_choice_error(cfg) == "device: must be \"cpu\" or \"hip\", got \"tpu\"");
+  cfg = kvactor::engine_config{};
+  cfg.eviction_policy = "fifo";
+  CHECK(kvactor::engine_choice_error(cfg).rfind("eviction_policy: ", 0) == 0);
+  auto bad = small_engine_config(256);
+  bad.q8_0_activations = "int4";
+  CHECK_THROWS_WITH_AS(stories_engine(bad), doctest::Contains("q8_0_activations"), std::invalid_argument);
+}
