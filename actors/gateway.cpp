@@ -25,7 +25,7 @@ std::shared_ptr<backend> make_backend(const engine_config& cfg, const loaded_mod
     if (cfg.device == "hip") return make_hip_backend(model.weights, layout);
     return make_cpu_backend(model.weights, layout,
                             cfg.device_threads > 0 ? cfg.device_threads : default_cpu_threads(*model.weights),
-                            parse_q8_0_activations(cfg.q8_0_activations == "auto" ? "int8" : cfg.q8_0_activations));
+                            parse_q8_0_activations(cfg.q8_0_activations));
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot start the " + cfg.device + " backend: " + e.what());
   }

@@ -447,9 +447,9 @@ std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> w
 }
 
 q8_0_activations parse_q8_0_activations(const std::string& name) {
-  if (name == "int8") return q8_0_activations::int8;
+  if (name == "int8" || name == "auto") return q8_0_activations::int8;
   if (name == "f32") return q8_0_activations::f32;
-  throw backend_error("q8_0_activations must be int8 or f32 (got '" + name + "')");
+  throw backend_error("q8_0_activations must be auto, int8 or f32 (got '" + name + "')");
 }
 
 }  // namespace kvactor

@@ -27,7 +27,8 @@ std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> w
 enum class q8_0_activations { int8, f32 };
 std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout, int threads,
                                           q8_0_activations q8);
-// "int8" | "f32"; throws backend_error naming the key for anything else.
+// "int8" | "f32" | "auto" (int8: the CPU's meaning of the default); throws backend_error
+// naming the key for anything else.
 q8_0_activations parse_q8_0_activations(const std::string& name);
 
 // The thread count `device_threads: 0` (the default) picks: 1 for a model of fewer than 4M

@@ -7,6 +7,10 @@
 
 namespace kvactor {
 
+// A Q8_0 block (ggml's block_q8_0): an fp16 scale, then 32 int8 values.
+constexpr int q8_block_values = 32;
+constexpr int q8_block_size = 2 + q8_block_values;
+
 // The weight types the kernels read in place (ggml block layouts, model/ggml_blocks.hpp).
 enum class weight_encoding { f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k };
 

@@ -29,9 +29,6 @@
 namespace kvactor {
 namespace {
 
-constexpr int q8_values = 32;
-constexpr int q8_bytes = 34;  // fp16 scale, then 32 int8
-
 inline uint16_t q8_scale_bits(const uint8_t* block) {
   uint16_t h;
   std::memcpy(&h, block, 2);
@@ -60,14 +57,14 @@ void q8_block_lanes(const raw_weight_rows& w, int64_t r, const q8_rows_view& x, 
       const int n = nb - b0 < 8 ? static_cast<int>(nb - b0) : 8;
       __m256i lanes[8];
       for (int i = 0; i < 8; ++i)
-        lanes[i] = i < n ? Ops::block_dot(reinterpret_cast<const int8_t*>(row + (b0 + i) * q8_bytes + 2),
-                                          xv + (b0 + i) * q8_values)
+        lanes[i] = i < n ? Ops::block_dot(reinterpret_cast<const int8_t*>(row + (b0 + i) * q8_block_size + 2),
+                                          xv + (b0 + i) * q8_block_values)
                          : _mm256_setzero_si256();
       alignas(32) int32_t sums[8];
       sum_lanes8(lanes, sums);
       for (int i = 0; i < n; ++i)
         acc = __builtin_fmaf(static_cast<float>(sums[i]),
-                             Ops::half(q8_scale_bits(row + (b0 + i) * q8_bytes)) * dx[b0 + i], acc);
+                             Ops::half(q8_scale_bits(row + (b0 + i) * q8_block_size)) * dx[b0 + i], acc);
     }
     y[static_cast<int64_t>(t - t0) * y_stride + r] = acc;
   }
@@ -88,11 +85,12 @@ void q8_block_lanes8(const raw_weight_rows& w, int64_t r0, const q8_rows_view& x
     const float* dx = x.scales + static_cast<int64_t>(t) * nb;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* block = base + b * q8_bytes;
+      const uint8_t* block = base + b * q8_block_size;
       __m256i lanes[8];
 #pragma GCC unroll 8
       for (int r = 0; r < 8; ++r)
-        lanes[r] = Ops::block_dot(reinterpret_cast<const int8_t*>(block + r * w.row_bytes + 2), xv + b * q8_values);
+        lanes[r] =
+            Ops::block_dot(reinterpret_cast<const int8_t*>(block + r * w.row_bytes + 2), xv + b * q8_block_values);
       alignas(32) int32_t sums[8];
       sum_lanes8(lanes, sums);
       // Each row's fp16 scale: the low half of the 4 bytes gathered at its block.
@@ -121,7 +119,7 @@ inline void q8_group_tile(const raw_weight_rows& w, int64_t r0, const q8_rows_vi
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* wb[R];
 #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) wb[r] = w.data + (r0 + r) * w.row_bytes + b * q8_bytes;
+    for (int r = 0; r < R; ++r) wb[r] = w.data + (r0 + r) * w.row_bytes + b * q8_block_size;
     __m256i lanes[R][G];
 #pragma GCC unroll 16
     for (int g = 0; g < G; ++g) {
@@ -130,12 +128,12 @@ inline void q8_group_tile(const raw_weight_rows& w, int64_t r0, const q8_rows_vi
       for (int r = 0; r < R; ++r) lanes[r][g] = start;
     }
 #pragma GCC unroll 8
-    for (int s = 0; s < q8_values / 4; ++s) {
+    for (int s = 0; s < q8_block_values / 4; ++s) {
       __m256i xv[G];
 #pragma GCC unroll 16
       for (int g = 0; g < G; ++g)
-        xv[g] = _mm256_loadu_si256(
-            reinterpret_cast<const __m256i*>(x.packed + ((g0 + g) * nb + b) * (q8_values * q8_group_tokens) + 32 * s));
+        xv[g] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+            x.packed + ((g0 + g) * nb + b) * (q8_block_values * q8_group_tokens) + 32 * s));
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         const auto wv = Ops::weights4(wb[r] + 2 + 4 * s);

@@ -25,9 +25,6 @@
 namespace kvactor {
 namespace {
 
-constexpr int q8_block_values = 32;
-constexpr int q8_block_size = 2 + q8_block_values;  // fp16 scale, then 32 int8
-
 template <class Ops>
 struct f32_source {
   // Up to this many tokens an F32 matrix that lives in DRAM (raw_weight_rows::streamed)

@@ -13,18 +13,17 @@ namespace kvactor {
 
 namespace {
 
-constexpr int block_values = 32;
-constexpr int steps = block_values / 4;  // 4 values per 32-bit lane
+constexpr int steps = q8_block_values / 4;  // 4 values per 32-bit lane
 
 }  // namespace
 
 void quantize_q8_blocks_portable(const float* x, int64_t blocks, int8_t* q, float* scales) {
-  for (int64_t b = 0; b < blocks; ++b, x += block_values, q += block_values) {
+  for (int64_t b = 0; b < blocks; ++b, x += q8_block_values, q += q8_block_values) {
     float amax = 0.0f;
-    for (int i = 0; i < block_values; ++i) amax = std::max(amax, std::fabs(x[i]));
+    for (int i = 0; i < q8_block_values; ++i) amax = std::max(amax, std::fabs(x[i]));
     const float d = amax / 127.0f;
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    for (int i = 0; i < block_values; ++i) {
+    for (int i = 0; i < q8_block_values; ++i) {
       const float v = std::nearbyint(x[i] * id);
       // |x * id| <= 127 up to rounding; a NaN gives -128 as the vector conversion does.
       q[i] = v != v ? int8_t{-128} : static_cast<int8_t>(std::max(-128.0f, std::min(127.0f, v)));
@@ -34,11 +33,11 @@ void quantize_q8_blocks_portable(const float* x, int64_t blocks, int8_t* q, floa
 }
 
 void q8_activations::resize(int tokens, int64_t cols) {
-  if (cols % block_values != 0)
+  if (cols % q8_block_values != 0)
     throw backend_error("q8 activations: a row of " + std::to_string(cols) + " values is not whole 32-value blocks");
   tokens_ = tokens;
   cols_ = cols;
-  blocks_ = cols / block_values;
+  blocks_ = cols / q8_block_values;
   const int64_t groups = (tokens + q8_group_tokens - 1) / q8_group_tokens;
   values_.resize(static_cast<std::size_t>(tokens * cols));
   scales_.resize(static_cast<std::size_t>(tokens * blocks_));
@@ -65,7 +64,7 @@ void q8_activations::quantize(cpu_isa isa, const float* x, int t0, int t1) {
   for (int g = g0; g < g1; ++g)
     for (int64_t b = 0; b < blocks_; ++b) {
       const std::size_t at = static_cast<std::size_t>(g * blocks_ + b);
-      int8_t* out = packed_.data() + at * block_values * q8_group_tokens;
+      int8_t* out = packed_.data() + at * q8_block_values * q8_group_tokens;
       for (int j = 0; j < q8_group_tokens; ++j) {
         const int t = g * q8_group_tokens + j;
         if (t >= tokens_) {  // past the last token: zeros, which no kernel stores
@@ -75,9 +74,9 @@ void q8_activations::quantize(cpu_isa isa, const float* x, int t0, int t1) {
           continue;
         }
         const std::size_t row = static_cast<std::size_t>(t);
-        const int8_t* v = values_.data() + row * static_cast<std::size_t>(cols_) + b * block_values;
+        const int8_t* v = values_.data() + row * static_cast<std::size_t>(cols_) + b * q8_block_values;
         int32_t sum = 0;
-        for (int i = 0; i < block_values; ++i) sum += v[i];
+        for (int i = 0; i < q8_block_values; ++i) sum += v[i];
         for (int s = 0; s < steps; ++s) std::memcpy(out + (s * q8_group_tokens + j) * 4, v + 4 * s, 4);
         group_scales_[at * q8_group_tokens + j] = scales_[row * static_cast<std::size_t>(blocks_) + b];
         group_offsets_[at * q8_group_tokens + j] = -128 * sum;
