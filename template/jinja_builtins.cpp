@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -77,7 +78,14 @@ value attribute_path(const value& item, const std::string& path) {
     const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     const bool numeric =
         !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
-    v = numeric ? get_item(v, value(static_cast<std::int64_t>(std::stoll(part)))) : get_item(v, value(part));
+    std::int64_t index = 0;
+    if (!numeric) {
+      v = get_item(v, value(part));
+    } else if (std::from_chars(part.data(), part.data() + part.size(), index).ec == std::errc()) {
+      v = get_item(v, value(index));
+    } else {
+      v = value();  // an index past int64 matches no item: jinja2's lookup gives undefined
+    }
     if (dot == std::string::npos) return v;
     start = dot + 1;
   }

@@ -1,5 +1,6 @@
 // Attribute and item access, iteration, and the methods of str / dict / list values.
 #include <algorithm>
+#include <charconv>
 
 #include "template/jinja_builtins.hpp"
 
@@ -145,8 +146,9 @@ std::string py_format(const std::string& fmt, const call_arguments& args) {
         v = auto_index < args.positional.size() ? &args.positional[auto_index] : nullptr;
         ++auto_index;
       } else if (std::all_of(field.begin(), field.end(), [](char d) { return d >= '0' && d <= '9'; })) {
-        const auto n = std::stoul(field);
-        v = n < args.positional.size() ? &args.positional[n] : nullptr;
+        std::size_t n = 0;
+        const bool fits = std::from_chars(field.data(), field.data() + field.size(), n).ec == std::errc();
+        v = fits && n < args.positional.size() ? &args.positional[n] : nullptr;
       } else {
         v = args.get(static_cast<std::size_t>(-1), field);
       }
