@@ -10,9 +10,11 @@
 // instruction set is the process's (KVACTOR_CPU_ISA to choose).
 //
 //   engine_bench [--quick] [--threads N] [--repeats N] [--batches 1,8,32,64] [--prefills 128,1024]
-//                [--models f32,f16,q8_0,q8_0-f32,260k] [--out FILE]
+//                [--models f32,f16,q8_0,q8_0-f32,260k] [--gguf FILE] [--out FILE]
 // q8_0 runs the default integer Q8_0 products; q8_0-f32 the same weights with
-// q8_0_activations f32 (F32 input, exact dequantized weights).
+// q8_0_activations f32 (F32 input, exact dequantized weights). --gguf adds a model file
+// (e.g. a Q4_K_M one; its context raised to 2048 like the others), run both ways: the
+// default integer products of its Q8_0 / K-quant matrices and f32 activations.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -153,6 +155,7 @@ int main(int argc, char** argv) {
   bool quick = false;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int repeats = 2;
+  std::vector<std::string> gguf_files;
   std::string out = std::string(KVACTOR_SOURCE_DIR) + "/bench/results/engine-backend.md";
   std::vector<int> batches = {1, 8, 32, 64}, prefills = {128, 1024};
   std::string model_list = "f32,f16,q8_0,260k";
@@ -170,12 +173,14 @@ int main(int argc, char** argv) {
       prefills = kvactor::bench::parse_int_list("engine_bench", flag, argv[++i]);
     } else if (flag == "--models" && i + 1 < argc) {
       model_list = std::string(",") + argv[++i] + ",";
+    } else if (flag == "--gguf" && i + 1 < argc) {
+      gguf_files.push_back(argv[++i]);
     } else if (flag == "--out" && i + 1 < argc) {
       out = argv[++i];
     } else if (flag == "--help" || flag == "-h") {
       std::printf(
           "usage: engine_bench [--quick] [--threads N] [--repeats N] [--batches 1,8,32,64] [--prefills 128,1024]\n"
-          "                    [--models f32,f16,q8_0,q8_0-f32,260k] [--out FILE]\n");
+          "                    [--models f32,f16,q8_0,q8_0-f32,260k] [--gguf FILE] [--out FILE]\n");
       return 0;
     } else {
       std::fprintf(stderr, "engine_bench: unknown or incomplete argument '%s'\n", flag.c_str());
@@ -221,6 +226,15 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "engine_bench: stories260K not measured: %s\n", e.what());
     }
 
+  for (const std::string& file : gguf_files) {
+    kvactor::load_options options;
+    options.max_seq_len = 2048;
+    const std::string name = file.substr(file.find_last_of('/') + 1);
+    const auto weights = kvactor::load_model(file, "", options).weights;
+    models.push_back({name, weights});
+    models.push_back({name + ", f32 activations", weights, kvactor::q8_0_activations::f32});
+  }
+
   const std::string load_before = load_average();
   std::vector<measurement> results;
   for (const model_entry& m : models) {
@@ -234,7 +248,9 @@ int main(int argc, char** argv) {
   std::ostringstream md;
   md << "# CPU backend benchmark\n\n"
      << "`build-perf/bench/engine_bench" << (quick ? " --quick" : "") << " --threads " << threads << " --repeats "
-     << repeats << " --models " << model_list.substr(1, model_list.size() - 2) << "`\n\n"
+     << repeats << " --models " << model_list.substr(1, model_list.size() - 2);
+  for (const std::string& file : gguf_files) md << " --gguf " << file;
+  md << "`\n\n"
      << "- Machine: " << cpu_model_name() << ", " << std::thread::hardware_concurrency()
      << " hardware threads; backend threads: " << threads
      << "; kernels: " << kvactor::cpu_isa_name(kvactor::cpu_isa_in_use()) << "\n"

@@ -1,8 +1,9 @@
 // Kernel speed per weight type: one thread, y = W x for a [rows, 2048] matrix in each
 // type at 1 and 8 tokens, on the ISA the process chose (KVACTOR_CPU_ISA overrides).
 // Prints GB/s of weight bytes read and tokens/s (the fastest of the products run in ~0.3 s).
-// Q8_0 is measured twice: "q8_0" with F32 input (q8_0_activations f32) and "q8_0 int8",
-// the default integer product, its input's quantization included in the time.
+// Q8_0, Q4_K, Q5_K and Q6_K are measured twice: with F32 input (q8_0_activations f32) and
+// "int8", the default integer product (Q8_0 or Q8_K activations), its input's quantization
+// included in the time.
 //   quant_bench [--types q4_k,q6_k] [--seconds 0.3]
 #include <algorithm>
 #include <chrono>
@@ -67,14 +68,21 @@ int main(int argc, char** argv) {
         std::vector<float> x(static_cast<std::size_t>(tokens) * 2048, 0.01f),
             y(static_cast<std::size_t>(tokens * rows));
         q8_activations quantized;
+        q8k_activations quantized_k;
+        const bool kquant = kquant_integer_type(info->type);
         const auto product = [&](bool integer) {
           if (!integer) return matmul_rows(w, 0, rows, x.data(), tokens, y.data(), rows);
+          if (kquant) {
+            quantized_k.resize(tokens, 2048);
+            quantized_k.quantize(x.data(), 0, tokens);
+            return matmul_rows_kquant(w, 0, rows, quantized_k, 0, tokens, y.data(), rows);
+          }
           quantized.resize(tokens, 2048);
           quantized.quantize(x.data(), 0, tokens);
           matmul_rows_q8(w, 0, rows, quantized, 0, tokens, y.data(), rows);
         };
         for (bool integer : {false, true}) {
-          if (integer && info->type != dtype::q8_0) continue;
+          if (integer && info->type != dtype::q8_0 && !kquant) continue;
           product(integer);  // warm
           // The fastest of the repetitions: on a shared machine the mean mostly measures
           // the other tenants.

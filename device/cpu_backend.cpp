@@ -9,8 +9,9 @@
 //    then attention reads all keys 0..pos back from the store, in position order, with
 //    the same code for prefill and decode. So K/V computed earlier (by this sequence
 //    or another) is read exactly like K/V computed in this step.
-//  - Q8_0 products in integers (q8_0_activations::int8) quantize each token row on
-//    its own, and the integer kernels' float chain has one order (cpu_q8_activations.hpp).
+//  - Q8_0, Q4_K and Q6_K products in integers (q8_0_activations::int8) quantize each
+//    token row on its own, and the integer kernels' float chain has one order
+//    (cpu_q8_activations.hpp, cpu_q8k_activations.hpp).
 //  - Logits are computed only for the rows that need them; that choice changes which
 //    rows are computed, never how.
 #include "device/cpu_backend.hpp"
@@ -135,7 +136,7 @@ class cpu_backend final : public backend {
   std::shared_ptr<const model_weights> weights_;
   model_config config_;
   kv_layout layout_;
-  bool q8_integer_;  // Q8_0 products in 8-bit integers (q8_0_activations::int8)
+  bool q8_integer_;  // Q8_0, Q4_K and Q6_K products in 8-bit integers (q8_0_activations::int8)
   // The weights are larger than the caches, so each decode step reads them from memory.
   bool weights_from_dram_ = false;
   thread_pool pool_;
@@ -152,7 +153,8 @@ class cpu_backend final : public backend {
   // largest batch a step allocates nothing but its result vector.
   std::vector<token_row> rows_;
   std::vector<float> x_, xb_, q_, k_, v_, att_, h1_, h3_, logits_;
-  q8_activations q8_in_;  // a product's input quantized for Q8_0 weights (q8_integer_)
+  q8_activations q8_in_;    // a product's input quantized for Q8_0 weights (q8_integer_)
+  q8k_activations q8k_in_;  // ... and for Q4_K / Q6_K weights
   sampler_scratch sampling_scratch_;
   output_plan output_plan_;
 };
@@ -170,10 +172,13 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
   }
   const int64_t work_per_block = std::max<int64_t>(1, work / blocks * n_rows);
   const int64_t min_blocks = std::max<int64_t>(1, min_work_per_thread / work_per_block);
-  bool integer = false;
-  for (const matmul_target& m : targets) integer = integer || (q8_integer_ && m.w->type == dtype::q8_0);
+  bool integer = false, kquant = false;
+  for (const matmul_target& m : targets) {
+    integer = integer || (q8_integer_ && m.w->type == dtype::q8_0);
+    kquant = kquant || (q8_integer_ && kquant_integer_type(m.w->type));
+  }
+  const int64_t cols = targets.begin()->w->cols;
   if (integer) {  // the input quantized once for every row block, in whole groups of tokens per thread
-    const int64_t cols = targets.begin()->w->cols;
     q8_in_.resize(n_rows, cols);
     const int64_t groups = (n_rows + q8_group_tokens - 1) / q8_group_tokens;
     pool_.parallel_for(groups, std::max<int64_t>(1, min_work_per_thread / (cols * q8_group_tokens)),
@@ -181,6 +186,12 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
                          q8_in_.quantize(in, static_cast<int>(g0 * q8_group_tokens),
                                          static_cast<int>(std::min<int64_t>(g1 * q8_group_tokens, n_rows)));
                        });
+  }
+  if (kquant) {
+    q8k_in_.resize(n_rows, cols);
+    pool_.parallel_for(n_rows, std::max<int64_t>(1, min_work_per_thread / cols), [&](int64_t t0, int64_t t1) {
+      q8k_in_.quantize(in, static_cast<int>(t0), static_cast<int>(t1));
+    });
   }
   pool_.parallel_for(blocks, min_blocks, [&](int64_t b0, int64_t b1) {
     for (int t0 = 0; t0 < n_rows; t0 += token_tile) {
@@ -197,6 +208,8 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
         float* out = m->out + static_cast<int64_t>(t0) * w.rows;
         if (integer && w.type == dtype::q8_0)
           matmul_rows_q8(w, r0, r1, q8_in_, t0, tokens, out, w.rows, weights_from_dram_);
+        else if (kquant && kquant_integer_type(w.type))
+          matmul_rows_kquant(w, r0, r1, q8k_in_, t0, tokens, out, w.rows);
         else
           matmul_rows(w, r0, r1, in + static_cast<int64_t>(t0) * w.cols, tokens, out, w.rows);
       }

@@ -105,4 +105,27 @@ void matmul_rows_q8(const weight_matrix& w, int64_t r0, int64_t r1, const q8_act
   matmul_rows_q8(cpu_isa_in_use(), w, r0, r1, x, t0, tokens, y, y_stride, from_dram);
 }
 
+bool kquant_integer_type(dtype t) { return t == dtype::q4_k || t == dtype::q5_k || t == dtype::q6_k; }
+
+void matmul_rows_kquant(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, const q8k_activations& x, int t0,
+                        int tokens, float* y, int64_t y_stride) {
+  if (!cpu_supports(isa)) throw backend_error(std::string("matmul: this CPU does not support ") + cpu_isa_name(isa));
+  if (!kquant_integer_type(w.type))
+    throw backend_error(std::string("matmul: Q8_K integer product of ") + dtype_name(w.type) + " rows");
+  const q8k_rows_view v = x.view();
+  if (v.cols != w.cols || t0 < 0 || t0 + tokens > v.tokens)
+    throw backend_error("matmul: Q8_K input of " + std::to_string(v.tokens) + " x " + std::to_string(v.cols) +
+                        " does not fit rows of " + std::to_string(w.cols) + " and tokens [" + std::to_string(t0) +
+                        ", " + std::to_string(t0 + tokens) + ")");
+  if (r0 >= r1 || tokens <= 0) return;
+  const raw_weight_rows rows = raw_rows(w);
+  if (isa == cpu_isa::portable) return matmul_kquant_portable(rows, r0, r1, v, t0, tokens, y, y_stride);
+  matmul_kquant_avx2(rows, r0, r1, v, t0, tokens, y, y_stride);  // AVX-512 machines run the AVX2 kernel
+}
+
+void matmul_rows_kquant(const weight_matrix& w, int64_t r0, int64_t r1, const q8k_activations& x, int t0, int tokens,
+                        float* y, int64_t y_stride) {
+  matmul_rows_kquant(cpu_isa_in_use(), w, r0, r1, x, t0, tokens, y, y_stride);
+}
+
 }  // namespace kvactor

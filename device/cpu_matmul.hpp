@@ -14,6 +14,7 @@
 
 #include "device/cpu_isa.hpp"
 #include "device/cpu_q8_activations.hpp"
+#include "device/cpu_q8k_activations.hpp"
 #include "model/model.hpp"
 
 namespace kvactor {
@@ -38,6 +39,18 @@ void matmul_rows_q8(const weight_matrix& w, int64_t r0, int64_t r1, const q8_act
                     float* y, int64_t y_stride, bool from_dram = false);
 void matmul_rows_q8(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, const q8_activations& x, int t0,
                     int tokens, float* y, int64_t y_stride, bool from_dram = false);
+
+// Q4_K, Q5_K or Q6_K rows times Q8_K-quantized token rows, llama.cpp's integer arithmetic
+// (cpu_q8k_activations.hpp): y[(t - t0) * y_stride + r] for r in [r0, r1) and the token
+// rows t in [t0, t0 + tokens) of x, which holds the whole product's input. The same bits
+// on every instruction set (tests compare them).
+void matmul_rows_kquant(const weight_matrix& w, int64_t r0, int64_t r1, const q8k_activations& x, int t0, int tokens,
+                        float* y, int64_t y_stride);
+void matmul_rows_kquant(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, const q8k_activations& x, int t0,
+                        int tokens, float* y, int64_t y_stride);
+
+// True for the weight types matmul_rows_kquant multiplies (Q4_K, Q5_K and Q6_K).
+bool kquant_integer_type(dtype t);
 
 // True when the CPU has AVX-512 VNNI with 256-bit vectors (the fastest Q8_0 kernel, run
 // when the process's ISA is avx512; the AVX2 kernel runs otherwise, to the same bits).

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "device/cpu_dequant_avx2.hpp"
+#include "device/cpu_matmul_kquant.hpp"
 #include "device/cpu_matmul_q8_tile.hpp"
 #include "device/cpu_matmul_tile.hpp"
 
@@ -75,7 +76,248 @@ struct avx2_q8_ops {
   static float half(uint16_t h) { return _cvtsh_ss(h); }
 };
 
+// The K-quant blocks' integer sums with AVX2's 8-bit multiply: unsigned weight values
+// (4 to 6 bits) times signed activations, pairs summed to 16 bits (2 * 63 * 128 < 2^15:
+// never saturates), then times the int16 scales and pairs summed to 32 bits.
+struct avx2_kquant_ops {
+  static __m256i load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+  static int32_t sum_lanes(__m256i v) {
+    const __m128i four = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    const __m128i two = _mm_add_epi32(four, _mm_unpackhi_epi64(four, four));
+    return _mm_cvtsi128_si32(_mm_add_epi32(two, _mm_shuffle_epi32(two, 1)));
+  }
+  // int16 lane pattern for _mm256_shuffle_epi8: every 16-bit lane takes int16 lane j of
+  // its 128-bit half (j_low in the low half, j_high in the high one).
+  static __m256i pick16(int j_low, int j_high) {
+    return _mm256_set_m128i(_mm_set1_epi16(static_cast<short>(0x0100 + 0x0202 * j_high)),
+                            _mm_set1_epi16(static_cast<short>(0x0100 + 0x0202 * j_low)));
+  }
+  // Q4_K / Q5_K's 12 bytes of 6-bit scales and mins (ggml's get_scale_min_k4 for j = 0..7,
+  // four at a time): the 8 scales as int16 in both halves, the 8 mins as int16.
+  static void scales_mins(const uint8_t* packed, __m256i& scales, __m128i& mins) {
+    uint32_t q[3];
+    std::memcpy(q, packed, 12);
+    const uint32_t sc_lo = q[0] & 0x3f3f3f3f, mn_lo = q[1] & 0x3f3f3f3f;
+    const uint32_t sc_hi = (q[2] & 0x0f0f0f0f) | ((q[0] >> 2) & 0x30303030);
+    const uint32_t mn_hi = ((q[2] >> 4) & 0x0f0f0f0f) | ((q[1] >> 2) & 0x30303030);
+    const __m128i bytes = _mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), static_cast<int>(mn_lo),
+                                         static_cast<int>(mn_hi));
+    scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(bytes));
+    mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(bytes, bytes));
+  }
+  // sum_j mins[j] * (bsums[2j] + bsums[2j+1])
+  static int32_t mins_term(__m128i mins, const int16_t* bsums) {
+    const __m256i bs = load(bsums);
+    const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    const __m128i prod = _mm_madd_epi16(mins, pairs);
+    const __m128i two = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
+    return _mm_cvtsi128_si32(_mm_add_epi32(two, _mm_shuffle_epi32(two, 1)));
+  }
+  template <bool five_bits>
+  static void q4_or_q5_k(const uint8_t* block, const int8_t* x, const int16_t* bsums, int32_t& sumi, int32_t& summ) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    __m256i scales;
+    __m128i mins;
+    scales_mins(block + 4, scales, mins);
+    const uint8_t* qs = block + (five_bits ? 48 : 16);
+    __m256i high = five_bits ? load(block + 16) : _mm256_setzero_si256();  // 5th bits, shifted 2 per 64 values
+    __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const __m256i bits = load(qs + 32 * k);
+      __m256i q_lo = _mm256_and_si256(bits, low4);
+      __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
+      if (five_bits) {
+        q_lo = _mm256_or_si256(q_lo, _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(1)), 4));
+        q_hi = _mm256_or_si256(q_hi, _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(2)), 3));
+        high = _mm256_srli_epi16(high, 2);
+      }
+      const __m256i s_lo = _mm256_shuffle_epi8(scales, pick16(2 * k, 2 * k));
+      const __m256i s_hi = _mm256_shuffle_epi8(scales, pick16(2 * k + 1, 2 * k + 1));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, load(x + 64 * k)), s_lo));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, load(x + 64 * k + 32)), s_hi));
+    }
+    sumi = sum_lanes(acc);
+    summ = mins_term(mins, bsums);
+  }
+  static void q4_k(const uint8_t* block, const int8_t* x, const int16_t* bsums, int32_t& sumi, int32_t& summ) {
+    q4_or_q5_k<false>(block, x, bsums, sumi, summ);
+  }
+  static void q5_k(const uint8_t* block, const int8_t* x, const int16_t* bsums, int32_t& sumi, int32_t& summ) {
+    q4_or_q5_k<true>(block, x, bsums, sumi, summ);
+  }
+  static int32_t q6_k(const uint8_t* block, const int8_t* x, const int16_t* bsums) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 192));
+    // The -32 of every value: 32 * sum_g sc_g * bsums[g].
+    const int32_t offset = sum_lanes(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), load(bsums)));
+    __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (int half = 0; half < 2; ++half) {
+      // The half's 8 group scales as int16 in both 128-bit halves; the 32 values of chunk
+      // i are groups 2i (low half) and 2i + 1 (high half).
+      const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(half ? _mm_unpackhi_epi64(sc8, sc8) : sc8));
+      const __m256i ql0 = load(block + 64 * half), ql1 = load(block + 64 * half + 32);
+      const __m256i qh = load(block + 128 + 32 * half);
+      const int8_t* xs = x + 128 * half;
+      const __m256i q[4] = {
+          _mm256_or_si256(_mm256_and_si256(ql0, low4),
+                          _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4)),
+          _mm256_or_si256(_mm256_and_si256(ql1, low4),
+                          _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                          _mm256_and_si256(qh, _mm256_set1_epi8(0x30))),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                          _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0xc0))), 2))};
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i)
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q[i], load(xs + 32 * i)),
+                                                      _mm256_shuffle_epi8(scales, pick16(2 * i, 2 * i + 1))));
+    }
+    return sum_lanes(acc) - 32 * offset;
+  }
+  static float fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+  static float half(uint16_t h) { return _cvtsh_ss(h); }
+};
+
 }  // namespace
+
+namespace {
+
+// Row r against the n (3..8) tokens from ta on token lanes: per weight block, its values
+// and scales are unpacked once for all of them, each token's integer sums reduced
+// together (one lane per token), and the float chain (cpu_q8k_activations.hpp) runs lane
+// by lane, to the bits the one-token path gives.
+template <weight_encoding type>
+void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view& x, int ta, int n, float* y,
+                        int64_t y_stride, int t0) {
+  using ops = avx2_kquant_ops;
+  constexpr bool q6 = type == weight_encoding::q6_k, five_bits = type == weight_encoding::q5_k;
+  constexpr int64_t block_size = q6 ? q6_k_block_size : five_bits ? q5_k_block_size : q4_k_block_size;
+  constexpr int groups = q8k_block_values / q8k_group_values;
+  const int64_t nb = x.blocks;
+  const uint8_t* row = w.data + r * w.row_bytes;
+  const int8_t* xs[8];
+  const int16_t* bs[8];
+  alignas(32) int32_t index[8];
+  for (int j = 0; j < 8; ++j) {
+    const int64_t t = ta + (j < n ? j : 0);  // lanes past the n tokens repeat the first; never stored
+    xs[j] = x.values + t * x.cols;
+    bs[j] = x.bsums + t * nb * groups;
+    index[j] = static_cast<int32_t>((t - ta) * nb);
+  }
+  const __m256i scale_index = _mm256_load_si256(reinterpret_cast<const __m256i*>(index));
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* block = row + b * block_size;
+    const int64_t xo = b * q8k_block_values, bo = b * groups;
+    __m256i sums[8];
+    alignas(32) int32_t lanes[8];
+    const __m256 dx = _mm256_i32gather_ps(x.scales + static_cast<int64_t>(ta) * nb + b, scale_index, 4);
+    if constexpr (q6) {
+      const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 192));
+      // The -32 of every value, as -32 * sc_g * bsums[g] in each token's starting lanes.
+      const __m256i minus32 = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_set1_epi16(-32));
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) sums[j] = _mm256_madd_epi16(minus32, ops::load(bs[j] + bo));
+#pragma GCC unroll 2
+      for (int half = 0; half < 2; ++half) {
+        const __m256i scales =
+            _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(half ? _mm_unpackhi_epi64(sc8, sc8) : sc8));
+        const __m256i ql0 = ops::load(block + 64 * half), ql1 = ops::load(block + 64 * half + 32);
+        const __m256i qh = ops::load(block + 128 + 32 * half);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) {
+          const __m256i ql = i % 2 ? ql1 : ql0;
+          const __m256i low = i < 2 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
+          const __m256i high = _mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0x03 << (2 * i))));
+          const __m256i q = _mm256_or_si256(low, i == 0   ? _mm256_slli_epi16(high, 4)
+                                                 : i == 1 ? _mm256_slli_epi16(high, 2)
+                                                 : i == 2 ? high
+                                                          : _mm256_srli_epi16(high, 2));
+          const __m256i scale = _mm256_shuffle_epi8(scales, ops::pick16(2 * i, 2 * i + 1));
+          const int64_t at = xo + 128 * half + 32 * i;
+#pragma GCC unroll 8
+          for (int j = 0; j < 8; ++j)
+            sums[j] =
+                _mm256_add_epi32(sums[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q, ops::load(xs[j] + at)), scale));
+        }
+      }
+      sum_lanes8(sums, lanes);
+      const __m256 d = _mm256_set1_ps(ops::half(kquant_half_bits(block + 208)));
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(lanes))),
+                            _mm256_mul_ps(dx, d), acc);
+    } else {
+      __m256i scales;
+      __m128i mins;
+      ops::scales_mins(block + 4, scales, mins);
+      const uint8_t* qs = block + (five_bits ? 48 : 16);
+      __m256i fifth = five_bits ? ops::load(block + 16) : _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) sums[j] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        const __m256i bits = ops::load(qs + 32 * k);
+        __m256i q_lo = _mm256_and_si256(bits, low4);
+        __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
+        if (five_bits) {
+          q_lo = _mm256_or_si256(q_lo, _mm256_slli_epi16(_mm256_and_si256(fifth, _mm256_set1_epi8(1)), 4));
+          q_hi = _mm256_or_si256(q_hi, _mm256_slli_epi16(_mm256_and_si256(fifth, _mm256_set1_epi8(2)), 3));
+          fifth = _mm256_srli_epi16(fifth, 2);
+        }
+        const __m256i s_lo = _mm256_shuffle_epi8(scales, ops::pick16(2 * k, 2 * k));
+        const __m256i s_hi = _mm256_shuffle_epi8(scales, ops::pick16(2 * k + 1, 2 * k + 1));
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) {
+          const __m256i lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, ops::load(xs[j] + xo + 64 * k)), s_lo);
+          const __m256i hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, ops::load(xs[j] + xo + 64 * k + 32)), s_hi);
+          sums[j] = _mm256_add_epi32(sums[j], _mm256_add_epi32(lo, hi));
+        }
+      }
+      sum_lanes8(sums, lanes);
+      const __m256 sumi = _mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(lanes)));
+      // The mins against each token's group sums: every min twice (groups 2j and 2j + 1).
+      const __m256i mins2 =
+          _mm256_cvtepu8_epi16(_mm_packus_epi16(_mm_unpacklo_epi16(mins, mins), _mm_unpackhi_epi16(mins, mins)));
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) sums[j] = _mm256_madd_epi16(mins2, ops::load(bs[j] + bo));
+      sum_lanes8(sums, lanes);
+      const __m256 summ = _mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(lanes)));
+      acc = _mm256_fmadd_ps(sumi, _mm256_mul_ps(dx, _mm256_set1_ps(ops::half(kquant_half_bits(block)))), acc);
+      accm = _mm256_fmadd_ps(summ, _mm256_mul_ps(dx, _mm256_set1_ps(ops::half(kquant_half_bits(block + 2)))), accm);
+    }
+  }
+  alignas(32) float out[8];
+  _mm256_store_ps(out, q6 ? acc : _mm256_sub_ps(acc, accm));
+  for (int j = 0; j < n; ++j) y[static_cast<int64_t>(ta + j - t0) * y_stride + r] = out[j];
+}
+
+// Fewer tokens than this left run one at a time (kquant_with): token lanes would compute
+// mostly unused lanes.
+constexpr int kquant_min_lane_tokens = 3;
+
+template <weight_encoding type>
+void kquant_lane_rows(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8k_rows_view& x, int t0, int tokens,
+                      float* y, int64_t y_stride) {
+  const int t1 = t0 + tokens;
+  int t = t0;
+  for (; t1 - t >= kquant_min_lane_tokens; t += 8)
+    for (int64_t r = r0; r < r1; ++r) kquant_token_lanes<type>(w, r, x, t, t1 - t < 8 ? t1 - t : 8, y, y_stride, t0);
+  if (t < t1)
+    matmul_kquant_with<avx2_kquant_ops>(w, r0, r1, x, t, t1 - t, y + static_cast<int64_t>(t - t0) * y_stride, y_stride);
+}
+
+}  // namespace
+
+void matmul_kquant_avx2(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8k_rows_view& x, int t0, int tokens,
+                        float* y, int64_t y_stride) {
+  switch (w.encoding) {
+    case weight_encoding::q4_k: return kquant_lane_rows<weight_encoding::q4_k>(w, r0, r1, x, t0, tokens, y, y_stride);
+    case weight_encoding::q5_k: return kquant_lane_rows<weight_encoding::q5_k>(w, r0, r1, x, t0, tokens, y, y_stride);
+    default: return kquant_lane_rows<weight_encoding::q6_k>(w, r0, r1, x, t0, tokens, y, y_stride);
+  }
+}
 
 void matmul_q8_avx2(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8_rows_view& x, int t0, int tokens,
                     float* y, int64_t y_stride) {

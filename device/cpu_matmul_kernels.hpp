@@ -43,6 +43,14 @@ void matmul_q8_avx2(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8_r
                     float* y, int64_t y_stride);
 void matmul_q8_vnni(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8_rows_view& x, int t0, int tokens,
                     float* y, int64_t y_stride);
+// Q4_K, Q5_K or Q6_K rows times Q8_K token rows (device/cpu_q8k_activations.hpp has the
+// arithmetic): y[(t - t0) * y_stride + r] for r in [r0, r1), t in [t0, t0 + tokens). Every
+// unit gives the same bits.
+struct q8k_rows_view;
+void matmul_kquant_portable(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8k_rows_view& x, int t0,
+                            int tokens, float* y, int64_t y_stride);
+void matmul_kquant_avx2(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8k_rows_view& x, int t0, int tokens,
+                        float* y, int64_t y_stride);
 // `blocks` blocks of 32 floats -> int8 values and block scales, exactly as the
 // header above says (the same bits from both).
 void quantize_q8_blocks_portable(const float* x, int64_t blocks, int8_t* q, float* scales);

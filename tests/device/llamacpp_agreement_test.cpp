@@ -2,8 +2,8 @@
 // K-quant widths, ../shared/models/padded/README.md) equal llama.cpp's own, recorded
 // next to each file: `ids` on F32 files, `ids_dequant` (llama.cpp on its own exact
 // dequantization, F32 arithmetic) on quantized files. The prompt ids are used as
-// given (BOS included). Q8_0 files are also compared on `ids` with the default int8
-// activations (llama.cpp's own arithmetic). A parting is allowed only at a near tie: where the two first
+// given (BOS included). Q8_0 and K-quant (Q4_K, Q5_K, Q6_K) files are also compared on `ids` with the
+// default int8 activations (llama.cpp's own arithmetic). A parting is allowed only at a near tie: where the two first
 // differ, llama.cpp's top-1 minus top-2 log-probability must be below 0.05.
 #include <doctest/doctest.h>
 
@@ -98,6 +98,28 @@ TEST_CASE("llama.cpp agreement: llama architecture, Q8_0 with F32 activations (i
 // run on the quantized file itself.
 TEST_CASE("llama.cpp agreement: llama architecture, Q8_0 with int8 activations (ids, llama.cpp's own run)") {
   CHECK(check_file("stories260K-pad256-llama-Q8_0", false, q8_0_activations::int8) == 4);
+}
+
+// Q4_K, Q5_K and Q6_K the same way, with Q8_K activations (device/cpu_q8k_activations.hpp).
+// The _M and _S files mix these three types (llama.cpp's choice per tensor).
+TEST_CASE("llama.cpp agreement: llama architecture, Q6_K with int8 activations (ids, llama.cpp's own run)") {
+  CHECK(check_file("stories260K-pad256-llama-Q6_K", false, q8_0_activations::int8) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: llama architecture, Q4_K_M with int8 activations (ids, llama.cpp's own run)") {
+  CHECK(check_file("stories260K-pad256-llama-Q4_K_M", false, q8_0_activations::int8) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: llama architecture, Q5_K_M with int8 activations (ids, llama.cpp's own run)") {
+  CHECK(check_file("stories260K-pad256-llama-Q5_K_M", false, q8_0_activations::int8) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: llama architecture, Q4_K_S with int8 activations (ids, llama.cpp's own run)") {
+  CHECK(check_file("stories260K-pad256-llama-Q4_K_S", false, q8_0_activations::int8) == 4);
+}
+
+TEST_CASE("llama.cpp agreement: qwen2 architecture, Q4_K_M with int8 activations (ids, llama.cpp's own run)") {
+  CHECK(check_file("stories260K-pad256-qwen2-Q4_K_M", false, q8_0_activations::int8) == 4);
 }
 
 TEST_CASE("llama.cpp agreement: llama architecture, Q6_K (ids_dequant)") {

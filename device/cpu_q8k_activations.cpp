@@ -1,0 +1,66 @@
+#include "device/cpu_q8k_activations.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "device/backend.hpp"
+
+namespace kvactor {
+
+void quantize_q8k_block(const float* x, int8_t* q, float* d, int16_t* bsums) {
+  float max = 0.0f, amax = 0.0f;
+  for (int i = 0; i < q8k_block_values; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax == 0.0f) {
+    *d = 0.0f;
+    std::memset(q, 0, q8k_block_values);
+    std::memset(bsums, 0, sizeof(int16_t) * (q8k_block_values / q8k_group_values));
+    return;
+  }
+  const float iscale = -127.0f / max;
+  for (int i = 0; i < q8k_block_values; ++i) {
+    const float v = std::nearbyint(iscale * x[i]);  // round half to even, as ggml's nearest_int
+    // |iscale * x| <= 127 up to rounding; a NaN (or an infinity's 0 * inf) gives 0, as there.
+    q[i] = v != v ? int8_t{0} : static_cast<int8_t>(std::fmax(-128.0f, std::fmin(127.0f, v)));
+  }
+  for (int g = 0; g < q8k_block_values / q8k_group_values; ++g) {
+    int sum = 0;
+    for (int i = 0; i < q8k_group_values; ++i) sum += q[g * q8k_group_values + i];
+    bsums[g] = static_cast<int16_t>(sum);
+  }
+  *d = 1.0f / iscale;
+}
+
+void q8k_activations::resize(int tokens, int64_t cols) {
+  if (cols % q8k_block_values != 0)
+    throw backend_error("q8_K activations: a row of " + std::to_string(cols) +
+                        " values is not whole 256-value blocks");
+  tokens_ = tokens;
+  cols_ = cols;
+  blocks_ = cols / q8k_block_values;
+  values_.resize(static_cast<std::size_t>(tokens * cols));
+  scales_.resize(static_cast<std::size_t>(tokens * blocks_));
+  bsums_.resize(scales_.size() * (q8k_block_values / q8k_group_values));
+}
+
+void q8k_activations::quantize(const float* x, int t0, int t1) {
+  constexpr int groups = q8k_block_values / q8k_group_values;
+  for (int t = t0; t < t1; ++t)
+    for (int64_t b = 0; b < blocks_; ++b) {
+      const std::size_t block = static_cast<std::size_t>(t * blocks_ + b);
+      quantize_q8k_block(x + block * q8k_block_values, values_.data() + block * q8k_block_values,
+                         scales_.data() + block, bsums_.data() + block * groups);
+    }
+}
+
+q8k_rows_view q8k_activations::view() const {
+  return {tokens_, cols_, blocks_, values_.data(), scales_.data(), bsums_.data()};
+}
+
+}  // namespace kvactor
