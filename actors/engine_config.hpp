@@ -69,7 +69,7 @@ inline std::string engine_choice_error(const engine_config& cfg) {
         one_of("q8_0_activations", cfg.q8_0_activations, {"auto", "int8", "f32"})})
     if (!error.empty()) return error;
   if (cfg.q8_0_activations == "int8" && cfg.device == "hip")
-    return "q8_0_activations: \"int8\" is CPU-only (the GPU kernels multiply Q8_0 in F32)";
+    return "q8_0_activations: \"int8\" is CPU-only (the GPU kernels multiply Q8_0 and the K-quants in F32)";
   return "";
 }
 

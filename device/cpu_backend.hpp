@@ -17,10 +17,12 @@ namespace kvactor {
 // inside a step the backend's own worker threads split the work.
 std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model_weights> weights, kv_layout layout, int threads);
 
-// How products with Q8_0 weights are computed (engine config `q8_0_activations`):
-//  - int8 (the default): as llama.cpp does, each product's input is quantized to Q8_0
-//    blocks too and the two meet as 8-bit integers (device/cpu_q8_activations.hpp); the
-//    integer sums are llama.cpp's, so its greedy answers on Q8_0 files are followed;
+// How products with Q8_0, Q4_K, Q5_K and Q6_K weights are computed (engine config
+// `q8_0_activations`, named for the first type it covered):
+//  - int8 (the default): as llama.cpp does, each product's input is quantized too, to
+//    Q8_0 blocks for Q8_0 weights and to Q8_K blocks for the K-quants, and the two meet as
+//    integers (device/cpu_q8_activations.hpp, cpu_q8k_activations.hpp); the integer sums are
+//    llama.cpp's, so its greedy answers on such files are followed;
 //  - f32: the weights read as their exact values, the input kept in F32 (the same bits
 //    as an F32 file holding the dequantized weights; slower).
 // Either is batch-invariant. Other weight types are unaffected.

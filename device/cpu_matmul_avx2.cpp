@@ -105,16 +105,19 @@ struct avx2_kquant_ops {
     scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(bytes));
     mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(bytes, bytes));
   }
-  // sum_j mins[j] * (bsums[2j] + bsums[2j+1])
-  static int32_t mins_term(__m128i mins, const int16_t* bsums) {
+  // 4 lanes whose sum is sum_j mins[j] * (bsums[2j] + bsums[2j+1]).
+  static __m128i mins_lanes(__m128i mins, const int16_t* bsums) {
     const __m256i bs = load(bsums);
-    const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-    const __m128i prod = _mm_madd_epi16(mins, pairs);
-    const __m128i two = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
+    return _mm_madd_epi16(mins, _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
+  }
+  static int32_t sum_lanes4(__m128i v) {
+    const __m128i two = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
     return _mm_cvtsi128_si32(_mm_add_epi32(two, _mm_shuffle_epi32(two, 1)));
   }
+  // A Q4_K / Q5_K block's sums as lanes: sumi over the 8 of `values`, summ over the 4 of `mins_part`.
   template <bool five_bits>
-  static void q4_or_q5_k(const uint8_t* block, const int8_t* x, const int16_t* bsums, int32_t& sumi, int32_t& summ) {
+  static void q4_or_q5_k_lanes(const uint8_t* block, const int8_t* x, const int16_t* bsums, __m256i& values,
+                               __m128i& mins_part) {
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     __m256i scales;
     __m128i mins;
@@ -137,8 +140,16 @@ struct avx2_kquant_ops {
       acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, load(x + 64 * k)), s_lo));
       acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, load(x + 64 * k + 32)), s_hi));
     }
-    sumi = sum_lanes(acc);
-    summ = mins_term(mins, bsums);
+    values = acc;
+    mins_part = mins_lanes(mins, bsums);
+  }
+  template <bool five_bits>
+  static void q4_or_q5_k(const uint8_t* block, const int8_t* x, const int16_t* bsums, int32_t& sumi, int32_t& summ) {
+    __m256i values;
+    __m128i mins_part;
+    q4_or_q5_k_lanes<five_bits>(block, x, bsums, values, mins_part);
+    sumi = sum_lanes(values);
+    summ = sum_lanes4(mins_part);
   }
   static void q4_k(const uint8_t* block, const int8_t* x, const int16_t* bsums, int32_t& sumi, int32_t& summ) {
     q4_or_q5_k<false>(block, x, bsums, sumi, summ);
@@ -146,12 +157,12 @@ struct avx2_kquant_ops {
   static void q5_k(const uint8_t* block, const int8_t* x, const int16_t* bsums, int32_t& sumi, int32_t& summ) {
     q4_or_q5_k<true>(block, x, bsums, sumi, summ);
   }
-  static int32_t q6_k(const uint8_t* block, const int8_t* x, const int16_t* bsums) {
+  // A Q6_K block's sum (the -32 included) as 8 lanes.
+  static __m256i q6_k_lanes(const uint8_t* block, const int8_t* x, const int16_t* bsums) {
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 192));
-    // The -32 of every value: 32 * sum_g sc_g * bsums[g].
-    const int32_t offset = sum_lanes(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), load(bsums)));
-    __m256i acc = _mm256_setzero_si256();
+    // The -32 of every value: -32 * sc_g * bsums[g] in the starting lanes.
+    __m256i acc = _mm256_madd_epi16(_mm256_mullo_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_set1_epi16(-32)), load(bsums));
 #pragma GCC unroll 2
     for (int half = 0; half < 2; ++half) {
       // The half's 8 group scales as int16 in both 128-bit halves; the 32 values of chunk
@@ -174,7 +185,10 @@ struct avx2_kquant_ops {
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q[i], load(xs + 32 * i)),
                                                       _mm256_shuffle_epi8(scales, pick16(2 * i, 2 * i + 1))));
     }
-    return sum_lanes(acc) - 32 * offset;
+    return acc;
+  }
+  static int32_t q6_k(const uint8_t* block, const int8_t* x, const int16_t* bsums) {
+    return sum_lanes(q6_k_lanes(block, x, bsums));
   }
   static float fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
   static float half(uint16_t h) { return _cvtsh_ss(h); }
@@ -293,6 +307,61 @@ void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view
   for (int j = 0; j < n; ++j) y[static_cast<int64_t>(ta + j - t0) * y_stride + r] = out[j];
 }
 
+// One token (a decode step) against rows r and r2 at once: the two rows' lane sums
+// reduced together and their float chains (cpu_q8k_activations.hpp) run in the lanes of
+// one vector, [acc r, acc r2, accm r, accm r2], to the bits the one-row path gives.
+template <weight_encoding type>
+void kquant_two_rows(const raw_weight_rows& w, int64_t r, int64_t r2, const q8k_rows_view& x, int t, float* y) {
+  using ops = avx2_kquant_ops;
+  constexpr bool q6 = type == weight_encoding::q6_k, five_bits = type == weight_encoding::q5_k;
+  constexpr int64_t block_size = q6 ? q6_k_block_size : five_bits ? q5_k_block_size : q4_k_block_size;
+  constexpr int groups = q8k_block_values / q8k_group_values;
+  const int64_t nb = x.blocks, tb = static_cast<int64_t>(t) * nb;
+  const uint8_t* row_a = w.data + r * w.row_bytes;
+  const uint8_t* row_b = w.data + r2 * w.row_bytes;
+  const auto halves4 = [](__m256i v) {
+    return _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  };
+  __m128 acc = _mm_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* block_a = row_a + b * block_size;
+    const uint8_t* block_b = row_b + b * block_size;
+    const int8_t* xv = x.values + (tb + b) * q8k_block_values;
+    const int16_t* bs = x.bsums + (tb + b) * groups;
+    const __m128 dx = _mm_set1_ps(x.scales[tb + b]);
+    if constexpr (q6) {
+      const __m128i pair =
+          _mm_hadd_epi32(halves4(ops::q6_k_lanes(block_a, xv, bs)), halves4(ops::q6_k_lanes(block_b, xv, bs)));
+      const __m128i sums = _mm_hadd_epi32(pair, pair);  // [sumi a, sumi b, sumi a, sumi b]
+      uint16_t h[2];
+      std::memcpy(&h[0], block_a + 208, 2);
+      std::memcpy(&h[1], block_b + 208, 2);
+      int32_t both;
+      std::memcpy(&both, h, 4);
+      const __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128(both));  // [d a, d b, 0, 0]
+      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sums), _mm_mul_ps(d, dx), acc);
+    } else {
+      __m256i values_a, values_b;
+      __m128i mins_a, mins_b;
+      ops::q4_or_q5_k_lanes<five_bits>(block_a, xv, bs, values_a, mins_a);
+      ops::q4_or_q5_k_lanes<five_bits>(block_b, xv, bs, values_b, mins_b);
+      // [sumi a, sumi b, summ a, summ b]
+      const __m128i sums =
+          _mm_hadd_epi32(_mm_hadd_epi32(halves4(values_a), halves4(values_b)), _mm_hadd_epi32(mins_a, mins_b));
+      int32_t header[2];
+      std::memcpy(&header[0], block_a, 4);  // d, dmin
+      std::memcpy(&header[1], block_b, 4);
+      const __m128 d =
+          _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(header)));  // [d a, dmin a, d b, dmin b]
+      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sums), _mm_mul_ps(_mm_shuffle_ps(d, d, _MM_SHUFFLE(3, 1, 2, 0)), dx), acc);
+    }
+  }
+  alignas(16) float out[4];
+  _mm_store_ps(out, acc);
+  y[r] = q6 ? out[0] : out[0] - out[2];
+  y[r2] = q6 ? out[1] : out[1] - out[3];
+}
+
 // Fewer tokens than this left run one at a time (kquant_with): token lanes would compute
 // mostly unused lanes.
 constexpr int kquant_min_lane_tokens = 3;
@@ -301,6 +370,15 @@ template <weight_encoding type>
 void kquant_lane_rows(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8k_rows_view& x, int t0, int tokens,
                       float* y, int64_t y_stride) {
   const int t1 = t0 + tokens;
+  if (tokens == 1) {
+    // Rows i and i + half together: two streams that each only move forward (adjacent
+    // rows read alternately back and forth, which the hardware prefetcher does not follow:
+    // a 37 MB Q4_K matrix from DRAM at 6 GB/s that way).
+    const int64_t half = (r1 - r0) / 2;
+    for (int64_t r = r0; r < r0 + half; ++r) kquant_two_rows<type>(w, r, r + half, x, t0, y);
+    if ((r1 - r0) % 2) matmul_kquant_with<avx2_kquant_ops>(w, r1 - 1, r1, x, t0, 1, y, y_stride);
+    return;
+  }
   int t = t0;
   for (; t1 - t >= kquant_min_lane_tokens; t += 8)
     for (int64_t r = r0; r < r1; ++r) kquant_token_lanes<type>(w, r, x, t, t1 - t < 8 ? t1 - t : 8, y, y_stride, t0);

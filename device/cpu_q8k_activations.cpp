@@ -39,8 +39,7 @@ void quantize_q8k_block(const float* x, int8_t* q, float* d, int16_t* bsums) {
 
 void q8k_activations::resize(int tokens, int64_t cols) {
   if (cols % q8k_block_values != 0)
-    throw backend_error("q8_K activations: a row of " + std::to_string(cols) +
-                        " values is not whole 256-value blocks");
+    throw backend_error("q8_K activations: a row of " + std::to_string(cols) + " values is not whole 256-value blocks");
   tokens_ = tokens;
   cols_ = cols;
   blocks_ = cols / q8k_block_values;

@@ -87,9 +87,10 @@ const std::vector<config_key>& keys() {
                      "CPU backend worker threads (0: 1 for models under 4M parameters, else one per usable CPU)"),
       engine_text_key("eviction_policy", &engine_config::eviction_policy, "lru | lfu"),
       engine_text_key("q8_0_activations", &engine_config::q8_0_activations,
-                      "auto | int8 | f32: how Q8_0 weights are multiplied (int8: the input quantized to Q8_0 "
-                      "blocks as llama.cpp does, integer products, CPU only; f32: exact dequantized weights times "
-                      "F32 input, slower on the CPU; auto, the default: int8 on the CPU, f32 on the GPU)"),
+                      "auto | int8 | f32: how Q8_0, Q4_K, Q5_K and Q6_K weights are multiplied (int8: the input "
+                      "quantized to Q8_0 / Q8_K blocks as llama.cpp does, integer products, CPU only; f32: exact "
+                      "dequantized weights times F32 input, slower on the CPU; auto, the default: int8 on the CPU, "
+                      "f32 on the GPU)"),
       engine_text_key("actor_scheduler", &engine_config::actor_scheduler,
                       "auto | sharing | stealing: how CAF's workers wait for messages (auto, the default: sharing "
                       "when the CPU backend runs more than one thread, where it is faster, bench/results/peer.md; "

@@ -28,10 +28,10 @@ TEST_CASE("q8_K activations: llama.cpp's block quantization, value by value") {
   // iscale = -127 / -2 = 63.5 and d = 1 / 63.5.
   x[5] = -2.0f;
   x[9] = 2.0f;
-  x[17] = 1.0f;                      // 63.5 rounds to the even 64
-  x[18] = 3.0f / 127.0f;             // 1.5 -> 2
-  x[19] = -5.0f / 127.0f;            // -2.5 -> -2
-  x[20] = std::nanf("");             // a NaN quantizes to 0
+  x[17] = 1.0f;            // 63.5 rounds to the even 64
+  x[18] = 3.0f / 127.0f;   // 1.5 -> 2
+  x[19] = -5.0f / 127.0f;  // -2.5 -> -2
+  x[20] = std::nanf("");   // a NaN quantizes to 0
   // Block 1: positive largest magnitude, so the scale is negative and the values flip sign.
   x[256 + 3] = 4.0f;
   x[256 + 4] = 1.0f;  // -31.75 -> -32
@@ -47,7 +47,7 @@ TEST_CASE("q8_K activations: llama.cpp's block quantization, value by value") {
   CHECK(v.values[20] == 0);
   CHECK(v.scales[0] == 1.0f / 63.5f);
   CHECK(v.bsums[0] == -127 + 127);  // values 0..15
-  CHECK(v.bsums[1] == 64 + 2 - 2);   // values 16..31
+  CHECK(v.bsums[1] == 64 + 2 - 2);  // values 16..31
   for (int g = 2; g < 16; ++g) CHECK(v.bsums[g] == 0);
   CHECK(v.values[256 + 3] == -127);
   CHECK(v.values[256 + 4] == -32);
@@ -143,8 +143,7 @@ TEST_CASE("k-quant integer product: the checks name what does not fit") {
   CHECK_FALSE(kquant_integer_type(dtype::q8_0));
   CHECK(kquant_integer_type(dtype::q5_k));
   CHECK_THROWS_WITH_AS(matmul_rows_kquant(q8, 0, 4, x, 0, 2, y.data(), 4), doctest::Contains("q8_0"), backend_error);
-  CHECK_THROWS_WITH_AS(matmul_rows_kquant(q4, 0, 4, x, 1, 2, y.data(), 4), doctest::Contains("[1, 3)"),
-                       backend_error);
+  CHECK_THROWS_WITH_AS(matmul_rows_kquant(q4, 0, 4, x, 1, 2, y.data(), 4), doctest::Contains("[1, 3)"), backend_error);
   const std::vector<float> wide = random_values(rng, 4 * 512, 1.0f);
   const weight_matrix q4_wide = testing::encode_matrix(wide, 4, 512, dtype::q4_k);
   CHECK_THROWS_WITH_AS(matmul_rows_kquant(q4_wide, 0, 4, x, 0, 2, y.data(), 4), doctest::Contains("2 x 256"),
