@@ -36,7 +36,7 @@ void check_same(const std::vector<std::vector<float>>& got, const std::vector<st
 }  // namespace
 
 TEST_CASE("logits are identical alone and in batches of any size, order, chunking and timing") {
-  for (const named_model& m : invariance_models()) {
+  for (const named_model& m : cpu_invariance_models()) {
     CAPTURE(m.name);
     const int vocab = m.weights->config.vocab_size;
     // Eight sequences of different lengths, chunkings and arrival times, each in its
@@ -72,7 +72,7 @@ TEST_CASE("logits are identical alone and in batches of any size, order, chunkin
 }
 
 TEST_CASE("prefill in one chunk, several chunks or token by token gives identical logits") {
-  for (const named_model& m : invariance_models()) {
+  for (const named_model& m : cpu_invariance_models()) {
     CAPTURE(m.name);
     const std::vector<int32_t> prompt = make_prompt(37, m.weights->config.vocab_size, 7);
     auto b = make_cpu_backend(m.weights, {page_size, 16}, 2);
@@ -89,7 +89,7 @@ TEST_CASE("prefill in one chunk, several chunks or token by token gives identica
 }
 
 TEST_CASE("prefix pages computed by another sequence give identical logits") {
-  for (const named_model& m : invariance_models()) {
+  for (const named_model& m : cpu_invariance_models()) {
     CAPTURE(m.name);
     const int vocab = m.weights->config.vocab_size;
     std::vector<int32_t> shared = make_prompt(3 * page_size, vocab, 31);  // three full pages
@@ -127,7 +127,7 @@ TEST_CASE("prefix pages computed by another sequence give identical logits") {
 }
 
 TEST_CASE("results do not depend on the thread count") {
-  for (const named_model& m : invariance_models()) {
+  for (const named_model& m : cpu_invariance_models()) {
     CAPTURE(m.name);
     const std::vector<int32_t> prompt = make_prompt(29, m.weights->config.vocab_size, 9);
     std::vector<std::vector<float>> want;
@@ -187,7 +187,7 @@ std::vector<std::vector<int32_t>> sampled_runs(const named_model& m, const std::
 }  // namespace
 
 TEST_CASE("sampled tokens are reproducible and the same alone or batched") {
-  for (const named_model& m : invariance_models()) {
+  for (const named_model& m : cpu_invariance_models()) {
     CAPTURE(m.name);
     const int vocab = m.weights->config.vocab_size;
     const std::vector<std::vector<int32_t>> prompts = {make_prompt(9, vocab, 1), make_prompt(20, vocab, 2),
@@ -200,7 +200,7 @@ TEST_CASE("sampled tokens are reproducible and the same alone or batched") {
 }
 
 TEST_CASE("the page size does not change the logits") {
-  for (const named_model& m : invariance_models()) {
+  for (const named_model& m : cpu_invariance_models()) {
     CAPTURE(m.name);
     const std::vector<int32_t> prompt = make_prompt(21, m.weights->config.vocab_size, 17);
     std::vector<std::vector<float>> want;

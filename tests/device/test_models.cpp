@@ -47,4 +47,25 @@ const std::vector<named_model>& invariance_models() {
   return models;
 }
 
+const std::vector<named_model>& cpu_invariance_models() {
+  static const std::vector<named_model> models = [] {
+    std::vector<named_model> out = invariance_models();
+    // The integer K-quant products (Q8_K activations): rows of whole 256-value blocks.
+    random_model_shape q4k;
+    q4k.type = dtype::q4_k;
+    q4k.dim = 256;
+    q4k.hidden_dim = 512;
+    q4k.n_kv_heads = 2;
+    q4k.seed = 25;
+    out.push_back({"random gqa q4_k", make_random_model(q4k)});
+    random_model_shape q6k = q4k;
+    q6k.type = dtype::q6_k;
+    q6k.shared_classifier = false;
+    q6k.seed = 26;
+    out.push_back({"random gqa q6_k separate classifier", make_random_model(q6k)});
+    return out;
+  }();
+  return models;
+}
+
 }  // namespace kvactor::testing

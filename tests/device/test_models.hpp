@@ -21,5 +21,8 @@ struct named_model {
 
 // stories260K plus random models: GQA f32, MHA with a separate classifier in f16, and q8_0.
 const std::vector<named_model>& invariance_models();
+// invariance_models() and the types only the CPU backend multiplies (Q4_K and Q6_K, in
+// integers with Q8_K activations): what the CPU's own tests run.
+const std::vector<named_model>& cpu_invariance_models();
 
 }  // namespace kvactor::testing
