@@ -25,9 +25,15 @@ void quantize_q8k_block(const float* x, int8_t* q, float* d, int16_t* bsums) {
   }
   const float iscale = -127.0f / max;
   for (int i = 0; i < q8k_block_values; ++i) {
-    const float v = std::nearbyint(iscale * x[i]);  // round half to even, as ggml's nearest_int
-    // |iscale * x| <= 127 up to rounding; a NaN (or an infinity's 0 * inf) gives 0, as there.
-    q[i] = v != v ? int8_t{0} : static_cast<int8_t>(std::fmax(-128.0f, std::fmin(127.0f, v)));
+    // |iscale * x| <= 127 up to rounding (|x| <= |max|). Adding 1.5 * 2^23 rounds it to an
+    // integer, half to even (the default rounding mode), in the low mantissa bits: ggml's
+    // nearest_int, without a libm call. A NaN (or an infinity's 0 * inf) gives 0, as there.
+    const float v = iscale * x[i];
+    uint32_t bits;
+    const float shifted = v + 12582912.0f;
+    std::memcpy(&bits, &shifted, 4);
+    const int n = v != v ? 0 : static_cast<int>(bits & 0x007fffff) - 0x00400000;
+    q[i] = static_cast<int8_t>(n > 127 ? 127 : n);
   }
   for (int g = 0; g < q8k_block_values / q8k_group_values; ++g) {
     int sum = 0;
