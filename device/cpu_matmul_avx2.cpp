@@ -114,29 +114,50 @@ struct avx2_kquant_ops {
     const __m128i two = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
     return _mm_cvtsi128_si32(_mm_add_epi32(two, _mm_shuffle_epi32(two, 1)));
   }
+  // Values 64k..64k+63 of a Q4_K / Q5_K block (sub-blocks 2k and 2k+1) as unsigned bytes,
+  // and their scales as int16 lanes. high: the block's 5th bits, shifted down 2 bits per
+  // call (Q5_K only).
+  template <bool five_bits>
+  static void q4_or_q5_k_chunk(const uint8_t* qs, int k, const __m256i& scales, __m256i& high, __m256i& q_lo,
+                               __m256i& q_hi, __m256i& s_lo, __m256i& s_hi) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i bits = load(qs + 32 * k);
+    q_lo = _mm256_and_si256(bits, low4);
+    q_hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
+    if (five_bits) {
+      q_lo = _mm256_or_si256(q_lo, _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(1)), 4));
+      q_hi = _mm256_or_si256(q_hi, _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(2)), 3));
+      high = _mm256_srli_epi16(high, 2);
+    }
+    s_lo = _mm256_shuffle_epi8(scales, pick16(2 * k, 2 * k));
+    s_hi = _mm256_shuffle_epi8(scales, pick16(2 * k + 1, 2 * k + 1));
+  }
+  // Values 32i..32i+31 of one half of a Q6_K block (ql0, ql1: its 64 bytes of low 4 bits, qh:
+  // its 32 bytes of high 2 bits) as unsigned bytes (0..63).
+  static __m256i q6_k_chunk(__m256i ql0, __m256i ql1, __m256i qh, int i) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i ql = i % 2 ? ql1 : ql0;
+    const __m256i low = i < 2 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
+    const __m256i high = _mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0x03 << (2 * i))));
+    return _mm256_or_si256(low, i == 0   ? _mm256_slli_epi16(high, 4)
+                                : i == 1 ? _mm256_slli_epi16(high, 2)
+                                : i == 2 ? high
+                                         : _mm256_srli_epi16(high, 2));
+  }
   // A Q4_K / Q5_K block's sums as lanes: sumi over the 8 of `values`, summ over the 4 of `mins_part`.
   template <bool five_bits>
   static void q4_or_q5_k_lanes(const uint8_t* block, const int8_t* x, const int16_t* bsums, __m256i& values,
                                __m128i& mins_part) {
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
     __m256i scales;
     __m128i mins;
     scales_mins(block + 4, scales, mins);
     const uint8_t* qs = block + (five_bits ? 48 : 16);
-    __m256i high = five_bits ? load(block + 16) : _mm256_setzero_si256();  // 5th bits, shifted 2 per 64 values
+    __m256i high = five_bits ? load(block + 16) : _mm256_setzero_si256();
     __m256i acc = _mm256_setzero_si256();
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
-      const __m256i bits = load(qs + 32 * k);
-      __m256i q_lo = _mm256_and_si256(bits, low4);
-      __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
-      if (five_bits) {
-        q_lo = _mm256_or_si256(q_lo, _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(1)), 4));
-        q_hi = _mm256_or_si256(q_hi, _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(2)), 3));
-        high = _mm256_srli_epi16(high, 2);
-      }
-      const __m256i s_lo = _mm256_shuffle_epi8(scales, pick16(2 * k, 2 * k));
-      const __m256i s_hi = _mm256_shuffle_epi8(scales, pick16(2 * k + 1, 2 * k + 1));
+      __m256i q_lo, q_hi, s_lo, s_hi;
+      q4_or_q5_k_chunk<five_bits>(qs, k, scales, high, q_lo, q_hi, s_lo, s_hi);
       acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, load(x + 64 * k)), s_lo));
       acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, load(x + 64 * k + 32)), s_hi));
     }
@@ -159,7 +180,6 @@ struct avx2_kquant_ops {
   }
   // A Q6_K block's sum (the -32 included) as 8 lanes.
   static __m256i q6_k_lanes(const uint8_t* block, const int8_t* x, const int16_t* bsums) {
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
     const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 192));
     // The -32 of every value: -32 * sc_g * bsums[g] in the starting lanes.
     __m256i acc = _mm256_madd_epi16(_mm256_mullo_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_set1_epi16(-32)), load(bsums));
@@ -171,19 +191,11 @@ struct avx2_kquant_ops {
       const __m256i ql0 = load(block + 64 * half), ql1 = load(block + 64 * half + 32);
       const __m256i qh = load(block + 128 + 32 * half);
       const int8_t* xs = x + 128 * half;
-      const __m256i q[4] = {
-          _mm256_or_si256(_mm256_and_si256(ql0, low4),
-                          _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4)),
-          _mm256_or_si256(_mm256_and_si256(ql1, low4),
-                          _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                          _mm256_and_si256(qh, _mm256_set1_epi8(0x30))),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                          _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0xc0))), 2))};
 #pragma GCC unroll 4
       for (int i = 0; i < 4; ++i)
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q[i], load(xs + 32 * i)),
-                                                      _mm256_shuffle_epi8(scales, pick16(2 * i, 2 * i + 1))));
+        acc = _mm256_add_epi32(acc,
+                               _mm256_madd_epi16(_mm256_maddubs_epi16(q6_k_chunk(ql0, ql1, qh, i), load(xs + 32 * i)),
+                                                 _mm256_shuffle_epi8(scales, pick16(2 * i, 2 * i + 1))));
     }
     return acc;
   }
@@ -221,7 +233,6 @@ void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view
     index[j] = static_cast<int32_t>((t - ta) * nb);
   }
   const __m256i scale_index = _mm256_load_si256(reinterpret_cast<const __m256i*>(index));
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
   __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* block = row + b * block_size;
@@ -243,13 +254,7 @@ void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view
         const __m256i qh = ops::load(block + 128 + 32 * half);
 #pragma GCC unroll 4
         for (int i = 0; i < 4; ++i) {
-          const __m256i ql = i % 2 ? ql1 : ql0;
-          const __m256i low = i < 2 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
-          const __m256i high = _mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0x03 << (2 * i))));
-          const __m256i q = _mm256_or_si256(low, i == 0   ? _mm256_slli_epi16(high, 4)
-                                                 : i == 1 ? _mm256_slli_epi16(high, 2)
-                                                 : i == 2 ? high
-                                                          : _mm256_srli_epi16(high, 2));
+          const __m256i q = ops::q6_k_chunk(ql0, ql1, qh, i);
           const __m256i scale = _mm256_shuffle_epi8(scales, ops::pick16(2 * i, 2 * i + 1));
           const int64_t at = xo + 128 * half + 32 * i;
 #pragma GCC unroll 8
@@ -272,16 +277,8 @@ void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view
       for (int j = 0; j < 8; ++j) sums[j] = _mm256_setzero_si256();
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
-        const __m256i bits = ops::load(qs + 32 * k);
-        __m256i q_lo = _mm256_and_si256(bits, low4);
-        __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
-        if (five_bits) {
-          q_lo = _mm256_or_si256(q_lo, _mm256_slli_epi16(_mm256_and_si256(fifth, _mm256_set1_epi8(1)), 4));
-          q_hi = _mm256_or_si256(q_hi, _mm256_slli_epi16(_mm256_and_si256(fifth, _mm256_set1_epi8(2)), 3));
-          fifth = _mm256_srli_epi16(fifth, 2);
-        }
-        const __m256i s_lo = _mm256_shuffle_epi8(scales, ops::pick16(2 * k, 2 * k));
-        const __m256i s_hi = _mm256_shuffle_epi8(scales, ops::pick16(2 * k + 1, 2 * k + 1));
+        __m256i q_lo, q_hi, s_lo, s_hi;
+        ops::q4_or_q5_k_chunk<five_bits>(qs, k, scales, fifth, q_lo, q_hi, s_lo, s_hi);
 #pragma GCC unroll 8
         for (int j = 0; j < 8; ++j) {
           const __m256i lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, ops::load(xs[j] + xo + 64 * k)), s_lo);

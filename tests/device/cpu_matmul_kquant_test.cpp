@@ -88,21 +88,7 @@ TEST_CASE("k-quant integer product: every instruction set gives the portable bit
     std::vector<float> decoded(values.size());
     for (int r = 0; r < rows; ++r) read_weight_row(w, r, decoded.data() + static_cast<std::size_t>(r) * k);
     const q8k_rows_view v = all_x.view();
-    for (int t = 0; t < tokens; ++t)
-      for (int r = 0; r < rows; ++r) {
-        double exact = 0, plain = 0, magnitude = 0, rounding = 0;
-        for (int i = 0; i < k; ++i) {
-          const double wi = decoded[static_cast<std::size_t>(r) * k + i];
-          const double dx = v.scales[t * (k / 256) + i / 256];
-          exact += wi * v.values[t * k + i] * dx;
-          plain += wi * x[static_cast<std::size_t>(t) * k + i];
-          magnitude += std::fabs(wi * v.values[t * k + i] * dx);
-          rounding += std::fabs(wi) * std::fabs(dx) * 0.5;
-        }
-        const double got = want[static_cast<std::size_t>(t) * rows + r];
-        CHECK(std::fabs(got - exact) <= 2e-5 * magnitude + 1e-30);
-        CHECK(std::fabs(got - plain) <= rounding + 2e-5 * magnitude + 1e-30);
-      }
+    testing::check_quantized_product(want, decoded, x, v.values, v.scales, tokens, rows, k, 256, 0.5, 2e-5);
 
     for (cpu_isa isa : supported_isas()) {
       CAPTURE(cpu_isa_name(isa));

@@ -117,22 +117,8 @@ TEST_CASE("q8 integer product: every instruction set and kernel gives the portab
     std::vector<float> decoded(values.size());
     for (int r = 0; r < rows; ++r) read_weight_row(w, r, decoded.data() + static_cast<std::size_t>(r) * k);
     const q8_rows_view v = all_x.view();
-    for (int t = 0; t < tokens; ++t)
-      for (int r = 0; r < rows; ++r) {
-        // rounding: each activation moves by at most half its block's step (dx / 2).
-        double exact = 0, plain = 0, magnitude = 0, rounding = 0;
-        for (int i = 0; i < k; ++i) {
-          const double wi = decoded[static_cast<std::size_t>(r) * k + i];
-          const double dx = v.scales[t * (k / 32) + i / 32];
-          exact += wi * v.values[t * k + i] * dx;
-          plain += wi * x[static_cast<std::size_t>(t) * k + i];
-          magnitude += std::fabs(wi * v.values[t * k + i] * dx);
-          rounding += std::fabs(wi) * dx * 0.57;  // 0.5 + 127 * 2^-11: the fp16 scale
-        }
-        const double got = want[static_cast<std::size_t>(t) * rows + r];
-        CHECK(std::fabs(got - exact) <= 1e-5 * magnitude + 1e-30);
-        CHECK(std::fabs(got - plain) <= rounding + 1e-5 * magnitude + 1e-30);
-      }
+    // Each activation moves by at most half its block's step, plus 127 * 2^-11 for the fp16 scale.
+    testing::check_quantized_product(want, decoded, x, v.values, v.scales, tokens, rows, k, 32, 0.57, 1e-5);
 
     for (cpu_isa isa : isas) {
       CAPTURE(cpu_isa_name(isa));
@@ -151,7 +137,6 @@ TEST_CASE("q8 integer product: every instruction set and kernel gives the portab
                               want.data() + static_cast<std::size_t>(t0 + t) * rows + r0,
                               static_cast<std::size_t>(r1 - r0)));
           }
-      // A token quantized on its own (a decode step) gives its bits in the batch.
       // Tokens quantized on their own (decode steps of 1, 2, 3 and 5 sequences) give their
       // bits in the batch.
       for (auto [t, n] : {std::pair<int, int>{0, 1}, {17, 1}, {44, 1}, {3, 2}, {30, 3}, {11, 5}}) {
