@@ -249,6 +249,12 @@ int main(int argc, char** argv) {
   md << "# CPU backend benchmark\n\n"
      << "`build-perf/bench/engine_bench" << (quick ? " --quick" : "") << " --threads " << threads << " --repeats "
      << repeats << " --models " << model_list.substr(1, model_list.size() - 2);
+  const auto joined = [](const std::vector<int>& v) {
+    std::string out;
+    for (int n : v) out += (out.empty() ? "" : ",") + std::to_string(n);
+    return out;
+  };
+  if (!quick) md << " --batches " << joined(batches) << " --prefills " << joined(prefills);
   for (const std::string& file : gguf_files) md << " --gguf " << file;
   md << "`\n\n"
      << "- Machine: " << cpu_model_name() << ", " << std::thread::hardware_concurrency()
