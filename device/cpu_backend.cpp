@@ -187,11 +187,14 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
                                          static_cast<int>(std::min<int64_t>(g1 * q8_group_tokens, n_rows)));
                        });
   }
-  if (kquant) {
+  if (kquant) {  // likewise, in whole groups of tokens per thread
     q8k_in_.resize(n_rows, cols);
-    pool_.parallel_for(n_rows, std::max<int64_t>(1, min_work_per_thread / cols), [&](int64_t t0, int64_t t1) {
-      q8k_in_.quantize(in, static_cast<int>(t0), static_cast<int>(t1));
-    });
+    const int64_t groups = (n_rows + q8k_group_tokens - 1) / q8k_group_tokens;
+    pool_.parallel_for(groups, std::max<int64_t>(1, min_work_per_thread / (cols * q8k_group_tokens)),
+                       [&](int64_t g0, int64_t g1) {
+                         q8k_in_.quantize(in, static_cast<int>(g0 * q8k_group_tokens),
+                                          static_cast<int>(std::min<int64_t>(g1 * q8k_group_tokens, n_rows)));
+                       });
   }
   pool_.parallel_for(blocks, min_blocks, [&](int64_t b0, int64_t b1) {
     for (int t0 = 0; t0 < n_rows; t0 += token_tile) {

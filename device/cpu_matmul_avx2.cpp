@@ -210,42 +210,37 @@ struct avx2_kquant_ops {
 
 namespace {
 
-// Row r against the n (3..8) tokens from ta on token lanes: per weight block, its values
-// and scales are unpacked once for all of them, each token's integer sums reduced
-// together (one lane per token), and the float chain (cpu_q8k_activations.hpp) runs lane
-// by lane, to the bits the one-token path gives.
+// Row r against token group g (tokens 8g..8g+7, packed: cpu_q8k_activations.hpp) on token
+// lanes: per weight block, its values and scales are unpacked once for the 8 tokens, each
+// token's integer sums reduced together (one lane per token), and the float chain
+// (cpu_q8k_activations.hpp) runs lane by lane, to the bits the one-token path gives. Only
+// the tokens in [t0, t1) are stored.
 template <weight_encoding type>
-void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view& x, int ta, int n, float* y,
-                        int64_t y_stride, int t0) {
+void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view& x, int g, float* y, int64_t y_stride,
+                        int t0, int t1) {
   using ops = avx2_kquant_ops;
   constexpr bool q6 = type == weight_encoding::q6_k, five_bits = type == weight_encoding::q5_k;
   constexpr int64_t block_size = q6 ? q6_k_block_size : five_bits ? q5_k_block_size : q4_k_block_size;
-  constexpr int groups = q8k_block_values / q8k_group_values;
+  constexpr int n = q8k_group_tokens, groups = q8k_block_values / q8k_group_values;
+  constexpr int64_t packed_block = n * q8k_block_values;  // bytes of one block of the group's tokens
   const int64_t nb = x.blocks;
   const uint8_t* row = w.data + r * w.row_bytes;
-  const int8_t* xs[8];
-  const int16_t* bs[8];
-  alignas(32) int32_t index[8];
-  for (int j = 0; j < 8; ++j) {
-    const int64_t t = ta + (j < n ? j : 0);  // lanes past the n tokens repeat the first; never stored
-    xs[j] = x.values + t * x.cols;
-    bs[j] = x.bsums + t * nb * groups;
-    index[j] = static_cast<int32_t>((t - ta) * nb);
-  }
-  const __m256i scale_index = _mm256_load_si256(reinterpret_cast<const __m256i*>(index));
+  // Chunk c (values 32c..32c+31) of token j of the current block: xb + (c * 8 + j) * 32.
+  const int8_t* xb = x.packed + static_cast<int64_t>(g) * nb * packed_block;
+  const int16_t* bsb = x.group_bsums + static_cast<int64_t>(g) * nb * n * groups;
+  const float* dxb = x.group_scales + static_cast<int64_t>(g) * nb * n;
   __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
+  for (int64_t b = 0; b < nb; ++b, xb += packed_block, bsb += n * groups, dxb += n) {
     const uint8_t* block = row + b * block_size;
-    const int64_t xo = b * q8k_block_values, bo = b * groups;
-    __m256i sums[8];
-    alignas(32) int32_t lanes[8];
-    const __m256 dx = _mm256_i32gather_ps(x.scales + static_cast<int64_t>(ta) * nb + b, scale_index, 4);
+    __m256i sums[n];
+    alignas(32) int32_t lanes[n];
+    const __m256 dx = _mm256_loadu_ps(dxb);
     if constexpr (q6) {
       const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 192));
       // The -32 of every value, as -32 * sc_g * bsums[g] in each token's starting lanes.
       const __m256i minus32 = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_set1_epi16(-32));
 #pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) sums[j] = _mm256_madd_epi16(minus32, ops::load(bs[j] + bo));
+      for (int j = 0; j < n; ++j) sums[j] = _mm256_madd_epi16(minus32, ops::load(bsb + j * groups));
 #pragma GCC unroll 2
       for (int half = 0; half < 2; ++half) {
         const __m256i scales =
@@ -256,11 +251,11 @@ void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view
         for (int i = 0; i < 4; ++i) {
           const __m256i q = ops::q6_k_chunk(ql0, ql1, qh, i);
           const __m256i scale = _mm256_shuffle_epi8(scales, ops::pick16(2 * i, 2 * i + 1));
-          const int64_t at = xo + 128 * half + 32 * i;
+          const int8_t* xc = xb + (4 * half + i) * n * 32;
 #pragma GCC unroll 8
-          for (int j = 0; j < 8; ++j)
+          for (int j = 0; j < n; ++j)
             sums[j] =
-                _mm256_add_epi32(sums[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q, ops::load(xs[j] + at)), scale));
+                _mm256_add_epi32(sums[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q, ops::load(xc + 32 * j)), scale));
         }
       }
       sum_lanes8(sums, lanes);
@@ -274,34 +269,40 @@ void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view
       const uint8_t* qs = block + (five_bits ? 48 : 16);
       __m256i fifth = five_bits ? ops::load(block + 16) : _mm256_setzero_si256();
 #pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) sums[j] = _mm256_setzero_si256();
+      for (int j = 0; j < n; ++j) sums[j] = _mm256_setzero_si256();
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
         __m256i q_lo, q_hi, s_lo, s_hi;
         ops::q4_or_q5_k_chunk<five_bits>(qs, k, scales, fifth, q_lo, q_hi, s_lo, s_hi);
+        const int8_t* x_lo = xb + (2 * k) * n * 32;
+        const int8_t* x_hi = xb + (2 * k + 1) * n * 32;
 #pragma GCC unroll 8
-        for (int j = 0; j < 8; ++j) {
-          const __m256i lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, ops::load(xs[j] + xo + 64 * k)), s_lo);
-          const __m256i hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, ops::load(xs[j] + xo + 64 * k + 32)), s_hi);
-          sums[j] = _mm256_add_epi32(sums[j], _mm256_add_epi32(lo, hi));
-        }
+        for (int j = 0; j < n; ++j)
+          sums[j] =
+              _mm256_add_epi32(sums[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, ops::load(x_lo + 32 * j)), s_lo));
+#pragma GCC unroll 8
+        for (int j = 0; j < n; ++j)
+          sums[j] =
+              _mm256_add_epi32(sums[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, ops::load(x_hi + 32 * j)), s_hi));
       }
       sum_lanes8(sums, lanes);
       const __m256 sumi = _mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(lanes)));
       // The mins against each token's group sums: every min twice (groups 2j and 2j + 1).
-      const __m256i mins2 =
-          _mm256_cvtepu8_epi16(_mm_packus_epi16(_mm_unpacklo_epi16(mins, mins), _mm_unpackhi_epi16(mins, mins)));
+      const __m256i mins2 = _mm256_set_m128i(_mm_unpackhi_epi16(mins, mins), _mm_unpacklo_epi16(mins, mins));
 #pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) sums[j] = _mm256_madd_epi16(mins2, ops::load(bs[j] + bo));
+      for (int j = 0; j < n; ++j) sums[j] = _mm256_madd_epi16(mins2, ops::load(bsb + j * groups));
       sum_lanes8(sums, lanes);
       const __m256 summ = _mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(lanes)));
       acc = _mm256_fmadd_ps(sumi, _mm256_mul_ps(dx, _mm256_set1_ps(ops::half(kquant_half_bits(block)))), acc);
       accm = _mm256_fmadd_ps(summ, _mm256_mul_ps(dx, _mm256_set1_ps(ops::half(kquant_half_bits(block + 2)))), accm);
     }
   }
-  alignas(32) float out[8];
+  alignas(32) float out[n];
   _mm256_store_ps(out, q6 ? acc : _mm256_sub_ps(acc, accm));
-  for (int j = 0; j < n; ++j) y[static_cast<int64_t>(ta + j - t0) * y_stride + r] = out[j];
+  for (int j = 0; j < n; ++j) {
+    const int t = g * n + j;
+    if (t >= t0 && t < t1) y[static_cast<int64_t>(t - t0) * y_stride + r] = out[j];
+  }
 }
 
 // One token (a decode step) against rows r and r2 at once: the two rows' lane sums
@@ -359,8 +360,8 @@ void kquant_two_rows(const raw_weight_rows& w, int64_t r, int64_t r2, const q8k_
   y[r2] = q6 ? out[1] : out[1] - out[3];
 }
 
-// Fewer tokens than this left run one at a time (kquant_with): token lanes would compute
-// mostly unused lanes.
+// A group with fewer tokens than this in the range runs them one at a time (kquant_with):
+// token lanes would compute mostly unused lanes.
 constexpr int kquant_min_lane_tokens = 3;
 
 template <weight_encoding type>
@@ -376,11 +377,24 @@ void kquant_lane_rows(const raw_weight_rows& w, int64_t r0, int64_t r1, const q8
     if ((r1 - r0) % 2) matmul_kquant_with<avx2_kquant_ops>(w, r1 - 1, r1, x, t0, 1, y, y_stride);
     return;
   }
-  int t = t0;
-  for (; t1 - t >= kquant_min_lane_tokens; t += 8)
-    for (int64_t r = r0; r < r1; ++r) kquant_token_lanes<type>(w, r, x, t, t1 - t < 8 ? t1 - t : 8, y, y_stride, t0);
-  if (t < t1)
-    matmul_kquant_with<avx2_kquant_ops>(w, r0, r1, x, t, t1 - t, y + static_cast<int64_t>(t - t0) * y_stride, y_stride);
+  constexpr int n = q8k_group_tokens;
+  const auto one_by_one = [&](int ta, int tb) {
+    matmul_kquant_with<avx2_kquant_ops>(w, r0, r1, x, ta, tb - ta, y + static_cast<int64_t>(ta - t0) * y_stride,
+                                        y_stride);
+  };
+  int ga = t0 / n, gb = (t1 + n - 1) / n;                                   // the groups the range touches
+  const auto first = [&](int g) { return t0 > n * g ? t0 : n * g; };        // of group g's tokens in range
+  const auto end = [&](int g) { return t1 < n * g + n ? t1 : n * g + n; };  // (no <algorithm> in an ISA unit)
+  if (ga < gb && end(ga) - first(ga) < kquant_min_lane_tokens) {
+    one_by_one(t0, end(ga));
+    ++ga;
+  }
+  if (ga < gb && end(gb - 1) - first(gb - 1) < kquant_min_lane_tokens) {
+    one_by_one(first(gb - 1), t1);
+    --gb;
+  }
+  for (int g = ga; g < gb; ++g)
+    for (int64_t r = r0; r < r1; ++r) kquant_token_lanes<type>(w, r, x, g, y, y_stride, t0, t1);
 }
 
 }  // namespace

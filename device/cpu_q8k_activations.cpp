@@ -49,23 +49,60 @@ void q8k_activations::resize(int tokens, int64_t cols) {
   tokens_ = tokens;
   cols_ = cols;
   blocks_ = cols / q8k_block_values;
+  const int64_t groups = (tokens + q8k_group_tokens - 1) / q8k_group_tokens;
   values_.resize(static_cast<std::size_t>(tokens * cols));
   scales_.resize(static_cast<std::size_t>(tokens * blocks_));
   bsums_.resize(scales_.size() * (q8k_block_values / q8k_group_values));
+  packed_.resize(static_cast<std::size_t>(groups * q8k_group_tokens * cols));
+  group_scales_.resize(static_cast<std::size_t>(groups * q8k_group_tokens * blocks_));
+  group_bsums_.resize(group_scales_.size() * (q8k_block_values / q8k_group_values));
 }
 
 void q8k_activations::quantize(const float* x, int t0, int t1) {
   constexpr int groups = q8k_block_values / q8k_group_values;
+  constexpr int chunk = 32, chunks = q8k_block_values / chunk, n = q8k_group_tokens;
   for (int t = t0; t < t1; ++t)
     for (int64_t b = 0; b < blocks_; ++b) {
       const std::size_t block = static_cast<std::size_t>(t * blocks_ + b);
       quantize_q8k_block(x + block * q8k_block_values, values_.data() + block * q8k_block_values,
                          scales_.data() + block, bsums_.data() + block * groups);
     }
+  // The groups that start in [t0, t1) and end in it or at the last token: each group is
+  // packed by exactly one call when calls split at multiples of 8.
+  const int g0 = (t0 + n - 1) / n;
+  const int g1 = t1 == tokens_ ? (t1 + n - 1) / n : t1 / n;
+  for (int g = g0; g < g1; ++g)
+    for (int64_t b = 0; b < blocks_; ++b) {
+      const std::size_t at = static_cast<std::size_t>(g * blocks_ + b);
+      int8_t* out = packed_.data() + at * n * q8k_block_values;
+      for (int j = 0; j < n; ++j) {
+        const int t = g * n + j;
+        int16_t* gb = group_bsums_.data() + (at * n + static_cast<std::size_t>(j)) * groups;
+        if (t >= tokens_) {  // past the last token: zeros, which no kernel stores
+          for (int c = 0; c < chunks; ++c) std::memset(out + (c * n + j) * chunk, 0, chunk);
+          std::memset(gb, 0, sizeof(int16_t) * groups);
+          group_scales_[at * n + static_cast<std::size_t>(j)] = 0.0f;
+          continue;
+        }
+        const std::size_t block = static_cast<std::size_t>(t * blocks_ + b);
+        const int8_t* v = values_.data() + block * q8k_block_values;
+        for (int c = 0; c < chunks; ++c) std::memcpy(out + (c * n + j) * chunk, v + c * chunk, chunk);
+        std::memcpy(gb, bsums_.data() + block * groups, sizeof(int16_t) * groups);
+        group_scales_[at * n + static_cast<std::size_t>(j)] = scales_[block];
+      }
+    }
 }
 
 q8k_rows_view q8k_activations::view() const {
-  return {tokens_, cols_, blocks_, values_.data(), scales_.data(), bsums_.data()};
+  return {tokens_,
+          cols_,
+          blocks_,
+          values_.data(),
+          scales_.data(),
+          bsums_.data(),
+          packed_.data(),
+          group_bsums_.data(),
+          group_scales_.data()};
 }
 
 }  // namespace kvactor

@@ -31,10 +31,20 @@ namespace kvactor {
 constexpr int q8k_block_values = 256;
 constexpr int q8k_group_values = 16;  // one bsums entry per this many values
 
+// Token rows are also packed in groups of this many (one lane per token), for the kernels
+// that multiply many tokens at once.
+constexpr int q8k_group_tokens = 8;
+
 // Pointers into quantized token rows (what the per-ISA kernels read: plain data).
-//   values: [tokens][cols]            the int8 values
-//   scales: [tokens][blocks]          d per block
-//   bsums:  [tokens][blocks][16]      the sums of the 16-value groups
+//   values:       [tokens][cols]               the int8 values
+//   scales:       [tokens][blocks]             d per block
+//   bsums:        [tokens][blocks][16]         the sums of the 16-value groups
+//   packed:       [groups][blocks][8][8][32]   group g, block b, chunk c, token j: values
+//                                              32c..32c+31 of token 8g+j's block b
+//   group_bsums:  [groups][blocks][8][16]      the bsums of the group's 8 tokens
+//   group_scales: [groups][blocks][8]          the d of the group's 8 tokens
+// Groups: ceil(tokens / 8) from token 0; the last one's lanes past the last token hold
+// zeros.
 struct q8k_rows_view {
   int tokens;
   int64_t cols;
@@ -42,6 +52,9 @@ struct q8k_rows_view {
   const int8_t* values;
   const float* scales;
   const int16_t* bsums;
+  const int8_t* packed;
+  const int16_t* group_bsums;
+  const float* group_scales;
 };
 
 // Owns the quantized rows of one product's input; reused from step to step.
@@ -49,8 +62,9 @@ class q8k_activations {
  public:
   // Sizes the buffers for `tokens` rows of `cols` values (a multiple of 256).
   void resize(int tokens, int64_t cols);
-  // Quantizes token rows [t0, t1) of x ([tokens][cols]). Calls on disjoint ranges may run
-  // on different threads.
+  // Quantizes token rows [t0, t1) of x ([tokens][cols]) and packs the groups that start
+  // in [t0, t1) and end in it (or with the last token). Calls on disjoint ranges may run
+  // on different threads; splitting at multiples of q8k_group_tokens packs every group.
   void quantize(const float* x, int t0, int t1);
   q8k_rows_view view() const;
   int tokens() const { return tokens_; }
@@ -59,9 +73,9 @@ class q8k_activations {
  private:
   int tokens_ = 0;
   int64_t cols_ = 0, blocks_ = 0;
-  std::vector<int8_t> values_;
-  std::vector<float> scales_;
-  std::vector<int16_t> bsums_;
+  std::vector<int8_t> values_, packed_;
+  std::vector<float> scales_, group_scales_;
+  std::vector<int16_t> bsums_, group_bsums_;
 };
 
 // One block of 256 values, exactly as above: q[256], *d, bsums[16].

@@ -53,6 +53,15 @@ TEST_CASE("q8_K activations: llama.cpp's block quantization, value by value") {
   CHECK(v.values[256 + 4] == -32);
   CHECK(v.scales[1] == 1.0f / (-127.0f / 4.0f));
   CHECK(v.bsums[16] == -127 - 32);
+  // The packed group (tokens 0 and 1, then 6 zero lanes): chunk c of token j at (c * 8 + j) * 32.
+  CHECK(v.packed[(0 * 8 + 0) * 32 + 5] == -127);
+  CHECK(v.packed[(0 * 8 + 0) * 32 + 17] == 64);
+  CHECK(v.packed[(0 * 8 + 1) * 32 + 3] == -127);
+  for (int i = 0; i < 32; ++i) CHECK(v.packed[(7 * 8 + 5) * 32 + i] == 0);
+  CHECK(v.group_scales[0] == v.scales[0]);
+  CHECK(v.group_scales[1] == v.scales[1]);
+  CHECK(v.group_scales[2] == 0.0f);
+  CHECK(v.group_bsums[16 + 0] == -127 - 32);  // token 1's group 0
   // An all-zero block: d = 0 and zeros.
   std::vector<float> zeros(256, 0.0f);
   q8k_activations z;
@@ -104,6 +113,14 @@ TEST_CASE("k-quant integer product: every instruction set gives the portable bit
                             want.data() + static_cast<std::size_t>(t0 + t) * rows + r0,
                             static_cast<std::size_t>(r1 - r0)));
         }
+      // Quantized in two calls split at a group boundary (as the backend's threads split it).
+      q8k_activations split_x;
+      split_x.resize(tokens, k);
+      split_x.quantize(x.data(), 16, tokens);
+      split_x.quantize(x.data(), 0, 16);
+      std::vector<float> split(want.size(), -1.0f);
+      matmul_rows_kquant(isa, w, 0, rows, split_x, 0, tokens, split.data(), rows);
+      CHECK(same_bits(split.data(), want.data(), split.size()));
       // Tokens quantized on their own (decode steps) give their bits in the batch.
       for (auto [t, n] : {std::pair<int, int>{0, 1}, {17, 1}, {30, 3}}) {
         q8k_activations alone;
