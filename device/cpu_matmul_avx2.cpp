@@ -210,6 +210,11 @@ struct avx2_kquant_ops {
 
 namespace {
 
+// Pins v to a register at this point: integer adds are associative, and GCC otherwise
+// regroups a chain of them (sum + lo + hi as sum + (lo + hi)), keeping all 8 tokens' lo
+// products live and spilling the 8 sums to the stack around them.
+inline void in_register(__m256i& v) { __asm__("" : "+x"(v)); }
+
 // Row r against token group g (tokens 8g..8g+7, packed: cpu_q8k_activations.hpp) on token
 // lanes: per weight block, its values and scales are unpacked once for the 8 tokens, each
 // token's integer sums reduced together (one lane per token), and the float chain
@@ -253,9 +258,11 @@ void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view
           const __m256i scale = _mm256_shuffle_epi8(scales, ops::pick16(2 * i, 2 * i + 1));
           const int8_t* xc = xb + (4 * half + i) * n * 32;
 #pragma GCC unroll 8
-          for (int j = 0; j < n; ++j)
+          for (int j = 0; j < n; ++j) {
             sums[j] =
                 _mm256_add_epi32(sums[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q, ops::load(xc + 32 * j)), scale));
+            in_register(sums[j]);
+          }
         }
       }
       sum_lanes8(sums, lanes);
@@ -277,13 +284,17 @@ void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view
         const int8_t* x_lo = xb + (2 * k) * n * 32;
         const int8_t* x_hi = xb + (2 * k + 1) * n * 32;
 #pragma GCC unroll 8
-        for (int j = 0; j < n; ++j)
+        for (int j = 0; j < n; ++j) {
           sums[j] =
               _mm256_add_epi32(sums[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, ops::load(x_lo + 32 * j)), s_lo));
+          in_register(sums[j]);
+        }
 #pragma GCC unroll 8
-        for (int j = 0; j < n; ++j)
+        for (int j = 0; j < n; ++j) {
           sums[j] =
               _mm256_add_epi32(sums[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, ops::load(x_hi + 32 * j)), s_hi));
+          in_register(sums[j]);
+        }
       }
       sum_lanes8(sums, lanes);
       const __m256 sumi = _mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(lanes)));
