@@ -178,24 +178,19 @@ void cpu_backend::matmul(std::initializer_list<matmul_target> targets, const flo
     kquant = kquant || (q8_integer_ && kquant_integer_type(m.w->type));
   }
   const int64_t cols = targets.begin()->w->cols;
-  if (integer) {  // the input quantized once for every row block, in whole groups of tokens per thread
-    q8_in_.resize(n_rows, cols);
-    const int64_t groups = (n_rows + q8_group_tokens - 1) / q8_group_tokens;
-    pool_.parallel_for(groups, std::max<int64_t>(1, min_work_per_thread / (cols * q8_group_tokens)),
+  // The input quantized once for every row block (Q8_0 and/or Q8_K blocks), in whole groups
+  // of tokens per thread (each group is packed by the call that quantizes its tokens).
+  const auto quantize_groups = [&](auto& activations, int group_tokens) {
+    activations.resize(n_rows, cols);
+    const int64_t groups = (n_rows + group_tokens - 1) / group_tokens;
+    pool_.parallel_for(groups, std::max<int64_t>(1, min_work_per_thread / (cols * group_tokens)),
                        [&](int64_t g0, int64_t g1) {
-                         q8_in_.quantize(in, static_cast<int>(g0 * q8_group_tokens),
-                                         static_cast<int>(std::min<int64_t>(g1 * q8_group_tokens, n_rows)));
+                         activations.quantize(in, static_cast<int>(g0 * group_tokens),
+                                              static_cast<int>(std::min<int64_t>(g1 * group_tokens, n_rows)));
                        });
-  }
-  if (kquant) {  // likewise, in whole groups of tokens per thread
-    q8k_in_.resize(n_rows, cols);
-    const int64_t groups = (n_rows + q8k_group_tokens - 1) / q8k_group_tokens;
-    pool_.parallel_for(groups, std::max<int64_t>(1, min_work_per_thread / (cols * q8k_group_tokens)),
-                       [&](int64_t g0, int64_t g1) {
-                         q8k_in_.quantize(in, static_cast<int>(g0 * q8k_group_tokens),
-                                          static_cast<int>(std::min<int64_t>(g1 * q8k_group_tokens, n_rows)));
-                       });
-  }
+  };
+  if (integer) quantize_groups(q8_in_, q8_group_tokens);
+  if (kquant) quantize_groups(q8k_in_, q8k_group_tokens);
   pool_.parallel_for(blocks, min_blocks, [&](int64_t b0, int64_t b1) {
     for (int t0 = 0; t0 < n_rows; t0 += token_tile) {
       const int tokens = std::min(n_rows - t0, token_tile);

@@ -239,6 +239,14 @@ void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view
     const uint8_t* block = row + b * block_size;
     __m256i sums[n];
     alignas(32) int32_t lanes[n];
+    // sums[j] += the products of 32 weight values q (scales s) and chunk xc's token j.
+    const auto add_products = [&sums](__m256i q, __m256i s, const int8_t* xc) {
+#pragma GCC unroll 8
+      for (int j = 0; j < n; ++j) {
+        sums[j] = _mm256_add_epi32(sums[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q, ops::load(xc + 32 * j)), s));
+        in_register(sums[j]);
+      }
+    };
     const __m256 dx = _mm256_loadu_ps(dxb);
     if constexpr (q6) {
       const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 192));
@@ -256,13 +264,7 @@ void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view
         for (int i = 0; i < 4; ++i) {
           const __m256i q = ops::q6_k_chunk(ql0, ql1, qh, i);
           const __m256i scale = _mm256_shuffle_epi8(scales, ops::pick16(2 * i, 2 * i + 1));
-          const int8_t* xc = xb + (4 * half + i) * n * 32;
-#pragma GCC unroll 8
-          for (int j = 0; j < n; ++j) {
-            sums[j] =
-                _mm256_add_epi32(sums[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q, ops::load(xc + 32 * j)), scale));
-            in_register(sums[j]);
-          }
+          add_products(q, scale, xb + (4 * half + i) * n * 32);
         }
       }
       sum_lanes8(sums, lanes);
@@ -281,20 +283,8 @@ void kquant_token_lanes(const raw_weight_rows& w, int64_t r, const q8k_rows_view
       for (int k = 0; k < 4; ++k) {
         __m256i q_lo, q_hi, s_lo, s_hi;
         ops::q4_or_q5_k_chunk<five_bits>(qs, k, scales, fifth, q_lo, q_hi, s_lo, s_hi);
-        const int8_t* x_lo = xb + (2 * k) * n * 32;
-        const int8_t* x_hi = xb + (2 * k + 1) * n * 32;
-#pragma GCC unroll 8
-        for (int j = 0; j < n; ++j) {
-          sums[j] =
-              _mm256_add_epi32(sums[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, ops::load(x_lo + 32 * j)), s_lo));
-          in_register(sums[j]);
-        }
-#pragma GCC unroll 8
-        for (int j = 0; j < n; ++j) {
-          sums[j] =
-              _mm256_add_epi32(sums[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, ops::load(x_hi + 32 * j)), s_hi));
-          in_register(sums[j]);
-        }
+        add_products(q_lo, s_lo, xb + (2 * k) * n * 32);
+        add_products(q_hi, s_hi, xb + (2 * k + 1) * n * 32);
       }
       sum_lanes8(sums, lanes);
       const __m256 sumi = _mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(lanes)));
