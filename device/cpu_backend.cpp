@@ -9,7 +9,7 @@
 //    then attention reads all keys 0..pos back from the store, in position order, with
 //    the same code for prefill and decode. So K/V computed earlier (by this sequence
 //    or another) is read exactly like K/V computed in this step.
-//  - Q8_0, Q4_K and Q6_K products in integers (q8_0_activations::int8) quantize each
+//  - Q8_0, Q4_K, Q5_K and Q6_K products in integers (q8_0_activations::int8) quantize each
 //    token row on its own, and the integer kernels' float chain has one order
 //    (cpu_q8_activations.hpp, cpu_q8k_activations.hpp).
 //  - Logits are computed only for the rows that need them; that choice changes which
@@ -136,7 +136,7 @@ class cpu_backend final : public backend {
   std::shared_ptr<const model_weights> weights_;
   model_config config_;
   kv_layout layout_;
-  bool q8_integer_;  // Q8_0, Q4_K and Q6_K products in 8-bit integers (q8_0_activations::int8)
+  bool q8_integer_;  // Q8_0, Q4_K, Q5_K and Q6_K products in integers (q8_0_activations::int8)
   // The weights are larger than the caches, so each decode step reads them from memory.
   bool weights_from_dram_ = false;
   thread_pool pool_;
@@ -154,7 +154,7 @@ class cpu_backend final : public backend {
   std::vector<token_row> rows_;
   std::vector<float> x_, xb_, q_, k_, v_, att_, h1_, h3_, logits_;
   q8_activations q8_in_;    // a product's input quantized for Q8_0 weights (q8_integer_)
-  q8k_activations q8k_in_;  // ... and for Q4_K / Q6_K weights
+  q8k_activations q8k_in_;  // ... and for Q4_K / Q5_K / Q6_K weights
   sampler_scratch sampling_scratch_;
   output_plan output_plan_;
 };

@@ -55,6 +55,17 @@ void run_matmul(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, con
   }
 }
 
+// The checks of an integer product: the ISA runs here, and token rows [t0, t0 + tokens) of
+// a quantized input of `input_tokens` x `cols` (`kind` names it) fit the weight rows.
+void check_quantized_input(cpu_isa isa, const char* kind, int input_tokens, int64_t cols, const weight_matrix& w,
+                           int t0, int tokens) {
+  if (!cpu_supports(isa)) throw backend_error(std::string("matmul: this CPU does not support ") + cpu_isa_name(isa));
+  if (cols != w.cols || t0 < 0 || t0 + tokens > input_tokens)
+    throw backend_error(std::string("matmul: ") + kind + " input of " + std::to_string(input_tokens) + " x " +
+                        std::to_string(cols) + " does not fit rows of " + std::to_string(w.cols) + " and tokens [" +
+                        std::to_string(t0) + ", " + std::to_string(t0 + tokens) + ")");
+}
+
 }  // namespace
 
 void matmul_rows(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, const float* x, int tokens, float* y,
@@ -79,14 +90,10 @@ bool cpu_has_vnni() {
 
 void matmul_rows_q8(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, const q8_activations& x, int t0,
                     int tokens, float* y, int64_t y_stride, bool from_dram) {
-  if (!cpu_supports(isa)) throw backend_error(std::string("matmul: this CPU does not support ") + cpu_isa_name(isa));
   if (w.type != dtype::q8_0)
     throw backend_error(std::string("matmul: integer product of ") + dtype_name(w.type) + " rows");
   const q8_rows_view v = x.view();
-  if (v.cols != w.cols || t0 < 0 || t0 + tokens > v.tokens)
-    throw backend_error("matmul: quantized input of " + std::to_string(v.tokens) + " x " + std::to_string(v.cols) +
-                        " does not fit rows of " + std::to_string(w.cols) + " and tokens [" + std::to_string(t0) +
-                        ", " + std::to_string(t0 + tokens) + ")");
+  check_quantized_input(isa, "quantized", v.tokens, v.cols, w, t0, tokens);
   if (r0 >= r1 || tokens <= 0) return;
   raw_weight_rows rows = raw_rows(w);
   rows.streamed = from_dram;  // the integer kernels' meaning of streamed (cpu_matmul_q8_tile.hpp)
@@ -109,14 +116,10 @@ bool kquant_integer_type(dtype t) { return t == dtype::q4_k || t == dtype::q5_k 
 
 void matmul_rows_kquant(cpu_isa isa, const weight_matrix& w, int64_t r0, int64_t r1, const q8k_activations& x, int t0,
                         int tokens, float* y, int64_t y_stride) {
-  if (!cpu_supports(isa)) throw backend_error(std::string("matmul: this CPU does not support ") + cpu_isa_name(isa));
   if (!kquant_integer_type(w.type))
     throw backend_error(std::string("matmul: Q8_K integer product of ") + dtype_name(w.type) + " rows");
   const q8k_rows_view v = x.view();
-  if (v.cols != w.cols || t0 < 0 || t0 + tokens > v.tokens)
-    throw backend_error("matmul: Q8_K input of " + std::to_string(v.tokens) + " x " + std::to_string(v.cols) +
-                        " does not fit rows of " + std::to_string(w.cols) + " and tokens [" + std::to_string(t0) +
-                        ", " + std::to_string(t0 + tokens) + ")");
+  check_quantized_input(isa, "Q8_K", v.tokens, v.cols, w, t0, tokens);
   if (r0 >= r1 || tokens <= 0) return;
   const raw_weight_rows rows = raw_rows(w);
   if (isa == cpu_isa::portable) return matmul_kquant_portable(rows, r0, r1, v, t0, tokens, y, y_stride);

@@ -81,11 +81,8 @@ struct avx2_q8_ops {
 // never saturates), then times the int16 scales and pairs summed to 32 bits.
 struct avx2_kquant_ops {
   static __m256i load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-  static int32_t sum_lanes(__m256i v) {
-    const __m128i four = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    const __m128i two = _mm_add_epi32(four, _mm_unpackhi_epi64(four, four));
-    return _mm_cvtsi128_si32(_mm_add_epi32(two, _mm_shuffle_epi32(two, 1)));
-  }
+  // The two 128-bit halves added: 4 lanes with v's sum.
+  static __m128i halves(__m256i v) { return _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)); }
   // int16 lane pattern for _mm256_shuffle_epi8: every 16-bit lane takes int16 lane j of
   // its 128-bit half (j_low in the low half, j_high in the high one).
   static __m256i pick16(int j_low, int j_high) {
@@ -114,6 +111,7 @@ struct avx2_kquant_ops {
     const __m128i two = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
     return _mm_cvtsi128_si32(_mm_add_epi32(two, _mm_shuffle_epi32(two, 1)));
   }
+  static int32_t sum_lanes(__m256i v) { return sum_lanes4(halves(v)); }
   // Values 64k..64k+63 of a Q4_K / Q5_K block (sub-blocks 2k and 2k+1) as unsigned bytes,
   // and their scales as int16 lanes. high: the block's 5th bits, shifted down 2 bits per
   // call (Q5_K only).
@@ -318,9 +316,6 @@ void kquant_two_rows(const raw_weight_rows& w, int64_t r, int64_t r2, const q8k_
   const int64_t nb = x.blocks, tb = static_cast<int64_t>(t) * nb;
   const uint8_t* row_a = w.data + r * w.row_bytes;
   const uint8_t* row_b = w.data + r2 * w.row_bytes;
-  const auto halves4 = [](__m256i v) {
-    return _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  };
   __m128 acc = _mm_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* block_a = row_a + b * block_size;
@@ -330,7 +325,7 @@ void kquant_two_rows(const raw_weight_rows& w, int64_t r, int64_t r2, const q8k_
     const __m128 dx = _mm_set1_ps(x.scales[tb + b]);
     if constexpr (q6) {
       const __m128i pair =
-          _mm_hadd_epi32(halves4(ops::q6_k_lanes(block_a, xv, bs)), halves4(ops::q6_k_lanes(block_b, xv, bs)));
+          _mm_hadd_epi32(ops::halves(ops::q6_k_lanes(block_a, xv, bs)), ops::halves(ops::q6_k_lanes(block_b, xv, bs)));
       const __m128i sums = _mm_hadd_epi32(pair, pair);  // [sumi a, sumi b, sumi a, sumi b]
       uint16_t h[2];
       std::memcpy(&h[0], block_a + 208, 2);
@@ -346,7 +341,7 @@ void kquant_two_rows(const raw_weight_rows& w, int64_t r, int64_t r2, const q8k_
       ops::q4_or_q5_k_lanes<five_bits>(block_b, xv, bs, values_b, mins_b);
       // [sumi a, sumi b, summ a, summ b]
       const __m128i sums =
-          _mm_hadd_epi32(_mm_hadd_epi32(halves4(values_a), halves4(values_b)), _mm_hadd_epi32(mins_a, mins_b));
+          _mm_hadd_epi32(_mm_hadd_epi32(ops::halves(values_a), ops::halves(values_b)), _mm_hadd_epi32(mins_a, mins_b));
       int32_t header[2];
       std::memcpy(&header[0], block_a, 4);  // d, dmin
       std::memcpy(&header[1], block_b, 4);
